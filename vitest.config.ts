@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Socket-heavy integration files run one at a time per worker; two cores.
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
