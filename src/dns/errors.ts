@@ -1,0 +1,47 @@
+/**
+ * Typed outcomes of asking DNS. The watcher must tell "DNS says there is
+ * nothing" (authoritative, {@link DnsNoDataError}/{@link DnsNotFoundError})
+ * from "we could not ask" (everything else), so each is its own class.
+ */
+
+/** Every failure the stub resolver reports is a DnsError with a stable `code`. */
+export class DnsError extends Error {
+  override name = 'DnsError';
+  constructor(
+    /** Stable machine-readable code, e.g. `NXDOMAIN`, `TIMEOUT`. */
+    readonly code: DnsErrorCode,
+    /** The name that was asked for. */
+    readonly hostname: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** True when a server answered that the name or record type does not exist. */
+  get authoritative(): boolean {
+    return this.code === 'NXDOMAIN' || this.code === 'NODATA';
+  }
+}
+
+export type DnsErrorCode =
+  /** The name does not exist (rcode 3). */
+  | 'NXDOMAIN'
+  /** The name exists but has no record of the asked type. */
+  | 'NODATA'
+  /** The server failed (rcode 2). */
+  | 'SERVFAIL'
+  /** The server refused (rcode 5). */
+  | 'REFUSED'
+  /** Any other non-zero rcode (FORMERR, NOTIMP, …). */
+  | 'BADRCODE'
+  /** No acceptable reply before the timeout on any server and attempt. */
+  | 'TIMEOUT'
+  /** A socket error: unreachable network, connection refused on TCP, … */
+  | 'NETWORK'
+  /** The reply could not be used: CNAME loop or depth, oversized TCP message, … */
+  | 'BADRESPONSE'
+  /** The name itself is not a valid DNS name. */
+  | 'BADNAME'
+  /** The resolver was closed while the query was in flight. */
+  | 'CLOSED';

@@ -1,0 +1,241 @@
+import net from 'node:net';
+import type * as dnsPacket from 'dns-packet';
+import { DnsClient, RCODE, sameName, type QueryType } from './client.js';
+import { DnsError } from './errors.js';
+import { HostsFile } from './hosts.js';
+import { readResolvConf, searchCandidates } from './resolv-conf.js';
+import type { Family, Nameserver, ResolvConf, ResolvedAddress } from './types.js';
+
+/** CNAME hops followed for one question, across answers and re-queries. */
+export const MAX_CNAME_DEPTH = 8;
+/** Addresses used from one answer; a Service with more pods than this is not a realistic target. */
+export const MAX_ADDRESSES_PER_FAMILY = 512;
+/** RFC 1035 §2.3.4. */
+const MAX_NAME_LENGTH = 253;
+const MAX_LABEL_LENGTH = 63;
+
+export interface StubResolverOptions {
+  /** Servers to ask instead of resolv.conf's (how `dns://server/name` targets work). */
+  nameservers?: readonly Nameserver[];
+  /** A parsed resolv.conf to use instead of reading one (tests, embedding). */
+  resolvConf?: ResolvConf;
+  /** Where to read resolv.conf from when `resolvConf` is not given. */
+  resolvConfPath?: string;
+  /** Environment for RES_OPTIONS / LOCALDOMAIN; default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** hosts file consulted before DNS; `false` skips it. */
+  hostsPath?: string | false;
+  /** Per-try timeout (ms); default from resolv.conf. */
+  timeoutMs?: number;
+  /** Rounds over the nameservers; default from resolv.conf. */
+  attempts?: number;
+}
+
+/** Addresses of a name, and where they came from. */
+export interface Resolution {
+  /** The fully qualified name that answered, after search-list expansion. */
+  name: string;
+  addresses: ResolvedAddress[];
+  source: 'hosts' | 'dns' | 'literal';
+  /**
+   * With family 0, a family whose query failed (timeout, SERVFAIL…) while the
+   * other answered. The caller decides whether to trust a half answer.
+   */
+  failedFamilies: Array<{ family: 4 | 6; error: DnsError }>;
+}
+
+type FamilyOutcome =
+  | { kind: 'addresses'; addresses: ResolvedAddress[] }
+  | { kind: 'none'; code: 'NXDOMAIN' | 'NODATA' }
+  | { kind: 'failed'; error: DnsError };
+
+/**
+ * A stub resolver in the manner of glibc's: /etc/hosts first, then the
+ * search list by the ndots rule, A and AAAA in parallel, CNAMEs followed,
+ * addresses returned with their TTLs. Failures are typed so callers can tell
+ * "DNS says none" from "could not ask".
+ */
+export class StubResolver {
+  private readonly options: StubResolverOptions;
+  private readonly hosts: HostsFile | null;
+  private config: Promise<{ conf: ResolvConf; client: DnsClient }> | null = null;
+  private client: DnsClient | null = null;
+  private closed = false;
+
+  constructor(options: StubResolverOptions = {}) {
+    this.options = options;
+    this.hosts = options.hostsPath === false ? null : new HostsFile(options.hostsPath);
+  }
+
+  /** resolv.conf as this resolver uses it (after overrides). */
+  async resolvConf(): Promise<ResolvConf> {
+    return (await this.setup()).conf;
+  }
+
+  async resolve(name: string, family: Family): Promise<Resolution> {
+    const literal = net.isIP(name);
+    if (literal !== 0) {
+      const literalFamily = literal as 4 | 6;
+      if (family !== 0 && family !== literalFamily) {
+        throw new DnsError('NODATA', name, `${name} is an IPv${literalFamily} address, but family ${family} was asked for`);
+      }
+      return { name, addresses: [{ address: name, family: literalFamily, ttl: Infinity }], source: 'literal', failedFamilies: [] };
+    }
+    assertValidName(name);
+    const fromHosts = await this.hosts?.lookup(name, family);
+    if (fromHosts && fromHosts.length > 0) {
+      return { name: trimDot(name), addresses: fromHosts, source: 'hosts', failedFamilies: [] };
+    }
+    const { conf, client } = await this.setup();
+    let sawNoData = false;
+    for (const candidate of searchCandidates(name, conf)) {
+      if (!isValidName(candidate)) continue;
+      const outcomes = await Promise.all(
+        familiesOf(family).map(async (fam) => ({ family: fam, outcome: await this.resolveFamily(client, conf.nameservers, candidate, fam) })),
+      );
+      const addresses = outcomes.flatMap(({ outcome }) => (outcome.kind === 'addresses' ? outcome.addresses : []));
+      const failed = outcomes.flatMap(({ family: fam, outcome }) => (outcome.kind === 'failed' ? [{ family: fam, error: outcome.error }] : []));
+      if (addresses.length > 0) {
+        return { name: candidate, addresses, source: 'dns', failedFamilies: failed };
+      }
+      // Could not ask: stop here rather than let a later candidate answer for
+      // a name an earlier one might own (glibc stops on timeouts likewise).
+      const [firstFailure] = failed;
+      if (firstFailure) throw firstFailure.error;
+      sawNoData ||= outcomes.some(({ outcome }) => outcome.kind === 'none' && outcome.code === 'NODATA');
+    }
+    const familyText = family === 0 ? 'A or AAAA' : family === 4 ? 'A' : 'AAAA';
+    throw sawNoData
+      ? new DnsError('NODATA', name, `${name} exists but has no ${familyText} records`)
+      : new DnsError('NXDOMAIN', name, `${name} does not exist (NXDOMAIN)`);
+  }
+
+  /** Close sockets; queries in flight reject with code `CLOSED`. */
+  close(): void {
+    this.closed = true;
+    this.client?.close();
+  }
+
+  private setup(): Promise<{ conf: ResolvConf; client: DnsClient }> {
+    this.config ??= (async () => {
+      const base =
+        this.options.resolvConf ?? (await readResolvConf({ path: this.options.resolvConfPath, env: this.options.env ?? process.env }));
+      const conf: ResolvConf = {
+        ...base,
+        nameservers: this.options.nameservers && this.options.nameservers.length > 0 ? [...this.options.nameservers] : base.nameservers,
+        timeoutMs: this.options.timeoutMs ?? base.timeoutMs,
+        attempts: this.options.attempts ?? base.attempts,
+      };
+      this.client = new DnsClient({ timeoutMs: conf.timeoutMs, attempts: conf.attempts });
+      if (this.closed) this.client.close();
+      return { conf, client: this.client };
+    })();
+    return this.config;
+  }
+
+  /** One family of one fully qualified name, following CNAMEs across re-queries. */
+  private async resolveFamily(client: DnsClient, servers: readonly Nameserver[], fqdn: string, family: 4 | 6): Promise<FamilyOutcome> {
+    const type: QueryType = family === 4 ? 'A' : 'AAAA';
+    const visited = new Set<string>([fqdn.toLowerCase()]);
+    let current = fqdn;
+    let chainTtl = Infinity;
+    try {
+      for (;;) {
+        const reply = await client.query(servers, current, type);
+        if (reply.rcode === RCODE.NXDOMAIN) return { kind: 'none', code: 'NXDOMAIN' };
+        const walked = walkAnswer(reply.answers, current, type, visited, fqdn);
+        chainTtl = Math.min(chainTtl, walked.chainTtl);
+        if (walked.addresses.length > 0) {
+          const addresses = walked.addresses.map((record) => ({ ...record, ttl: Math.min(record.ttl, chainTtl) }));
+          return { kind: 'addresses', addresses };
+        }
+        // The answer pointed elsewhere without that name's records: ask for the target.
+        if (walked.finalName !== current) {
+          current = walked.finalName;
+          continue;
+        }
+        return { kind: 'none', code: 'NODATA' };
+      }
+    } catch (error) {
+      if (error instanceof DnsError) return { kind: 'failed', error };
+      throw error;
+    }
+  }
+}
+
+/**
+ * Follow the CNAME chain for `start` inside one answer section and collect the
+ * records of `type` owned by the last name in the chain. `visited` spans
+ * re-queries so a loop across answers is caught too.
+ */
+function walkAnswer(
+  answers: readonly dnsPacket.Answer[],
+  start: string,
+  type: QueryType,
+  visited: Set<string>,
+  originalName: string,
+): { addresses: ResolvedAddress[]; finalName: string; chainTtl: number } {
+  let name = start;
+  let chainTtl = Infinity;
+  for (;;) {
+    const addresses = addressRecords(answers, name, type);
+    if (addresses.length > 0) return { addresses, finalName: name, chainTtl };
+    const alias = answers.find((answer) => answer.type === 'CNAME' && isInternet(answer) && sameName(answer.name, name));
+    if (!alias || alias.type !== 'CNAME' || typeof alias.data !== 'string') return { addresses: [], finalName: name, chainTtl };
+    chainTtl = Math.min(chainTtl, alias.ttl ?? 0);
+    const target = trimDot(alias.data);
+    if (visited.has(target.toLowerCase())) {
+      throw new DnsError('BADRESPONSE', originalName, `CNAME loop for ${originalName}: ${target} points back into the chain`);
+    }
+    visited.add(target.toLowerCase());
+    if (visited.size - 1 > MAX_CNAME_DEPTH) {
+      throw new DnsError('BADRESPONSE', originalName, `CNAME chain for ${originalName} is longer than ${MAX_CNAME_DEPTH} hops`);
+    }
+    name = target;
+  }
+}
+
+function addressRecords(answers: readonly dnsPacket.Answer[], name: string, type: QueryType): ResolvedAddress[] {
+  const family = type === 'A' ? 4 : 6;
+  const seen = new Set<string>();
+  const addresses: ResolvedAddress[] = [];
+  for (const answer of answers) {
+    if (answer.type !== type || !isInternet(answer) || !sameName(answer.name, name)) continue;
+    const address = answer.data;
+    // A record whose data is not an address of its family is forged or broken: skip it.
+    if (typeof address !== 'string' || net.isIP(address) !== family || seen.has(address)) continue;
+    seen.add(address);
+    addresses.push({ address, family, ttl: answer.ttl ?? 0 });
+    if (addresses.length >= MAX_ADDRESSES_PER_FAMILY) break;
+  }
+  return addresses;
+}
+
+function isInternet(answer: dnsPacket.Answer): boolean {
+  const cls = (answer as { class?: string }).class;
+  return cls === undefined || cls === 'IN';
+}
+
+function familiesOf(family: Family): Array<4 | 6> {
+  return family === 0 ? [4, 6] : [family];
+}
+
+function trimDot(name: string): string {
+  return name.endsWith('.') ? name.slice(0, -1) : name;
+}
+
+function isValidName(name: string): boolean {
+  const bare = trimDot(name);
+  if (bare.length === 0 || bare.length > MAX_NAME_LENGTH) return false;
+  return bare.split('.').every((label) => label.length > 0 && label.length <= MAX_LABEL_LENGTH && !/[\s\\]/.test(label));
+}
+
+function assertValidName(name: string): void {
+  if (!isValidName(name)) {
+    throw new DnsError(
+      'BADNAME',
+      name,
+      `Invalid DNS name ${JSON.stringify(name)}: expected dot-separated labels of 1-${MAX_LABEL_LENGTH} characters, at most ${MAX_NAME_LENGTH} in all`,
+    );
+  }
+}

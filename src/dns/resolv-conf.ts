@@ -1,0 +1,306 @@
+/**
+ * /etc/resolv.conf and its environment overrides, read the way glibc's stub
+ * resolver reads them (resolv.conf(5)): `nameserver`, `search`, `domain`,
+ * `options ndots: timeout: attempts:`, then `RES_OPTIONS` and `LOCALDOMAIN`.
+ *
+ * Parsing never throws on file content: whatever is ignored is reported in
+ * {@link ResolvConf.warnings}, quoting the line and saying why.
+ */
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import type { Nameserver, ResolvConf } from './types.js';
+
+/** glibc MAXNS: nameservers beyond the third are ignored. */
+export const MAX_NAMESERVERS = 3;
+/** glibc MAXDNSRCH: at most six search domains. */
+export const MAX_SEARCH_DOMAINS = 6;
+/** glibc RES_MAXNDOTS. */
+export const MAX_NDOTS = 15;
+/** glibc RES_MAXRETRANS, in seconds. */
+export const MAX_TIMEOUT_SECONDS = 30;
+/** glibc RES_MAXRETRY. */
+export const MAX_ATTEMPTS = 5;
+
+export const DEFAULT_RESOLV_CONF_PATH = '/etc/resolv.conf';
+
+/** glibc's defaults when resolv.conf says nothing. */
+export const DEFAULT_NDOTS = 1;
+export const DEFAULT_TIMEOUT_MS = 5_000;
+export const DEFAULT_ATTEMPTS = 2;
+/** With no usable `nameserver` line, glibc asks the local host. */
+export const DEFAULT_NAMESERVER: Readonly<Nameserver> = Object.freeze({ host: '127.0.0.1', port: 53 });
+
+/** A fresh, mutable copy of glibc's defaults (no warnings). */
+export function defaultResolvConf(): ResolvConf {
+  return {
+    nameservers: [{ ...DEFAULT_NAMESERVER }],
+    search: [],
+    ndots: DEFAULT_NDOTS,
+    timeoutMs: DEFAULT_TIMEOUT_MS,
+    attempts: DEFAULT_ATTEMPTS,
+    warnings: [],
+  };
+}
+
+const ACCEPTED = 'expected an IPv4 or IPv6 address, optionally with a port (1.2.3.4, 1.2.3.4:53, [::1]:53)';
+
+function badNameserver(spec: string, why?: string): TypeError {
+  return new TypeError(`Invalid nameserver ${JSON.stringify(spec)}: ${why ? `${why}; ` : ''}${ACCEPTED}`);
+}
+
+function parsePort(spec: string, text: string): number {
+  if (!/^[0-9]{1,5}$/.test(text)) throw badNameserver(spec, `port ${JSON.stringify(text)} is not a number`);
+  const port = Number(text);
+  if (port < 1 || port > 65535) throw badNameserver(spec, `port ${port} is outside 1..65535`);
+  return port;
+}
+
+/**
+ * Parse one nameserver: `1.2.3.4`, `1.2.3.4:5353`, `::1`, `[::1]`,
+ * `[::1]:5353`, `fe80::1%eth0` (the zone id is kept in `host`).
+ * A bare IPv6 address is never split at its last colon: `::1:53` is the
+ * address `::1:53` on the default port; use brackets to give a port.
+ *
+ * @throws TypeError naming the value and what is accepted.
+ */
+export function parseNameserver(spec: string, defaultPort = 53): Nameserver {
+  if (typeof spec !== 'string') throw badNameserver(String(spec), 'not a string');
+  if (!Number.isInteger(defaultPort) || defaultPort < 1 || defaultPort > 65535) {
+    throw new TypeError(`Invalid default port ${String(defaultPort)}: expected an integer in 1..65535`);
+  }
+  const text = spec.trim();
+  if (text === '') throw badNameserver(spec, 'empty');
+
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(text);
+  if (bracketed) {
+    const host = bracketed[1] ?? '';
+    if (isIP(host) !== 6) throw badNameserver(spec, 'brackets must hold an IPv6 address');
+    const port = bracketed[2] === undefined ? defaultPort : parsePort(spec, bracketed[2]);
+    return { host, port };
+  }
+
+  const family = isIP(text);
+  if (family === 4 || family === 6) return { host: text, port: defaultPort };
+
+  const v4WithPort = /^([0-9.]+):(.*)$/.exec(text);
+  if (v4WithPort && isIP(v4WithPort[1] ?? '') === 4) {
+    return { host: v4WithPort[1] ?? '', port: parsePort(spec, v4WithPort[2] ?? '') };
+  }
+  throw badNameserver(spec);
+}
+
+/** Lowercase a domain and strip trailing dots; '' for the root or nothing. */
+function normalizeDomain(domain: string): string {
+  return domain.replace(/\.+$/, '').toLowerCase();
+}
+
+/** Up to {@link MAX_SEARCH_DOMAINS} domains, normalized, empties (the root) dropped. */
+function buildSearchList(domains: string[], where: string, warnings: string[]): string[] {
+  const out: string[] = [];
+  for (const raw of domains) {
+    const domain = normalizeDomain(raw);
+    if (domain === '') continue;
+    if (out.length >= MAX_SEARCH_DOMAINS) {
+      warnings.push(
+        `${where}: search domain ${JSON.stringify(raw)} ignored: at most ${MAX_SEARCH_DOMAINS} search domains are used`,
+      );
+      continue;
+    }
+    if (!out.includes(domain)) out.push(domain);
+  }
+  return out;
+}
+
+interface Options {
+  ndots: number;
+  timeoutMs: number;
+  attempts: number;
+}
+
+/** Apply one `options` token (`ndots:5`, `rotate`, …) the way glibc's res_setoptions does. */
+function applyOption(token: string, opts: Options, where: string, warnings: string[]): void {
+  const colon = token.indexOf(':');
+  const name = colon < 0 ? token : token.slice(0, colon);
+  if (name !== 'ndots' && name !== 'timeout' && name !== 'attempts') return; // rotate, edns0, … : not ours
+  const value = colon < 0 ? undefined : token.slice(colon + 1);
+  if (value === undefined || !/^[0-9]+$/.test(value)) {
+    warnings.push(
+      `${where}: option ${JSON.stringify(token)} ignored: expected ${name}:N with N a non-negative integer`,
+    );
+    return;
+  }
+  const n = Number(value);
+  switch (name) {
+    case 'ndots':
+      if (n > MAX_NDOTS) warnings.push(`${where}: option ${JSON.stringify(token)} capped at ndots:${MAX_NDOTS}`);
+      opts.ndots = Math.min(n, MAX_NDOTS);
+      return;
+    case 'timeout': {
+      // glibc treats a 0 s timeout as 1 s when it waits.
+      let seconds = n;
+      if (seconds > MAX_TIMEOUT_SECONDS) {
+        warnings.push(`${where}: option ${JSON.stringify(token)} capped at timeout:${MAX_TIMEOUT_SECONDS}`);
+        seconds = MAX_TIMEOUT_SECONDS;
+      } else if (seconds < 1) {
+        warnings.push(`${where}: option ${JSON.stringify(token)} raised to timeout:1`);
+        seconds = 1;
+      }
+      opts.timeoutMs = seconds * 1000;
+      return;
+    }
+    case 'attempts': {
+      // glibc would send no query at all with attempts:0; one attempt is the useful reading.
+      let attempts = n;
+      if (attempts > MAX_ATTEMPTS) {
+        warnings.push(`${where}: option ${JSON.stringify(token)} capped at attempts:${MAX_ATTEMPTS}`);
+        attempts = MAX_ATTEMPTS;
+      } else if (attempts < 1) {
+        warnings.push(`${where}: option ${JSON.stringify(token)} raised to attempts:1`);
+        attempts = 1;
+      }
+      opts.attempts = attempts;
+      return;
+    }
+  }
+}
+
+/**
+ * Parse resolv.conf text, then apply `env.RES_OPTIONS` (options, after the
+ * file's) and `env.LOCALDOMAIN` (space-separated, replaces the search list
+ * even when empty, as in glibc). Never throws on content.
+ *
+ * Accepted beyond glibc: a `nameserver` may carry a port (`1.2.3.4:5353`,
+ * `[::1]:5353`), as {@link parseNameserver} reads it.
+ */
+export function parseResolvConf(
+  text: string,
+  env: { RES_OPTIONS?: string | undefined; LOCALDOMAIN?: string | undefined } = {},
+): ResolvConf {
+  const warnings: string[] = [];
+  const nameservers: Nameserver[] = [];
+  let search: string[] = [];
+  const opts: Options = { ndots: DEFAULT_NDOTS, timeoutMs: DEFAULT_TIMEOUT_MS, attempts: DEFAULT_ATTEMPTS };
+
+  const lines = String(text).split(/\r?\n|\r/);
+  lines.forEach((rawLine, index) => {
+    const where = `line ${index + 1} ${JSON.stringify(rawLine.trim())}`;
+    const content = rawLine.replace(/[#;].*$/, '').trim();
+    if (content === '') return;
+    const [keyword = '', ...args] = content.split(/\s+/);
+    switch (keyword) {
+      case 'nameserver': {
+        const spec = args[0];
+        if (spec === undefined) {
+          warnings.push(`${where} ignored: nameserver needs an address`);
+          return;
+        }
+        let ns: Nameserver;
+        try {
+          ns = parseNameserver(spec);
+        } catch (err) {
+          warnings.push(`${where} ignored: ${(err as Error).message}`);
+          return;
+        }
+        if (nameservers.length >= MAX_NAMESERVERS) {
+          warnings.push(`${where} ignored: at most ${MAX_NAMESERVERS} nameservers are used`);
+          return;
+        }
+        nameservers.push(ns);
+        return;
+      }
+      case 'search':
+        if (args.length === 0) {
+          warnings.push(`${where} ignored: search needs at least one domain`);
+          return;
+        }
+        search = buildSearchList(args, where, warnings);
+        return;
+      case 'domain': {
+        const domain = args[0];
+        if (domain === undefined) {
+          warnings.push(`${where} ignored: domain needs a domain name`);
+          return;
+        }
+        search = buildSearchList([domain], where, warnings);
+        return;
+      }
+      case 'options':
+        for (const token of args) applyOption(token, opts, where, warnings);
+        return;
+      case 'sortlist':
+        return; // valid glibc keyword, address sorting is not done here
+      default:
+        warnings.push(`${where} ignored: unknown keyword ${JSON.stringify(keyword)}`);
+    }
+  });
+
+  const resOptions = env.RES_OPTIONS;
+  if (resOptions !== undefined) {
+    const where = `RES_OPTIONS ${JSON.stringify(resOptions)}`;
+    for (const token of resOptions.trim().split(/\s+/)) {
+      if (token !== '') applyOption(token, opts, where, warnings);
+    }
+  }
+
+  const localDomain = env.LOCALDOMAIN;
+  if (localDomain !== undefined) {
+    const domains = localDomain.trim().split(/\s+/).filter((d) => d !== '');
+    search = buildSearchList(domains, `LOCALDOMAIN ${JSON.stringify(localDomain)}`, warnings);
+  }
+
+  return {
+    nameservers: nameservers.length > 0 ? nameservers : [{ ...DEFAULT_NAMESERVER }],
+    search,
+    ndots: opts.ndots,
+    timeoutMs: opts.timeoutMs,
+    attempts: opts.attempts,
+    warnings,
+  };
+}
+
+/**
+ * Read and parse resolv.conf (default `/etc/resolv.conf`) with the
+ * `RES_OPTIONS` / `LOCALDOMAIN` overrides from `env` (default `process.env`).
+ * A missing or unreadable file gives the defaults plus a warning naming the
+ * path and the error code (env overrides still apply). Never rejects.
+ */
+export async function readResolvConf(
+  options: { path?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<ResolvConf> {
+  const path = options.path ?? DEFAULT_RESOLV_CONF_PATH;
+  const env = options.env ?? process.env;
+  const overrides = { RES_OPTIONS: env.RES_OPTIONS, LOCALDOMAIN: env.LOCALDOMAIN };
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException)?.code ?? 'EUNKNOWN';
+    const conf = parseResolvConf('', overrides);
+    conf.warnings.unshift(
+      `${path}: could not be read (${code}); using defaults: nameserver 127.0.0.1:53, ndots:1, timeout:5, attempts:2`,
+    );
+    return conf;
+  }
+  const conf = parseResolvConf(text, overrides);
+  conf.warnings = conf.warnings.map((w) => (w.startsWith('line ') ? `${path} ${w}` : w));
+  return conf;
+}
+
+/**
+ * The fully qualified names to try for `name`, in order, following glibc's
+ * res_search: a name ending in '.' is absolute (only itself, without the
+ * dot); a name with at least `ndots` dots is tried as-is first, then with
+ * each search domain; otherwise each search domain first, then as-is.
+ * The name's case is kept; duplicates are dropped.
+ */
+export function searchCandidates(name: string, conf: Pick<ResolvConf, 'search' | 'ndots'>): string[] {
+  if (name === '' || name === '.') return [];
+  if (name.endsWith('.')) return [name.slice(0, -1)];
+  const dots = name.split('.').length - 1;
+  const withDomains = conf.search
+    .map(normalizeDomain)
+    .filter((d) => d !== '')
+    .map((d) => `${name}.${d}`);
+  const ordered = dots >= conf.ndots ? [name, ...withDomains] : [...withDomains, name];
+  return [...new Set(ordered)];
+}

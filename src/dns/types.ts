@@ -1,0 +1,32 @@
+/** Address family asked for: 4 (A), 6 (AAAA) or 0 (both, asked in parallel). */
+export type Family = 0 | 4 | 6;
+
+/** One address with the time-to-live its record carried, in seconds. */
+export interface ResolvedAddress {
+  address: string;
+  family: 4 | 6;
+  /** Seconds. /etc/hosts entries and IP literals carry `Infinity`. */
+  ttl: number;
+}
+
+/** A DNS server to ask: IPv4 or IPv6 literal and UDP/TCP port. */
+export interface Nameserver {
+  host: string;
+  port: number;
+}
+
+/** What /etc/resolv.conf (plus RES_OPTIONS / LOCALDOMAIN) tells a stub resolver. */
+export interface ResolvConf {
+  /** At most three, tried in order. */
+  nameservers: Nameserver[];
+  /** Search list, without trailing dots. */
+  search: string[];
+  /** Names with fewer dots than this are tried with the search list first. */
+  ndots: number;
+  /** Per-attempt timeout in milliseconds. */
+  timeoutMs: number;
+  /** Rounds over the whole nameserver list. */
+  attempts: number;
+  /** Lines or options that were ignored, each naming what was wrong. */
+  warnings: string[];
+}
