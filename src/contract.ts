@@ -1,0 +1,105 @@
+/**
+ * The behaviour contract of DESIGN.md ("What the channel is told"), in one
+ * place. Two pure steps: what the watcher now believes after a DNS outcome,
+ * and what a subscriber (a channel) is told given what it was told before.
+ *
+ * | DNS outcome                                       | belief becomes        | channel is told                      |
+ * |---------------------------------------------------|-----------------------|--------------------------------------|
+ * | same address set as last time (any order)         | that set              | nothing                              |
+ * | a different, non-empty set                        | the new set           | one update with the whole list       |
+ * | authoritative none (NXDOMAIN / NODATA)            | none                  | UNAVAILABLE "no addresses"           |
+ * | could not ask, with a last good set               | the last good set     | nothing (retry with backoff)         |
+ * | could not ask, no set yet                         | failed                | UNAVAILABLE with the cause, once     |
+ * | channel asked (updateResolution)                  | (as above)            | one call with the current belief     |
+ *
+ * A half answer (family 0, one family could not be asked) keeps the last
+ * good addresses of the family that failed, so a lost AAAA reply never
+ * removes IPv6 pods.
+ */
+import type { DnsError } from './dns/errors.js';
+import type { Resolution } from './dns/lookup.js';
+import type { ResolvedAddress } from './dns/types.js';
+
+export type Belief =
+  | { kind: 'unknown' }
+  | { kind: 'addresses'; addresses: readonly ResolvedAddress[] }
+  | { kind: 'none'; error: DnsError }
+  | { kind: 'failed'; error: DnsError };
+
+export type Outcome = { kind: 'answer'; resolution: Resolution } | { kind: 'error'; error: DnsError };
+
+export type Told =
+  | { kind: 'update'; addresses: readonly ResolvedAddress[] }
+  | { kind: 'error'; error: DnsError; authoritative: boolean };
+
+export const UNKNOWN: Belief = Object.freeze({ kind: 'unknown' });
+
+export function nextBelief(previous: Belief, outcome: Outcome): Belief {
+  if (outcome.kind === 'answer') {
+    return { kind: 'addresses', addresses: withLastGoodOfFailedFamilies(previous, outcome.resolution) };
+  }
+  if (outcome.error.authoritative) return { kind: 'none', error: outcome.error };
+  if (previous.kind === 'addresses') return previous;
+  return { kind: 'failed', error: outcome.error };
+}
+
+/**
+ * What to call a subscriber with, or null for no call. `lastTold` is the
+ * {@link signature} of what it was last told; `asked` is true when it called
+ * updateResolution() since, which is always answered.
+ */
+export function whatToTell(belief: Belief, lastTold: string | undefined, asked: boolean): Told | null {
+  if (belief.kind === 'unknown') return null;
+  if (!asked && signature(belief) === lastTold) return null;
+  switch (belief.kind) {
+    case 'addresses':
+      return { kind: 'update', addresses: belief.addresses };
+    case 'none':
+      return { kind: 'error', error: belief.error, authoritative: true };
+    case 'failed':
+      return { kind: 'error', error: belief.error, authoritative: false };
+  }
+}
+
+/**
+ * Identity of a belief for "did it change": the address set (order and TTLs
+ * ignored), or the failure's code. Repeating the same failure is no news.
+ */
+export function signature(belief: Belief): string | undefined {
+  switch (belief.kind) {
+    case 'unknown':
+      return undefined;
+    case 'addresses':
+      return `addresses:${addressKey(belief.addresses)}`;
+    case 'none':
+    case 'failed':
+      return `${belief.kind}:${belief.error.code}`;
+  }
+}
+
+/** The set of addresses as a string: sorted, de-duplicated. */
+export function addressKey(addresses: readonly ResolvedAddress[]): string {
+  return [...new Set(addresses.map((entry) => entry.address))].sort().join(',');
+}
+
+/** Added and removed addresses between two sets. */
+export function diff(
+  before: readonly ResolvedAddress[],
+  after: readonly ResolvedAddress[],
+): { added: string[]; removed: string[] } {
+  const old = new Set(before.map((entry) => entry.address));
+  const now = new Set(after.map((entry) => entry.address));
+  return {
+    added: [...now].filter((address) => !old.has(address)).sort(),
+    removed: [...old].filter((address) => !now.has(address)).sort(),
+  };
+}
+
+function withLastGoodOfFailedFamilies(previous: Belief, resolution: Resolution): ResolvedAddress[] {
+  const addresses = [...resolution.addresses];
+  if (previous.kind !== 'addresses' || resolution.failedFamilies.length === 0) return addresses;
+  for (const { family } of resolution.failedFamilies) {
+    addresses.push(...previous.addresses.filter((entry) => entry.family === family));
+  }
+  return addresses;
+}

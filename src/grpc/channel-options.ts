@@ -1,0 +1,53 @@
+import { resolveOptions, type ResolvedOptions, type WatchOptions } from '../options.js';
+
+/** Channel option keys a channel may set to override `register()`'s options for itself. */
+export const CHANNEL_OPTION_KEYS = {
+  'grpc-dns-watch.refresh_interval_ms': 'refreshInterval',
+  'grpc-dns-watch.min_interval_ms': 'minInterval',
+  'grpc-dns-watch.respect_ttl': 'respectTtl',
+  'grpc-dns-watch.jitter': 'jitter',
+  'grpc-dns-watch.family': 'family',
+} as const satisfies Record<string, keyof WatchOptions>;
+
+const PREFIX = 'grpc-dns-watch.';
+/** grpc-js's own rate limit for its dns resolver; honoured as the channel's minInterval. */
+const GRPC_MIN_TIME_KEY = 'grpc.dns_min_time_between_resolutions_ms';
+
+/**
+ * The options one channel runs with: `register()`'s, overridden by its
+ * `grpc-dns-watch.*` channel options. Bad values throw a TypeError naming the
+ * channel option, when the channel is created.
+ */
+export function channelOptions(base: ResolvedOptions, options: Record<string, unknown>): ResolvedOptions {
+  const overrides: WatchOptions = {};
+  let any = false;
+  for (const [key, value] of Object.entries(options)) {
+    if (!key.startsWith(PREFIX)) continue;
+    const option = (CHANNEL_OPTION_KEYS as Record<string, keyof WatchOptions>)[key];
+    if (!option) {
+      throw new TypeError(`Unknown channel option "${key}"; accepted: ${Object.keys(CHANNEL_OPTION_KEYS).join(', ')}`);
+    }
+    // grpc channel options are numbers or strings: 1/0 stand for booleans.
+    (overrides as Record<string, unknown>)[option] = option === 'respectTtl' && typeof value === 'number' ? value !== 0 : value;
+    any = true;
+  }
+  const grpcMinTime = options[GRPC_MIN_TIME_KEY];
+  if (overrides.minInterval === undefined && grpcMinTime !== undefined) {
+    if (typeof grpcMinTime !== 'number' || !Number.isFinite(grpcMinTime) || grpcMinTime < 0) {
+      throw new TypeError(`Channel option "${GRPC_MIN_TIME_KEY}" must be a number of milliseconds >= 0, got ${String(grpcMinTime)}`);
+    }
+    // grpc-js's default elsewhere is 30 s; as a floor it must not stop the polling we were asked for.
+    overrides.minInterval = Math.min(grpcMinTime, overrides.refreshInterval ?? base.refreshInterval);
+    any = true;
+  }
+  if (!any) return base;
+  try {
+    return resolveOptions(overrides, base);
+  } catch (error) {
+    const message = (error as Error).message.replace(/Option "(\w+)"/g, (_match, name: string) => {
+      const key = Object.entries(CHANNEL_OPTION_KEYS).find(([, option]) => option === name)?.[0];
+      return key ? `Channel option "${key}"` : `Option "${name}"`;
+    });
+    throw new TypeError(message);
+  }
+}

@@ -1,0 +1,52 @@
+import type { CallbackListener, GrpcModuleLike, ListenerLike, ObjectListener } from './types.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/**
+ * Speaks to a channel's resolver listener in whichever shape its grpc-js
+ * version uses; everything else in the adapter says just "addresses" or
+ * "error". Shapes are told apart by feature, never by version string:
+ * - 1.14+: a function taking StatusOr<Endpoint[]>, returning a boolean;
+ * - 1.10–1.13: an object taking Endpoint[] (`experimental.endpointToString` exists);
+ * - 1.8–1.9: an object taking plain SubchannelAddress[].
+ */
+export class ListenerAdapter {
+  private readonly takesEndpoints: boolean;
+
+  constructor(
+    private readonly grpc: GrpcModuleLike,
+    private readonly listener: ListenerLike,
+  ) {
+    this.takesEndpoints = typeof listener === 'function' || typeof grpc.experimental.endpointToString === 'function';
+  }
+
+  /**
+   * Hand over a non-empty address list. Returns false when grpc-js says its
+   * load balancer rejected it (1.14+), true otherwise. `{}` attributes: a
+   * changing attribute value would make grpc-js reconnect every subchannel.
+   */
+  addresses(list: readonly HostPort[]): boolean {
+    if (list.length === 0) throw new Error('grpc-dns-watch never hands grpc-js an empty address list');
+    const payload = this.takesEndpoints
+      ? list.map((address) => ({ addresses: [{ host: address.host, port: address.port }] }))
+      : list.map((address) => ({ host: address.host, port: address.port }));
+    if (typeof this.listener === 'function') {
+      return (this.listener as CallbackListener)({ ok: true, value: payload }, {}, null, '') !== false;
+    }
+    (this.listener as ObjectListener).onSuccessfulResolution(payload, null, null, null, {});
+    return true;
+  }
+
+  /** Report an UNAVAILABLE resolution failure with `details`. */
+  error(details: string): void {
+    const status = { code: this.grpc.status.UNAVAILABLE, details, metadata: new this.grpc.Metadata() };
+    if (typeof this.listener === 'function') {
+      (this.listener as CallbackListener)({ ok: false, error: status }, {}, null, '');
+      return;
+    }
+    (this.listener as ObjectListener).onError(status);
+  }
+}

@@ -1,0 +1,123 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { resolveOptions, type ResolvedOptions, type WatchOptions } from '../options.js';
+import { IS_DNS_WATCH, SCHEME, createResolverClass } from './resolver.js';
+import { connectTracing } from './trace.js';
+import type { GrpcModuleLike, ListenerLike, ResolverConstructorLike } from './types.js';
+
+export interface RegisterOptions extends WatchOptions {
+  /**
+   * The app's own `@grpc/grpc-js` module, for apps with several copies
+   * installed; default: the copy this package resolves as its peer dependency.
+   */
+  grpc?: unknown;
+}
+
+interface Registration {
+  grpc: GrpcModuleLike;
+  options: ResolvedOptions;
+  /** Puts grpc-js's built-in `dns` resolver back. */
+  restoreBuiltin: (() => void) | null;
+}
+
+let current: Registration | null = null;
+
+/**
+ * Make grpc-js resolve `dns:` targets (and bare `host:port` ones, `dns` being
+ * its default scheme) and `dns-watch:` targets with grpc-dns-watch. Options
+ * are validated here: a bad one throws a TypeError now, never later in a
+ * timer. Calling it again reconfigures channels created from then on.
+ */
+export function register(options: RegisterOptions = {}): void {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`register() options must be an object, got ${String(options)}`);
+  }
+  const { grpc: grpcOption, ...watchOptions } = options;
+  const grpc = grpcOption === undefined ? loadPeerGrpc() : asGrpcModule(grpcOption);
+  const resolved = resolveOptions(watchOptions);
+  if (current && current.grpc !== grpc) unregister();
+  if (current) {
+    current.options = resolved;
+  } else {
+    const registration: Registration = { grpc, options: resolved, restoreBuiltin: captureBuiltin(grpc) };
+    const resolverClass = createResolverClass(grpc, () => registration.options);
+    grpc.experimental.registerResolver('dns', resolverClass);
+    grpc.experimental.registerResolver(SCHEME, resolverClass);
+    current = registration;
+  }
+  connectTracing(grpc);
+}
+
+/**
+ * Give the `dns` scheme back to grpc-js's built-in resolver. Channels created
+ * afterwards use it; existing channels keep their resolver until closed. The
+ * `dns-watch` scheme stays ours (there is nothing to restore for it).
+ */
+export function unregister(): void {
+  if (!current) return;
+  const { restoreBuiltin } = current;
+  current = null;
+  if (!restoreBuiltin) {
+    throw new Error('grpc-dns-watch: cannot restore grpc-js\'s built-in dns resolver: it could not be found when register() ran');
+  }
+  restoreBuiltin();
+}
+
+/** Whether `register()` is in effect, and with which options (tests, diagnostics). */
+export function registration(): { options: ResolvedOptions } | null {
+  return current ? { options: current.options } : null;
+}
+
+function loadPeerGrpc(): GrpcModuleLike {
+  const require = createRequire(import.meta.url);
+  try {
+    return asGrpcModule(require('@grpc/grpc-js'));
+  } catch (error) {
+    throw new Error(`grpc-dns-watch: cannot load @grpc/grpc-js (a peer dependency): ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function asGrpcModule(candidate: unknown): GrpcModuleLike {
+  const grpc = candidate as Partial<GrpcModuleLike> | null;
+  if (!grpc || typeof grpc.experimental?.registerResolver !== 'function' || typeof grpc.Metadata !== 'function') {
+    throw new TypeError('Option "grpc" must be the @grpc/grpc-js module (>= 1.8), e.g. register({ grpc: require("@grpc/grpc-js") })');
+  }
+  return grpc as GrpcModuleLike;
+}
+
+/**
+ * Find how to put grpc-js's own `dns` resolver back before replacing it.
+ * grpc-js >= 1.10 exports createResolver: build one and keep its class.
+ * Older versions: find the module's file and call its resolver-dns setup().
+ */
+function captureBuiltin(grpc: GrpcModuleLike): (() => void) | null {
+  const { createResolver } = grpc.experimental;
+  if (typeof createResolver === 'function') {
+    try {
+      const probe = createResolver({ scheme: 'dns', path: 'localhost' }, inertListener(), {});
+      probe.destroy();
+      const builtin = probe.constructor as ResolverConstructorLike & { [IS_DNS_WATCH]?: boolean };
+      if (!builtin[IS_DNS_WATCH]) return () => grpc.experimental.registerResolver('dns', builtin);
+    } catch {
+      // fall through to the file lookup
+    }
+  }
+  const require = createRequire(import.meta.url);
+  const loaded = Object.values(require.cache).find((entry) => entry?.exports === grpc);
+  if (!loaded) return null;
+  try {
+    const resolverDns = require(path.join(path.dirname(loaded.filename), 'resolver-dns.js')) as { setup?: () => void };
+    const setup = resolverDns.setup;
+    return typeof setup === 'function' ? () => setup() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A listener of every shape that ignores what it is told (the probe never resolves). */
+function inertListener(): ListenerLike {
+  const listener = (() => true) as unknown as ListenerLike & Record<string, unknown>;
+  listener.onSuccessfulResolution = () => {};
+  listener.onError = () => {};
+  return listener;
+}

@@ -1,0 +1,110 @@
+import type { ResolvedOptions } from '../options.js';
+import { registry } from '../registry.js';
+import { TargetError, formatTarget, parseTarget, type ParsedTarget } from '../target.js';
+import { trace } from '../trace.js';
+import type { Delivery, Subscription } from '../watcher.js';
+import { channelOptions } from './channel-options.js';
+import { ListenerAdapter } from './listener.js';
+import type { GrpcModuleLike, GrpcUriLike, ListenerLike, ResolverConstructorLike, ResolverLike } from './types.js';
+
+/** Our own scheme, usable beside grpc-js's `dns` (which we also take over). */
+export const SCHEME = 'dns-watch';
+
+/** Marks our resolver classes, so `register()` never mistakes one for grpc-js's built-in. */
+export const IS_DNS_WATCH = Symbol.for('grpc-dns-watch.resolver');
+
+/**
+ * A grpc-js resolver class bound to one grpc-js module and a source of
+ * options (read when each channel is created, so `register()` again
+ * reconfigures new channels). Each instance is one channel's view of a
+ * shared watcher.
+ */
+export function createResolverClass(grpc: GrpcModuleLike, currentOptions: () => ResolvedOptions): ResolverConstructorLike {
+  class DnsWatchResolver implements ResolverLike {
+    static readonly [IS_DNS_WATCH] = true;
+
+    private readonly display: string;
+    private readonly listener: ListenerAdapter;
+    private readonly target: ParsedTarget | TargetError;
+    private readonly options: ResolvedOptions;
+    private subscription: Subscription | undefined;
+    private returnedLiteral = false;
+    /** Bumped by destroy(), so deferred calls scheduled before it are dropped. */
+    private generation = 0;
+
+    constructor(target: GrpcUriLike, listener: ListenerLike, options: Record<string, unknown>) {
+      this.display = formatTarget(target);
+      this.listener = new ListenerAdapter(grpc, listener);
+      this.options = channelOptions(currentOptions(), options ?? {});
+      try {
+        this.target = parseTarget(target, this.display);
+      } catch (error) {
+        if (!(error instanceof TargetError)) throw error;
+        this.target = error;
+      }
+      trace(() => `resolver created for ${this.display}`);
+    }
+
+    updateResolution(): void {
+      const target = this.target;
+      if (target instanceof TargetError) {
+        this.defer(() => this.listener.error(target.message));
+        return;
+      }
+      if (target.ipLiteral !== 0) {
+        // An address needs no DNS: hand it over once, never poll.
+        if (!this.returnedLiteral) {
+          this.returnedLiteral = true;
+          this.defer(() => this.listener.addresses([{ host: target.host, port: target.port }]));
+        }
+        return;
+      }
+      if (this.subscription) {
+        this.subscription.request();
+        return;
+      }
+      const options = target.nameserver ? { ...this.options, nameservers: [target.nameserver] } : this.options;
+      const generation = this.generation;
+      // Deliveries are asynchronous by construction (after a query or setImmediate).
+      this.subscription = registry.subscribe(target.host, options, (delivery) => {
+        if (generation === this.generation) this.deliver(delivery, target.port);
+      });
+    }
+
+    destroy(): void {
+      this.generation++;
+      this.subscription?.close();
+      this.subscription = undefined;
+      this.returnedLiteral = false;
+    }
+
+    static getDefaultAuthority(target: GrpcUriLike): string {
+      return target.path;
+    }
+
+    private deliver(delivery: Delivery, port: number): void {
+      if (delivery.kind === 'update') {
+        trace(() => `${this.display}: update with ${delivery.addresses.length} addresses (+${delivery.added.length} -${delivery.removed.length})`);
+        const accepted = this.listener.addresses(delivery.addresses.map((entry) => ({ host: entry.address, port })));
+        if (!accepted) {
+          trace(() => `${this.display}: load balancer rejected the update; asking again`);
+          this.subscription?.request();
+        }
+        return;
+      }
+      const details = delivery.authoritative
+        ? `No addresses for ${this.display}: ${delivery.error.message}`
+        : `Name resolution failed for ${this.display}: ${delivery.error.message}`;
+      trace(() => `${this.display}: error to channel: ${details}`);
+      this.listener.error(details);
+    }
+
+    private defer(call: () => void): void {
+      const generation = this.generation;
+      setImmediate(() => {
+        if (generation === this.generation) call();
+      });
+    }
+  }
+  return DnsWatchResolver;
+}

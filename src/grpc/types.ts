@@ -1,0 +1,62 @@
+/**
+ * The parts of @grpc/grpc-js the adapter touches, typed structurally so one
+ * adapter serves every supported version (1.8 to 1.x) and any copy of the
+ * module an app passes in.
+ */
+
+export interface GrpcUriLike {
+  scheme?: string;
+  authority?: string;
+  path: string;
+}
+
+export interface StatusObjectLike {
+  code: number;
+  details: string;
+  metadata: unknown;
+}
+
+/** 1.14+: one callback taking StatusOr<Endpoint[]>, returning whether the LB accepted it. */
+export type CallbackListener = (
+  endpoints: { ok: true; value: unknown[] } | { ok: false; error: StatusObjectLike },
+  attributes: Record<string, unknown>,
+  serviceConfig: null,
+  resolutionNote: string,
+) => boolean | void;
+
+/** 1.8–1.13: an object; 1.10+ takes endpoints, older versions plain addresses. */
+export interface ObjectListener {
+  onSuccessfulResolution(
+    list: unknown[],
+    serviceConfig: null,
+    serviceConfigError: null,
+    configSelector: null,
+    attributes: Record<string, unknown>,
+  ): void;
+  onError(error: StatusObjectLike): void;
+}
+
+export type ListenerLike = CallbackListener | ObjectListener;
+
+export interface ResolverLike {
+  updateResolution(): void;
+  destroy(): void;
+}
+
+export interface ResolverConstructorLike {
+  new (target: GrpcUriLike, listener: ListenerLike, channelOptions: Record<string, unknown>): ResolverLike;
+  getDefaultAuthority(target: GrpcUriLike): string;
+}
+
+export interface GrpcModuleLike {
+  Metadata: new () => unknown;
+  status: { UNAVAILABLE: number };
+  logVerbosity: { DEBUG: number };
+  experimental: {
+    registerResolver(scheme: string, resolverClass: ResolverConstructorLike): void;
+    createResolver?: (target: GrpcUriLike, listener: ListenerLike, options: Record<string, unknown>) => ResolverLike;
+    trace(severity: number, tracer: string, text: string): void;
+    /** Present from 1.10, when resolvers started to hand over endpoints. */
+    endpointToString?: unknown;
+  };
+}

@@ -1,0 +1,13 @@
+/**
+ * grpc-dns-watch: a polling, TTL-aware DNS resolver for @grpc/grpc-js.
+ * Public API only; see DESIGN in docs/ for how the parts fit.
+ */
+export { register, unregister, type RegisterOptions } from './grpc/register.js';
+export { TRACER_NAME } from './grpc/trace.js';
+export { SCHEME } from './grpc/resolver.js';
+export { CHANNEL_OPTION_KEYS } from './grpc/channel-options.js';
+export { watch, DnsWatch, type WatchUpdate, type DnsWatchEvents } from './watch.js';
+export { DEFAULTS, type WatchOptions, type BackoffOptions } from './options.js';
+export { DnsError, type DnsErrorCode } from './dns/errors.js';
+export { TargetError } from './target.js';
+export type { Family, Nameserver, ResolvedAddress } from './dns/types.js';

@@ -1,0 +1,227 @@
+import { parseNameserver } from './dns/resolv-conf.js';
+import type { Family, Nameserver } from './dns/types.js';
+
+/** Retry schedule after consecutive failures: `initial * multiplier^(n-1)`, capped at `max`. */
+export interface BackoffOptions {
+  /** First retry delay, ms. */
+  initial?: number;
+  /** Largest retry delay, ms. */
+  max?: number;
+  /** Growth per consecutive failure, >= 1. */
+  multiplier?: number;
+}
+
+/** What a user may pass to `register()` / `watch()`. Every field is optional. */
+export interface WatchOptions {
+  /** Poll period in ms. */
+  refreshInterval?: number;
+  /** Poll no later than the records' TTL says they expire (never sooner than `minInterval`). */
+  respectTtl?: boolean;
+  /** Floor between two queries for one name, also for re-resolution requests from a channel, ms. */
+  minInterval?: number;
+  /** ± fraction applied to every delay so a fleet never polls in lock-step; 0 <= jitter < 1. */
+  jitter?: number;
+  backoff?: BackoffOptions;
+  /** 4 (A), 6 (AAAA) or 0 (both, asked in parallel). */
+  family?: Family;
+  /** DNS servers to ask instead of /etc/resolv.conf's: `1.2.3.4`, `1.2.3.4:53`, `[::1]:53`. */
+  nameservers?: readonly (string | Nameserver)[];
+  /** Per-try timeout, ms; default from resolv.conf (`options timeout:`, 5 s). */
+  timeout?: number;
+  /** Rounds over the nameservers; default from resolv.conf (`options attempts:`, 2). */
+  attempts?: number;
+  /** resolv.conf to read; default `/etc/resolv.conf`. */
+  resolvConfPath?: string;
+  /** hosts file consulted before DNS; default `/etc/hosts`; `false` skips it. */
+  hostsPath?: string | false;
+}
+
+/** Options after defaults and validation: what the watcher runs on. */
+export interface ResolvedOptions {
+  refreshInterval: number;
+  respectTtl: boolean;
+  minInterval: number;
+  jitter: number;
+  backoff: Required<BackoffOptions>;
+  family: Family;
+  nameservers: Nameserver[] | undefined;
+  timeout: number | undefined;
+  attempts: number | undefined;
+  resolvConfPath: string | undefined;
+  hostsPath: string | false | undefined;
+}
+
+/**
+ * Defaults, each with its reason (the README repeats them):
+ * - refreshInterval 5 s: CoreDNS's kubernetes plugin answers with a 5 s TTL by
+ *   default, so polling faster mostly sees cached answers; 5 s bounds how long
+ *   a new pod waits for traffic at two tiny queries per name per process.
+ * - respectTtl: a record that says it expires sooner is asked again sooner.
+ * - minInterval 1 s: a channel in trouble calls updateResolution() on every
+ *   failed connection; one query a second per name is the most that earns.
+ * - jitter 0.2: ±20 % spreads a fleet restarted together over 2 s of each 5 s.
+ * - backoff 1 s doubling to 10 s: the first retry as soon as grpc's own
+ *   connection backoff; the cap keeps recovery after an outage within two
+ *   refresh intervals while a dead server sees one query per 10 s per name.
+ * - family 0: dual-stack clusters publish both; single-stack ones answer
+ *   NODATA for the other family at no extra latency (asked in parallel).
+ */
+export const DEFAULTS = Object.freeze({
+  refreshInterval: 5_000,
+  respectTtl: true,
+  minInterval: 1_000,
+  jitter: 0.2,
+  backoff: Object.freeze({ initial: 1_000, max: 10_000, multiplier: 2 }),
+  family: 0 as Family,
+});
+
+/** Longest delay Node's timers accept (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
+const KNOWN_KEYS = new Set([
+  'refreshInterval', 'respectTtl', 'minInterval', 'jitter', 'backoff', 'family',
+  'nameservers', 'timeout', 'attempts', 'resolvConfPath', 'hostsPath',
+]);
+
+/** Apply defaults and validate. Throws a TypeError naming the option and what is accepted. */
+export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions = defaultOptions()): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`grpc-dns-watch options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_KEYS.has(key) && key !== 'grpc') {
+      throw new TypeError(`Unknown grpc-dns-watch option "${key}"; accepted: ${[...KNOWN_KEYS].join(', ')}`);
+    }
+  }
+  const backoffInput = options.backoff ?? {};
+  if (backoffInput === null || typeof backoffInput !== 'object') {
+    throw new TypeError(`Option "backoff" must be an object { initial, max, multiplier }, got ${describe(backoffInput)}`);
+  }
+  const resolved: ResolvedOptions = {
+    refreshInterval: milliseconds('refreshInterval', options.refreshInterval, base.refreshInterval, 1),
+    respectTtl: boolean('respectTtl', options.respectTtl, base.respectTtl),
+    minInterval: milliseconds('minInterval', options.minInterval, base.minInterval, 0),
+    jitter: fraction('jitter', options.jitter, base.jitter),
+    backoff: {
+      initial: milliseconds('backoff.initial', backoffInput.initial, base.backoff.initial, 1),
+      max: milliseconds('backoff.max', backoffInput.max, base.backoff.max, 1),
+      multiplier: multiplier('backoff.multiplier', backoffInput.multiplier, base.backoff.multiplier),
+    },
+    family: family('family', options.family, base.family),
+    nameservers: options.nameservers === undefined ? base.nameservers : nameservers(options.nameservers),
+    timeout: options.timeout === undefined ? base.timeout : milliseconds('timeout', options.timeout, 0, 1),
+    attempts: options.attempts === undefined ? base.attempts : integer('attempts', options.attempts, 1, 10),
+    resolvConfPath: optionalString('resolvConfPath', options.resolvConfPath, base.resolvConfPath),
+    hostsPath: options.hostsPath === false ? false : optionalString('hostsPath', options.hostsPath, base.hostsPath || undefined),
+  };
+  if (resolved.refreshInterval < resolved.minInterval) {
+    // A short refreshInterval alone is a clear wish to poll that often.
+    if (options.minInterval === undefined) resolved.minInterval = resolved.refreshInterval;
+    else {
+      throw new TypeError(
+        `Option "minInterval" (${resolved.minInterval}) must not exceed "refreshInterval" (${resolved.refreshInterval})`,
+      );
+    }
+  }
+  if (resolved.backoff.max < resolved.backoff.initial) {
+    throw new TypeError(
+      `Option "backoff.max" (${resolved.backoff.max}) must be >= "backoff.initial" (${resolved.backoff.initial})`,
+    );
+  }
+  return resolved;
+}
+
+export function defaultOptions(): ResolvedOptions {
+  return {
+    ...DEFAULTS,
+    backoff: { ...DEFAULTS.backoff },
+    nameservers: undefined,
+    timeout: undefined,
+    attempts: undefined,
+    resolvConfPath: undefined,
+    hostsPath: undefined,
+  };
+}
+
+function milliseconds(name: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_TIMER_MS) {
+    throw new TypeError(`Option "${name}" must be a number of milliseconds from ${min} to ${MAX_TIMER_MS}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function integer(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(`Option "${name}" must be an integer from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function fraction(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value >= 1) {
+    throw new TypeError(`Option "${name}" must be a number >= 0 and < 1 (a fraction of each delay), got ${describe(value)}`);
+  }
+  return value;
+}
+
+function multiplier(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1 || value > 100) {
+    throw new TypeError(`Option "${name}" must be a number from 1 to 100, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function boolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`Option "${name}" must be true or false, got ${describe(value)}`);
+  return value;
+}
+
+function family(name: string, value: unknown, fallback: Family): Family {
+  if (value === undefined) return fallback;
+  if (value !== 0 && value !== 4 && value !== 6) {
+    throw new TypeError(`Option "${name}" must be 4 (IPv4), 6 (IPv6) or 0 (both), got ${describe(value)}`);
+  }
+  return value;
+}
+
+function optionalString(name: string, value: unknown, fallback: string | undefined): string | undefined {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`Option "${name}" must be a non-empty file path, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function nameservers(value: unknown): Nameserver[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new TypeError(`Option "nameservers" must be a non-empty array such as ["10.96.0.10", "[fd00::10]:53"], got ${describe(value)}`);
+  }
+  return value.map((entry: unknown, index) => {
+    if (typeof entry === 'string') {
+      try {
+        return parseNameserver(entry);
+      } catch (error) {
+        throw new TypeError(`Option "nameservers[${index}]": ${(error as Error).message}`);
+      }
+    }
+    if (entry && typeof entry === 'object' && typeof (entry as Nameserver).host === 'string') {
+      const { host, port = 53 } = entry as Partial<Nameserver> & { host: string };
+      try {
+        return parseNameserver(host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+      } catch (error) {
+        throw new TypeError(`Option "nameservers[${index}]": ${(error as Error).message}`);
+      }
+    }
+    throw new TypeError(`Option "nameservers[${index}]" must be a string like "10.0.0.10:53" or { host, port }, got ${describe(entry)}`);
+  });
+}
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}

@@ -1,0 +1,98 @@
+import net from 'node:net';
+import { parseNameserver } from './dns/resolv-conf.js';
+import type { Nameserver } from './dns/types.js';
+
+/** grpc's default port for `dns:` targets without one. */
+export const DEFAULT_PORT = 443;
+
+export interface ParsedTarget {
+  /** Host name (as written, trailing dot kept: it means "absolute") or IP literal without brackets. */
+  host: string;
+  port: number;
+  /** 4 or 6 for an IP literal (returned once, never polled), else 0. */
+  ipLiteral: 0 | 4 | 6;
+  /** From `dns://server:port/name`: the DNS server to ask instead of resolv.conf's. */
+  nameserver: Nameserver | undefined;
+}
+
+/** A target grpc-dns-watch cannot use; the message names it and the accepted forms. */
+export class TargetError extends Error {
+  override name = 'TargetError';
+  constructor(
+    readonly target: string,
+    reason: string,
+  ) {
+    super(`Invalid target "${target}": ${reason}; expected dns:[//nameserver[:port]/]host[:port] with host a DNS name, an IPv4 address or a bracketed IPv6 address`);
+  }
+}
+
+const LABEL = /^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$/;
+
+/**
+ * Parse the parts grpc-js hands a resolver: `path` is `host[:port]`
+ * (`[v6]:port` for IPv6), `authority` the optional nameserver.
+ */
+export function parseTarget(parts: { authority?: string; path: string }, display = formatTarget(parts)): ParsedTarget {
+  const { host, portText } = splitHostPort(parts.path, display);
+  const port = portText === undefined ? DEFAULT_PORT : parsePort(portText, display);
+  let nameserver: Nameserver | undefined;
+  if (parts.authority) {
+    try {
+      nameserver = parseNameserver(parts.authority);
+    } catch (error) {
+      throw new TargetError(display, `bad nameserver in authority: ${(error as Error).message}`);
+    }
+  }
+  const ipLiteral = net.isIP(host) as 0 | 4 | 6;
+  if (ipLiteral === 0) validateHostName(host, display);
+  return { host, port, ipLiteral, nameserver };
+}
+
+/** `dns://authority/path` as the user would have written it. */
+export function formatTarget(parts: { scheme?: string; authority?: string; path: string }): string {
+  const scheme = parts.scheme ?? 'dns';
+  return parts.authority !== undefined ? `${scheme}://${parts.authority}/${parts.path}` : `${scheme}:${parts.path}`;
+}
+
+function splitHostPort(path: string, display: string): { host: string; portText: string | undefined } {
+  if (path.length === 0) throw new TargetError(display, 'no host');
+  if (path.startsWith('[')) {
+    const close = path.indexOf(']');
+    if (close < 0) throw new TargetError(display, 'unclosed "[" in IPv6 address');
+    const host = path.slice(1, close);
+    const rest = path.slice(close + 1);
+    if (!net.isIPv6(host)) throw new TargetError(display, `"${host}" in brackets is not an IPv6 address`);
+    if (rest === '') return { host, portText: undefined };
+    if (!rest.startsWith(':')) throw new TargetError(display, `unexpected "${rest}" after "]"`);
+    return { host, portText: rest.slice(1) };
+  }
+  const colons = path.split(':').length - 1;
+  // Several colons without brackets can only be a bare IPv6 address.
+  if (colons > 1) {
+    if (net.isIPv6(path)) return { host: path, portText: undefined };
+    throw new TargetError(display, 'an IPv6 address with a port must be in brackets, like [::1]:50051');
+  }
+  if (colons === 1) {
+    const index = path.indexOf(':');
+    return { host: path.slice(0, index), portText: path.slice(index + 1) };
+  }
+  return { host: path, portText: undefined };
+}
+
+function parsePort(text: string, display: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65_535) {
+    throw new TargetError(display, `port "${text}" is not a number from 1 to 65535`);
+  }
+  return Number(text);
+}
+
+function validateHostName(host: string, display: string): void {
+  if (host.length === 0) throw new TargetError(display, 'no host');
+  const bare = host.endsWith('.') ? host.slice(0, -1) : host;
+  if (bare.length > 253) throw new TargetError(display, `host name is ${bare.length} characters, more than 253`);
+  for (const label of bare.split('.')) {
+    if (!LABEL.test(label)) {
+      throw new TargetError(display, `"${label}" is not a valid DNS label (letters, digits, "-" and "_", 1-63 characters, no leading or trailing "-")`);
+    }
+  }
+}
