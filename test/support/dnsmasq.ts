@@ -19,8 +19,21 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import dnsPacket from 'dns-packet';
 
-/** Path of the dnsmasq binary, or null when it is not installed (PATH, then the sbin dirs). */
+/**
+ * The dnsmasq binary, or null when it is not installed (tests then skip with
+ * a note). CI sets GRPC_DNS_WATCH_REQUIRE_DNSMASQ=1: there a missing binary
+ * is an error, so a skipped real-server test can never pass CI unnoticed.
+ */
 export function dnsmasqBinary(): string | null {
+  const found = findDnsmasq();
+  if (!found && process.env.GRPC_DNS_WATCH_REQUIRE_DNSMASQ === '1') {
+    throw new Error('dnsmasq is required (GRPC_DNS_WATCH_REQUIRE_DNSMASQ=1) but not installed: apt-get install dnsmasq-base');
+  }
+  return found;
+}
+
+/** Path of the dnsmasq binary (PATH, then the sbin dirs), or null. */
+function findDnsmasq(): string | null {
   const dirs = [
     ...(process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''),
     '/usr/sbin',

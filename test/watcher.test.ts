@@ -1,0 +1,258 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DnsError } from '../src/dns/errors.js';
+import type { Resolution } from '../src/dns/lookup.js';
+import { DEFAULTS } from '../src/options.js';
+import { Watcher, type Delivery, type WatcherOptions } from '../src/watcher.js';
+
+/**
+ * Scheduling and delivery rules of the watcher, with fake timers and a
+ * scripted DNS. The same rules are exercised against real DNS and grpc-js in
+ * the integration tests; these pin the exact timings.
+ */
+
+type Script = Array<string[] | DnsError | { addresses: string[]; ttl: number }>;
+
+function scriptedDns(script: Script) {
+  const calls: number[] = [];
+  let index = 0;
+  const resolve = vi.fn(async (name: string): Promise<Resolution> => {
+    calls.push(Date.now());
+    const step = script[Math.min(index++, script.length - 1)]!;
+    if (step instanceof DnsError) throw step;
+    const { addresses, ttl } = Array.isArray(step) ? { addresses: step, ttl: 30 } : step;
+    return { name, addresses: addresses.map((address) => ({ address, family: 4 as const, ttl })), source: 'dns', failedFamilies: [] };
+  });
+  return { resolve, calls };
+}
+
+const options = (overrides: Partial<WatcherOptions> = {}): WatcherOptions => ({
+  refreshInterval: 5_000,
+  respectTtl: false,
+  minInterval: 1_000,
+  jitter: 0,
+  backoff: { ...DEFAULTS.backoff },
+  family: 4,
+  ...overrides,
+});
+
+function collect() {
+  const deliveries: Delivery[] = [];
+  return { deliveries, deliver: (delivery: Delivery) => deliveries.push(delivery) };
+}
+
+const timeout = () => new DnsError('TIMEOUT', 'svc', 'no reply');
+
+describe('Watcher', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('asks at once for the first subscriber and delivers the set', async () => {
+    const dns = scriptedDns([['10.0.0.1']]);
+    const watcher = new Watcher('svc', options(), dns.resolve);
+    const { deliveries, deliver } = collect();
+    watcher.subscribe(deliver);
+    expect(deliveries).toHaveLength(0); // never synchronous with subscribe
+    await vi.advanceTimersByTimeAsync(0);
+    expect(dns.calls).toEqual([0]);
+    expect(deliveries).toEqual([expect.objectContaining({ kind: 'update', added: ['10.0.0.1'], removed: [] })]);
+    watcher.stop();
+  });
+
+  it('polls every refreshInterval and stays silent while the set is unchanged', async () => {
+    const dns = scriptedDns([['10.0.0.1', '10.0.0.2'], ['10.0.0.2', '10.0.0.1'], ['10.0.0.1', '10.0.0.2']]);
+    const watcher = new Watcher('svc', options(), dns.resolve);
+    const { deliveries, deliver } = collect();
+    watcher.subscribe(deliver);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(dns.calls).toEqual([0, 5_000, 10_000]);
+    expect(deliveries).toHaveLength(1);
+    watcher.stop();
+  });
+
+  it('a changed set is delivered once with what was added and removed', async () => {
+    const dns = scriptedDns([['10.0.0.1', '10.0.0.2'], ['10.0.0.2', '10.0.0.3']]);
+    const watcher = new Watcher('svc', options(), dns.resolve);
+    const { deliveries, deliver } = collect();
+    watcher.subscribe(deliver);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(deliveries).toHaveLength(2);
+    expect(deliveries[1]).toMatchObject({ kind: 'update', added: ['10.0.0.3'], removed: ['10.0.0.1'] });
+    watcher.stop();
+  });
+
+  it('respectTtl polls when the records expire, never sooner than minInterval', async () => {
+    const dns = scriptedDns([{ addresses: ['10.0.0.1'], ttl: 2 }, { addresses: ['10.0.0.1'], ttl: 0 }, { addresses: ['10.0.0.1'], ttl: 60 }]);
+    const watcher = new Watcher('svc', options({ respectTtl: true }), dns.resolve);
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(8_000);
+    // ttl 2 s → 2 s; ttl 0 → minInterval 1 s; ttl 60 s → refreshInterval 5 s
+    expect(dns.calls).toEqual([0, 2_000, 3_000, 8_000]);
+    watcher.stop();
+  });
+
+  it('jitter spreads each delay within ±jitter of the interval', async () => {
+    const dns = scriptedDns([['10.0.0.1']]);
+    const randoms = [0, 0.999, 0.5];
+    let r = 0;
+    const watcher = new Watcher('svc', options({ jitter: 0.2 }), dns.resolve, () => {}, { random: () => randoms[r++ % 3]! });
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(16_000);
+    const gaps = dns.calls.slice(1).map((at, i) => at - dns.calls[i]!);
+    expect(gaps).toEqual([4_000, 5_998, 5_000]); // 5000 × (0.8 + 0.4 × r)
+    watcher.stop();
+  });
+
+  it('could not ask with a last good set: silent, retries with exponential backoff capped at max', async () => {
+    const dns = scriptedDns([['10.0.0.1'], timeout(), timeout(), timeout(), timeout(), timeout(), ['10.0.0.1']]);
+    const watcher = new Watcher('svc', options({ backoff: { initial: 1_000, max: 4_000, multiplier: 2 } }), dns.resolve);
+    const { deliveries, deliver } = collect();
+    watcher.subscribe(deliver);
+    await vi.advanceTimersByTimeAsync(5_000 + 1_000 + 2_000 + 4_000 + 4_000 + 4_000);
+    expect(dns.calls).toEqual([0, 5_000, 6_000, 8_000, 12_000, 16_000, 20_000]);
+    expect(deliveries).toHaveLength(1);
+    expect(watcher.state.kind).toBe('addresses');
+    // success resets the backoff: back to the refresh interval
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(dns.calls.at(-1)).toBe(25_000);
+    watcher.stop();
+  });
+
+  it('could not ask with no set: one error, then silence for the same failure', async () => {
+    const dns = scriptedDns([timeout(), timeout(), timeout(), ['10.0.0.1']]);
+    const watcher = new Watcher('svc', options(), dns.resolve);
+    const { deliveries, deliver } = collect();
+    watcher.subscribe(deliver);
+    await vi.advanceTimersByTimeAsync(1_000 + 2_000 + 4_000);
+    expect(dns.calls).toHaveLength(4);
+    expect(deliveries.map((delivery) => delivery.kind)).toEqual(['error', 'update']);
+    watcher.stop();
+  });
+
+  it('authoritative none: an error, polled at the refresh interval, not backed off', async () => {
+    const dns = scriptedDns([['10.0.0.1'], new DnsError('NXDOMAIN', 'svc', 'gone'), new DnsError('NXDOMAIN', 'svc', 'gone'), ['10.0.0.2']]);
+    const watcher = new Watcher('svc', options(), dns.resolve);
+    const { deliveries, deliver } = collect();
+    watcher.subscribe(deliver);
+    await vi.advanceTimersByTimeAsync(15_000);
+    expect(dns.calls).toEqual([0, 5_000, 10_000, 15_000]);
+    expect(deliveries.map((delivery) => delivery.kind)).toEqual(['update', 'error', 'update']);
+    watcher.stop();
+  });
+
+  it('a request is answered by exactly one delivery even if nothing changed', async () => {
+    const dns = scriptedDns([['10.0.0.1']]);
+    const watcher = new Watcher('svc', options(), dns.resolve);
+    const { deliveries, deliver } = collect();
+    const subscription = watcher.subscribe(deliver);
+    await vi.advanceTimersByTimeAsync(2_000);
+    subscription.request();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(dns.calls).toEqual([0, 2_000]);
+    expect(deliveries).toHaveLength(2);
+    watcher.stop();
+  });
+
+  it('a request within minInterval of the last query waits for it to pass, then runs once', async () => {
+    const dns = scriptedDns([['10.0.0.1']]);
+    const watcher = new Watcher('svc', options({ minInterval: 1_000 }), dns.resolve);
+    const subscription = watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(300);
+    subscription.request();
+    subscription.request();
+    subscription.request();
+    await vi.advanceTimersByTimeAsync(699);
+    expect(dns.calls).toEqual([0]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(dns.calls).toEqual([0, 1_000]);
+    // and the regular poll resumes from there
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(dns.calls).toEqual([0, 1_000, 6_000]);
+    watcher.stop();
+  });
+
+  it('a request while a query is in flight is answered by that query', async () => {
+    let release!: () => void;
+    const resolve = vi.fn(
+      (name: string) =>
+        new Promise<Resolution>((done) => {
+          release = () => done({ name, addresses: [{ address: '10.0.0.1', family: 4, ttl: 30 }], source: 'dns', failedFamilies: [] });
+        }),
+    );
+    const watcher = new Watcher('svc', options(), resolve);
+    const { deliveries, deliver } = collect();
+    const subscription = watcher.subscribe(deliver);
+    await vi.advanceTimersByTimeAsync(0);
+    subscription.request();
+    release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(resolve).toHaveBeenCalledTimes(1);
+    expect(deliveries).toHaveLength(1);
+    watcher.stop();
+  });
+
+  it('a second subscriber gets the current set on the next turn, without a new query', async () => {
+    const dns = scriptedDns([['10.0.0.1']]);
+    const watcher = new Watcher('svc', options(), dns.resolve);
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(100);
+    const late = collect();
+    watcher.subscribe(late.deliver);
+    expect(late.deliveries).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(late.deliveries).toEqual([expect.objectContaining({ kind: 'update', added: ['10.0.0.1'] })]);
+    expect(dns.calls).toEqual([0]);
+    watcher.stop();
+  });
+
+  it('the last subscriber leaving stops polling and calls onStop; a query in flight is dropped', async () => {
+    const dns = scriptedDns([['10.0.0.1'], ['10.0.0.2']]);
+    const onStop = vi.fn();
+    const watcher = new Watcher('svc', options(), dns.resolve, onStop);
+    const first = collect();
+    const a = watcher.subscribe(first.deliver);
+    const b = watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(0);
+    a.close();
+    expect(onStop).not.toHaveBeenCalled();
+    b.close();
+    expect(onStop).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(dns.calls).toEqual([0]);
+    expect(first.deliveries).toHaveLength(1);
+    expect(watcher.isStopped).toBe(true);
+  });
+
+  it('a subscriber that throws does not stop the others or the polling', async () => {
+    const dns = scriptedDns([['10.0.0.1'], ['10.0.0.2']]);
+    const watcher = new Watcher('svc', options(), dns.resolve);
+    const good = collect();
+    watcher.subscribe(() => {
+      throw new Error('listener bug');
+    });
+    watcher.subscribe(good.deliver);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(good.deliveries).toHaveLength(2);
+    watcher.stop();
+  });
+});
+
+describe('Watcher timers (real)', () => {
+  it('the poll timer never keeps the process alive', async () => {
+    const watcher = new Watcher('svc', options(), async (name) => ({
+      name,
+      addresses: [{ address: '10.0.0.1', family: 4, ttl: 30 }],
+      source: 'dns',
+      failedFamilies: [],
+    }));
+    watcher.subscribe(() => {});
+    await vi.waitFor(() => expect(watcher.nextPollAt).toBeGreaterThan(Date.now() + 1_000));
+    const timer = (watcher as unknown as { timer: NodeJS.Timeout }).timer;
+    expect(timer.hasRef()).toBe(false);
+    watcher.stop();
+    expect(watcher.nextPollAt).toBeUndefined();
+  });
+});
