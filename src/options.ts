@@ -88,7 +88,7 @@ export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions
     throw new TypeError(`grpc-dns-watch options must be an object, got ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {
-    if (!KNOWN_KEYS.has(key) && key !== 'grpc') {
+    if (!KNOWN_KEYS.has(key)) {
       throw new TypeError(`Unknown grpc-dns-watch option "${key}"; accepted: ${[...KNOWN_KEYS].join(', ')}`);
     }
   }

@@ -11,11 +11,18 @@ export interface RegisterOptions extends WatchOptions {
    * installed; default: the copy this package resolves as its peer dependency.
    */
   grpc?: unknown;
+  /**
+   * Take over grpc-js's `dns` scheme (and with it bare `host:port` targets).
+   * Default true; false registers only the `dns-watch` scheme, leaving
+   * grpc-js's built-in resolver in place beside it.
+   */
+  replaceBuiltin?: boolean;
 }
 
 interface Registration {
   grpc: GrpcModuleLike;
   options: ResolvedOptions;
+  replacedBuiltin: boolean;
   /** Puts grpc-js's built-in `dns` resolver back. */
   restoreBuiltin: (() => void) | null;
 }
@@ -32,16 +39,24 @@ export function register(options: RegisterOptions = {}): void {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`register() options must be an object, got ${String(options)}`);
   }
-  const { grpc: grpcOption, ...watchOptions } = options;
+  const { grpc: grpcOption, replaceBuiltin = true, ...watchOptions } = options;
+  if (typeof replaceBuiltin !== 'boolean') {
+    throw new TypeError(`Option "replaceBuiltin" must be true or false, got ${String(replaceBuiltin)}`);
+  }
   const grpc = grpcOption === undefined ? loadPeerGrpc() : asGrpcModule(grpcOption);
   const resolved = resolveOptions(watchOptions);
-  if (current && current.grpc !== grpc) unregister();
+  if (current && (current.grpc !== grpc || current.replacedBuiltin !== replaceBuiltin)) unregister();
   if (current) {
     current.options = resolved;
   } else {
-    const registration: Registration = { grpc, options: resolved, restoreBuiltin: captureBuiltin(grpc) };
+    const registration: Registration = {
+      grpc,
+      options: resolved,
+      replacedBuiltin: replaceBuiltin,
+      restoreBuiltin: replaceBuiltin ? captureBuiltin(grpc) : () => {},
+    };
     const resolverClass = createResolverClass(grpc, () => registration.options);
-    grpc.experimental.registerResolver('dns', resolverClass);
+    if (replaceBuiltin) grpc.experimental.registerResolver('dns', resolverClass);
     grpc.experimental.registerResolver(SCHEME, resolverClass);
     current = registration;
   }
