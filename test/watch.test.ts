@@ -1,0 +1,135 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DnsError, watch, type WatchOptions, type WatchUpdate } from '../src/index.js';
+import { registry } from '../src/registry.js';
+import { DnsTestServer } from './support/dns-server.js';
+
+/** `watch()`: the watcher without grpc, over a real DNS server on loopback. */
+
+let dns: DnsTestServer;
+let dir: string;
+let options: WatchOptions;
+
+beforeAll(async () => {
+  dns = await DnsTestServer.start();
+  dir = await mkdtemp(path.join(tmpdir(), 'watch-'));
+  const resolvConfPath = path.join(dir, 'resolv.conf');
+  await writeFile(resolvConfPath, `nameserver ${dns.address}\noptions ndots:1 timeout:1 attempts:1\n`);
+  const hostsPath = path.join(dir, 'hosts');
+  await writeFile(hostsPath, '127.0.0.1 localhost\n::1 localhost ip6-localhost\n');
+  options = { refreshInterval: 100, jitter: 0, resolvConfPath, hostsPath, timeout: 200, backoff: { initial: 50, max: 100, multiplier: 2 } };
+});
+
+afterAll(async () => {
+  await dns.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  dns.clearRecords();
+  dns.setFault(null);
+  dns.resetLog();
+});
+
+async function next(iterator: AsyncIterator<WatchUpdate>, timeoutMs = 3_000): Promise<WatchUpdate> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no update within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const result = await Promise.race([iterator.next(), timeout]);
+    if (result.done) throw new Error('iteration ended');
+    return result.value;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('watch()', () => {
+  it('yields the set, then each change with added, removed and TTL', async () => {
+    dns.setRecords('app.test', { A: ['10.0.0.1', '10.0.0.2'], AAAA: ['fd00::1'], ttl: 7 });
+    const app = watch('app.test', options);
+    const updates = app[Symbol.asyncIterator]();
+    const first = await next(updates);
+    expect(first).toMatchObject({ name: 'app.test', addresses: ['10.0.0.1', '10.0.0.2', 'fd00::1'], added: ['10.0.0.1', '10.0.0.2', 'fd00::1'], removed: [], ttl: 7 });
+    expect(first.records).toContainEqual({ address: 'fd00::1', family: 6, ttl: 7 });
+    dns.setRecords('app.test', { A: ['10.0.0.2', '10.0.0.3'], ttl: 7 });
+    const second = await next(updates);
+    expect(second).toMatchObject({ addresses: ['10.0.0.2', '10.0.0.3'], added: ['10.0.0.3'], removed: ['10.0.0.1', 'fd00::1'] });
+    expect(app.current).toBe(second);
+    app.close();
+    await expect(updates.next()).resolves.toEqual({ value: undefined, done: true });
+  });
+
+  it('emits update events, and error events only to listeners', async () => {
+    const missing = watch('missing.test', options);
+    const errors: DnsError[] = [];
+    missing.on('error', (error) => errors.push(error));
+    await vi.waitFor(() => expect(errors).toHaveLength(1), { timeout: 3_000 });
+    expect(errors[0]).toBeInstanceOf(DnsError);
+    expect(errors[0]).toMatchObject({ code: 'NXDOMAIN', authoritative: true, hostname: 'missing.test' });
+    const updates: WatchUpdate[] = [];
+    missing.on('update', (update) => updates.push(update));
+    dns.setRecords('missing.test', { A: ['10.0.0.5'] });
+    await vi.waitFor(() => expect(updates).toHaveLength(1), { timeout: 3_000 });
+    expect(missing.lastError).toBeUndefined();
+    missing.close();
+
+    // With no 'error' listener a failure is kept, never thrown.
+    dns.setFault('servfail');
+    const quiet = watch('quiet.test', options);
+    await vi.waitFor(() => expect(quiet.lastError?.code).toBe('SERVFAIL'), { timeout: 3_000 });
+    quiet.close();
+  });
+
+  it('localhost comes from the hosts file, with no DNS query', async () => {
+    const local = watch('localhost', options);
+    const update = await next(local[Symbol.asyncIterator]());
+    expect(update.addresses).toEqual(['127.0.0.1', '::1']);
+    expect(update.ttl).toBe(Infinity);
+    local.close();
+    expect(dns.queries).toHaveLength(0);
+  });
+
+  it('refresh() is answered with one update even when nothing changed', async () => {
+    dns.setRecords('app.test', { A: ['10.0.0.1'] });
+    const app = watch('app.test', { ...options, refreshInterval: 60_000, minInterval: 0 });
+    const updates = app[Symbol.asyncIterator]();
+    await next(updates);
+    app.refresh();
+    const again = await next(updates);
+    expect(again).toMatchObject({ addresses: ['10.0.0.1'], added: [], removed: [] });
+    expect(dns.countQueries({ name: 'app.test', type: 'A' })).toBe(2);
+    app.close();
+  });
+
+  it('watchers of one name share one poll, and the last close() stops it and frees the socket', async () => {
+    dns.setRecords('shared.test', { A: ['10.0.0.1'] });
+    const before = registry.size;
+    const watchers = Array.from({ length: 20 }, () => watch('shared.test', options));
+    await Promise.all(watchers.map((w) => next(w[Symbol.asyncIterator]())));
+    expect(registry.size.watchers).toBe(before.watchers + 1);
+    dns.resetLog();
+    await dns.waitForQueries(3, { name: 'shared.test', type: 'A' });
+    // 20 watchers, one query per interval: the count tracks time, not watchers.
+    expect(dns.countQueries({ name: 'shared.test', type: 'A' })).toBeLessThan(6);
+    for (const w of watchers) w.close();
+    expect(registry.size).toEqual(before);
+    // After the last close nothing polls: a second name proves time passed.
+    // (A query already on the wire at close() may still arrive: count after the clock's first.)
+    dns.setRecords('clock.test', { A: ['10.0.0.9'] });
+    const clock = watch('clock.test', options);
+    await dns.waitForQueries(1, { name: 'clock.test', type: 'A' });
+    const count = dns.countQueries({ name: 'shared.test' });
+    await dns.waitForQueries(4, { name: 'clock.test', type: 'A' });
+    clock.close();
+    expect(dns.countQueries({ name: 'shared.test' })).toBe(count);
+  });
+
+  it('bad options and names throw TypeErrors at once', () => {
+    expect(() => watch('', options)).toThrow(/watch\(\) needs a DNS name/);
+    expect(() => watch('app.test', { ...options, jitter: -0.1 })).toThrow(/Option "jitter" must be a number >= 0 and < 1/);
+  });
+});
