@@ -1,6 +1,6 @@
 import { StubResolver } from './dns/lookup.js';
 import type { ResolvedOptions } from './options.js';
-import { Watcher, type Delivery, type Subscription } from './watcher.js';
+import { Watcher, type Delivery, type Subscription, type WatcherStats } from './watcher.js';
 
 /**
  * Sharing. One {@link Watcher} per (name, family, schedule, DNS settings) in
@@ -26,6 +26,10 @@ class Registry {
   /** The live watcher for a name and options, if any (stats, tests). */
   find(name: string, options: ResolvedOptions): Watcher | undefined {
     return this.watchers.get(watcherKey(name, options));
+  }
+
+  stats(): WatcherStats[] {
+    return [...this.watchers.values()].map((watcher) => watcher.stats());
   }
 
   get size(): { watchers: number; resolvers: number } {
@@ -98,3 +102,8 @@ function watcherKey(name: string, options: ResolvedOptions): string {
 
 /** The process-wide registry every channel and `watch()` shares. */
 export const registry = new Registry();
+
+/** A snapshot of every live watcher in the process: names, sets, counters, next poll. */
+export function stats(): WatcherStats[] {
+  return registry.stats();
+}

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { DnsError } from './dns/errors.js';
 import type { ResolvedAddress } from './dns/types.js';
-import { resolveOptions, type WatchOptions } from './options.js';
+import { resolveOptions, type ResolvedOptions, type WatchOptions } from './options.js';
 import { registry } from './registry.js';
-import type { Delivery, Subscription } from './watcher.js';
+import type { Delivery, Subscription, WatcherStats } from './watcher.js';
 import { minTtl } from './watcher.js';
 
 /** One change of a watched name's address set. */
@@ -39,6 +39,7 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
   private readonly queue: WatchUpdate[] = [];
   private readonly waiters: Array<(result: IteratorResult<WatchUpdate>) => void> = [];
   private closed = false;
+  private readonly options: ResolvedOptions;
 
   constructor(
     readonly name: string,
@@ -48,8 +49,8 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
     if (typeof name !== 'string' || name.length === 0) {
       throw new TypeError(`watch() needs a DNS name such as "my-svc.ns.svc.cluster.local", got ${JSON.stringify(name)}`);
     }
-    const resolved = resolveOptions(options);
-    this.subscription = registry.subscribe(name, resolved, (delivery) => this.onDelivery(delivery));
+    this.options = resolveOptions(options);
+    this.subscription = registry.subscribe(name, this.options, (delivery) => this.onDelivery(delivery));
   }
 
   /** The last update, if any arrived yet. */
@@ -60,6 +61,11 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
   /** The last error since the last update, if any. */
   get lastError(): DnsError | undefined {
     return this.latestError;
+  }
+
+  /** Counters and state of the (shared) watcher behind this handle; undefined once closed. */
+  stats(): WatcherStats | undefined {
+    return this.closed ? undefined : registry.find(this.name, this.options)?.stats();
   }
 
   /** Ask DNS again now (or as soon as `minInterval` allows); answered by one event. */

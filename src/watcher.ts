@@ -3,6 +3,7 @@ import type { Resolution } from './dns/lookup.js';
 import type { Family, ResolvedAddress } from './dns/types.js';
 import { UNKNOWN, diff, nextBelief, signature, whatToTell, type Belief, type Outcome, type Told } from './contract.js';
 import { delayAfterFailure, delayAfterSuccess, earliestRequestedRun, type ScheduleOptions } from './schedule.js';
+import { report } from './observe.js';
 import { trace } from './trace.js';
 
 /** Asks DNS once: addresses with TTLs, or a typed failure. */
@@ -28,6 +29,27 @@ export interface WatcherEnvironment {
   random?: () => number;
 }
 
+/** A point-in-time view of one watcher, for diagnostics and metrics. */
+export interface WatcherStats {
+  name: string;
+  family: Family;
+  /** Channels and watch() handles sharing this watcher. */
+  subscribers: number;
+  /** What the watcher believes: a set, authoritative none, a failure with no set, or nothing yet. */
+  state: Belief['kind'];
+  /** The current set, sorted (empty unless state is 'addresses'). */
+  addresses: string[];
+  /** Resolutions run, and how many of them could not ask DNS. */
+  queries: number;
+  failures: number;
+  consecutiveFailures: number;
+  lastError: { code: string; message: string } | undefined;
+  lastQueryAt: Date | undefined;
+  /** When the set last changed (the first set counts as a change). */
+  lastChangeAt: Date | undefined;
+  nextPollAt: Date | undefined;
+}
+
 interface Subscriber {
   deliver: (delivery: Delivery) => void;
   lastTold: string | undefined;
@@ -49,6 +71,10 @@ export class Watcher {
   private inFlight = false;
   private lastQueryAt: number | undefined;
   private failures = 0;
+  private totalQueries = 0;
+  private totalFailures = 0;
+  private lastError: DnsError | undefined;
+  private lastChangeAt: number | undefined;
   private stopped = false;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -80,6 +106,25 @@ export class Watcher {
   /** When the next poll is due (epoch ms), if one is scheduled. */
   get nextPollAt(): number | undefined {
     return this.timerDueAt;
+  }
+
+  stats(): WatcherStats {
+    const belief = this.belief;
+    const date = (at: number | undefined) => (at === undefined ? undefined : new Date(at));
+    return {
+      name: this.name,
+      family: this.options.family,
+      subscribers: this.subscribers.size,
+      state: belief.kind,
+      addresses: belief.kind === 'addresses' ? [...new Set(belief.addresses.map((entry) => entry.address))].sort() : [],
+      queries: this.totalQueries,
+      failures: this.totalFailures,
+      consecutiveFailures: this.failures,
+      lastError: this.lastError && { code: this.lastError.code, message: this.lastError.message },
+      lastQueryAt: date(this.lastQueryAt),
+      lastChangeAt: date(this.lastChangeAt),
+      nextPollAt: date(this.timerDueAt),
+    };
   }
 
   /**
@@ -163,30 +208,60 @@ export class Watcher {
     }
     this.inFlight = false;
     if (this.stopped) return;
-    this.settle(outcome, this.now() - startedAt);
+    this.totalQueries++;
+    const durationMs = this.now() - startedAt;
+    report(() => ({
+      type: 'query',
+      name: this.name,
+      family: this.options.family,
+      durationMs,
+      result: outcome.kind === 'answer' ? 'NOERROR' : outcome.error.code,
+      addresses: outcome.kind === 'answer' ? outcome.resolution.addresses.length : 0,
+    }));
+    this.settle(outcome, durationMs);
   }
 
   private settle(outcome: Outcome, durationMs: number): void {
     const previous = this.belief;
     this.belief = nextBelief(previous, outcome);
     let delay: number;
+    if (outcome.kind === 'error') this.lastError = outcome.error;
     if (outcome.kind === 'error' && !outcome.error.authoritative) {
       this.failures++;
+      this.totalFailures++;
       delay = delayAfterFailure(this.options, this.failures, this.random);
-      const kept = this.belief.kind === 'addresses' ? 'keeping the last good set' : 'no set yet';
-      trace(() => `${this.name}: failure ${this.failures} after ${durationMs} ms (${outcome.error.code}: ${outcome.error.message}); ${kept}; retry in ${delay} ms`);
+      const kept = this.belief.kind === 'addresses';
+      const retryInMs = delay;
+      report(() => ({ type: 'error', name: this.name, error: outcome.error, kept, retryInMs }));
+      trace(
+        () =>
+          `${this.name}: failure ${this.failures} after ${durationMs} ms (${outcome.error.code}: ${outcome.error.message}); ` +
+          `${kept ? 'keeping the last good set' : 'no set yet'}; retry in ${retryInMs} ms`,
+      );
     } else {
       this.failures = 0;
+      if (outcome.kind === 'answer') this.lastError = undefined;
       const ttl = this.belief.kind === 'addresses' ? minTtl(this.belief.addresses) : Infinity;
       delay = delayAfterSuccess(this.options, ttl, this.random);
       if (outcome.kind === 'error') {
+        const retryInMs = delay;
+        report(() => ({ type: 'error', name: this.name, error: outcome.error, kept: false, retryInMs }));
         trace(() => `${this.name}: ${outcome.error.code} after ${durationMs} ms (${outcome.error.message}); next poll in ${delay} ms`);
       } else {
         const addresses = this.belief.kind === 'addresses' ? this.belief.addresses : [];
         trace(() => `${this.name}: ${addresses.length} addresses in ${durationMs} ms, min TTL ${ttl} s; next poll in ${delay} ms`);
-        if (previous.kind === 'addresses' && signature(previous) !== signature(this.belief)) {
-          const change = diff(previous.addresses, addresses);
-          trace(() => `${this.name}: changed: +[${change.added.join(', ')}] -[${change.removed.join(', ')}]`);
+        if (signature(previous) !== signature(this.belief)) {
+          this.lastChangeAt = this.now();
+          const change = diff(previous.kind === 'addresses' ? previous.addresses : [], addresses);
+          if (previous.kind === 'addresses') {
+            trace(() => `${this.name}: changed: +[${change.added.join(', ')}] -[${change.removed.join(', ')}]`);
+          }
+          report(() => ({
+            type: 'update',
+            name: this.name,
+            addresses: [...new Set(addresses.map((entry) => entry.address))].sort(),
+            ...change,
+          }));
         }
       }
     }

@@ -1,0 +1,46 @@
+import type { DnsError, DnsErrorCode } from './dns/errors.js';
+import type { Family } from './dns/types.js';
+
+/**
+ * A typed hook surface for logs, metrics or OpenTelemetry, with no
+ * dependency: every watcher in the process reports here. With no observer
+ * registered, reporting costs one size check.
+ */
+export type WatchEvent =
+  /** One resolution of a name (all its families and search candidates), and how it ended. */
+  | { type: 'query'; name: string; family: Family; durationMs: number; result: 'NOERROR' | DnsErrorCode; addresses: number }
+  /** The address set changed (not sent for an unchanged answer). */
+  | { type: 'update'; name: string; addresses: string[]; added: string[]; removed: string[] }
+  /**
+   * A resolution failed. `kept` is true when the last good set stays in use
+   * (could not ask, with a set); `retryInMs` is the backoff before the next try.
+   */
+  | { type: 'error'; name: string; error: DnsError; kept: boolean; retryInMs: number };
+
+export type WatchObserver = (event: WatchEvent) => void;
+
+const observers = new Set<WatchObserver>();
+
+/**
+ * Receive every watcher's events; returns a function that stops them. An
+ * observer that throws is ignored, never breaks polling.
+ */
+export function observe(observer: WatchObserver): () => void {
+  if (typeof observer !== 'function') throw new TypeError('observe() takes a function (event) => void');
+  observers.add(observer);
+  return () => {
+    observers.delete(observer);
+  };
+}
+
+export function report(event: WatchEvent | (() => WatchEvent)): void {
+  if (observers.size === 0) return;
+  const value = typeof event === 'function' ? event() : event;
+  for (const observer of observers) {
+    try {
+      observer(value);
+    } catch {
+      // An observer's bug must not stop polling.
+    }
+  }
+}

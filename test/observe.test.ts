@@ -1,0 +1,87 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { observe, stats, watch, type WatchEvent, type WatchOptions } from '../src/index.js';
+import { DnsTestServer } from './support/dns-server.js';
+
+/** The hook surface for logs and metrics: observe() events and stats() snapshots. */
+
+let dns: DnsTestServer;
+let dir: string;
+let options: WatchOptions;
+
+beforeAll(async () => {
+  dns = await DnsTestServer.start();
+  dir = await mkdtemp(path.join(tmpdir(), 'observe-'));
+  const resolvConfPath = path.join(dir, 'resolv.conf');
+  await writeFile(resolvConfPath, `nameserver ${dns.address}\noptions attempts:1\n`);
+  options = { refreshInterval: 80, minInterval: 10, jitter: 0, family: 4, resolvConfPath, hostsPath: false, timeout: 150, backoff: { initial: 20, max: 40, multiplier: 2 } };
+});
+
+afterAll(async () => {
+  await dns.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('observe() and stats()', () => {
+  it('reports queries with duration and result, updates with the diff, errors with kept/backoff', async () => {
+    const events: WatchEvent[] = [];
+    const stop = observe((event) => {
+      if (event.name === 'metrics.test') events.push(event);
+    });
+    const broken = observe(() => {
+      throw new Error('observer bug'); // must not break polling
+    });
+    dns.setRecords('metrics.test', { A: ['10.0.0.1'] });
+    const svc = watch('metrics.test', options);
+    await vi.waitFor(() => expect(events.some((event) => event.type === 'update')).toBe(true), { timeout: 3_000 });
+    dns.setRecords('metrics.test', { A: ['10.0.0.2'] });
+    await vi.waitFor(() => expect(events.filter((event) => event.type === 'update')).toHaveLength(2), { timeout: 3_000 });
+    dns.setFault('servfail', { name: 'metrics.test' });
+    await vi.waitFor(() => expect(events.filter((event) => event.type === 'error').length).toBeGreaterThanOrEqual(2), { timeout: 3_000 });
+    stop();
+    broken();
+    dns.setFault(null);
+
+    const queries = events.filter((event) => event.type === 'query');
+    expect(queries[0]).toMatchObject({ type: 'query', name: 'metrics.test', family: 4, result: 'NOERROR', addresses: 1 });
+    expect(queries[0]!.type === 'query' && queries[0]!.durationMs).toBeGreaterThanOrEqual(0);
+    expect(queries.some((event) => event.type === 'query' && event.result === 'SERVFAIL')).toBe(true);
+    const updates = events.filter((event) => event.type === 'update');
+    expect(updates[0]).toEqual({ type: 'update', name: 'metrics.test', addresses: ['10.0.0.1'], added: ['10.0.0.1'], removed: [] });
+    expect(updates[1]).toEqual({ type: 'update', name: 'metrics.test', addresses: ['10.0.0.2'], added: ['10.0.0.2'], removed: ['10.0.0.1'] });
+    const errors = events.filter((event) => event.type === 'error');
+    expect(errors[0]).toMatchObject({ type: 'error', kept: true, retryInMs: 20 });
+    expect(errors[1]).toMatchObject({ type: 'error', kept: true, retryInMs: 40 });
+    expect(errors[0]!.type === 'error' && errors[0]!.error.code).toBe('SERVFAIL');
+
+    const snapshot = svc.stats();
+    expect(snapshot).toMatchObject({ name: 'metrics.test', family: 4, subscribers: 1, state: 'addresses', addresses: ['10.0.0.2'] });
+    expect(snapshot!.queries).toBeGreaterThanOrEqual(4);
+    expect(snapshot!.failures).toBeGreaterThanOrEqual(2);
+    expect(snapshot!.lastChangeAt).toBeInstanceOf(Date);
+    expect(snapshot!.nextPollAt!.getTime()).toBeGreaterThan(Date.now() - 1_000);
+    expect(stats().some((entry) => entry.name === 'metrics.test')).toBe(true);
+    svc.close();
+    expect(svc.stats()).toBeUndefined();
+    expect(stats().some((entry) => entry.name === 'metrics.test')).toBe(false);
+  });
+
+  it('NXDOMAIN is reported as an error that keeps nothing, polled at the interval', async () => {
+    const events: WatchEvent[] = [];
+    const stop = observe((event) => {
+      if (event.name === 'nothing.test') events.push(event);
+    });
+    const svc = watch('nothing.test', options);
+    await vi.waitFor(() => expect(events.some((event) => event.type === 'error')).toBe(true), { timeout: 3_000 });
+    stop();
+    svc.close();
+    expect(events.find((event) => event.type === 'error')).toMatchObject({ kept: false, retryInMs: 80 });
+    expect(events.find((event) => event.type === 'query')).toMatchObject({ result: 'NXDOMAIN', addresses: 0 });
+  });
+
+  it('observe() refuses what is not a function', () => {
+    expect(() => observe('log' as never)).toThrow(/observe\(\) takes a function/);
+  });
+});
