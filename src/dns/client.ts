@@ -56,6 +56,8 @@ export class DnsClient {
   private readonly sockets = new Map<4 | 6, dgram.Socket>();
   /** In-flight UDP queries by id; ids are unique across both sockets. */
   private readonly pending = new Map<number, PendingUdpQuery>();
+  /** Queries in flight per socket: a socket with none must not keep the process alive. */
+  private readonly inFlightBySocket = new Map<4 | 6, number>();
   private readonly tcpSockets = new Set<net.Socket>();
   private closed = false;
 
@@ -110,6 +112,8 @@ export class DnsClient {
   private async exchange(server: Nameserver, name: string, type: QueryType): Promise<DnsReply> {
     const udpReply = await this.exchangeUdp(server, name, type);
     if (!udpReply.flag_tc) return toReply(udpReply, 'udp');
+    // close() may have run while the truncated reply was being handled.
+    this.assertOpen(name);
     const tcpReply = await this.exchangeTcp(server, name, type);
     return toReply(tcpReply, 'tcp');
   }
@@ -127,11 +131,17 @@ export class DnsClient {
         if (this.pending.get(id)?.settle !== settle) return;
         clearTimeout(timer);
         this.pending.delete(id);
-        if (this.pending.size === 0) socket.unref();
+        // Counted per socket: an idle IPv4 socket must be released even while
+        // an IPv6 query is still out, and vice versa. A socket replaced after
+        // an error is already closed, so the current one is the one to unref.
+        const left = (this.inFlightBySocket.get(family) ?? 1) - 1;
+        this.inFlightBySocket.set(family, left);
+        if (left === 0) this.sockets.get(family)?.unref();
         if (reply) resolve(reply);
         else reject(error);
       };
       this.pending.set(id, { server, name, type, settle });
+      this.inFlightBySocket.set(family, (this.inFlightBySocket.get(family) ?? 0) + 1);
       // A query in flight keeps the process alive until it settles (bounded by the timeout).
       socket.ref();
       socket.send(message, server.port, server.host, (error) => {
@@ -239,6 +249,7 @@ export class DnsClient {
       if (!this.pending.has(id)) return id;
     }
   }
+
 
   private assertOpen(name: string): void {
     if (this.closed) throw new DnsError('CLOSED', name, `Resolver closed while asking for ${name}`);
