@@ -40,6 +40,12 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
   private readonly waiters: Array<(result: IteratorResult<WatchUpdate>) => void> = [];
   private closed = false;
   private readonly options: ResolvedOptions;
+  /**
+   * An open watch keeps the process alive, like a socket: a script whose only
+   * work is `for await (… of watch(…))` must not exit after the first update.
+   * Polling itself never does (grpc channels own their lifetime).
+   */
+  private keepAlive: NodeJS.Timeout | undefined = setInterval(() => {}, 2 ** 30);
 
   constructor(
     readonly name: string,
@@ -47,9 +53,15 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
   ) {
     super();
     if (typeof name !== 'string' || name.length === 0) {
+      clearInterval(this.keepAlive);
       throw new TypeError(`watch() needs a DNS name such as "my-svc.ns.svc.cluster.local", got ${JSON.stringify(name)}`);
     }
-    this.options = resolveOptions(options);
+    try {
+      this.options = resolveOptions(options);
+    } catch (error) {
+      clearInterval(this.keepAlive);
+      throw error;
+    }
     this.subscription = registry.subscribe(name, this.options, (delivery) => this.onDelivery(delivery));
   }
 
@@ -73,10 +85,24 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
     this.subscription?.request();
   }
 
+  /** Let the process exit even while this watch is open (like `socket.unref()`). */
+  unref(): this {
+    this.keepAlive?.unref();
+    return this;
+  }
+
+  /** Undo {@link unref}: keep the process alive while this watch is open (the default). */
+  ref(): this {
+    this.keepAlive?.ref();
+    return this;
+  }
+
   /** Stop watching; ends async iteration. The last watcher of a name stops its polling. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.keepAlive);
+    this.keepAlive = undefined;
     this.subscription?.close();
     this.subscription = undefined;
     for (const resolve of this.waiters.splice(0)) resolve({ value: undefined, done: true });

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -126,6 +127,36 @@ describe('watch()', () => {
     await dns.waitForQueries(4, { name: 'clock.test', type: 'A' });
     clock.close();
     expect(dns.countQueries({ name: 'shared.test' })).toBe(count);
+  });
+
+  it('a script that only iterates watch() stays alive for every update, then exits by itself', async () => {
+    dns.setRecords('iterated.test', { A: ['10.0.0.1'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'iterate-child.ts'), options.resolvConfPath!, '2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await vi.waitFor(() => expect(stdout).toContain('["10.0.0.1"]'), { timeout: 10_000 });
+    dns.setRecords('iterated.test', { A: ['10.0.0.2'] });
+    const code = await Promise.race([exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 10_000))]);
+    if (code === 'hung') child.kill();
+    expect(code).toBe(0);
+    expect(stdout.trim().split('\n')).toEqual(['["10.0.0.1"]', '["10.0.0.2"]']);
+  });
+
+  it('unref() lets the process exit while a watch is open', () => {
+    dns.setRecords('app.test', { A: ['10.0.0.1'] });
+    const app = watch('app.test', options);
+    const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const before = timers();
+    app.unref();
+    expect(timers()).toBe(before - 1);
+    app.ref();
+    expect(timers()).toBe(before);
+    app.close();
   });
 
   it('bad options and names throw TypeErrors at once', () => {
