@@ -1,0 +1,151 @@
+/**
+ * What `grpc-dns-watch` prints: human lines or NDJSON events.
+ *
+ * Human: stdout carries the address set and the changes, stderr the errors,
+ * notes and traces. JSON: every event (addresses, change, error) is one
+ * object per line on stdout; stderr only carries notes and traces.
+ */
+import { isIPv4 } from 'node:net';
+import type { DnsError } from '../dns/errors.js';
+import type { ResolvedAddress } from '../dns/types.js';
+
+/** One address as printed in JSON; `ttl` is null for /etc/hosts entries and IP literals. */
+export interface JsonRecord {
+  address: string;
+  family: 4 | 6;
+  ttl: number | null;
+}
+
+export interface AddressesEvent {
+  type: 'addresses';
+  at: string;
+  name: string;
+  /** --once only: the fully qualified name that answered (after the search list). */
+  resolvedName?: string;
+  /** --once only: where the answer came from. */
+  source?: 'dns' | 'hosts' | 'literal';
+  count: number;
+  /** Shortest TTL in the set, seconds; null when none of them expire. */
+  ttl: number | null;
+  addresses: JsonRecord[];
+  /** --once, family 0: a family whose query failed while the other answered. */
+  failedFamilies?: Array<{ family: 4 | 6; code: string; message: string }>;
+}
+
+export interface ChangeEvent {
+  type: 'change';
+  at: string;
+  name: string;
+  added: string[];
+  removed: string[];
+  count: number;
+  ttl: number | null;
+  addresses: JsonRecord[];
+}
+
+export interface ErrorEvent {
+  type: 'error';
+  at: string;
+  name: string;
+  code: string;
+  /** true: a server answered that there is nothing (NXDOMAIN, NODATA); false: could not ask. */
+  authoritative: boolean;
+  message: string;
+}
+
+export type CliEvent = AddressesEvent | ChangeEvent | ErrorEvent;
+
+/** IPv4 before IPv6; IPv4 numerically (10.0.0.9 before 10.0.0.10), IPv6 as text. */
+export function compareAddresses(a: string, b: string): number {
+  const a4 = isIPv4(a);
+  const b4 = isIPv4(b);
+  if (a4 !== b4) return a4 ? -1 : 1;
+  if (a4) {
+    const pa = a.split('.').map(Number);
+    const pb = b.split('.').map(Number);
+    for (let i = 0; i < 4; i++) {
+      const diff = (pa[i] ?? 0) - (pb[i] ?? 0);
+      if (diff !== 0) return diff;
+    }
+    return 0;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function sortRecords(records: readonly ResolvedAddress[]): ResolvedAddress[] {
+  // One line per address even if a record set repeats one (a half answer merged with the last good set).
+  const unique = new Map<string, ResolvedAddress>();
+  for (const record of records) {
+    const seen = unique.get(record.address);
+    if (!seen || record.ttl < seen.ttl) unique.set(record.address, record);
+  }
+  return [...unique.values()].sort((a, b) => compareAddresses(a.address, b.address));
+}
+
+export function jsonTtl(ttl: number): number | null {
+  return Number.isFinite(ttl) ? ttl : null;
+}
+
+export function toJsonRecords(records: readonly ResolvedAddress[]): JsonRecord[] {
+  return sortRecords(records).map(({ address, family, ttl }) => ({ address, family, ttl: jsonTtl(ttl) }));
+}
+
+export function minTtlOf(records: readonly ResolvedAddress[]): number {
+  return records.reduce((min, record) => Math.min(min, record.ttl), Infinity);
+}
+
+export function errorEvent(name: string, error: DnsError, at: Date): ErrorEvent {
+  return { type: 'error', at: at.toISOString(), name, code: error.code, authoritative: error.authoritative, message: error.message };
+}
+
+export function jsonLine(event: CliEvent): string {
+  return `${JSON.stringify(event)}\n`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 'es'}`;
+}
+
+function ttlText(ttl: number): string {
+  return Number.isFinite(ttl) ? `ttl ${ttl}s` : 'ttl -';
+}
+
+/**
+ * The address block: a first line with the name and count, then one line per
+ * address with family and TTL.
+ */
+export function humanAddresses(
+  name: string,
+  records: readonly ResolvedAddress[],
+  extra: { resolvedName?: string; source?: 'dns' | 'hosts' | 'literal' } = {},
+): string {
+  const sorted = sortRecords(records);
+  const details: string[] = [];
+  if (extra.resolvedName && extra.resolvedName.replace(/\.$/, '').toLowerCase() !== name.replace(/\.$/, '').toLowerCase()) {
+    details.push(`found as ${extra.resolvedName}`);
+  }
+  if (extra.source === 'hosts') details.push('from the hosts file, no TTL');
+  if (extra.source === 'literal') details.push('an IP literal, never changes');
+  const width = Math.max(...sorted.map((record) => record.address.length), 0);
+  const lines = [`${name}: ${plural(sorted.length, 'address')}${details.length > 0 ? ` (${details.join('; ')})` : ''}`];
+  for (const record of sorted) {
+    lines.push(`  ${record.address.padEnd(width)}  IPv${record.family}  ${ttlText(record.ttl)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** One line per change: timestamp, +added -removed, the new total. */
+export function humanChange(at: Date, added: readonly string[], removed: readonly string[], count: number): string {
+  const changes = [
+    ...[...added].sort(compareAddresses).map((address) => `+${address}`),
+    ...[...removed].sort(compareAddresses).map((address) => `-${address}`),
+  ];
+  const what = changes.length > 0 ? changes.join(' ') : '= same set again';
+  return `${at.toISOString()}  ${what}  (${plural(count, 'address')})\n`;
+}
+
+/** An error line for stderr: timestamp, code, message. */
+export function humanError(at: Date, error: DnsError): string {
+  const meaning = error.authoritative ? 'DNS says the name has no addresses' : 'could not ask DNS';
+  return `${at.toISOString()}  error ${error.code}: ${error.message} (${meaning})\n`;
+}

@@ -1,0 +1,497 @@
+/**
+ * The `grpc-dns-watch` command against a real (in-process) DNS server over
+ * real sockets: main() driven in-process, and the built dist/cli.js as a
+ * child process. The CLI never asks the machine's own nameserver: every run
+ * passes --server and/or --resolv-conf pointing at a test server.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT, main } from '../src/cli/main.js';
+import { registry } from '../src/registry.js';
+import { DnsTestServer } from './support/dns-server.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'dist', 'cli.js');
+const ISO = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`;
+
+let dns: DnsTestServer;
+/** Answers nothing at all: a server that cannot be reached. */
+let dead: DnsTestServer;
+let tmp: string;
+/** resolv.conf naming the test server, no search list. */
+let resolvConf: string;
+/** resolv.conf naming the dead server. */
+let deadResolvConf: string;
+/** resolv.conf naming the test server with `search cli.test`. */
+let searchResolvConf: string;
+
+beforeAll(async () => {
+  dns = await DnsTestServer.start();
+  dead = await DnsTestServer.start();
+  dead.setFault('drop');
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'grpc-dns-watch-cli-'));
+  resolvConf = path.join(tmp, 'resolv.conf');
+  writeFileSync(resolvConf, `nameserver ${dns.address}\noptions ndots:1 timeout:2 attempts:1\n`);
+  deadResolvConf = path.join(tmp, 'dead-resolv.conf');
+  writeFileSync(deadResolvConf, `nameserver ${dead.address}\noptions timeout:1 attempts:1\n`);
+  searchResolvConf = path.join(tmp, 'search-resolv.conf');
+  writeFileSync(searchResolvConf, `nameserver ${dns.address}\nsearch cli.test\noptions ndots:2 timeout:2 attempts:1\n`);
+
+  dns.setRecords('web.cli.test', { A: ['10.0.0.10', '10.0.0.9'], AAAA: ['fd00::1'], ttl: 42 });
+  dns.setRecords('v4only.cli.test', { A: ['10.0.0.1'], ttl: 7 });
+  dns.setRecords('fail.cli.test', { A: ['10.0.0.1'] });
+  dns.setFault('servfail', { name: 'fail.cli.test' });
+});
+
+afterAll(async () => {
+  await Promise.all([dns?.close(), dead?.close()]);
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+function collector(): { write(chunk: string): boolean; readonly text: string } {
+  let text = '';
+  return {
+    write(chunk: string) {
+      text += chunk;
+      return true;
+    },
+    get text() {
+      return text;
+    },
+  };
+}
+
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = collector();
+  const stderr = collector();
+  const code = await main(args, { stdout, stderr, env: {} });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** main() in watch mode, in-process, stopped through its AbortSignal. */
+function start(args: string[]) {
+  const stdout = collector();
+  const stderr = collector();
+  const controller = new AbortController();
+  const done = main(args, { stdout, stderr, env: {}, signal: controller.signal });
+  return {
+    stdout,
+    stderr,
+    done,
+    async stop(): Promise<number> {
+      controller.abort();
+      return withTimeout(done, 3_000, 'main() to return after abort');
+    },
+  };
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Poll until `check` is true; fail with `describe()` after `ms`. */
+async function waitFor(check: () => boolean, describe: () => string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${describe()}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').filter((line) => line.length > 0);
+}
+
+describe('grpc-dns-watch --once', () => {
+  it('prints the name, then each address with family and TTL, and exits 0', async () => {
+    const result = await run(['--once', '--server', dns.address, '--resolv-conf', resolvConf, 'web.cli.test']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(EXIT.OK);
+    const out = lines(result.stdout);
+    expect(out[0]).toBe('web.cli.test: 3 addresses');
+    // IPv4 first, numerically sorted, then IPv6.
+    expect(out.slice(1)).toEqual([
+      expect.stringMatching(/^ {2}10\.0\.0\.9 +IPv4 {2}ttl 42s$/),
+      expect.stringMatching(/^ {2}10\.0\.0\.10 +IPv4 {2}ttl 42s$/),
+      expect.stringMatching(/^ {2}fd00::1 +IPv6 {2}ttl 42s$/),
+    ]);
+  });
+
+  it('asks only for the family given', async () => {
+    const result = await run(['--once', '--family', '6', '--resolv-conf', resolvConf, 'web.cli.test']);
+    expect(result.code).toBe(EXIT.OK);
+    expect(lines(result.stdout)).toEqual(['web.cli.test: 1 address', expect.stringMatching(/^ {2}fd00::1 {2}IPv6 {2}ttl 42s$/)]);
+    expect(dns.countQueries({ name: 'web.cli.test', type: 'AAAA' })).toBeGreaterThan(0);
+  });
+
+  it('goes through the search list like a pod does and says which name answered', async () => {
+    const result = await run(['--once', '--resolv-conf', searchResolvConf, 'web']);
+    expect(result.code).toBe(EXIT.OK);
+    expect(lines(result.stdout)[0]).toBe('web: 3 addresses (found as web.cli.test)');
+  });
+
+  it('prints one JSON object with --json', async () => {
+    const result = await run(['--once', '--json', '--resolv-conf', resolvConf, 'web.cli.test']);
+    expect(result.code).toBe(EXIT.OK);
+    const out = lines(result.stdout);
+    expect(out).toHaveLength(1);
+    const event = JSON.parse(out[0]!);
+    expect(event).toMatchObject({
+      type: 'addresses',
+      name: 'web.cli.test',
+      resolvedName: 'web.cli.test',
+      source: 'dns',
+      count: 3,
+      ttl: 42,
+      addresses: [
+        { address: '10.0.0.9', family: 4, ttl: 42 },
+        { address: '10.0.0.10', family: 4, ttl: 42 },
+        { address: 'fd00::1', family: 6, ttl: 42 },
+      ],
+    });
+    expect(new Date(event.at).toISOString()).toBe(event.at);
+  });
+
+  it('prints an IP literal with no TTL (null in JSON)', async () => {
+    const human = await run(['--once', '--resolv-conf', resolvConf, '10.1.2.3']);
+    expect(human.code).toBe(EXIT.OK);
+    expect(lines(human.stdout)).toEqual(['10.1.2.3: 1 address (an IP literal, never changes)', '  10.1.2.3  IPv4  ttl -']);
+    const json = await run(['--once', '--json', '--resolv-conf', resolvConf, '10.1.2.3']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ source: 'literal', ttl: null, addresses: [{ address: '10.1.2.3', family: 4, ttl: null }] });
+  });
+
+  it('accepts a grpc target, watches its host and says so', async () => {
+    const result = await run(['--once', '--resolv-conf', resolvConf, 'dns:///web.cli.test:50051']);
+    expect(result.code).toBe(EXIT.OK);
+    expect(result.stderr).toContain('note: "dns:///web.cli.test:50051" is a grpc target: watching its host "web.cli.test"');
+    expect(lines(result.stdout)[0]).toBe('web.cli.test: 3 addresses');
+
+    const hostPort = await run(['--once', '--resolv-conf', resolvConf, 'web.cli.test:50051']);
+    expect(hostPort.code).toBe(EXIT.OK);
+    expect(lines(hostPort.stdout)[0]).toBe('web.cli.test: 3 addresses');
+  });
+
+  it('asks the server named in a dns://server/name target', async () => {
+    // resolv.conf names a dead server: only the target's authority can answer.
+    const result = await run(['--once', '--resolv-conf', deadResolvConf, `dns://${dns.address}/web.cli.test:443`]);
+    expect(result.code).toBe(EXIT.OK);
+    expect(result.stderr).toContain(`via ${dns.address}`);
+    expect(lines(result.stdout)[0]).toBe('web.cli.test: 3 addresses');
+  });
+
+  it('exits 3 with the code and the name when DNS says NXDOMAIN', async () => {
+    const result = await run(['--once', '--server', dns.address, '--resolv-conf', resolvConf, 'nope.cli.test']);
+    expect(result.code).toBe(EXIT.NO_ADDRESSES);
+    expect(result.code).toBe(3);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(new RegExp(`^${ISO}  error NXDOMAIN: nope\\.cli\\.test does not exist .*DNS says the name has no addresses\\)\\n$`));
+  });
+
+  it('exits 3 on NODATA (the name exists, not with that family)', async () => {
+    const result = await run(['--once', '--family', '6', '--resolv-conf', resolvConf, 'v4only.cli.test']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(new RegExp(`^${ISO}  error NODATA: v4only\\.cli\\.test exists but has no AAAA records`));
+  });
+
+  it('exits 3 with a JSON error event on stdout with --json', async () => {
+    const result = await run(['--once', '--json', '--resolv-conf', resolvConf, 'nope.cli.test']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toMatchObject({ type: 'error', name: 'nope.cli.test', code: 'NXDOMAIN', authoritative: true });
+  });
+
+  it('exits 4 naming the server when it cannot be reached', async () => {
+    const started = Date.now();
+    const result = await run(['--once', '--server', dead.address, '--timeout', '200ms', '--attempts', '1', '--resolv-conf', resolvConf, 'web.cli.test']);
+    expect(result.code).toBe(EXIT.CANNOT_ASK);
+    expect(result.code).toBe(4);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(new RegExp(`^${ISO}  error TIMEOUT: No reply from ${dead.address.replace(/\./g, '\\.')} .*within 200 ms.*\\(could not ask DNS\\)\\n$`));
+    // 200 ms per try, A and AAAA in parallel, one attempt: well under the 2 s resolv.conf timeout.
+    expect(Date.now() - started).toBeLessThan(1_500);
+  });
+
+  it('exits 4 on SERVFAIL', async () => {
+    const result = await run(['--once', '--resolv-conf', resolvConf, 'fail.cli.test']);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toMatch(new RegExp(`^${ISO}  error SERVFAIL: `));
+  });
+
+  it('exits 130 promptly when interrupted while waiting for a server', async () => {
+    const stdout = collector();
+    const stderr = collector();
+    const controller = new AbortController();
+    const before = dead.countQueries({ name: 'slow.cli.test' });
+    const done = main(['--once', '--server', dead.address, '--timeout', '10s', '--resolv-conf', resolvConf, 'slow.cli.test'], {
+      stdout,
+      stderr,
+      env: {},
+      signal: controller.signal,
+    });
+    await dead.waitForQueries(before + 1, { name: 'slow.cli.test' }, 5_000);
+    controller.abort();
+    expect(await withTimeout(done, 2_000, 'an interrupted --once to return')).toBe(EXIT.INTERRUPTED);
+  });
+
+  it('shows the resolver settings with --verbose', async () => {
+    const result = await run(['--once', '--verbose', '--resolv-conf', searchResolvConf, 'web']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`settings: nameservers ${dns.address} (from ${searchResolvConf})`);
+    expect(result.stderr).toContain('settings: search cli.test, ndots:2');
+    expect(result.stderr).toContain('settings: timeout 2s, attempts 1, family 0');
+  });
+});
+
+describe('grpc-dns-watch bad arguments', () => {
+  const cases: Array<{ what: string; args: string[]; message: RegExp }> = [
+    { what: 'an unknown flag', args: ['--frobnicate', 'web.cli.test'], message: /unknown option '--frobnicate'/ },
+    { what: 'a bad family', args: ['--family', '5', 'web.cli.test'], message: /--family "5": expected 4 \(A records\), 6 \(AAAA records\) or 0 \(both\)/ },
+    { what: 'a bad interval', args: ['--interval', '5x', 'web.cli.test'], message: /--interval "5x": expected a duration like 500ms, 5s, 1m or a number of milliseconds/ },
+    { what: 'a zero timeout', args: ['--timeout', '0', 'web.cli.test'], message: /--timeout "0": must be at least 1ms/ },
+    { what: 'a negative interval', args: ['--interval=-5s', 'web.cli.test'], message: /--interval "-5s": expected a duration/ },
+    { what: 'a bad server', args: ['--server', 'dns.example.com', 'web.cli.test'], message: /--server "dns\.example\.com": invalid nameserver .*expected an IPv4 or IPv6 address/ },
+    { what: 'a bad server port', args: ['--server', '127.0.0.1:99999', 'web.cli.test'], message: /--server "127\.0\.0\.1:99999": .*port 99999 is outside 1\.\.65535/ },
+    { what: 'a flag without its value', args: ['web.cli.test', '--server'], message: /option '-s, --server <value>' needs a value/ },
+    { what: 'bad attempts', args: ['--attempts', '0', 'web.cli.test'], message: /--attempts "0": expected a whole number from 1 to 10/ },
+    { what: 'a missing name', args: ['--once'], message: /missing the DNS name to watch/ },
+    { what: 'two names', args: ['a.cli.test', 'b.cli.test'], message: /expected one DNS name, got 2: "a\.cli\.test" "b\.cli\.test"/ },
+    { what: 'an invalid name', args: ['bad name!'], message: /name "bad name!": "bad name!" is not a valid DNS label/ },
+    { what: 'a non-DNS grpc target', args: ['unix:///run/app.sock'], message: /name "unix:\/\/\/run\/app\.sock": "unix:" targets do not use DNS/ },
+    { what: 'a bad target port', args: ['dns:///web.cli.test:http'], message: /name "dns:\/\/\/web\.cli\.test:http": port "http" is not a number/ },
+    { what: 'an unreadable resolv.conf', args: ['--resolv-conf', '/nonexistent/resolv.conf', 'web.cli.test'], message: /--resolv-conf "\/nonexistent\/resolv\.conf": cannot read it \(ENOENT\)/ },
+  ];
+
+  it.each(cases)('exits 2 on $what, naming it', async ({ args, message }) => {
+    const result = await run(['--once', ...args.filter((arg) => arg !== '--once')]);
+    expect(result.code).toBe(EXIT.USAGE);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    const [first, hint] = lines(result.stderr);
+    expect(first).toMatch(/^grpc-dns-watch: /);
+    expect(first).toMatch(message);
+    expect(hint).toBe("Try 'grpc-dns-watch --help' for more information.");
+  });
+
+  it('sends no query for a bad command line', async () => {
+    const before = dns.queries.length;
+    const result = await run(['--family', '5', '--server', dns.address, 'web.cli.test']);
+    expect(result.code).toBe(2);
+    expect(dns.queries.length).toBe(before);
+  });
+
+  it('prints help on stdout and exits 0', async () => {
+    const result = await run(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/^Usage: grpc-dns-watch \[options\] <name>/);
+    for (const flag of ['--server', '--interval', '--family', '--timeout', '--attempts', '--resolv-conf', '--once', '--json', '--verbose', '--version']) {
+      expect(result.stdout).toContain(flag);
+    }
+    expect((await run(['-h'])).stdout).toBe(result.stdout);
+  });
+
+  it('prints the version from package.json', async () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const result = await run(['--version']);
+    expect(result).toEqual({ code: 0, stdout: `grpc-dns-watch ${pkg.version}\n`, stderr: '' });
+  });
+});
+
+describe('grpc-dns-watch (watch mode)', () => {
+  afterEach(() => {
+    // Every stopped command leaves nothing behind: no watcher, no resolver, no socket.
+    expect(registry.size).toEqual({ watchers: 0, resolvers: 0 });
+  });
+
+  it('prints the set, then one line per change, and returns 0 when stopped', async () => {
+    dns.setRecords('rotate.cli.test', { A: ['10.0.1.1'], ttl: 1 });
+    const cli = start(['--interval', '100ms', '--resolv-conf', resolvConf, '--family', '4', 'rotate.cli.test']);
+    try {
+      await waitFor(() => cli.stdout.text.includes('10.0.1.1'), () => `the first set; stdout: ${JSON.stringify(cli.stdout.text)}`);
+      expect(lines(cli.stdout.text)).toEqual(['rotate.cli.test: 1 address', '  10.0.1.1  IPv4  ttl 1s']);
+      expect(cli.stderr.text).toBe(`watching rotate.cli.test every 100ms via ${dns.address}; Ctrl-C to stop\n`);
+
+      dns.setRecords('rotate.cli.test', { A: ['10.0.1.2', '10.0.1.3'], ttl: 1 });
+      await waitFor(() => lines(cli.stdout.text).length >= 3, () => `a change line; stdout: ${JSON.stringify(cli.stdout.text)}`);
+      expect(lines(cli.stdout.text)[2]).toMatch(new RegExp(`^${ISO}  \\+10\\.0\\.1\\.2 \\+10\\.0\\.1\\.3 -10\\.0\\.1\\.1  \\(2 addresses\\)$`));
+
+      dns.setRecords('rotate.cli.test', { A: ['10.0.1.3'], ttl: 1 });
+      await waitFor(() => lines(cli.stdout.text).length >= 4, () => `a second change line; stdout: ${JSON.stringify(cli.stdout.text)}`);
+      expect(lines(cli.stdout.text)[3]).toMatch(new RegExp(`^${ISO}  -10\\.0\\.1\\.2  \\(1 address\\)$`));
+    } finally {
+      expect(await cli.stop()).toBe(EXIT.OK);
+    }
+    // Stopped means stopped: the watcher is gone and its resolver (sockets) released.
+    expect(registry.size).toEqual({ watchers: 0, resolvers: 0 });
+  });
+
+  it('keeps running through errors, printing them on stderr with timestamp and code', async () => {
+    const cli = start(['--interval', '100ms', '--resolv-conf', resolvConf, '--family', '4', 'late.cli.test']);
+    try {
+      await waitFor(() => cli.stderr.text.includes('NXDOMAIN'), () => `an NXDOMAIN line; stderr: ${JSON.stringify(cli.stderr.text)}`);
+      expect(lines(cli.stderr.text)[1]).toMatch(new RegExp(`^${ISO}  error NXDOMAIN: late\\.cli\\.test does not exist`));
+      expect(cli.stdout.text).toBe('');
+
+      dns.setRecords('late.cli.test', { A: ['10.0.2.1'], ttl: 1 });
+      await waitFor(() => cli.stdout.text.includes('10.0.2.1'), () => `the set after NXDOMAIN; stdout: ${JSON.stringify(cli.stdout.text)}`);
+      expect(lines(cli.stdout.text)[0]).toBe('late.cli.test: 1 address');
+
+      dns.deleteName('late.cli.test');
+      await waitFor(() => (cli.stderr.text.match(/NXDOMAIN/g) ?? []).length >= 2, () => `a second NXDOMAIN; stderr: ${JSON.stringify(cli.stderr.text)}`);
+
+      dns.setRecords('late.cli.test', { A: ['10.0.2.2'], ttl: 1 });
+      await waitFor(() => cli.stdout.text.includes('+10.0.2.2'), () => `the change after recovery; stdout: ${JSON.stringify(cli.stdout.text)}`);
+      expect(lines(cli.stdout.text).at(-1)).toMatch(new RegExp(`^${ISO}  \\+10\\.0\\.2\\.2 -10\\.0\\.2\\.1  \\(1 address\\)$`));
+    } finally {
+      expect(await cli.stop()).toBe(0);
+    }
+  });
+
+  it('prints a could-not-ask error when there is no set yet, and keeps going', async () => {
+    const cli = start(['--interval', '100ms', '--server', dead.address, '--timeout', '100ms', '--attempts', '1', '--resolv-conf', resolvConf, 'web.cli.test']);
+    try {
+      await waitFor(() => cli.stderr.text.includes('TIMEOUT'), () => `a TIMEOUT line; stderr: ${JSON.stringify(cli.stderr.text)}`);
+      expect(lines(cli.stderr.text)[1]).toMatch(new RegExp(`^${ISO}  error TIMEOUT: .*\\(could not ask DNS\\)$`));
+    } finally {
+      expect(await cli.stop()).toBe(0);
+    }
+  });
+
+  it('prints NDJSON events with --json: addresses, change, error', async () => {
+    dns.setRecords('json.cli.test', { A: ['10.0.3.1'], AAAA: ['fd00::3:1'], ttl: 1 });
+    const cli = start(['--json', '--interval', '100ms', '--resolv-conf', resolvConf, 'json.cli.test']);
+    const events = () => lines(cli.stdout.text).map((line) => JSON.parse(line) as Record<string, unknown>);
+    try {
+      await waitFor(() => events().length >= 1, () => `the first event; stdout: ${JSON.stringify(cli.stdout.text)}`);
+      dns.setRecords('json.cli.test', { A: ['10.0.3.2'], AAAA: ['fd00::3:1'], ttl: 1 });
+      await waitFor(() => events().length >= 2, () => `a change event; stdout: ${JSON.stringify(cli.stdout.text)}`);
+      dns.deleteName('json.cli.test');
+      await waitFor(() => events().length >= 3, () => `an error event; stdout: ${JSON.stringify(cli.stdout.text)}`);
+    } finally {
+      expect(await cli.stop()).toBe(0);
+    }
+    expect(cli.stderr.text).toBe('');
+    const [first, change, error] = events();
+    expect(first).toMatchObject({
+      type: 'addresses',
+      name: 'json.cli.test',
+      count: 2,
+      ttl: 1,
+      addresses: [
+        { address: '10.0.3.1', family: 4, ttl: 1 },
+        { address: 'fd00::3:1', family: 6, ttl: 1 },
+      ],
+    });
+    expect(change).toMatchObject({
+      type: 'change',
+      name: 'json.cli.test',
+      added: ['10.0.3.2'],
+      removed: ['10.0.3.1'],
+      count: 2,
+      addresses: [
+        { address: '10.0.3.2', family: 4, ttl: 1 },
+        { address: 'fd00::3:1', family: 6, ttl: 1 },
+      ],
+    });
+    expect(error).toMatchObject({ type: 'error', name: 'json.cli.test', code: 'NXDOMAIN', authoritative: true });
+    for (const event of events()) expect(new Date(String(event.at)).toISOString()).toBe(event.at);
+  });
+
+  it('traces every query with --verbose', async () => {
+    dns.setRecords('trace.cli.test', { A: ['10.0.4.1'], ttl: 1 });
+    const cli = start(['--verbose', '--interval', '100ms', '--resolv-conf', resolvConf, '--family', '4', 'trace.cli.test']);
+    try {
+      await waitFor(() => /trace trace\.cli\.test: 1 addresses/.test(cli.stderr.text), () => `a trace line; stderr: ${JSON.stringify(cli.stderr.text)}`);
+      expect(cli.stderr.text).toMatch(new RegExp(`^${ISO}  trace trace\\.cli\\.test: query \\(family 4\\)$`, 'm'));
+      expect(cli.stderr.text).toContain('settings: search (none), ndots:1');
+    } finally {
+      expect(await cli.stop()).toBe(0);
+    }
+  });
+});
+
+/** dist/cli.js, rebuilt with the project's build (tsup) when missing or older than a source file. */
+function ensureBuilt(): void {
+  const newestSource = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) return Math.max(newest, newestSource(full));
+      return entry.name.endsWith('.ts') ? Math.max(newest, statSync(full).mtimeMs) : newest;
+    }, statSync(path.join(ROOT, 'tsup.config.ts')).mtimeMs);
+  if (existsSync(BIN) && statSync(BIN).mtimeMs >= newestSource(path.join(ROOT, 'src'))) return;
+  execFileSync('npx', ['tsup'], { cwd: ROOT, stdio: 'pipe', timeout: 120_000 });
+}
+
+function spawnBin(args: string[]): { child: ChildProcess; stdout: () => string; stderr: () => string; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  });
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+describe('the built dist/cli.js', () => {
+  beforeAll(() => {
+    ensureBuilt();
+  }, 150_000);
+
+  it('starts with a node shebang', () => {
+    expect(readFileSync(BIN, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+  });
+
+  it('runs --once as a child process: addresses and exit 0; NXDOMAIN and exit 3', async () => {
+    const ok = spawnBin(['--once', '--resolv-conf', resolvConf, 'web.cli.test']);
+    expect(await withTimeout(ok.exit, 10_000, 'the --once child to exit')).toEqual({ code: 0, signal: null });
+    expect(lines(ok.stdout())[0]).toBe('web.cli.test: 3 addresses');
+    expect(ok.stdout()).toMatch(/10\.0\.0\.9 +IPv4 {2}ttl 42s/);
+
+    const none = spawnBin(['--once', '--resolv-conf', resolvConf, 'nope.cli.test']);
+    expect(await withTimeout(none.exit, 10_000, 'the NXDOMAIN child to exit')).toEqual({ code: 3, signal: null });
+    expect(none.stderr()).toMatch(new RegExp(`^${ISO}  error NXDOMAIN: `));
+  });
+
+  it('watches until SIGINT, then exits 0 promptly by itself', async () => {
+    dns.setRecords('sigint.cli.test', { A: ['10.0.5.1'], ttl: 1 });
+    const cli = spawnBin(['--interval', '100ms', '--resolv-conf', resolvConf, 'sigint.cli.test']);
+    try {
+      await waitFor(() => cli.stdout().includes('10.0.5.1'), () => `the child's first set; stdout: ${JSON.stringify(cli.stdout())}; stderr: ${JSON.stringify(cli.stderr())}`, 10_000);
+      dns.setRecords('sigint.cli.test', { A: ['10.0.5.2'], ttl: 1 });
+      await waitFor(() => cli.stdout().includes('+10.0.5.2'), () => `the child's change line; stdout: ${JSON.stringify(cli.stdout())}`, 10_000);
+      const signalledAt = Date.now();
+      cli.child.kill('SIGINT');
+      expect(await withTimeout(cli.exit, 3_000, 'the child to exit after SIGINT')).toEqual({ code: 0, signal: null });
+      expect(Date.now() - signalledAt).toBeLessThan(3_000);
+    } finally {
+      if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+    }
+  });
+
+  it('exits 0 on SIGTERM too', async () => {
+    dns.setRecords('sigterm.cli.test', { A: ['10.0.6.1'], ttl: 1 });
+    const cli = spawnBin(['--json', '--interval', '100ms', '--resolv-conf', resolvConf, 'sigterm.cli.test']);
+    try {
+      await waitFor(() => cli.stdout().includes('\n'), () => `the child's first event; stderr: ${JSON.stringify(cli.stderr())}`, 10_000);
+      expect(JSON.parse(lines(cli.stdout())[0]!)).toMatchObject({ type: 'addresses', count: 1 });
+      cli.child.kill('SIGTERM');
+      expect(await withTimeout(cli.exit, 3_000, 'the child to exit after SIGTERM')).toEqual({ code: 0, signal: null });
+    } finally {
+      if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+    }
+  });
+});
