@@ -26,7 +26,17 @@ export class TargetError extends Error {
   }
 }
 
-const LABEL = /^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$/;
+/** RFC 1035 §2.3.4: 255 octets on the wire, so 253 characters written out (without the trailing dot). */
+export const MAX_HOST_NAME_LENGTH = 253;
+/** RFC 1035 §2.3.4: 63 octets per label. */
+export const MAX_LABEL_LENGTH = 63;
+/**
+ * Characters a host label may hold: letters, digits and "-" (RFC 952/1123),
+ * plus "_" because Kubernetes and SRV-style names use it. Anything else —
+ * spaces, "/", "@", "%", non-ASCII (write IDNs in punycode, xn--…) — is a
+ * typo or an injection attempt, refused before any query is sent.
+ */
+const LABEL_CHARACTER = /^[A-Za-z0-9_-]$/;
 
 /**
  * Parse the parts grpc-js hands a resolver: `path` is `host[:port]`
@@ -89,10 +99,27 @@ function parsePort(text: string, display: string): number {
 function validateHostName(host: string, display: string): void {
   if (host.length === 0) throw new TargetError(display, 'no host');
   const bare = host.endsWith('.') ? host.slice(0, -1) : host;
-  if (bare.length > 253) throw new TargetError(display, `host name is ${bare.length} characters, more than 253`);
+  if (bare.length === 0) throw new TargetError(display, 'the host is only the root "."');
+  if (bare.length > MAX_HOST_NAME_LENGTH) {
+    throw new TargetError(display, `host name is ${bare.length} characters, more than ${MAX_HOST_NAME_LENGTH}`);
+  }
   for (const label of bare.split('.')) {
-    if (!LABEL.test(label)) {
-      throw new TargetError(display, `"${label}" is not a valid DNS label (letters, digits, "-" and "_", 1-63 characters, no leading or trailing "-")`);
+    const reason = labelProblem(label);
+    if (reason) throw new TargetError(display, reason);
+  }
+}
+
+/** Why `label` is not a valid host label, or undefined when it is. */
+function labelProblem(label: string): string | undefined {
+  if (label.length === 0) return 'empty label in host name (two dots in a row, or a leading dot)';
+  if (label.length > MAX_LABEL_LENGTH) {
+    return `label ${JSON.stringify(`${label.slice(0, 20)}…`)} is ${label.length} characters, more than ${MAX_LABEL_LENGTH}`;
+  }
+  for (const character of label) {
+    if (!LABEL_CHARACTER.test(character)) {
+      return `${JSON.stringify(label)} is not a valid DNS label: character ${JSON.stringify(character)} is not allowed (letters, digits, "-" and "_"; IDNs in punycode)`;
     }
   }
+  if (label.startsWith('-') || label.endsWith('-')) return `${JSON.stringify(label)} is not a valid DNS label: it starts or ends with "-"`;
+  return undefined;
 }

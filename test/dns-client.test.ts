@@ -120,7 +120,7 @@ describe('DnsClient: A and AAAA over UDP', () => {
     expect(new Set(server.queries.map((q) => q.id)).size).toBeGreaterThan(1);
   });
 
-  it('reuses one UDP socket (one source port) for successive and concurrent queries', async () => {
+  it('reuses one UDP socket (one source port) for successive and concurrent queries until it rotates', async () => {
     const server = await startServer();
     const client = newClient();
     await client.query([server.nameserver], NAME, 'A');

@@ -11,6 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { UDP_PORT_MAX_QUERIES } from '../src/dns/client.js';
 import { DnsError } from '../src/dns/errors.js';
 import { MAX_CNAME_DEPTH, StubResolver, type Resolution, type StubResolverOptions } from '../src/dns/lookup.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
@@ -579,7 +580,7 @@ describe('StubResolver: /etc/hosts and IP literals', () => {
 });
 
 describe('StubResolver: sockets and close()', () => {
-  it('uses one UDP socket for all its queries (one source port in the server log)', async () => {
+  it('shares one UDP socket (one source port) between successive queries until it rotates', async () => {
     const server = await startServer();
     server.setRecords('svc.test', { A: ['10.0.0.1'], AAAA: ['fd00::1'] });
     const resolver = resolverWith([server.nameserver], KUBE_SEARCH);
@@ -587,7 +588,11 @@ describe('StubResolver: sockets and close()', () => {
     await resolver.resolve('svc.test', 4);
     await Promise.all([resolver.resolve('svc.test', 0), resolver.resolve('other', 0).catch(() => undefined)]);
     expect(server.queries.length).toBeGreaterThanOrEqual(2 + 1 + 2 + 8);
-    expect(new Set(server.queries.map((q) => q.sourcePort)).size).toBe(1);
+    // Each port serves UDP_PORT_MAX_QUERIES queries, then the next one is fresh.
+    const perPort = new Map<number, number>();
+    for (const { sourcePort } of server.queries) perPort.set(sourcePort, (perPort.get(sourcePort) ?? 0) + 1);
+    expect(Math.max(...perPort.values())).toBeLessThanOrEqual(UDP_PORT_MAX_QUERIES);
+    expect(perPort.size).toBe(Math.ceil(server.queries.length / UDP_PORT_MAX_QUERIES));
   });
 
   it('close() rejects in-flight resolves with CLOSED, later ones too, and leaves no handle behind', async () => {

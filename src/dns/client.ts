@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import * as dnsPacket from 'dns-packet';
+import { trace } from '../trace.js';
 import { DnsError, type DnsErrorCode } from './errors.js';
 import type { Nameserver } from './types.js';
 
@@ -28,6 +29,10 @@ export interface DnsClientOptions {
   attempts: number;
   /** EDNS(0) UDP payload size we advertise; 1232 avoids IP fragmentation (DNS flag day 2020). */
   udpPayloadSize?: number;
+  /** Queries one UDP source port serves before a fresh one is opened; default {@link UDP_PORT_MAX_QUERIES}. */
+  udpPortMaxQueries?: number;
+  /** Milliseconds one UDP source port lives at most; default {@link UDP_PORT_MAX_AGE_MS}. */
+  udpPortMaxAgeMs?: number;
 }
 
 /** rcodes (RFC 1035 §4.1.1) the resolver distinguishes. */
@@ -35,17 +40,103 @@ export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP:
 
 const DEFAULT_UDP_PAYLOAD_SIZE = 1232;
 
+/**
+ * Source-port rotation. RFC 5452 asks for an unpredictable source port
+ * per query, so an off-path forger must guess it as well as the 16-bit id; a
+ * socket per query costs a bind per query and one descriptor per concurrent
+ * query. We take the middle way (c-ares' `udp_max_queries`, port pools in
+ * recursive resolvers): a UDP socket, bound by the kernel to a random
+ * ephemeral port, serves at most this many queries and lives at most
+ * {@link UDP_PORT_MAX_AGE_MS}; then the next query opens a fresh one. At a 5 s
+ * poll of one name (A and AAAA) the age bound rotates the port every other
+ * poll; a busy process (many names) rotates every 16 queries. A port that
+ * leaves service closes as soon as its in-flight queries settle, so a family
+ * rarely holds more than one socket and never holds a port open for longer
+ * than the age bound plus one timeout.
+ */
+export const UDP_PORT_MAX_QUERIES = 16;
+/** See {@link UDP_PORT_MAX_QUERIES}: bounds how long a discovered port (port scan, SAD DNS side channel) stays useful. */
+export const UDP_PORT_MAX_AGE_MS = 10_000;
+
+/** Largest DNS message over TCP: the 2-byte length prefix of RFC 1035 §4.2.2. */
+export const MAX_TCP_MESSAGE_SIZE = 65_535;
+/**
+ * Bytes read on one TCP connection before giving up without our answer: two
+ * maximum-size framed messages. A server sends one reply per query; the slack
+ * allows stray messages while bounding what a hostile server can make us
+ * buffer and decode (the per-try timeout bounds the time).
+ */
+export const MAX_TCP_BYTES_PER_QUERY = 2 * (2 + MAX_TCP_MESSAGE_SIZE);
+
+/**
+ * Largest UDP reply we decode. We advertise {@link DEFAULT_UDP_PAYLOAD_SIZE}
+ * (EDNS, RFC 6891) and a server should not send more; 4096 leaves room for
+ * servers that use the old EDNS default regardless. A bigger datagram that
+ * passed the id, port and source checks is treated as truncated: the answer is
+ * asked for again over TCP, never decoded from UDP.
+ */
+export const MAX_UDP_REPLY_SIZE = 4096;
+/**
+ * Longest chain of compression pointers pointing at pointers that a message
+ * may hold. dns-packet follows pointers without a hop limit (it only forbids
+ * forward ones), so a "ladder" of pointers each pointing at the one before
+ * makes every name in a 64 KiB message cost thousands of hops: about 0.2 s of
+ * blocked event loop per message. Real encoders point at labels, never at
+ * pointers, so a chain of 8 is already absurd.
+ */
+export const MAX_POINTER_CHAIN = 8;
+
+/**
+ * Answer records decoded from one response; the rest are ignored. Two per
+ * usable address (MAX_ADDRESSES_PER_FAMILY = 512 in lookup.ts) leaves
+ * room for duplicates and a CNAME chain; more is no realistic headless
+ * Service. Bounds the decoding work a response can demand: dns-packet decodes
+ * every record it is told of, and a record's owner name may be 127 labels.
+ */
+export const MAX_ANSWER_RECORDS = 1_024;
+/**
+ * Authority records decoded (an SOA and a few NS are all a stub resolver can
+ * use); additional records are not decoded at all (we read neither glue nor
+ * EDNS options from replies).
+ */
+export const MAX_AUTHORITY_RECORDS = 16;
+
+/** A DNS header is 12 bytes; anything shorter cannot be a reply. */
+const HEADER_SIZE = 12;
+
+/** One UDP socket: one source port, shared by the queries sent from it. */
+interface UdpPort {
+  family: 4 | 6;
+  socket: dgram.Socket;
+  /** Queries sent from this port so far. */
+  sent: number;
+  /** Queries sent from this port and not yet settled: with none, it must not keep the process alive. */
+  inFlight: number;
+  /** No new query goes out from it; it closes when `inFlight` reaches 0. */
+  retired: boolean;
+  closed: boolean;
+  /** Retires the port at {@link UDP_PORT_MAX_AGE_MS}; unref'ed. */
+  ageTimer: NodeJS.Timeout;
+}
+
 interface PendingUdpQuery {
   server: Nameserver;
   name: string;
   type: QueryType;
-  settle: (outcome: { reply?: dnsPacket.DecodedPacket; error?: DnsError }) => void;
+  /** The socket the query left from: RFC 5452 wants the reply to come in on it. */
+  port: UdpPort;
+  settle: (outcome: { reply?: dnsPacket.DecodedPacket | typeof OVERSIZED; error?: DnsError }) => void;
 }
 
+/** A UDP reply larger than {@link MAX_UDP_REPLY_SIZE}: handled like a truncated one. */
+const OVERSIZED = Symbol('oversized UDP reply');
+
 /**
- * DNS transport: one UDP socket per address family, shared by every query of
- * this client, with RFC 5452 validation, nameserver failover, retries and
- * TCP fallback on truncation. It knows nothing about search lists, CNAMEs or
+ * DNS transport: one current UDP socket per address family, shared by the
+ * queries of this client and rotated to a fresh random port every
+ * {@link UDP_PORT_MAX_QUERIES} queries or {@link UDP_PORT_MAX_AGE_MS}, with
+ * RFC 5452 validation, nameserver failover, retries and TCP fallback on
+ * truncation. It knows nothing about search lists, CNAMEs or
  * grpc; {@link query} returns the validated reply of the first server that
  * gave a usable one.
  */
@@ -53,18 +144,29 @@ export class DnsClient {
   private readonly timeoutMs: number;
   private readonly attempts: number;
   private readonly udpPayloadSize: number;
-  private readonly sockets = new Map<4 | 6, dgram.Socket>();
-  /** In-flight UDP queries by id; ids are unique across both sockets. */
+  private readonly udpPortMaxQueries: number;
+  private readonly udpPortMaxAgeMs: number;
+  /** The port each family's next query leaves from. */
+  private readonly currentPorts = new Map<4 | 6, UdpPort>();
+  /** Every open port: current ones and retired ones still waiting for replies. */
+  private readonly openPorts = new Set<UdpPort>();
+  /** In-flight UDP queries by id; ids are unique across all sockets. */
   private readonly pending = new Map<number, PendingUdpQuery>();
-  /** Queries in flight per socket: a socket with none must not keep the process alive. */
-  private readonly inFlightBySocket = new Map<4 | 6, number>();
   private readonly tcpSockets = new Set<net.Socket>();
   private closed = false;
 
-  constructor({ timeoutMs, attempts, udpPayloadSize = DEFAULT_UDP_PAYLOAD_SIZE }: DnsClientOptions) {
+  constructor({
+    timeoutMs,
+    attempts,
+    udpPayloadSize = DEFAULT_UDP_PAYLOAD_SIZE,
+    udpPortMaxQueries = UDP_PORT_MAX_QUERIES,
+    udpPortMaxAgeMs = UDP_PORT_MAX_AGE_MS,
+  }: DnsClientOptions) {
     this.timeoutMs = timeoutMs;
     this.attempts = attempts;
     this.udpPayloadSize = udpPayloadSize;
+    this.udpPortMaxQueries = udpPortMaxQueries;
+    this.udpPortMaxAgeMs = udpPortMaxAgeMs;
   }
 
   /**
@@ -102,8 +204,8 @@ export class DnsClient {
       query.settle({ error: new DnsError('CLOSED', query.name, `Resolver closed while asking for ${query.name}`) });
     }
     this.pending.clear();
-    for (const socket of this.sockets.values()) socket.close();
-    this.sockets.clear();
+    for (const port of [...this.openPorts]) this.closePort(port);
+    this.currentPorts.clear();
     for (const socket of this.tcpSockets) socket.destroy();
     this.tcpSockets.clear();
   }
@@ -111,40 +213,34 @@ export class DnsClient {
   /** One question to one server: UDP, then TCP if the UDP reply was truncated. */
   private async exchange(server: Nameserver, name: string, type: QueryType): Promise<DnsReply> {
     const udpReply = await this.exchangeUdp(server, name, type);
-    if (!udpReply.flag_tc) return toReply(udpReply, 'udp');
+    if (udpReply !== OVERSIZED && !udpReply.flag_tc) return toReply(udpReply, 'udp');
     // close() may have run while the truncated reply was being handled.
     this.assertOpen(name);
     const tcpReply = await this.exchangeTcp(server, name, type);
     return toReply(tcpReply, 'tcp');
   }
 
-  private exchangeUdp(server: Nameserver, name: string, type: QueryType): Promise<dnsPacket.DecodedPacket> {
-    const family = net.isIPv6(server.host) ? 6 : 4;
-    const socket = this.udpSocket(family);
+  /** The validated reply, or {@link OVERSIZED} for a reply too big to decode from UDP. */
+  private exchangeUdp(server: Nameserver, name: string, type: QueryType): Promise<dnsPacket.DecodedPacket | typeof OVERSIZED> {
     const id = this.freeId();
     const message = this.encodeQuery(id, name, type, true);
+    // Taken last: from here the port counts this query as in flight until it settles.
+    const port = this.takeUdpPort(net.isIPv6(server.host) ? 6 : 4);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         settle({ error: new DnsError('TIMEOUT', name, `No reply from ${formatServer(server)} for ${name} ${type} within ${this.timeoutMs} ms`) });
       }, this.timeoutMs);
       const settle: PendingUdpQuery['settle'] = ({ reply, error }) => {
+        // Settles once: a duplicate or late reply finds no pending query.
         if (this.pending.get(id)?.settle !== settle) return;
         clearTimeout(timer);
         this.pending.delete(id);
-        // Counted per socket: an idle IPv4 socket must be released even while
-        // an IPv6 query is still out, and vice versa. A socket replaced after
-        // an error is already closed, so the current one is the one to unref.
-        const left = (this.inFlightBySocket.get(family) ?? 1) - 1;
-        this.inFlightBySocket.set(family, left);
-        if (left === 0) this.sockets.get(family)?.unref();
+        this.releaseUdpPort(port);
         if (reply) resolve(reply);
         else reject(error);
       };
-      this.pending.set(id, { server, name, type, settle });
-      this.inFlightBySocket.set(family, (this.inFlightBySocket.get(family) ?? 0) + 1);
-      // A query in flight keeps the process alive until it settles (bounded by the timeout).
-      socket.ref();
-      socket.send(message, server.port, server.host, (error) => {
+      this.pending.set(id, { server, name, type, port, settle });
+      port.socket.send(message, server.port, server.host, (error) => {
         if (error) {
           settle({ error: new DnsError('NETWORK', name, `Cannot send to ${formatServer(server)}: ${error.message}`, { cause: error }) });
         }
@@ -161,7 +257,11 @@ export class DnsClient {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host: server.host, port: server.port });
       this.tcpSockets.add(socket);
-      let received: Buffer = Buffer.alloc(0);
+      // Chunks not yet framed, joined only once a whole message is there (a
+      // trickling server must not make us copy the buffer on every byte).
+      let chunks: Buffer[] = [];
+      let buffered = 0;
+      let total = 0;
       let done = false;
       const finish = (error: DnsError | null, reply?: dnsPacket.DecodedPacket): void => {
         if (done) return;
@@ -176,15 +276,36 @@ export class DnsClient {
         finish(new DnsError('TIMEOUT', name, `No TCP reply from ${formatServer(server)} for ${name} ${type} within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
       socket.on('connect', () => socket.write(framed));
+      const joined = (): Buffer => {
+        if (chunks.length !== 1) chunks = [Buffer.concat(chunks, buffered)];
+        return chunks[0]!;
+      };
       socket.on('data', (chunk: Buffer) => {
-        received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+        total += chunk.length;
+        if (total > MAX_TCP_BYTES_PER_QUERY) {
+          finish(
+            new DnsError(
+              'BADRESPONSE',
+              name,
+              `${formatServer(server)} sent more than ${MAX_TCP_BYTES_PER_QUERY} bytes over TCP without answering ${name} ${type}`,
+            ),
+          );
+          return;
+        }
+        chunks.push(chunk);
+        buffered += chunk.length;
         // A server may send several messages on one connection; read until ours.
-        while (received.length >= 2) {
-          const length = received.readUInt16BE(0);
-          if (received.length < 2 + length) return;
-          const packet = decodeSafely(received.subarray(2, 2 + length));
-          received = received.subarray(2 + length);
+        while (buffered >= 2) {
+          const length = (chunks[0]!.length >= 2 ? chunks[0]! : joined()).readUInt16BE(0);
+          if (buffered < 2 + length) return;
+          const all = joined();
+          const frame = all.subarray(2, 2 + length);
+          const packet = decodeSafely(frame);
+          const rest = all.subarray(2 + length);
+          chunks = rest.length > 0 ? [rest] : [];
+          buffered = rest.length;
           if (packet && isValidReply(packet, id, name, type)) {
+            traceCappedAnswers(frame, name, type);
             finish(null, packet);
             return;
           }
@@ -203,30 +324,97 @@ export class DnsClient {
     });
   }
 
-  private udpSocket(family: 4 | 6): dgram.Socket {
-    const existing = this.sockets.get(family);
-    if (existing) return existing;
-    const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
-    socket.on('message', (message, remote) => this.onUdpMessage(message, remote));
-    // A socket-level error must never escape as an uncaught exception; the
-    // queries it affected time out and fail over like any lost packet.
-    socket.on('error', () => {
-      if (this.sockets.get(family) === socket) this.sockets.delete(family);
-      socket.close();
-    });
-    socket.unref();
-    this.sockets.set(family, socket);
-    return socket;
+  /**
+   * The port the next query of `family` leaves from, counted as in flight:
+   * the current one, or a fresh one once the current has served its queries
+   * or its time (see {@link UDP_PORT_MAX_QUERIES}).
+   */
+  private takeUdpPort(family: 4 | 6): UdpPort {
+    const port = this.currentPorts.get(family) ?? this.openUdpPort(family);
+    port.sent++;
+    port.inFlight++;
+    // A query in flight keeps the process alive until it settles (bounded by the timeout).
+    port.socket.ref();
+    if (port.sent >= this.udpPortMaxQueries) this.retireUdpPort(port);
+    return port;
   }
 
-  private onUdpMessage(message: Buffer, remote: dgram.RemoteInfo): void {
+  private openUdpPort(family: 4 | 6): UdpPort {
+    // Bound implicitly by the first send, to a kernel-chosen random ephemeral port.
+    const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
+    const port: UdpPort = {
+      family,
+      socket,
+      sent: 0,
+      inFlight: 0,
+      retired: false,
+      closed: false,
+      ageTimer: setTimeout(() => this.retireUdpPort(port), this.udpPortMaxAgeMs),
+    };
+    port.ageTimer.unref();
+    socket.on('message', (message, remote) => this.onUdpMessage(port, message, remote));
+    // A socket-level error must never escape as an uncaught exception: the
+    // queries it carried fail as a network error and move on to the next try.
+    socket.on('error', (error) => {
+      this.retireUdpPort(port);
+      for (const query of [...this.pending.values()]) {
+        if (query.port !== port) continue;
+        query.settle({
+          error: new DnsError('NETWORK', query.name, `UDP socket error while asking ${formatServer(query.server)}: ${error.message}`, { cause: error }),
+        });
+      }
+      this.closePort(port);
+    });
+    socket.unref();
+    this.currentPorts.set(family, port);
+    this.openPorts.add(port);
+    return port;
+  }
+
+  private releaseUdpPort(port: UdpPort): void {
+    port.inFlight--;
+    if (port.inFlight > 0) return;
+    if (port.retired) this.closePort(port);
+    else port.socket.unref();
+  }
+
+  /** No new query leaves from `port`; it closes once its in-flight queries have settled. */
+  private retireUdpPort(port: UdpPort): void {
+    if (this.currentPorts.get(port.family) === port) this.currentPorts.delete(port.family);
+    port.retired = true;
+    clearTimeout(port.ageTimer);
+    if (port.inFlight === 0) this.closePort(port);
+  }
+
+  private closePort(port: UdpPort): void {
+    if (port.closed) return;
+    port.closed = true;
+    clearTimeout(port.ageTimer);
+    this.openPorts.delete(port);
+    if (this.currentPorts.get(port.family) === port) this.currentPorts.delete(port.family);
+    try {
+      port.socket.close();
+    } catch {
+      // Already closed by the runtime (an error during bind): nothing left to release.
+    }
+  }
+
+  private onUdpMessage(port: UdpPort, message: Buffer, remote: dgram.RemoteInfo): void {
+    // Cheap checks first, so a flood of forgeries costs no decoding.
+    if (message.length < HEADER_SIZE) return;
+    const query = this.pending.get(message.readUInt16BE(0));
+    // RFC 5452: the reply must arrive on the port the query left from…
+    if (!query || query.port !== port) return;
+    // …and come from the address and port we sent to.
+    if (remote.port !== query.server.port || !sameHost(remote.address, query.server.host)) return;
+    if (message.length > MAX_UDP_REPLY_SIZE) {
+      query.settle({ reply: OVERSIZED });
+      return;
+    }
     const packet = decodeSafely(message);
     if (!packet || packet.id === undefined) return;
-    const query = this.pending.get(packet.id);
-    if (!query) return;
-    // RFC 5452: the reply must come from the address and port we sent to.
-    if (remote.port !== query.server.port || !sameHost(remote.address, query.server.host)) return;
     if (!isValidReply(packet, packet.id, query.name, query.type)) return;
+    traceCappedAnswers(message, query.name, query.type);
     query.settle({ reply: packet });
   }
 
@@ -256,12 +444,56 @@ export class DnsClient {
   }
 }
 
+/**
+ * The decoded message, or null for anything malformed (never a throw). At
+ * most {@link MAX_ANSWER_RECORDS} answers and {@link MAX_AUTHORITY_RECORDS}
+ * authority records are decoded, and no additional records.
+ */
 function decodeSafely(message: Buffer): dnsPacket.DecodedPacket | null {
+  if (message.length < HEADER_SIZE || hasPointerLadder(message)) return null;
+  const answers = message.readUInt16BE(6);
+  const authorities = message.readUInt16BE(8);
+  let bounded = message;
+  if (answers > MAX_ANSWER_RECORDS || authorities > MAX_AUTHORITY_RECORDS || message.readUInt16BE(10) !== 0) {
+    // dns-packet decodes as many records as the header announces: announce fewer.
+    bounded = Buffer.from(message);
+    bounded.writeUInt16BE(Math.min(answers, MAX_ANSWER_RECORDS), 6);
+    bounded.writeUInt16BE(Math.min(authorities, MAX_AUTHORITY_RECORDS), 8);
+    bounded.writeUInt16BE(0, 10);
+  }
   try {
-    return dnsPacket.decode(message);
+    return dnsPacket.decode(bounded);
   } catch {
     return null;
   }
+}
+
+/** Trace a valid reply whose answers went past {@link MAX_ANSWER_RECORDS}. */
+function traceCappedAnswers(message: Buffer, name: string, type: QueryType): void {
+  const answers = message.readUInt16BE(6);
+  if (answers > MAX_ANSWER_RECORDS) {
+    trace(() => `${name} ${type}: reply holds ${answers} answer records; using the first ${MAX_ANSWER_RECORDS} (MAX_ANSWER_RECORDS)`);
+  }
+}
+
+/**
+ * Whether some compression pointer starts a chain of more than
+ * {@link MAX_POINTER_CHAIN} pointers pointing at pointers. Linear: every byte
+ * pair that looks like a backward pointer gets the depth of its target plus
+ * one. It over-approximates (rdata bytes may look like pointers), which only
+ * matters for chains longer than the limit, which random data does not form.
+ */
+function hasPointerLadder(message: Buffer): boolean {
+  const depth = new Uint8Array(message.length);
+  for (let i = HEADER_SIZE; i + 1 < message.length; i++) {
+    if ((message[i]! & 0xc0) !== 0xc0) continue;
+    const target = ((message[i]! & 0x3f) << 8) | message[i + 1]!;
+    if (target >= i) continue;
+    const chain = depth[target]! + 1;
+    if (chain > MAX_POINTER_CHAIN) return true;
+    depth[i] = chain;
+  }
+  return false;
 }
 
 /** Same id, a response, and exactly our question (name compared case-insensitively). */

@@ -4,11 +4,22 @@ import { DnsClient, RCODE, sameName, type QueryType } from './client.js';
 import { DnsError } from './errors.js';
 import { HostsFile } from './hosts.js';
 import { readResolvConf, searchCandidates } from './resolv-conf.js';
+import { trace } from '../trace.js';
 import type { Family, Nameserver, ResolvConf, ResolvedAddress } from './types.js';
 
-/** CNAME hops followed for one question, across answers and re-queries. */
+/**
+ * CNAME hops followed for one question, across answers and re-queries. Real
+ * chains are 1-3 hops (CDN, ExternalName Services); 8 matches common stub
+ * resolvers' limits and bounds the re-queries one hostile answer can cause.
+ */
 export const MAX_CNAME_DEPTH = 8;
-/** Addresses used from one answer; a Service with more pods than this is not a realistic target. */
+/**
+ * Addresses used from one answer, per family. A Service with more pods than
+ * this is not a realistic round_robin target (each address is a connection).
+ * Over the limit the lowest addresses (string order) are kept, not the first
+ * ones in the answer: servers shuffle record order, and a subset that changed
+ * every poll would churn the channel's subchannels.
+ */
 export const MAX_ADDRESSES_PER_FAMILY = 512;
 /** RFC 1035 §2.3.4. */
 const MAX_NAME_LENGTH = 253;
@@ -151,6 +162,9 @@ export class StubResolver {
         }
         // The answer pointed elsewhere without that name's records: ask for the target.
         if (walked.finalName !== current) {
+          if (!isValidName(walked.finalName)) {
+            throw new DnsError('BADRESPONSE', fqdn, `CNAME chain for ${fqdn} points to an invalid name ${JSON.stringify(walked.finalName)}`);
+          }
           current = walked.finalName;
           continue;
         }
@@ -197,23 +211,29 @@ function walkAnswer(
 
 function addressRecords(answers: readonly dnsPacket.Answer[], name: string, type: QueryType): ResolvedAddress[] {
   const family = type === 'A' ? 4 : 6;
-  const seen = new Set<string>();
-  const addresses: ResolvedAddress[] = [];
+  const byAddress = new Map<string, ResolvedAddress>();
   for (const answer of answers) {
+    // Only records of our type, class IN, owned by the name asked: records for
+    // other names in the same reply are never used (no bailiwick games).
     if (answer.type !== type || !isInternet(answer) || !sameName(answer.name, name)) continue;
     const address = answer.data;
     // A record whose data is not an address of its family is forged or broken: skip it.
-    if (typeof address !== 'string' || net.isIP(address) !== family || seen.has(address)) continue;
-    seen.add(address);
-    addresses.push({ address, family, ttl: answer.ttl ?? 0 });
-    if (addresses.length >= MAX_ADDRESSES_PER_FAMILY) break;
+    if (typeof address !== 'string' || net.isIP(address) !== family || byAddress.has(address)) continue;
+    byAddress.set(address, { address, family, ttl: answer.ttl ?? 0 });
   }
-  return addresses;
+  if (byAddress.size <= MAX_ADDRESSES_PER_FAMILY) return [...byAddress.values()];
+  trace(() => `${name}: answer holds ${byAddress.size} ${type} records; using the lowest ${MAX_ADDRESSES_PER_FAMILY} (MAX_ADDRESSES_PER_FAMILY)`);
+  return [...byAddress.keys()]
+    .sort()
+    .slice(0, MAX_ADDRESSES_PER_FAMILY)
+    .map((address) => byAddress.get(address)!);
 }
 
 function isInternet(answer: dnsPacket.Answer): boolean {
-  const cls = (answer as { class?: string }).class;
-  return cls === undefined || cls === 'IN';
+  const { class: cls, flush } = answer as { class?: string; flush?: boolean };
+  // dns-packet strips the top class bit into `flush` (mDNS cache-flush), so
+  // class 0x8001 would read as IN: in unicast DNS it is not.
+  return (cls === undefined || cls === 'IN') && flush !== true;
 }
 
 function familiesOf(family: Family): Array<4 | 6> {

@@ -1,4 +1,17 @@
+import { trace } from '../trace.js';
 import type { CallbackListener, GrpcModuleLike, ListenerLike, ObjectListener } from './types.js';
+
+/**
+ * Most addresses handed to grpc-js in one update: twice the per-family limit
+ * of the stub resolver (512 A + 512 AAAA), so a full dual-stack answer passes
+ * whole and the cap only catches lists built some other way (a huge
+ * /etc/hosts). Each address becomes a subchannel (a connection with
+ * round_robin); past this a client is mis-pointed, not load-balancing. Over
+ * the cap the kept addresses are the lowest by (host, port) string order, in
+ * the order they came: the same set always keeps the same subset, so a
+ * shuffled answer never churns subchannels. A trace line says so.
+ */
+export const MAX_ADDRESSES_TO_GRPC = 1_024;
 
 export interface HostPort {
   host: string;
@@ -30,6 +43,7 @@ export class ListenerAdapter {
    */
   addresses(list: readonly HostPort[]): boolean {
     if (list.length === 0) throw new Error('grpc-dns-watch never hands grpc-js an empty address list');
+    list = capAddresses(list);
     const payload = this.takesEndpoints
       ? list.map((address) => ({ addresses: [{ host: address.host, port: address.port }] }))
       : list.map((address) => ({ host: address.host, port: address.port }));
@@ -49,4 +63,14 @@ export class ListenerAdapter {
     }
     (this.listener as ObjectListener).onError(status);
   }
+}
+
+/** At most {@link MAX_ADDRESSES_TO_GRPC} addresses: the lowest by string order, order kept. */
+function capAddresses(list: readonly HostPort[]): readonly HostPort[] {
+  if (list.length <= MAX_ADDRESSES_TO_GRPC) return list;
+  const key = (address: HostPort): string => `${address.host} ${address.port}`;
+  const kept = new Set(list.map(key).sort().slice(0, MAX_ADDRESSES_TO_GRPC));
+  trace(() => `${list.length} addresses resolved; handing grpc-js the lowest ${MAX_ADDRESSES_TO_GRPC} (MAX_ADDRESSES_TO_GRPC)`);
+  // `delete` also drops a repeated entry, so the result never exceeds the cap.
+  return list.filter((address) => kept.delete(key(address)));
 }

@@ -1,0 +1,497 @@
+/**
+ * Every limit a hostile or broken DNS server (or user) can run into, each
+ * with its error or its documented truncation, at and just past the limit:
+ * answers used per response, CNAME depth, TCP message size, bytes and read
+ * timeout, UDP reply size, compression-pointer chains, addresses handed to
+ * grpc-js, and the name rules for targets. docs/hostile-input.md gives the
+ * reasons for each value.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import * as dnsPacket from 'dns-packet';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  DnsClient,
+  MAX_ANSWER_RECORDS,
+  MAX_POINTER_CHAIN,
+  MAX_TCP_BYTES_PER_QUERY,
+  MAX_TCP_MESSAGE_SIZE,
+  MAX_UDP_REPLY_SIZE,
+} from '../src/dns/client.js';
+import { MAX_ADDRESSES_PER_FAMILY, MAX_CNAME_DEPTH, StubResolver } from '../src/dns/lookup.js';
+import type { Nameserver } from '../src/dns/types.js';
+import { ListenerAdapter, MAX_ADDRESSES_TO_GRPC, type HostPort } from '../src/grpc/listener.js';
+import type { GrpcModuleLike } from '../src/grpc/types.js';
+import { MAX_HOST_NAME_LENGTH, MAX_LABEL_LENGTH, TargetError, parseTarget } from '../src/target.js';
+import { setTraceSink } from '../src/trace.js';
+import { DnsTestServer } from './support/dns-server.js';
+import { ScriptedDnsServer, expectDnsError, listenTcpOn, waitForHandlesAtMost } from './support/resolver-helpers.js';
+
+const NAME = 'limits.test';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+let traces: string[] = [];
+
+beforeEach(() => {
+  traces = [];
+  setTraceSink((text) => traces.push(text));
+});
+
+afterEach(async () => {
+  setTraceSink(null);
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await waitForHandlesAtMost({ udp: 0, tcp: 0, timeout: Infinity });
+});
+
+async function dnsServer(options: Parameters<typeof DnsTestServer.start>[0] = {}): Promise<DnsTestServer> {
+  const server = await DnsTestServer.start(options);
+  cleanups.push(() => server.close());
+  return server;
+}
+
+function resolverFor(nameservers: Nameserver[], timeoutMs = 2_000): StubResolver {
+  const resolver = new StubResolver({
+    resolvConf: { nameservers, search: [], ndots: 1, timeoutMs, attempts: 1, warnings: [] },
+    hostsPath: false,
+  });
+  cleanups.push(() => resolver.close());
+  return resolver;
+}
+
+function clientFor(timeoutMs: number): DnsClient {
+  const client = new DnsClient({ timeoutMs, attempts: 1 });
+  cleanups.push(() => client.close());
+  return client;
+}
+
+/** `n` distinct IPv4 addresses 10.x.y.z, in an order that is not sorted. */
+function manyV4(n: number, prefix = 10): string[] {
+  return Array.from({ length: n }, (_, i) => `${prefix}.${(i >> 8) & 255}.${i & 255}.${1 + ((i * 7) % 250)}`);
+}
+
+function frame(message: Buffer, length = message.length): Buffer {
+  const prefix = Buffer.alloc(2);
+  prefix.writeUInt16BE(length, 0);
+  return Buffer.concat([prefix, message]);
+}
+
+/**
+ * A UDP server that answers every query with TC set (our id and question),
+ * plus a TCP listener on the same port whose behaviour the test chooses.
+ */
+async function truncatingServerWithTcp(
+  onQuery: (socket: net.Socket, query: dnsPacket.DecodedPacket) => void,
+  udpReply: (query: dnsPacket.DecodedPacket) => Buffer = (query) =>
+    dnsPacket.encode({ type: 'response', id: query.id, flags: dnsPacket.TRUNCATED_RESPONSE, questions: query.questions }),
+): Promise<Nameserver> {
+  for (let attempt = 0; ; attempt++) {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()));
+    udp.on('message', (message, remote) => {
+      udp.send(udpReply(dnsPacket.decode(message)), remote.port, remote.address);
+    });
+    const port = udp.address().port;
+    try {
+      const tcp = await listenTcpOn('127.0.0.1', port, (socket) => {
+        let buffer = Buffer.alloc(0);
+        socket.on('data', (chunk: Buffer) => {
+          buffer = Buffer.concat([buffer, chunk]);
+          if (buffer.length >= 2 && buffer.length >= 2 + buffer.readUInt16BE(0)) {
+            onQuery(socket, dnsPacket.decode(buffer.subarray(2, 2 + buffer.readUInt16BE(0))));
+            buffer = Buffer.alloc(0);
+          }
+        });
+      });
+      cleanups.push(() => new Promise<void>((resolve) => udp.close(() => resolve())));
+      cleanups.push(tcp.close);
+      return { host: '127.0.0.1', port };
+    } catch (error) {
+      await new Promise<void>((resolve) => udp.close(() => resolve()));
+      if (attempt > 10) throw error;
+    }
+  }
+}
+
+function genuineReply(query: dnsPacket.DecodedPacket, addresses: string[] = ['10.9.0.1']): Buffer {
+  const question = query.questions![0]!;
+  return dnsPacket.encode({
+    type: 'response',
+    id: query.id,
+    flags: dnsPacket.AUTHORITATIVE_ANSWER,
+    questions: [question],
+    answers: addresses.map((data) => ({ type: 'A', class: 'IN', name: question.name, ttl: 30, data })),
+  });
+}
+
+// ------------------------------------------------------------------ answers
+
+describe(`answers used per response: MAX_ADDRESSES_PER_FAMILY (${MAX_ADDRESSES_PER_FAMILY}) and MAX_ANSWER_RECORDS (${MAX_ANSWER_RECORDS})`, () => {
+  it('uses at most MAX_ADDRESSES_PER_FAMILY addresses per family: the lowest, whatever the order of the answer, and traces it', async () => {
+    const server = await dnsServer();
+    const all = manyV4(MAX_ADDRESSES_PER_FAMILY + 88);
+    const expected = [...all].sort().slice(0, MAX_ADDRESSES_PER_FAMILY);
+    const resolver = resolverFor([server.nameserver]);
+    for (const order of [all, [...all].reverse()]) {
+      server.setRecords(NAME, { A: order });
+      const resolution = await resolver.resolve(NAME, 4);
+      expect(resolution.addresses).toHaveLength(MAX_ADDRESSES_PER_FAMILY);
+      expect(resolution.addresses.map((entry) => entry.address).sort()).toEqual(expected);
+    }
+    expect(server.countQueries({ transport: 'tcp' })).toBe(2); // too big for UDP
+    expect(traces.filter((line) => line.includes('MAX_ADDRESSES_PER_FAMILY'))).toHaveLength(2);
+    expect(traces[0]).toContain(`answer holds ${all.length} A records; using the lowest ${MAX_ADDRESSES_PER_FAMILY}`);
+  });
+
+  it('uses all of an answer at exactly MAX_ADDRESSES_PER_FAMILY', async () => {
+    const server = await dnsServer();
+    server.setRecords(NAME, { A: manyV4(MAX_ADDRESSES_PER_FAMILY) });
+    const resolution = await resolverFor([server.nameserver]).resolve(NAME, 4);
+    expect(resolution.addresses).toHaveLength(MAX_ADDRESSES_PER_FAMILY);
+    expect(traces.filter((line) => line.includes('MAX_ADDRESSES'))).toEqual([]);
+  });
+
+  it('decodes at most MAX_ANSWER_RECORDS answer records of a reply, and traces it', async () => {
+    const server = await dnsServer();
+    // Past the limit, records whose addresses would sort first: never seen.
+    const decoded = manyV4(MAX_ANSWER_RECORDS, 20);
+    const ignored = manyV4(40, 1);
+    server.setRecords(NAME, { A: [...decoded, ...ignored] });
+    const resolution = await resolverFor([server.nameserver]).resolve(NAME, 4);
+    const used = resolution.addresses.map((entry) => entry.address);
+    expect(used).toHaveLength(MAX_ADDRESSES_PER_FAMILY);
+    expect(used.filter((address) => ignored.includes(address))).toEqual([]);
+    expect(traces.some((line) => line.includes(`reply holds ${MAX_ANSWER_RECORDS + 40} answer records; using the first ${MAX_ANSWER_RECORDS}`))).toBe(true);
+  });
+});
+
+// -------------------------------------------------------------------- CNAME
+
+describe(`CNAME depth: MAX_CNAME_DEPTH (${MAX_CNAME_DEPTH})`, () => {
+  /** One CNAME per reply, so every hop costs a re-query. */
+  async function chainServer(hops: number, loopTo?: number): Promise<ScriptedDnsServer> {
+    const server = await ScriptedDnsServer.start(({ name, type }) => {
+      const match = /^hop(\d+)\.test$/.exec(name);
+      if (!match) return { rcode: 3 };
+      const n = Number(match[1]);
+      if (n === hops) return { answers: type === 'A' ? [{ type: 'A', name, ttl: 30, data: '10.8.0.1' }] : [] };
+      const next = loopTo !== undefined && n === hops - 1 ? loopTo : n + 1;
+      return { answers: [{ type: 'CNAME', name, ttl: 30, data: `hop${next}.test` }] };
+    });
+    cleanups.push(() => server.close());
+    return server;
+  }
+
+  it(`follows ${MAX_CNAME_DEPTH} hops across re-queries and refuses ${MAX_CNAME_DEPTH + 1} with BADRESPONSE`, async () => {
+    const ok = await chainServer(MAX_CNAME_DEPTH);
+    expect((await resolverFor([ok.nameserver]).resolve('hop0.test', 4)).addresses.map((a) => a.address)).toEqual(['10.8.0.1']);
+    expect(ok.queries).toHaveLength(MAX_CNAME_DEPTH + 1);
+    const long = await chainServer(MAX_CNAME_DEPTH + 1);
+    const error = await expectDnsError(resolverFor([long.nameserver]).resolve('hop0.test', 4), 'BADRESPONSE');
+    expect(error.message).toBe(`CNAME chain for hop0.test is longer than ${MAX_CNAME_DEPTH} hops`);
+    expect(long.queries).toHaveLength(MAX_CNAME_DEPTH + 1);
+  });
+
+  it('refuses a CNAME loop across re-queries with BADRESPONSE, after one query per name', async () => {
+    const server = await chainServer(5, 2);
+    const error = await expectDnsError(resolverFor([server.nameserver]).resolve('hop0.test', 4), 'BADRESPONSE');
+    expect(error.message).toMatch(/^CNAME loop for hop0\.test: hop2\.test points back into the chain$/);
+    expect(server.queries).toHaveLength(5);
+  });
+
+  it('refuses to re-query for a CNAME target that is not a valid name', async () => {
+    const server = await ScriptedDnsServer.start(({ name }) => ({ answers: [{ type: 'CNAME', name, ttl: 30, data: '.' }] }));
+    cleanups.push(() => server.close());
+    const error = await expectDnsError(resolverFor([server.nameserver]).resolve(NAME, 4), 'BADRESPONSE');
+    expect(error.message).toBe(`CNAME chain for ${NAME} points to an invalid name ""`);
+    expect(server.queries).toHaveLength(1);
+  });
+});
+
+// ---------------------------------------------------------------------- TCP
+
+describe(`TCP: MAX_TCP_MESSAGE_SIZE (${MAX_TCP_MESSAGE_SIZE}), MAX_TCP_BYTES_PER_QUERY (${MAX_TCP_BYTES_PER_QUERY}), read timeout = per-try timeout`, () => {
+  it('reads a reply of exactly MAX_TCP_MESSAGE_SIZE bytes', async () => {
+    const server = await truncatingServerWithTcp((socket, query) => {
+      const reply = genuineReply(query);
+      // Pad with one opaque additional record (never decoded) up to the framing maximum.
+      const padding = MAX_TCP_MESSAGE_SIZE - reply.length - 11;
+      const record = Buffer.alloc(11 + padding);
+      record.writeUInt16BE(0xff00, 1);
+      record.writeUInt16BE(1, 3);
+      record.writeUInt16BE(padding, 9);
+      const message = Buffer.concat([reply, record]);
+      message.writeUInt16BE(1, 10);
+      expect(message.length).toBe(MAX_TCP_MESSAGE_SIZE);
+      socket.end(frame(message));
+    });
+    const reply = await clientFor(2_000).query([server], NAME, 'A');
+    expect(reply.transport).toBe('tcp');
+    expect(reply.answers.map((answer) => (answer.type === 'A' ? answer.data : answer.type))).toEqual(['10.9.0.1']);
+  });
+
+  it('gives up with BADRESPONSE after MAX_TCP_BYTES_PER_QUERY bytes without its answer', async () => {
+    let written = 0;
+    const server = await truncatingServerWithTcp((socket, query) => {
+      // Well-framed, maximum-size messages that are not ours, without end.
+      const foreign = Buffer.alloc(MAX_TCP_MESSAGE_SIZE);
+      foreign.writeUInt16BE((query.id! + 1) % 65_536, 0);
+      const write = (): void => {
+        if (socket.destroyed) return;
+        written += foreign.length + 2;
+        if (socket.write(frame(foreign))) setImmediate(write);
+        else socket.once('drain', write);
+      };
+      write();
+    });
+    const started = Date.now();
+    const error = await expectDnsError(clientFor(5_000).query([server], NAME, 'A'), 'BADRESPONSE');
+    expect(error.message).toContain(`sent more than ${MAX_TCP_BYTES_PER_QUERY} bytes over TCP without answering ${NAME} A`);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(written).toBeGreaterThan(MAX_TCP_BYTES_PER_QUERY);
+  });
+
+  it('times out a server that accepts the connection and never answers, within the per-try timeout', async () => {
+    const server = await truncatingServerWithTcp(() => undefined);
+    const started = Date.now();
+    const error = await expectDnsError(clientFor(300).query([server], NAME, 'A'), 'TIMEOUT');
+    const elapsed = Date.now() - started;
+    expect(error.message).toContain('No TCP reply');
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(300 + 300 + 500); // UDP try + TCP try + slack
+  });
+
+  it('cuts a server that trickles bytes forever at the per-try timeout', async () => {
+    const server = await truncatingServerWithTcp((socket, query) => {
+      const reply = frame(genuineReply(query));
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (socket.destroyed) return clearInterval(timer);
+        // Never the last byte: the message never completes.
+        if (sent < reply.length - 1) socket.write(reply.subarray(sent, ++sent));
+        else socket.write(Buffer.alloc(0));
+      }, 10);
+      socket.on('close', () => clearInterval(timer));
+    });
+    const started = Date.now();
+    await expectDnsError(clientFor(300).query([server], NAME, 'A'), 'TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(300 + 300 + 500);
+  });
+});
+
+// ------------------------------------------------------- decoding limits
+
+describe(`decoding: MAX_UDP_REPLY_SIZE (${MAX_UDP_REPLY_SIZE}) and MAX_POINTER_CHAIN (${MAX_POINTER_CHAIN})`, () => {
+  it('never decodes a UDP reply bigger than MAX_UDP_REPLY_SIZE: it asks again over TCP, as for a truncated one', async () => {
+    let tcpQueries = 0;
+    let udpReplySize = 0;
+    const server = await truncatingServerWithTcp(
+      (socket, query) => {
+        tcpQueries++;
+        socket.end(frame(genuineReply(query)));
+      },
+      // Our id and question, and 300 address records (about 7.5 KB) the UDP path must not use.
+      (query) => {
+        const reply = genuineReply(query, manyV4(300, 66));
+        udpReplySize = reply.length;
+        return reply;
+      },
+    );
+    const reply = await clientFor(2_000).query([server], NAME, 'A');
+    expect(udpReplySize).toBeGreaterThan(MAX_UDP_REPLY_SIZE);
+    expect(reply.transport).toBe('tcp');
+    expect(reply.answers.map((answer) => (answer.type === 'A' ? answer.data : answer.type))).toEqual(['10.9.0.1']);
+    expect(tcpQueries).toBe(1);
+  });
+
+  it('decodes a UDP reply of exactly MAX_UDP_REPLY_SIZE', async () => {
+    const server = await truncatingServerWithTcp(
+      () => undefined,
+      (query) => {
+        const reply = genuineReply(query);
+        const padding = MAX_UDP_REPLY_SIZE - reply.length - 11;
+        const record = Buffer.alloc(11 + padding);
+        record.writeUInt16BE(0xff00, 1);
+        record.writeUInt16BE(1, 3);
+        record.writeUInt16BE(padding, 9);
+        const message = Buffer.concat([reply, record]);
+        message.writeUInt16BE(1, 10);
+        return message;
+      },
+    );
+    const reply = await clientFor(2_000).query([server], NAME, 'A');
+    expect(reply.transport).toBe('udp');
+    expect(reply.answers.map((answer) => (answer.type === 'A' ? answer.data : answer.type))).toEqual(['10.9.0.1']);
+  });
+
+  it(`drops a message with a compression-pointer chain longer than ${MAX_POINTER_CHAIN} at once, and reads the genuine one after it`, async () => {
+    let ladderBytes: Buffer = Buffer.alloc(0);
+    const server = await truncatingServerWithTcp((socket, query) => {
+      ladderBytes = pointerLadder(query, 16_000, 2_700);
+      socket.end(Buffer.concat([frame(ladderBytes), frame(genuineReply(query))]));
+    });
+    const started = process.hrtime.bigint();
+    const reply = await clientFor(5_000).query([server], NAME, 'A');
+    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+    expect(reply.answers.map((answer) => (answer.type === 'A' ? answer.data : answer.type))).toEqual(['10.9.0.1']);
+    // What the same message costs dns-packet without the guard.
+    const decodeStarted = process.hrtime.bigint();
+    dnsPacket.decode(ladderBytes);
+    const unguardedMs = Number(process.hrtime.bigint() - decodeStarted) / 1e6;
+    expect(ladderBytes.length).toBeGreaterThan(60_000);
+    expect(elapsedMs).toBeLessThan(unguardedMs);
+  });
+});
+
+/** Our id and question, then a ladder of `rungs` pointers each to the one before, named by `users` records. */
+function pointerLadder(query: dnsPacket.DecodedPacket, rungs: number, users: number): Buffer {
+  const head = dnsPacket.encode({ type: 'response', id: query.id, flags: dnsPacket.AUTHORITATIVE_ANSWER, questions: query.questions });
+  const rdataStart = head.length + 11;
+  const ladder = Buffer.alloc(1 + 2 * rungs);
+  for (let rung = 0; rung < rungs; rung++) {
+    ladder.writeUInt16BE(0xc000 | (rung === 0 ? rdataStart : rdataStart + 1 + 2 * (rung - 1)), 1 + 2 * rung);
+  }
+  const holder = Buffer.alloc(11);
+  holder.writeUInt16BE(0xff00, 1);
+  holder.writeUInt16BE(1, 3);
+  holder.writeUInt16BE(ladder.length, 9);
+  const top = rdataStart + 1 + 2 * (rungs - 1);
+  const user = Buffer.alloc(12);
+  user.writeUInt16BE(0xc000 | top, 0);
+  user.writeUInt16BE(0xff00, 2);
+  user.writeUInt16BE(1, 4);
+  const message = Buffer.concat([head, holder, ladder, ...Array.from({ length: users }, () => user)]);
+  message.writeUInt16BE(1 + users, 6);
+  return message;
+}
+
+// ------------------------------------------------------------ to grpc-js
+
+describe(`addresses handed to grpc-js: MAX_ADDRESSES_TO_GRPC (${MAX_ADDRESSES_TO_GRPC})`, () => {
+  const grpc: GrpcModuleLike = {
+    Metadata: class {},
+    status: { UNAVAILABLE: 14 },
+    logVerbosity: { DEBUG: 0 },
+    experimental: { registerResolver: () => undefined, trace: () => undefined, endpointToString: () => '' },
+  };
+
+  /** A 1.14-style callback listener recording the hosts of each update. */
+  function callbackListener(): { listener: (result: { ok: boolean; value?: unknown[] }) => boolean; updates: string[][] } {
+    const updates: string[][] = [];
+    const listener = (result: { ok: boolean; value?: unknown[] }): boolean => {
+      const endpoints = result.value as Array<{ addresses: HostPort[] }>;
+      updates.push(endpoints.map((endpoint) => `${endpoint.addresses[0]!.host}:${endpoint.addresses[0]!.port}`));
+      return true;
+    };
+    return { listener, updates };
+  }
+
+  function hostPorts(hosts: string[], port = 50051): HostPort[] {
+    return hosts.map((host) => ({ host, port }));
+  }
+
+  it('hands over at most MAX_ADDRESSES_TO_GRPC: the lowest, in their order, the same subset for any order, and traces it', () => {
+    const { listener, updates } = callbackListener();
+    const adapter = new ListenerAdapter(grpc, listener as never);
+    const hosts = [...manyV4(MAX_ADDRESSES_TO_GRPC + 476, 10), 'fd00::1', 'fd00::2'];
+    expect(adapter.addresses(hostPorts(hosts))).toBe(true);
+    expect(adapter.addresses(hostPorts([...hosts].reverse()))).toBe(true);
+    const expected = new Set([...hosts.map((host) => `${host}:50051`)].sort().slice(0, MAX_ADDRESSES_TO_GRPC));
+    for (const update of updates) {
+      expect(update).toHaveLength(MAX_ADDRESSES_TO_GRPC);
+      expect(new Set(update)).toEqual(expected);
+    }
+    // Order kept: the second update is the first reversed.
+    expect(updates[1]).toEqual([...updates[0]!].reverse());
+    expect(traces).toHaveLength(2);
+    expect(traces[0]).toBe(`${hosts.length} addresses resolved; handing grpc-js the lowest ${MAX_ADDRESSES_TO_GRPC} (MAX_ADDRESSES_TO_GRPC)`);
+  });
+
+  it('hands over a list of exactly MAX_ADDRESSES_TO_GRPC whole and in order (also to a 1.10-1.13 object listener)', () => {
+    const hosts = manyV4(MAX_ADDRESSES_TO_GRPC);
+    const { listener, updates } = callbackListener();
+    new ListenerAdapter(grpc, listener as never).addresses(hostPorts(hosts));
+    expect(updates[0]).toEqual(hosts.map((host) => `${host}:50051`));
+    const received: unknown[][] = [];
+    const object = { onSuccessfulResolution: (list: unknown[]) => received.push(list), onError: () => undefined };
+    new ListenerAdapter(grpc, object).addresses(hostPorts([...hosts, '10.255.255.255', '1.1.1.1']));
+    expect(received[0]).toHaveLength(MAX_ADDRESSES_TO_GRPC);
+    expect(traces).toHaveLength(1);
+  });
+
+  it('never hands over an empty list', () => {
+    const { listener } = callbackListener();
+    expect(() => new ListenerAdapter(grpc, listener as never).addresses([])).toThrow(/never hands grpc-js an empty address list/);
+  });
+});
+
+// ------------------------------------------------------------ target names
+
+describe(`target names: ${MAX_HOST_NAME_LENGTH} characters, labels of 1-${MAX_LABEL_LENGTH} letters, digits, "-" and "_"`, () => {
+  const label = (n: number, fill = 'a'): string => fill.repeat(n);
+  /** A name of exactly `length` characters made of 63-character labels. */
+  const nameOf = (length: number): string => {
+    const labels: string[] = [];
+    let left = length;
+    while (left > 0) {
+      const size = Math.min(MAX_LABEL_LENGTH, left === 1 ? 1 : left - (left > MAX_LABEL_LENGTH ? 1 : 0));
+      labels.push(label(size));
+      left -= size + (left - size > 0 ? 1 : 0);
+    }
+    return labels.join('.');
+  };
+
+  function rejects(path: string, message: string | RegExp): void {
+    let error: unknown;
+    try {
+      parseTarget({ path });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error, path).toBeInstanceOf(TargetError);
+    expect((error as TargetError).message).toMatch(typeof message === 'string' ? new RegExp(`: ${escapeRegExp(message)}; expected dns:`) : message);
+  }
+
+  it('accepts names at the limits, a trailing dot, underscores and digits', () => {
+    expect(nameOf(MAX_HOST_NAME_LENGTH)).toHaveLength(MAX_HOST_NAME_LENGTH);
+    for (const host of [
+      nameOf(MAX_HOST_NAME_LENGTH),
+      `${nameOf(MAX_HOST_NAME_LENGTH)}.`,
+      `${label(MAX_LABEL_LENGTH)}.test`,
+      '_grpc._tcp.my-svc.ns.svc.cluster.local',
+      '0.example',
+      'xn--bcher-kva.example',
+    ]) {
+      expect(parseTarget({ path: `${host}:50051` }), host).toMatchObject({ host, port: 50051, ipLiteral: 0 });
+    }
+  });
+
+  it('refuses each broken rule with a message saying which', () => {
+    rejects(nameOf(MAX_HOST_NAME_LENGTH + 1), `host name is ${MAX_HOST_NAME_LENGTH + 1} characters, more than ${MAX_HOST_NAME_LENGTH}`);
+    rejects(`${label(MAX_LABEL_LENGTH + 1)}.test`, `label "${label(20)}…" is ${MAX_LABEL_LENGTH + 1} characters, more than ${MAX_LABEL_LENGTH}`);
+    rejects('a..test', 'empty label in host name (two dots in a row, or a leading dot)');
+    rejects('.test', 'empty label in host name (two dots in a row, or a leading dot)');
+    rejects('.', 'the host is only the root "."');
+    rejects('', 'no host');
+    rejects(':50051', 'no host');
+    rejects('bad name.test', '"bad name" is not a valid DNS label: character " " is not allowed (letters, digits, "-" and "_"; IDNs in punycode)');
+    rejects('bücher.example', '"bücher" is not a valid DNS label: character "ü" is not allowed (letters, digits, "-" and "_"; IDNs in punycode)');
+    rejects('a/b.test', /character "\/" is not allowed/);
+    rejects('evil\nname.test', /"evil\\nname" is not a valid DNS label: character "\\n" is not allowed/);
+    rejects('-svc.test', '"-svc" is not a valid DNS label: it starts or ends with "-"');
+    rejects('svc-.test', '"svc-" is not a valid DNS label: it starts or ends with "-"');
+  });
+
+  it('the stub resolver (watch() names) refuses over-long names and labels with BADNAME before sending anything', async () => {
+    const server = await dnsServer();
+    const resolver = resolverFor([server.nameserver]);
+    const long = await expectDnsError(resolver.resolve(nameOf(MAX_HOST_NAME_LENGTH + 1), 4), 'BADNAME');
+    expect(long.message).toMatch(/expected dot-separated labels of 1-63 characters, at most 253 in all/);
+    await expectDnsError(resolver.resolve(`${label(MAX_LABEL_LENGTH + 1)}.test`, 4), 'BADNAME');
+    await expectDnsError(resolver.resolve('a..test', 4), 'BADNAME');
+    expect(server.queries).toHaveLength(0);
+  });
+});
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
