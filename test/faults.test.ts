@@ -1,0 +1,551 @@
+/**
+ * The fault matrix: for a watched name with a known good set, every way DNS
+ * or its configuration can break, with a live round_robin client under load
+ * on real grpc-js pods.
+ *
+ * For each row: what the channel's resolver listener was told (recorded at
+ * the listener by test/soak/recording.ts), how many RPCs failed, and how long
+ * recovery took after the fault ended — to the first successful poll and to
+ * traffic reaching a pod that was published while DNS was broken. Waits are
+ * on polls seen (observe() events), never on sleeps.
+ *
+ * The figures are printed as a table at the end and written to
+ * $TMPDIR/grpc-dns-watch-faults.json; docs/reliability.md cites them.
+ */
+import dgram from 'node:dgram';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { observe, register, stats, unregister, type RegisterOptions, type WatchEvent } from '../src/index.js';
+import { readResolvConf } from '../src/dns/resolv-conf.js';
+import { DnsTestServer, type DnsTestServerOptions } from './support/dns-server.js';
+import { PodFleet, type Pod } from './support/pods.js';
+import { unusedUdpPort } from './support/resolver-helpers.js';
+import { createRecordedClient, registerRecordingScheme, type ToldCall } from './soak/recording.js';
+
+const INTERVAL = 200;
+const TIMEOUT = 150;
+const JITTER = 0.1;
+const BACKOFF = { initial: 100, max: 400, multiplier: 2 };
+/**
+ * Longest a recovery may take after a fault ends: the query in flight times
+ * out, then the capped backoff with jitter, then one query — plus slack for
+ * a loaded CI machine. The measured figures are far below.
+ */
+const RECOVERY_BOUND_MS = TIMEOUT + BACKOFF.max * (1 + JITTER) + 1_000;
+const RESULTS_FILE = path.join(tmpdir(), 'grpc-dns-watch-faults.json');
+
+type Timed = WatchEvent & { at: number };
+
+interface FaultResult {
+  fault: string;
+  /** What the channel was told while the fault lasted, one entry a call. */
+  told: string[];
+  /** Codes of the polls that failed during the fault. */
+  failedPolls: string[];
+  /** RPCs sent over the whole row (fault and recovery), and how many failed. */
+  rpcs: number;
+  rpcsFailed: number;
+  /** How long the fault was held, and the RPCs sent meanwhile. */
+  faultMs?: number;
+  rpcsDuringFault?: number;
+  /** Fault end → first NOERROR poll. */
+  recoveryPollMs?: number;
+  /** Fault end → the pod published during the fault answers an RPC. */
+  recoveryTrafficMs?: number;
+  /** Rows without a fault end: a record change → the new pod answers. */
+  changeToTrafficMs?: number;
+  /** Median duration of successful polls. */
+  pollMs?: number;
+  note: string;
+}
+
+const results: FaultResult[] = [];
+const events: Timed[] = [];
+let stopObserving: () => void;
+let fleet: PodFleet;
+let dir: string;
+const localDnsAnswers = await somethingAnswersOnLocalDns();
+
+beforeAll(async () => {
+  fleet = await PodFleet.create();
+  dir = await mkdtemp(path.join(tmpdir(), 'faults-'));
+  stopObserving = observe((event) => events.push({ ...event, at: performance.now() }));
+});
+
+afterAll(async () => {
+  stopObserving();
+  unregister();
+  await fleet.close();
+  await rm(dir, { recursive: true, force: true });
+  await writeFile(RESULTS_FILE, `${JSON.stringify({ at: new Date().toISOString(), interval: INTERVAL, timeout: TIMEOUT, backoff: BACKOFF, jitter: JITTER, results }, null, 2)}\n`);
+  console.log(`fault matrix (${RESULTS_FILE}):\n${table(results)}`);
+});
+
+// ---------------------------------------------------------------- helpers
+
+function registerWith(options: RegisterOptions): void {
+  register({
+    replaceBuiltin: false,
+    refreshInterval: INTERVAL,
+    jitter: JITTER,
+    family: 4,
+    hostsPath: false,
+    timeout: TIMEOUT,
+    attempts: 1,
+    backoff: BACKOFF,
+    ...options,
+  });
+  registerRecordingScheme();
+}
+
+function slug(label: string): string {
+  return label.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+async function writeConf(name: string, text: string): Promise<string> {
+  const file = path.join(dir, `${name}.resolv.conf`);
+  await writeFile(file, text);
+  return file;
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function queries(name: string, since: number, ok: boolean): Array<Extract<Timed, { type: 'query' }>> {
+  return events.filter(
+    (event): event is Extract<Timed, { type: 'query' }> =>
+      event.type === 'query' && event.name === name && event.at >= since && (event.result === 'NOERROR') === ok,
+  );
+}
+
+/** Wait until `n` polls of `name` that ended as `ok` were seen since `since`; returns them. */
+async function polls(name: string, since: number, n: number, ok: boolean, timeoutMs = 8_000) {
+  await waitFor(() => queries(name, since, ok).length >= n, `${n} ${ok ? 'successful' : 'failed'} polls of ${name}`, timeoutMs);
+  return queries(name, since, ok);
+}
+
+const reached = (byPod: Map<string, number>, pods: readonly Pod[]) => pods.every((pod) => (byPod.get(pod.host) ?? 0) > 0);
+
+function describeCall(call: ToldCall): string {
+  return call.kind === 'addresses' ? `addresses [${call.hosts.join(', ')}]` : `error ${call.code}: ${call.details}`;
+}
+
+const setOf = (pods: readonly Pod[]) => pods.map((pod) => pod.host).sort().join(',');
+
+/** The address sets told, sorted, with consecutive repeats collapsed; errors as "error". */
+function distinctInOrder(calls: readonly ToldCall[]): string[] {
+  const out: string[] = [];
+  for (const call of calls) {
+    const key = call.kind === 'addresses' ? [...call.hosts].sort().join(',') : 'error';
+    if (out.at(-1) !== key) out.push(key);
+  }
+  return out;
+}
+
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+const round = (value: number | undefined) => (value === undefined ? undefined : Math.round(value));
+
+function table(rows: FaultResult[]): string {
+  const header = ['fault', 'told during fault', 'failed polls', 'held', 'RPCs', 'failed', 'recovery: poll', 'recovery: traffic', 'change→traffic', 'poll'];
+  const lines = rows.map((row) => [
+    row.fault,
+    row.told.length === 0 ? 'nothing' : `${row.told.length}: ${row.told[0]!.slice(0, 60)}`,
+    `${row.failedPolls.length} (${[...new Set(row.failedPolls)].join('/') || '-'})`,
+    row.faultMs === undefined ? '-' : `${row.faultMs} ms`,
+    String(row.rpcs),
+    String(row.rpcsFailed),
+    row.recoveryPollMs === undefined ? '-' : `${row.recoveryPollMs} ms`,
+    row.recoveryTrafficMs === undefined ? '-' : `${row.recoveryTrafficMs} ms`,
+    row.changeToTrafficMs === undefined ? '-' : `${row.changeToTrafficMs} ms`,
+    row.pollMs === undefined ? '-' : `${row.pollMs} ms`,
+  ]);
+  const widths = header.map((title, i) => Math.max(title.length, ...lines.map((line) => line[i]!.length)));
+  const format = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ');
+  return [format(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...lines.map(format)].join('\n');
+}
+
+/** Does anything answer DNS on 127.0.0.1:53? The defaults' rows need nothing there. */
+async function somethingAnswersOnLocalDns(): Promise<boolean> {
+  const socket = dgram.createSocket('udp4');
+  socket.on('error', () => undefined);
+  // id 0x6772, RD, one question: probe.grpc-dns-watch.invalid A IN
+  const query = Buffer.concat([
+    Buffer.from('677201000001000000000000', 'hex'),
+    ...['probe', 'grpc-dns-watch', 'invalid'].map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label)])),
+    Buffer.from('0000010001', 'hex'),
+  ]);
+  const answered = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 300);
+    socket.once('message', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    socket.send(query, 53, '127.0.0.1', (error) => {
+      if (error) {
+        clearTimeout(timer);
+        resolve(false);
+      }
+    });
+  });
+  socket.close();
+  return answered;
+}
+
+// ------------------------------------------------- faults with a good set
+
+interface Context {
+  dns: DnsTestServer;
+  name: string;
+  hosts: string[];
+  /** The server is closed: records are applied when it comes back. */
+  down: boolean;
+}
+
+function publish(ctx: Context, hosts: string[]): void {
+  ctx.hosts = hosts;
+  if (!ctx.down) ctx.dns.setRecords(ctx.name, { A: hosts, ttl: 30 });
+}
+
+interface TransientFault {
+  label: string;
+  server?: DnsTestServerOptions;
+  inject(ctx: Context): void | Promise<void>;
+  end(ctx: Context): void | Promise<void>;
+  /** Default 'nothing': a "could not ask" fault with a good set is never told. */
+  told?: 'nothing' | 'error';
+  note: string;
+}
+
+const TRANSIENT: TransientFault[] = [
+  {
+    label: 'server down',
+    async inject(ctx) {
+      ctx.down = true;
+      await ctx.dns.close();
+    },
+    async end(ctx) {
+      ctx.dns = await DnsTestServer.start({ port: ctx.dns.port });
+      ctx.down = false;
+      publish(ctx, ctx.hosts);
+    },
+    note: 'UDP and TCP closed, restarted on the same port; loopback sends no ICMP to an unconnected UDP socket, so each poll times out',
+  },
+  {
+    label: 'slow (answers after the timeout)',
+    inject: (ctx) => ctx.dns.setFault({ delayMs: TIMEOUT * 3 }),
+    end: (ctx) => ctx.dns.setFault(null),
+    note: `every reply ${TIMEOUT * 3} ms late against a ${TIMEOUT} ms timeout; late replies are discarded`,
+  },
+  {
+    label: 'SERVFAIL',
+    inject: (ctx) => ctx.dns.setFault('servfail'),
+    end: (ctx) => ctx.dns.setFault(null),
+    note: 'rcode 2 on every query',
+  },
+  {
+    label: 'REFUSED',
+    inject: (ctx) => ctx.dns.setFault('refused'),
+    end: (ctx) => ctx.dns.setFault(null),
+    note: 'rcode 5 on every query',
+  },
+  {
+    label: 'garbage',
+    inject: (ctx) => ctx.dns.setFault('garbage'),
+    end: (ctx) => ctx.dns.setFault(null),
+    note: '12-60 random bytes carrying the query id; dropped as undecodable, the query times out',
+  },
+  {
+    label: 'truncation with TCP refused',
+    server: { tcp: false },
+    inject: (ctx) => ctx.dns.setFault('truncate'),
+    end: (ctx) => ctx.dns.setFault(null),
+    note: 'TC bit on every UDP reply, nothing listens on TCP: the TCP retry is refused at once',
+  },
+  {
+    label: 'NXDOMAIN (contrast: not a fault)',
+    inject: (ctx) => ctx.dns.setFault('nxdomain', { name: ctx.name }),
+    end: (ctx) => ctx.dns.setFault(null),
+    told: 'error',
+    note: 'an authoritative "does not exist" is news, not a failure to ask: the channel is told UNAVAILABLE',
+  },
+];
+
+describe('fault matrix: a watched name with a good set, a live round_robin client under load', () => {
+  it.each(TRANSIENT.map((fault) => [fault.label, fault] as const))('%s', async (_label, fault) => {
+    const name = `${slug(fault.label)}.faults.test`;
+    const ctx: Context = { dns: await DnsTestServer.start(fault.server), name, hosts: [], down: false };
+    const pods = await fleet.add(3);
+    const [a, b, extra] = pods as [Pod, Pod, Pod];
+    const resolvConfPath = await writeConf(name, `nameserver ${ctx.dns.address}\n`);
+    registerWith({ resolvConfPath });
+    publish(ctx, [a.host, b.host]);
+    const recorded = createRecordedClient(name, fleet.port);
+    try {
+      await recorded.client.waitUntil((byPod) => reached(byPod, [a, b]), { timeoutMs: 5_000 });
+      const load = recorded.client.startLoad({ intervalMs: 5, deadlineMs: 1_000, maxMs: 30_000 });
+
+      const faultStart = performance.now();
+      await fault.inject(ctx);
+      await polls(name, faultStart, 2, false);
+      // The Service changes while DNS is broken: nobody can see it yet.
+      publish(ctx, [a.host, b.host, extra.host]);
+      const failed = await polls(name, faultStart, 3, false);
+      const during = load.snapshot();
+      const told = recorded.record.callsSince(faultStart);
+      const extraServedDuringFault = extra.served;
+
+      const faultEnd = performance.now();
+      await fault.end(ctx);
+      const [firstOk] = await polls(name, faultEnd, 1, true);
+      await waitFor(() => extra.served > 0, 'the pod published during the fault to answer an RPC');
+      const recoveryTrafficMs = performance.now() - faultEnd;
+      const report = await load.stop();
+      const after = recorded.record.callsSince(faultEnd);
+
+      results.push({
+        fault: fault.label,
+        told: told.map(describeCall),
+        failedPolls: failed.map((event) => event.result),
+        rpcs: report.total,
+        rpcsFailed: report.failed,
+        faultMs: round(faultEnd - faultStart),
+        rpcsDuringFault: during.total,
+        recoveryPollMs: round(firstOk!.at - faultEnd),
+        recoveryTrafficMs: round(recoveryTrafficMs),
+        note: fault.note,
+      });
+
+      expect(extraServedDuringFault).toBe(0);
+      expect(firstOk!.at - faultEnd).toBeLessThan(RECOVERY_BOUND_MS);
+      expect(after.at(-1)).toMatchObject({ kind: 'addresses', hosts: expect.arrayContaining([a.host, b.host, extra.host]) });
+      expect(recorded.record.emptyLists).toBe(0);
+      if ((fault.told ?? 'nothing') === 'nothing') {
+        expect(told.map(describeCall)).toEqual([]);
+        expect(during.failed, during.errors.join('\n')).toBe(0);
+        expect(report.failed, report.errors.join('\n')).toBe(0);
+        // After the fault: the whole new set (again only to answer a request from the channel).
+        expect(distinctInOrder(after)).toEqual([setOf([a, b, extra])]);
+        expect(recorded.record.redundantUpdates).toBe(0);
+      } else {
+        expect(told[0]).toMatchObject({ kind: 'error', code: 14 });
+        expect((told[0] as { details: string }).details).toBe(
+          `No addresses for dns-watch:///${name}:${fleet.port}: ${name} does not exist (NXDOMAIN)`,
+        );
+      }
+    } finally {
+      recorded.client.close();
+      for (const pod of pods) pod.kill();
+      await ctx.dns.close();
+    }
+  });
+});
+
+// ------------------------------------------- configuration that is broken
+
+interface SteadyCase {
+  label: string;
+  /** Register options for the row; `dns` is the healthy test server. */
+  options(dns: DnsTestServer, name: string): Promise<RegisterOptions>;
+  note: string;
+  /** Extra checks and figures after the run. */
+  after?(name: string, result: FaultResult): Promise<void>;
+}
+
+const MALFORMED_RESOLV_CONF = (good: string) =>
+  [
+    'nameserver dns.google',
+    'nameserver 10.0.0.1:99999',
+    'nameserver',
+    'options timeout:abc ndots:-1 attempts:',
+    'search',
+    'frobnicate yes',
+    '\u0000\u00ff\ufffd binary junk',
+    `# a comment, then a ${'very '.repeat(2_000)}long line`,
+    `nameserver ${good}`,
+    '',
+  ].join('\n');
+
+const STEADY: SteadyCase[] = [
+  {
+    label: 'first nameserver dead',
+    async options(dns, name) {
+      const dead = await unusedUdpPort();
+      return { resolvConfPath: await writeConf(name, `nameserver 127.0.0.1:${dead}\nnameserver ${dns.address}\n`) };
+    },
+    note: 'resolv.conf lists an unused port first: every poll waits one timeout on it, then the second server answers',
+  },
+  {
+    label: 'resolv.conf malformed (one good line)',
+    async options(dns, name) {
+      return { resolvConfPath: await writeConf(name, MALFORMED_RESOLV_CONF(dns.address)) };
+    },
+    async after(name, result) {
+      const conf = await readResolvConf({ path: path.join(dir, `${name}.resolv.conf`), env: {} });
+      const file = path.join(dir, `${name}.resolv.conf`);
+      expect(conf.nameservers).toHaveLength(1);
+      const accepted = 'expected an IPv4 or IPv6 address, optionally with a port (1.2.3.4, 1.2.3.4:53, [::1]:53)';
+      const line4 = `${file} line 4 "options timeout:abc ndots:-1 attempts:": option`;
+      expect(conf.warnings).toEqual([
+        `${file} line 1 "nameserver dns.google" ignored: Invalid nameserver "dns.google": ${accepted}`,
+        `${file} line 2 "nameserver 10.0.0.1:99999" ignored: Invalid nameserver "10.0.0.1:99999": port 99999 is outside 1..65535; ${accepted}`,
+        `${file} line 3 "nameserver" ignored: nameserver needs an address`,
+        `${line4} "timeout:abc" ignored: expected timeout:N with N a non-negative integer`,
+        `${line4} "ndots:-1" ignored: expected ndots:N with N a non-negative integer`,
+        `${line4} "attempts:" ignored: expected attempts:N with N a non-negative integer`,
+        `${file} line 5 "search" ignored: search needs at least one domain`,
+        `${file} line 6 "frobnicate yes" ignored: unknown keyword "frobnicate"`,
+        `${file} line 7 "\\u0000\u00ff\ufffd binary junk" ignored: unknown keyword "\\u0000\u00ff\ufffd"`,
+      ]);
+      result.note += `; ${conf.warnings.length} parse warnings (not traced by the library: only the CLI prints them)`;
+    },
+    note: 'bad lines ignored with warnings, the good nameserver line used',
+  },
+  {
+    label: 'resolv.conf missing, nameservers option set',
+    async options(dns) {
+      return { resolvConfPath: path.join(dir, 'no-such-resolv.conf'), nameservers: [dns.address] };
+    },
+    note: 'the option supplies the servers; glibc defaults for the rest',
+  },
+  {
+    label: '/etc/hosts is a directory',
+    async options(dns, name) {
+      const hostsDir = path.join(dir, `${name}.hosts.d`);
+      await mkdir(hostsDir);
+      return { resolvConfPath: await writeConf(name, `nameserver ${dns.address}\n`), hostsPath: hostsDir };
+    },
+    note: 'reading it fails with EISDIR: behaves as an empty hosts file, DNS used',
+  },
+  {
+    label: '/etc/hosts missing',
+    async options(dns, name) {
+      return { resolvConfPath: await writeConf(name, `nameserver ${dns.address}\n`), hostsPath: path.join(dir, 'no-such-hosts') };
+    },
+    note: 'ENOENT: behaves as an empty hosts file, DNS used',
+  },
+];
+
+describe('configuration faults with DNS reachable: the set is still found and followed', () => {
+  it.each(STEADY.map((row) => [row.label, row] as const))('%s', async (_label, row) => {
+    const name = `${slug(row.label)}.faults.test`;
+    const dns = await DnsTestServer.start();
+    const pods = await fleet.add(3);
+    const [a, b, extra] = pods as [Pod, Pod, Pod];
+    registerWith(await row.options(dns, name));
+    dns.setRecords(name, { A: [a.host, b.host], ttl: 30 });
+    const started = performance.now();
+    const recorded = createRecordedClient(name, fleet.port);
+    try {
+      await recorded.client.waitUntil((byPod) => reached(byPod, [a, b]), { timeoutMs: 5_000 });
+      const load = recorded.client.startLoad({ intervalMs: 5, deadlineMs: 1_000, maxMs: 30_000 });
+      const changedAt = performance.now();
+      dns.setRecords(name, { A: [a.host, b.host, extra.host], ttl: 30 });
+      await waitFor(() => extra.served > 0, 'the added pod to answer an RPC');
+      const changeToTrafficMs = performance.now() - changedAt;
+      await polls(name, performance.now(), 2, true);
+      const report = await load.stop();
+      const told = recorded.record.callsSince(started);
+      const result: FaultResult = {
+        fault: row.label,
+        told: told.filter((call) => call.kind === 'error').map(describeCall),
+        failedPolls: queries(name, started, false).map((event) => event.result),
+        rpcs: report.total,
+        rpcsFailed: report.failed,
+        changeToTrafficMs: round(changeToTrafficMs),
+        pollMs: round(median(queries(name, started, true).map((event) => (event.type === 'query' ? event.durationMs : 0)))),
+        note: row.note,
+      };
+      results.push(result);
+      await row.after?.(name, result);
+
+      expect(told.every((call) => call.kind === 'addresses' && call.hosts.length > 0), told.map(describeCall).join('\n')).toBe(true);
+      // Each set once, in order; a set told again only answers a request from the channel
+      // (grpc-js's round_robin asks for re-resolution whenever a new child starts connecting).
+      expect(distinctInOrder(told)).toEqual([setOf([a, b]), setOf([a, b, extra])]);
+      expect(recorded.record.redundantUpdates).toBe(0);
+      expect(result.failedPolls).toEqual([]);
+      expect(report.failed, report.errors.join('\n')).toBe(0);
+      expect(changeToTrafficMs).toBeLessThan(INTERVAL * (1 + JITTER) + TIMEOUT + 1_500);
+    } finally {
+      recorded.client.close();
+      for (const pod of pods) pod.kill();
+      await dns.close();
+    }
+  });
+});
+
+// ------------------------------------ no nameserver at all: an error, not a crash
+
+// Skipped where something answers DNS on 127.0.0.1:53: these rows would ask it.
+describe.skipIf(localDnsAnswers)('no usable nameserver: the defaults (127.0.0.1:53; skipped if something answers there)', () => {
+  it.each([
+    ['resolv.conf missing', null],
+    ['resolv.conf without one usable nameserver line', 'nameserver dns.google\nnameserver 10.0.0.1:0\noptions ndots:2\n'],
+  ] as const)('%s: the channel is told UNAVAILABLE with the cause, RPCs fail fast, the process lives on', async (label, text) => {
+    const name = `${slug(label)}.faults.test`;
+    const resolvConfPath = text === null ? path.join(dir, `${name}.missing.conf`) : await writeConf(name, text);
+    registerWith({ resolvConfPath });
+    const started = performance.now();
+    const recorded = createRecordedClient(name, fleet.port);
+    const dns = await DnsTestServer.start();
+    const pods = await fleet.add(1);
+    try {
+      const error = await recorded.client.whoAmI(3_000).then(
+        () => null,
+        (failure: { code: number; details: string }) => failure,
+      );
+      expect(error?.code).toBe(14);
+      const expected = new RegExp(
+        `^Name resolution failed for dns-watch:///${name.replace(/\./g, '\\.')}:${fleet.port}: ` +
+          `No reply from 127\\.0\\.0\\.1:53 for ${name.replace(/\./g, '\\.')} A within ${TIMEOUT} ms \\(1 attempt on 127\\.0\\.0\\.1:53\\)$`,
+      );
+      expect(error?.details).toMatch(expected);
+      const failed = await polls(name, started, 3, false);
+      const told = recorded.record.callsSince(started);
+      expect(told.length).toBeGreaterThanOrEqual(1);
+      expect(told.every((call) => call.kind === 'error' && expected.test(call.details))).toBe(true);
+
+      // resolv.conf is read once per resolver: fixing the file does not reach a live watcher…
+      await writeFile(resolvConfPath, `nameserver ${dns.address}\n`);
+      dns.setRecords(name, { A: pods.map((pod) => pod.host) });
+      const fixedAt = performance.now();
+      await polls(name, fixedAt, 2, false);
+      expect(dns.countQueries({ name })).toBe(0);
+      // …a new resolver for these settings (after the last channel using them closed) reads it again.
+      recorded.client.close();
+      await waitFor(() => !stats().some((watcher) => watcher.name === name), 'the watcher to stop');
+      const again = createRecordedClient(name, fleet.port);
+      const reopened = performance.now();
+      try {
+        await again.client.waitUntil((byPod) => reached(byPod, pods), { timeoutMs: 5_000 });
+      } finally {
+        again.client.close();
+      }
+      results.push({
+        fault: label,
+        told: told.map(describeCall),
+        failedPolls: failed.map((event) => event.result),
+        rpcs: 1,
+        rpcsFailed: 1,
+        changeToTrafficMs: round(performance.now() - reopened),
+        note: 'defaults: nameserver 127.0.0.1:53; a fixed resolv.conf is read by the next resolver for these settings, not by a live one (change→traffic: new channel → first RPC answered)',
+      });
+    } finally {
+      recorded.client.close();
+      for (const pod of pods) pod.kill();
+      await dns.close();
+    }
+  });
+});
