@@ -77,6 +77,7 @@ export const DEFAULTS = Object.freeze({
 
 /** Longest delay Node's timers accept (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2_147_483_647;
+const BACKOFF_KEYS = new Set(['initial', 'max', 'multiplier']);
 const KNOWN_KEYS = new Set([
   'refreshInterval', 'respectTtl', 'minInterval', 'jitter', 'backoff', 'family',
   'nameservers', 'timeout', 'attempts', 'resolvConfPath', 'hostsPath',
@@ -96,6 +97,11 @@ export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions
   if (backoffInput === null || typeof backoffInput !== 'object') {
     throw new TypeError(`Option "backoff" must be an object { initial, max, multiplier }, got ${describe(backoffInput)}`);
   }
+  for (const key of Object.keys(backoffInput)) {
+    if (!BACKOFF_KEYS.has(key)) {
+      throw new TypeError(`Unknown grpc-dns-watch option "backoff.${key}"; accepted: backoff.initial, backoff.max, backoff.multiplier`);
+    }
+  }
   const resolved: ResolvedOptions = {
     refreshInterval: milliseconds('refreshInterval', options.refreshInterval, base.refreshInterval, 1),
     respectTtl: boolean('respectTtl', options.respectTtl, base.respectTtl),
@@ -111,7 +117,7 @@ export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions
     timeout: options.timeout === undefined ? base.timeout : milliseconds('timeout', options.timeout, 0, 1),
     attempts: options.attempts === undefined ? base.attempts : integer('attempts', options.attempts, 1, 10),
     resolvConfPath: optionalString('resolvConfPath', options.resolvConfPath, base.resolvConfPath),
-    hostsPath: options.hostsPath === false ? false : optionalString('hostsPath', options.hostsPath, base.hostsPath || undefined),
+    hostsPath: options.hostsPath === false ? false : hostsPath(options.hostsPath, base.hostsPath),
   };
   if (resolved.refreshInterval < resolved.minInterval) {
     // A short refreshInterval alone is a clear wish to poll that often.
@@ -193,6 +199,12 @@ function optionalString(name: string, value: unknown, fallback: string | undefin
     throw new TypeError(`Option "${name}" must be a non-empty file path, got ${describe(value)}`);
   }
   return value;
+}
+
+/** `false` (skip the hosts file) must survive being the base of per-channel overrides. */
+function hostsPath(value: unknown, fallback: string | false | undefined): string | false | undefined {
+  if (value === undefined) return fallback;
+  return optionalString('hostsPath', value, undefined);
 }
 
 function nameservers(value: unknown): Nameserver[] {
