@@ -28,6 +28,7 @@ import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { trackEscapes } from './support/escapes.js';
 import { MAX_POINTER_CHAIN, MAX_UDP_REPLY_SIZE } from '../src/dns/client.js';
 import { DnsError } from '../src/dns/errors.js';
 import { StubResolver } from '../src/dns/lookup.js';
@@ -41,24 +42,12 @@ const FLAG_TC = 0x0200;
 
 // ------------------------------------------------------------ escapes
 
-const escaped: unknown[] = [];
-const onEscape = (error: unknown): void => {
-  escaped.push(error);
-};
-
-beforeAll(() => {
-  process.on('uncaughtException', onEscape);
-  process.on('unhandledRejection', onEscape);
-});
+const escaped = trackEscapes();
 
 afterEach(() => {
   expect(escaped, 'no uncaught exception or unhandled rejection').toEqual([]);
 });
 
-afterAll(() => {
-  process.off('uncaughtException', onEscape);
-  process.off('unhandledRejection', onEscape);
-});
 
 // ------------------------------------------------------ scripted server
 

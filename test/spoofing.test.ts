@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as dnsPacket from 'dns-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { trackEscapes } from './support/escapes.js';
 import { DnsClient, UDP_PORT_MAX_QUERIES, type DnsReply } from '../src/dns/client.js';
 import { watch, type WatchUpdate } from '../src/index.js';
 import { activeHandleCounts, expectDnsError, waitForHandlesAtMost, waitUntil } from './support/resolver-helpers.js';
@@ -25,20 +26,8 @@ const FORGED_V4 = '6.6.6.6';
 
 // ------------------------------------------------------------ escapes
 
-const escaped: unknown[] = [];
-const onEscape = (error: unknown): void => {
-  escaped.push(error);
-};
+const escaped = trackEscapes();
 
-beforeAll(() => {
-  process.on('uncaughtException', onEscape);
-  process.on('unhandledRejection', onEscape);
-});
-
-afterAll(() => {
-  process.off('uncaughtException', onEscape);
-  process.off('unhandledRejection', onEscape);
-});
 
 const cleanups: Array<() => Promise<void> | void> = [];
 
