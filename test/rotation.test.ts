@@ -145,19 +145,27 @@ describe('pod rotation: grpc-dns-watch vs the built-in resolver', () => {
     const pods = await fleet.add(3);
     publish(pods);
     const watched = ours();
+    const stock = builtin();
     await watched.waitUntil((byPod) => reached(byPod, pods));
+    await stock.waitUntil((byPod) => reached(byPod, pods));
     const load = watched.startLoad({ intervalMs: 5, maxMs: 30_000 });
+    const stockLoad = stock.startLoad({ intervalMs: 5, maxMs: 30_000 });
     const [victim, ...survivors] = pods as [Pod, ...Pod[]];
     victim.kill();
     await polls(2); // DNS still lists the dead pod for a while
     publish(survivors);
     await polls(2);
     const during = await load.stop();
+    const stockDuring = await stockLoad.stop();
     // RPCs in flight on the killed connection may fail; round_robin routes around it at once.
     expect(during.failed).toBeLessThanOrEqual(5);
     const after = await watched.burst(100, { concurrency: 4 });
     expect(after.failed).toBe(0);
     expect(reached(after.byPod, survivors)).toBe(true);
+    // No difference here, and the test says so: round_robin routes around a reset
+    // connection whatever the resolver does, so the built-in recovers as well.
+    expect(stockDuring.failed).toBeLessThanOrEqual(5);
+    expect((await stock.burst(100, { concurrency: 4 })).failed).toBe(0);
   });
 
   it('all pods replaced: traffic moves entirely to the new set; the built-in fails', async () => {
@@ -184,7 +192,9 @@ describe('pod rotation: grpc-dns-watch vs the built-in resolver', () => {
     const pods = await fleet.add(2);
     publish(pods);
     const watched = ours();
+    const stock = builtin();
     await watched.waitUntil((byPod) => reached(byPod, pods));
+    await stock.waitUntil((byPod) => reached(byPod, pods));
     const load = watched.startLoad({ intervalMs: 5, maxMs: 30_000 });
     dns.setFault('drop');
     await polls(3); // three polls into the outage (each times out, then backs off)
@@ -197,6 +207,11 @@ describe('pod rotation: grpc-dns-watch vs the built-in resolver', () => {
     const report = await load.stop();
     expect(report.failed).toBe(0);
     await watched.waitUntil((byPod) => reached(byPod, [...pods, added!]), { timeoutMs: 400 + INTERVAL + MARGIN });
+    // The built-in never asked during the outage and does not ask after it either.
+    await polls(2);
+    const stockAfter = await stock.burst(100, { concurrency: 4 });
+    expect(stockAfter.failed).toBe(0);
+    expect(servedBy(stockAfter.byPod, [added!])).toBe(0);
   });
 
   it('NXDOMAIN first: UNAVAILABLE naming the target; recovery within an interval of the records appearing', async () => {
@@ -208,11 +223,27 @@ describe('pod rotation: grpc-dns-watch vs the built-in resolver', () => {
     expect(error?.code).toBe(14); // UNAVAILABLE
     expect(error?.details).toMatch(new RegExp(`No addresses for dns-watch:///${NAME.replace(/\./g, '\\.')}`));
 
+    const stock = builtin();
+    const stockError = await stock.whoAmI(2_000).then(
+      () => null,
+      (failure: { code: number }) => failure,
+    );
+    expect(stockError?.code).toBe(14);
+
     const pods = await fleet.add(2);
     publish(pods);
     const started = Date.now();
     await watched.waitUntil((byPod) => reached(byPod, pods), { timeoutMs: INTERVAL + MARGIN });
-    expect(Date.now() - started).toBeLessThan(INTERVAL + MARGIN);
+    const ourRecovery = Date.now() - started;
+    expect(ourRecovery).toBeLessThan(INTERVAL + MARGIN);
+    // The built-in recovers through its own backoff (1 s, growing); how soon is
+    // printed, not asserted: it depends on where its backoff stands.
+    const stockStarted = Date.now();
+    const stockRecovered = await stock.waitUntil((byPod) => reached(byPod, pods), { timeoutMs: 5_000 }).then(
+      () => `${Date.now() - stockStarted} ms`,
+      () => 'not within 5 s',
+    );
+    console.info(`NXDOMAIN recovery: grpc-dns-watch ${ourRecovery} ms; built-in ${stockRecovered}`);
   });
 
   it('50 channels to one target: one query per interval per family, counted at the server', async () => {
