@@ -444,3 +444,34 @@ describe('examples/kubernetes manifests', () => {
     expect(at(serverPod, 'terminationGracePeriodSeconds')).toBeGreaterThanOrEqual(preStopS + drainS + GRACE_MARGIN_S);
   });
 });
+
+describe('examples/observe/log-diffs.ts', () => {
+  let dns: DnsTestServer | undefined;
+
+  afterEach(async () => {
+    await dns?.close();
+  });
+
+  it('logs each change as JSON, failures with what happens next, and stats; exits by itself', async () => {
+    dns = await DnsTestServer.start();
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(path.join(tmpdir(), 'observe-example-'));
+    const resolvConf = path.join(dir, 'resolv.conf');
+    await writeFile(resolvConf, `nameserver ${dns.address}\noptions timeout:1 attempts:1\n`);
+    try {
+      dns.setRecords('observed.test', { A: ['10.0.0.1'] });
+      const example = startExample(path.join(ROOT, 'examples/observe/log-diffs.ts'), ['observed.test', '6', resolvConf], {});
+      await example.waitFor((line) => line.includes('"msg":"dns change"') && line.includes('"added":["10.0.0.1"]'), 'the first set');
+      dns.setRecords('observed.test', { A: ['10.0.0.2'] });
+      await example.waitFor((line) => line.includes('"added":["10.0.0.2"],"removed":["10.0.0.1"]'), 'the change');
+      dns.setFault('servfail');
+      await example.waitFor((line) => line.includes('"code":"SERVFAIL","keptLastGoodSet":true'), 'the failure');
+      await example.waitFor((line) => line.includes('"msg":"dns stats"'), 'a stats line');
+      const exit = await example.exited;
+      expect(exit, example.stderr()).toEqual({ code: 0, signal: null });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
