@@ -26,6 +26,9 @@ describe('tracing through grpc-js under the tracer name dns_watch', () => {
     has(/traced\.test: failure 1 after \d+ ms \(SERVFAIL: .*\); keeping the last good set; retry in 20 ms/);
     has(/traced\.test: failure 2 .* retry in 40 ms/);
     has(/traced\.test: watcher stopped/);
+    has(/resolv\.conf: .*ndots:abc/);
+    has(/hosts file not used: .*no-such-hosts: ENOENT/);
+    expect(lines.filter((line) => line.includes('hosts file not used'))).toHaveLength(1);
   });
 
   it('is silent when the tracer is not enabled', async () => {

@@ -72,6 +72,8 @@ export class StubResolver {
   private config: Promise<{ conf: ResolvConf; client: DnsClient }> | null = null;
   private client: DnsClient | null = null;
   private closed = false;
+  /** The hosts-file error last traced, so a persisting one is traced once. */
+  private reportedHostsError: string | undefined;
 
   constructor(options: StubResolverOptions = {}) {
     this.options = options;
@@ -94,6 +96,11 @@ export class StubResolver {
     }
     assertValidName(name);
     const fromHosts = await this.hosts?.lookup(name, family);
+    if (this.hosts?.lastError && this.hosts.lastError !== this.reportedHostsError) {
+      const hostsError = this.hosts.lastError;
+      trace(() => `hosts file not used: ${hostsError}`);
+    }
+    this.reportedHostsError = this.hosts?.lastError;
     if (fromHosts && fromHosts.length > 0) {
       return { name: trimDot(name), addresses: fromHosts, source: 'hosts', failedFamilies: [] };
     }
@@ -131,6 +138,8 @@ export class StubResolver {
     this.config ??= (async () => {
       const base =
         this.options.resolvConf ?? (await readResolvConf({ path: this.options.resolvConfPath, env: this.options.env ?? process.env }));
+      // A mistyped path or a bad line must be findable: say what was ignored, once per resolver.
+      for (const warning of base.warnings) trace(() => `resolv.conf: ${warning}`);
       const conf: ResolvConf = {
         ...base,
         nameservers: this.options.nameservers && this.options.nameservers.length > 0 ? [...this.options.nameservers] : base.nameservers,
