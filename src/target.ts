@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, trimDot } from './dns/names.js';
 import { parseNameserver } from './dns/resolv-conf.js';
 import type { Nameserver } from './dns/types.js';
 
@@ -27,9 +28,8 @@ export class TargetError extends Error {
 }
 
 /** RFC 1035 §2.3.4: 255 octets on the wire, so 253 characters written out (without the trailing dot). */
-export const MAX_HOST_NAME_LENGTH = 253;
-/** RFC 1035 §2.3.4: 63 octets per label. */
-export const MAX_LABEL_LENGTH = 63;
+export const MAX_HOST_NAME_LENGTH = MAX_NAME_LENGTH;
+export { MAX_LABEL_LENGTH };
 /**
  * Characters a host label may hold: letters, digits and "-" (RFC 952/1123),
  * plus "_" because Kubernetes and SRV-style names use it. Anything else —
@@ -98,7 +98,7 @@ function parsePort(text: string, display: string): number {
 
 function validateHostName(host: string, display: string): void {
   if (host.length === 0) throw new TargetError(display, 'no host');
-  const bare = host.endsWith('.') ? host.slice(0, -1) : host;
+  const bare = trimDot(host);
   if (bare.length === 0) throw new TargetError(display, 'the host is only the root "."');
   if (bare.length > MAX_HOST_NAME_LENGTH) {
     throw new TargetError(display, `host name is ${bare.length} characters, more than ${MAX_HOST_NAME_LENGTH}`);

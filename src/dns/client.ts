@@ -4,6 +4,7 @@ import { randomInt } from 'node:crypto';
 import * as dnsPacket from 'dns-packet';
 import { trace } from '../trace.js';
 import { DnsError, type DnsErrorCode } from './errors.js';
+import { sameName } from './names.js';
 import type { Nameserver } from './types.js';
 
 /** Record types this transport asks for. */
@@ -17,7 +18,6 @@ export interface DnsReply {
   rcode: number;
   truncated: boolean;
   answers: dnsPacket.Answer[];
-  authorities: dnsPacket.Answer[];
   /** Which transport produced this reply. */
   transport: 'udp' | 'tcp';
 }
@@ -94,12 +94,6 @@ export const MAX_POINTER_CHAIN = 8;
  * every record it is told of, and a record's owner name may be 127 labels.
  */
 export const MAX_ANSWER_RECORDS = 1_024;
-/**
- * Authority records decoded (an SOA and a few NS are all a stub resolver can
- * use); additional records are not decoded at all (we read neither glue nor
- * EDNS options from replies).
- */
-export const MAX_AUTHORITY_RECORDS = 16;
 
 /** A DNS header is 12 bytes; anything shorter cannot be a reply. */
 const HEADER_SIZE = 12;
@@ -300,12 +294,13 @@ export class DnsClient {
           if (buffered < 2 + length) return;
           const all = joined();
           const frame = all.subarray(2, 2 + length);
+          const announced = announcedAnswers(frame);
           const packet = decodeSafely(frame);
           const rest = all.subarray(2 + length);
           chunks = rest.length > 0 ? [rest] : [];
           buffered = rest.length;
           if (packet && isValidReply(packet, id, name, type)) {
-            traceCappedAnswers(frame, name, type);
+            traceCappedAnswers(announced, name, type);
             finish(null, packet);
             return;
           }
@@ -411,10 +406,11 @@ export class DnsClient {
       query.settle({ reply: OVERSIZED });
       return;
     }
+    const announced = announcedAnswers(message);
     const packet = decodeSafely(message);
     if (!packet || packet.id === undefined) return;
     if (!isValidReply(packet, packet.id, query.name, query.type)) return;
-    traceCappedAnswers(message, query.name, query.type);
+    traceCappedAnswers(announced, query.name, query.type);
     query.settle({ reply: packet });
   }
 
@@ -438,7 +434,6 @@ export class DnsClient {
     }
   }
 
-
   private assertOpen(name: string): void {
     if (this.closed) throw new DnsError('CLOSED', name, `Resolver closed while asking for ${name}`);
   }
@@ -446,33 +441,34 @@ export class DnsClient {
 
 /**
  * The decoded message, or null for anything malformed (never a throw). At
- * most {@link MAX_ANSWER_RECORDS} answers and {@link MAX_AUTHORITY_RECORDS}
- * authority records are decoded, and no additional records.
+ * most {@link MAX_ANSWER_RECORDS} answers are decoded, and neither the
+ * authority nor the additional section: a stub resolver reads neither, and
+ * every record decoded is work a hostile server chooses. dns-packet decodes
+ * as many records as the header announces, so the header is rewritten *in
+ * place*: `message` must be a buffer we own (a received datagram or TCP frame)
+ * and is read afterwards only through the returned packet.
  */
 function decodeSafely(message: Buffer): dnsPacket.DecodedPacket | null {
   if (message.length < HEADER_SIZE || hasPointerLadder(message)) return null;
   const answers = message.readUInt16BE(6);
-  const authorities = message.readUInt16BE(8);
-  let bounded = message;
-  if (answers > MAX_ANSWER_RECORDS || authorities > MAX_AUTHORITY_RECORDS || message.readUInt16BE(10) !== 0) {
-    // dns-packet decodes as many records as the header announces: announce fewer.
-    bounded = Buffer.from(message);
-    bounded.writeUInt16BE(Math.min(answers, MAX_ANSWER_RECORDS), 6);
-    bounded.writeUInt16BE(Math.min(authorities, MAX_AUTHORITY_RECORDS), 8);
-    bounded.writeUInt16BE(0, 10);
-  }
+  if (answers > MAX_ANSWER_RECORDS) message.writeUInt16BE(MAX_ANSWER_RECORDS, 6);
+  message.writeUInt32BE(0, 8); // authority and additional counts
   try {
-    return dnsPacket.decode(bounded);
+    return dnsPacket.decode(message);
   } catch {
     return null;
   }
 }
 
+/** Answer records a reply announces (before {@link decodeSafely} caps them). */
+function announcedAnswers(message: Buffer): number {
+  return message.length >= HEADER_SIZE ? message.readUInt16BE(6) : 0;
+}
+
 /** Trace a valid reply whose answers went past {@link MAX_ANSWER_RECORDS}. */
-function traceCappedAnswers(message: Buffer, name: string, type: QueryType): void {
-  const answers = message.readUInt16BE(6);
-  if (answers > MAX_ANSWER_RECORDS) {
-    trace(() => `${name} ${type}: reply holds ${answers} answer records; using the first ${MAX_ANSWER_RECORDS} (MAX_ANSWER_RECORDS)`);
+function traceCappedAnswers(announced: number, name: string, type: QueryType): void {
+  if (announced > MAX_ANSWER_RECORDS) {
+    trace(() => `${name} ${type}: reply holds ${announced} answer records; using the first ${MAX_ANSWER_RECORDS} (MAX_ANSWER_RECORDS)`);
   }
 }
 
@@ -510,14 +506,6 @@ function isValidReply(packet: dnsPacket.DecodedPacket, id: number, name: string,
   );
 }
 
-export function sameName(a: string, b: string): boolean {
-  return trimDot(a).toLowerCase() === trimDot(b).toLowerCase();
-}
-
-function trimDot(name: string): string {
-  return name.endsWith('.') ? name.slice(0, -1) : name;
-}
-
 function sameHost(remote: string, asked: string): boolean {
   return remote === asked || canonicalHost(remote) === canonicalHost(asked);
 }
@@ -539,7 +527,6 @@ function toReply(packet: dnsPacket.DecodedPacket, transport: 'udp' | 'tcp'): Dns
     rcode: (packet.flags ?? 0) & 0xf,
     truncated: packet.flag_tc,
     answers: packet.answers ?? [],
-    authorities: packet.authorities ?? [],
     transport,
   };
 }

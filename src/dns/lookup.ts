@@ -1,8 +1,9 @@
 import net from 'node:net';
 import type * as dnsPacket from 'dns-packet';
-import { DnsClient, RCODE, sameName, type QueryType } from './client.js';
+import { DnsClient, RCODE, type QueryType } from './client.js';
 import { DnsError } from './errors.js';
 import { HostsFile } from './hosts.js';
+import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, sameName, trimDot } from './names.js';
 import { readResolvConf, searchCandidates } from './resolv-conf.js';
 import { trace } from '../trace.js';
 import type { Family, Nameserver, ResolvConf, ResolvedAddress } from './types.js';
@@ -21,9 +22,6 @@ export const MAX_CNAME_DEPTH = 8;
  * every poll would churn the channel's subchannels.
  */
 export const MAX_ADDRESSES_PER_FAMILY = 512;
-/** RFC 1035 §2.3.4. */
-const MAX_NAME_LENGTH = 253;
-const MAX_LABEL_LENGTH = 63;
 
 export interface StubResolverOptions {
   /** Servers to ask instead of resolv.conf's (how `dns://server/name` targets work). */
@@ -247,10 +245,6 @@ function isInternet(answer: dnsPacket.Answer): boolean {
 
 function familiesOf(family: Family): Array<4 | 6> {
   return family === 0 ? [4, 6] : [family];
-}
-
-function trimDot(name: string): string {
-  return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
 function isValidName(name: string): boolean {
