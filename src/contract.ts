@@ -46,11 +46,17 @@ export function nextBelief(previous: Belief, outcome: Outcome): Belief {
 /**
  * What to call a subscriber with, or null for no call. `lastTold` is the
  * {@link signature} of what it was last told; `asked` is true when it called
- * updateResolution() since, which is always answered.
+ * updateResolution() since, which is always answered. A caller telling many
+ * subscribers passes the belief's signature, computed once.
  */
-export function whatToTell(belief: Belief, lastTold: string | undefined, asked: boolean): Told | null {
+export function whatToTell(
+  belief: Belief,
+  lastTold: string | undefined,
+  asked: boolean,
+  current: string | undefined = signature(belief),
+): Told | null {
   if (belief.kind === 'unknown') return null;
-  if (!asked && signature(belief) === lastTold) return null;
+  if (!asked && current === lastTold) return null;
   switch (belief.kind) {
     case 'addresses':
       return { kind: 'update', addresses: belief.addresses };

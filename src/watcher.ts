@@ -66,6 +66,8 @@ interface Subscriber {
 export class Watcher {
   private readonly subscribers = new Set<Subscriber>();
   private belief: Belief = UNKNOWN;
+  /** signature(belief), kept with it: every subscriber is compared against it after every poll. */
+  private beliefSignature: string | undefined = undefined;
   private timer: NodeJS.Timeout | undefined;
   private timerDueAt: number | undefined;
   private inFlight = false;
@@ -223,7 +225,9 @@ export class Watcher {
 
   private settle(outcome: Outcome, durationMs: number): void {
     const previous = this.belief;
+    const previousSignature = this.beliefSignature;
     this.belief = nextBelief(previous, outcome);
+    this.beliefSignature = this.belief === previous ? previousSignature : signature(this.belief);
     let delay: number;
     if (outcome.kind === 'error') this.lastError = outcome.error;
     if (outcome.kind === 'error' && !outcome.error.authoritative) {
@@ -250,7 +254,7 @@ export class Watcher {
       } else {
         const addresses = this.belief.kind === 'addresses' ? this.belief.addresses : [];
         trace(() => `${this.name}: ${addresses.length} addresses in ${durationMs} ms, min TTL ${ttl} s; next poll in ${delay} ms`);
-        if (signature(previous) !== signature(this.belief)) {
+        if (previousSignature !== this.beliefSignature) {
           this.lastChangeAt = this.now();
           const change = diff(previous.kind === 'addresses' ? previous.addresses : [], addresses);
           if (previous.kind === 'addresses') {
@@ -271,10 +275,10 @@ export class Watcher {
 
   private tell(subscriber: Subscriber): void {
     if (!subscriber.open || this.stopped) return;
-    const told = whatToTell(this.belief, subscriber.lastTold, subscriber.asked);
+    const told = whatToTell(this.belief, subscriber.lastTold, subscriber.asked, this.beliefSignature);
     subscriber.asked = false;
     if (!told) return;
-    subscriber.lastTold = signature(this.belief);
+    subscriber.lastTold = this.beliefSignature;
     const addresses = told.kind === 'update' ? told.addresses : [];
     const change = diff(subscriber.lastAddresses, addresses);
     if (told.kind === 'update') subscriber.lastAddresses = addresses;
