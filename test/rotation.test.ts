@@ -44,6 +44,15 @@ function builtin(): PodClient {
   return client;
 }
 
+/** One client on each resolver, both already sending to every pod in `pods`. */
+async function sideBySide(pods: readonly Pod[]): Promise<{ watched: PodClient; stock: PodClient }> {
+  const watched = ours();
+  const stock = builtin();
+  await watched.waitUntil((byPod) => reached(byPod, pods));
+  await stock.waitUntil((byPod) => reached(byPod, pods));
+  return { watched, stock };
+}
+
 const reached = (byPod: Map<string, number>, pods: readonly Pod[]) => pods.every((pod) => (byPod.get(pod.host) ?? 0) > 0);
 const servedBy = (byPod: Map<string, number>, pods: readonly Pod[]) => pods.reduce((sum, pod) => sum + (byPod.get(pod.host) ?? 0), 0);
 
@@ -92,10 +101,7 @@ describe('pod rotation: grpc-dns-watch vs the built-in resolver', () => {
   it('scale-up: new pods get round_robin traffic within one interval; the built-in never sends them any', async () => {
     const old = await fleet.add(2);
     publish(old);
-    const watched = ours();
-    const stock = builtin();
-    await watched.waitUntil((byPod) => reached(byPod, old));
-    await stock.waitUntil((byPod) => reached(byPod, old));
+    const { watched, stock } = await sideBySide(old);
 
     const added = await fleet.add(2);
     publish([...old, ...added]);
@@ -113,10 +119,7 @@ describe('pod rotation: grpc-dns-watch vs the built-in resolver', () => {
   it('rolling update with graceful termination: zero failed RPCs; the built-in is left with no pods', async () => {
     const old = await fleet.add(2);
     publish(old);
-    const watched = ours();
-    const stock = builtin();
-    await watched.waitUntil((byPod) => reached(byPod, old));
-    await stock.waitUntil((byPod) => reached(byPod, old));
+    const { watched, stock } = await sideBySide(old);
     const watchedLoad = watched.startLoad({ intervalMs: 5, maxMs: 30_000 });
     const stockLoad = stock.startLoad({ intervalMs: 5, maxMs: 30_000 });
 
@@ -144,10 +147,7 @@ describe('pod rotation: grpc-dns-watch vs the built-in resolver', () => {
   it('hard kill while DNS still lists the pod: recovery, no lasting failures', async () => {
     const pods = await fleet.add(3);
     publish(pods);
-    const watched = ours();
-    const stock = builtin();
-    await watched.waitUntil((byPod) => reached(byPod, pods));
-    await stock.waitUntil((byPod) => reached(byPod, pods));
+    const { watched, stock } = await sideBySide(pods);
     const load = watched.startLoad({ intervalMs: 5, maxMs: 30_000 });
     const stockLoad = stock.startLoad({ intervalMs: 5, maxMs: 30_000 });
     const [victim, ...survivors] = pods as [Pod, ...Pod[]];
@@ -171,10 +171,7 @@ describe('pod rotation: grpc-dns-watch vs the built-in resolver', () => {
   it('all pods replaced: traffic moves entirely to the new set; the built-in fails', async () => {
     const old = await fleet.add(2);
     publish(old);
-    const watched = ours();
-    const stock = builtin();
-    await watched.waitUntil((byPod) => reached(byPod, old));
-    await stock.waitUntil((byPod) => reached(byPod, old));
+    const { watched, stock } = await sideBySide(old);
 
     const replacement = await fleet.add(2);
     publish(replacement);
@@ -191,10 +188,7 @@ describe('pod rotation: grpc-dns-watch vs the built-in resolver', () => {
   it('DNS outage in steady state: no failed RPCs; rotation resumes when DNS returns', async () => {
     const pods = await fleet.add(2);
     publish(pods);
-    const watched = ours();
-    const stock = builtin();
-    await watched.waitUntil((byPod) => reached(byPod, pods));
-    await stock.waitUntil((byPod) => reached(byPod, pods));
+    const { watched, stock } = await sideBySide(pods);
     const load = watched.startLoad({ intervalMs: 5, maxMs: 30_000 });
     dns.setFault('drop');
     await polls(3); // three polls into the outage (each times out, then backs off)
