@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { resolveOptions, type ResolvedOptions, type WatchOptions } from '../options.js';
 import { IS_DNS_WATCH, SCHEME, createResolverClass } from './resolver.js';
+import { trackBinds } from './server-bind.js';
 import { connectTracing } from './trace.js';
 import type { GrpcModuleLike, ListenerLike, ResolverConstructorLike } from './types.js';
 
@@ -25,6 +26,8 @@ interface Registration {
   replacedBuiltin: boolean;
   /** Puts grpc-js's built-in `dns` resolver back. */
   restoreBuiltin: (() => void) | null;
+  /** Unwraps Server.prototype.bindAsync. */
+  untrackBinds: () => void;
 }
 
 let current: Registration | null = null;
@@ -54,6 +57,8 @@ export function register(options: RegisterOptions = {}): void {
       options: resolved,
       replacedBuiltin: replaceBuiltin,
       restoreBuiltin: replaceBuiltin ? captureBuiltin(grpc) : () => {},
+      // Binds resolve through the `dns-watch` scheme too, so also with replaceBuiltin: false.
+      untrackBinds: trackBinds(grpc),
     };
     const resolverClass = createResolverClass(grpc, () => registration.options);
     if (replaceBuiltin) grpc.experimental.registerResolver('dns', resolverClass);
@@ -70,8 +75,9 @@ export function register(options: RegisterOptions = {}): void {
  */
 export function unregister(): void {
   if (!current) return;
-  const { restoreBuiltin } = current;
+  const { restoreBuiltin, untrackBinds } = current;
   current = null;
+  untrackBinds();
   if (!restoreBuiltin) {
     throw new Error('grpc-dns-watch: cannot restore grpc-js\'s built-in dns resolver: it could not be found when register() ran');
   }
