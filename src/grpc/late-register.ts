@@ -123,9 +123,10 @@ export function warnIfLate(grpc: object): void {
   state.warned = true;
   const shown = late.slice(0, 3).map((channel) => JSON.stringify(channel.target)).join(', ');
   const more = late.length > 3 ? ` and ${late.length - 3} more` : '';
+  const one = late.length === 1;
   process.emitWarning(
-    `grpc-dns-watch: register() ran after ${late.length} channel${late.length === 1 ? '' : 's'} to dns targets ` +
-      `(${shown}${more}) had been created; they keep grpc-js's built-in resolver until closed. ` +
+    `grpc-dns-watch: register() ran after ${one ? 'a channel to a dns target' : `${late.length} channels to dns targets`} ` +
+      `(${shown}${more}) had been created; ${one ? 'it keeps' : 'they keep'} grpc-js's built-in resolver until closed. ` +
       'Call register() before creating clients.',
     { code: LATE_REGISTER_CODE },
   );
