@@ -94,5 +94,4 @@ describe.each(GRPC_VERSIONS)('register() after channels exist, with %s', (name) 
     await settle();
     expect(warnings).toHaveLength(1);
   });
-
 });

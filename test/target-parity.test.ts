@@ -104,6 +104,7 @@ const ROWS: Row[] = [
   // empty
   row(':50051', '', 50_051, 'no host: grpc-js hands "" to dns.lookup, which answers with no addresses'),
   row('dns:', null),
+  row('', null),
 ];
 
 /** grpc-js's own target handling, from the version's files (parseUri and the scheme mapping are not exported). */
