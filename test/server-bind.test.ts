@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { register, stats, unregister } from '../src/index.js';
+import { observe, register, stats, unregister, type WatchEvent } from '../src/index.js';
 import { registry } from '../src/registry.js';
 import { GRPC_VERSIONS, loadGrpc, type GrpcModule } from './support/grpc-versions.js';
 import { POD_SERVICE, createPodClient, type GrpcLike, type PodClient } from './support/pods.js';
@@ -75,15 +75,25 @@ describe.each(GRPC_VERSIONS)('servers bind through grpc-dns-watch with %s', (nam
       ['dns:bind-name.test:0', 'hosts-name', (port) => `dns:///bind-name.test:${port}`],
     ];
     const bound: Array<{ label: string; target: string }> = [];
-    for (const [address, label, clientTarget] of binds) {
-      const { server, port } = await bind(grpc, address, label);
-      servers.push(server);
-      expect(port, address).toBeGreaterThan(0);
-      bound.push({ label, target: clientTarget(port) });
+    const queries: string[] = [];
+    const stopObserving = observe((event: WatchEvent) => {
+      if (event.type === 'query') queries.push(event.name);
+    });
+    try {
+      for (const [address, label, clientTarget] of binds) {
+        const { server, port } = await bind(grpc, address, label);
+        servers.push(server);
+        expect(port, address).toBeGreaterThan(0);
+        bound.push({ label, target: clientTarget(port) });
+      }
+      // A bind's resolution leaves no watcher and no stub resolver (its sockets) behind.
+      await waitUntil(() => registry.size.watchers === 0 && registry.size.resolvers === 0, 'the binds released their watchers');
+    } finally {
+      stopObserving();
     }
-    // A bind's resolution leaves no watcher and no stub resolver (its sockets) behind.
-    await waitUntil(() => registry.size.watchers === 0 && registry.size.resolvers === 0, 'the binds released their watchers');
     expect(stats()).toEqual([]);
+    // Names are looked up once per bind; IP literals never.
+    expect(queries.sort()).toEqual(['bind-name.test', 'localhost']);
 
     for (const { label, target } of bound) {
       const client = createPodClient(target, { grpc: grpc as unknown as GrpcLike });
