@@ -16,7 +16,8 @@ import { unusedUdpPort } from './support/resolver-helpers.js';
  *
  * A row with `stricter` is a documented difference: grpc-js accepts the target
  * and grpc-dns-watch refuses it with a clear UNAVAILABLE. The reason is on the
- * row and in docs/faq.md; each is a name or port no lookup can succeed with.
+ * row and in docs/faq.md: a port no socket can use, a name that cannot be
+ * put in a DNS question, or one that is not a host name at all.
  */
 
 interface Row {
@@ -27,7 +28,7 @@ interface Row {
   stricter?: string;
 }
 
-const NOT_A_HOST_NAME = 'not a host name: getaddrinfo can only fail on it, grpc-dns-watch says why instead of asking DNS';
+const NOT_A_HOST_NAME = 'not a host name (RFC 952/1123): the built-in passes it to getaddrinfo, where no DNS name and at most an odd /etc/hosts line matches; refused before any query, saying why';
 const row = (target: string, host: string | null, port = 443, stricter?: string): Row => ({
   target,
   grpc: host === null ? null : { host, port },
