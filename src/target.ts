@@ -5,6 +5,7 @@ import type { Nameserver } from './dns/types.js';
 
 /** grpc's default port for `dns:` targets without one. */
 export const DEFAULT_PORT = 443;
+const MAX_PORT = 65_535;
 
 export interface ParsedTarget {
   /** Host name (as written, trailing dot kept: it means "absolute") or IP literal without brackets. */
@@ -89,11 +90,16 @@ function splitHostPort(path: string, display: string): { host: string; portText:
   return { host: path, portText: undefined };
 }
 
+/**
+ * Digits only, as grpc-js's own splitHostPort reads them (leading zeros
+ * allowed), and port 0 because `Server.bindAsync('host:0')` resolves its
+ * address through this resolver (issue 16). Above 65535 is refused: grpc-js
+ * would hand on a port no socket can use, and the failure would not say why.
+ */
 function parsePort(text: string, display: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65_535) {
-    throw new TargetError(display, `port "${text}" is not a number from 1 to 65535`);
-  }
-  return Number(text);
+  const port = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(port <= MAX_PORT)) throw new TargetError(display, `port "${text}" is not a number from 0 to ${MAX_PORT}`);
+  return port;
 }
 
 function validateHostName(host: string, display: string): void {

@@ -266,15 +266,13 @@ describe('malformed targets: UNAVAILABLE to the listener with the target and the
   });
 
   it.each<[string, string, string]>([
-    ['port 0', 'svc.test:0', 'port "0" is not a number from 1 to 65535'],
-    ['port 65536', 'svc.test:65536', 'port "65536" is not a number from 1 to 65535'],
-    ['port 99999', 'svc.test:99999', 'port "99999" is not a number from 1 to 65535'],
-    ['port -1', 'svc.test:-1', 'port "-1" is not a number from 1 to 65535'],
-    ['port 1e3', 'svc.test:1e3', 'port "1e3" is not a number from 1 to 65535'],
-    ['port by name', 'svc.test:http', 'port "http" is not a number from 1 to 65535'],
-    ['empty port', 'svc.test:', 'port "" is not a number from 1 to 65535'],
-    ['IPv4 literal, port 0', '127.0.0.1:0', 'port "0" is not a number from 1 to 65535'],
-    ['IPv6 literal, port 65536', '[::1]:65536', 'port "65536" is not a number from 1 to 65535'],
+    ['port 65536', 'svc.test:65536', 'port "65536" is not a number from 0 to 65535'],
+    ['port 99999', 'svc.test:99999', 'port "99999" is not a number from 0 to 65535'],
+    ['port -1', 'svc.test:-1', 'port "-1" is not a number from 0 to 65535'],
+    ['port 1e3', 'svc.test:1e3', 'port "1e3" is not a number from 0 to 65535'],
+    ['port by name', 'svc.test:http', 'port "http" is not a number from 0 to 65535'],
+    ['empty port', 'svc.test:', 'port "" is not a number from 0 to 65535'],
+    ['IPv6 literal, port 65536', '[::1]:65536', 'port "65536" is not a number from 0 to 65535'],
     ['unclosed bracket', '[::1', 'unclosed "[" in IPv6 address'],
     ['IPv4 in brackets', '[10.0.0.1]:80', '"10.0.0.1" in brackets is not an IPv6 address'],
     ['empty brackets', '[]:80', '"" in brackets is not an IPv6 address'],
@@ -293,7 +291,7 @@ describe('malformed targets: UNAVAILABLE to the listener with the target and the
     ['leading dot', '.svc.test', 'empty label in host name (two dots in a row, or a leading dot)'],
     ['64-character label', `${'a'.repeat(64)}.test`, `label "${'a'.repeat(20)}…" is 64 characters, more than 63`],
     ['254-character name', A_254, 'host name is 254 characters, more than 253'],
-    ['port checked before the name', 'bad_name!.test:99999', 'port "99999" is not a number from 1 to 65535'],
+    ['port checked before the name', 'bad_name!.test:99999', 'port "99999" is not a number from 0 to 65535'],
   ])('%s', async (_label, targetPath, reason) => {
     const told = await firstCall({ authority: '', path: targetPath });
     expect(told.ok).toBe(false);
@@ -313,7 +311,7 @@ describe('malformed targets: UNAVAILABLE to the listener with the target and the
   });
 
   it.each<[string, string, string]>([
-    ['port out of range', 'dns-watch:///svc.test:99999', 'port "99999" is not a number from 1 to 65535'],
+    ['port out of range', 'dns-watch:///svc.test:99999', 'port "99999" is not a number from 0 to 65535'],
     // grpc-js hands "///" over as the path (its URI pattern needs a non-empty path after the authority).
     ['nothing after the slashes', 'dns-watch:///', `"///" ${BAD_CHARACTER('/')}`],
   ])('through a real client, %s: the RPC fails UNAVAILABLE with that message', async (_label, target, reason) => {
@@ -340,6 +338,8 @@ describe('edge inputs that are accepted, and how they are read', () => {
     ['a trailing dot (absolute name)', 'svc.test.', { host: 'svc.test.', port: 443, ipLiteral: 0 }],
     ['underscores (SRV-style labels)', '_grpc._tcp.svc.test:1', { host: '_grpc._tcp.svc.test', port: 1, ipLiteral: 0 }],
     ['port 65535', 'svc.test:65535', { host: 'svc.test', port: 65535, ipLiteral: 0 }],
+    ['port 0 (what Server.bindAsync asks for an ephemeral port)', 'svc.test:0', { host: 'svc.test', port: 0, ipLiteral: 0 }],
+    ['port 0 on an IPv4 literal', '0.0.0.0:0', { host: '0.0.0.0', port: 0, ipLiteral: 4 }],
   ])('target: %s', (_label, targetPath, expected) => {
     expect(parseTarget({ path: targetPath })).toMatchObject(expected);
   });

@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
-import path from 'node:path';
 import { resolveOptions, type ResolvedOptions, type WatchOptions } from '../options.js';
+import { requireGrpcFile } from './internals.js';
+import { channelMark, rememberOurChannels, warnIfLate } from './late-register.js';
 import { IS_DNS_WATCH, SCHEME, createResolverClass } from './resolver.js';
+import { trackBinds } from './server-bind.js';
 import { connectTracing } from './trace.js';
 import type { GrpcModuleLike, ListenerLike, ResolverConstructorLike } from './types.js';
 
@@ -25,6 +27,10 @@ interface Registration {
   replacedBuiltin: boolean;
   /** Puts grpc-js's built-in `dns` resolver back. */
   restoreBuiltin: (() => void) | null;
+  /** Unwraps Server.prototype.bindAsync. */
+  untrackBinds: () => void;
+  /** Highest channelz id of a live channel when we took `dns` over (see late-register.ts). */
+  channelMark: number;
 }
 
 let current: Registration | null = null;
@@ -49,11 +55,15 @@ export function register(options: RegisterOptions = {}): void {
   if (current) {
     current.options = resolved;
   } else {
+    if (replaceBuiltin) warnIfLate(grpc);
     const registration: Registration = {
       grpc,
       options: resolved,
       replacedBuiltin: replaceBuiltin,
       restoreBuiltin: replaceBuiltin ? captureBuiltin(grpc) : () => {},
+      // Binds resolve through the `dns-watch` scheme too, so also with replaceBuiltin: false.
+      untrackBinds: trackBinds(grpc),
+      channelMark: replaceBuiltin ? channelMark(grpc) : 0,
     };
     const resolverClass = createResolverClass(grpc, () => registration.options);
     if (replaceBuiltin) grpc.experimental.registerResolver('dns', resolverClass);
@@ -70,8 +80,10 @@ export function register(options: RegisterOptions = {}): void {
  */
 export function unregister(): void {
   if (!current) return;
-  const { restoreBuiltin } = current;
+  const { grpc, restoreBuiltin, untrackBinds, replacedBuiltin, channelMark: mark } = current;
   current = null;
+  untrackBinds();
+  if (replacedBuiltin) rememberOurChannels(grpc, mark);
   if (!restoreBuiltin) {
     throw new Error('grpc-dns-watch: cannot restore grpc-js\'s built-in dns resolver: it could not be found when register() ran');
   }
@@ -117,16 +129,8 @@ function captureBuiltin(grpc: GrpcModuleLike): (() => void) | null {
       // fall through to the file lookup
     }
   }
-  const require = createRequire(import.meta.url);
-  const loaded = Object.values(require.cache).find((entry) => entry?.exports === grpc);
-  if (!loaded) return null;
-  try {
-    const resolverDns = require(path.join(path.dirname(loaded.filename), 'resolver-dns.js')) as { setup?: () => void };
-    const setup = resolverDns.setup;
-    return typeof setup === 'function' ? () => setup() : null;
-  } catch {
-    return null;
-  }
+  const setup = requireGrpcFile<{ setup?: () => void }>(grpc, 'resolver-dns.js')?.setup;
+  return typeof setup === 'function' ? () => setup() : null;
 }
 
 /** A listener of every shape that ignores what it is told (the probe never resolves). */

@@ -5,6 +5,7 @@ import { trace } from '../trace.js';
 import type { Delivery, Subscription } from '../watcher.js';
 import { channelOptions } from './channel-options.js';
 import { ListenerAdapter } from './listener.js';
+import { claimBind } from './server-bind.js';
 import type { GrpcModuleLike, GrpcUriLike, ListenerLike, ResolverConstructorLike, ResolverLike } from './types.js';
 
 /** Our own scheme, usable beside grpc-js's `dns` (which we also take over). */
@@ -27,6 +28,8 @@ export function createResolverClass(grpc: GrpcModuleLike, currentOptions: () => 
     private readonly listener: ListenerAdapter;
     private readonly target: ParsedTarget | TargetError;
     private readonly options: ResolvedOptions;
+    /** Serves a Server.bindAsync(): one answer per updateResolution(), nothing left polling. */
+    private readonly forBind: boolean;
     private subscription: Subscription | undefined;
     private returnedLiteral = false;
     /** Bumped by destroy(), so deferred calls scheduled before it are dropped. */
@@ -34,6 +37,7 @@ export function createResolverClass(grpc: GrpcModuleLike, currentOptions: () => 
 
     constructor(target: GrpcUriLike, listener: ListenerLike, options: Record<string, unknown>) {
       this.display = formatTarget(target);
+      this.forBind = claimBind(target);
       this.listener = new ListenerAdapter(grpc, listener);
       this.options = channelOptions(currentOptions(), options ?? {});
       try {
@@ -42,7 +46,7 @@ export function createResolverClass(grpc: GrpcModuleLike, currentOptions: () => 
         if (!(error instanceof TargetError)) throw error;
         this.target = error;
       }
-      trace(() => `resolver created for ${this.display}`);
+      trace(() => `resolver created for ${this.display}${this.forBind ? ' (server bind: resolved once)' : ''}`);
     }
 
     updateResolution(): void {
@@ -66,9 +70,16 @@ export function createResolverClass(grpc: GrpcModuleLike, currentOptions: () => 
       const options = target.nameserver ? { ...this.options, nameservers: [target.nameserver] } : this.options;
       const generation = this.generation;
       // Deliveries are asynchronous by construction (after a query or setImmediate).
-      this.subscription = registry.subscribe(target.host, options, (delivery) => {
+      const subscription = registry.subscribe(target.host, options, (delivery) => {
+        if (this.forBind) {
+          // A server looks at the first answer only and never destroys its resolver:
+          // leave the watcher now, so it stops (and closes its sockets) unless a channel shares it.
+          subscription.close();
+          if (this.subscription === subscription) this.subscription = undefined;
+        }
         if (generation === this.generation) this.deliver(delivery, target.port);
       });
+      this.subscription = subscription;
     }
 
     destroy(): void {

@@ -50,6 +50,8 @@ export interface ResolverConstructorLike {
 
 export interface GrpcModuleLike {
   Metadata: new () => unknown;
+  /** Its bindAsync resolves bind addresses through the registered resolvers. */
+  Server?: { prototype: object };
   status: { UNAVAILABLE: number };
   logVerbosity: { DEBUG: number };
   experimental: {
