@@ -110,13 +110,14 @@ export const MAX_IN_FLIGHT_PER_NAMESERVER = 256;
 export const MAX_QUEUED_PER_NAMESERVER = 16_384;
 
 /**
- * Answer records decoded per TCP try, over all the messages read on its
- * connection (two full replies' worth). A hostile server can put our id and
+ * Answer records decoded per try, over every message that carried our id
+ * and question (two full replies' worth). A hostile server can put our id and
  * question on messages built to be slow to decode and fail at the end
  * (label ladders, see docs/hostile-input.md); this bounds the decoding work
- * of one try however many such messages fit in {@link MAX_TCP_BYTES_PER_QUERY}.
+ * of one try however many such messages fit in {@link MAX_TCP_BYTES_PER_QUERY}
+ * or arrive over UDP before the timeout. Past it the try fails with BADRESPONSE.
  */
-export const MAX_TCP_ANSWERS_DECODED_PER_QUERY = 2 * MAX_ANSWER_RECORDS;
+export const MAX_ANSWERS_DECODED_PER_TRY = 2 * MAX_ANSWER_RECORDS;
 
 /** Largest DNS message over TCP: the 2-byte length prefix of RFC 1035 §4.2.2. */
 export const MAX_TCP_MESSAGE_SIZE = 65_535;
@@ -147,6 +148,8 @@ interface PendingUdpQuery {
   questionEnd: number;
   /** What was wrong with the last reply that matched id and question but could not be used. */
   defect?: string;
+  /** Answer records decoded so far for this try (see {@link MAX_ANSWERS_DECODED_PER_TRY}). */
+  decoded: number;
   settle: (outcome: { reply?: dnsPacket.DecodedPacket | typeof OVERSIZED; error?: DnsError }) => void;
 }
 
@@ -344,7 +347,7 @@ export class DnsClient {
         if (reply) resolve(reply);
         else reject(error);
       };
-      const pendingQuery: PendingUdpQuery = { lane, port, name, type, query, questionEnd: questionEnd(query, this.udpPayloadSize > 0), settle };
+      const pendingQuery: PendingUdpQuery = { lane, port, name, type, query, questionEnd: questionEnd(query, this.udpPayloadSize > 0), decoded: 0, settle };
       this.pending.set(id, pendingQuery);
       lane.send(port, query, (error) => {
         settle({ error: new DnsError('NETWORK', name, `Cannot send to ${formatServer(server)}: ${error.message}`, { cause: error }) });
@@ -396,14 +399,8 @@ export class DnsClient {
           if (!answersQuery(frame, query, end)) continue;
           const announced = announcedAnswers(frame);
           answersDecoded += Math.min(announced, MAX_ANSWER_RECORDS);
-          if (answersDecoded > MAX_TCP_ANSWERS_DECODED_PER_QUERY) {
-            finish(
-              new DnsError(
-                'BADRESPONSE',
-                name,
-                `${formatServer(server)} sent more than ${MAX_TCP_ANSWERS_DECODED_PER_QUERY} answer records over TCP without a usable answer for ${name} ${type}`,
-              ),
-            );
+          if (answersDecoded > MAX_ANSWERS_DECODED_PER_TRY) {
+            finish(tooManyAnswers(server, name, type, 'TCP'));
             return;
           }
           const packet = decodeReply(frame, end);
@@ -450,6 +447,11 @@ export class DnsClient {
       return;
     }
     const announced = announcedAnswers(message);
+    query.decoded += Math.min(announced, MAX_ANSWER_RECORDS);
+    if (query.decoded > MAX_ANSWERS_DECODED_PER_TRY) {
+      query.settle({ error: tooManyAnswers(lane.server, query.name, query.type, 'UDP') });
+      return;
+    }
     const packet = decodeReply(message, query.questionEnd);
     if (typeof packet === 'string') {
       // Dropped, not fatal: anyone who guessed id and port could send it, and
@@ -490,6 +492,14 @@ export class DnsClient {
   private assertOpen(name: string): void {
     if (this.closed) throw new DnsError('CLOSED', name, `Resolver closed while asking for ${name}`);
   }
+}
+
+function tooManyAnswers(server: Nameserver, name: string, type: QueryType, transport: 'UDP' | 'TCP'): DnsError {
+  return new DnsError(
+    'BADRESPONSE',
+    name,
+    `${formatServer(server)} sent more than ${MAX_ANSWERS_DECODED_PER_TRY} answer records over ${transport} without a usable answer for ${name} ${type} (MAX_ANSWERS_DECODED_PER_TRY)`,
+  );
 }
 
 /** Trace a valid reply whose answers went past {@link MAX_ANSWER_RECORDS}. */
