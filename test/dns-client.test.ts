@@ -354,6 +354,35 @@ describe('DnsClient: rcodes, failover and attempts', () => {
     expect(timers.delays.filter((ms) => ms !== UDP_PORT_MAX_AGE_MS)).toEqual([100, 100, 100, 100, 100, 100]);
   });
 
+  it('schedules exactly one timeout per try, and a try ends when it fires (manual timers: no waiting)', async () => {
+    const server = await startServer();
+    server.setFault('drop');
+    const delays: number[] = [];
+    const callbacks: Array<() => void> = [];
+    const timers: Timers = {
+      now: () => 0,
+      setTimeout: (callback, ms) => {
+        delays.push(ms);
+        callbacks.push(callback);
+        return {};
+      },
+      clearTimeout: () => undefined,
+    };
+    const client = new DnsClient({ timeoutMs: 60_000, attempts: 2, timers });
+    clients.push(client);
+    const outcome = expectDnsError(client.query([server.nameserver], NAME, 'A'), 'TIMEOUT');
+    await server.waitForQueries(1);
+    // The new port's age timer, then the first try's timeout.
+    expect(delays).toEqual([UDP_PORT_MAX_AGE_MS, 60_000]);
+    callbacks[1]!();
+    await server.waitForQueries(2);
+    // The second attempt reuses the port: one more timer, the try's.
+    expect(delays).toEqual([UDP_PORT_MAX_AGE_MS, 60_000, 60_000]);
+    callbacks[2]!();
+    const error = await outcome;
+    expect(error.message).toMatch(/^No reply from 127\.0\.0\.1:\d+ for svc\.test A within 60000 ms \(2 attempts on /);
+  });
+
   it('names the most telling failure: SERVFAIL from one server beats silence from another', async () => {
     const silent = await startServer();
     silent.setFault('drop');

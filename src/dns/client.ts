@@ -181,6 +181,7 @@ export class DnsClient {
   private readonly maxQueued: number;
   /** One lane per nameserver asked, by `host|port`. */
   private readonly lanes = new Map<string, { udp: UdpLane; gate: QueryGate }>();
+  private readonly laneByServer = new WeakMap<Nameserver, { udp: UdpLane; gate: QueryGate }>();
   /** In-flight UDP queries by id; ids are unique across all sockets (and TCP). */
   private readonly pending = new Map<number, PendingUdpQuery>();
   private readonly ids = new IdPool();
@@ -308,6 +309,9 @@ export class DnsClient {
   }
 
   private laneFor(server: Nameserver): { udp: UdpLane; gate: QueryGate } {
+    // Callers pass the same nameserver objects poll after poll: skip the key.
+    const known = this.laneByServer.get(server);
+    if (known) return known;
     const key = `${server.host}|${server.port}`;
     let lane = this.lanes.get(key);
     if (!lane) {
@@ -318,6 +322,7 @@ export class DnsClient {
       lane = { udp, gate: new QueryGate(this.maxInFlight, this.maxQueued, this.timeoutMs, this.timers) };
       this.lanes.set(key, lane);
     }
+    this.laneByServer.set(server, lane);
     return lane;
   }
 
