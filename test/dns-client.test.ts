@@ -428,7 +428,8 @@ describe('DnsClient: close() and process liveness', () => {
     const started = Date.now();
     client.close();
     await outcome;
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // Generous: well under the 10 s timeout, which is all this tells apart.
+    expect(Date.now() - started).toBeLessThan(5_000);
     await expectDnsError(client.query([server.nameserver], NAME, 'A'), 'CLOSED');
     expect(server.queries).toHaveLength(1);
     await waitForHandlesAtMost(before);

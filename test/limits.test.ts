@@ -249,10 +249,9 @@ describe(`TCP: MAX_TCP_MESSAGE_SIZE (${MAX_TCP_MESSAGE_SIZE}), MAX_TCP_BYTES_PER
       };
       write();
     });
-    const started = Date.now();
+    // BADRESPONSE with this message, not TIMEOUT: the byte cap ended the try, not the 5 s clock.
     const error = await expectDnsError(clientFor(5_000).query([server], NAME, 'A'), 'BADRESPONSE');
     expect(error.message).toContain(`sent more than ${MAX_TCP_BYTES_PER_QUERY} bytes over TCP without answering ${NAME} A`);
-    expect(Date.now() - started).toBeLessThan(2_000);
     expect(written).toBeGreaterThan(MAX_TCP_BYTES_PER_QUERY);
   });
 
