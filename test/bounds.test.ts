@@ -193,6 +193,20 @@ describe('a closed nameserver port fails the try at once (connected sockets see 
   });
 });
 
+describe('attempt events', () => {
+  it('name the transport a try failed on (TCP after truncation)', async () => {
+    const server = await DnsTestServer.start({ tcp: false });
+    cleanups.push(() => server.close());
+    server.setFault('truncate');
+    const client = newClient({ timeoutMs: 2_000 });
+    const events = collectEvents();
+    await expectDnsError(client.query([server.nameserver], 'bounds.test', 'A'), 'NETWORK');
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: 'attempt', name: 'bounds.test', recordType: 'A', server: server.address, transport: 'tcp' });
+    expect((events[0] as { error: DnsError }).error.message).toMatch(/^TCP to 127\.0\.0\.1:\d+ failed: connect ECONNREFUSED/);
+  });
+});
+
 describe('address records of the wrong size are a bad reply, not a truncated address', () => {
   /** A reply with one address record of `type` carrying `length` bytes of data. */
   function sizedReply(query: dnsPacket.DecodedPacket, type: 'A' | 'AAAA', length: number): Buffer {
