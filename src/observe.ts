@@ -15,7 +15,13 @@ export type WatchEvent =
    * A resolution failed. `kept` is true when the last good set stays in use
    * (could not ask, with a set); `retryInMs` is the backoff before the next try.
    */
-  | { type: 'error'; name: string; error: DnsError; kept: boolean; retryInMs: number };
+  | { type: 'error'; name: string; error: DnsError; kept: boolean; retryInMs: number }
+  /**
+   * One try of one query that failed (timeout, refused port, SERVFAIL…), on
+   * its way to the next nameserver or attempt. `server` reads `host:port`
+   * (`[v6]:port`); `durationMs` includes any wait in line for the server.
+   */
+  | { type: 'attempt'; name: string; recordType: 'A' | 'AAAA'; server: string; transport: 'udp' | 'tcp'; error: DnsError; durationMs: number };
 
 export type WatchObserver = (event: WatchEvent) => void;
 

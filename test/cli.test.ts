@@ -4,18 +4,18 @@
  * child process. The CLI never asks the machine's own nameserver: every run
  * passes --server and/or --resolv-conf pointing at a test server.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../src/cli/main.js';
 import { registry } from '../src/registry.js';
+import { BIN, ensureBuilt } from './support/built-cli.js';
 import { DnsTestServer } from './support/dns-server.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(ROOT, 'dist', 'cli.js');
 const ISO = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`;
 
 let dns: DnsTestServer;
@@ -421,18 +421,6 @@ describe('grpc-dns-watch (watch mode)', () => {
     }
   });
 });
-
-/** dist/cli.js, rebuilt with the project's build (tsup) when missing or older than a source file. */
-function ensureBuilt(): void {
-  const newestSource = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) return Math.max(newest, newestSource(full));
-      return entry.name.endsWith('.ts') ? Math.max(newest, statSync(full).mtimeMs) : newest;
-    }, statSync(path.join(ROOT, 'tsup.config.ts')).mtimeMs);
-  if (existsSync(BIN) && statSync(BIN).mtimeMs >= newestSource(path.join(ROOT, 'src'))) return;
-  execFileSync('npx', ['tsup'], { cwd: ROOT, stdio: 'pipe', timeout: 120_000 });
-}
 
 function spawnBin(args: string[]): { child: ChildProcess; stdout: () => string; stderr: () => string; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

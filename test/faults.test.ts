@@ -509,7 +509,8 @@ describe.skipIf(localDnsAnswers)('no usable nameserver: the defaults (127.0.0.1:
       expect(error?.code).toBe(14);
       const expected = new RegExp(
         `^Name resolution failed for dns-watch:///${name.replace(/\./g, '\\.')}:${fleet.port}: ` +
-          `No reply from 127\\.0\\.0\\.1:53 for ${name.replace(/\./g, '\\.')} A within ${TIMEOUT} ms \\(1 attempt on 127\\.0\\.0\\.1:53\\)$`,
+          // Nothing listens on 127.0.0.1:53: the port is refused at once (ICMP), not timed out.
+          `127\\.0\\.0\\.1:53: connection refused \\(ICMP port unreachable: nothing listens on that port\\) for ${name.replace(/\./g, '\\.')} A \\(1 attempt on 127\\.0\\.0\\.1:53\\)$`,
       );
       expect(error?.details).toMatch(expected);
       const failed = await polls(name, started, 3, false);

@@ -1,11 +1,18 @@
-import dgram from 'node:dgram';
 import net from 'node:net';
-import { randomInt } from 'node:crypto';
-import * as dnsPacket from 'dns-packet';
+import type dgram from 'node:dgram';
+import type * as dnsPacket from 'dns-packet';
+import { report } from '../observe.js';
 import { trace } from '../trace.js';
 import { DnsError, type DnsErrorCode } from './errors.js';
-import { sameName } from './names.js';
+import { IdPool } from './id-pool.js';
+import { QueryGate, type GateRefusal } from './query-gate.js';
+import { TcpFrameReader, frameMessage } from './tcp-frames.js';
+import { systemTimers, type Timers } from './timers.js';
 import type { Nameserver } from './types.js';
+import { UdpLane, type UdpPort } from './udp-lane.js';
+import { MAX_ANSWER_RECORDS, announcedAnswers, answersQuery, decodeReply, encodeQuery, questionEnd } from './wire.js';
+
+export { MAX_ANSWER_RECORDS, MAX_POINTER_CHAIN } from './wire.js';
 
 /** Record types this transport asks for. */
 export type QueryType = 'A' | 'AAAA';
@@ -33,6 +40,14 @@ export interface DnsClientOptions {
   udpPortMaxQueries?: number;
   /** Milliseconds one UDP source port lives at most; default {@link UDP_PORT_MAX_AGE_MS}. */
   udpPortMaxAgeMs?: number;
+  /** UDP sockets open at once per nameserver, retired ones included; default {@link MAX_UDP_SOCKETS_PER_NAMESERVER}. */
+  maxUdpSocketsPerNameserver?: number;
+  /** Tries in flight at once per nameserver; default {@link MAX_IN_FLIGHT_PER_NAMESERVER}. */
+  maxInFlightPerNameserver?: number;
+  /** Tries waiting for a slot per nameserver; default {@link MAX_QUEUED_PER_NAMESERVER}. */
+  maxQueuedPerNameserver?: number;
+  /** Clock and timers for timeouts and port ages; default the runtime's. */
+  timers?: Timers;
 }
 
 /** rcodes (RFC 1035 §4.1.1) the resolver distinguishes. */
@@ -50,13 +65,59 @@ const DEFAULT_UDP_PAYLOAD_SIZE = 1232;
  * {@link UDP_PORT_MAX_AGE_MS}; then the next query opens a fresh one. At a 5 s
  * poll of one name (A and AAAA) the age bound rotates the port every other
  * poll; a busy process (many names) rotates every 16 queries. A port that
- * leaves service closes as soon as its in-flight queries settle, so a family
- * rarely holds more than one socket and never holds a port open for longer
- * than the age bound plus one timeout.
+ * leaves service closes as soon as its in-flight queries settle; while
+ * {@link MAX_UDP_SOCKETS_PER_NAMESERVER} are open the current port serves on
+ * instead of rotating.
  */
 export const UDP_PORT_MAX_QUERIES = 16;
 /** See {@link UDP_PORT_MAX_QUERIES}: bounds how long a discovered port (port scan, SAD DNS side channel) stays useful. */
 export const UDP_PORT_MAX_AGE_MS = 10_000;
+
+/**
+ * UDP sockets open at once per nameserver: the current one and up to three
+ * retired ones still waiting for replies. With a server that answers, a
+ * retired socket closes within a round trip and one socket is open; with a
+ * dead one, retired sockets wait for their queries' timeouts, and without
+ * this bound a busy process would hold one socket per 16 queries in flight
+ * (3,752 with 30,000 names). resolv.conf names at most 3 nameservers, so a
+ * client holds at most 12 UDP sockets.
+ */
+export const MAX_UDP_SOCKETS_PER_NAMESERVER = 4;
+
+/**
+ * Tries in flight at once per nameserver (UDP, and the TCP fallback that
+ * follows a truncated reply while it holds the same slot). Neither reference
+ * caps this by default: CoreDNS's `forward` has `max_concurrent` unset
+ * (unbounded) and asks for "at least the upstream query rate × latency",
+ * each concurrent query costing it about 2 KB; c-ares has no cap and draws
+ * random ids until one is free, which spins once the 65,536 ids are in use.
+ * By that rule 256 carries 128,000 queries/s at a 2 ms in-cluster latency and
+ * 2,560/s at 100 ms, far above what one process polls, while a dead server
+ * (slots held for the whole timeout) sees at most 256 / timeout queries a
+ * second and the id space stays 99 % free.
+ */
+export const MAX_IN_FLIGHT_PER_NAMESERVER = 256;
+
+/**
+ * Tries waiting in line (FIFO) per nameserver behind
+ * {@link MAX_IN_FLIGHT_PER_NAMESERVER}. Past it a try fails at once with
+ * `OVERLOADED` (the next nameserver is tried); a try that waited longer than
+ * the per-try timeout fails with `OVERLOADED` when its turn comes. 64 slots'
+ * worth: a start-up burst of 8,000 names (16,384 queries) waits in line
+ * against a server that answers; with a dead server the line drains by
+ * expiry within about two timeouts. About 100 bytes a waiting try.
+ */
+export const MAX_QUEUED_PER_NAMESERVER = 16_384;
+
+/**
+ * Answer records decoded per try, over every message that carried our id
+ * and question (two full replies' worth). A hostile server can put our id and
+ * question on messages built to be slow to decode and fail at the end
+ * (label ladders, see docs/hostile-input.md); this bounds the decoding work
+ * of one try however many such messages fit in {@link MAX_TCP_BYTES_PER_QUERY}
+ * or arrive over UDP before the timeout. Past it the try fails with BADRESPONSE.
+ */
+export const MAX_ANSWERS_DECODED_PER_TRY = 2 * MAX_ANSWER_RECORDS;
 
 /** Largest DNS message over TCP: the 2-byte length prefix of RFC 1035 §4.2.2. */
 export const MAX_TCP_MESSAGE_SIZE = 65_535;
@@ -76,61 +137,37 @@ export const MAX_TCP_BYTES_PER_QUERY = 2 * (2 + MAX_TCP_MESSAGE_SIZE);
  * asked for again over TCP, never decoded from UDP.
  */
 export const MAX_UDP_REPLY_SIZE = 4096;
-/**
- * Longest chain of compression pointers pointing at pointers that a message
- * may hold. dns-packet follows pointers without a hop limit (it only forbids
- * forward ones), so a "ladder" of pointers each pointing at the one before
- * makes every name in a 64 KiB message cost thousands of hops: about 0.2 s of
- * blocked event loop per message. Real encoders point at labels, never at
- * pointers, so a chain of 8 is already absurd.
- */
-export const MAX_POINTER_CHAIN = 8;
-
-/**
- * Answer records decoded from one response; the rest are ignored. Two per
- * usable address (MAX_ADDRESSES_PER_FAMILY = 512 in lookup.ts) leaves
- * room for duplicates and a CNAME chain; more is no realistic headless
- * Service. Bounds the decoding work a response can demand: dns-packet decodes
- * every record it is told of, and a record's owner name may be 127 labels.
- */
-export const MAX_ANSWER_RECORDS = 1_024;
-
-/** A DNS header is 12 bytes; anything shorter cannot be a reply. */
-const HEADER_SIZE = 12;
-
-/** One UDP socket: one source port, shared by the queries sent from it. */
-interface UdpPort {
-  family: 4 | 6;
-  socket: dgram.Socket;
-  /** Queries sent from this port so far. */
-  sent: number;
-  /** Queries sent from this port and not yet settled: with none, it must not keep the process alive. */
-  inFlight: number;
-  /** No new query goes out from it; it closes when `inFlight` reaches 0. */
-  retired: boolean;
-  closed: boolean;
-  /** Retires the port at {@link UDP_PORT_MAX_AGE_MS}; unref'ed. */
-  ageTimer: NodeJS.Timeout;
-}
-
 interface PendingUdpQuery {
-  server: Nameserver;
-  name: string;
-  type: QueryType;
+  lane: UdpLane;
   /** The socket the query left from: RFC 5452 wants the reply to come in on it. */
   port: UdpPort;
+  name: string;
+  type: QueryType;
+  /** Our encoded query, and where its question ends: a reply must repeat that question. */
+  query: Buffer;
+  questionEnd: number;
+  /** What was wrong with the last reply that matched id and question but could not be used. */
+  defect?: string;
+  /** Answer records decoded so far for this try (see {@link MAX_ANSWERS_DECODED_PER_TRY}). */
+  decoded: number;
   settle: (outcome: { reply?: dnsPacket.DecodedPacket | typeof OVERSIZED; error?: DnsError }) => void;
 }
 
 /** A UDP reply larger than {@link MAX_UDP_REPLY_SIZE}: handled like a truncated one. */
 const OVERSIZED = Symbol('oversized UDP reply');
 
+/** The transport a try ended on, for the `attempt` event. */
+interface TryState {
+  transport: 'udp' | 'tcp';
+}
+
 /**
- * DNS transport: one current UDP socket per address family, shared by the
- * queries of this client and rotated to a fresh random port every
- * {@link UDP_PORT_MAX_QUERIES} queries or {@link UDP_PORT_MAX_AGE_MS}, with
- * RFC 5452 validation, nameserver failover, retries and TCP fallback on
- * truncation. It knows nothing about search lists, CNAMEs or
+ * DNS transport: per nameserver, a bounded pipeline (at most
+ * {@link MAX_IN_FLIGHT_PER_NAMESERVER} tries in flight, a FIFO of at most
+ * {@link MAX_QUEUED_PER_NAMESERVER} behind them) and a few connected UDP
+ * sockets rotated to fresh random ports (see {@link UdpLane}); ids from an
+ * {@link IdPool}; RFC 5452 validation, nameserver failover, retries and TCP
+ * fallback on truncation. It knows nothing about search lists, CNAMEs or
  * grpc; {@link query} returns the validated reply of the first server that
  * gave a usable one.
  */
@@ -138,14 +175,16 @@ export class DnsClient {
   private readonly timeoutMs: number;
   private readonly attempts: number;
   private readonly udpPayloadSize: number;
-  private readonly udpPortMaxQueries: number;
-  private readonly udpPortMaxAgeMs: number;
-  /** The port each family's next query leaves from. */
-  private readonly currentPorts = new Map<4 | 6, UdpPort>();
-  /** Every open port: current ones and retired ones still waiting for replies. */
-  private readonly openPorts = new Set<UdpPort>();
-  /** In-flight UDP queries by id; ids are unique across all sockets. */
+  private readonly timers: Timers;
+  private readonly laneSettings: ConstructorParameters<typeof UdpLane>[1];
+  private readonly maxInFlight: number;
+  private readonly maxQueued: number;
+  /** One lane per nameserver asked, by `host|port`. */
+  private readonly lanes = new Map<string, { udp: UdpLane; gate: QueryGate }>();
+  private readonly laneByServer = new WeakMap<Nameserver, { udp: UdpLane; gate: QueryGate }>();
+  /** In-flight UDP queries by id; ids are unique across all sockets (and TCP). */
   private readonly pending = new Map<number, PendingUdpQuery>();
+  private readonly ids = new IdPool();
   private readonly tcpSockets = new Set<net.Socket>();
   private closed = false;
 
@@ -155,18 +194,25 @@ export class DnsClient {
     udpPayloadSize = DEFAULT_UDP_PAYLOAD_SIZE,
     udpPortMaxQueries = UDP_PORT_MAX_QUERIES,
     udpPortMaxAgeMs = UDP_PORT_MAX_AGE_MS,
+    maxUdpSocketsPerNameserver = MAX_UDP_SOCKETS_PER_NAMESERVER,
+    maxInFlightPerNameserver = MAX_IN_FLIGHT_PER_NAMESERVER,
+    maxQueuedPerNameserver = MAX_QUEUED_PER_NAMESERVER,
+    timers = systemTimers,
   }: DnsClientOptions) {
     this.timeoutMs = timeoutMs;
     this.attempts = attempts;
     this.udpPayloadSize = udpPayloadSize;
-    this.udpPortMaxQueries = udpPortMaxQueries;
-    this.udpPortMaxAgeMs = udpPortMaxAgeMs;
+    this.timers = timers;
+    this.maxInFlight = maxInFlightPerNameserver;
+    this.maxQueued = maxQueuedPerNameserver;
+    this.laneSettings = { maxQueriesPerPort: udpPortMaxQueries, maxAgeMs: udpPortMaxAgeMs, maxSockets: maxUdpSocketsPerNameserver, timers };
   }
 
   /**
    * Ask `servers` (in order, `attempts` rounds) for `name`/`type`. Resolves with
-   * the first NOERROR or NXDOMAIN reply; SERVFAIL, REFUSED, timeouts and socket
-   * errors move on to the next server. Rejects with a {@link DnsError} naming the
+   * the first NOERROR or NXDOMAIN reply; SERVFAIL, REFUSED, timeouts, a refused
+   * port, a full queue and socket errors move on to the next server (each
+   * reported as an `attempt` event). Rejects with a {@link DnsError} naming the
    * most telling failure when no server gave a usable reply.
    */
   async query(servers: readonly Nameserver[], name: string, type: QueryType): Promise<DnsReply> {
@@ -177,20 +223,33 @@ export class DnsClient {
     for (let attempt = 0; attempt < this.attempts; attempt++) {
       for (const server of servers) {
         this.assertOpen(name);
+        const started = this.timers.now();
+        const state: TryState = { transport: 'udp' };
+        let failure: DnsError;
         try {
-          const reply = await this.exchange(server, name, type);
+          const reply = await this.exchange(server, name, type, state);
           if (reply.rcode === RCODE.NOERROR || reply.rcode === RCODE.NXDOMAIN) return reply;
-          failures.push(rcodeError(reply.rcode, name, server));
+          failure = rcodeError(reply.rcode, name, server);
         } catch (error) {
           if (!(error instanceof DnsError) || error.code === 'CLOSED') throw error;
-          failures.push(error);
+          failure = error;
         }
+        failures.push(failure);
+        report(() => ({
+          type: 'attempt',
+          name,
+          recordType: type,
+          server: formatServer(server),
+          transport: state.transport,
+          error: failure,
+          durationMs: this.timers.now() - started,
+        }));
       }
     }
     throw mostTelling(failures, name, servers, this.attempts);
   }
 
-  /** Close every socket; in-flight queries reject with code `CLOSED`. Idempotent. */
+  /** Close every socket; in-flight and queued queries reject with code `CLOSED`. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -198,112 +257,165 @@ export class DnsClient {
       query.settle({ error: new DnsError('CLOSED', query.name, `Resolver closed while asking for ${query.name}`) });
     }
     this.pending.clear();
-    for (const port of [...this.openPorts]) this.closePort(port);
-    this.currentPorts.clear();
+    for (const { udp, gate } of this.lanes.values()) {
+      gate.close();
+      udp.close();
+    }
+    this.lanes.clear();
     for (const socket of this.tcpSockets) socket.destroy();
     this.tcpSockets.clear();
   }
 
-  /** One question to one server: UDP, then TCP if the UDP reply was truncated. */
-  private async exchange(server: Nameserver, name: string, type: QueryType): Promise<DnsReply> {
-    const udpReply = await this.exchangeUdp(server, name, type);
-    if (udpReply !== OVERSIZED && !udpReply.flag_tc) return toReply(udpReply, 'udp');
-    // close() may have run while the truncated reply was being handled.
-    this.assertOpen(name);
-    const tcpReply = await this.exchangeTcp(server, name, type);
-    return toReply(tcpReply, 'tcp');
+  /** UDP sockets open now, over every nameserver (current and retired). */
+  get udpSocketCount(): number {
+    let count = 0;
+    for (const { udp } of this.lanes.values()) count += udp.socketCount;
+    return count;
+  }
+
+  /** One question to one server, in its pipeline: UDP, then TCP if the UDP reply was truncated. */
+  private async exchange(server: Nameserver, name: string, type: QueryType, state: TryState): Promise<DnsReply> {
+    const lane = this.laneFor(server);
+    if (!lane.gate.tryEnter()) await this.waitForSlot(lane.gate, server, name, type);
+    try {
+      this.assertOpen(name);
+      const udpReply = await this.exchangeUdp(lane.udp, name, type);
+      if (udpReply !== OVERSIZED && !udpReply.flag_tc) return toReply(udpReply, 'udp');
+      // close() may have run while the truncated reply was being handled.
+      this.assertOpen(name);
+      state.transport = 'tcp';
+      return toReply(await this.exchangeTcp(server, name, type), 'tcp');
+    } finally {
+      lane.gate.leave();
+    }
+  }
+
+  private async waitForSlot(gate: QueryGate, server: Nameserver, name: string, type: QueryType): Promise<void> {
+    try {
+      await gate.wait();
+    } catch (reason) {
+      const why = reason as GateRefusal;
+      if (why === 'closed') throw new DnsError('CLOSED', name, `Resolver closed while asking for ${name}`);
+      const line =
+        why === 'full'
+          ? `${gate.queued} queries already wait`
+          : `waited more than ${this.timeoutMs} ms in line`;
+      throw new DnsError(
+        'OVERLOADED',
+        name,
+        `Not asking ${formatServer(server)} for ${name} ${type}: ${gate.limit} queries in flight to it and ${line} (MAX_IN_FLIGHT_PER_NAMESERVER ${gate.limit}, MAX_QUEUED_PER_NAMESERVER ${gate.maxQueued})`,
+      );
+    }
+  }
+
+  private laneFor(server: Nameserver): { udp: UdpLane; gate: QueryGate } {
+    // Callers pass the same nameserver objects poll after poll: skip the key.
+    const known = this.laneByServer.get(server);
+    if (known) return known;
+    const key = `${server.host}|${server.port}`;
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      const udp: UdpLane = new UdpLane(server, this.laneSettings, {
+        message: (port, message, remote) => this.onUdpMessage(udp, port, message, remote),
+        error: (port, error) => this.onUdpError(udp, port, error),
+      });
+      lane = { udp, gate: new QueryGate(this.maxInFlight, this.maxQueued, this.timeoutMs, this.timers) };
+      this.lanes.set(key, lane);
+    }
+    this.laneByServer.set(server, lane);
+    return lane;
   }
 
   /** The validated reply, or {@link OVERSIZED} for a reply too big to decode from UDP. */
-  private exchangeUdp(server: Nameserver, name: string, type: QueryType): Promise<dnsPacket.DecodedPacket | typeof OVERSIZED> {
-    const id = this.freeId();
-    const message = this.encodeQuery(id, name, type, true);
+  private exchangeUdp(lane: UdpLane, name: string, type: QueryType): Promise<dnsPacket.DecodedPacket | typeof OVERSIZED> {
+    const id = this.takeId(name);
+    const query = encodeQuery(id, name, type, this.udpPayloadSize);
+    const server = lane.server;
     // Taken last: from here the port counts this query as in flight until it settles.
-    const port = this.takeUdpPort(net.isIPv6(server.host) ? 6 : 4);
+    const port = lane.take();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        settle({ error: new DnsError('TIMEOUT', name, `No reply from ${formatServer(server)} for ${name} ${type} within ${this.timeoutMs} ms`) });
+      const timer = this.timers.setTimeout(() => {
+        const { defect } = pendingQuery;
+        settle({
+          error: defect
+            ? new DnsError('BADRESPONSE', name, `${formatServer(server)} sent an unusable reply for ${name} ${type}: ${defect}`)
+            : new DnsError('TIMEOUT', name, `No reply from ${formatServer(server)} for ${name} ${type} within ${this.timeoutMs} ms`),
+        });
       }, this.timeoutMs);
       const settle: PendingUdpQuery['settle'] = ({ reply, error }) => {
         // Settles once: a duplicate or late reply finds no pending query.
-        if (this.pending.get(id)?.settle !== settle) return;
-        clearTimeout(timer);
+        if (this.pending.get(id) !== pendingQuery) return;
+        this.timers.clearTimeout(timer);
         this.pending.delete(id);
-        this.releaseUdpPort(port);
+        this.ids.release(id);
+        lane.release(port);
         if (reply) resolve(reply);
         else reject(error);
       };
-      this.pending.set(id, { server, name, type, port, settle });
-      port.socket.send(message, server.port, server.host, (error) => {
-        if (error) {
-          settle({ error: new DnsError('NETWORK', name, `Cannot send to ${formatServer(server)}: ${error.message}`, { cause: error }) });
-        }
+      const pendingQuery: PendingUdpQuery = { lane, port, name, type, query, questionEnd: questionEnd(query, this.udpPayloadSize > 0), decoded: 0, settle };
+      this.pending.set(id, pendingQuery);
+      lane.send(port, query, (error) => {
+        settle({ error: new DnsError('NETWORK', name, `Cannot send to ${formatServer(server)}: ${error.message}`, { cause: error }) });
       });
     });
   }
 
   private exchangeTcp(server: Nameserver, name: string, type: QueryType): Promise<dnsPacket.DecodedPacket> {
-    const id = this.freeId();
-    const message = this.encodeQuery(id, name, type, false);
-    const framed = Buffer.alloc(2 + message.length);
-    framed.writeUInt16BE(message.length, 0);
-    message.copy(framed, 2);
+    const id = this.takeId(name);
+    const query = encodeQuery(id, name, type, 0);
+    const end = questionEnd(query, false);
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host: server.host, port: server.port });
       this.tcpSockets.add(socket);
-      // Chunks not yet framed, joined only once a whole message is there (a
-      // trickling server must not make us copy the buffer on every byte).
-      let chunks: Buffer[] = [];
-      let buffered = 0;
-      let total = 0;
+      const reader = new TcpFrameReader(MAX_TCP_BYTES_PER_QUERY);
+      let answersDecoded = 0;
+      let defect: string | undefined;
       let done = false;
       const finish = (error: DnsError | null, reply?: dnsPacket.DecodedPacket): void => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
+        this.timers.clearTimeout(timer);
+        this.ids.release(id);
         this.tcpSockets.delete(socket);
         socket.destroy();
         if (reply) resolve(reply);
         else reject(error);
       };
-      const timer = setTimeout(() => {
-        finish(new DnsError('TIMEOUT', name, `No TCP reply from ${formatServer(server)} for ${name} ${type} within ${this.timeoutMs} ms`));
+      const timer = this.timers.setTimeout(() => {
+        finish(
+          new DnsError(
+            defect ? 'BADRESPONSE' : 'TIMEOUT',
+            name,
+            defect
+              ? `${formatServer(server)} sent an unusable TCP reply for ${name} ${type}: ${defect}`
+              : `No TCP reply from ${formatServer(server)} for ${name} ${type} within ${this.timeoutMs} ms`,
+          ),
+        );
       }, this.timeoutMs);
-      socket.on('connect', () => socket.write(framed));
-      const joined = (): Buffer => {
-        if (chunks.length !== 1) chunks = [Buffer.concat(chunks, buffered)];
-        return chunks[0]!;
-      };
+      socket.on('connect', () => socket.write(frameMessage(query)));
       socket.on('data', (chunk: Buffer) => {
-        total += chunk.length;
-        if (total > MAX_TCP_BYTES_PER_QUERY) {
-          finish(
-            new DnsError(
-              'BADRESPONSE',
-              name,
-              `${formatServer(server)} sent more than ${MAX_TCP_BYTES_PER_QUERY} bytes over TCP without answering ${name} ${type}`,
-            ),
-          );
+        const frames = reader.push(chunk);
+        if (!frames) {
+          finish(new DnsError('BADRESPONSE', name, `${formatServer(server)} sent more than ${MAX_TCP_BYTES_PER_QUERY} bytes over TCP without answering ${name} ${type}`));
           return;
         }
-        chunks.push(chunk);
-        buffered += chunk.length;
         // A server may send several messages on one connection; read until ours.
-        while (buffered >= 2) {
-          const length = (chunks[0]!.length >= 2 ? chunks[0]! : joined()).readUInt16BE(0);
-          if (buffered < 2 + length) return;
-          const all = joined();
-          const frame = all.subarray(2, 2 + length);
+        for (const frame of frames) {
+          if (!answersQuery(frame, query, end)) continue;
           const announced = announcedAnswers(frame);
-          const packet = decodeSafely(frame);
-          const rest = all.subarray(2 + length);
-          chunks = rest.length > 0 ? [rest] : [];
-          buffered = rest.length;
-          if (packet && isValidReply(packet, id, name, type)) {
-            traceCappedAnswers(announced, name, type);
-            finish(null, packet);
+          answersDecoded += Math.min(announced, MAX_ANSWER_RECORDS);
+          if (answersDecoded > MAX_ANSWERS_DECODED_PER_TRY) {
+            finish(tooManyAnswers(server, name, type, 'TCP'));
             return;
           }
+          const packet = decodeReply(frame, end);
+          if (typeof packet === 'string') {
+            defect = packet;
+            continue;
+          }
+          traceCappedAnswers(announced, name, type);
+          finish(null, packet);
+          return;
         }
       });
       socket.on('error', (error) => {
@@ -313,125 +425,73 @@ export class DnsClient {
         finish(
           this.closed
             ? new DnsError('CLOSED', name, `Resolver closed while asking for ${name}`)
-            : new DnsError('BADRESPONSE', name, `${formatServer(server)} closed the TCP connection before answering ${name} ${type}`),
+            : new DnsError(
+                'BADRESPONSE',
+                name,
+                `${formatServer(server)} closed the TCP connection before answering ${name} ${type}${defect ? ` (it sent an unusable reply: ${defect})` : ''}`,
+              ),
         );
       });
     });
   }
 
-  /**
-   * The port the next query of `family` leaves from, counted as in flight:
-   * the current one, or a fresh one once the current has served its queries
-   * or its time (see {@link UDP_PORT_MAX_QUERIES}).
-   */
-  private takeUdpPort(family: 4 | 6): UdpPort {
-    const port = this.currentPorts.get(family) ?? this.openUdpPort(family);
-    port.sent++;
-    port.inFlight++;
-    // A query in flight keeps the process alive until it settles (bounded by the timeout).
-    port.socket.ref();
-    if (port.sent >= this.udpPortMaxQueries) this.retireUdpPort(port);
-    return port;
-  }
-
-  private openUdpPort(family: 4 | 6): UdpPort {
-    // Bound implicitly by the first send, to a kernel-chosen random ephemeral port.
-    const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
-    const port: UdpPort = {
-      family,
-      socket,
-      sent: 0,
-      inFlight: 0,
-      retired: false,
-      closed: false,
-      ageTimer: setTimeout(() => this.retireUdpPort(port), this.udpPortMaxAgeMs),
-    };
-    port.ageTimer.unref();
-    socket.on('message', (message, remote) => this.onUdpMessage(port, message, remote));
-    // A socket-level error must never escape as an uncaught exception: the
-    // queries it carried fail as a network error and move on to the next try.
-    socket.on('error', (error) => {
-      this.retireUdpPort(port);
-      for (const query of [...this.pending.values()]) {
-        if (query.port !== port) continue;
-        query.settle({
-          error: new DnsError('NETWORK', query.name, `UDP socket error while asking ${formatServer(query.server)}: ${error.message}`, { cause: error }),
-        });
-      }
-      this.closePort(port);
-    });
-    socket.unref();
-    this.currentPorts.set(family, port);
-    this.openPorts.add(port);
-    return port;
-  }
-
-  private releaseUdpPort(port: UdpPort): void {
-    port.inFlight--;
-    if (port.inFlight > 0) return;
-    if (port.retired) this.closePort(port);
-    else port.socket.unref();
-  }
-
-  /** No new query leaves from `port`; it closes once its in-flight queries have settled. */
-  private retireUdpPort(port: UdpPort): void {
-    if (this.currentPorts.get(port.family) === port) this.currentPorts.delete(port.family);
-    port.retired = true;
-    clearTimeout(port.ageTimer);
-    if (port.inFlight === 0) this.closePort(port);
-  }
-
-  private closePort(port: UdpPort): void {
-    if (port.closed) return;
-    port.closed = true;
-    clearTimeout(port.ageTimer);
-    this.openPorts.delete(port);
-    if (this.currentPorts.get(port.family) === port) this.currentPorts.delete(port.family);
-    try {
-      port.socket.close();
-    } catch {
-      // Already closed by the runtime (an error during bind): nothing left to release.
-    }
-  }
-
-  private onUdpMessage(port: UdpPort, message: Buffer, remote: dgram.RemoteInfo): void {
+  private onUdpMessage(lane: UdpLane, port: UdpPort, message: Buffer, remote: dgram.RemoteInfo): void {
     // Cheap checks first, so a flood of forgeries costs no decoding.
-    if (message.length < HEADER_SIZE) return;
+    if (message.length < 2) return;
     const query = this.pending.get(message.readUInt16BE(0));
     // RFC 5452: the reply must arrive on the port the query left from…
     if (!query || query.port !== port) return;
-    // …and come from the address and port we sent to.
-    if (remote.port !== query.server.port || !sameHost(remote.address, query.server.host)) return;
+    // …come from the address and port we sent to (the connected socket's
+    // kernel filter says so too)…
+    const server = lane.server;
+    if (remote.port !== server.port || !sameHost(remote.address, server.host)) return;
+    // …and answer our question.
+    if (!answersQuery(message, query.query, query.questionEnd)) return;
     if (message.length > MAX_UDP_REPLY_SIZE) {
       query.settle({ reply: OVERSIZED });
       return;
     }
     const announced = announcedAnswers(message);
-    const packet = decodeSafely(message);
-    if (!packet || packet.id === undefined) return;
-    if (!isValidReply(packet, packet.id, query.name, query.type)) return;
+    query.decoded += Math.min(announced, MAX_ANSWER_RECORDS);
+    if (query.decoded > MAX_ANSWERS_DECODED_PER_TRY) {
+      query.settle({ error: tooManyAnswers(lane.server, query.name, query.type, 'UDP') });
+      return;
+    }
+    const packet = decodeReply(message, query.questionEnd);
+    if (typeof packet === 'string') {
+      // Dropped, not fatal: anyone who guessed id and port could send it, and
+      // the genuine reply may still come. The try's error says what it was.
+      query.defect = packet;
+      return;
+    }
     traceCappedAnswers(announced, query.name, query.type);
     query.settle({ reply: packet });
   }
 
-  private encodeQuery(id: number, name: string, type: QueryType, edns: boolean): Buffer {
-    return dnsPacket.encode({
-      type: 'query',
-      id,
-      flags: dnsPacket.RECURSION_DESIRED,
-      questions: [{ type, class: 'IN', name }],
-      additionals: edns
-        ? [{ type: 'OPT', name: '.', udpPayloadSize: this.udpPayloadSize, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }]
-        : [],
-    });
+  /**
+   * ECONNREFUSED on a connected socket is an ICMP port unreachable from its
+   * nameserver: nothing listens there, so every query in flight on it fails
+   * now instead of at its timeout. Any other error has closed the socket.
+   */
+  private onUdpError(lane: UdpLane, port: UdpPort, error: NodeJS.ErrnoException): void {
+    const refused = error.code === 'ECONNREFUSED';
+    const server = formatServer(lane.server);
+    for (const query of [...this.pending.values()]) {
+      if (query.port !== port) continue;
+      query.settle({
+        error: refused
+          ? new DnsError('CONNREFUSED', query.name, `${server}: connection refused (ICMP port unreachable: nothing listens on that port) for ${query.name} ${query.type}`, {
+              cause: error,
+            })
+          : new DnsError('NETWORK', query.name, `UDP socket error while asking ${server}: ${error.message}`, { cause: error }),
+      });
+    }
   }
 
-  /** A random id not used by any query in flight, so replies cannot be confused. */
-  private freeId(): number {
-    for (;;) {
-      const id = randomInt(0, 65_536);
-      if (!this.pending.has(id)) return id;
-    }
+  private takeId(name: string): number {
+    const id = this.ids.take();
+    if (id === undefined) throw new DnsError('OVERLOADED', name, `All 65536 query ids are in use; not asking for ${name}`);
+    return id;
   }
 
   private assertOpen(name: string): void {
@@ -439,30 +499,12 @@ export class DnsClient {
   }
 }
 
-/**
- * The decoded message, or null for anything malformed (never a throw). At
- * most {@link MAX_ANSWER_RECORDS} answers are decoded, and neither the
- * authority nor the additional section: a stub resolver reads neither, and
- * every record decoded is work a hostile server chooses. dns-packet decodes
- * as many records as the header announces, so the header is rewritten *in
- * place*: `message` must be a buffer we own (a received datagram or TCP frame)
- * and is read afterwards only through the returned packet.
- */
-function decodeSafely(message: Buffer): dnsPacket.DecodedPacket | null {
-  if (message.length < HEADER_SIZE || hasPointerLadder(message)) return null;
-  const answers = message.readUInt16BE(6);
-  if (answers > MAX_ANSWER_RECORDS) message.writeUInt16BE(MAX_ANSWER_RECORDS, 6);
-  message.writeUInt32BE(0, 8); // authority and additional counts
-  try {
-    return dnsPacket.decode(message);
-  } catch {
-    return null;
-  }
-}
-
-/** Answer records a reply announces (before {@link decodeSafely} caps them). */
-function announcedAnswers(message: Buffer): number {
-  return message.length >= HEADER_SIZE ? message.readUInt16BE(6) : 0;
+function tooManyAnswers(server: Nameserver, name: string, type: QueryType, transport: 'UDP' | 'TCP'): DnsError {
+  return new DnsError(
+    'BADRESPONSE',
+    name,
+    `${formatServer(server)} sent more than ${MAX_ANSWERS_DECODED_PER_TRY} answer records over ${transport} without a usable answer for ${name} ${type} (MAX_ANSWERS_DECODED_PER_TRY)`,
+  );
 }
 
 /** Trace a valid reply whose answers went past {@link MAX_ANSWER_RECORDS}. */
@@ -472,39 +514,6 @@ function traceCappedAnswers(announced: number, name: string, type: QueryType): v
   }
 }
 
-/**
- * Whether some compression pointer starts a chain of more than
- * {@link MAX_POINTER_CHAIN} pointers pointing at pointers. Linear: every byte
- * pair that looks like a backward pointer gets the depth of its target plus
- * one. It over-approximates (rdata bytes may look like pointers), which only
- * matters for chains longer than the limit, which random data does not form.
- */
-function hasPointerLadder(message: Buffer): boolean {
-  const depth = new Uint8Array(message.length);
-  for (let i = HEADER_SIZE; i + 1 < message.length; i++) {
-    if ((message[i]! & 0xc0) !== 0xc0) continue;
-    const target = ((message[i]! & 0x3f) << 8) | message[i + 1]!;
-    if (target >= i) continue;
-    const chain = depth[target]! + 1;
-    if (chain > MAX_POINTER_CHAIN) return true;
-    depth[i] = chain;
-  }
-  return false;
-}
-
-/** Same id, a response, and exactly our question (name compared case-insensitively). */
-function isValidReply(packet: dnsPacket.DecodedPacket, id: number, name: string, type: QueryType): boolean {
-  if (packet.id !== id || !packet.flag_qr) return false;
-  const questions = packet.questions ?? [];
-  if (questions.length !== 1) return false;
-  const [question] = questions;
-  return (
-    question !== undefined &&
-    question.type === type &&
-    (question.class === undefined || question.class === 'IN') &&
-    sameName(question.name, name)
-  );
-}
 
 function sameHost(remote: string, asked: string): boolean {
   return remote === asked || canonicalHost(remote) === canonicalHost(asked);
@@ -543,7 +552,8 @@ function rcodeName(rcode: number): string {
 
 /** Prefer an answer a server gave (SERVFAIL, REFUSED) over silence, so the cause reads true. */
 function mostTelling(failures: DnsError[], name: string, servers: readonly Nameserver[], attempts: number): DnsError {
-  const rank: Partial<Record<DnsErrorCode, number>> = { SERVFAIL: 5, REFUSED: 4, BADRCODE: 3, BADRESPONSE: 2, NETWORK: 1, TIMEOUT: 0 };
+  // A refused port beats a timeout elsewhere: it names a cause the user can fix.
+  const rank: Partial<Record<DnsErrorCode, number>> = { SERVFAIL: 7, REFUSED: 6, BADRCODE: 5, BADRESPONSE: 4, CONNREFUSED: 3, NETWORK: 2, OVERLOADED: 1, TIMEOUT: 0 };
   const best = failures.reduce<DnsError | undefined>(
     (chosen, failure) => (!chosen || (rank[failure.code] ?? 0) > (rank[chosen.code] ?? 0) ? failure : chosen),
     undefined,

@@ -39,7 +39,11 @@ export type DnsErrorCode =
   | 'TIMEOUT'
   /** A socket error: unreachable network, connection refused on TCP, … */
   | 'NETWORK'
-  /** The reply could not be used: CNAME loop or depth, oversized TCP message, … */
+  /** Nothing listens on the nameserver's UDP port (ICMP port unreachable): "connection refused", reported at once. */
+  | 'CONNREFUSED'
+  /** Too many queries to one nameserver in flight and in line (see MAX_QUEUED_PER_NAMESERVER): refused at once, not queued forever. */
+  | 'OVERLOADED'
+  /** The reply could not be used: CNAME loop or depth, oversized TCP message, an A record that is not 4 bytes, … */
   | 'BADRESPONSE'
   /** The name itself is not a valid DNS name. */
   | 'BADNAME'

@@ -1,0 +1,166 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { TimerHandle, Timers } from './timers.js';
+import type { Nameserver } from './types.js';
+
+/** One UDP socket connected to one nameserver: one source port, shared by the queries sent from it. */
+export interface UdpPort {
+  readonly socket: dgram.Socket;
+  /** Queries sent from this port so far. */
+  sent: number;
+  /** Queries sent from this port and not yet settled: with none, it must not keep the process alive. */
+  inFlight: number;
+  /** Served its time ({@link UdpLaneSettings.maxAgeMs}): replaced at the next query if the socket bound allows. */
+  expired: boolean;
+  /** No new query leaves from it; it closes when `inFlight` reaches 0. */
+  retired: boolean;
+  closed: boolean;
+  /** Datagrams waiting for `connect()` to finish; null once connected. */
+  backlog: Array<{ message: Buffer; onError: (error: Error) => void }> | null;
+  ageTimer: TimerHandle;
+}
+
+export interface UdpLaneSettings {
+  maxQueriesPerPort: number;
+  maxAgeMs: number;
+  maxSockets: number;
+  timers: Timers;
+}
+
+export interface UdpLaneEvents {
+  message(port: UdpPort, message: Buffer, remote: dgram.RemoteInfo): void;
+  /** A socket error; the lane has already closed the port unless the error was ECONNREFUSED. */
+  error(port: UdpPort, error: NodeJS.ErrnoException): void;
+}
+
+/**
+ * The UDP sockets that talk to one nameserver. Each is *connected* to it
+ * (`connect()`): the kernel then delivers only that server's datagrams to it,
+ * the per-send address lookup is gone, and an ICMP port unreachable comes
+ * back as ECONNREFUSED (Linux reports ICMP errors only on connected UDP
+ * sockets), so a closed port fails the try at once instead of at the timeout.
+ *
+ * Source-port rotation (RFC 5452): the current socket serves at most
+ * `maxQueriesPerPort` queries and lives at most `maxAgeMs`; then the next
+ * query opens a fresh one, bound by the kernel to a random ephemeral port,
+ * and the old one closes once its in-flight queries settle. At most
+ * `maxSockets` are open (current and retired together): while that many are
+ * open, rotation waits and the current socket keeps serving, so a dead server
+ * with thousands of queries in flight costs `maxSockets` descriptors, not
+ * one per `maxQueriesPerPort` queries.
+ */
+export class UdpLane {
+  private current: UdpPort | null = null;
+  private readonly open = new Set<UdpPort>();
+
+  constructor(
+    readonly server: Nameserver,
+    private readonly settings: UdpLaneSettings,
+    private readonly events: UdpLaneEvents,
+  ) {}
+
+  /** The port the next query leaves from, counted as in flight until {@link release}. */
+  take(): UdpPort {
+    let port = this.current;
+    if (!port || ((port.sent >= this.settings.maxQueriesPerPort || port.expired) && this.open.size < this.settings.maxSockets)) {
+      if (port) this.retire(port);
+      port = this.openPort();
+    }
+    port.sent++;
+    // A query in flight keeps the process alive until it settles (bounded by the timeout).
+    if (port.inFlight++ === 0) port.socket.ref();
+    return port;
+  }
+
+  release(port: UdpPort): void {
+    if (--port.inFlight > 0) return;
+    // A port that served its queries or its time closes as soon as it is idle.
+    if (port.retired || port.expired || port.sent >= this.settings.maxQueriesPerPort) this.closePort(port);
+    else port.socket.unref();
+  }
+
+  send(port: UdpPort, message: Buffer, onError: (error: Error) => void): void {
+    if (port.backlog) {
+      port.backlog.push({ message, onError });
+      return;
+    }
+    port.socket.send(message, (error) => {
+      if (error) onError(error);
+    });
+  }
+
+  /** Open sockets: the current one and retired ones still waiting for replies. */
+  get socketCount(): number {
+    return this.open.size;
+  }
+
+  close(): void {
+    for (const port of [...this.open]) this.closePort(port);
+  }
+
+  private openPort(): UdpPort {
+    const { server, settings } = this;
+    const socket = dgram.createSocket(net.isIPv6(server.host) ? 'udp6' : 'udp4');
+    const port: UdpPort = {
+      socket,
+      sent: 0,
+      inFlight: 0,
+      expired: false,
+      retired: false,
+      closed: false,
+      backlog: [],
+      ageTimer: settings.timers.setTimeout(() => this.expire(port), settings.maxAgeMs),
+    };
+    port.ageTimer.unref?.();
+    socket.on('message', (message, remote) => this.events.message(port, message, remote));
+    // A socket-level error must never escape as an uncaught exception.
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ECONNREFUSED') this.closePort(port);
+      this.events.error(port, error);
+    });
+    // Bound implicitly by connect(), to a kernel-chosen random ephemeral port.
+    // dgram hands a failed connect to this callback (not to 'error').
+    const onConnect = (error?: NodeJS.ErrnoException | null): void => {
+      const backlog = port.backlog ?? [];
+      port.backlog = null;
+      if (port.closed) return;
+      if (error) {
+        this.closePort(port);
+        this.events.error(port, error);
+        return;
+      }
+      for (const { message, onError } of backlog) this.send(port, message, onError);
+    };
+    socket.connect(server.port, server.host, onConnect as () => void);
+    socket.unref();
+    this.current = port;
+    this.open.add(port);
+    return port;
+  }
+
+  /** At its age an idle port closes; a busy one is replaced at the next query (see {@link take}). */
+  private expire(port: UdpPort): void {
+    port.expired = true;
+    if (port.inFlight === 0) this.closePort(port);
+  }
+
+  private retire(port: UdpPort): void {
+    if (this.current === port) this.current = null;
+    port.retired = true;
+    if (port.inFlight === 0) this.closePort(port);
+  }
+
+  private closePort(port: UdpPort): void {
+    if (port.closed) return;
+    port.closed = true;
+    port.retired = true;
+    this.settings.timers.clearTimeout(port.ageTimer);
+    this.open.delete(port);
+    if (this.current === port) this.current = null;
+    try {
+      port.socket.close();
+    } catch {
+      // Already closed by the runtime (an error during bind): nothing left to release.
+    }
+  }
+}

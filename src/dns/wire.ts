@@ -1,0 +1,154 @@
+import * as dnsPacket from 'dns-packet';
+
+/** A DNS header is 12 bytes; anything shorter cannot be a reply. */
+export const HEADER_SIZE = 12;
+
+/**
+ * Longest chain of compression pointers pointing at pointers that a message
+ * may hold. dns-packet follows pointers without a hop limit (it only forbids
+ * forward ones), so a "ladder" of pointers each pointing at the one before
+ * makes every name in a 64 KiB message cost thousands of hops: about 0.2 s of
+ * blocked event loop per message. Real encoders point at labels, never at
+ * pointers, so a chain of 8 is already absurd.
+ */
+export const MAX_POINTER_CHAIN = 8;
+
+/**
+ * Answer records decoded from one response; the rest are ignored. Two per
+ * usable address (MAX_ADDRESSES_PER_FAMILY = 512 in lookup.ts) leaves
+ * room for duplicates and a CNAME chain; more is no realistic headless
+ * Service. Bounds the decoding work a response can demand: dns-packet decodes
+ * every record it is told of, and a record's owner name may be 127 labels.
+ */
+export const MAX_ANSWER_RECORDS = 1_024;
+
+const TYPE_A = 1;
+const TYPE_AAAA = 28;
+const CLASS_IN = 1;
+
+/** A query for `name`/`type`, with an EDNS(0) OPT record advertising `udpPayloadSize` unless it is 0 (TCP). */
+export function encodeQuery(id: number, name: string, type: 'A' | 'AAAA', udpPayloadSize: number): Buffer {
+  return dnsPacket.encode({
+    type: 'query',
+    id,
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ type, class: 'IN', name }],
+    additionals:
+      udpPayloadSize > 0
+        ? [{ type: 'OPT', name: '.', udpPayloadSize, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options: [] }]
+        : [],
+  });
+}
+
+/** Where the question of a query made by {@link encodeQuery} ends (the OPT record, 11 bytes, follows it). */
+export function questionEnd(query: Buffer, withOpt: boolean): number {
+  return withOpt ? query.length - 11 : query.length;
+}
+
+/**
+ * Whether `message` claims to answer `query` (RFC 5452): the same id, the
+ * response bit, exactly one question, and that question byte for byte the
+ * one asked except for ASCII letter case in the name. Read off the wire before
+ * any decoding, so a flood of foreign or forged messages costs no decoding.
+ * `end` is {@link questionEnd} of `query`.
+ */
+export function answersQuery(message: Buffer, query: Buffer, end: number): boolean {
+  if (message.length < end) return false;
+  if (message[0] !== query[0] || message[1] !== query[1]) return false;
+  if ((message[2]! & 0x80) === 0 || message[4] !== 0 || message[5] !== 1) return false;
+  const nameEnd = end - 4;
+  for (let i = HEADER_SIZE; i < nameEnd; i++) {
+    const got = message[i]!;
+    const asked = query[i]!;
+    if (got === asked) continue;
+    // Length bytes are below 64, so only letters can match this way.
+    const folded = asked | 0x20;
+    if ((got | 0x20) !== folded || folded < 0x61 || folded > 0x7a) return false;
+  }
+  for (let i = nameEnd; i < end; i++) if (message[i] !== query[i]) return false;
+  return true;
+}
+
+/** Answer records a message announces (before {@link decodeReply} caps them). */
+export function announcedAnswers(message: Buffer): number {
+  return message.length >= HEADER_SIZE ? message.readUInt16BE(6) : 0;
+}
+
+/**
+ * The decoded reply, or a string saying what is wrong with it (never a
+ * throw). At most {@link MAX_ANSWER_RECORDS} answers are decoded, and neither
+ * the authority nor the additional section: a stub resolver reads neither,
+ * and every record decoded is work a hostile server chooses. dns-packet
+ * decodes as many records as the header announces, so the header is
+ * rewritten *in place*: `message` must be a buffer we own (a received datagram
+ * or TCP frame) and is read afterwards only through the returned packet.
+ * `end` is where the question ends (checked by {@link answersQuery}).
+ */
+export function decodeReply(message: Buffer, end: number): dnsPacket.DecodedPacket | string {
+  if (message.length < HEADER_SIZE) return 'shorter than a DNS header';
+  if (hasPointerLadder(message)) return `a compression-pointer chain longer than ${MAX_POINTER_CHAIN}`;
+  if (message.readUInt16BE(6) > MAX_ANSWER_RECORDS) message.writeUInt16BE(MAX_ANSWER_RECORDS, 6);
+  message.writeUInt32BE(0, 8); // authority and additional counts
+  const badAddress = badAddressRecord(message, end, message.readUInt16BE(6));
+  if (badAddress) return badAddress;
+  try {
+    return dnsPacket.decode(message);
+  } catch (error) {
+    return `malformed (${(error as Error).message})`;
+  }
+}
+
+/**
+ * An A record of class IN whose data is not 4 bytes, or an AAAA not 16:
+ * dns-packet would read the first 4 (16) bytes as an address and go on out
+ * of step, so such a reply is refused rather than half-read. Walks the answer
+ * section's record headers without following pointers (linear, no
+ * allocation); a structure it cannot walk is left to dns-packet to refuse.
+ */
+export function badAddressRecord(message: Buffer, end: number, answers: number): string | null {
+  let offset = end;
+  for (let record = 0; record < answers; record++) {
+    offset = skipName(message, offset);
+    if (offset < 0 || offset + 10 > message.length) return null;
+    const type = message.readUInt16BE(offset);
+    const rdlength = message.readUInt16BE(offset + 8);
+    if ((message.readUInt16BE(offset + 2) & 0x7fff) === CLASS_IN) {
+      if (type === TYPE_A && rdlength !== 4) return `an A record with ${rdlength} bytes of data (an IPv4 address is 4)`;
+      if (type === TYPE_AAAA && rdlength !== 16) return `an AAAA record with ${rdlength} bytes of data (an IPv6 address is 16)`;
+    }
+    offset += 10 + rdlength;
+  }
+  return null;
+}
+
+/** The offset just past the name at `offset` (labels up to a root label or a pointer), or -1. */
+function skipName(message: Buffer, offset: number): number {
+  while (offset < message.length) {
+    const length = message[offset]!;
+    if (length === 0) return offset + 1;
+    if ((length & 0xc0) === 0xc0) return offset + 2;
+    if ((length & 0xc0) !== 0) return -1;
+    offset += 1 + length;
+  }
+  return -1;
+}
+
+/**
+ * Whether some compression pointer starts a chain of more than
+ * {@link MAX_POINTER_CHAIN} pointers pointing at pointers. Linear: every byte
+ * pair that looks like a backward pointer gets the depth of its target plus
+ * one. It over-approximates (rdata bytes may look like pointers), which only
+ * matters for chains longer than the limit, which random data does not form.
+ */
+export function hasPointerLadder(message: Buffer): boolean {
+  const depth = new Uint8Array(message.length);
+  for (let i = HEADER_SIZE; i + 1 < message.length; i++) {
+    if ((message[i]! & 0xc0) !== 0xc0) continue;
+    const target = ((message[i]! & 0x3f) << 8) | message[i + 1]!;
+    if (target >= i) continue;
+    const chain = depth[target]! + 1;
+    if (chain > MAX_POINTER_CHAIN) return true;
+    depth[i] = chain;
+  }
+  return false;
+}
