@@ -5,6 +5,10 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import * as grpc110 from 'grpc-js-1.10';
+import * as grpc113 from 'grpc-js-1.13';
+import * as grpc18 from 'grpc-js-1.8';
+import { HealthImplementation } from 'grpc-health-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/index.js';
 import { DnsTestServer } from './support/dns-server.js';
@@ -235,6 +239,33 @@ describe('examples/kubernetes/server.ts', () => {
       server.kill('SIGTERM');
       expect(await server.exited).toEqual({ code: 0, signal: null });
       expect(server.stdout()).toMatch(/SIGTERM, draining[\s\S]*stopped/);
+    }
+  });
+});
+
+describe('grpc-health-check (the examples\' health service) on every grpc-js the library supports', () => {
+  it.each([
+    ['1.8', grpc18],
+    ['1.10', grpc110],
+    ['1.13', grpc113],
+    ['newest', grpc],
+  ] as const)('grpc-js %s: Check answers SERVING for "" and NOT_FOUND for an unknown service', async (_version, module) => {
+    const lib = module as unknown as typeof grpc; // the same API; the copies' private members make TypeScript refuse a union
+    const server = new lib.Server();
+    new HealthImplementation({ '': 'SERVING' }).addToServer(server);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', lib.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+    if (typeof (server as { unbind?: unknown }).unbind !== 'function') server.start(); // grpc-js < 1.10 needs start()
+    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    try {
+      // Wire bytes, not the package's own client: HealthCheckResponse { status: SERVING (1) }.
+      expect([...(await unary(client, '/grpc.health.v1.Health/Check', Buffer.alloc(0)))]).toEqual([0x08, 0x01]);
+      const other = Buffer.concat([Buffer.from([0x0a, 5]), Buffer.from('other')]);
+      await expect(unary(client, '/grpc.health.v1.Health/Check', other)).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    } finally {
+      client.close();
+      server.forceShutdown();
     }
   });
 });
