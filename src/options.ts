@@ -83,14 +83,19 @@ const KNOWN_KEYS = new Set([
   'nameservers', 'timeout', 'attempts', 'resolvConfPath', 'hostsPath',
 ]);
 
-/** Apply defaults and validate. Throws a TypeError naming the option and what is accepted. */
-export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions = defaultOptions()): ResolvedOptions {
+/**
+ * Apply defaults and validate. Throws a TypeError naming the option and what is accepted.
+ * `callerKeys`: the caller's own options, taken out before this call but
+ * accepted from the user all the same (register()'s `grpc`, `replaceBuiltin`),
+ * so the list of accepted options in the error is the whole list.
+ */
+export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions = defaultOptions(), callerKeys: readonly string[] = []): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`grpc-dns-watch options must be an object, got ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (!KNOWN_KEYS.has(key)) {
-      throw new TypeError(`Unknown grpc-dns-watch option "${key}"; accepted: ${[...KNOWN_KEYS].join(', ')}`);
+      throw new TypeError(`Unknown grpc-dns-watch option "${key}"; accepted: ${[...KNOWN_KEYS, ...callerKeys].join(', ')}`);
     }
   }
   const backoffInput = options.backoff ?? {};

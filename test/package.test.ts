@@ -102,6 +102,18 @@ describe('package.json points at files the build produces', () => {
     expect(readdirSync(path.join(ROOT, 'dist')).sort()).toEqual(['cli.js', 'index.cjs', 'index.d.cts', 'index.d.ts', 'index.js']);
   });
 
+  it('every {@link} in the shipped declarations names something they declare', () => {
+    for (const file of ['index.d.ts', 'index.d.cts']) {
+      const declarations = readFileSync(path.join(ROOT, 'dist', file), 'utf8');
+      const targets = [...declarations.matchAll(/\{@link\s+([\w$]+)(?:\.([\w$]+))?[^}]*\}/g)];
+      const dangling = targets.filter(([, name, member]) => {
+        const declared = new RegExp(`(?:class|interface|type|function|const|let|enum|namespace)\\s+${name}\\b`).test(declarations);
+        return !declared || (member !== undefined && !new RegExp(`\\b${member}\\??[(:<]`).test(declarations));
+      });
+      expect(dangling.map(([link]) => link), file).toEqual([]);
+    }
+  });
+
   it('npm pack builds first, so a tarball packed from a clone has dist/', () => {
     expect(pkg.scripts.prepack).toBe('npm run build');
   });
