@@ -210,3 +210,39 @@ describe('Node resolves the package by name to the right build', () => {
     expect(nodeEval(code(`const m = await import('${pkg.name}');`), 'module')).toBe('ok');
   });
 });
+
+describe('the docs point at things that exist', () => {
+  const documents = [
+    'README.md',
+    'CHANGELOG.md',
+    ...readdirSync(path.join(ROOT, 'docs')).filter((file) => file.endsWith('.md')).map((file) => `docs/${file}`),
+    ...readdirSync(path.join(ROOT, 'examples'))
+      .map((dir) => `examples/${dir}/README.md`)
+      .filter((file) => existsSync(path.join(ROOT, file))),
+  ];
+  /** Named in the docs without being files of this checkout: written by a run, or grpc-js's own source. */
+  const NOT_HERE = new Set(['bench/results.quick.json', 'src/resolver-dns.ts']);
+
+  it.each(documents)('%s: every `path` of this repository and every relative link exists', (document) => {
+    const text = readFileSync(path.join(ROOT, document), 'utf8');
+    const paths = [...text.matchAll(/`((?:src|test|bench|examples|scripts|docs|\.ci)\/[\w./-]+)`/g)].map((match) => (match[1] ?? '').replace(/\.$/, ''));
+    const relative = readmeLinks(text)
+      .map((link) => link.url.split('#')[0] ?? '')
+      .filter((url) => url !== '' && !/^[a-z][a-z0-9+.-]*:/i.test(url))
+      .map((url) => path.relative(ROOT, path.resolve(ROOT, path.dirname(document), url)));
+    const missing = [...paths, ...relative].filter((file) => !NOT_HERE.has(file) && !existsSync(path.join(ROOT, file)));
+    expect(missing).toEqual([]);
+  });
+
+  it('every it.fails test a doc cites for an open bug is still in test/ (fixed bugs are described as fixed)', () => {
+    const tests = readdirSync(path.join(ROOT, 'test'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => readFileSync(path.join(ROOT, 'test', file), 'utf8'))
+      .join('\n');
+    const cited = documents.flatMap((document) =>
+      [...readFileSync(path.join(ROOT, document), 'utf8').matchAll(/it\.fails\('([^'…]+)/g)].map((match) => ({ document, title: (match[1] ?? '').replace(/\s+/g, ' ').trim() })),
+    );
+    const gone = cited.filter(({ title }) => !tests.includes(`it.fails('${title}`));
+    expect(gone).toEqual([]);
+  });
+});
