@@ -75,6 +75,16 @@ export function readmeLinkProblems(markdown: string, repository: string, root: s
     if (file[1] !== DEFAULT_BRANCH) problems.push(`README.md:${line}: ${url} points at branch "${file[1]}", not ${DEFAULT_BRANCH}`);
     if (!existsSync(path.join(root, file[2] ?? ''))) problems.push(`README.md:${line}: ${url}: no ${file[2]} in the repository`);
   }
+  // Also in code blocks (`git clone …`): any URL of a repository by this name must be this one.
+  const name = repository.split('/').at(-1) ?? '';
+  markdown.split('\n').forEach((text, index) => {
+    for (const match of text.matchAll(/https?:\/\/([^/\s]+)\/[\w.-]+\/([\w.-]+)/g)) {
+      const other = match[0].replace(/\.git$/, '');
+      if (match[1] === host && match[2]?.replace(/\.git$/, '') === name && other !== repository && !readmeLinks(text).some((link) => link.url.startsWith(match[0]))) {
+        problems.push(`README.md:${index + 1}: ${match[0]} is not package.json's repository ${repository}`);
+      }
+    }
+  });
   return problems;
 }
 

@@ -135,11 +135,16 @@ describe('the README works on the registry page', () => {
   });
 
   it('the link check refuses what would break: relative, another repository URL, a missing file', () => {
-    const bad = `[a](docs/faq.md) [b](https://github.com/someone/grpc-dns-watch/blob/main/README.md) [c](${repository}/blob/main/docs/nope.md) [ok](#options)`;
+    const bad = `[a](docs/faq.md) [b](https://github.com/someone/grpc-dns-watch/blob/main/README.md) [c](${repository}/blob/main/docs/nope.md) [ok](#options)
+\`\`\`sh
+git clone https://github.com/someone/grpc-dns-watch.git
+git clone ${repository}.git
+\`\`\``;
     expect(readmeLinkProblems(bad, repository, ROOT)).toEqual([
       `README.md:1: relative link docs/faq.md (broken on the registry page): use ${repository}/blob/main/docs/faq.md`,
       `README.md:1: https://github.com/someone/grpc-dns-watch/blob/main/README.md is not under package.json's repository ${repository}`,
       `README.md:1: ${repository}/blob/main/docs/nope.md: no docs/nope.md in the repository`,
+      `README.md:3: https://github.com/someone/grpc-dns-watch.git is not package.json's repository ${repository}`,
     ]);
   });
 
