@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -240,6 +240,24 @@ describe('examples/kubernetes/server.ts', () => {
       expect(await server.exited).toEqual({ code: 0, signal: null });
       expect(server.stdout()).toMatch(/SIGTERM, draining[\s\S]*stopped/);
     }
+  });
+});
+
+describe('examples import only what package.json declares', () => {
+  it('every package an example imports is this package, a Node built-in, or a (dev) dependency, so `npm ci` (and the Dockerfile) installs it', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    const declared = new Set([pkg.name, ...Object.keys(pkg.dependencies), ...Object.keys(pkg.devDependencies)]);
+    const files = readdirSync(EXAMPLES, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.ts'));
+    const undeclared = files.flatMap((file) =>
+      [...readFileSync(path.join(EXAMPLES, file), 'utf8').matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+'([^']+)'|^\s*import\s+'([^']+)'/gm)]
+        .map((match) => match[1] ?? match[2] ?? '')
+        .filter((specifier) => !specifier.startsWith('.') && !specifier.startsWith('node:'))
+        .map((specifier) => (specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : (specifier.split('/')[0] ?? '')))
+        .filter((name) => !declared.has(name))
+        .map((name) => `${file}: ${name}`),
+    );
+    expect(files.length).toBeGreaterThan(5);
+    expect(undeclared).toEqual([]);
   });
 });
 
