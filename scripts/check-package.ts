@@ -45,11 +45,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
-import { DnsTestServer } from '../test/support/dns-server.js';
-import { quickStartSnippet, readReadme, readmeLinkProblems, repositoryUrl } from './readme.js';
+import { quickStartSnippet, readReadme, readmeLinkProblems, repositoryUrl, withQuickStartServers } from './readme.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -509,30 +507,14 @@ async function main(): Promise<void> {
     });
 
     await step("the README's quick start, unchanged, against a loopback gRPC server found through a loopback DNS server", async () => {
-      const dns = await DnsTestServer.start();
-      const server = new grpc.Server();
-      try {
-        dns.setRecords(QUICK_START_HOST, { A: ['127.0.0.1'], ttl: 5 });
-        const port = await new Promise<number>((resolve, reject) =>
-          server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
-        );
-        // The snippet reads TARGET; the authority makes grpc-dns-watch ask this server and no other.
-        const target = `dns://${dns.address}/${QUICK_START_HOST}:${port}`;
-        const result = await runAsync(process.execPath, ['quick-start.mjs'], {
-          cwd: consumer,
-          timeoutMs: 30_000,
-          env: { TARGET: target, GRPC_TRACE: '', GRPC_VERBOSITY: 'ERROR' },
-        });
-        const output = `\n--- stdout\n${result.stdout.trim()}\n--- stderr\n${result.stderr.trim()}`;
-        if (result.status !== 0) throw new StepError(`quick-start.mjs ${result.signal ? `was killed by ${result.signal} (did not end by itself?)` : `exited ${result.status}`}${output}`);
-        if (result.stdout.trim() !== `ready: ${target}`) throw new StepError(`quick-start.mjs did not print "ready: ${target}"${output}`);
-        const queries = dns.countQueries({ name: QUICK_START_HOST });
-        if (queries === 0) throw new StepError(`the test DNS server was never asked for ${QUICK_START_HOST}: what resolved it?${output}`);
-        return `${result.stdout.trim()} (${queries} DNS ${queries === 1 ? 'query' : 'queries'}), ended by itself`;
-      } finally {
-        server.forceShutdown();
-        await dns.close();
-      }
+      const { result, target, queries } = await withQuickStartServers(QUICK_START_HOST, (target) =>
+        runAsync(process.execPath, ['quick-start.mjs'], { cwd: consumer, timeoutMs: 30_000, env: { TARGET: target, GRPC_TRACE: '', GRPC_VERBOSITY: 'ERROR' } }),
+      );
+      const output = `\n--- stdout\n${result.stdout.trim()}\n--- stderr\n${result.stderr.trim()}`;
+      if (result.status !== 0) throw new StepError(`quick-start.mjs ${result.signal ? `was killed by ${result.signal} (did not end by itself?)` : `exited ${result.status}`}${output}`);
+      if (result.stdout.trim() !== `ready: ${target}`) throw new StepError(`quick-start.mjs did not print "ready: ${target}"${output}`);
+      if (queries === 0) throw new StepError(`the test DNS server was never asked for ${QUICK_START_HOST}: what resolved it?${output}`);
+      return `${result.stdout.trim()} (${queries} DNS ${queries === 1 ? 'query' : 'queries'}), ended by itself`;
     });
 
     await step('bin: grpc-dns-watch --version / --help', () => {

@@ -1,6 +1,6 @@
 /**
- * The README as the registry shows it: where its links point and the quick
- * start's code. Shared by scripts/check-package.ts (which runs the snippet
+ * The README as the registry shows it: where its links point, the quick
+ * start's code, and the loopback servers it runs against. Shared by scripts/check-package.ts (which runs the snippet
  * from a packed install) and test/package.test.ts (the fast checks).
  *
  * The repository URL lives in one place, package.json's `repository`; every
@@ -11,6 +11,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { DnsTestServer } from '../test/support/dns-server.js';
 
 /** The branch README links point at (`…/blob/main/docs/faq.md`). */
 export const DEFAULT_BRANCH = 'main';
@@ -99,4 +101,28 @@ export function quickStartSnippet(markdown: string): string {
 
 export function readReadme(root: string): string {
   return readFileSync(path.join(root, 'README.md'), 'utf8');
+}
+
+/**
+ * What the quick start needs to run for real without asking any nameserver
+ * but a test one: a loopback gRPC server, and a loopback DNS server that
+ * knows `host`. `run` gets the value for the snippet's `TARGET`, with the DNS
+ * server in the target's authority (`dns://127.0.0.1:PORT/host:port`), so
+ * grpc-dns-watch asks that server and no other.
+ */
+export async function withQuickStartServers<T>(host: string, run: (target: string) => Promise<T>): Promise<{ result: T; target: string; queries: number }> {
+  const dns = await DnsTestServer.start();
+  const server = new grpc.Server();
+  try {
+    dns.setRecords(host, { A: ['127.0.0.1'], ttl: 5 });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+    const target = `dns://${dns.address}/${host}:${port}`;
+    const result = await run(target);
+    return { result, target, queries: dns.countQueries({ name: host }) };
+  } finally {
+    server.forceShutdown();
+    await dns.close();
+  }
 }

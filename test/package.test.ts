@@ -2,11 +2,9 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { quickStartSnippet, readReadme, readmeLinkProblems, readmeLinks, repositoryUrl } from '../scripts/readme.js';
+import { quickStartSnippet, readReadme, readmeLinkProblems, readmeLinks, repositoryUrl, withQuickStartServers } from '../scripts/readme.js';
 import * as source from '../src/index.js';
-import { DnsTestServer } from './support/dns-server.js';
 
 /**
  * The package as Node resolves it by name, in a second: the built files the
@@ -156,27 +154,16 @@ git clone ${repository}.git
     const snippet = quickStartSnippet(readme);
     expect(snippet).toMatch(/^import \* as grpc from '@grpc\/grpc-js';$/m);
     expect(snippet).toMatch(/^import \{ register \} from 'grpc-dns-watch';$/m);
-    const dns = await DnsTestServer.start();
-    const server = new grpc.Server();
-    try {
-      dns.setRecords('readme.package.test', { A: ['127.0.0.1'], ttl: 5 });
-      const port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
-      );
-      // The snippet's TARGET, with the test server as the target's DNS server: no other nameserver is asked.
-      const target = `dns://${dns.address}/readme.package.test:${port}`;
+    const { result: stdout, target, queries } = await withQuickStartServers('readme.package.test', (target) => {
       const env: NodeJS.ProcessEnv = { ...process.env, TARGET: target, GRPC_TRACE: '', GRPC_VERBOSITY: 'ERROR' };
-      const stdout = await new Promise<string>((resolve, reject) =>
+      return new Promise<string>((resolve, reject) =>
         execFile(process.execPath, ['--input-type', 'module', '--eval', snippet], { cwd: ROOT, env, timeout: 20_000 }, (error, out, err) =>
           error ? reject(new Error(`${error.message}\n${out}\n${err}`)) : resolve(out),
         ),
       );
-      expect(stdout.trim()).toBe(`ready: ${target}`);
-      expect(dns.countQueries({ name: 'readme.package.test' })).toBeGreaterThan(0);
-    } finally {
-      server.forceShutdown();
-      await dns.close();
-    }
+    });
+    expect(stdout.trim()).toBe(`ready: ${target}`);
+    expect(queries).toBeGreaterThan(0);
   });
 });
 
