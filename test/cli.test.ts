@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../src/cli/main.js';
 import { registry } from '../src/registry.js';
 import { DnsTestServer } from './support/dns-server.js';
+import { withTimeout } from './support/within.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'dist', 'cli.js');
@@ -87,18 +88,6 @@ function start(args: string[]) {
       return withTimeout(done, 3_000, 'main() to return after abort');
     },
   };
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Poll until `check` is true; fail with `describe()` after `ms`. */
