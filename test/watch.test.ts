@@ -147,16 +147,59 @@ describe('watch()', () => {
     expect(stdout.trim().split('\n')).toEqual(['["10.0.0.1"]', '["10.0.0.2"]']);
   });
 
-  it('unref() lets the process exit while a watch is open', () => {
+  it('open watches keep the process alive with one shared timer; unref() lets it exit', () => {
     dns.setRecords('app.test', { A: ['10.0.0.1'] });
-    const app = watch('app.test', options);
     const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
     const before = timers();
-    app.unref();
-    expect(timers()).toBe(before - 1);
-    app.ref();
+    const watches = Array.from({ length: 10 }, () => watch('app.test', options));
+    // Ten watches, one keep-alive timer (the watcher's own timers are unref()ed and not listed).
+    expect(timers()).toBe(before + 1);
+    for (const w of watches.slice(1)) w.unref();
+    expect(timers()).toBe(before + 1);
+    watches[0]!.unref();
     expect(timers()).toBe(before);
+    watches[0]!.ref().ref();
+    expect(timers()).toBe(before + 1);
+    for (const w of watches) w.close();
+    expect(timers()).toBe(before);
+  });
+
+  /** Drive `count` changes of app.test's set, each answered by one update event. */
+  async function drive(app: ReturnType<typeof watch>, count: number, onEach: () => void): Promise<void> {
+    let seen = 0;
+    app.on('update', () => seen++);
+    for (let i = 1; i <= count; i++) {
+      dns.setRecords('app.test', { A: [`10.0.9.${i}`] });
+      app.refresh();
+      await vi.waitFor(() => expect(seen).toBe(i), { timeout: 3_000 });
+      onEach();
+    }
+  }
+
+  it('an event-only watch keeps only the latest update, nothing queued', async () => {
+    const app = watch('app.test', { ...options, refreshInterval: 60_000, minInterval: 0 });
+    let most = 0;
+    await drive(app, 40, () => (most = Math.max(most, app.pendingUpdates)));
+    expect(most).toBe(0);
+    expect(app.current?.addresses).toEqual(['10.0.9.40']);
     app.close();
+  });
+
+  it('an iterator that falls behind holds one pending update: the latest set, diffed against what it last took', async () => {
+    dns.setRecords('app.test', { A: ['10.0.8.1'] });
+    const app = watch('app.test', { ...options, refreshInterval: 60_000, minInterval: 0 });
+    const updates = app[Symbol.asyncIterator]();
+    expect((await next(updates)).addresses).toEqual(['10.0.8.1']);
+    let most = 0;
+    await drive(app, 30, () => (most = Math.max(most, app.pendingUpdates)));
+    expect(most).toBe(1);
+    const caughtUp = await next(updates);
+    expect(caughtUp).toMatchObject({ addresses: ['10.0.9.30'], added: ['10.0.9.30'], removed: ['10.0.8.1'] });
+    expect(app.pendingUpdates).toBe(0);
+    // A second iterator started now begins with the current set.
+    expect((await next(app[Symbol.asyncIterator]())).addresses).toEqual(['10.0.9.30']);
+    app.close();
+    await expect(updates.next()).resolves.toEqual({ value: undefined, done: true });
   });
 
   it('bad options and names throw TypeErrors at once', () => {
