@@ -178,8 +178,8 @@ describe('observe()', () => {
     expectTypeOf<WatchObserver>().toEqualTypeOf<(event: WatchEvent) => void>();
   });
 
-  it('WatchEvent is a union told apart by type: query, update, error', () => {
-    expectTypeOf<WatchEvent['type']>().toEqualTypeOf<'query' | 'update' | 'error'>();
+  it('WatchEvent is a union told apart by type: query, update, error, attempt', () => {
+    expectTypeOf<WatchEvent['type']>().toEqualTypeOf<'query' | 'update' | 'error' | 'attempt'>();
     expectTypeOf<Extract<WatchEvent, { type: 'query' }>>().toEqualTypeOf<{
       type: 'query';
       name: string;
@@ -202,12 +202,22 @@ describe('observe()', () => {
       kept: boolean;
       retryInMs: number;
     }>();
+    expectTypeOf<Extract<WatchEvent, { type: 'attempt' }>>().toEqualTypeOf<{
+      type: 'attempt';
+      name: string;
+      recordType: 'A' | 'AAAA';
+      server: string;
+      transport: 'udp' | 'tcp';
+      error: DnsError;
+      durationMs: number;
+    }>();
   });
 
   it('narrows on event.type', () => {
     const observer: WatchObserver = (event) => {
       if (event.type === 'error') expectTypeOf(event.kept).toBeBoolean();
       else if (event.type === 'query') expectTypeOf(event.result).toEqualTypeOf<'NOERROR' | DnsErrorCode>();
+      else if (event.type === 'attempt') expectTypeOf(event.recordType).toEqualTypeOf<'A' | 'AAAA'>();
       else expectTypeOf(event.added).toEqualTypeOf<string[]>();
       // @ts-expect-error: kept exists only on error events
       void event.kept;
