@@ -167,6 +167,7 @@ describe('grpc-dns-watch --once', () => {
   it('prints an IP literal with no TTL (null in JSON)', async () => {
     const human = await run(['--once', '--resolv-conf', resolvConf, '10.1.2.3']);
     expect(human.code).toBe(EXIT.OK);
+    expect(human.stderr).toBe(''); // nothing is asked, so no progress line
     expect(lines(human.stdout)).toEqual(['10.1.2.3: 1 address (an IP literal, never changes)', '  10.1.2.3  IPv4  ttl -']);
     const json = await run(['--once', '--json', '--resolv-conf', resolvConf, '10.1.2.3']);
     expect(JSON.parse(json.stdout)).toMatchObject({ source: 'literal', ttl: null, addresses: [{ address: '10.1.2.3', family: 4, ttl: null }] });
@@ -256,6 +257,21 @@ describe('grpc-dns-watch --once', () => {
     expect(out).toHaveLength(1);
     expect(JSON.parse(out[0]!)).toMatchObject({ type: 'error', code: 'TIMEOUT', authoritative: false, message: expect.stringContaining('A and AAAA') });
     expect(lines(result.stderr)[0]).toMatch(/^querying web\.cli\.test A and AAAA via /);
+  });
+
+  it('shows the family that answered and warns about the one that failed (exit 0)', async () => {
+    dns.setFault('servfail', { name: 'web.cli.test', count: 1 });
+    const result = await run(['--once', '--resolv-conf', resolvConf, 'web.cli.test']);
+    dns.setFault(null);
+    expect(result.code).toBe(EXIT.OK);
+    const warning = lines(result.stderr).find((line) => line.includes('warning'));
+    expect(warning).toMatch(new RegExp(`^${ISO}  warning: the (A|AAAA) query failed \\(SERVFAIL: .*web\\.cli\\.test.*\\); showing IPv(4|6) addresses only$`));
+    expect(lines(result.stdout)[0]).toMatch(/^web\.cli\.test: (1 address|2 addresses)$/);
+
+    dns.setFault('servfail', { name: 'web.cli.test', count: 1 });
+    const json = await run(['--once', '--json', '--resolv-conf', resolvConf, 'web.cli.test']);
+    dns.setFault(null);
+    expect(JSON.parse(json.stdout)).toMatchObject({ type: 'addresses', failedFamilies: [{ family: expect.any(Number), code: 'SERVFAIL' }] });
   });
 
   it('exits 4 on SERVFAIL', async () => {

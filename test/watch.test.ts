@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -200,6 +200,20 @@ describe('watch()', () => {
     expect((await next(app[Symbol.asyncIterator]())).addresses).toEqual(['10.0.9.30']);
     app.close();
     await expect(updates.next()).resolves.toEqual({ value: undefined, done: true });
+  });
+
+  it('FIFOs as resolvConfPath and hostsPath are refused, never waited on: the watch still answers and closes', async () => {
+    const resolvFifo = path.join(dir, 'resolv.fifo');
+    const hostsFifo = path.join(dir, 'hosts.fifo');
+    execFileSync('mkfifo', [resolvFifo, hostsFifo]);
+    dns.setRecords('fifo.test', { A: ['10.0.7.1'] });
+    const before = registry.size;
+    // The server is given directly: with resolv.conf refused, the default would be the machine's 127.0.0.1:53.
+    const app = watch('fifo.test', { ...options, family: 4, resolvConfPath: resolvFifo, hostsPath: hostsFifo, nameservers: [dns.address] });
+    const update = await next(app[Symbol.asyncIterator](), 5_000);
+    expect(update.addresses).toEqual(['10.0.7.1']);
+    app.close();
+    expect(registry.size).toEqual(before);
   });
 
   it('bad options and names throw TypeErrors at once', () => {
