@@ -201,6 +201,17 @@ describe('grpc-dns-watch --once', () => {
     expect(lines(result.stderr)).toEqual([expect.stringMatching(/^querying nope\.cli\.test /), expect.stringMatching(new RegExp(`^${ISO}  error NXDOMAIN: nope\\.cli\\.test does not exist$`))]);
   });
 
+  it('stamps the lines it prints with the injected clock', async () => {
+    const at = new Date('2025-03-14T09:30:00.004Z');
+    const stdout = collector();
+    const stderr = collector();
+    expect(await main(['--once', '--resolv-conf', resolvConf, 'nope.cli.test'], { stdout, stderr, env: {}, now: () => at })).toBe(3);
+    expect(lines(stderr.text)[1]).toBe('2025-03-14T09:30:00.004Z  error NXDOMAIN: nope.cli.test does not exist');
+    const json = collector();
+    expect(await main(['--once', '--json', '--resolv-conf', resolvConf, 'web.cli.test'], { stdout: json, stderr, env: {}, now: () => at })).toBe(0);
+    expect(JSON.parse(json.text)).toMatchObject({ type: 'addresses', at: '2025-03-14T09:30:00.004Z' });
+  });
+
   it('exits 3 on NODATA (the name exists, not with that family)', async () => {
     const result = await run(['--once', '--family', '6', '--resolv-conf', resolvConf, 'v4only.cli.test']);
     expect(result.code).toBe(3);
@@ -272,6 +283,8 @@ describe('grpc-dns-watch --once', () => {
     const json = await run(['--once', '--json', '--resolv-conf', resolvConf, 'web.cli.test']);
     dns.setFault(null);
     expect(JSON.parse(json.stdout)).toMatchObject({ type: 'addresses', failedFamilies: [{ family: expect.any(Number), code: 'SERVFAIL' }] });
+    // The server holds one fault at a time: put back the one the other tests rely on.
+    dns.setFault('servfail', { name: 'fail.cli.test' });
   });
 
   it('exits 4 on SERVFAIL', async () => {

@@ -55,6 +55,8 @@ export interface CliIo {
    * Without a signal, watch mode runs until the process is killed.
    */
   signal?: AbortSignal;
+  /** Clock for the timestamps the command prints itself; default the system's. Tests inject one. */
+  now?: () => Date;
 }
 
 /** Run the command; resolves with the exit code. Never rejects. */
@@ -96,7 +98,7 @@ async function run(config: CliConfig, io: CliIo): Promise<number> {
   const conf = await readResolvConf({ path: config.resolvConfPath, env: io.env });
   if (io.signal?.aborted) return config.once ? interruptedCode(io.signal) : EXIT.OK;
   if (config.verbose) io.stderr.write(describeSettings(config, conf));
-  const reporter = new Reporter(config, io.stdout, io.stderr);
+  const reporter = new Reporter(config, io.stdout, io.stderr, io.now);
   const asking: Asking = {
     servers: config.nameservers ?? conf.nameservers,
     timeoutMs: config.timeout ?? conf.timeoutMs,
@@ -132,7 +134,7 @@ async function runOnce(config: CliConfig, io: CliIo, reporter: Reporter, asking:
   try {
     const resolution = await resolver.resolve(config.host, config.family);
     stopAttempts();
-    reporter.addresses(resolution.addresses, new Date(), {
+    reporter.addresses(resolution.addresses, reporter.now(), {
       resolvedName: resolution.name,
       source: resolution.source,
       failedFamilies: resolution.failedFamilies.map(({ family, error }) => ({ family, code: error.code, message: errorMessage(error, family) })),
@@ -168,7 +170,7 @@ async function runWatch(config: CliConfig, io: CliIo, reporter: Reporter, asking
     if (error instanceof TypeError) throw new UsageError(error.message);
     throw error;
   }
-  if (config.verbose) setTraceSink((text) => io.stderr.write(`${new Date().toISOString()}  trace ${text}\n`));
+  if (config.verbose) setTraceSink((text) => io.stderr.write(`${reporter.now().toISOString()}  trace ${text}\n`));
   reporter.banner(config.interval ?? DEFAULTS.refreshInterval, asking);
   if (!isIP(config.host)) reporter.asking(asking);
   let stopAttempts: (() => void) | undefined = reportAttempts(reporter);

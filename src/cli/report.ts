@@ -54,6 +54,8 @@ export class Reporter {
     private readonly config: CliConfig,
     private readonly stdout: TextSink,
     private readonly stderr: TextSink,
+    /** Timestamps of the lines this command makes up (tries, errors, --once answers). */
+    readonly now: () => Date = () => new Date(),
   ) {}
 
   /** Watch mode's first line. */
@@ -81,7 +83,7 @@ export class Reporter {
   attempt(event: AttemptEvent): void {
     this.failedTypes.add(event.recordType);
     this.stderr.write(
-      `${new Date().toISOString()}  try failed: ${event.name} ${event.recordType} via ${event.server} (${event.transport.toUpperCase()}): ` +
+      `${this.now().toISOString()}  try failed: ${event.name} ${event.recordType} via ${event.server} (${event.transport.toUpperCase()}): ` +
         `${event.error.code} after ${Math.round(event.durationMs)} ms\n`,
     );
   }
@@ -136,7 +138,7 @@ export class Reporter {
     }
   }
 
-  error(error: DnsError, at = new Date()): void {
+  error(error: DnsError, at = this.now()): void {
     const families = this.failedTypes.size > 0 ? familiesOfTypes(this.failedTypes) : this.config.family;
     if (this.config.json) this.stdout.write(jsonLine(errorEvent(this.config.host, error, at, families)));
     else this.stderr.write(humanError(at, error, families));
