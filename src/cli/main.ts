@@ -89,9 +89,8 @@ async function run(config: CliConfig, io: CliIo): Promise<number> {
     try {
       await statRegular(config.resolvConfPath);
     } catch (error) {
-      const why = error instanceof FileReadError && error.code === 'ENOTREG' ? error.message.replace(/; expected a file$/, '') : `cannot read it (${(error as FileReadError).code})`;
-      const detail = why.startsWith(`${config.resolvConfPath}: `) ? why.slice(config.resolvConfPath.length + 2) : why;
-      throw new UsageError(`--resolv-conf ${JSON.stringify(config.resolvConfPath)}: ${detail}; expected a resolv.conf file`);
+      if (!(error instanceof FileReadError)) throw error;
+      throw new UsageError(`--resolv-conf ${JSON.stringify(config.resolvConfPath)}: ${error.reason}; expected a resolv.conf file`);
     }
   }
   if (config.note) io.stderr.write(`note: ${config.note}\n`);

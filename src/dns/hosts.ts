@@ -199,7 +199,8 @@ export class HostsFile {
       this.lastError = this.#table.warning;
     } catch (err) {
       this.#table = null;
-      this.lastError = err instanceof FileReadError && err.code === 'ENOTREG' ? err.message : `${this.path}: ${(err as FileReadError).code ?? String(err)}`;
+      const code = err instanceof FileReadError ? err.code : String(err);
+      this.lastError = code === 'ENOTREG' ? `${(err as FileReadError).message}; expected a file` : `${this.path}: ${code}`;
     } finally {
       this.#loaded = true;
       this.#checkedAt = this.#now();

@@ -288,7 +288,8 @@ export async function readResolvConf(
   try {
     file = await readTextFile(path, MAX_RESOLV_CONF_BYTES);
   } catch (err) {
-    const why = err instanceof FileReadError && err.code === 'ENOTREG' ? err.message : `${path}: could not be read (${(err as FileReadError).code ?? 'EUNKNOWN'})`;
+    const code = err instanceof FileReadError ? err.code : 'EUNKNOWN';
+    const why = code === 'ENOTREG' ? `${(err as FileReadError).message}; expected a file` : `${path}: could not be read (${code})`;
     const conf = parseResolvConf('', overrides);
     conf.warnings.unshift(`${why}; using defaults: nameserver 127.0.0.1:53, ndots:1, timeout:5, attempts:2`);
     return conf;

@@ -28,15 +28,19 @@ export interface TextFile {
   truncated: boolean;
 }
 
-/** A path that is not a regular file, or could not be read; `code` is the errno name or `ENOTREG`. */
+/**
+ * A path that is not a regular file, or could not be read; `code` is the
+ * errno name or `ENOTREG`, `reason` says it in words ("is a FIFO, not a
+ * regular file", "cannot read it (EACCES)"); the message is `path: reason`.
+ */
 export class FileReadError extends Error {
   override name = 'FileReadError';
   constructor(
     readonly path: string,
     readonly code: string,
-    message: string,
+    readonly reason: string,
   ) {
-    super(message);
+    super(`${path}: ${reason}`);
   }
 }
 
@@ -59,13 +63,13 @@ function kindOf(st: Stats): string {
 
 function notRegular(path: string, st: Stats): FileReadError {
   const kind = kindOf(st);
-  return new FileReadError(path, 'ENOTREG', `${path}: ${kind === 'not a regular file' ? kind : `is ${kind}, not a regular file`}; expected a file`);
+  return new FileReadError(path, 'ENOTREG', kind === 'not a regular file' ? kind : `is ${kind}, not a regular file`);
 }
 
 function asReadError(path: string, error: unknown): FileReadError {
   if (error instanceof FileReadError) return error;
   const code = (error as NodeJS.ErrnoException)?.code ?? 'EIO';
-  return new FileReadError(path, code, `${path}: cannot read it (${code})`);
+  return new FileReadError(path, code, `cannot read it (${code})`);
 }
 
 /** stat() a path and refuse what is not a regular file, without opening it. */
