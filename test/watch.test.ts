@@ -164,22 +164,26 @@ describe('watch()', () => {
     expect(timers()).toBe(before);
   });
 
-  /** Drive `count` changes of app.test's set, each answered by one update event. */
-  async function drive(app: ReturnType<typeof watch>, count: number, onEach: () => void): Promise<void> {
+  /** Set app.test's A records to each address in turn, each answered by one update event. */
+  async function drive(app: ReturnType<typeof watch>, addresses: string[], onEach: () => void = () => {}): Promise<void> {
     let seen = 0;
     app.on('update', () => seen++);
-    for (let i = 1; i <= count; i++) {
-      dns.setRecords('app.test', { A: [`10.0.9.${i}`] });
+    for (const address of addresses) {
+      dns.setRecords('app.test', { A: [address] });
       app.refresh();
-      await vi.waitFor(() => expect(seen).toBe(i), { timeout: 3_000 });
+      const expected = seen + 1;
+      await vi.waitFor(() => expect(seen).toBe(expected), { timeout: 3_000 });
       onEach();
     }
   }
 
+  /** 10.0.9.1 … 10.0.9.count */
+  const numbered = (count: number): string[] => Array.from({ length: count }, (_, i) => `10.0.9.${i + 1}`);
+
   it('an event-only watch keeps only the latest update, nothing queued', async () => {
     const app = watch('app.test', { ...options, refreshInterval: 60_000, minInterval: 0 });
     let most = 0;
-    await drive(app, 40, () => (most = Math.max(most, app.pendingUpdates)));
+    await drive(app, numbered(40), () => (most = Math.max(most, app.pendingUpdates)));
     expect(most).toBe(0);
     expect(app.current?.addresses).toEqual(['10.0.9.40']);
     app.close();
@@ -191,7 +195,7 @@ describe('watch()', () => {
     const updates = app[Symbol.asyncIterator]();
     expect((await next(updates)).addresses).toEqual(['10.0.8.1']);
     let most = 0;
-    await drive(app, 30, () => (most = Math.max(most, app.pendingUpdates)));
+    await drive(app, numbered(30), () => (most = Math.max(most, app.pendingUpdates)));
     expect(most).toBe(1);
     const caughtUp = await next(updates);
     expect(caughtUp).toMatchObject({ addresses: ['10.0.9.30'], added: ['10.0.9.30'], removed: ['10.0.8.1'] });
@@ -200,6 +204,17 @@ describe('watch()', () => {
     expect((await next(app[Symbol.asyncIterator]())).addresses).toEqual(['10.0.9.30']);
     app.close();
     await expect(updates.next()).resolves.toEqual({ value: undefined, done: true });
+  });
+
+  it('a set that changes and changes back while the iterator is behind comes out unchanged, with an empty diff', async () => {
+    dns.setRecords('app.test', { A: ['10.0.6.1'] });
+    const app = watch('app.test', { ...options, refreshInterval: 60_000, minInterval: 0 });
+    const updates = app[Symbol.asyncIterator]();
+    expect((await next(updates)).addresses).toEqual(['10.0.6.1']);
+    await drive(app, ['10.0.6.2', '10.0.6.1']);
+    expect(app.pendingUpdates).toBe(1);
+    expect(await next(updates)).toMatchObject({ addresses: ['10.0.6.1'], added: [], removed: [] });
+    app.close();
   });
 
   it('FIFOs as resolvConfPath and hostsPath are refused, never waited on: the watch still answers and closes', async () => {
