@@ -413,6 +413,13 @@ describe('readResolvConf', () => {
     expect(conf.warnings[0]).toMatch(/^\/dev\/zero: is a character device, not a regular file/);
   });
 
+  it.skipIf(!existsSync('/proc/self/status'))('reads a file whose reported size is 0 to its end (procfs)', async () => {
+    // A regular file by stat(), size 0, yet dozens of "Key:\tvalue" lines: each one an unknown keyword.
+    const conf = await readResolvConf({ path: '/proc/self/status', env: {} });
+    expect(conf.warnings.length).toBeGreaterThan(10);
+    expect(conf.warnings[0]).toMatch(/^\/proc\/self\/status line 1 "Name:/);
+  });
+
   it(`reads at most ${MAX_RESOLV_CONF_BYTES / 1024} KiB, with a warning, and quotes a huge line shortly`, async () => {
     const path = join(dir, 'huge.conf');
     // One nameserver, then one 1 MiB garbage line: the file is far over the cap.

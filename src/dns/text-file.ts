@@ -102,10 +102,18 @@ export async function readTextFile(path: string, maxBytes: number): Promise<Text
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw notRegular(path, st);
-    // One byte more than the cap tells "exactly the cap" from "over it".
-    const buffer = Buffer.allocUnsafe(Math.min(st.size, maxBytes) + 1);
+    // One byte more than the cap tells "exactly the cap" from "over it". The
+    // size is only a first guess: a file may grow, and some file systems report 0.
+    const limit = maxBytes + 1;
+    let buffer = Buffer.allocUnsafe(Math.min(Math.max(st.size + 1, 4096), limit));
     let length = 0;
-    while (length < buffer.length) {
+    for (;;) {
+      if (length === buffer.length) {
+        if (length === limit) break;
+        const bigger = Buffer.allocUnsafe(Math.min(buffer.length * 2, limit));
+        buffer.copy(bigger, 0, 0, length);
+        buffer = bigger;
+      }
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
       if (bytesRead === 0) break;
       length += bytesRead;
