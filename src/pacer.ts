@@ -32,7 +32,8 @@ export interface PacerClock {
 }
 
 const realClock: PacerClock = {
-  now: Date.now,
+  // Looked up at each call, so fake timers in tests apply.
+  now: () => Date.now(),
   setTimeout: (run, ms) => setTimeout(run, ms),
   clearTimeout: (timer) => clearTimeout(timer),
 };
@@ -128,7 +129,10 @@ export class StartupPacer {
 
   private refill(): void {
     const now = this.clock.now();
-    this.tokens = Math.min(this.burst, this.tokens + (now - this.refilledAt) * this.ratePerMs);
+    // The bucket holds the burst allowance, and at least what one timer tick
+    // earns at the current rate (or releases batched per tick would lose tokens).
+    const capacity = Math.max(1, this.burst, 2 * MIN_TICK_MS * this.ratePerMs);
+    this.tokens = Math.min(capacity, this.tokens + (now - this.refilledAt) * this.ratePerMs);
     this.refilledAt = now;
   }
 

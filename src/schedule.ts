@@ -45,7 +45,12 @@ export function delayAfterFailure(options: ScheduleOptions, failures: number, ra
   return Math.round(jitterAbout(base, options.minInterval, Infinity, options.jitter, random));
 }
 
-/** The longest retry delay: `backoff.max` when set, else `refreshInterval`. */
+/**
+ * The longest retry delay: `backoff.max` when set, else `refreshInterval`
+ * (which also cuts a larger `backoff.initial` down to it: the default
+ * initial of 1 s is above a 300 ms interval, and retrying more rarely than
+ * polling is what this default exists to prevent).
+ */
 export function backoffCap(options: Pick<ScheduleOptions, 'backoff' | 'refreshInterval'>): number {
   return options.backoff.max ?? options.refreshInterval;
 }
