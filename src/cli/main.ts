@@ -193,13 +193,15 @@ async function runWatch(config: CliConfig, conf: ResolvConf, io: CliIo): Promise
           type: 'addresses',
           at: update.at.toISOString(),
           name: config.host,
+          resolvedName: watcher.stats()?.polledName,
           count: update.addresses.length,
           ttl: jsonTtl(update.ttl),
           addresses: toJsonRecords(update.records),
         };
         io.stdout.write(jsonLine(event));
       } else {
-        io.stdout.write(humanAddresses(config.host, update.records));
+        // The name polled from now on (the search-list candidate that answered).
+        io.stdout.write(humanAddresses(config.host, update.records, { resolvedName: watcher.stats()?.polledName }));
       }
       return;
     }
