@@ -8,9 +8,10 @@
  * A token bucket: up to {@link STARTUP_BURST} first polls start at once, so
  * a lone new watcher (or an app opening a few dozen channels) never waits;
  * beyond that, first polls start in arrival order at 1.5× the steady poll
- * rate of the names joined (Σ 1/refreshInterval), so the start-up query rate
- * stays below 2× the steady rate and every name has its first answer within
- * about 2/3 of a refresh interval. Their later polls keep that spread.
+ * rate of the names joined (Σ 1/refreshInterval; at least 100 a second), so
+ * the start-up query rate of thousands of names stays below 2× the steady
+ * rate and every name has its first answer within about 2/3 of a refresh
+ * interval. Their later polls keep that spread.
  */
 
 /**
@@ -22,6 +23,14 @@
 export const STARTUP_BURST = 100;
 /** First polls start at this multiple of the steady poll rate once the burst is spent. */
 export const STARTUP_RATE_FACTOR = 1.5;
+/**
+ * …and never slower than this many per second: an app that opens and closes
+ * channels to a few names (each close of the last channel stops a watcher,
+ * the next open starts a new one) must not wait behind a rate set by the few
+ * names it watches. 100/s is at most 200 queries/s, nothing to a DNS server;
+ * pacing matters from thousands of names, where the steady rate is higher.
+ */
+export const STARTUP_MIN_PER_SECOND = 100;
 /** Shortest timer between two releases: several first polls start per tick, not one timer each. */
 const MIN_TICK_MS = 10;
 
@@ -100,7 +109,7 @@ export class StartupPacer {
   }
 
   private get ratePerMs(): number {
-    return this.steadyPerMs * STARTUP_RATE_FACTOR;
+    return Math.max(this.steadyPerMs * STARTUP_RATE_FACTOR, STARTUP_MIN_PER_SECOND / 1_000);
   }
 
   private firstPoll(start: () => void): PacedStart | undefined {
@@ -122,7 +131,7 @@ export class StartupPacer {
         this.refill();
         const ahead = Math.max(0, entry.seq - this.released);
         const rate = this.ratePerMs;
-        return rate > 0 ? Math.round(this.clock.now() + Math.max(0, ahead + 1 - this.tokens) / rate) : this.clock.now();
+        return Math.round(this.clock.now() + Math.max(0, ahead + 1 - this.tokens) / rate);
       },
     };
   }
@@ -139,11 +148,9 @@ export class StartupPacer {
   private release(): void {
     this.timer = undefined;
     this.refill();
-    // No member left to set a rate: nothing to pace against.
-    const unpaced = this.ratePerMs === 0;
     for (const entry of this.waiting) {
-      if (this.tokens < 1 && !unpaced) break;
-      if (!unpaced) this.tokens -= 1;
+      if (this.tokens < 1) break;
+      this.tokens -= 1;
       this.waiting.delete(entry);
       this.released++;
       entry.start();
@@ -153,8 +160,7 @@ export class StartupPacer {
 
   private arm(): void {
     if (this.timer) return;
-    const rate = this.ratePerMs;
-    const wait = rate > 0 ? Math.max(MIN_TICK_MS, Math.ceil((1 - this.tokens) / rate)) : 0;
+    const wait = Math.max(MIN_TICK_MS, Math.ceil((1 - this.tokens) / this.ratePerMs));
     this.timer = this.clock.setTimeout(() => this.release(), wait);
     // Pacing never keeps a process alive: the watchers' own timers do not either.
     this.timer.unref?.();
