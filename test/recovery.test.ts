@@ -19,7 +19,8 @@ import { DnsTestServer, type Fault } from './support/dns-server.js';
 
 const INTERVAL = 300;
 const JITTER = 0.2;
-const TIMEOUT = 100;
+/** Per-try timeout: short, yet above a loaded machine's loopback round trip. */
+const TIMEOUT = 250;
 /** One query at most: a try that times out (attempts 1). */
 const ONE_QUERY = TIMEOUT;
 /** A loaded machine's scheduling slack on top of what the code scheduled; the assertions on the schedule itself are exact. */
@@ -66,7 +67,8 @@ describe('after 6+ intervals of a fault, with a last good set', () => {
     svc.on('error', (error) => told.push(`error ${error.code}`));
     const mine = () => events.filter((event) => event.name === name);
     try {
-      await waitUntil(() => told.length === 1, 'the first set', 5_000);
+      await waitUntil(() => told.at(-1) === 'update 10.0.0.1', 'the first set', 5_000);
+      const toldBefore = told.length;
       const faultStart = performance.now();
       dns.setFault(fault as Fault, { name });
       // Six intervals at least, and six failed polls: the default backoff grows 1 s, 2 s, … on main and never gets there in time.
@@ -74,16 +76,17 @@ describe('after 6+ intervals of a fault, with a last good set', () => {
       await waitUntil(
         () => failures() >= 6 && performance.now() - faultStart >= 6 * INTERVAL,
         '6 failed polls',
-        6 * (INTERVAL * (1 + JITTER) + ONE_QUERY) + SLACK,
+        6 * (INTERVAL * (1 + JITTER) + ONE_QUERY) + 3 * SLACK,
       );
       // The change, made as the fault ends.
       dns.setRecords(name, { A: ['10.0.0.2'] });
       dns.setFault(null);
       const faultEnd = performance.now();
-      await waitUntil(() => told.length > 1, 'the change', INTERVAL * (1 + JITTER) + 2 * ONE_QUERY + SLACK);
+      await waitUntil(() => told.length > toldBefore, 'the change', INTERVAL * (1 + JITTER) + 2 * ONE_QUERY + SLACK);
       const arrived = performance.now();
 
-      expect(told).toEqual(['update 10.0.0.1', 'update 10.0.0.2']);
+      // Nothing told while the fault lasted; then the change, once.
+      expect(told.slice(toldBefore)).toEqual(['update 10.0.0.2']);
       const errors = mine().filter((event): event is Timed & { type: 'error' } => event.type === 'error' && event.at > faultStart);
       expect(errors.every((event) => event.kept)).toBe(true);
       // What the code scheduled: no retry later than one interval plus jitter.
