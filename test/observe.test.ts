@@ -75,12 +75,13 @@ describe('observe() and stats()', () => {
 
   it('stats() says "querying" while a query is in flight, and when the next poll is due between polls', async () => {
     dns.setRecords('querying.test', { A: ['10.0.0.3'] });
-    const svc = watch('querying.test', { ...options, refreshInterval: 5_000, minInterval: 1_000 });
+    const svc = watch('querying.test', { ...options, refreshInterval: 5_000, minInterval: 1_000, timeout: 3_000 });
     await vi.waitFor(() => expect(svc.current).toBeDefined(), { timeout: 3_000 });
     const idle = svc.stats()!;
     expect(idle.querying).toBe(false);
     expect(idle.nextPollAt!.getTime()).toBeGreaterThan(Date.now());
-    dns.setFault({ delayMs: 100 }, { name: 'querying.test' });
+    // A slow answer: the query stays in flight long enough to be seen.
+    dns.setFault({ delayMs: 300 }, { name: 'querying.test' });
     svc.refresh(); // runs once minInterval has passed since the first query
     await vi.waitFor(() => expect(svc.stats()!.querying).toBe(true), { timeout: 3_000 });
     expect(svc.stats()!.nextPollAt).toBeUndefined();
