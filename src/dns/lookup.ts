@@ -42,7 +42,11 @@ export interface StubResolverOptions {
 
 /** Addresses of a name, and where they came from. */
 export interface Resolution {
-  /** The fully qualified name that answered, after search-list expansion. */
+  /**
+   * The fully qualified name that answered, after search-list expansion (no
+   * trailing dot). Passed back to {@link StubResolver.resolve} as `known`, it
+   * is polled directly.
+   */
   name: string;
   addresses: ResolvedAddress[];
   source: 'hosts' | 'dns' | 'literal';
@@ -57,6 +61,18 @@ type FamilyOutcome =
   | { kind: 'addresses'; addresses: ResolvedAddress[] }
   | { kind: 'none'; code: 'NXDOMAIN' | 'NODATA' }
   | { kind: 'failed'; error: DnsError };
+
+/** What one search-list candidate gave, over every family asked. */
+type CandidateOutcome =
+  | { kind: 'addresses'; addresses: ResolvedAddress[]; failed: Resolution['failedFamilies'] }
+  | { kind: 'failed'; error: DnsError }
+  | { kind: 'none'; noData: boolean };
+
+/** A candidate that answered becomes the resolution; one that could not be asked is the failure. */
+function answerOrThrow(asked: Exclude<CandidateOutcome, { kind: 'none' }>, candidate: string): Resolution {
+  if (asked.kind === 'failed') throw asked.error;
+  return { name: candidate, addresses: asked.addresses, source: 'dns', failedFamilies: asked.failed };
+}
 
 /**
  * A stub resolver in the manner of glibc's: /etc/hosts first, then the
@@ -83,7 +99,16 @@ export class StubResolver {
     return (await this.setup()).conf;
   }
 
-  async resolve(name: string, family: Family): Promise<Resolution> {
+  /**
+   * Resolve `name` as glibc would: hosts file, then each search-list
+   * candidate in order until one answers. `known` is a candidate that
+   * answered before (a previous {@link Resolution.name}): it is asked first,
+   * directly, and the list is walked again only when it no longer answers
+   * (NXDOMAIN, or NODATA for every family asked) — so a poller pays one query
+   * per family per poll whatever form the name was written in. A `known`
+   * that is not one of `name`'s candidates is ignored.
+   */
+  async resolve(name: string, family: Family, known?: string): Promise<Resolution> {
     const literal = net.isIP(name);
     if (literal !== 0) {
       const literalFamily = literal as 4 | 6;
@@ -103,22 +128,25 @@ export class StubResolver {
       return { name: trimDot(name), addresses: fromHosts, source: 'hosts', failedFamilies: [] };
     }
     const { conf, client } = await this.setup();
+    const candidates = searchCandidates(name, conf).filter(isValidName);
     let sawNoData = false;
-    for (const candidate of searchCandidates(name, conf)) {
-      if (!isValidName(candidate)) continue;
-      const outcomes = await Promise.all(
-        familiesOf(family).map(async (fam) => ({ family: fam, outcome: await this.resolveFamily(client, conf.nameservers, candidate, fam) })),
-      );
-      const addresses = outcomes.flatMap(({ outcome }) => (outcome.kind === 'addresses' ? outcome.addresses : []));
-      const failed = outcomes.flatMap(({ family: fam, outcome }) => (outcome.kind === 'failed' ? [{ family: fam, error: outcome.error }] : []));
-      if (addresses.length > 0) {
-        return { name: candidate, addresses, source: 'dns', failedFamilies: failed };
-      }
+    let alreadyAsked: string | undefined;
+    if (known !== undefined && candidates.includes(known)) {
+      // The name that answered last time, asked directly: one query per family.
+      const asked = await this.askCandidate(client, conf.nameservers, known, family);
+      if (asked.kind !== 'none') return answerOrThrow(asked, known);
+      trace(() => `${name}: ${known}. stopped answering (${asked.noData ? 'NODATA' : 'NXDOMAIN'}); walking the search list again`);
+      // Its answer stands in for asking it again in the walk: the walk's result is a fresh resolution's.
+      alreadyAsked = known;
+      sawNoData = asked.noData;
+    }
+    for (const candidate of candidates) {
+      if (candidate === alreadyAsked) continue;
+      const asked = await this.askCandidate(client, conf.nameservers, candidate, family);
       // Could not ask: stop here rather than let a later candidate answer for
       // a name an earlier one might own (glibc stops on timeouts likewise).
-      const [firstFailure] = failed;
-      if (firstFailure) throw firstFailure.error;
-      sawNoData ||= outcomes.some(({ outcome }) => outcome.kind === 'none' && outcome.code === 'NODATA');
+      if (asked.kind !== 'none') return answerOrThrow(asked, candidate);
+      sawNoData ||= asked.noData;
     }
     const familyText = family === 0 ? 'A or AAAA' : family === 4 ? 'A' : 'AAAA';
     throw sawNoData
@@ -149,6 +177,19 @@ export class StubResolver {
       return { conf, client: this.client };
     })();
     return this.config;
+  }
+
+  /** Every family asked of one candidate name, in parallel. */
+  private async askCandidate(client: DnsClient, servers: readonly Nameserver[], candidate: string, family: Family): Promise<CandidateOutcome> {
+    const outcomes = await Promise.all(
+      familiesOf(family).map(async (fam) => ({ family: fam, outcome: await this.resolveFamily(client, servers, candidate, fam) })),
+    );
+    const addresses = outcomes.flatMap(({ outcome }) => (outcome.kind === 'addresses' ? outcome.addresses : []));
+    const failed = outcomes.flatMap(({ family: fam, outcome }) => (outcome.kind === 'failed' ? [{ family: fam, error: outcome.error }] : []));
+    if (addresses.length > 0) return { kind: 'addresses', addresses, failed };
+    const [firstFailure] = failed;
+    if (firstFailure) return { kind: 'failed', error: firstFailure.error };
+    return { kind: 'none', noData: outcomes.some(({ outcome }) => outcome.kind === 'none' && outcome.code === 'NODATA') };
   }
 
   /** One family of one fully qualified name, following CNAMEs across re-queries. */

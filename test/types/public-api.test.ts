@@ -101,7 +101,8 @@ describe('options', () => {
     expectTypeOf<typeof DEFAULTS.jitter>().toExtend<number>();
     expectTypeOf<typeof DEFAULTS.respectTtl>().toExtend<boolean>();
     expectTypeOf<typeof DEFAULTS.family>().toEqualTypeOf<Family>();
-    expectTypeOf<typeof DEFAULTS.backoff>().toExtend<Required<BackoffOptions>>();
+    // backoff.max has no fixed default: it follows refreshInterval.
+    expectTypeOf<typeof DEFAULTS.backoff>().toExtend<Omit<Required<BackoffOptions>, 'max'> & BackoffOptions>();
     expectTypeOf<typeof DEFAULTS>().toExtend<WatchOptions>();
     function mutate(): void {
       // @ts-expect-error: DEFAULTS is frozen, and typed so
@@ -274,7 +275,9 @@ describe('stats()', () => {
       lastError: { code: string; message: string } | undefined;
       lastQueryAt: Date | undefined;
       lastChangeAt: Date | undefined;
+      querying: boolean;
       nextPollAt: Date | undefined;
+      polledName: string | undefined;
     }>();
   });
 });
