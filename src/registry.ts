@@ -1,4 +1,5 @@
 import { StubResolver } from './dns/lookup.js';
+import { limitAddresses } from './subset.js';
 import type { ResolvedOptions } from './options.js';
 import { Watcher, type Delivery, type Subscription, type WatcherStats } from './watcher.js';
 
@@ -41,7 +42,7 @@ class Registry {
     const watcher: Watcher = new Watcher(
       name,
       options,
-      (target, family) => resolver.resolve(target, family),
+      async (target, family) => limitAddresses(await resolver.resolve(target, family), options.maxAddresses),
       () => {
         if (this.watchers.get(key) === watcher) this.watchers.delete(key);
         this.releaseResolver(options);
@@ -97,6 +98,7 @@ function watcherKey(name: string, options: ResolvedOptions): string {
     options.jitter,
     options.backoff,
     resolverKey(options),
+    options.maxAddresses ?? null,
   ]);
 }
 

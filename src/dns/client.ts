@@ -87,13 +87,15 @@ export const MAX_UDP_REPLY_SIZE = 4096;
 export const MAX_POINTER_CHAIN = 8;
 
 /**
- * Answer records decoded from one response; the rest are ignored. Two per
- * usable address (MAX_ADDRESSES_PER_FAMILY = 512 in lookup.ts) leaves
- * room for duplicates and a CNAME chain; more is no realistic headless
- * Service. Bounds the decoding work a response can demand: dns-packet decodes
- * every record it is told of, and a record's owner name may be 127 labels.
+ * Answer records decoded from one response; the rest are ignored. A maximum
+ * TCP message ({@link MAX_TCP_MESSAGE_SIZE}) holds at most 4,094 A records
+ * (16 bytes each with a compressed owner name) and fewer of anything else
+ * that carries an address, so 4,096 never cuts a genuine answer short: every
+ * pod of a large headless Service arrives. It bounds the decoding work a
+ * response can demand: dns-packet decodes every record it is told of, and a
+ * hostile record's owner name may be 127 labels (see docs/hostile-input.md).
  */
-export const MAX_ANSWER_RECORDS = 1_024;
+export const MAX_ANSWER_RECORDS = 4_096;
 
 /** A DNS header is 12 bytes; anything shorter cannot be a reply. */
 const HEADER_SIZE = 12;
@@ -300,7 +302,7 @@ export class DnsClient {
           chunks = rest.length > 0 ? [rest] : [];
           buffered = rest.length;
           if (packet && isValidReply(packet, id, name, type)) {
-            traceCappedAnswers(announced, name, type);
+            traceCappedAnswers(announced, packet.answers?.length ?? 0, name, type);
             finish(null, packet);
             return;
           }
@@ -410,7 +412,7 @@ export class DnsClient {
     const packet = decodeSafely(message);
     if (!packet || packet.id === undefined) return;
     if (!isValidReply(packet, packet.id, query.name, query.type)) return;
-    traceCappedAnswers(announced, query.name, query.type);
+    traceCappedAnswers(announced, packet.answers?.length ?? 0, query.name, query.type);
     query.settle({ reply: packet });
   }
 
@@ -440,24 +442,66 @@ export class DnsClient {
 }
 
 /**
+ * Label budget for the answer section of one response: every label of an
+ * owner name or of a name in rdata is one step dns-packet takes, and with
+ * compression a 2-byte pointer can stand for a 127-label name. 12 per
+ * record lets a maximum genuine answer through whole (4,094 A records owned
+ * by a name of up to 11 labels; `svc.ns.svc.cluster.local` has 5), where a
+ * hostile one of {@link MAX_ANSWER_RECORDS} records owned by 127-label
+ * chains would cost 520,000 (~80 ms of blocked event loop). Decoding stops
+ * before the record that goes past the budget.
+ */
+export const MAX_ANSWER_LABELS = 12 * MAX_ANSWER_RECORDS;
+
+/**
  * The decoded message, or null for anything malformed (never a throw). At
- * most {@link MAX_ANSWER_RECORDS} answers are decoded, and neither the
- * authority nor the additional section: a stub resolver reads neither, and
- * every record decoded is work a hostile server chooses. dns-packet decodes
- * as many records as the header announces, so the header is rewritten *in
- * place*: `message` must be a buffer we own (a received datagram or TCP frame)
- * and is read afterwards only through the returned packet.
+ * most {@link MAX_ANSWER_RECORDS} answers and {@link MAX_ANSWER_LABELS}
+ * labels of names in them are decoded, and neither the authority nor the
+ * additional section: a stub resolver reads neither, and every record decoded
+ * is work a hostile server chooses. dns-packet decodes as many records as the
+ * header announces, so the header is rewritten *in place*: `message` must be
+ * a buffer we own (a received datagram or TCP frame) and is read afterwards
+ * only through the returned packet.
  */
 function decodeSafely(message: Buffer): dnsPacket.DecodedPacket | null {
   if (message.length < HEADER_SIZE || hasPointerLadder(message)) return null;
-  const answers = message.readUInt16BE(6);
-  if (answers > MAX_ANSWER_RECORDS) message.writeUInt16BE(MAX_ANSWER_RECORDS, 6);
+  const announced = Math.min(message.readUInt16BE(6), MAX_ANSWER_RECORDS);
+  // Header and question by dns-packet; the answers one by one below, so the budget can stop them.
+  message.writeUInt16BE(0, 6);
   message.writeUInt32BE(0, 8); // authority and additional counts
   try {
-    return dnsPacket.decode(message);
+    const packet = dnsPacket.decode(message);
+    let offset = dnsPacket.decode.bytes;
+    let labels = 0;
+    const answers: dnsPacket.Answer[] = [];
+    while (answers.length < announced) {
+      const answer = answerCodec.decode(message, offset);
+      labels += labelsIn(answer);
+      if (labels > MAX_ANSWER_LABELS) break;
+      offset += answerCodec.decode.bytes;
+      answers.push(answer);
+    }
+    packet.answers = answers;
+    return packet;
   } catch {
     return null;
   }
+}
+
+/** dns-packet's record codec (exported, but missing from its type definitions). */
+const answerCodec = (dnsPacket as unknown as { answer: { decode: ((buf: Buffer, offset: number) => dnsPacket.Answer) & { bytes: number } } }).answer;
+
+/** Labels of the names dns-packet decoded for one record: its owner and any name in its rdata. */
+function labelsIn(answer: dnsPacket.Answer): number {
+  const count = (name: unknown): number => (typeof name === 'string' && name !== '.' && name !== '' ? name.split('.').length : 0);
+  let labels = 1 + count(answer.name);
+  const data = (answer as { data?: unknown }).data;
+  if (answer.type === 'A' || answer.type === 'AAAA') return labels;
+  if (typeof data === 'string') labels += count(data);
+  else if (data && typeof data === 'object' && !Buffer.isBuffer(data) && !Array.isArray(data)) {
+    for (const value of Object.values(data)) labels += count(value);
+  }
+  return labels;
 }
 
 /** Answer records a reply announces (before {@link decodeSafely} caps them). */
@@ -465,10 +509,11 @@ function announcedAnswers(message: Buffer): number {
   return message.length >= HEADER_SIZE ? message.readUInt16BE(6) : 0;
 }
 
-/** Trace a valid reply whose answers went past {@link MAX_ANSWER_RECORDS}. */
-function traceCappedAnswers(announced: number, name: string, type: QueryType): void {
-  if (announced > MAX_ANSWER_RECORDS) {
-    trace(() => `${name} ${type}: reply holds ${announced} answer records; using the first ${MAX_ANSWER_RECORDS} (MAX_ANSWER_RECORDS)`);
+/** Trace a valid reply whose answers were not all decoded ({@link MAX_ANSWER_RECORDS}, {@link MAX_ANSWER_LABELS}). */
+function traceCappedAnswers(announced: number, decoded: number, name: string, type: QueryType): void {
+  if (announced > decoded) {
+    const limit = announced > MAX_ANSWER_RECORDS && decoded === MAX_ANSWER_RECORDS ? 'MAX_ANSWER_RECORDS' : 'MAX_ANSWER_LABELS';
+    trace(() => `${name} ${type}: reply holds ${announced} answer records; using the first ${decoded} (${limit})`);
   }
 }
 

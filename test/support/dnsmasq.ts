@@ -113,15 +113,7 @@ export function rawQuery(
   return new Promise((resolve) => {
     const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
     const id = Math.floor(Math.random() * 65536);
-    let done = false;
-    const finish = (value: RawAnswer | null): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.close();
-      resolve(value);
-    };
-    const timer = setTimeout(() => finish(null), timeoutMs);
+    const finish = settleOnce(resolve, timeoutMs, () => socket.close());
     socket.on('error', () => finish(null));
     socket.on('message', (msg) => {
       let packet: dnsPacket.Packet;
@@ -131,14 +123,13 @@ export function rawQuery(
         return;
       }
       if (packet.id !== id) return;
-      const answers = (packet.answers ?? []).flatMap((a) =>
-        (a.type === 'A' || a.type === 'AAAA') && a.type === type ? [a] : [],
-      );
-      finish({
-        rcode: (packet as { rcode?: string }).rcode ?? 'UNKNOWN',
-        addresses: answers.map((a) => a.data),
-        ttls: answers.map((a) => a.ttl ?? -1),
-      });
+      // Too big for UDP (large Services): ask again over TCP, as a resolver would.
+      if (((packet.flags ?? 0) & dnsPacket.TRUNCATED_RESPONSE) !== 0) {
+        // A large answer over TCP costs dnsmasq a fork and the encoding: allow it a few seconds.
+        finish(rawTcpQuery(host, port, name, type, Math.max(timeoutMs, 3_000)));
+        return;
+      }
+      finish(rawAnswer(packet, type));
     });
     const query = dnsPacket.encode({
       type: 'query',
@@ -148,6 +139,60 @@ export function rawQuery(
     });
     socket.send(query, port, host, (err) => {
       if (err) finish(null);
+    });
+  });
+}
+
+/** A resolve function that settles once, with null after `timeoutMs`, closing the socket first. */
+function settleOnce(
+  resolve: (value: RawAnswer | null | Promise<RawAnswer | null>) => void,
+  timeoutMs: number,
+  close: () => void,
+): (value: RawAnswer | null | Promise<RawAnswer | null>) => void {
+  let done = false;
+  const finish = (value: RawAnswer | null | Promise<RawAnswer | null>): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    close();
+    resolve(value);
+  };
+  const timer = setTimeout(() => finish(null), timeoutMs);
+  return finish;
+}
+
+/** The rcode and the addresses of `type` in a decoded reply. */
+function rawAnswer(packet: dnsPacket.Packet, type: 'A' | 'AAAA'): RawAnswer {
+  const answers = (packet.answers ?? []).flatMap((a) => ((a.type === 'A' || a.type === 'AAAA') && a.type === type ? [a] : []));
+  return {
+    rcode: (packet as { rcode?: string }).rcode ?? 'UNKNOWN',
+    addresses: answers.map((a) => a.data),
+    ttls: answers.map((a) => a.ttl ?? -1),
+  };
+}
+
+/** One query over TCP (RFC 7766 framing) to host:port; resolves null on timeout or error. */
+export function rawTcpQuery(host: string, port: number, name: string, type: 'A' | 'AAAA', timeoutMs = 500): Promise<RawAnswer | null> {
+  return new Promise((resolve) => {
+    const id = Math.floor(Math.random() * 65536);
+    const socket = net.connect({ host, port });
+    let buffer = Buffer.alloc(0);
+    const finish = settleOnce(resolve, timeoutMs, () => socket.destroy());
+    socket.on('error', () => finish(null));
+    socket.on('connect', () => {
+      socket.write(dnsPacket.streamEncode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name, class: 'IN' }] }));
+    });
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      if (buffer.length < 2 || buffer.length < 2 + buffer.readUInt16BE(0)) return;
+      let packet: dnsPacket.Packet;
+      try {
+        packet = dnsPacket.decode(buffer.subarray(2, 2 + buffer.readUInt16BE(0)));
+      } catch {
+        finish(null);
+        return;
+      }
+      finish(rawAnswer(packet, type));
     });
   });
 }
