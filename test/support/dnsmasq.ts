@@ -59,6 +59,20 @@ export interface DnsmasqOptions {
   ttl?: number;
   /** Also log every query to the captured output (`--log-queries`). Default false. */
   logQueries?: boolean;
+  /**
+   * Log every query to this file instead (`--log-queries --log-facility=FILE`),
+   * one line per query with a timestamp to the second: how a benchmark counts
+   * queries at the server. The captured output then holds only start-up lines.
+   */
+  queryLogFile?: string;
+  /**
+   * Act as a cache in front of this server instead of answering from hosts
+   * files: forward every name there and cache answers for their TTL, the way
+   * NodeLocal DNSCache or CoreDNS's `cache` plugin does.
+   */
+  upstream?: { host: string; port: number };
+  /** With `upstream`: seconds a NODATA/NXDOMAIN answer without SOA is cached (`--neg-ttl`). Default none. */
+  negativeTtl?: number;
 }
 
 /** Result of one raw query: rcode and the address set of the answers. */
@@ -274,7 +288,7 @@ export class Dnsmasq {
       for (let attempt = 0; attempt < 5; attempt++) {
         const port = await freePort(host);
         try {
-          return await Dnsmasq.#spawn(binary, host, port, ttl, options.logQueries ?? false, dir);
+          return await Dnsmasq.#spawn(binary, host, port, ttl, options, dir);
         } catch (err) {
           lastError = err;
           if (!/in use/i.test(String((err as Error).message))) break;
@@ -292,7 +306,7 @@ export class Dnsmasq {
     host: string,
     port: number,
     ttl: number,
-    logQueries: boolean,
+    options: DnsmasqOptions,
     dir: string,
   ): Promise<Dnsmasq> {
     const args = [
@@ -307,11 +321,16 @@ export class Dnsmasq {
       `--local-ttl=${ttl}`,
       '--pid-file=',
       `--hostsdir=${join(dir, 'hosts.d')}`,
-      // Answer every name locally: NXDOMAIN/NODATA instead of REFUSED.
-      '--local=/#/',
-      '--log-facility=-',
+      // Answer every name locally (NXDOMAIN/NODATA instead of REFUSED), or forward all of them.
+      options.upstream ? `--server=${options.upstream.host}#${options.upstream.port}` : '--local=/#/',
+      `--log-facility=${options.queryLogFile ?? '-'}`,
     ];
-    if (logQueries) args.push('--log-queries');
+    if (options.upstream) {
+      // Room for a fleet's worth of concurrent misses, like CoreDNS forward's max_concurrent 1000 in kubeadm's Corefile (dnsmasq: 150).
+      args.push('--cache-size=10000', '--dns-forward-max=1000');
+      if (options.negativeTtl !== undefined) args.push(`--neg-ttl=${options.negativeTtl}`);
+    }
+    if (options.logQueries || options.queryLogFile) args.push('--log-queries');
     // As root dnsmasq would switch to `nobody`, which cannot read our temp dir.
     if (typeof process.getuid === 'function' && process.getuid() === 0) args.push('--user=root');
 
@@ -381,6 +400,33 @@ export class Dnsmasq {
         await rename(staged, file);
       }
       await this.#waitFor(fqdn, addresses);
+    });
+  }
+
+  /**
+   * Serve many names from one hosts file `file` (replacing what it served),
+   * swapped in by one rename: dnsmasq re-reads it once, so every name changes
+   * at the same moment. Resolves with that moment (Date.now() just after the
+   * rename) once `probe` (default: the first name) is served as written.
+   */
+  setHosts(file: string, entries: ReadonlyMap<string, readonly string[]>, probe?: string): Promise<number> {
+    return this.#enqueue(async () => {
+      if (!/^[a-z0-9._-]+$/.test(file)) throw new TypeError(`Invalid hosts file name ${JSON.stringify(file)}`);
+      const lines: string[] = [];
+      for (const [name, addresses] of entries) {
+        const fqdn = this.#checkName(name);
+        for (const address of addresses) {
+          if (!net.isIP(address)) throw new TypeError(`Invalid address ${JSON.stringify(address)} for ${fqdn}: expected an IP literal`);
+          lines.push(`${address} ${fqdn}\n`);
+        }
+      }
+      const staged = join(this.#stagingDir, `${file}.${++this.#seq}`);
+      await writeFile(staged, lines.join(''));
+      await rename(staged, join(this.#hostsDir, file));
+      const at = Date.now();
+      const probeName = probe ?? [...entries.keys()][0];
+      if (probeName !== undefined) await this.#waitFor(this.#checkName(probeName), [...(entries.get(probeName) ?? [])]);
+      return at;
     });
   }
 
