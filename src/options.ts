@@ -1,5 +1,6 @@
 import { parseNameserver } from './dns/resolv-conf.js';
 import type { Family, Nameserver } from './dns/types.js';
+import { MAX_ADDRESSES_OPTION_LIMIT } from './subset.js';
 
 /** Retry schedule after consecutive failures: `initial * multiplier^(n-1)`, capped at `max`. */
 export interface BackoffOptions {
@@ -38,6 +39,12 @@ export interface WatchOptions {
   resolvConfPath?: string;
   /** hosts file consulted before DNS; default `/etc/hosts`; `false` skips it. */
   hostsPath?: string | false;
+  /**
+   * Use at most this many addresses of a name: a random subset, stable from
+   * poll to poll, different in every process, so a fleet still covers every
+   * pod. Default: every address.
+   */
+  maxAddresses?: number;
 }
 
 /** Options after defaults and validation: what the watcher runs on. */
@@ -54,6 +61,7 @@ export interface ResolvedOptions {
   attempts: number | undefined;
   resolvConfPath: string | undefined;
   hostsPath: string | false | undefined;
+  maxAddresses: number | undefined;
 }
 
 /**
@@ -88,7 +96,7 @@ const MAX_TIMER_MS = 2_147_483_647;
 const BACKOFF_KEYS = new Set(['initial', 'max', 'multiplier']);
 const KNOWN_KEYS = new Set([
   'refreshInterval', 'respectTtl', 'minInterval', 'jitter', 'backoff', 'family',
-  'nameservers', 'timeout', 'attempts', 'resolvConfPath', 'hostsPath',
+  'nameservers', 'timeout', 'attempts', 'resolvConfPath', 'hostsPath', 'maxAddresses',
 ]);
 
 /**
@@ -131,6 +139,7 @@ export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions
     attempts: options.attempts === undefined ? base.attempts : integer('attempts', options.attempts, 1, 10),
     resolvConfPath: optionalString('resolvConfPath', options.resolvConfPath, base.resolvConfPath),
     hostsPath: options.hostsPath === false ? false : hostsPath(options.hostsPath, base.hostsPath),
+    maxAddresses: options.maxAddresses === undefined ? base.maxAddresses : integer('maxAddresses', options.maxAddresses, 1, MAX_ADDRESSES_OPTION_LIMIT),
   };
   if (resolved.refreshInterval < resolved.minInterval) {
     // A short refreshInterval alone is a clear wish to poll that often.
@@ -158,6 +167,7 @@ export function defaultOptions(): ResolvedOptions {
     attempts: undefined,
     resolvConfPath: undefined,
     hostsPath: undefined,
+    maxAddresses: undefined,
   };
 }
 

@@ -1,4 +1,5 @@
 import { StubResolver } from './dns/lookup.js';
+import { limitAddresses } from './subset.js';
 import type { ResolvedOptions } from './options.js';
 import { StartupPacer } from './pacer.js';
 import { Watcher, type Delivery, type Subscription, type WatcherStats } from './watcher.js';
@@ -43,7 +44,7 @@ class Registry {
     const watcher: Watcher = new Watcher(
       name,
       options,
-      (target, family, known) => resolver.resolve(target, family, known),
+      async (target, family, known) => limitAddresses(await resolver.resolve(target, family, known), options.maxAddresses),
       () => {
         if (this.watchers.get(key) === watcher) this.watchers.delete(key);
         this.releaseResolver(options);
@@ -101,6 +102,7 @@ function watcherKey(name: string, options: ResolvedOptions): string {
     options.jitter,
     options.backoff,
     resolverKey(options),
+    options.maxAddresses ?? null,
   ]);
 }
 

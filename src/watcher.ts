@@ -46,6 +46,11 @@ export interface WatcherStats {
   state: Belief['kind'];
   /** The current set, sorted (empty unless state is 'addresses'). */
   addresses: string[];
+  /**
+   * Addresses the last answer held: more than `addresses` when the
+   * `maxAddresses` option picked this process's subset of them.
+   */
+  addressesAvailable: number | undefined;
   /** Resolutions run, and how many of them could not ask DNS. */
   queries: number;
   failures: number;
@@ -101,6 +106,7 @@ export class Watcher {
   private totalFailures = 0;
   private lastError: DnsError | undefined;
   private lastChangeAt: number | undefined;
+  private addressesAvailable: number | undefined;
   private stopped = false;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -141,6 +147,7 @@ export class Watcher {
       subscribers: this.subscribers.size,
       state: belief.kind,
       addresses: belief.kind === 'addresses' ? [...new Set(belief.addresses.map((entry) => entry.address))].sort() : [],
+      addressesAvailable: this.addressesAvailable,
       queries: this.totalQueries,
       failures: this.totalFailures,
       consecutiveFailures: this.failures,
@@ -249,6 +256,10 @@ export class Watcher {
     this.inFlight = false;
     if (this.stopped) return;
     this.totalQueries++;
+    if (outcome.kind === 'answer') {
+      const { addresses, addressesAvailable } = outcome.resolution;
+      this.addressesAvailable = addressesAvailable ?? new Set(addresses.map((entry) => entry.address)).size;
+    }
     const durationMs = this.now() - startedAt;
     report(() => ({
       type: 'query',

@@ -23,9 +23,9 @@ const NS = (index: number, spec: string, why?: string) =>
 const TARGET_TAIL = '; expected dns:[//nameserver[:port]/]host[:port] with host a DNS name, an IPv4 address or a bracketed IPv6 address';
 const BAD_CHARACTER = (character: string) =>
   `is not a valid DNS label: character ${JSON.stringify(character)} is not allowed (letters, digits, "-" and "_"; IDNs in punycode)`;
-const KNOWN = 'refreshInterval, respectTtl, minInterval, jitter, backoff, family, nameservers, timeout, attempts, resolvConfPath, hostsPath';
+const KNOWN = 'refreshInterval, respectTtl, minInterval, jitter, backoff, family, nameservers, timeout, attempts, resolvConfPath, hostsPath, maxAddresses';
 const KNOWN_TO_REGISTER = `${KNOWN}, grpc, replaceBuiltin`;
-const CHANNEL_KEYS = 'grpc-dns-watch.refresh_interval_ms, grpc-dns-watch.min_interval_ms, grpc-dns-watch.respect_ttl, grpc-dns-watch.jitter, grpc-dns-watch.family';
+const CHANNEL_KEYS = 'grpc-dns-watch.refresh_interval_ms, grpc-dns-watch.min_interval_ms, grpc-dns-watch.respect_ttl, grpc-dns-watch.jitter, grpc-dns-watch.family, grpc-dns-watch.max_addresses';
 
 /** The error `fn` throws (it must throw). */
 function thrown(fn: () => unknown): Error {

@@ -14,15 +14,6 @@ import type { Family, Nameserver, ResolvConf, ResolvedAddress } from './types.js
  * resolvers' limits and bounds the re-queries one hostile answer can cause.
  */
 export const MAX_CNAME_DEPTH = 8;
-/**
- * Addresses used from one answer, per family. A Service with more pods than
- * this is not a realistic round_robin target (each address is a connection).
- * Over the limit the lowest addresses (string order) are kept, not the first
- * ones in the answer: servers shuffle record order, and a subset that changed
- * every poll would churn the channel's subchannels.
- */
-export const MAX_ADDRESSES_PER_FAMILY = 512;
-
 export interface StubResolverOptions {
   /** Servers to ask instead of resolv.conf's (how `dns://server/name` targets work). */
   nameservers?: readonly Nameserver[];
@@ -55,6 +46,8 @@ export interface Resolution {
    * other answered. The caller decides whether to trust a half answer.
    */
   failedFamilies: Array<{ family: 4 | 6; error: DnsError }>;
+  /** Addresses the answer held when `maxAddresses` kept fewer of them (src/subset.ts). */
+  addressesAvailable?: number;
 }
 
 type FamilyOutcome =
@@ -269,12 +262,10 @@ function addressRecords(answers: readonly dnsPacket.Answer[], name: string, type
     if (typeof address !== 'string' || net.isIP(address) !== family || byAddress.has(address)) continue;
     byAddress.set(address, { address, family, ttl: answer.ttl ?? 0 });
   }
-  if (byAddress.size <= MAX_ADDRESSES_PER_FAMILY) return [...byAddress.values()];
-  trace(() => `${name}: answer holds ${byAddress.size} ${type} records; using the lowest ${MAX_ADDRESSES_PER_FAMILY} (MAX_ADDRESSES_PER_FAMILY)`);
-  return [...byAddress.keys()]
-    .sort()
-    .slice(0, MAX_ADDRESSES_PER_FAMILY)
-    .map((address) => byAddress.get(address)!);
+  // Every address: the answer is bounded by one message (MAX_ANSWER_RECORDS in
+  // client.ts), and a cap here would leave the same pods unused by every
+  // client of a fleet. Fewer per client is `maxAddresses` (src/subset.ts).
+  return [...byAddress.values()];
 }
 
 function isInternet(answer: dnsPacket.Answer): boolean {

@@ -78,6 +78,7 @@ describe('options', () => {
       attempts?: number;
       resolvConfPath?: string;
       hostsPath?: string | false;
+      maxAddresses?: number;
     }>();
     expectTypeOf<BackoffOptions>().toEqualTypeOf<{ initial?: number; max?: number; multiplier?: number }>();
     expectTypeOf({}).toExtend<WatchOptions>();
@@ -269,6 +270,7 @@ describe('stats()', () => {
       subscribers: number;
       state: 'unknown' | 'addresses' | 'none' | 'failed';
       addresses: string[];
+      addressesAvailable: number | undefined;
       queries: number;
       failures: number;
       consecutiveFailures: number;
