@@ -147,7 +147,7 @@ describe('grpc-dns-watch --once', () => {
     expect(result.code).toBe(EXIT.OK);
     const out = lines(result.stdout);
     expect(out).toHaveLength(1);
-    const event = JSON.parse(out[0]!);
+    const event = JSON.parse(out[0]!) as { at: string };
     expect(event).toMatchObject({
       type: 'addresses',
       name: 'web.cli.test',

@@ -80,14 +80,15 @@ function tcpExchange(server: DnsTestServer, msgs: Buffer[], expectN = msgs.lengt
         resolve({ replies, dataEvents });
       }
     });
-    sock.on('connect', async () => {
+    const send = async (): Promise<void> => {
       const all = Buffer.concat(msgs.map((m) => Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m])));
       if (!opts.byteByByte) return void sock.write(all);
       for (const byte of all) {
         sock.write(Buffer.from([byte]));
         await new Promise((r) => setTimeout(r, 1));
       }
-    });
+    };
+    sock.on('connect', () => void send());
   });
 }
 

@@ -360,11 +360,18 @@ function at(value: Yaml | undefined, ...keys: Array<string | number>): Yaml | un
   return current;
 }
 
+/** The scalar at `keys` as text; an object or a missing key fails the test instead of printing "[object Object]". */
+function textAt(value: Yaml | undefined, ...keys: Array<string | number>): string {
+  const found = at(value, ...keys);
+  if (typeof found === 'string' || typeof found === 'number' || typeof found === 'boolean') return String(found);
+  throw new Error(`expected a scalar at ${keys.join('.')}, got ${JSON.stringify(found)}`);
+}
+
 function envOf(container: Yaml | undefined): Record<string, string> {
   const env: Record<string, string> = {};
   for (const entry of (at(container, 'env') as Yaml[] | undefined) ?? []) {
     const value = at(entry, 'value');
-    if (typeof value === 'string') env[String(at(entry, 'name'))] = value;
+    if (typeof value === 'string') env[textAt(entry, 'name')] = value;
   }
   return env;
 }
@@ -411,13 +418,13 @@ describe('examples/kubernetes manifests', () => {
     const containerPort = at(serverContainer, 'ports', 0);
     expect(at(servicePort, 'targetPort')).toBe(at(containerPort, 'name'));
     expect(at(serverContainer, 'readinessProbe', 'grpc', 'port')).toBe(at(containerPort, 'containerPort'));
-    expect(serverEnv.PORT).toBe(String(at(containerPort, 'containerPort')));
+    expect(serverEnv.PORT).toBe(textAt(containerPort, 'containerPort'));
     expect(at(server, 'spec', 'strategy', 'rollingUpdate')).toEqual({ maxSurge: 1, maxUnavailable: 0 });
   });
 
   it('the client targets the Service by its fully qualified name and port', () => {
-    const serviceHost = `${String(at(service, 'metadata', 'name'))}.${String(at(service, 'metadata', 'namespace'))}.svc.cluster.local.`;
-    expect(clientEnv.TARGET).toBe(`dns:///${serviceHost}:${String(at(service, 'spec', 'ports', 0, 'port'))}`);
+    const serviceHost = `${textAt(service, 'metadata', 'name')}.${textAt(service, 'metadata', 'namespace')}.svc.cluster.local.`;
+    expect(clientEnv.TARGET).toBe(`dns:///${serviceHost}:${textAt(service, 'spec', 'ports', 0, 'port')}`);
   });
 
   it('both run files of this repository, from the image the Dockerfile builds', () => {

@@ -124,7 +124,7 @@ describe.each(GRPC_VERSIONS)('listener shape of %s', (name) => {
       list: expect.arrayContaining([
         { host: '127.0.0.2', port: 50051 },
         { host: '127.0.0.3', port: 50051 },
-      ]),
+      ]) as unknown,
     });
   });
 
@@ -144,7 +144,7 @@ describe.each(GRPC_VERSIONS)('listener shape of %s', (name) => {
       list: expect.arrayContaining([
         { host: '127.0.0.3', port: 50051 },
         { host: '127.0.0.4', port: 50051 },
-      ]),
+      ]) as unknown,
     });
     expect((rec.calls[1] as { list: unknown[] }).list).toHaveLength(2);
   });

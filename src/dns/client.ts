@@ -231,7 +231,7 @@ export class DnsClient {
         this.pending.delete(id);
         this.releaseUdpPort(port);
         if (reply) resolve(reply);
-        else reject(error);
+        else reject(error!);
       };
       this.pending.set(id, { server, name, type, port, settle });
       port.socket.send(message, server.port, server.host, (error) => {
@@ -264,7 +264,7 @@ export class DnsClient {
         this.tcpSockets.delete(socket);
         socket.destroy();
         if (reply) resolve(reply);
-        else reject(error);
+        else reject(error!);
       };
       const timer = setTimeout(() => {
         finish(new DnsError('TIMEOUT', name, `No TCP reply from ${formatServer(server)} for ${name} ${type} within ${this.timeoutMs} ms`));
