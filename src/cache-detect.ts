@@ -11,11 +11,12 @@
  * - a different address set, or the first answer: a new reference, no evidence;
  * - less than {@link MIN_EVIDENCE_MS} after `ref`: too close to tell a
  *   countdown from a repeat; `ref` is kept;
- * - while `ref`'s copy would still be held (sooner than its TTL): the same
- *   expiry time (the TTL went down by the time elapsed) is a cache; the same
- *   TTL is the owner; a TTL that jumped up is a cache that fetched early
- *   (prefetch) or a TTL raised at the source; one that went down by another
- *   amount is a different copy (several caches behind one address);
+ * - the same expiry time (the TTL went down by the time elapsed) is a cache;
+ * - while `ref`'s copy would certainly still be held (a TTL of t whole
+ *   seconds may mean a little over t − 1 left): the same TTL is the owner;
+ *   a TTL that jumped up is a cache that fetched early (prefetch) or a TTL
+ *   raised at the source; one that went down by another amount is a
+ *   different copy (several caches behind one address);
  * - after `ref`'s copy would have expired, nothing tells a cache that just
  *   fetched a fresh copy from the owner; with a cache detected, the fresh
  *   copy must have been fetched after the old one expired, or it is another
@@ -73,14 +74,17 @@ export function observeTtl(view: CacheView, observation: TtlObservation, setChan
     largestTtl: verdict === 'none' ? observation.ttl : largestTtl,
     tracking,
   });
-  if (observation.at < refExpiry) {
-    if (Math.abs(expiry - refExpiry) <= TOLERANCE_MS) return next('detected', true);
+  // The same expiry, 2 s or more later: the TTL went down by the time elapsed.
+  if (Math.abs(expiry - refExpiry) <= TOLERANCE_MS) return next('detected', true);
+  // A TTL of t whole seconds may have had only a little over t − 1 left.
+  if (observation.at < refExpiry - TOLERANCE_MS) {
     if (observation.ttl === ref.ttl) return next('none', false);
     if (observation.ttl > ref.ttl) return next(view.verdict, view.verdict === 'detected');
     return next(view.verdict, false);
   }
   if (view.verdict !== 'detected') return next(view.verdict, false);
-  const fetchedAfterExpiry = expiry >= refExpiry + largestTtl * 1_000 - TOLERANCE_MS;
+  // Fetched after the old copy expired (each expiry known to within a second either way).
+  const fetchedAfterExpiry = expiry > refExpiry + largestTtl * 1_000 - 2 * TOLERANCE_MS;
   return next('detected', fetchedAfterExpiry);
 }
 

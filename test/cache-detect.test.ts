@@ -43,13 +43,19 @@ describe('observeTtl', () => {
     expect(cachedCopyExpiry(view)).toBe(40_000);
   });
 
-  it('the same TTL again is the owner of the records', () => {
+  it('the same TTL again, while a cached copy would still be held, is the owner of the records', () => {
     const view = run([
       [10_000, 5],
-      [14_000, 5],
+      [13_500, 5],
     ]);
     expect(view.verdict).toBe('none');
     expect(cachedCopyExpiry(view)).toBeUndefined();
+  });
+
+  it('the same TTL again once a copy may have expired tells nothing: a cache may have just fetched a fresh one', () => {
+    // "5" may have meant 4.1 s left: by 14.2 s that copy can be gone.
+    expect(run([[10_000, 5], [14_200, 5]]).verdict).toBe('unknown');
+    expect(run([[10_000, 5], [30_000, 5]]).verdict).toBe('unknown');
   });
 
   it('whole-second TTLs: a countdown off by up to 1 s either way still counts, at any sub-second phase', () => {
@@ -69,6 +75,19 @@ describe('observeTtl', () => {
     expect(run([[10_000, 30], [15_000, 24]]).verdict).toBe('detected');
     // 3 s off is not the same copy.
     expect(run([[10_000, 30], [15_000, 22]]).verdict).toBe('unknown');
+  });
+
+  it('answers recorded from a caching dnsmasq (TTL 4): a fresh copy 3.7 s after a "4" is not the owner repeating itself', () => {
+    const answers: Answer[] = [
+      [31, 4],
+      [1_929, 2],
+      [3_773, 4],
+      [5_393, 3],
+      [7_213, 1],
+    ];
+    let view = NO_CACHE_VIEW;
+    const verdicts = answers.map(([at, ttl], i) => (view = observeTtl(view, { at, ttl }, i === 0)).verdict);
+    expect(verdicts).toEqual(['unknown', 'unknown', 'unknown', 'unknown', 'detected']);
   });
 
   it('answers less than 2 s apart cannot tell a countdown from a repeat: no verdict, the older answer stays the reference', () => {
