@@ -51,7 +51,7 @@ async function options(label: string, server: { host: string; port: number }): P
  * settled), within a bounded time. Each poll's TTL and next delay are read
  * from the watcher's own trace line; `lines` gets every trace line about it.
  */
-async function pollUntil(name: string, watchOptions: WatchOptions, enough: (polls: Poll[]) => boolean, lines: string[] = []): Promise<Poll[]> {
+async function watchUntil(name: string, watchOptions: WatchOptions, enough: (polls: Poll[]) => boolean, lines: string[] = []): Promise<Poll[]> {
   const polls: Poll[] = [];
   let pending: { ttl: number; nextPollInMs: number } | undefined;
   setTraceSink((line) => {
@@ -104,7 +104,7 @@ describe.skipIf(!binary)('behind a caching dnsmasq', () => {
     const lines: string[] = [];
     const detectedAt = (polls: Poll[]) => polls.findIndex((poll) => poll.stats.cache === 'detected');
     // Detected, then one more poll: the one scheduled for after the expiry.
-    const polls = await pollUntil(name, watchOptions, (seen) => detectedAt(seen) >= 0 && seen.length > detectedAt(seen) + 1, lines);
+    const polls = await watchUntil(name, watchOptions, (seen) => detectedAt(seen) >= 0 && seen.length > detectedAt(seen) + 1, lines);
 
     const at = detectedAt(polls);
     const detected = polls[at]!;
@@ -142,7 +142,7 @@ describe.skipIf(!binary)('dnsmasq serving its own records', () => {
   it('repeats the TTL: no cache, and polling stays on the interval', async () => {
     const name = 'direct.svc.test';
     await origin.setHost(name, ['127.0.0.3']);
-    const polls = await pollUntil(name, await options('direct', origin.nameserver), (seen) => seen.some((poll) => poll.stats.cache !== 'unknown'));
+    const polls = await watchUntil(name, await options('direct', origin.nameserver), (seen) => seen.some((poll) => poll.stats.cache !== 'unknown'));
     const last = polls.at(-1)!;
     expect(last.stats.cache).toBe('none');
     expect(last.stats.cacheTtl).toBeUndefined();
@@ -167,7 +167,7 @@ describe('the in-process test server', () => {
   it('repeats the TTL: no cache', async () => {
     const name = 'in-process.svc.test';
     server.setRecords(name, { A: ['127.0.0.4'], ttl: TTL });
-    const polls = await pollUntil(name, await options('in-process', server.nameserver), (seen) => seen.some((poll) => poll.stats.cache !== 'unknown'));
+    const polls = await watchUntil(name, await options('in-process', server.nameserver), (seen) => seen.some((poll) => poll.stats.cache !== 'unknown'));
     expect(polls.at(-1)!.stats.cache).toBe('none');
     expect(polls.every((poll) => poll.stats.cache !== 'detected')).toBe(true);
   }, 30_000);
