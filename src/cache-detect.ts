@@ -10,7 +10,8 @@
  * seconds (so every comparison allows {@link TOLERANCE_MS}):
  * - a different address set, or the first answer: a new reference, no evidence;
  * - less than {@link MIN_EVIDENCE_MS} after `ref`: too close to tell a
- *   countdown from a repeat; `ref` is kept;
+ *   countdown from a repeat; `ref` is kept, unless the answer is plainly a
+ *   new copy (a higher TTL, or `ref`'s copy may have expired);
  * - the same expiry time (the TTL went down by the time elapsed) is a cache;
  * - while `ref`'s copy would certainly still be held (a TTL of t whole
  *   seconds may mean a little over t − 1 left): the same TTL is the owner;
@@ -65,8 +66,12 @@ export function observeTtl(view: CacheView, observation: TtlObservation, setChan
     return { ...view, reference: observation, largestTtl, tracking: view.verdict === 'detected' };
   }
   const elapsed = observation.at - ref.at;
-  if (elapsed < MIN_EVIDENCE_MS) return { ...view, largestTtl };
   const refExpiry = expiryOf(ref);
+  if (elapsed < MIN_EVIDENCE_MS) {
+    // Too close to tell a countdown from a repeat, unless it is plainly a new copy.
+    const newCopy = observation.ttl > ref.ttl || observation.at >= refExpiry - TOLERANCE_MS;
+    return newCopy ? { ...view, reference: observation, largestTtl, tracking: view.verdict === 'detected' } : { ...view, largestTtl };
+  }
   const expiry = expiryOf(observation);
   const next = (verdict: CacheVerdict, tracking: boolean): CacheView => ({
     verdict,

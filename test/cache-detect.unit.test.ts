@@ -100,6 +100,16 @@ describe('observeTtl', () => {
     expect(run([[10_000, 30], [11_500, 29], [13_000, 27]]).verdict).toBe('detected');
   });
 
+  it('an answer too close to tell a countdown, but plainly a new copy, becomes the reference: a higher TTL, or the old copy may be gone', () => {
+    const detected = detectedAt15s();
+    expect(cachedCopyExpiry(observeTtl(detected, { at: 16_000, ttl: 30 }, false))).toBe(46_000);
+    const nearExpiry = run([
+      [10_000, 2],
+      [11_500, 2],
+    ]);
+    expect(nearExpiry.reference).toEqual({ at: 11_500, ttl: 2 });
+  });
+
   it('a set change resets the countdown: its TTL is not compared with the old copy', () => {
     const view = run([
       [10_000, 30],
