@@ -10,12 +10,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli/main.js';
 import { observe, watch, type WatcherStats, type WatchOptions } from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
 import { CACHE_EXPIRY_MARGIN_MS, cacheStalenessBound } from '../src/schedule.js';
 import { setTraceSink } from '../src/trace.js';
 import { DnsTestServer } from './support/dns-server.js';
 import { Dnsmasq, dnsmasqBinary } from './support/dnsmasq.js';
+import { waitUntil } from './support/wait.js';
 import { withTimeout } from './support/within.js';
 
 const TTL = 5;
@@ -125,6 +127,68 @@ describe.skipIf(!binary)('behind a caching dnsmasq', () => {
     expect(next.stats.cache).toBe('detected');
     // Tracking the fresh copy: the following poll waits for its expiry too.
     expect(next.nextPollInMs).toBeGreaterThanOrEqual(TTL * 1_000 + CACHE_EXPIRY_MARGIN_MS);
+  }, 30_000);
+});
+
+/** The command in watch mode, in-process, until `enough(stdout, stderr)` holds (bounded); returns what it printed. */
+async function command(args: string[], enough: (stdout: string, stderr: string) => boolean): Promise<{ stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const controller = new AbortController();
+  const done = main(args, {
+    stdout: { write: (chunk: string) => (stdout += chunk) },
+    stderr: { write: (chunk: string) => (stderr += chunk) },
+    env: {},
+    signal: controller.signal,
+  });
+  try {
+    await waitUntil(() => enough(stdout, stderr), () => `the command to say enough; stdout:\n${stdout}\nstderr:\n${stderr}`, 20_000, 50);
+  } finally {
+    controller.abort();
+    await withTimeout(done, 3_000, 'main() to return after abort');
+  }
+  return { stdout, stderr };
+}
+
+describe.skipIf(!binary)('the command behind a caching dnsmasq', () => {
+  let origin: Dnsmasq;
+  let cache: Dnsmasq;
+  let resolvConf: string;
+
+  beforeAll(async () => {
+    origin = await Dnsmasq.start({ ttl: TTL });
+    cache = await Dnsmasq.start({ upstream: origin.nameserver });
+    resolvConf = (await options('cli', cache.nameserver)).resolvConfPath!;
+  }, 20_000);
+
+  afterAll(async () => {
+    await cache?.close();
+    await origin?.close();
+  });
+
+  it('says so once on stderr, with the cached TTL and how late a change can show', async () => {
+    await origin.setHost('cli-human.svc.test', ['127.0.0.5']);
+    const { stdout, stderr } = await command(
+      ['--interval', '2500ms', '--family', '4', '--resolv-conf', resolvConf, 'cli-human.svc.test'],
+      (_out, err) => err.includes('answers come from a cache'),
+    );
+    expect(stdout).toContain('cli-human.svc.test: 1 address');
+    // 5 s copy + 1 s + 2.5 s × 1.2
+    expect(stderr).toMatch(/note: answers come from a cache \(the TTL counts down; it keeps a copy up to 5s\): a change can take up to 9s to show here/);
+    expect(stderr.match(/answers come from a cache/g)).toHaveLength(1);
+  }, 30_000);
+
+  it('--json: one cache event on stdout', async () => {
+    await origin.setHost('cli-json.svc.test', ['127.0.0.6']);
+    const { stdout } = await command(
+      ['--json', '--interval', '2500ms', '--family', '4', '--resolv-conf', resolvConf, 'cli-json.svc.test'],
+      (out) => out.includes('"type":"cache"'),
+    );
+    const events = stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; at: string });
+    expect(events.map((event) => event.type)).toEqual(['addresses', 'cache']);
+    const { at, ...cacheEvent } = events[1]!;
+    expect(Number.isNaN(Date.parse(at))).toBe(false);
+    expect(cacheEvent).toEqual({ type: 'cache', name: 'cli-json.svc.test', cache: 'detected', ttl: TTL, stalenessBoundMs: 9_000 });
   }, 30_000);
 });
 
