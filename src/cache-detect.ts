@@ -7,12 +7,13 @@
  * a fresh one. Pure: the watcher feeds it one observation per answer.
  *
  * The rules, with `ref` the observation compared against and TTLs in whole
- * seconds (so every comparison allows {@link TOLERANCE_MS}):
+ * seconds (so every comparison allows `TOLERANCE_MS`):
  * - a different address set, or the first answer: a new reference, no evidence;
- * - less than {@link MIN_EVIDENCE_MS} after `ref`: too close to tell a
+ * - less than `MIN_EVIDENCE_MS` after `ref`: too close to tell a
  *   countdown from a repeat; `ref` is kept, unless the answer is plainly a
  *   new copy (a higher TTL, or `ref`'s copy may have expired);
- * - the same expiry time (the TTL went down by the time elapsed) is a cache;
+ * - the same expiry time (the TTL went down by the time elapsed) is a
+ *   countdown; two of them, with no repeat between, are a cache;
  * - while `ref`'s copy would certainly still be held (a TTL of t whole
  *   seconds may mean a little over t − 1 left): the same TTL is the owner;
  *   a TTL that jumped up is a cache that fetched early (prefetch) or a TTL
@@ -42,6 +43,8 @@ export interface CacheView {
   largestTtl: number | undefined;
   /** True when `reference` is the copy a single cache serves, so its expiry is known. */
   tracking: boolean;
+  /** Countdowns seen since the TTL last repeated: {@link COUNTDOWNS_TO_DETECT} make a cache. */
+  countdowns: number;
 }
 
 /** Whole-second TTLs and round trips: two expiry times this close are the same copy's. */
@@ -49,7 +52,20 @@ export const TOLERANCE_MS = 1_000;
 /** Below this between two answers, a countdown (≥ 1 s less) cannot be told from a repeat. */
 export const MIN_EVIDENCE_MS = 2 * TOLERANCE_MS;
 
-export const NO_CACHE_VIEW: CacheView = Object.freeze({ verdict: 'unknown', reference: undefined, largestTtl: undefined, tracking: false });
+/**
+ * Countdowns it takes to say "cache": one can be an owner that changed its
+ * TTL by just the time elapsed (a re-published record); two in a row,
+ * with no repeat between, cannot.
+ */
+export const COUNTDOWNS_TO_DETECT = 2;
+
+export const NO_CACHE_VIEW: CacheView = Object.freeze({
+  verdict: 'unknown',
+  reference: undefined,
+  largestTtl: undefined,
+  tracking: false,
+  countdowns: 0,
+});
 
 /**
  * The view after one more answer. `setChanged`: the address set differs
@@ -73,17 +89,22 @@ export function observeTtl(view: CacheView, observation: TtlObservation, setChan
     return newCopy ? { ...view, reference: observation, largestTtl, tracking: view.verdict === 'detected' } : { ...view, largestTtl };
   }
   const expiry = expiryOf(observation);
-  const next = (verdict: CacheVerdict, tracking: boolean): CacheView => ({
+  const next = (verdict: CacheVerdict, tracking: boolean, countdowns = view.countdowns): CacheView => ({
     verdict,
     reference: observation,
     largestTtl: verdict === 'none' ? observation.ttl : largestTtl,
     tracking,
+    countdowns,
   });
   // The same expiry, 2 s or more later: the TTL went down by the time elapsed.
-  if (Math.abs(expiry - refExpiry) <= TOLERANCE_MS) return next('detected', true);
+  if (Math.abs(expiry - refExpiry) <= TOLERANCE_MS) {
+    const countdowns = view.countdowns + 1;
+    if (countdowns >= COUNTDOWNS_TO_DETECT) return next('detected', true, countdowns);
+    return next(view.verdict, false, countdowns);
+  }
   // A TTL of t whole seconds may have had only a little over t − 1 left.
   if (observation.at < refExpiry - TOLERANCE_MS) {
-    if (observation.ttl === ref.ttl) return next('none', false);
+    if (observation.ttl === ref.ttl) return next('none', false, 0);
     if (observation.ttl > ref.ttl) return next(view.verdict, view.verdict === 'detected');
     return next(view.verdict, false);
   }

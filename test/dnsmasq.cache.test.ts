@@ -4,7 +4,7 @@
  * CoreDNS) counts the TTL of its copy down, and the watcher says so and then
  * polls just after the copy expires; dnsmasq serving its own records, and
  * the in-process test server, repeat the TTL and are not taken for a cache.
- * A TTL of 5 s and polls 2-3 s apart keep each case to a few seconds.
+ * A TTL of 7 s and polls 2-3 s apart (three answers per copy) keep each case to a few seconds.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ import { Dnsmasq, dnsmasqBinary } from './support/dnsmasq.js';
 import { waitUntil } from './support/wait.js';
 import { withTimeout } from './support/within.js';
 
-const TTL = 5;
+const TTL = 7;
 const binary = dnsmasqBinary();
 if (!binary) console.warn('dnsmasq.cache.test: dnsmasq not found in PATH or /usr/sbin — skipped (apt-get install dnsmasq-base)');
 
@@ -173,8 +173,8 @@ describe.skipIf(!binary)('the command behind a caching dnsmasq', () => {
       (_out, err) => err.includes('answers come from a cache'),
     );
     expect(stdout).toContain('cli-human.svc.test: 1 address');
-    // 5 s copy + 1 s + 2.5 s × 1.2
-    expect(stderr).toMatch(/note: answers come from a cache \(the TTL counts down; it keeps a copy up to 5s\): a change can take up to 9s to show here/);
+    // 7 s copy + 1 s + 2.5 s × 1.2
+    expect(stderr).toMatch(/note: answers come from a cache \(the TTL counts down; it keeps a copy up to 7s\): a change can take up to 11s to show here/);
     expect(stderr.match(/answers come from a cache/g)).toHaveLength(1);
   }, 30_000);
 
@@ -188,7 +188,7 @@ describe.skipIf(!binary)('the command behind a caching dnsmasq', () => {
     expect(events.map((event) => event.type)).toEqual(['addresses', 'cache']);
     const { at, ...cacheEvent } = events[1]!;
     expect(Number.isNaN(Date.parse(at))).toBe(false);
-    expect(cacheEvent).toEqual({ type: 'cache', name: 'cli-json.svc.test', cache: 'detected', ttl: TTL, stalenessBoundMs: 9_000 });
+    expect(cacheEvent).toEqual({ type: 'cache', name: 'cli-json.svc.test', cache: 'detected', ttl: TTL, stalenessBoundMs: 11_000 });
   }, 30_000);
 });
 

@@ -357,10 +357,11 @@ describe('Watcher behind a cache', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(watcher.stats().cache).toBe('unknown');
     await vi.advanceTimersByTimeAsync(100_000);
-    // 5 s: 25 s left, a cache; then 1 s after each expiry (jitter 0), every answer a fresh copy.
+    // 5 s and 10 s: counting down, a cache; then 1 s after each expiry (jitter 0), every answer a fresh copy.
     expect(dns.calls).toEqual([
       { at: 0, ttl: 30 },
       { at: 5_000, ttl: 25 },
+      { at: 10_000, ttl: 20 },
       { at: 31_000, ttl: 30 },
       { at: 62_000, ttl: 30 },
       { at: 93_000, ttl: 30 },
@@ -383,12 +384,12 @@ describe('Watcher behind a cache', () => {
       watcher.subscribe(() => {});
       await vi.advanceTimersByTimeAsync(40_000);
       watcher.stop();
-      // The copy fetched at 0 expires at 30 s; the poll after the one that saw the countdown:
-      const second = dns.calls[1]!;
+      // The copy fetched at 0 expires at 30 s; the poll after the two that saw the countdown:
       const third = dns.calls[2]!;
-      expect(second.ttl).toBeLessThan(30);
-      expect(third.at).toBeGreaterThanOrEqual(31_000);
-      gapsAfterExpiry.push(third.at - 30_000);
+      const fourth = dns.calls[3]!;
+      expect(third.ttl).toBeLessThan(30);
+      expect(fourth.at).toBeGreaterThanOrEqual(31_000);
+      gapsAfterExpiry.push(fourth.at - 30_000);
       vi.setSystemTime(0);
     }
     // margin 1 s + U[0, 2 × 0.2 × 5 s)
