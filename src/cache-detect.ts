@@ -43,7 +43,7 @@ export interface CacheView {
   largestTtl: number | undefined;
   /** True when `reference` is the copy a single cache serves, so its expiry is known. */
   tracking: boolean;
-  /** Countdowns seen since the TTL last repeated: {@link COUNTDOWNS_TO_DETECT} make a cache. */
+  /** Countdowns seen since the TTL last repeated: `COUNTDOWNS_TO_DETECT` make a cache. */
   countdowns: number;
 }
 

@@ -90,7 +90,7 @@ export const CACHE_EXPIRY_MARGIN_MS = 1_000;
  * nor the jitter window may pull the poll in. A fleet behind one cache sees
  * one expiry, so the polls are spread over a window *after* it:
  * `margin + U[0, spread)`, the spread as wide as the jitter window of
- * polling on the interval (see {@link cacheSpread}). Never below `minInterval`.
+ * polling on the interval (see `cacheSpread`). Never below `minInterval`.
  */
 export function delayAfterCachedAnswer(
   options: ScheduleOptions,
