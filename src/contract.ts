@@ -1,5 +1,5 @@
 /**
- * The behaviour contract of DESIGN.md ("What the channel is told"), in one
+ * The behaviour contract (the README's table "What the channel is told"), in one
  * place. Two pure steps: what the watcher now believes after a DNS outcome,
  * and what a subscriber (a channel) is told given what it was told before.
  *
@@ -17,8 +17,7 @@
  * removes IPv6 pods.
  */
 import type { DnsError } from './dns/errors.js';
-import type { Resolution } from './dns/lookup.js';
-import type { ResolvedAddress } from './dns/types.js';
+import type { ResolvedAddress, Resolution } from './dns/types.js';
 
 export type Belief =
   | { kind: 'unknown' }

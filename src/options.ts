@@ -1,4 +1,4 @@
-import { parseNameserver } from './dns/resolv-conf.js';
+import { MAX_ATTEMPTS, parseNameserver } from './dns/resolv-conf.js';
 import type { Family, Nameserver } from './dns/types.js';
 import { MAX_ADDRESSES_OPTION_LIMIT } from './subset.js';
 
@@ -38,7 +38,7 @@ export interface WatchOptions {
   nameservers?: readonly (string | Nameserver)[];
   /** Per-try timeout, ms; default from resolv.conf (`options timeout:`, 5 s). */
   timeout?: number;
-  /** Rounds over the nameservers; default from resolv.conf (`options attempts:`, 2). */
+  /** Rounds over the nameservers, 1 to 10; default from resolv.conf (`options attempts:`, 2; the file's value capped at 5 as glibc does). */
   attempts?: number;
   /** resolv.conf to read; default `/etc/resolv.conf`. */
   resolvConfPath?: string;
@@ -142,7 +142,7 @@ export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions
     family: family('family', options.family, base.family),
     nameservers: options.nameservers === undefined ? base.nameservers : nameservers(options.nameservers),
     timeout: options.timeout === undefined ? base.timeout : milliseconds('timeout', options.timeout, 0, 1),
-    attempts: options.attempts === undefined ? base.attempts : integer('attempts', options.attempts, 1, 10),
+    attempts: options.attempts === undefined ? base.attempts : integer('attempts', options.attempts, 1, MAX_ATTEMPTS),
     resolvConfPath: optionalString('resolvConfPath', options.resolvConfPath, base.resolvConfPath),
     hostsPath: options.hostsPath === false ? false : hostsPath(options.hostsPath, base.hostsPath),
     maxAddresses: options.maxAddresses === undefined ? base.maxAddresses : integer('maxAddresses', options.maxAddresses, 1, MAX_ADDRESSES_OPTION_LIMIT),

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { Resolution } from './dns/lookup.js';
+import type { Resolution } from './dns/types.js';
 import { trace } from './trace.js';
 
 /** Largest `maxAddresses` accepted: more than two maximum DNS answers hold, i.e. "no cap". */

@@ -1,11 +1,11 @@
 import net from 'node:net';
 import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, trimDot } from './dns/names.js';
+import { MAX_PORT, parsePort } from './dns/port.js';
 import { parseNameserver } from './dns/resolv-conf.js';
 import type { Nameserver } from './dns/types.js';
 
 /** grpc's default port for `dns:` targets without one. */
 export const DEFAULT_PORT = 443;
-const MAX_PORT = 65_535;
 
 export interface ParsedTarget {
   /** Host name (as written, trailing dot kept: it means "absolute") or IP literal without brackets. */
@@ -45,7 +45,7 @@ const LABEL_CHARACTER = /^[A-Za-z0-9_-]$/;
  */
 export function parseTarget(parts: { authority?: string; path: string }, display = formatTarget(parts)): ParsedTarget {
   const { host, portText } = splitHostPort(parts.path, display);
-  const port = portText === undefined ? DEFAULT_PORT : parsePort(portText, display);
+  const port = portText === undefined ? DEFAULT_PORT : targetPort(portText, display);
   let nameserver: Nameserver | undefined;
   if (parts.authority) {
     try {
@@ -96,10 +96,10 @@ function splitHostPort(path: string, display: string): { host: string; portText:
  * address through this resolver (issue 16). Above 65535 is refused: grpc-js
  * would hand on a port no socket can use, and the failure would not say why.
  */
-function parsePort(text: string, display: string): number {
-  const port = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!(port <= MAX_PORT)) throw new TargetError(display, `port "${text}" is not a number from 0 to ${MAX_PORT}`);
-  return port;
+function targetPort(text: string, display: string): number {
+  const parsed = parsePort(text, 0);
+  if ('port' in parsed) return parsed.port;
+  throw new TargetError(display, `port "${text}" is not a number from 0 to ${MAX_PORT}`);
 }
 
 function validateHostName(host: string, display: string): void {

@@ -1,6 +1,5 @@
 import { DnsError } from './dns/errors.js';
-import type { Resolution } from './dns/lookup.js';
-import type { Family, ResolvedAddress } from './dns/types.js';
+import type { Family, ResolvedAddress, Resolution } from './dns/types.js';
 import { UNKNOWN, diff, nextBelief, signature, whatToTell, type Belief, type Outcome, type Told } from './contract.js';
 import { cachedCopyExpiry, NO_CACHE_VIEW, observeTtl, type CacheVerdict, type CacheView } from './cache-detect.js';
 import {

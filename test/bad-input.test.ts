@@ -99,7 +99,7 @@ const OPTION_ROWS: Array<[string, WatchOptions, string]> = [
   ['nameserver port "53x"', { nameservers: ['10.0.0.1:53x'] }, NS(0, '10.0.0.1:53x', 'port "53x" is not a number')],
   ['nameserver empty port', { nameservers: ['10.0.0.1:'] }, NS(0, '10.0.0.1:', 'port "" is not a number')],
   ['nameserver IPv6 port 99999', { nameservers: ['[::1]:99999'] }, NS(0, '[::1]:99999', 'port 99999 is outside 1..65535')],
-  ['nameserver IPv6 port of 6 digits', { nameservers: ['[::1]:123456'] }, NS(0, '[::1]:123456', 'port "123456" is not a number')],
+  ['nameserver IPv6 port of 6 digits', { nameservers: ['[::1]:123456'] }, NS(0, '[::1]:123456', 'port 123456 is outside 1..65535')],
   ['nameserver IPv4 in brackets', { nameservers: ['[10.0.0.1]:53'] }, NS(0, '[10.0.0.1]:53', 'brackets must hold an IPv6 address')],
   ['nameserver empty string', { nameservers: [''] }, NS(0, '', 'empty')],
   ['nameserver blanks', { nameservers: ['   '] }, NS(0, '   ', 'empty')],

@@ -143,7 +143,12 @@ const answeredByAll = (hosts: readonly string[]) => (line: string) => {
   return hosts.every((host) => (pods.get(host) ?? 0) > 0);
 };
 
-const FAST = { REFRESH_INTERVAL_MS: '250', RPC_INTERVAL_MS: '10', REPORT_INTERVAL_MS: '200' };
+/**
+ * Fast polls and reports. The RPC deadline is generous: the tests count failed RPCs
+ * to catch a resolver that hands the channel a bad or empty list (those fail at once
+ * with UNAVAILABLE), not a child process starved of CPU on a busy machine.
+ */
+const FAST = { REFRESH_INTERVAL_MS: '250', RPC_INTERVAL_MS: '10', RPC_DEADLINE_MS: '20000', REPORT_INTERVAL_MS: '200' };
 
 // ---------------------------------------------------------------------------
 // the clients follow a scale-up

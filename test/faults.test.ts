@@ -30,6 +30,12 @@ import { createRecordedClient, registerRecordingScheme, type ToldCall } from './
 const INTERVAL = 200;
 const TIMEOUT = 150;
 const JITTER = 0.1;
+/**
+ * The per-try timeout and RPC deadline of the rows with DNS reachable: far above
+ * need, so only a resolver at fault fails a poll or an RPC there, not a busy machine.
+ */
+const STEADY_TIMEOUT = 2_000;
+const STEADY_RPC_DEADLINE = 10_000;
 const BACKOFF = { initial: 100, max: 400, multiplier: 2 };
 /** Longest backoff the watcher may schedule: the cap, stretched by jitter. */
 const MAX_RETRY_MS = BACKOFF.max * (1 + JITTER);
@@ -442,18 +448,20 @@ describe('configuration faults with DNS reachable: the set is still found and fo
     const dns = await DnsTestServer.start();
     const pods = await fleet.add(3);
     const [a, b, extra] = pods as [Pod, Pod, Pod];
-    registerWith(await row.options(dns, name));
+    // These rows test configuration, not timeouts: a per-try timeout far above a loopback
+    // round trip, so a busy machine cannot turn a slow reply into a TIMEOUT poll.
+    registerWith({ timeout: STEADY_TIMEOUT, ...(await row.options(dns, name)) });
     dns.setRecords(name, { A: [a.host, b.host], ttl: 30 });
     const started = performance.now();
     const recorded = createRecordedClient(name, fleet.port);
     try {
       await recorded.client.waitUntil((byPod) => reached(byPod, [a, b]), { timeoutMs: 5_000 });
-      const load = recorded.client.startLoad({ intervalMs: 5, deadlineMs: 1_000, maxMs: 30_000 });
+      const load = recorded.client.startLoad({ intervalMs: 5, deadlineMs: STEADY_RPC_DEADLINE, maxMs: 30_000 });
       const changedAt = performance.now();
       dns.setRecords(name, { A: [a.host, b.host, extra.host], ttl: 30 });
       await waitUntil(() => extra.served > 0, 'the added pod to answer an RPC');
       const changeToTrafficMs = performance.now() - changedAt;
-      await polls(name, performance.now(), 2, true);
+      await polls(name, performance.now(), 2, true, 20_000);
       const report = await load.stop();
       const told = recorded.record.callsSince(started);
       const result: FaultResult = {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Resolution } from '../src/dns/lookup.js';
+import type { Resolution } from '../src/dns/types.js';
 import { DEFAULTS } from '../src/options.js';
 import { STARTUP_BURST, StartupPacer } from '../src/pacer.js';
 import { Watcher, type WatcherOptions } from '../src/watcher.js';

@@ -4,8 +4,12 @@ import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveOptions } from '../src/options.js';
 import {
+  MAX_ATTEMPTS,
+  MAX_RESOLV_CONF_ATTEMPTS,
   MAX_RESOLV_CONF_BYTES,
+  formatNameserver,
   parseNameserver,
   parseResolvConf,
   readResolvConf,
@@ -332,6 +336,31 @@ describe('parseResolvConf', () => {
       const conf = parseResolvConf(file, { RES_OPTIONS: undefined, LOCALDOMAIN: undefined });
       expect(conf).toMatchObject({ search: ['a.example', 'b.example'], ndots: 2, timeoutMs: 3000, attempts: 4 });
     });
+  });
+});
+
+describe('the attempts limits', () => {
+  it("caps resolv.conf's attempts: at glibc's 5, while the attempts option may ask for up to 10", () => {
+    expect([MAX_RESOLV_CONF_ATTEMPTS, MAX_ATTEMPTS]).toEqual([5, 10]);
+    expect(parseResolvConf('options attempts:10\n')).toMatchObject({ attempts: MAX_RESOLV_CONF_ATTEMPTS });
+    expect(parseResolvConf('', { RES_OPTIONS: 'attempts:10' })).toMatchObject({ attempts: MAX_RESOLV_CONF_ATTEMPTS });
+    expect(resolveOptions({ attempts: MAX_ATTEMPTS }).attempts).toBe(MAX_ATTEMPTS);
+    expect(() => resolveOptions({ attempts: MAX_ATTEMPTS + 1 })).toThrow(/must be an integer from 1 to 10/);
+  });
+});
+
+describe('formatNameserver', () => {
+  it('writes host:port, an IPv6 host (zone id too) in brackets, and reads back as it was', () => {
+    for (const [spec, text] of [
+      ['10.0.0.10', '10.0.0.10:53'],
+      ['127.0.0.1:5353', '127.0.0.1:5353'],
+      ['::1', '[::1]:53'],
+      ['[fd00::a]:5353', '[fd00::a]:5353'],
+      ['fe80::1%eth0', '[fe80::1%eth0]:53'],
+    ] as const) {
+      expect(formatNameserver(parseNameserver(spec))).toBe(text);
+      expect(parseNameserver(text)).toEqual(parseNameserver(spec));
+    }
   });
 });
 

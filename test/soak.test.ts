@@ -15,6 +15,14 @@ import { ChannelRecord } from './soak/recording.js';
 import { verboseLog } from './support/verbose.js';
 
 const MAIN = path.join(import.meta.dirname, 'soak', 'main.ts');
+/**
+ * The strict wall-clock limits (2 s RPC deadline, 8 s convergence) are for `npm run soak`
+ * on a quiet machine. Here, beside other work, they are generous: a resolver at fault
+ * still fails at once — an empty list or an error told after a set is its own
+ * violation, and an RPC with no address fails with UNAVAILABLE long before any
+ * deadline — while a CPU-starved process only gets slower.
+ */
+const BUSY_LIMITS = { rpcDeadlineMs: 20_000, convergeMs: 30_000 };
 let dir: string;
 
 beforeAll(async () => {
@@ -44,8 +52,16 @@ describe('the listener recorder the soak relies on', () => {
 });
 
 describe('soak', () => {
-  it('8 s of pod rotation, DNS faults and channel churn: every invariant holds', { timeout: 60_000 }, async () => {
-    const report = await runSoak({ durationMs: 8_000, names: 3, channelsPerName: 4, loadIntervalMs: 25, sampleEveryMs: 400, heapGrowthLimit: 0.15 });
+  it('8 s of pod rotation, DNS faults and channel churn: every invariant holds', { timeout: 120_000 }, async () => {
+    const report = await runSoak({
+      durationMs: 8_000,
+      names: 3,
+      channelsPerName: 4,
+      loadIntervalMs: 25,
+      sampleEveryMs: 400,
+      heapGrowthLimit: 0.15,
+      ...BUSY_LIMITS,
+    });
     verboseLog(formatReport(report));
     expect(report.violations).toEqual([]);
     expect(report.changes).toBeGreaterThan(5);
@@ -61,18 +77,19 @@ describe('soak', () => {
     expect(code).toMatch(/process\.exitCode = 1/);
   });
 
-  it('npm run soak (main.ts, 3 s): the process ends by itself with exit code 0 once everything is destroyed', { timeout: 60_000 }, async () => {
+  it('npm run soak (main.ts, 3 s): the process ends by itself with exit code 0 once everything is destroyed', { timeout: 120_000 }, async () => {
     const json = path.join(dir, 'soak.json');
     const startedAt = performance.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--seconds', '3', '--names', '2', '--channels', '3', '--quiet', '--json', json], {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--seconds', '3', '--names', '2', '--channels', '3', '--quiet', '--json', json,
+      '--rpc-deadline-ms', String(BUSY_LIMITS.rpcDeadlineMs), '--converge-ms', String(BUSY_LIMITS.convergeMs)], {
       cwd: path.join(import.meta.dirname, '..'),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    // 3 s of run, set-up, final checks and teardown: it must be gone well within 40 s.
-    const watchdog = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    // 3 s of run, set-up, final checks and teardown: it must be gone well within 90 s, even on a busy machine.
+    const watchdog = setTimeout(() => child.kill('SIGKILL'), 90_000);
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal })),
     );

@@ -4,8 +4,7 @@
  * validation. Large answers from a real server: test/dnsmasq.large.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Resolution } from '../src/dns/lookup.js';
-import type { ResolvedAddress } from '../src/dns/types.js';
+import type { ResolvedAddress, Resolution } from '../src/dns/types.js';
 import { channelOptions } from '../src/grpc/channel-options.js';
 import { resolveOptions } from '../src/options.js';
 import { MAX_ADDRESSES_OPTION_LIMIT, PROCESS_SEED, limitAddresses, pickSubset, score } from '../src/subset.js';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DnsError } from '../src/dns/errors.js';
-import type { Resolution } from '../src/dns/lookup.js';
+import type { Resolution } from '../src/dns/types.js';
 import { DEFAULTS } from '../src/options.js';
 import { Watcher, type Delivery, type WatcherOptions } from '../src/watcher.js';
 

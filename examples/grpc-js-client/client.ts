@@ -9,6 +9,7 @@
  * target   default $TARGET, else dns:///whoami.default.svc.cluster.local:50051
  * env      REFRESH_INTERVAL_MS  grpc-dns-watch poll period (default 5000)
  *          RPC_INTERVAL_MS      pause between RPCs (default 200)
+ *          RPC_DEADLINE_MS      each RPC's deadline (default 1000)
  *          REPORT_INTERVAL_MS   how often to print the per-pod counts (default 5000)
  *          DURATION_MS          stop after this long (default 0: until SIGINT/SIGTERM)
  *
@@ -23,6 +24,7 @@ import { observe, register } from 'grpc-dns-watch';
 const target = process.argv[2] ?? process.env.TARGET ?? 'dns:///whoami.default.svc.cluster.local:50051';
 const refreshInterval = envMs('REFRESH_INTERVAL_MS', 5_000);
 const rpcInterval = envMs('RPC_INTERVAL_MS', 200);
+const rpcDeadline = envMs('RPC_DEADLINE_MS', 1_000);
 const reportInterval = envMs('REPORT_INTERVAL_MS', 5_000);
 const duration = envMs('DURATION_MS', 0);
 
@@ -53,7 +55,7 @@ const raw = (value: Buffer): Buffer => value;
 
 function whoAmI(): Promise<string> {
   return new Promise((resolve, reject) => {
-    const deadline = new Date(Date.now() + 1_000);
+    const deadline = new Date(Date.now() + rpcDeadline);
     client.makeUnaryRequest(WHO_AM_I, raw, raw, Buffer.alloc(0), { deadline }, (error, reply) => {
       if (error) reject(error);
       else resolve((reply ?? Buffer.alloc(0)).toString('utf8'));

@@ -9,6 +9,7 @@
  * target   default $TARGET, else dns:///whoami.default.svc.cluster.local:50051
  * env      REFRESH_INTERVAL_MS  grpc-dns-watch poll period (default 5000)
  *          RPC_INTERVAL_MS      pause between RPCs (default 200)
+ *          RPC_DEADLINE_MS      each RPC's deadline (default 1000)
  *          REPORT_INTERVAL_MS   how often to print the per-pod counts (default 5000)
  *          DURATION_MS          stop after this long (default 0: until SIGINT/SIGTERM)
  *
@@ -22,6 +23,7 @@ import { observe, register } from 'grpc-dns-watch';
 const target = process.argv[2] ?? process.env.TARGET ?? 'dns:///whoami.default.svc.cluster.local:50051';
 const refreshInterval = envMs('REFRESH_INTERVAL_MS', 5_000);
 const rpcInterval = envMs('RPC_INTERVAL_MS', 200);
+const rpcDeadline = envMs('RPC_DEADLINE_MS', 1_000);
 const reportInterval = envMs('REPORT_INTERVAL_MS', 5_000);
 const duration = envMs('DURATION_MS', 0);
 
@@ -64,7 +66,7 @@ const channel = createChannel(target, ChannelCredentials.createInsecure(), {
 const client = createClient(WhoAmIDefinition, channel);
 
 async function whoAmI(): Promise<string> {
-  const reply = await client.whoAmI(new Uint8Array(0), { signal: AbortSignal.timeout(1_000) });
+  const reply = await client.whoAmI(new Uint8Array(0), { signal: AbortSignal.timeout(rpcDeadline) });
   return Buffer.from(reply).toString('utf8');
 }
 

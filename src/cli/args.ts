@@ -4,7 +4,7 @@
  * message names the argument and says what is accepted (exit code 2).
  */
 import { parseArgs } from 'node:util';
-import { parseNameserver } from '../dns/resolv-conf.js';
+import { MAX_ATTEMPTS, formatNameserver, parseNameserver } from '../dns/resolv-conf.js';
 import type { Family, Nameserver } from '../dns/types.js';
 import { TargetError, parseTarget } from '../target.js';
 
@@ -12,8 +12,6 @@ export const COMMAND = 'grpc-dns-watch';
 
 /** Longest delay Node's timers accept (2^31 - 1 ms); the library's bound too. */
 const MAX_DURATION_MS = 2_147_483_647;
-/** The library's bound for `attempts`. */
-const MAX_ATTEMPTS = 10;
 
 export const USAGE = `Usage: ${COMMAND} [options] <name>
 
@@ -235,10 +233,6 @@ export function parseName(input: string): { host: string; nameserver: Nameserver
         ' (the port does not matter to DNS)'
       : undefined;
   return { host: parsed.host, nameserver: parsed.nameserver, note };
-}
-
-export function formatNameserver(server: Nameserver): string {
-  return server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
 }
 
 function describeParseError(error: unknown): string {

@@ -13,14 +13,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DnsError } from '../dns/errors.js';
 import { StubResolver } from '../dns/lookup.js';
-import { readResolvConf } from '../dns/resolv-conf.js';
+import { formatNameserver, readResolvConf } from '../dns/resolv-conf.js';
 import { FileReadError, statRegular } from '../dns/text-file.js';
 import type { ResolvConf } from '../dns/types.js';
 import { observe } from '../observe.js';
 import { DEFAULTS } from '../options.js';
 import { setTraceSink } from '../trace.js';
 import { watch, type DnsWatch, type WatchUpdate } from '../watch.js';
-import { COMMAND, HELP_HINT, USAGE, UsageError, formatNameserver, parseCommandLine, type CliConfig } from './args.js';
+import { COMMAND, HELP_HINT, USAGE, UsageError, parseCommandLine, type CliConfig } from './args.js';
 import { errorMessage } from './output.js';
 import { Reporter, formatMs, type Asking, type TextSink } from './report.js';
 

@@ -7,6 +7,7 @@
  */
 import { isIPv4 } from 'node:net';
 import type { DnsError } from '../dns/errors.js';
+import { sameName } from '../dns/names.js';
 import type { Family, ResolvedAddress } from '../dns/types.js';
 
 /** One address as printed in JSON; `ttl` is null for /etc/hosts entries and IP literals. */
@@ -154,7 +155,7 @@ export function humanAddresses(
 ): string {
   const sorted = sortRecords(records);
   const details: string[] = [];
-  if (extra.resolvedName && extra.resolvedName.replace(/\.$/, '').toLowerCase() !== name.replace(/\.$/, '').toLowerCase()) {
+  if (extra.resolvedName && !sameName(extra.resolvedName, name)) {
     details.push(`found as ${extra.resolvedName}`);
   }
   if (extra.source === 'hosts') details.push('from the hosts file, no TTL');

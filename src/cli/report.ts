@@ -5,12 +5,13 @@
  * `--json` (progress still goes to stderr, so stdout stays machine-only).
  */
 import type { DnsError } from '../dns/errors.js';
-import { trimDot } from '../dns/names.js';
+import { canonicalName } from '../dns/names.js';
 import type { Family, Nameserver, ResolvedAddress } from '../dns/types.js';
 import type { WatchEvent } from '../observe.js';
 import type { WatchUpdate } from '../watch.js';
 import { minTtl, type WatcherStats } from '../watcher.js';
-import { formatNameserver, type CliConfig } from './args.js';
+import { formatNameserver } from '../dns/resolv-conf.js';
+import type { CliConfig } from './args.js';
 import {
   errorEvent,
   familiesText,
@@ -77,8 +78,8 @@ export class Reporter {
 
   /** True for a try of this run's name (as given, or with a search domain appended). */
   concerns(event: AttemptEvent): boolean {
-    const host = trimDot(this.config.host).toLowerCase();
-    const name = trimDot(event.name).toLowerCase();
+    const host = canonicalName(this.config.host);
+    const name = canonicalName(event.name);
     return name === host || name.startsWith(`${host}.`);
   }
 

@@ -6,6 +6,7 @@ import { trace } from '../trace.js';
 import { DnsError, type DnsErrorCode } from './errors.js';
 import { IdPool } from './id-pool.js';
 import { QueryGate, type GateRefusal } from './query-gate.js';
+import { formatNameserver as formatServer } from './resolv-conf.js';
 import { TcpFrameReader, frameMessage } from './tcp-frames.js';
 import { systemTimers, type Timers } from './timers.js';
 import type { Nameserver } from './types.js';
@@ -561,8 +562,4 @@ function mostTelling(failures: DnsError[], name: string, servers: readonly Names
   const asked = servers.map(formatServer).join(', ');
   const summary = `${attempts} attempt${attempts === 1 ? '' : 's'} on ${asked}`;
   return new DnsError(best?.code ?? 'TIMEOUT', name, `${best?.message ?? `No reply for ${name}`} (${summary})`, { cause: best });
-}
-
-export function formatServer(server: Nameserver): string {
-  return net.isIPv6(server.host) ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
 }

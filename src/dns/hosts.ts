@@ -7,7 +7,7 @@
  * NOTFOUND in both cases and nsswitch falls through to dns).
  */
 import { isIP } from 'node:net';
-import { trimDot } from './names.js';
+import { canonicalName } from './names.js';
 import { FileReadError, formatBytes, readTextFile, sameIdentity, statRegular, type FileIdentity } from './text-file.js';
 import type { Family, ResolvedAddress } from './types.js';
 
@@ -53,7 +53,7 @@ export function parseHosts(text: string): Map<string, HostsEntry[]> {
       entries.set(address, entry);
     }
     for (const rawName of names) {
-      const name = trimDot(rawName.toLowerCase());
+      const name = canonicalName(rawName);
       if (name === '') continue;
       const pair = `${name} ${address}`;
       if (seen.has(pair)) continue;
@@ -174,7 +174,7 @@ export class HostsFile {
    */
   async lookup(name: string, family: Family): Promise<ResolvedAddress[] | null> {
     await this.#refresh();
-    const entries = this.#table?.entries.get(trimDot(name.toLowerCase()));
+    const entries = this.#table?.entries.get(canonicalName(name));
     if (!entries) return null;
     const matching = entries.filter((e) => family === 0 || e.family === family);
     if (matching.length === 0) return null;

@@ -6,7 +6,7 @@ import { HostsFile } from './hosts.js';
 import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, sameName, trimDot } from './names.js';
 import { readResolvConf, searchCandidates } from './resolv-conf.js';
 import { trace } from '../trace.js';
-import type { Family, Nameserver, ResolvConf, ResolvedAddress } from './types.js';
+import type { Family, Nameserver, ResolvConf, ResolvedAddress, Resolution } from './types.js';
 
 /**
  * CNAME hops followed for one question, across answers and re-queries. Real
@@ -29,25 +29,6 @@ export interface StubResolverOptions {
   timeoutMs?: number;
   /** Rounds over the nameservers; default from resolv.conf. */
   attempts?: number;
-}
-
-/** Addresses of a name, and where they came from. */
-export interface Resolution {
-  /**
-   * The fully qualified name that answered, after search-list expansion (no
-   * trailing dot). Passed back to {@link StubResolver.resolve} as `known`, it
-   * is polled directly.
-   */
-  name: string;
-  addresses: ResolvedAddress[];
-  source: 'hosts' | 'dns' | 'literal';
-  /**
-   * With family 0, a family whose query failed (timeout, SERVFAIL…) while the
-   * other answered. The caller decides whether to trust a half answer.
-   */
-  failedFamilies: Array<{ family: 4 | 6; error: DnsError }>;
-  /** Addresses the answer held when `maxAddresses` kept fewer of them (src/subset.ts). */
-  addressesAvailable?: number;
 }
 
 type FamilyOutcome =

@@ -9,7 +9,12 @@ export function trimDot(name: string): string {
   return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
+/** The form DNS compares names in: lower case, without the trailing dot (a key for lookups). */
+export function canonicalName(name: string): string {
+  return trimDot(name).toLowerCase();
+}
+
 /** Names compared as DNS compares them: case-insensitively, trailing dot ignored. */
 export function sameName(a: string, b: string): boolean {
-  return trimDot(a).toLowerCase() === trimDot(b).toLowerCase();
+  return canonicalName(a) === canonicalName(b);
 }

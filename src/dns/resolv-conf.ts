@@ -7,6 +7,8 @@
  * {@link ResolvConf.warnings}, quoting the line and saying why.
  */
 import { isIP } from 'node:net';
+import { trimDot } from './names.js';
+import { MAX_PORT, parsePort } from './port.js';
 import { FileReadError, formatBytes, quoteShort, readTextFile, type TextFile } from './text-file.js';
 import type { Nameserver, ResolvConf } from './types.js';
 
@@ -18,8 +20,17 @@ export const MAX_SEARCH_DOMAINS = 6;
 export const MAX_NDOTS = 15;
 /** glibc RES_MAXRETRANS, in seconds. */
 export const MAX_TIMEOUT_SECONDS = 30;
-/** glibc RES_MAXRETRY. */
-export const MAX_ATTEMPTS = 5;
+/**
+ * glibc RES_MAXRETRY: resolv.conf's `options attempts:` is capped here, as glibc
+ * caps it: the file is shared by every program on the host and means the same to each.
+ */
+export const MAX_RESOLV_CONF_ATTEMPTS = 5;
+/**
+ * The `attempts` option and `--attempts` may go further: an explicit choice for
+ * this resolver only, still bounded so that one poll waits at most
+ * MAX_ATTEMPTS × timeout × nameservers.
+ */
+export const MAX_ATTEMPTS = 10;
 
 export const DEFAULT_RESOLV_CONF_PATH = '/etc/resolv.conf';
 
@@ -44,11 +55,12 @@ function badNameserver(spec: string, why?: string): TypeError {
   return new TypeError(`Invalid nameserver ${quoteShort(spec)}: ${why ? `${why}; ` : ''}${ACCEPTED}`);
 }
 
-function parsePort(spec: string, text: string): number {
-  if (!/^[0-9]{1,5}$/.test(text)) throw badNameserver(spec, `port ${quoteShort(text)} is not a number`);
-  const port = Number(text);
-  if (port < 1 || port > 65535) throw badNameserver(spec, `port ${port} is outside 1..65535`);
-  return port;
+/** Port 0 is refused here (unlike in a target): nothing can be asked on it. */
+function nameserverPort(spec: string, text: string): number {
+  const parsed = parsePort(text, 1);
+  if ('port' in parsed) return parsed.port;
+  if (parsed.problem === 'not a number') throw badNameserver(spec, `port ${quoteShort(text)} is not a number`);
+  throw badNameserver(spec, `port ${text} is outside 1..${MAX_PORT}`);
 }
 
 /**
@@ -61,8 +73,8 @@ function parsePort(spec: string, text: string): number {
  */
 export function parseNameserver(spec: string, defaultPort = 53): Nameserver {
   if (typeof spec !== 'string') throw badNameserver(String(spec), 'not a string');
-  if (!Number.isInteger(defaultPort) || defaultPort < 1 || defaultPort > 65535) {
-    throw new TypeError(`Invalid default port ${String(defaultPort)}: expected an integer in 1..65535`);
+  if (!Number.isInteger(defaultPort) || defaultPort < 1 || defaultPort > MAX_PORT) {
+    throw new TypeError(`Invalid default port ${String(defaultPort)}: expected an integer in 1..${MAX_PORT}`);
   }
   const text = spec.trim();
   if (text === '') throw badNameserver(spec, 'empty');
@@ -71,7 +83,7 @@ export function parseNameserver(spec: string, defaultPort = 53): Nameserver {
   if (bracketed) {
     const host = bracketed[1] ?? '';
     if (isIP(host) !== 6) throw badNameserver(spec, 'brackets must hold an IPv6 address');
-    const port = bracketed[2] === undefined ? defaultPort : parsePort(spec, bracketed[2]);
+    const port = bracketed[2] === undefined ? defaultPort : nameserverPort(spec, bracketed[2]);
     return { host, port };
   }
 
@@ -80,9 +92,14 @@ export function parseNameserver(spec: string, defaultPort = 53): Nameserver {
 
   const v4WithPort = /^([0-9.]+):(.*)$/.exec(text);
   if (v4WithPort && isIP(v4WithPort[1] ?? '') === 4) {
-    return { host: v4WithPort[1] ?? '', port: parsePort(spec, v4WithPort[2] ?? '') };
+    return { host: v4WithPort[1] ?? '', port: nameserverPort(spec, v4WithPort[2] ?? '') };
   }
   throw badNameserver(spec);
+}
+
+/** `host:port`, IPv6 in brackets: how every message and the CLI show a nameserver. */
+export function formatNameserver(server: Nameserver): string {
+  return server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
 }
 
 /** Lowercase a domain and strip trailing dots; '' for the root or nothing. */
@@ -147,9 +164,9 @@ function applyOption(token: string, opts: Options, where: string, warnings: stri
     case 'attempts': {
       // glibc would send no query at all with attempts:0; one attempt is the useful reading.
       let attempts = n;
-      if (attempts > MAX_ATTEMPTS) {
-        warnings.push(`${where}: option ${quoteShort(token)} capped at attempts:${MAX_ATTEMPTS}`);
-        attempts = MAX_ATTEMPTS;
+      if (attempts > MAX_RESOLV_CONF_ATTEMPTS) {
+        warnings.push(`${where}: option ${quoteShort(token)} capped at attempts:${MAX_RESOLV_CONF_ATTEMPTS}`);
+        attempts = MAX_RESOLV_CONF_ATTEMPTS;
       } else if (attempts < 1) {
         warnings.push(`${where}: option ${quoteShort(token)} raised to attempts:1`);
         attempts = 1;
@@ -311,7 +328,7 @@ export async function readResolvConf(
  */
 export function searchCandidates(name: string, conf: Pick<ResolvConf, 'search' | 'ndots'>): string[] {
   if (name === '' || name === '.') return [];
-  if (name.endsWith('.')) return [name.slice(0, -1)];
+  if (name.endsWith('.')) return [trimDot(name)];
   const dots = name.split('.').length - 1;
   const withDomains = conf.search
     .map(normalizeDomain)

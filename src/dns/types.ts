@@ -1,3 +1,5 @@
+import type { DnsError } from './errors.js';
+
 /** Address family asked for: 4 (A), 6 (AAAA) or 0 (both, asked in parallel). */
 export type Family = 0 | 4 | 6;
 
@@ -29,4 +31,23 @@ export interface ResolvConf {
   attempts: number;
   /** Lines or options that were ignored, each naming what was wrong. */
   warnings: string[];
+}
+
+/** Addresses of a name, and where they came from. */
+export interface Resolution {
+  /**
+   * The fully qualified name that answered, after search-list expansion (no
+   * trailing dot). Passed back to `StubResolver.resolve` (src/dns/lookup.ts)
+   * as `known`, it is polled directly.
+   */
+  name: string;
+  addresses: ResolvedAddress[];
+  source: 'hosts' | 'dns' | 'literal';
+  /**
+   * With family 0, a family whose query failed (timeout, SERVFAIL…) while the
+   * other answered. The caller decides whether to trust a half answer.
+   */
+  failedFamilies: Array<{ family: 4 | 6; error: DnsError }>;
+  /** Addresses the answer held when `maxAddresses` kept fewer of them (src/subset.ts). */
+  addressesAvailable?: number;
 }
