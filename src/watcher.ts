@@ -22,6 +22,8 @@ export interface Subscription {
   request(): void;
   /** Stop deliveries; the last subscription to close stops the watcher. */
   close(): void;
+  /** The watcher's counters and state (built on demand). */
+  stats(): WatcherStats;
 }
 
 export interface WatcherOptions extends ScheduleOptions {
@@ -75,12 +77,32 @@ export interface WatcherStats {
   polledName: string | undefined;
 }
 
-interface Subscriber {
-  deliver: (delivery: Delivery) => void;
-  lastTold: string | undefined;
-  lastAddresses: readonly ResolvedAddress[];
-  asked: boolean;
-  open: boolean;
+/**
+ * One subscriber, and its handle: a class rather than an object of closures,
+ * since 10,000 watched names hold 10,000 of them.
+ */
+class Subscriber implements Subscription {
+  lastTold: string | undefined = undefined;
+  lastAddresses: readonly ResolvedAddress[] = [];
+  asked = true;
+  open = true;
+
+  constructor(
+    private readonly watcher: Watcher,
+    readonly deliver: (delivery: Delivery) => void,
+  ) {}
+
+  request(): void {
+    this.watcher.request(this);
+  }
+
+  close(): void {
+    this.watcher.unsubscribe(this);
+  }
+
+  stats(): WatcherStats {
+    return this.watcher.stats();
+  }
 }
 
 /**
@@ -89,7 +111,12 @@ interface Subscriber {
  * the same settings (see registry.ts). Knows neither wire format nor grpc.
  */
 export class Watcher {
-  private readonly subscribers = new Set<Subscriber>();
+  /**
+   * The one subscriber (the common case: one channel or watch() per name),
+   * or a Set once there are more; a Set and its table cost more than all the
+   * rest of a subscription.
+   */
+  private subscribers: Subscriber | Set<Subscriber> | undefined;
   private belief: Belief = UNKNOWN;
   /** signature(belief), kept with it: every subscriber is compared against it after every poll. */
   private beliefSignature: string | undefined = undefined;
@@ -116,7 +143,8 @@ export class Watcher {
     readonly name: string,
     private readonly options: WatcherOptions,
     private readonly resolve: ResolveFn,
-    private readonly onStop: () => void = () => {},
+    /** Called once, when the watcher stops; shared by every watcher of a registry's settings. */
+    private readonly onStop: (watcher: Watcher) => void = () => {},
     environment: WatcherEnvironment = {},
   ) {
     this.now = environment.now ?? Date.now;
@@ -144,7 +172,7 @@ export class Watcher {
     return {
       name: this.name,
       family: this.options.family,
-      subscribers: this.subscribers.size,
+      subscribers: this.subscriberCount,
       state: belief.kind,
       addresses: belief.kind === 'addresses' ? [...new Set(belief.addresses.map((entry) => entry.address))].sort() : [],
       addressesAvailable: this.addressesAvailable,
@@ -166,17 +194,41 @@ export class Watcher {
    */
   subscribe(deliver: (delivery: Delivery) => void): Subscription {
     if (this.stopped) throw new Error(`Watcher for ${this.name} is stopped`);
-    const subscriber: Subscriber = { deliver, lastTold: undefined, lastAddresses: [], asked: true, open: true };
-    this.subscribers.add(subscriber);
+    const subscriber = new Subscriber(this, deliver);
+    this.addSubscriber(subscriber);
     if (this.belief.kind !== 'unknown') {
       setImmediate(() => this.tell(subscriber));
     } else if (!this.inFlight && !this.pacedStart && this.timer === undefined) {
       this.startFirstPoll();
     }
-    return {
-      request: () => this.request(subscriber),
-      close: () => this.unsubscribe(subscriber),
-    };
+    return subscriber;
+  }
+
+  private get subscriberCount(): number {
+    const subscribers = this.subscribers;
+    return subscribers === undefined ? 0 : subscribers instanceof Set ? subscribers.size : 1;
+  }
+
+  private addSubscriber(subscriber: Subscriber): void {
+    const subscribers = this.subscribers;
+    if (subscribers === undefined) this.subscribers = subscriber;
+    else if (subscribers instanceof Set) subscribers.add(subscriber);
+    else this.subscribers = new Set([subscribers, subscriber]);
+  }
+
+  private removeSubscriber(subscriber: Subscriber): void {
+    const subscribers = this.subscribers;
+    if (subscribers === subscriber) this.subscribers = undefined;
+    else if (subscribers instanceof Set) {
+      subscribers.delete(subscriber);
+      if (subscribers.size === 0) this.subscribers = undefined;
+    }
+  }
+
+  /** The subscribers now, as a list that later (un)subscribes do not change. */
+  private subscriberList(): readonly Subscriber[] {
+    const subscribers = this.subscribers;
+    return subscribers === undefined ? [] : subscribers instanceof Set ? [...subscribers] : [subscribers];
   }
 
   /** The first poll: at once, or at its turn when many names start together. */
@@ -189,7 +241,8 @@ export class Watcher {
     this.pacedStart = this.pacer.firstPoll(start);
   }
 
-  private request(subscriber: Subscriber): void {
+  /** @internal Through {@link Subscription.request}. */
+  request(subscriber: Subscriber): void {
     if (!subscriber.open || this.stopped) return;
     subscriber.asked = true;
     // A query in flight, or a first poll waiting its turn, will answer it.
@@ -201,11 +254,12 @@ export class Watcher {
     if (this.timerDueAt === undefined || runAt < this.timerDueAt) this.scheduleAt(runAt);
   }
 
-  private unsubscribe(subscriber: Subscriber): void {
+  /** @internal Through {@link Subscription.close}. */
+  unsubscribe(subscriber: Subscriber): void {
     if (!subscriber.open) return;
     subscriber.open = false;
-    this.subscribers.delete(subscriber);
-    if (this.subscribers.size === 0) this.stop();
+    this.removeSubscriber(subscriber);
+    if (this.subscribers === undefined) this.stop();
   }
 
   /** Stop polling; results of a query in flight are dropped. */
@@ -216,10 +270,10 @@ export class Watcher {
     this.pacedStart?.cancel();
     this.pacedStart = undefined;
     this.pacer?.leave();
-    for (const subscriber of this.subscribers) subscriber.open = false;
-    this.subscribers.clear();
+    for (const subscriber of this.subscriberList()) subscriber.open = false;
+    this.subscribers = undefined;
     trace(() => `${this.name}: watcher stopped`);
-    this.onStop();
+    this.onStop(this);
   }
 
   private scheduleAt(at: number): void {
@@ -277,7 +331,9 @@ export class Watcher {
     const change = this.believe(outcome);
     const delay = this.scheduleNext(outcome);
     this.reportOutcome(outcome, change, durationMs, delay);
-    for (const subscriber of [...this.subscribers]) this.tell(subscriber);
+    const subscribers = this.subscribers;
+    if (subscribers instanceof Set) for (const subscriber of [...subscribers]) this.tell(subscriber);
+    else if (subscribers) this.tell(subscribers);
   }
 
   /**
