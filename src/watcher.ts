@@ -430,7 +430,11 @@ export class Watcher {
     if (!subscriber.open || this.stopped) return;
     const told = whatToTell(this.belief, subscriber.lastTold, subscriber.asked, this.beliefSignature);
     subscriber.asked = false;
-    if (!told) return;
+    if (!told) {
+      // Told this set before: hold this poll's equal list, not the first one's, so only one is kept.
+      if (this.belief.kind === 'addresses' && subscriber.lastTold === this.beliefSignature) subscriber.lastAddresses = this.belief.addresses;
+      return;
+    }
     subscriber.lastTold = this.beliefSignature;
     const addresses = told.kind === 'update' ? told.addresses : [];
     const change = diff(subscriber.lastAddresses, addresses);
