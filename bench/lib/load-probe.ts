@@ -127,7 +127,8 @@ async function main(job: LoadJob): Promise<void> {
   const { watch } = await import('../../src/index.js');
   const { resolveOptions } = await import('../../src/options.js');
   const { registry } = await import('../../src/registry.js');
-  const { settledMemory, sleep, waitFor } = await import('./harness.js');
+  const { settledMemory, sleep } = await import('./harness.js');
+  const { pollUntil: waitFor } = await import('../../test/support/wait.js');
   const options = {
     refreshInterval: job.interval,
     nameservers: [job.nameserver],
