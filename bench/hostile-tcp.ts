@@ -13,6 +13,7 @@
  * min–max.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DnsClient } from '../src/dns/client.js';
@@ -93,6 +94,8 @@ export async function run(context: BenchContext): Promise<BenchReport> {
   const hostile = await startServer(7);
   const genuine = await startServer(0);
   const client = new DnsClient({ timeoutMs: 5_000, attempts: 1 });
+  const loadBefore = os.loadavg();
+  const measuredAt = new Date().toISOString();
   const sides = [
     { label: '7 label-ladder messages (1,024 records each)', server: hostile.nameserver, samples: [] as Sample[] },
     { label: 'one genuine A record (baseline)', server: genuine.nameserver, samples: [] as Sample[] },
@@ -125,7 +128,7 @@ export async function run(context: BenchContext): Promise<BenchReport> {
     };
   });
   const table: Table = {
-    title: `One query answered "truncated" over UDP, then over TCP (${rounds} rounds × ${perRound} queries per side, alternating): median (p10–p90; min–max)`,
+    title: `One query answered "truncated" over UDP, then over TCP (${rounds} rounds × ${perRound} queries per side, alternating): median (p10–p90; min–max); machine load average ${loadBefore[0]!.toFixed(1)} at the start`,
     headers: ['TCP answer', 'queries', 'wall per query', 'CPU per query', 'longest event-loop stall', 'outcome'],
     rows: rows.map((row) => [row.label, int(row.queries), cell(row.wall), cell(row.cpu), cell(row.stall), Object.entries(row.outcomes).map(([key, n]) => `${key}: ${n}`).join(', ')]),
     notes: [
@@ -150,6 +153,6 @@ export async function run(context: BenchContext): Promise<BenchReport> {
     tables: [table],
     summary,
     notes: [],
-    data: { rounds, perRound, rows },
+    data: { rounds, perRound, rows, measuredAt, loadAverage: { before: loadBefore, after: os.loadavg() } },
   };
 }

@@ -188,6 +188,6 @@ export async function run(context: BenchContext): Promise<BenchReport> {
     tables: [table],
     summary,
     notes: [],
-    data: { rounds, configs, runs },
+    data: { rounds, configs, runs, measuredAt: runs[0] ? new Date(runs[0].windowFrom).toISOString() : undefined },
   };
 }
