@@ -207,7 +207,7 @@ async function main(job: LoadJob): Promise<void> {
   const windowMs = performance.now() - wallStart;
   const windowTo = Date.now();
   if (session && job.cpuProfDir) {
-    const profile = await new Promise<unknown>((resolve) => session!.post('Profiler.stop', (_error, result) => resolve(result.profile)));
+    const profile = await new Promise<unknown>((resolve) => session.post('Profiler.stop', (_error, result) => resolve(result.profile)));
     fs.writeFileSync(path.join(job.cpuProfDir, `load-${job.names}-${job.interval}-${job.via}-${process.pid}.cpuprofile`), JSON.stringify(profile));
     session.disconnect();
   }
