@@ -11,6 +11,8 @@
  *   set      { records: [{ name, A?, AAAA?, ttl? }] }   add/replace records
  *   count    { filter?: { name?, type? } }             queries logged since the last reset
  *   windows  { from, to, windowMs, filter? }           queries per window (Date.now() clock)
+ *   gaps     { from, to, filter? }                     per name and type, the time between consecutive
+ *                                                      queries in [from, to): { queries, names, gaps (sorted ms) }
  *   delay    { ms }                                    full mode: answer every query ms later (0: at once)
  *   reset    {}                                        clear the query log
  *   close    {}                                        close sockets; the process then exits by itself
@@ -38,9 +40,17 @@ export type DnsChildRequest =
   | { id: number; cmd: 'set'; records: RecordSpec[] }
   | { id: number; cmd: 'count'; filter?: QueryFilter }
   | { id: number; cmd: 'windows'; from: number; to: number; windowMs: number; filter?: QueryFilter }
+  | { id: number; cmd: 'gaps'; from: number; to: number; filter?: QueryFilter }
   | { id: number; cmd: 'delay'; ms: number }
   | { id: number; cmd: 'reset' }
   | { id: number; cmd: 'close' };
+
+/** Reply to `gaps`: queries in the range, distinct (name, type) pairs, and every gap between two of them (ms, ascending). */
+export interface GapsResult {
+  queries: number;
+  names: number;
+  gaps: number[];
+}
 
 export type DnsChildMessage =
   | { type: 'ready'; host: string; port: number; mode: 'full' | 'fast' }
@@ -264,6 +274,22 @@ async function main(): Promise<void> {
             windows[index] = (windows[index] ?? 0) + 1;
           });
           reply(windows);
+          return;
+        }
+        case 'gaps': {
+          // Computed here, so 10,000 names' timestamps never cross the IPC channel.
+          const last = new Map<string, number>();
+          const gaps: number[] = [];
+          let queries = 0;
+          backend.forEachQuery((at, name, type) => {
+            if (at < request.from || at >= request.to || !matches(name, type, request.filter)) return;
+            queries++;
+            const key = `${name} ${type}`;
+            const previous = last.get(key);
+            if (previous !== undefined) gaps.push(at - previous);
+            last.set(key, at);
+          });
+          reply({ queries, names: last.size, gaps: gaps.sort((a, b) => a - b) } satisfies GapsResult);
           return;
         }
         case 'delay':

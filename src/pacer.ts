@@ -96,23 +96,21 @@ export class StartupPacer {
     const share = 1 / refreshIntervalMs;
     this.refill();
     this.steadyPerMs += share;
-    let left = false;
-    return {
-      firstPoll: (start) => this.firstPoll(start),
-      leave: () => {
-        if (left) return;
-        left = true;
-        this.refill();
-        this.steadyPerMs = Math.max(0, this.steadyPerMs - share);
-      },
-    };
+    return new Membership(this, share);
+  }
+
+  /** @internal A member's share of the steady rate goes (through {@link PacerMember.leave}). */
+  withdraw(share: number): void {
+    this.refill();
+    this.steadyPerMs = Math.max(0, this.steadyPerMs - share);
   }
 
   private get ratePerMs(): number {
     return Math.max(this.steadyPerMs * STARTUP_RATE_FACTOR, STARTUP_MIN_PER_SECOND / 1_000);
   }
 
-  private firstPoll(start: () => void): PacedStart | undefined {
+  /** @internal Through {@link PacerMember.firstPoll}. */
+  firstPoll(start: () => void): PacedStart | undefined {
     this.refill();
     if (this.waiting.size === 0 && this.tokens >= 1) {
       this.tokens -= 1;
@@ -170,5 +168,25 @@ export class StartupPacer {
     if (!this.timer) return;
     this.clock.clearTimeout(this.timer as never);
     this.timer = undefined;
+  }
+}
+
+/** A watcher's membership: a class rather than an object of closures, one per watched name. */
+class Membership implements PacerMember {
+  private left = false;
+
+  constructor(
+    private readonly pacer: StartupPacer,
+    private readonly share: number,
+  ) {}
+
+  firstPoll(start: () => void): PacedStart | undefined {
+    return this.pacer.firstPoll(start);
+  }
+
+  leave(): void {
+    if (this.left) return;
+    this.left = true;
+    this.pacer.withdraw(this.share);
   }
 }

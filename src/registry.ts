@@ -2,7 +2,32 @@ import { StubResolver } from './dns/lookup.js';
 import { limitAddresses } from './subset.js';
 import type { ResolvedOptions } from './options.js';
 import { StartupPacer } from './pacer.js';
-import { Watcher, type Delivery, type Subscription, type WatcherStats } from './watcher.js';
+import { Watcher, type Delivery, type ResolveFn, type Subscription, type WatcherStats } from './watcher.js';
+
+/** One DNS client and its start-up pacer, shared by every set of settings that asks the same nameservers the same way. */
+interface ResolverEntry {
+  key: string;
+  resolver: StubResolver;
+  pacer: StartupPacer;
+  users: number;
+}
+
+/**
+ * Every watcher of one set of settings (schedule, family, DNS settings,
+ * maxAddresses), by lower-cased name. What a watcher would otherwise hold
+ * per name — its options, the function that asks DNS, what to do when it
+ * stops — is held here once, so 10,000 names with the same settings hold
+ * one copy (docs/benchmarks.md, "Load").
+ */
+interface Settings {
+  readonly key: string;
+  /** The first subscriber's options, validated: equal (by the key) to every later one's. */
+  readonly options: ResolvedOptions;
+  readonly watchers: Map<string, Watcher>;
+  readonly resolver: ResolverEntry;
+  readonly resolve: ResolveFn;
+  readonly onStop: (watcher: Watcher) => void;
+}
 
 /**
  * Sharing. One {@link Watcher} per (name, family, schedule, DNS settings) in
@@ -13,52 +38,70 @@ import { Watcher, type Delivery, type Subscription, type WatcherStats } from './
  * are reference-counted and closed when their last user leaves.
  */
 class Registry {
-  private readonly watchers = new Map<string, Watcher>();
-  private readonly resolvers = new Map<string, { resolver: StubResolver; pacer: StartupPacer; users: number }>();
+  private readonly settings = new Map<string, Settings>();
+  private readonly resolvers = new Map<string, ResolverEntry>();
 
   subscribe(name: string, options: ResolvedOptions, deliver: (delivery: Delivery) => void): Subscription {
-    const key = watcherKey(name, options);
-    let watcher = this.watchers.get(key);
+    const settings = this.settingsFor(options);
+    // `my-svc` and `my-svc.` stay distinct: only the first goes through the search list.
+    const key = name.toLowerCase();
+    let watcher = settings.watchers.get(key);
     if (!watcher || watcher.isStopped) {
-      watcher = this.createWatcher(key, name, options);
-      this.watchers.set(key, watcher);
+      watcher = new Watcher(name, settings.options, settings.resolve, settings.onStop, {
+        pacer: settings.resolver.pacer.join(settings.options.refreshInterval),
+      });
+      settings.resolver.users++;
+      settings.watchers.set(key, watcher);
     }
     return watcher.subscribe(deliver);
   }
 
   /** The live watcher for a name and options, if any (stats, tests). */
   find(name: string, options: ResolvedOptions): Watcher | undefined {
-    return this.watchers.get(watcherKey(name, options));
+    return this.settings.get(settingsKey(options))?.watchers.get(name.toLowerCase());
   }
 
   stats(): WatcherStats[] {
-    return [...this.watchers.values()].map((watcher) => watcher.stats());
+    const all: WatcherStats[] = [];
+    for (const settings of this.settings.values()) for (const watcher of settings.watchers.values()) all.push(watcher.stats());
+    return all;
   }
 
   get size(): { watchers: number; resolvers: number } {
-    return { watchers: this.watchers.size, resolvers: this.resolvers.size };
+    let watchers = 0;
+    for (const settings of this.settings.values()) watchers += settings.watchers.size;
+    return { watchers, resolvers: this.resolvers.size };
   }
 
-  private createWatcher(key: string, name: string, options: ResolvedOptions): Watcher {
-    const { resolver, pacer } = this.acquireResolver(options);
-    const watcher: Watcher = new Watcher(
-      name,
+  private settingsFor(options: ResolvedOptions): Settings {
+    const key = settingsKey(options);
+    const known = this.settings.get(key);
+    if (known) return known;
+    const resolver = this.acquireResolver(options);
+    const { maxAddresses } = options;
+    const settings: Settings = {
+      key,
       options,
-      async (target, family, known) => limitAddresses(await resolver.resolve(target, family, known), options.maxAddresses),
-      () => {
-        if (this.watchers.get(key) === watcher) this.watchers.delete(key);
-        this.releaseResolver(options);
+      watchers: new Map(),
+      resolver,
+      resolve: async (target, family, polled) => limitAddresses(await resolver.resolver.resolve(target, family, polled), maxAddresses),
+      onStop: (watcher) => {
+        const name = watcher.name.toLowerCase();
+        if (settings.watchers.get(name) === watcher) settings.watchers.delete(name);
+        this.releaseResolver(settings.resolver);
+        if (settings.watchers.size === 0 && this.settings.get(key) === settings) this.settings.delete(key);
       },
-      { pacer: pacer.join(options.refreshInterval) },
-    );
-    return watcher;
+    };
+    this.settings.set(key, settings);
+    return settings;
   }
 
-  private acquireResolver(options: ResolvedOptions): { resolver: StubResolver; pacer: StartupPacer } {
+  private acquireResolver(options: ResolvedOptions): ResolverEntry {
     const key = resolverKey(options);
     let entry = this.resolvers.get(key);
     if (!entry) {
       entry = {
+        key,
         resolver: new StubResolver({
           nameservers: options.nameservers,
           timeoutMs: options.timeout,
@@ -71,19 +114,14 @@ class Registry {
       };
       this.resolvers.set(key, entry);
     }
-    entry.users++;
     return entry;
   }
 
-  private releaseResolver(options: ResolvedOptions): void {
-    const key = resolverKey(options);
-    const entry = this.resolvers.get(key);
-    if (!entry) return;
+  private releaseResolver(entry: ResolverEntry): void {
     entry.users--;
-    if (entry.users <= 0) {
-      entry.resolver.close();
-      this.resolvers.delete(key);
-    }
+    if (entry.users > 0) return;
+    entry.resolver.close();
+    if (this.resolvers.get(entry.key) === entry) this.resolvers.delete(entry.key);
   }
 }
 
@@ -91,10 +129,9 @@ function resolverKey(options: ResolvedOptions): string {
   return JSON.stringify([options.nameservers ?? null, options.timeout ?? null, options.attempts ?? null, options.resolvConfPath ?? null, options.hostsPath ?? null]);
 }
 
-function watcherKey(name: string, options: ResolvedOptions): string {
-  // `my-svc` and `my-svc.` stay distinct: only the first goes through the search list.
+/** Everything but the name that decides whether two subscriptions can share a watcher. */
+function settingsKey(options: ResolvedOptions): string {
   return JSON.stringify([
-    name.toLowerCase(),
     options.family,
     options.refreshInterval,
     options.respectTtl,

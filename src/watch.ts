@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { DnsError } from './dns/errors.js';
 import type { ResolvedAddress } from './dns/types.js';
-import { resolveOptions, type ResolvedOptions, type WatchOptions } from './options.js';
+import { resolveOptions, type WatchOptions } from './options.js';
 import { registry } from './registry.js';
 import type { Delivery, Subscription, WatcherStats } from './watcher.js';
 import { minTtl } from './watcher.js';
@@ -124,7 +124,6 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
   private streams: Set<UpdateStream> | undefined;
   private closed = false;
   private holding = false;
-  private readonly options: ResolvedOptions;
 
   constructor(
     readonly name: string,
@@ -134,8 +133,8 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
     if (typeof name !== 'string' || name.length === 0) {
       throw new TypeError(`watch() needs a DNS name such as "my-svc.ns.svc.cluster.local", got ${JSON.stringify(name)}`);
     }
-    this.options = resolveOptions(options);
-    this.subscription = registry.subscribe(name, this.options, (delivery) => this.onDelivery(delivery));
+    // The options are not kept: the shared watcher holds its settings once for every name.
+    this.subscription = registry.subscribe(name, resolveOptions(options), (delivery) => this.onDelivery(delivery));
     this.ref();
   }
 
@@ -161,7 +160,7 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
 
   /** Counters and state of the (shared) watcher behind this handle; undefined once closed. */
   stats(): WatcherStats | undefined {
-    return this.closed ? undefined : registry.find(this.name, this.options)?.stats();
+    return this.closed ? undefined : this.subscription?.stats();
   }
 
   /** Ask DNS again now (or as soon as `minInterval` allows); answered by one event. */

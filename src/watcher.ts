@@ -29,6 +29,8 @@ export interface Subscription {
   request(): void;
   /** Stop deliveries; the last subscription to close stops the watcher. */
   close(): void;
+  /** The watcher's counters and state (built on demand). */
+  stats(): WatcherStats;
 }
 
 export interface WatcherOptions extends ScheduleOptions {
@@ -97,12 +99,32 @@ export interface WatcherStats {
   stalenessBoundMs: number | undefined;
 }
 
-interface Subscriber {
-  deliver: (delivery: Delivery) => void;
-  lastTold: string | undefined;
-  lastAddresses: readonly ResolvedAddress[];
-  asked: boolean;
-  open: boolean;
+/**
+ * One subscriber, and its handle: a class rather than an object of closures,
+ * since 10,000 watched names hold 10,000 of them.
+ */
+class Subscriber implements Subscription {
+  lastTold: string | undefined = undefined;
+  lastAddresses: readonly ResolvedAddress[] = [];
+  asked = true;
+  open = true;
+
+  constructor(
+    private readonly watcher: Watcher,
+    readonly deliver: (delivery: Delivery) => void,
+  ) {}
+
+  request(): void {
+    this.watcher.request(this);
+  }
+
+  close(): void {
+    this.watcher.unsubscribe(this);
+  }
+
+  stats(): WatcherStats {
+    return this.watcher.stats();
+  }
 }
 
 /**
@@ -111,7 +133,12 @@ interface Subscriber {
  * the same settings (see registry.ts). Knows neither wire format nor grpc.
  */
 export class Watcher {
-  private readonly subscribers = new Set<Subscriber>();
+  /**
+   * The one subscriber (the common case: one channel or watch() per name),
+   * or a Set once there are more; a Set and its table cost more than all the
+   * rest of a subscription.
+   */
+  private subscribers: Subscriber | Set<Subscriber> | undefined;
   private belief: Belief = UNKNOWN;
   /** signature(belief), kept with it: every subscriber is compared against it after every poll. */
   private beliefSignature: string | undefined = undefined;
@@ -140,7 +167,8 @@ export class Watcher {
     readonly name: string,
     private readonly options: WatcherOptions,
     private readonly resolve: ResolveFn,
-    private readonly onStop: () => void = () => {},
+    /** Called once, when the watcher stops; shared by every watcher of a registry's settings. */
+    private readonly onStop: (watcher: Watcher) => void = () => {},
     environment: WatcherEnvironment = {},
   ) {
     this.now = environment.now ?? Date.now;
@@ -168,7 +196,7 @@ export class Watcher {
     return {
       name: this.name,
       family: this.options.family,
-      subscribers: this.subscribers.size,
+      subscribers: this.subscriberCount,
       state: belief.kind,
       addresses: belief.kind === 'addresses' ? [...new Set(belief.addresses.map((entry) => entry.address))].sort() : [],
       addressesAvailable: this.addressesAvailable,
@@ -201,17 +229,41 @@ export class Watcher {
    */
   subscribe(deliver: (delivery: Delivery) => void): Subscription {
     if (this.stopped) throw new Error(`Watcher for ${this.name} is stopped`);
-    const subscriber: Subscriber = { deliver, lastTold: undefined, lastAddresses: [], asked: true, open: true };
-    this.subscribers.add(subscriber);
+    const subscriber = new Subscriber(this, deliver);
+    this.addSubscriber(subscriber);
     if (this.belief.kind !== 'unknown') {
       setImmediate(() => this.tell(subscriber));
     } else if (!this.inFlight && !this.pacedStart && this.timer === undefined) {
       this.startFirstPoll();
     }
-    return {
-      request: () => this.request(subscriber),
-      close: () => this.unsubscribe(subscriber),
-    };
+    return subscriber;
+  }
+
+  private get subscriberCount(): number {
+    const subscribers = this.subscribers;
+    return subscribers === undefined ? 0 : subscribers instanceof Set ? subscribers.size : 1;
+  }
+
+  private addSubscriber(subscriber: Subscriber): void {
+    const subscribers = this.subscribers;
+    if (subscribers === undefined) this.subscribers = subscriber;
+    else if (subscribers instanceof Set) subscribers.add(subscriber);
+    else this.subscribers = new Set([subscribers, subscriber]);
+  }
+
+  private removeSubscriber(subscriber: Subscriber): void {
+    const subscribers = this.subscribers;
+    if (subscribers === subscriber) this.subscribers = undefined;
+    else if (subscribers instanceof Set) {
+      subscribers.delete(subscriber);
+      if (subscribers.size === 0) this.subscribers = undefined;
+    }
+  }
+
+  /** The subscribers now, as a list that later (un)subscribes do not change. */
+  private subscriberList(): readonly Subscriber[] {
+    const subscribers = this.subscribers;
+    return subscribers === undefined ? [] : subscribers instanceof Set ? [...subscribers] : [subscribers];
   }
 
   /** The first poll: at once, or at its turn when many names start together. */
@@ -224,7 +276,8 @@ export class Watcher {
     this.pacedStart = this.pacer.firstPoll(start);
   }
 
-  private request(subscriber: Subscriber): void {
+  /** @internal Through {@link Subscription.request}. */
+  request(subscriber: Subscriber): void {
     if (!subscriber.open || this.stopped) return;
     subscriber.asked = true;
     // A query in flight, or a first poll waiting its turn, will answer it.
@@ -236,11 +289,12 @@ export class Watcher {
     if (this.timerDueAt === undefined || runAt < this.timerDueAt) this.scheduleAt(runAt);
   }
 
-  private unsubscribe(subscriber: Subscriber): void {
+  /** @internal Through {@link Subscription.close}. */
+  unsubscribe(subscriber: Subscriber): void {
     if (!subscriber.open) return;
     subscriber.open = false;
-    this.subscribers.delete(subscriber);
-    if (this.subscribers.size === 0) this.stop();
+    this.removeSubscriber(subscriber);
+    if (this.subscribers === undefined) this.stop();
   }
 
   /** Stop polling; results of a query in flight are dropped. */
@@ -251,10 +305,10 @@ export class Watcher {
     this.pacedStart?.cancel();
     this.pacedStart = undefined;
     this.pacer?.leave();
-    for (const subscriber of this.subscribers) subscriber.open = false;
-    this.subscribers.clear();
+    for (const subscriber of this.subscriberList()) subscriber.open = false;
+    this.subscribers = undefined;
     trace(() => `${this.name}: watcher stopped`);
-    this.onStop();
+    this.onStop(this);
   }
 
   private scheduleAt(at: number): void {
@@ -312,7 +366,9 @@ export class Watcher {
     const change = this.believe(outcome);
     const delay = this.scheduleNext(outcome);
     this.reportOutcome(outcome, change, durationMs, delay);
-    for (const subscriber of [...this.subscribers]) this.tell(subscriber);
+    const subscribers = this.subscribers;
+    if (subscribers instanceof Set) for (const subscriber of [...subscribers]) this.tell(subscriber);
+    else if (subscribers) this.tell(subscribers);
   }
 
   /**
@@ -444,7 +500,11 @@ export class Watcher {
     if (!subscriber.open || this.stopped) return;
     const told = whatToTell(this.belief, subscriber.lastTold, subscriber.asked, this.beliefSignature);
     subscriber.asked = false;
-    if (!told) return;
+    if (!told) {
+      // Told this set before: hold this poll's equal list, not the first one's, so only one is kept.
+      if (this.belief.kind === 'addresses' && subscriber.lastTold === this.beliefSignature) subscriber.lastAddresses = this.belief.addresses;
+      return;
+    }
     subscriber.lastTold = this.beliefSignature;
     const addresses = told.kind === 'update' ? told.addresses : [];
     const change = diff(subscriber.lastAddresses, addresses);

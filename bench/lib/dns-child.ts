@@ -6,10 +6,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { DnsChildMessage, DnsChildRequest, RecordSpec } from '../dns-server-process.js';
+import type { DnsChildMessage, DnsChildRequest, GapsResult, RecordSpec } from '../dns-server-process.js';
 import type { QueryFilter } from '../../test/support/dns-server.js';
 
-export type { RecordSpec };
+export type { GapsResult, RecordSpec };
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const PROJECT_ROOT = path.resolve(HERE, '..', '..');
@@ -29,6 +29,8 @@ export interface DnsChild {
   count(filter?: QueryFilter): Promise<number>;
   /** Queries per `windowMs` window between `from` and `to` (Date.now() clock, shared by both processes). */
   windows(from: number, to: number, windowMs: number, filter?: QueryFilter): Promise<number[]>;
+  /** Per name and type, the gaps between consecutive queries in [from, to) (see dns-server-process.ts). */
+  gaps(from: number, to: number, filter?: QueryFilter): Promise<GapsResult>;
   reset(): Promise<void>;
   /** Full mode: answer every query `ms` later (a server a network hop away); 0 answers at once. */
   delay(ms: number): Promise<void>;
@@ -120,6 +122,7 @@ export async function startDnsChild(options: DnsChildOptions = {}): Promise<DnsC
     },
     count: (filter) => request<number>({ cmd: 'count', filter }),
     windows: (from, to, windowMs, filter) => request<number[]>({ cmd: 'windows', from, to, windowMs, filter }),
+    gaps: (from, to, filter) => request<GapsResult>({ cmd: 'gaps', from, to, filter }),
     reset: () => request<void>({ cmd: 'reset' }),
     delay: (ms) => request<void>({ cmd: 'delay', ms }),
     async close() {
