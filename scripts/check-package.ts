@@ -3,21 +3,32 @@
  * test? Checks the npm tarball itself, not the working tree:
  *
  *  1. build dist/ if it is missing (`--build` rebuilds it anyway);
- *  2. `npm pack` once into a temp dir; the tarball holds dist, README,
- *     LICENSE and package.json, and nothing from src/, test/ or examples/;
- *  3. publint on that tarball (strict: warnings fail too);
- *  4. @arethetypeswrong/cli on that tarball, profile `strict` (node10,
+ *  2. package.json's repository, homepage and bugs agree, and every README
+ *     link works on the registry page (absolute, under that repository, to
+ *     a file that exists: scripts/readme.ts);
+ *  3. `npm pack` once into a temp dir; the tarball holds exactly
+ *     EXPECTED_FILES (an unexpected file fails, so does a missing one) and
+ *     stays under MAX_PACKED_BYTES / MAX_UNPACKED_BYTES;
+ *  4. `npm publish --dry-run` prints no warning (npm "auto-correcting"
+ *     package.json means the published package differs from this one);
+ *  5. publint on that tarball (strict: warnings fail too);
+ *  6. @arethetypeswrong/cli on that tarball, profile `strict` (node10,
  *     node16 from CJS, node16 from ESM, bundler);
- *  5. a consumer project in a temp dir: the tarball installed with npm
+ *  7. a consumer project in a temp dir: the tarball installed with npm
  *     beside @grpc/grpc-js, then
  *     - a CommonJS script (`require`) and an ES module script (`import`),
  *       each registering the resolver and making a real RPC through
  *       `dns:`, `dns-watch:` and bare host:port targets, using watch(), and
  *       ending by itself;
  *       both must see the same exports;
+ *     - the README's quick start, extracted from README.md and run
+ *       unchanged as an ES module against a loopback gRPC server; its
+ *       `TARGET` names a loopback test DNS server in the target's authority
+ *       (`dns://127.0.0.1:PORT/name:port`), so no other nameserver is asked;
  *     - the `grpc-dns-watch` bin (--version, --help);
- *     - `tsc --noEmit` on TypeScript using the public types, with
- *       moduleResolution node16 (CJS and ESM files) and bundler.
+ *     - `tsc --noEmit` on TypeScript using the public types, and on the
+ *       quick start, with moduleResolution node16 (CJS and ESM files) and
+ *       bundler.
  *
  * Offline by design: what the tarball needs beside itself (its dependency
  * dns-packet, its peer @grpc/grpc-js, and @types/node for tsc) is installed
@@ -28,7 +39,7 @@
  * Flags: --build (rebuild dist first), --keep (keep the temp dir).
  * Exit code 0 when everything passes, 1 with the failing step named.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -36,6 +47,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
+import { quickStartSnippet, readReadme, readmeLinkProblems, repositoryUrl, withQuickStartServers } from './readme.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -43,28 +55,44 @@ const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const PKG = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
   name: string;
   version: string;
+  repository?: string | { url?: string };
+  homepage?: string;
+  bugs?: string | { url?: string };
   dependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
 };
 
-/** What the tarball must contain, and what must never be in it. */
-const REQUIRED_FILES = [
-  'package.json',
-  'README.md',
+/**
+ * Exactly what the tarball holds: the two library builds with their
+ * declarations, the ES module bin, and the documents npm shows or users
+ * read offline. No source maps (tsup.config.ts says why), no CJS bin.
+ */
+const EXPECTED_FILES = [
+  'CHANGELOG.md',
   'LICENSE',
-  'dist/index.js',
-  'dist/index.cjs',
-  'dist/index.d.ts',
-  'dist/index.d.cts',
+  'README.md',
   'dist/cli.js',
+  'dist/index.cjs',
+  'dist/index.d.cts',
+  'dist/index.d.ts',
+  'dist/index.js',
+  'package.json',
 ];
-const FORBIDDEN = /^(src|test|bench|examples|scripts|docs|\.ci|node_modules)\/|\.tgz$|^tsconfig|^vitest|^tsup/;
+/**
+ * Size bounds, about 1.5× the 0.1.0 tarball (78 kB packed, 280 kB
+ * unpacked): room for features, while an accidental inclusion (source maps
+ * with sources were 730 kB) or a bundled dependency fails.
+ */
+const MAX_PACKED_BYTES = 120 * 1024;
+const MAX_UNPACKED_BYTES = 420 * 1024;
 
 /** Exports every build must have (the check also demands CJS and ESM agree on the full list). */
 const CORE_EXPORTS = ['register', 'unregister', 'watch', 'observe', 'stats', 'DnsWatch', 'DnsError', 'TargetError', 'DEFAULTS', 'SCHEME'];
 
 /** Host name the consumer scripts resolve through their own hosts file. */
 const SMOKE_HOST = 'smoke.grpc-dns-watch.test';
+/** Host name the README's quick start resolves, through the loopback test DNS server only. */
+const QUICK_START_HOST = 'quick-start.grpc-dns-watch.test';
 
 const args = new Set(process.argv.slice(2));
 for (const arg of args) {
@@ -99,6 +127,19 @@ function runOk(command: string, argv: string[], options: Parameters<typeof run>[
     throw new StepError(`\`${path.basename(command)} ${argv.join(' ')}\` ${how}\n--- stdout\n${result.stdout.trim()}\n--- stderr\n${result.stderr.trim()}`);
   }
   return result.stdout;
+}
+
+/** Like run(), without blocking the event loop: the test DNS server in this process must answer meanwhile. */
+function runAsync(command: string, argv: string[], options: { cwd: string; timeoutMs: number; env: NodeJS.ProcessEnv }): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, { cwd: options.cwd, env: { ...process.env, ...options.env }, timeout: options.timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+  });
 }
 
 /** npm's own chatter about this machine's npmrc is not our problem. */
@@ -315,6 +356,10 @@ function writeConsumerProject(dir: string): void {
   // The same source twice: as CommonJS (.cts) and as an ES module (.mts).
   writeFileSync(path.join(dir, 'consumer.cts'), CONSUMER_TS);
   writeFileSync(path.join(dir, 'consumer.mts'), CONSUMER_TS);
+  // The README's quick start as it is written: run as JavaScript, type-checked as TypeScript.
+  const quickStart = quickStartSnippet(readReadme(ROOT));
+  writeFileSync(path.join(dir, 'quick-start.mjs'), quickStart);
+  writeFileSync(path.join(dir, 'quick-start.mts'), quickStart);
   const compilerOptions = {
     strict: true,
     noEmit: true,
@@ -325,11 +370,11 @@ function writeConsumerProject(dir: string): void {
   };
   writeFileSync(
     path.join(dir, 'tsconfig.node16.json'),
-    JSON.stringify({ compilerOptions: { ...compilerOptions, module: 'node16', moduleResolution: 'node16' }, files: ['consumer.cts', 'consumer.mts'] }, null, 2),
+    JSON.stringify({ compilerOptions: { ...compilerOptions, module: 'node16', moduleResolution: 'node16' }, files: ['consumer.cts', 'consumer.mts', 'quick-start.mts'] }, null, 2),
   );
   writeFileSync(
     path.join(dir, 'tsconfig.bundler.json'),
-    JSON.stringify({ compilerOptions: { ...compilerOptions, module: 'esnext', moduleResolution: 'bundler' }, files: ['consumer.mts'] }, null, 2),
+    JSON.stringify({ compilerOptions: { ...compilerOptions, module: 'esnext', moduleResolution: 'bundler' }, files: ['consumer.mts', 'quick-start.mts'] }, null, 2),
   );
 }
 
@@ -347,13 +392,25 @@ async function main(): Promise<void> {
 
   try {
     await step('build dist/', () => {
-      const missing = REQUIRED_FILES.filter((file) => file.startsWith('dist/') && !existsSync(path.join(ROOT, file)));
+      const missing = EXPECTED_FILES.filter((file) => file.startsWith('dist/') && !existsSync(path.join(ROOT, file)));
       if (!args.has('--build') && missing.length === 0) {
         const stale = newestMtime(path.join(ROOT, 'src')) > statSync(path.join(ROOT, 'dist', 'index.js')).mtimeMs;
         return stale ? 'dist/ is older than src/: checking the old build (run with --build or `npm run build`)' : 'present, not rebuilt';
       }
       runOk(path.join(BIN, 'tsup'), [], { timeoutMs: 120_000 });
       return missing.length > 0 ? `built (missing: ${missing.join(', ')})` : 'rebuilt (--build)';
+    });
+
+    await step('package.json links and README links (they must work on the registry page)', () => {
+      const repository = repositoryUrl(PKG);
+      const bugs = typeof PKG.bugs === 'string' ? PKG.bugs : PKG.bugs?.url;
+      const problems = [
+        PKG.homepage?.startsWith(repository) ? '' : `"homepage" (${PKG.homepage}) is not under "repository" (${repository})`,
+        bugs?.startsWith(repository) ? '' : `"bugs" (${bugs}) is not under "repository" (${repository})`,
+        ...readmeLinkProblems(readReadme(ROOT), repository, ROOT),
+      ].filter(Boolean);
+      if (problems.length > 0) throw new StepError(problems.join('\n'));
+      return `under ${repository}`;
     });
 
     await step('npm pack', () => {
@@ -363,16 +420,26 @@ async function main(): Promise<void> {
       if (!info) throw new StepError(`npm pack printed no package:\n${out}`);
       tarball = path.join(work, info.filename);
       packedFiles = info.files.map((file) => file.path).sort();
-      const missing = REQUIRED_FILES.filter((file) => !packedFiles.includes(file));
-      const forbidden = packedFiles.filter((file) => FORBIDDEN.test(file));
-      if (missing.length > 0 || forbidden.length > 0) {
-        throw new StepError(
-          [missing.length > 0 ? `missing from the tarball: ${missing.join(', ')}` : '', forbidden.length > 0 ? `must not be published: ${forbidden.join(', ')}` : '']
-            .filter(Boolean)
-            .join('\n') + `\ntarball contents:\n  ${packedFiles.join('\n  ')}`,
-        );
-      }
-      return `${info.filename}, ${packedFiles.length} files, ${kb(info.size)} packed, ${kb(info.unpackedSize)} unpacked`;
+      const missing = EXPECTED_FILES.filter((file) => !packedFiles.includes(file));
+      const unexpected = packedFiles.filter((file) => !EXPECTED_FILES.includes(file));
+      const problems = [
+        missing.length > 0 ? `missing from the tarball: ${missing.join(', ')}` : '',
+        unexpected.length > 0 ? `not expected in the tarball: ${unexpected.join(', ')} (a stale dist/? run with --build; a new file? add it to EXPECTED_FILES)` : '',
+        info.size > MAX_PACKED_BYTES ? `packed size ${kb(info.size)} is above the bound of ${kb(MAX_PACKED_BYTES)}` : '',
+        info.unpackedSize > MAX_UNPACKED_BYTES ? `unpacked size ${kb(info.unpackedSize)} is above the bound of ${kb(MAX_UNPACKED_BYTES)}` : '',
+      ].filter(Boolean);
+      if (problems.length > 0) throw new StepError(`${problems.join('\n')}\ntarball contents:\n  ${packedFiles.join('\n  ')}`);
+      return `${info.filename}, ${packedFiles.length} files, ${kb(info.size)} packed (bound ${kb(MAX_PACKED_BYTES)}), ${kb(info.unpackedSize)} unpacked (bound ${kb(MAX_UNPACKED_BYTES)})`;
+    });
+
+    await step('npm publish --dry-run (offline): no warnings', () => {
+      const result = run('npm', ['publish', '--dry-run', '--offline', '--ignore-scripts']);
+      // Not being logged in is expected here; anything else npm warns about is not.
+      const warnings = quiet(result.stderr)
+        .split('\n')
+        .filter((line) => /^npm (warn|error)/i.test(line) && !/requires you to be logged in/.test(line));
+      if (result.status !== 0 || warnings.length > 0) throw new StepError(`exit ${result.status}\n${warnings.join('\n') || quiet(result.stderr)}`);
+      return 'clean';
     });
 
     await step('publint (strict)', async () => {
@@ -437,6 +504,17 @@ async function main(): Promise<void> {
         throw new StepError(`only in CJS: ${onlyCjs.join(', ') || '-'}; only in ESM: ${onlyEsm.join(', ') || '-'}`);
       }
       return cjs.join(', ');
+    });
+
+    await step("the README's quick start, unchanged, against a loopback gRPC server found through a loopback DNS server", async () => {
+      const { result, target, queries } = await withQuickStartServers(QUICK_START_HOST, (target) =>
+        runAsync(process.execPath, ['quick-start.mjs'], { cwd: consumer, timeoutMs: 30_000, env: { TARGET: target, GRPC_TRACE: '', GRPC_VERBOSITY: 'ERROR' } }),
+      );
+      const output = `\n--- stdout\n${result.stdout.trim()}\n--- stderr\n${result.stderr.trim()}`;
+      if (result.status !== 0) throw new StepError(`quick-start.mjs ${result.signal ? `was killed by ${result.signal} (did not end by itself?)` : `exited ${result.status}`}${output}`);
+      if (result.stdout.trim() !== `ready: ${target}`) throw new StepError(`quick-start.mjs did not print "ready: ${target}"${output}`);
+      if (queries === 0) throw new StepError(`the test DNS server was never asked for ${QUICK_START_HOST}: what resolved it?${output}`);
+      return `${result.stdout.trim()} (${queries} DNS ${queries === 1 ? 'query' : 'queries'}), ended by itself`;
     });
 
     await step('bin: grpc-dns-watch --version / --help', () => {

@@ -61,8 +61,10 @@ export interface ResolvedOptions {
  *   failed connection; one query a second per name is the most that earns.
  * - jitter 0.2: ±20 % spreads a fleet restarted together over 2 s of each 5 s.
  * - backoff 1 s doubling to 10 s: the first retry as soon as grpc's own
- *   connection backoff; the cap keeps recovery after an outage within two
- *   refresh intervals while a dead server sees one query per 10 s per name.
+ *   connection backoff; the cap bounds recovery after an outage to about
+ *   12 s (10 s + 20 % jitter, then one query; plus the timeout if a query
+ *   was lost as DNS came back) while a dead server sees one query per 10 s
+ *   per name.
  * - family 0: dual-stack clusters publish both; single-stack ones answer
  *   NODATA for the other family at no extra latency (asked in parallel).
  */
@@ -83,14 +85,19 @@ const KNOWN_KEYS = new Set([
   'nameservers', 'timeout', 'attempts', 'resolvConfPath', 'hostsPath',
 ]);
 
-/** Apply defaults and validate. Throws a TypeError naming the option and what is accepted. */
-export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions = defaultOptions()): ResolvedOptions {
+/**
+ * Apply defaults and validate. Throws a TypeError naming the option and what is accepted.
+ * `callerKeys`: the caller's own options, taken out before this call but
+ * accepted from the user all the same (register()'s `grpc`, `replaceBuiltin`),
+ * so the list of accepted options in the error is the whole list.
+ */
+export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions = defaultOptions(), callerKeys: readonly string[] = []): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`grpc-dns-watch options must be an object, got ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (!KNOWN_KEYS.has(key)) {
-      throw new TypeError(`Unknown grpc-dns-watch option "${key}"; accepted: ${[...KNOWN_KEYS].join(', ')}`);
+      throw new TypeError(`Unknown grpc-dns-watch option "${key}"; accepted: ${[...KNOWN_KEYS, ...callerKeys].join(', ')}`);
     }
   }
   const backoffInput = options.backoff ?? {};

@@ -91,7 +91,7 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
     return this;
   }
 
-  /** Undo {@link unref}: keep the process alive while this watch is open (the default). */
+  /** Undo {@link DnsWatch.unref}: keep the process alive while this watch is open (the default). */
   ref(): this {
     this.keepAlive?.ref();
     return this;

@@ -1,13 +1,15 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/index.js';
 import { DnsTestServer } from './support/dns-server.js';
+import { GRPC_VERSIONS, grpcVersion, loadGrpc } from './support/grpc-versions.js';
 import { PodFleet } from './support/pods.js';
 
 /**
@@ -235,6 +237,46 @@ describe('examples/kubernetes/server.ts', () => {
       server.kill('SIGTERM');
       expect(await server.exited).toEqual({ code: 0, signal: null });
       expect(server.stdout()).toMatch(/SIGTERM, draining[\s\S]*stopped/);
+    }
+  });
+});
+
+describe('examples import only what package.json declares', () => {
+  it('every package an example imports is this package, a Node built-in, or a (dev) dependency, so `npm ci` (and the Dockerfile) installs it', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    const declared = new Set([pkg.name, ...Object.keys(pkg.dependencies), ...Object.keys(pkg.devDependencies)]);
+    const files = readdirSync(EXAMPLES, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.ts'));
+    const undeclared = files.flatMap((file) =>
+      [...readFileSync(path.join(EXAMPLES, file), 'utf8').matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+'([^']+)'|^\s*import\s+'([^']+)'/gm)]
+        .map((match) => match[1] ?? match[2] ?? '')
+        .filter((specifier) => !specifier.startsWith('.') && !specifier.startsWith('node:'))
+        .map((specifier) => (specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : (specifier.split('/')[0] ?? '')))
+        .filter((name) => !declared.has(name))
+        .map((name) => `${file}: ${name}`),
+    );
+    expect(files.length).toBeGreaterThan(5);
+    expect(undeclared).toEqual([]);
+  });
+});
+
+describe('grpc-health-check (the examples\' health service) on every grpc-js the library supports', () => {
+  it.each(GRPC_VERSIONS.map((name) => [grpcVersion(name), name] as const))('grpc-js %s: Check answers SERVING for "" and NOT_FOUND for an unknown service', async (_version, name) => {
+    const lib = loadGrpc(name);
+    const server = new lib.Server();
+    new HealthImplementation({ '': 'SERVING' }).addToServer(server);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', lib.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+    if (typeof (server as { unbind?: unknown }).unbind !== 'function') server.start(); // grpc-js < 1.10 needs start()
+    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    try {
+      // Wire bytes, not the package's own client: HealthCheckResponse { status: SERVING (1) }.
+      expect([...(await unary(client, '/grpc.health.v1.Health/Check', Buffer.alloc(0)))]).toEqual([0x08, 0x01]);
+      const other = Buffer.concat([Buffer.from([0x0a, 5]), Buffer.from('other')]);
+      await expect(unary(client, '/grpc.health.v1.Health/Check', other)).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    } finally {
+      client.close();
+      server.forceShutdown();
     }
   });
 });

@@ -1,8 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { quickStartSnippet, readReadme, readmeLinkProblems, readmeLinks, repositoryUrl, withQuickStartServers } from '../scripts/readme.js';
 import * as source from '../src/index.js';
 
 /**
@@ -11,6 +12,10 @@ import * as source from '../src/index.js';
  * `import 'grpc-dns-watch'` (package self-reference, in child processes so
  * Node's own resolver answers, not Vite's) load the CommonJS and ES module
  * builds with the same exports as src/index.ts.
+ *
+ * The README as the registry page shows it: links that work there, and a
+ * quick start that runs as pasted (here through the package's
+ * self-reference; check:package runs it from a packed install).
  *
  * Needs dist/ (`npm test` builds first). The full check, on the packed
  * tarball installed into a consumer project with publint, attw and tsc, is
@@ -21,6 +26,11 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 interface PackageJson {
   name: string;
+  version: string;
+  repository: { type: string; url: string };
+  homepage: string;
+  bugs: { url: string };
+  scripts: Record<string, string>;
   type: string;
   main: string;
   module: string;
@@ -71,18 +81,89 @@ describe('package.json points at files the build produces', () => {
     expect(root.require).toEqual({ types: './dist/index.d.cts', default: './dist/index.cjs' });
   });
 
-  it('publishes dist, README and LICENSE, no sources; grpc-js is a peer, never a dependency', () => {
-    expect(pkg.files).toEqual(expect.arrayContaining(['dist', 'README.md', 'LICENSE']));
+  it('publishes dist, README, LICENSE and CHANGELOG, no sources; grpc-js is a peer, never a dependency', () => {
+    expect(pkg.files).toEqual(expect.arrayContaining(['dist', 'README.md', 'LICENSE', 'CHANGELOG.md']));
     expect(pkg.files.filter((entry) => /^(src|test|bench|examples|scripts)\b/.test(entry))).toEqual([]);
     expect(pkg.peerDependencies).toHaveProperty('@grpc/grpc-js');
     expect(pkg.dependencies).not.toHaveProperty('@grpc/grpc-js');
     expect(pkg.sideEffects).toBe(false);
   });
 
-  it('the bin is an ES module with a node shebang', () => {
+  it('the bin is an ES module with a node shebang, written as npm publishes it (no "./")', () => {
+    expect(pkg.bin).toEqual({ 'grpc-dns-watch': 'dist/cli.js' });
     const bin = readFileSync(path.join(ROOT, pkg.bin['grpc-dns-watch'] ?? ''), 'utf8');
     expect(bin.startsWith('#!/usr/bin/env node\n')).toBe(true);
     expect(pkg.type).toBe('module');
+  });
+
+  it('the build writes only what users run: no CommonJS bin, no source maps', () => {
+    expect(readdirSync(path.join(ROOT, 'dist')).sort()).toEqual(['cli.js', 'index.cjs', 'index.d.cts', 'index.d.ts', 'index.js']);
+  });
+
+  it('every {@link} in the shipped declarations names something they declare', () => {
+    for (const file of ['index.d.ts', 'index.d.cts']) {
+      const declarations = readFileSync(path.join(ROOT, 'dist', file), 'utf8');
+      const targets = [...declarations.matchAll(/\{@link\s+([\w$]+)(?:\.([\w$]+))?[^}]*\}/g)];
+      const dangling = targets.filter(([, name, member]) => {
+        const declared = new RegExp(`(?:class|interface|type|function|const|let|enum|namespace)\\s+${name}\\b`).test(declarations);
+        return !declared || (member !== undefined && !new RegExp(`\\b${member}\\??[(:<]`).test(declarations));
+      });
+      expect(dangling.map(([link]) => link), file).toEqual([]);
+    }
+  });
+
+  it('npm pack builds first, so a tarball packed from a clone has dist/', () => {
+    expect(pkg.scripts.prepack).toBe('npm run build');
+  });
+});
+
+describe('the README works on the registry page', () => {
+  const readme = readReadme(ROOT);
+  const repository = repositoryUrl(pkg);
+
+  it('repository, homepage and bugs name one repository URL', () => {
+    expect(pkg.repository.url).toBe(`git+${repository}.git`);
+    expect(pkg.homepage).toBe(`${repository}#readme`);
+    expect(pkg.bugs.url).toBe(`${repository}/issues`);
+  });
+
+  it('every link is absolute, and every link into the repository is under package.json\'s URL and names a file that exists', () => {
+    expect(readmeLinks(readme).length).toBeGreaterThan(5);
+    expect(readmeLinkProblems(readme, repository, ROOT)).toEqual([]);
+  });
+
+  it('the link check refuses what would break: relative, another repository URL, a missing file', () => {
+    const bad = `[a](docs/faq.md) [b](https://github.com/someone/grpc-dns-watch/blob/main/README.md) [c](${repository}/blob/main/docs/nope.md) [ok](#options)
+\`\`\`sh
+git clone https://github.com/someone/grpc-dns-watch.git
+git clone ${repository}.git
+\`\`\``;
+    expect(readmeLinkProblems(bad, repository, ROOT)).toEqual([
+      `README.md:1: relative link docs/faq.md (broken on the registry page): use ${repository}/blob/main/docs/faq.md`,
+      `README.md:1: https://github.com/someone/grpc-dns-watch/blob/main/README.md is not under package.json's repository ${repository}`,
+      `README.md:1: ${repository}/blob/main/docs/nope.md: no docs/nope.md in the repository`,
+      `README.md:3: https://github.com/someone/grpc-dns-watch.git is not package.json's repository ${repository}`,
+    ]);
+  });
+
+  it('the install section names the tarball npm pack writes for this version', () => {
+    expect(readme).toContain(`npm install ../grpc-dns-watch/${pkg.name}-${pkg.version}.tgz`);
+  });
+
+  it('the quick start, exactly as written, connects to a loopback server found through a loopback DNS server, and ends by itself', async () => {
+    const snippet = quickStartSnippet(readme);
+    expect(snippet).toMatch(/^import \* as grpc from '@grpc\/grpc-js';$/m);
+    expect(snippet).toMatch(/^import \{ register \} from 'grpc-dns-watch';$/m);
+    const { result: stdout, target, queries } = await withQuickStartServers('readme.package.test', (target) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, TARGET: target, GRPC_TRACE: '', GRPC_VERBOSITY: 'ERROR' };
+      return new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, ['--input-type', 'module', '--eval', snippet], { cwd: ROOT, env, timeout: 20_000 }, (error, out, err) =>
+          error ? reject(new Error(`${error.message}\n${out}\n${err}`)) : resolve(out),
+        ),
+      );
+    });
+    expect(stdout.trim()).toBe(`ready: ${target}`);
+    expect(queries).toBeGreaterThan(0);
   });
 });
 
@@ -119,5 +200,41 @@ describe('Node resolves the package by name to the right build', () => {
        console.log(JSON.stringify('ok'));`;
     expect(nodeEval(code(`const m = require('${pkg.name}');`), 'commonjs')).toBe('ok');
     expect(nodeEval(code(`const m = await import('${pkg.name}');`), 'module')).toBe('ok');
+  });
+});
+
+describe('the docs point at things that exist', () => {
+  const documents = [
+    'README.md',
+    'CHANGELOG.md',
+    ...readdirSync(path.join(ROOT, 'docs')).filter((file) => file.endsWith('.md')).map((file) => `docs/${file}`),
+    ...readdirSync(path.join(ROOT, 'examples'))
+      .map((dir) => `examples/${dir}/README.md`)
+      .filter((file) => existsSync(path.join(ROOT, file))),
+  ];
+  /** Named in the docs without being files of this checkout: written by a run, or grpc-js's own source. */
+  const NOT_HERE = new Set(['bench/results.quick.json', 'src/resolver-dns.ts']);
+
+  it.each(documents)('%s: every `path` of this repository and every relative link exists', (document) => {
+    const text = readFileSync(path.join(ROOT, document), 'utf8');
+    const paths = [...text.matchAll(/`((?:src|test|bench|examples|scripts|docs|\.ci)\/[\w./-]+)`/g)].map((match) => (match[1] ?? '').replace(/\.$/, ''));
+    const relative = readmeLinks(text)
+      .map((link) => link.url.split('#')[0] ?? '')
+      .filter((url) => url !== '' && !/^[a-z][a-z0-9+.-]*:/i.test(url))
+      .map((url) => path.relative(ROOT, path.resolve(ROOT, path.dirname(document), url)));
+    const missing = [...paths, ...relative].filter((file) => !NOT_HERE.has(file) && !existsSync(path.join(ROOT, file)));
+    expect(missing).toEqual([]);
+  });
+
+  it('every it.fails test a doc cites for an open bug is still in test/ (fixed bugs are described as fixed)', () => {
+    const tests = readdirSync(path.join(ROOT, 'test'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => readFileSync(path.join(ROOT, 'test', file), 'utf8'))
+      .join('\n');
+    const cited = documents.flatMap((document) =>
+      [...readFileSync(path.join(ROOT, document), 'utf8').matchAll(/it\.fails\('([^'…]+)/g)].map((match) => ({ document, title: (match[1] ?? '').replace(/\s+/g, ' ').trim() })),
+    );
+    const gone = cited.filter(({ title }) => !tests.includes(`it.fails('${title}`));
+    expect(gone).toEqual([]);
   });
 });

@@ -3,8 +3,10 @@
  * the headless Service. Answers
  *  - `demo.Pod/WhoAmI` with its pod name (env POD_NAME, else the host name),
  *    so a client can count which pod served each RPC;
- *  - `grpc.health.v1.Health/Check` with SERVING, for the Kubernetes gRPC
- *    readiness probe (`readinessProbe.grpc`).
+ *  - the standard health service `grpc.health.v1.Health` (Check, Watch,
+ *    List) from the `grpc-health-check` package, SERVING for the whole
+ *    server (""), for the Kubernetes gRPC readiness probe
+ *    (`readinessProbe.grpc`); any other service name is NOT_FOUND.
  * On SIGTERM (sent after the preStop hook) it stops accepting connections,
  * lets in-flight RPCs finish (server.tryShutdown, which sends GOAWAY) and
  * exits; after SHUTDOWN_GRACE_MS it force-closes what is left.
@@ -16,11 +18,12 @@
  *      POD_NAME           what WhoAmI answers (the Deployment sets it from metadata.name)
  *      SHUTDOWN_GRACE_MS  longest wait for in-flight RPCs after SIGTERM (default 10000)
  *
- * Messages are hand-encoded so the example needs no .proto files: WhoAmI is
- * raw UTF-8 bytes; the health messages are two tiny protobufs (see below).
+ * WhoAmI's messages are raw UTF-8 bytes, so the example needs no .proto file
+ * of its own.
  */
 import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
 
 const host = process.env.HOST || '0.0.0.0';
 const port = Number(process.env.PORT ?? 50051);
@@ -40,33 +43,14 @@ const method = (path: string) =>
   }) as const;
 
 const WHO_AM_I = { WhoAmI: method('/demo.Pod/WhoAmI') } satisfies grpc.ServiceDefinition;
-const HEALTH = { Check: method('/grpc.health.v1.Health/Check') } satisfies grpc.ServiceDefinition;
 
-/**
- * grpc.health.v1: HealthCheckRequest { string service = 1; } and
- * HealthCheckResponse { ServingStatus status = 1; } with SERVING = 1, whose
- * encoding is the two bytes 0x08 0x01. "" (what the probe asks by default)
- * means the whole server; any other service name is NOT_FOUND, as the
- * protocol says for services the server does not know.
- */
-const SERVING = Buffer.from([0x08, 0x01]);
-function requestedService(request: Buffer): string {
-  // Field 1, wire type 2 (0x0a), then a one-byte length: enough for short names.
-  if (request.length >= 2 && request[0] === 0x0a) return request.subarray(2, 2 + (request[1] ?? 0)).toString('utf8');
-  return '';
-}
-
+/** "" is what the kubelet's probe asks by default: the server as a whole. */
+const health = new HealthImplementation({ '': 'SERVING' });
 const server = new grpc.Server();
 server.addService(WHO_AM_I, {
   WhoAmI: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, Buffer.from(podName, 'utf8')),
 });
-server.addService(HEALTH, {
-  Check: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-    const service = requestedService(call.request);
-    if (service === '') callback(null, SERVING);
-    else callback({ code: grpc.status.NOT_FOUND, details: `unknown service "${service}"` });
-  },
-});
+health.addToServer(server);
 
 server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) => {
   if (error) {
@@ -78,6 +62,8 @@ server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (er
 });
 
 function shutdown(signal: NodeJS.Signals): void {
+  // A probe that still gets through while draining sees the pod as not ready.
+  health.setStatus('', 'NOT_SERVING');
   process.stdout.write(`whoami ${podName}: ${signal}, draining (at most ${shutdownGraceMs} ms)\n`);
   const force = setTimeout(() => {
     process.stdout.write(`whoami ${podName}: grace over, closing remaining connections\n`);

@@ -1,7 +1,8 @@
 /**
  * Typed outcomes of asking DNS. The watcher must tell "DNS says there is
- * nothing" (authoritative, {@link DnsNoDataError}/{@link DnsNotFoundError})
- * from "we could not ask" (everything else), so each is its own class.
+ * nothing" (codes `NXDOMAIN` and `NODATA`: {@link DnsError.authoritative})
+ * from "we could not ask" (every other code), so each outcome has its own
+ * stable `code` on one class.
  */
 
 /** Every failure the stub resolver reports is a DnsError with a stable `code`. */

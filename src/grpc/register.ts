@@ -50,7 +50,7 @@ export function register(options: RegisterOptions = {}): void {
     throw new TypeError(`Option "replaceBuiltin" must be true or false, got ${String(replaceBuiltin)}`);
   }
   const grpc = grpcOption === undefined ? loadPeerGrpc() : asGrpcModule(grpcOption);
-  const resolved = resolveOptions(watchOptions);
+  const resolved = resolveOptions(watchOptions, undefined, ['grpc', 'replaceBuiltin']);
   if (current && (current.grpc !== grpc || current.replacedBuiltin !== replaceBuiltin)) unregister();
   if (current) {
     current.options = resolved;
