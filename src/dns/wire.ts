@@ -1,4 +1,7 @@
 import * as dnsPacket from 'dns-packet';
+import { decodeCommonReply, encodeQueryFast, type ReplyPacket } from './fast-wire.js';
+
+export type { ReplyPacket } from './fast-wire.js';
 
 /** A DNS header is 12 bytes; anything shorter cannot be a reply. */
 export const HEADER_SIZE = 12;
@@ -28,7 +31,8 @@ const CLASS_IN = 1;
 
 /** A query for `name`/`type`, with an EDNS(0) OPT record advertising `udpPayloadSize` unless it is 0 (TCP). */
 export function encodeQuery(id: number, name: string, type: 'A' | 'AAAA', udpPayloadSize: number): Buffer {
-  return dnsPacket.encode({
+  // The same bytes either way; dns-packet for names the direct writer declines.
+  return encodeQueryFast(id, name, type, udpPayloadSize) ?? dnsPacket.encode({
     type: 'query',
     id,
     flags: dnsPacket.RECURSION_DESIRED,
@@ -84,13 +88,16 @@ export function announcedAnswers(message: Buffer): number {
  * or TCP frame) and is read afterwards only through the returned packet.
  * `end` is where the question ends (checked by {@link answersQuery}).
  */
-export function decodeReply(message: Buffer, end: number): dnsPacket.DecodedPacket | string {
+export function decodeReply(message: Buffer, end: number): ReplyPacket | string {
   if (message.length < HEADER_SIZE) return 'shorter than a DNS header';
   if (hasPointerLadder(message)) return `a compression-pointer chain longer than ${MAX_POINTER_CHAIN}`;
   if (message.readUInt16BE(6) > MAX_ANSWER_RECORDS) message.writeUInt16BE(MAX_ANSWER_RECORDS, 6);
   message.writeUInt32BE(0, 8); // authority and additional counts
   const badAddress = badAddressRecord(message, end, message.readUInt16BE(6));
   if (badAddress) return badAddress;
+  // The common shape (A/AAAA/CNAME answers) read directly, exactly as dns-packet reads it; anything else by dns-packet.
+  const common = decodeCommonReply(message, end);
+  if (common) return common;
   try {
     return dnsPacket.decode(message);
   } catch (error) {
@@ -133,6 +140,8 @@ function skipName(message: Buffer, offset: number): number {
   return -1;
 }
 
+const ladderDepth = new Uint8Array(65_536);
+
 /**
  * Whether some compression pointer starts a chain of more than
  * {@link MAX_POINTER_CHAIN} pointers pointing at pointers. Linear: every byte
@@ -141,7 +150,8 @@ function skipName(message: Buffer, offset: number): number {
  * matters for chains longer than the limit, which random data does not form.
  */
 export function hasPointerLadder(message: Buffer): boolean {
-  const depth = new Uint8Array(message.length);
+  // One scratch array for every call (messages are at most 64 KiB): cleared, not allocated, per message.
+  const depth = message.length <= ladderDepth.length ? ladderDepth.fill(0, 0, message.length) : new Uint8Array(message.length);
   for (let i = HEADER_SIZE; i + 1 < message.length; i++) {
     if ((message[i]! & 0xc0) !== 0xc0) continue;
     const target = ((message[i]! & 0x3f) << 8) | message[i + 1]!;
