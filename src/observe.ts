@@ -1,10 +1,13 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import type { DnsError, DnsErrorCode } from './dns/errors.js';
 import type { Family } from './dns/types.js';
 
 /**
  * A typed hook surface for logs, metrics or OpenTelemetry, with no
- * dependency: every watcher in the process reports here. With no observer
- * registered, reporting costs one size check.
+ * dependency: every watcher in the process reports here, and on
+ * `node:diagnostics_channel` (channels `grpc-dns-watch:<type>`). With no
+ * observer and no channel subscriber, reporting costs a few checks and
+ * builds nothing.
  */
 export type WatchEvent =
   /** One resolution of a name (all its families and search candidates), and how it ended. */
@@ -25,6 +28,26 @@ export type WatchEvent =
 
 export type WatchObserver = (event: WatchEvent) => void;
 
+/** `node:diagnostics_channel` names, one per event type; the message is the same event object observers get. */
+export const CHANNELS = Object.freeze({
+  query: 'grpc-dns-watch:query',
+  update: 'grpc-dns-watch:update',
+  error: 'grpc-dns-watch:error',
+  attempt: 'grpc-dns-watch:attempt',
+} as const satisfies Record<WatchEvent['type'], string>);
+
+// Held here so the channel objects (and their hasSubscribers) live as long as the module.
+const channels: Record<WatchEvent['type'], diagnosticsChannel.Channel> = {
+  query: diagnosticsChannel.channel(CHANNELS.query),
+  update: diagnosticsChannel.channel(CHANNELS.update),
+  error: diagnosticsChannel.channel(CHANNELS.error),
+  attempt: diagnosticsChannel.channel(CHANNELS.attempt),
+};
+
+function anyChannelSubscribed(): boolean {
+  return channels.query.hasSubscribers || channels.update.hasSubscribers || channels.error.hasSubscribers || channels.attempt.hasSubscribers;
+}
+
 const observers = new Set<WatchObserver>();
 
 /**
@@ -39,8 +62,12 @@ export function observe(observer: WatchObserver): () => void {
   };
 }
 
+/**
+ * Hand an event to observers and to its diagnostics channel. Pass a thunk:
+ * it is only called when someone listens.
+ */
 export function report(event: WatchEvent | (() => WatchEvent)): void {
-  if (observers.size === 0) return;
+  if (observers.size === 0 && !anyChannelSubscribed()) return;
   const value = typeof event === 'function' ? event() : event;
   for (const observer of observers) {
     try {
@@ -49,4 +76,7 @@ export function report(event: WatchEvent | (() => WatchEvent)): void {
       // An observer's bug must not stop polling.
     }
   }
+  const channel = channels[value.type];
+  // A subscriber that throws is Node's business: publish() reports it as an uncaught exception, as for http or net.
+  if (channel.hasSubscribers) channel.publish(value);
 }

@@ -27,25 +27,104 @@ export interface DnsWatchEvents {
 }
 
 /**
+ * An open, ref()ed watch keeps the process alive, like a socket: a script
+ * whose only work is `for await (… of watch(…))` must not exit after the
+ * first update. Polling itself never does (grpc channels own their
+ * lifetime). One timer serves every such watch, so a watch costs a count,
+ * not a timer.
+ */
+const processHold = {
+  holders: 0,
+  timer: undefined as NodeJS.Timeout | undefined,
+  acquire(): void {
+    if (this.holders++ === 0) this.timer = setInterval(() => {}, 2 ** 30);
+  },
+  release(): void {
+    if (--this.holders === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  },
+};
+
+/**
+ * `newer` folded into `older`, for a reader that did not take `older` yet:
+ * the latest set, with added/removed relative to the set the reader last
+ * saw (the one before `older`).
+ */
+function mergeUpdates(older: WatchUpdate, newer: WatchUpdate): WatchUpdate {
+  const olderAdded = new Set(older.added);
+  const seen = new Set([...older.addresses.filter((address) => !olderAdded.has(address)), ...older.removed]);
+  const now = new Set(newer.addresses);
+  return {
+    ...newer,
+    added: newer.addresses.filter((address) => !seen.has(address)),
+    removed: [...seen].filter((address) => !now.has(address)).sort(),
+  };
+}
+
+/** One async iterator's backlog: at most one update, the latest, merged. */
+class UpdateStream implements AsyncIterator<WatchUpdate> {
+  pending: WatchUpdate | undefined;
+  private readonly waiters: Array<(result: IteratorResult<WatchUpdate>) => void> = [];
+  private ended = false;
+
+  constructor(
+    first: WatchUpdate | undefined,
+    private readonly onReturn: (stream: UpdateStream) => void,
+  ) {
+    this.pending = first;
+  }
+
+  push(update: WatchUpdate): void {
+    const waiter = this.waiters.shift();
+    if (waiter) waiter({ value: update, done: false });
+    else this.pending = this.pending ? mergeUpdates(this.pending, update) : update;
+  }
+
+  end(): void {
+    this.ended = true;
+    for (const resolve of this.waiters.splice(0)) resolve({ value: undefined, done: true });
+  }
+
+  next(): Promise<IteratorResult<WatchUpdate>> {
+    const pending = this.pending;
+    if (pending) {
+      this.pending = undefined;
+      return Promise.resolve({ value: pending, done: false });
+    }
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  return(): Promise<IteratorResult<WatchUpdate>> {
+    this.onReturn(this);
+    return Promise.resolve({ value: undefined, done: true });
+  }
+}
+
+/**
  * The watcher without grpc: the same shared polling, diffing and failure
  * policy a channel gets, as events (`update`, `error`) and as an async
  * iterable of updates. `error` is only emitted when someone listens, so an
  * unobserved DNS failure never throws.
+ *
+ * Nothing is kept that nobody reads: a watch used through events holds only
+ * the latest update ({@link current}); an async iterator that falls behind
+ * holds at most one pending update — the latest set, with `added`/`removed`
+ * relative to what that iterator last yielded (latest wins; no change is
+ * lost from the diff, only the intermediate sets). An iterator started
+ * after updates arrived begins with the current one.
  */
 export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncIterable<WatchUpdate> {
   private subscription: Subscription | undefined;
   private latest: WatchUpdate | undefined;
   private latestError: DnsError | undefined;
-  private readonly queue: WatchUpdate[] = [];
-  private readonly waiters: Array<(result: IteratorResult<WatchUpdate>) => void> = [];
+  /** Active async iterators; created on first use, so an event-only watch holds none. */
+  private streams: Set<UpdateStream> | undefined;
   private closed = false;
+  private holding = false;
   private readonly options: ResolvedOptions;
-  /**
-   * An open watch keeps the process alive, like a socket: a script whose only
-   * work is `for await (… of watch(…))` must not exit after the first update.
-   * Polling itself never does (grpc channels own their lifetime).
-   */
-  private keepAlive: NodeJS.Timeout | undefined = setInterval(() => {}, 2 ** 30);
 
   constructor(
     readonly name: string,
@@ -53,16 +132,11 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
   ) {
     super();
     if (typeof name !== 'string' || name.length === 0) {
-      clearInterval(this.keepAlive);
       throw new TypeError(`watch() needs a DNS name such as "my-svc.ns.svc.cluster.local", got ${JSON.stringify(name)}`);
     }
-    try {
-      this.options = resolveOptions(options);
-    } catch (error) {
-      clearInterval(this.keepAlive);
-      throw error;
-    }
+    this.options = resolveOptions(options);
     this.subscription = registry.subscribe(name, this.options, (delivery) => this.onDelivery(delivery));
+    this.ref();
   }
 
   /** The last update, if any arrived yet. */
@@ -73,6 +147,16 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
   /** The last error since the last update, if any. */
   get lastError(): DnsError | undefined {
     return this.latestError;
+  }
+
+  /**
+   * Updates held for async iterators that have not taken them yet (at most
+   * one per iterator). For tests and diagnostics.
+   */
+  get pendingUpdates(): number {
+    let count = 0;
+    for (const stream of this.streams ?? []) if (stream.pending) count++;
+    return count;
   }
 
   /** Counters and state of the (shared) watcher behind this handle; undefined once closed. */
@@ -87,40 +171,38 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
 
   /** Let the process exit even while this watch is open (like `socket.unref()`). */
   unref(): this {
-    this.keepAlive?.unref();
+    if (this.holding) {
+      this.holding = false;
+      processHold.release();
+    }
     return this;
   }
 
   /** Undo {@link DnsWatch.unref}: keep the process alive while this watch is open (the default). */
   ref(): this {
-    this.keepAlive?.ref();
+    if (!this.holding && !this.closed) {
+      this.holding = true;
+      processHold.acquire();
+    }
     return this;
   }
 
   /** Stop watching; ends async iteration. The last watcher of a name stops its polling. */
   close(): void {
     if (this.closed) return;
+    this.unref();
     this.closed = true;
-    clearInterval(this.keepAlive);
-    this.keepAlive = undefined;
     this.subscription?.close();
     this.subscription = undefined;
-    for (const resolve of this.waiters.splice(0)) resolve({ value: undefined, done: true });
+    for (const stream of this.streams ?? []) stream.end();
+    this.streams = undefined;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<WatchUpdate> {
-    return {
-      next: () => {
-        const queued = this.queue.shift();
-        if (queued) return Promise.resolve({ value: queued, done: false });
-        if (this.closed) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => this.waiters.push(resolve));
-      },
-      return: () => {
-        this.close();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-    };
+    const stream = new UpdateStream(this.latest, () => this.close());
+    if (this.closed) stream.end();
+    else (this.streams ??= new Set()).add(stream);
+    return stream;
   }
 
   private onDelivery(delivery: Delivery): void {
@@ -142,9 +224,7 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
     };
     this.latest = update;
     this.latestError = undefined;
-    const waiter = this.waiters.shift();
-    if (waiter) waiter({ value: update, done: false });
-    else this.queue.push(update);
+    for (const stream of this.streams ?? []) stream.push(update);
     this.emit('update', update);
   }
 }

@@ -4,7 +4,8 @@
  * child process. The CLI never asks the machine's own nameserver: every run
  * passes --server and/or --resolv-conf pointing at a test server.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import { EXIT, main } from '../src/cli/main.js';
 import { registry } from '../src/registry.js';
 import { BIN, ensureBuilt } from './support/built-cli.js';
 import { DnsTestServer } from './support/dns-server.js';
+import { escapeRegExp, withTimeout } from './support/within.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ISO = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`;
@@ -89,18 +91,6 @@ function start(args: string[]) {
   };
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Poll until `check` is true; fail with `describe()` after `ms`. */
 async function waitFor(check: () => boolean, describe: () => string, ms = 5_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -110,6 +100,15 @@ async function waitFor(check: () => boolean, describe: () => string, ms = 5_000)
   }
 }
 
+/** A loopback UDP port with nothing listening: a try there is refused (ICMP port unreachable). */
+async function closedUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(resolve));
+  return port;
+}
+
 function lines(text: string): string[] {
   return text.split('\n').filter((line) => line.length > 0);
 }
@@ -117,7 +116,8 @@ function lines(text: string): string[] {
 describe('grpc-dns-watch --once', () => {
   it('prints the name, then each address with family and TTL, and exits 0', async () => {
     const result = await run(['--once', '--server', dns.address, '--resolv-conf', resolvConf, 'web.cli.test']);
-    expect(result.stderr).toBe('');
+    // Progress on stderr, said before the query leaves: the name, both families, the server, timeout and attempts.
+    expect(result.stderr).toBe(`querying web.cli.test A and AAAA via ${dns.address} (timeout 2s, 1 attempt)…\n`);
     expect(result.code).toBe(EXIT.OK);
     const out = lines(result.stdout);
     expect(out[0]).toBe('web.cli.test: 3 addresses');
@@ -167,6 +167,7 @@ describe('grpc-dns-watch --once', () => {
   it('prints an IP literal with no TTL (null in JSON)', async () => {
     const human = await run(['--once', '--resolv-conf', resolvConf, '10.1.2.3']);
     expect(human.code).toBe(EXIT.OK);
+    expect(human.stderr).toBe(''); // nothing is asked, so no progress line
     expect(lines(human.stdout)).toEqual(['10.1.2.3: 1 address (an IP literal, never changes)', '  10.1.2.3  IPv4  ttl -']);
     const json = await run(['--once', '--json', '--resolv-conf', resolvConf, '10.1.2.3']);
     expect(JSON.parse(json.stdout)).toMatchObject({ source: 'literal', ttl: null, addresses: [{ address: '10.1.2.3', family: 4, ttl: null }] });
@@ -196,40 +197,103 @@ describe('grpc-dns-watch --once', () => {
     expect(result.code).toBe(EXIT.NO_ADDRESSES);
     expect(result.code).toBe(3);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(new RegExp(`^${ISO}  error NXDOMAIN: nope\\.cli\\.test does not exist .*DNS says the name has no addresses\\)\\n$`));
+    // Said once: no "(NXDOMAIN)" after the message, no "(DNS says …)" after that.
+    expect(lines(result.stderr)).toEqual([expect.stringMatching(/^querying nope\.cli\.test /), expect.stringMatching(new RegExp(`^${ISO}  error NXDOMAIN: nope\\.cli\\.test does not exist$`))]);
+  });
+
+  it('stamps the lines it prints with the injected clock', async () => {
+    const at = new Date('2025-03-14T09:30:00.004Z');
+    const stdout = collector();
+    const stderr = collector();
+    expect(await main(['--once', '--resolv-conf', resolvConf, 'nope.cli.test'], { stdout, stderr, env: {}, now: () => at })).toBe(3);
+    expect(lines(stderr.text)[1]).toBe('2025-03-14T09:30:00.004Z  error NXDOMAIN: nope.cli.test does not exist');
+    const json = collector();
+    expect(await main(['--once', '--json', '--resolv-conf', resolvConf, 'web.cli.test'], { stdout: json, stderr, env: {}, now: () => at })).toBe(0);
+    expect(JSON.parse(json.text)).toMatchObject({ type: 'addresses', at: '2025-03-14T09:30:00.004Z' });
   });
 
   it('exits 3 on NODATA (the name exists, not with that family)', async () => {
     const result = await run(['--once', '--family', '6', '--resolv-conf', resolvConf, 'v4only.cli.test']);
     expect(result.code).toBe(3);
-    expect(result.stderr).toMatch(new RegExp(`^${ISO}  error NODATA: v4only\\.cli\\.test exists but has no AAAA records`));
+    expect(lines(result.stderr)[1]).toMatch(new RegExp(`^${ISO}  error NODATA: v4only\\.cli\\.test exists but has no AAAA records$`));
+    expect(lines(result.stderr)[0]).toBe(`querying v4only.cli.test AAAA via ${dns.address} (timeout 2s, 1 attempt)…`);
   });
 
   it('exits 3 with a JSON error event on stdout with --json', async () => {
     const result = await run(['--once', '--json', '--resolv-conf', resolvConf, 'nope.cli.test']);
     expect(result.code).toBe(3);
-    expect(result.stderr).toBe('');
-    expect(JSON.parse(result.stdout)).toMatchObject({ type: 'error', name: 'nope.cli.test', code: 'NXDOMAIN', authoritative: true });
+    // Progress stays on stderr: stdout is only the event.
+    expect(lines(result.stderr)).toEqual([expect.stringMatching(/^querying nope\.cli\.test A and AAAA via /)]);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      type: 'error',
+      name: 'nope.cli.test',
+      code: 'NXDOMAIN',
+      authoritative: true,
+      message: 'nope.cli.test does not exist',
+    });
   });
 
-  it('exits 4 naming the server when it cannot be reached', async () => {
-    const started = Date.now();
+  it('exits 4 naming the server and both families when it cannot be reached', async () => {
     const result = await run(['--once', '--server', dead.address, '--timeout', '200ms', '--attempts', '1', '--resolv-conf', resolvConf, 'web.cli.test']);
     expect(result.code).toBe(EXIT.CANNOT_ASK);
     expect(result.code).toBe(4);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(new RegExp(`^${ISO}  error TIMEOUT: No reply from ${dead.address.replace(/\./g, '\\.')} .*within 200 ms.*\\(could not ask DNS\\)\\n$`));
-    // 200 ms per try, A and AAAA in parallel, one attempt: well under the 2 s resolv.conf timeout.
-    expect(Date.now() - started).toBeLessThan(1_500);
+    const err = lines(result.stderr);
+    expect(err[0]).toBe(`querying web.cli.test A and AAAA via ${dead.address} (timeout 200ms, 1 attempt)…`);
+    expect(err.at(-1)).toMatch(new RegExp(`^${ISO}  error TIMEOUT: No reply from ${escapeRegExp(dead.address)} for web\\.cli\\.test A and AAAA within 200 ms.*\\(could not ask DNS\\)$`));
+  });
+
+  it('prints one stderr line per failed try, as kdig does (needs the DNS client to report attempt events)', async () => {
+    const result = await run(['--once', '--server', dead.address, '--timeout', '200ms', '--attempts', '2', '--resolv-conf', resolvConf, 'web.cli.test']);
+    expect(result.code).toBe(4);
+    const tries = lines(result.stderr).filter((line) => line.includes('try failed'));
+    const pattern = (type: string) => new RegExp(`^${ISO}  try failed: web\\.cli\\.test ${type} via ${escapeRegExp(dead.address)} \\(UDP\\): TIMEOUT after \\d+ ms$`);
+    // Two attempts on one server, A and AAAA in parallel: four tries, each said once.
+    expect(tries.filter((line) => pattern('A').test(line))).toHaveLength(2);
+    expect(tries.filter((line) => pattern('AAAA').test(line))).toHaveLength(2);
+    expect(tries).toHaveLength(4);
+  });
+
+  it('says when a try is refused (a closed port on loopback) (needs the DNS client to report attempt events)', async () => {
+    const closed = await closedUdpPort();
+    const result = await run(['--once', '--server', `127.0.0.1:${closed}`, '--timeout', '500ms', '--attempts', '1', '--family', '4', '--resolv-conf', resolvConf, 'web.cli.test']);
+    expect(result.code).toBe(4);
+    expect(lines(result.stderr)).toContainEqual(expect.stringMatching(new RegExp(`^${ISO}  try failed: web\\.cli\\.test A via 127\\.0\\.0\\.1:${closed} \\(UDP\\): [A-Z]+ after \\d+ ms$`)));
+  });
+
+  it('--json against a silent server: stdout holds only JSON events, progress goes to stderr', async () => {
+    const result = await run(['--once', '--json', '--server', dead.address, '--timeout', '100ms', '--attempts', '1', '--resolv-conf', resolvConf, 'web.cli.test']);
+    expect(result.code).toBe(4);
+    const out = lines(result.stdout);
+    expect(out).toHaveLength(1);
+    expect(JSON.parse(out[0]!)).toMatchObject({ type: 'error', code: 'TIMEOUT', authoritative: false, message: expect.stringContaining('A and AAAA') });
+    expect(lines(result.stderr)[0]).toMatch(/^querying web\.cli\.test A and AAAA via /);
+  });
+
+  it('shows the family that answered and warns about the one that failed (exit 0)', async () => {
+    dns.setFault('servfail', { name: 'web.cli.test', count: 1 });
+    const result = await run(['--once', '--resolv-conf', resolvConf, 'web.cli.test']);
+    dns.setFault(null);
+    expect(result.code).toBe(EXIT.OK);
+    const warning = lines(result.stderr).find((line) => line.includes('warning'));
+    expect(warning).toMatch(new RegExp(`^${ISO}  warning: the (A|AAAA) query failed \\(SERVFAIL: .*web\\.cli\\.test.*\\); showing IPv(4|6) addresses only$`));
+    expect(lines(result.stdout)[0]).toMatch(/^web\.cli\.test: (1 address|2 addresses)$/);
+
+    dns.setFault('servfail', { name: 'web.cli.test', count: 1 });
+    const json = await run(['--once', '--json', '--resolv-conf', resolvConf, 'web.cli.test']);
+    dns.setFault(null);
+    expect(JSON.parse(json.stdout)).toMatchObject({ type: 'addresses', failedFamilies: [{ family: expect.any(Number), code: 'SERVFAIL' }] });
+    // The server holds one fault at a time: put back the one the other tests rely on.
+    dns.setFault('servfail', { name: 'fail.cli.test' });
   });
 
   it('exits 4 on SERVFAIL', async () => {
     const result = await run(['--once', '--resolv-conf', resolvConf, 'fail.cli.test']);
     expect(result.code).toBe(4);
-    expect(result.stderr).toMatch(new RegExp(`^${ISO}  error SERVFAIL: `));
+    expect(lines(result.stderr).at(-1)).toMatch(new RegExp(`^${ISO}  error SERVFAIL: .*\\(could not ask DNS\\)$`));
   });
 
-  it('exits 130 promptly when interrupted while waiting for a server', async () => {
+  it('says what it asks at once, and exits 130 promptly when interrupted while waiting for a server', async () => {
     const stdout = collector();
     const stderr = collector();
     const controller = new AbortController();
@@ -240,6 +304,9 @@ describe('grpc-dns-watch --once', () => {
       env: {},
       signal: controller.signal,
     });
+    // Not silent while the server is: the progress line comes before the first try could time out.
+    await waitFor(() => stderr.text.includes('\n'), () => `a progress line; stderr: ${JSON.stringify(stderr.text)}`);
+    expect(stderr.text).toBe(`querying slow.cli.test A and AAAA via ${dead.address} (timeout 10s, 1 attempt)…\n`);
     await dead.waitForQueries(before + 1, { name: 'slow.cli.test' }, 5_000);
     controller.abort();
     expect(await withTimeout(done, 2_000, 'an interrupted --once to return')).toBe(EXIT.INTERRUPTED);
@@ -284,6 +351,16 @@ describe('grpc-dns-watch bad arguments', () => {
     expect(hint).toBe("Try 'grpc-dns-watch --help' for more information.");
   });
 
+  it('refuses a FIFO as --resolv-conf at once, naming it (never waits for a writer)', async () => {
+    const fifo = path.join(tmp, 'fifo-resolv.conf');
+    execFileSync('mkfifo', [fifo]);
+    const result = await withTimeout(run(['--once', '--resolv-conf', fifo, 'web.cli.test']), 5_000, 'the CLI given a FIFO');
+    expect(result.code).toBe(EXIT.USAGE);
+    expect(lines(result.stderr)[0]).toBe(`grpc-dns-watch: --resolv-conf ${JSON.stringify(fifo)}: is a FIFO, not a regular file; expected a resolv.conf file`);
+    const dir = await withTimeout(run(['--resolv-conf', tmp, 'web.cli.test']), 5_000, 'the CLI given a directory');
+    expect(lines(dir.stderr)[0]).toBe(`grpc-dns-watch: --resolv-conf ${JSON.stringify(tmp)}: is a directory, not a regular file; expected a resolv.conf file`);
+  });
+
   it('sends no query for a bad command line', async () => {
     const before = dns.queries.length;
     const result = await run(['--family', '5', '--server', dns.address, 'web.cli.test']);
@@ -321,7 +398,11 @@ describe('grpc-dns-watch (watch mode)', () => {
     try {
       await waitFor(() => cli.stdout.text.includes('10.0.1.1'), () => `the first set; stdout: ${JSON.stringify(cli.stdout.text)}`);
       expect(lines(cli.stdout.text)).toEqual(['rotate.cli.test: 1 address', '  10.0.1.1  IPv4  ttl 1s']);
-      expect(cli.stderr.text).toBe(`watching rotate.cli.test every 100ms via ${dns.address}; Ctrl-C to stop\n`);
+      // Banner, then a line saying the first query is under way.
+      expect(lines(cli.stderr.text)).toEqual([
+        `watching rotate.cli.test every 100ms via ${dns.address}; Ctrl-C to stop`,
+        `querying rotate.cli.test A via ${dns.address} (timeout 2s, 1 attempt)…`,
+      ]);
 
       dns.setRecords('rotate.cli.test', { A: ['10.0.1.2', '10.0.1.3'], ttl: 1 });
       await waitFor(() => lines(cli.stdout.text).length >= 3, () => `a change line; stdout: ${JSON.stringify(cli.stdout.text)}`);
@@ -341,7 +422,7 @@ describe('grpc-dns-watch (watch mode)', () => {
     const cli = start(['--interval', '100ms', '--resolv-conf', resolvConf, '--family', '4', 'late.cli.test']);
     try {
       await waitFor(() => cli.stderr.text.includes('NXDOMAIN'), () => `an NXDOMAIN line; stderr: ${JSON.stringify(cli.stderr.text)}`);
-      expect(lines(cli.stderr.text)[1]).toMatch(new RegExp(`^${ISO}  error NXDOMAIN: late\\.cli\\.test does not exist`));
+      expect(lines(cli.stderr.text)[2]).toMatch(new RegExp(`^${ISO}  error NXDOMAIN: late\\.cli\\.test does not exist$`));
       expect(cli.stdout.text).toBe('');
 
       dns.setRecords('late.cli.test', { A: ['10.0.2.1'], ttl: 1 });
@@ -363,7 +444,8 @@ describe('grpc-dns-watch (watch mode)', () => {
     const cli = start(['--interval', '100ms', '--server', dead.address, '--timeout', '100ms', '--attempts', '1', '--resolv-conf', resolvConf, 'web.cli.test']);
     try {
       await waitFor(() => cli.stderr.text.includes('TIMEOUT'), () => `a TIMEOUT line; stderr: ${JSON.stringify(cli.stderr.text)}`);
-      expect(lines(cli.stderr.text)[1]).toMatch(new RegExp(`^${ISO}  error TIMEOUT: .*\\(could not ask DNS\\)$`));
+      expect(lines(cli.stderr.text)[1]).toBe(`querying web.cli.test A and AAAA via ${dead.address} (timeout 100ms, 1 attempt)…`);
+      expect(lines(cli.stderr.text).at(-1)).toMatch(new RegExp(`^${ISO}  error TIMEOUT: .* A and AAAA within 100 ms.*\\(could not ask DNS\\)$`));
     } finally {
       expect(await cli.stop()).toBe(0);
     }
@@ -382,7 +464,11 @@ describe('grpc-dns-watch (watch mode)', () => {
     } finally {
       expect(await cli.stop()).toBe(0);
     }
-    expect(cli.stderr.text).toBe('');
+    // stdout is machine-only; the banner and progress went to stderr.
+    expect(lines(cli.stderr.text)).toEqual([
+      `watching json.cli.test every 100ms via ${dns.address}; Ctrl-C to stop`,
+      `querying json.cli.test A and AAAA via ${dns.address} (timeout 2s, 1 attempt)…`,
+    ]);
     const [first, change, error] = events();
     expect(first).toMatchObject({
       type: 'addresses',
@@ -451,7 +537,7 @@ describe('the built dist/cli.js', () => {
 
     const none = spawnBin(['--once', '--resolv-conf', resolvConf, 'nope.cli.test']);
     expect(await withTimeout(none.exit, 10_000, 'the NXDOMAIN child to exit')).toEqual({ code: 3, signal: null });
-    expect(none.stderr()).toMatch(new RegExp(`^${ISO}  error NXDOMAIN: `));
+    expect(none.stderr()).toMatch(new RegExp(`^${ISO}  error NXDOMAIN: nope\\.cli\\.test does not exist$`, 'm'));
   });
 
   it('watches until SIGINT, then exits 0 promptly by itself', async () => {
@@ -465,6 +551,43 @@ describe('the built dist/cli.js', () => {
       cli.child.kill('SIGINT');
       expect(await withTimeout(cli.exit, 3_000, 'the child to exit after SIGINT')).toEqual({ code: 0, signal: null });
       expect(Date.now() - signalledAt).toBeLessThan(3_000);
+    } finally {
+      if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+    }
+  });
+
+  it('a FIFO given as --resolv-conf: exits 2 at once', async () => {
+    const fifo = path.join(tmp, 'fifo-bin-resolv.conf');
+    execFileSync('mkfifo', [fifo]);
+    const cli = spawnBin(['--resolv-conf', fifo, 'web.cli.test']);
+    try {
+      expect(await withTimeout(cli.exit, 10_000, 'the child given a FIFO to exit')).toEqual({ code: 2, signal: null });
+      expect(cli.stderr()).toContain('is a FIFO, not a regular file');
+    } finally {
+      if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+    }
+  });
+
+  it('SIGTERM while --once waits on a silent server: exits 143 promptly', async () => {
+    const before = dead.countQueries({ name: 'blocked.cli.test' });
+    const cli = spawnBin(['--once', '--server', dead.address, '--timeout', '30s', '--resolv-conf', resolvConf, 'blocked.cli.test']);
+    try {
+      await dead.waitForQueries(before + 1, { name: 'blocked.cli.test' }, 10_000);
+      expect(cli.stderr()).toContain(`querying blocked.cli.test A and AAAA via ${dead.address} (timeout 30s, 1 attempt)`);
+      cli.child.kill('SIGTERM');
+      expect(await withTimeout(cli.exit, 5_000, 'the blocked child to exit after SIGTERM')).toEqual({ code: EXIT.TERMINATED, signal: null });
+    } finally {
+      if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+    }
+  });
+
+  it('SIGINT while watch mode waits on a silent server: exits 0 promptly', async () => {
+    const before = dead.countQueries({ name: 'blocked-watch.cli.test' });
+    const cli = spawnBin(['--server', dead.address, '--timeout', '30s', '--resolv-conf', resolvConf, 'blocked-watch.cli.test']);
+    try {
+      await dead.waitForQueries(before + 1, { name: 'blocked-watch.cli.test' }, 10_000);
+      cli.child.kill('SIGINT');
+      expect(await withTimeout(cli.exit, 5_000, 'the blocked watch to exit after SIGINT')).toEqual({ code: 0, signal: null });
     } finally {
       if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
     }

@@ -1,8 +1,10 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { observe, stats, watch, type WatchEvent, type WatchOptions } from '../src/index.js';
+import { CHANNELS, report } from '../src/observe.js';
 import { DnsTestServer } from './support/dns-server.js';
 
 /** The hook surface for logs and metrics: observe() events and stats() snapshots. */
@@ -83,5 +85,111 @@ describe('observe() and stats()', () => {
 
   it('observe() refuses what is not a function', () => {
     expect(() => observe('log' as never)).toThrow(/observe\(\) takes a function/);
+  });
+});
+
+/** Every observe() event is also published on node:diagnostics_channel, for APM / OpenTelemetry instrumentations. */
+
+/** Subscribe to every channel; returns what arrived (per channel) and a function that unsubscribes. */
+function subscribeAll(name: string): { received: Array<{ channel: string; event: WatchEvent }>; stop: () => void } {
+  const received: Array<{ channel: string; event: WatchEvent }> = [];
+  const handlers = Object.values(CHANNELS).map((channel) => {
+    const handler = (message: unknown): void => {
+      const event = message as WatchEvent;
+      if (event.name === name) received.push({ channel, event });
+    };
+    diagnosticsChannel.subscribe(channel, handler);
+    return { channel, handler };
+  });
+  return {
+    received,
+    stop: () => {
+      for (const { channel, handler } of handlers) diagnosticsChannel.unsubscribe(channel, handler);
+    },
+  };
+}
+
+describe('diagnostics_channel', () => {
+  it('names one channel per event type', () => {
+    expect(CHANNELS).toEqual({
+      query: 'grpc-dns-watch:query',
+      update: 'grpc-dns-watch:update',
+      error: 'grpc-dns-watch:error',
+      attempt: 'grpc-dns-watch:attempt',
+    });
+  });
+
+  it('a subscriber receives query, update and error events of a real watch, each on its own channel', async () => {
+    const { received, stop } = subscribeAll('channels.test');
+    dns.setRecords('channels.test', { A: ['10.0.0.1'] });
+    const svc = watch('channels.test', options);
+    try {
+      await vi.waitFor(() => expect(received.some(({ event }) => event.type === 'update')).toBe(true), { timeout: 3_000 });
+      dns.setFault('servfail', { name: 'channels.test' });
+      await vi.waitFor(() => expect(received.some(({ event }) => event.type === 'error')).toBe(true), { timeout: 3_000 });
+    } finally {
+      svc.close();
+      stop();
+      dns.setFault(null);
+    }
+    for (const { channel, event } of received) expect(channel).toBe(`grpc-dns-watch:${event.type}`);
+    expect(received.find(({ event }) => event.type === 'query')?.event).toMatchObject({ name: 'channels.test', family: 4, result: 'NOERROR', addresses: 1 });
+    expect(received.find(({ event }) => event.type === 'update')?.event).toEqual({
+      type: 'update',
+      name: 'channels.test',
+      addresses: ['10.0.0.1'],
+      added: ['10.0.0.1'],
+      removed: [],
+    });
+    const error = received.find(({ event }) => event.type === 'error')?.event;
+    expect(error).toMatchObject({ type: 'error', name: 'channels.test', kept: true });
+    expect(error?.type === 'error' && error.error.code).toBe('SERVFAIL');
+  });
+
+  it('a failed try of a real watch is published on grpc-dns-watch:attempt (reported by the DNS client)', async () => {
+    const { received, stop } = subscribeAll('attempts.test');
+    dns.setFault('drop', { name: 'attempts.test' });
+    const svc = watch('attempts.test', options);
+    try {
+      await vi.waitFor(() => expect(received.some(({ event }) => event.type === 'attempt')).toBe(true), { timeout: 3_000 });
+    } finally {
+      svc.close();
+      stop();
+      dns.setFault(null);
+    }
+    const attempt = received.find(({ event }) => event.type === 'attempt');
+    expect(attempt?.channel).toBe('grpc-dns-watch:attempt');
+    expect(attempt?.event).toMatchObject({ name: 'attempts.test', recordType: 'A', server: dns.address, transport: 'udp' });
+  });
+
+  it('the object built once is the message subscribers get', () => {
+    const seen: unknown[] = [];
+    const good = (message: unknown): void => void seen.push(message);
+    diagnosticsChannel.subscribe(CHANNELS.update, good);
+    const event: WatchEvent = { type: 'update', name: 'same.test', addresses: [], added: [], removed: [] };
+    try {
+      report(() => event);
+    } finally {
+      diagnosticsChannel.unsubscribe(CHANNELS.update, good);
+    }
+    expect(seen).toEqual([event]);
+    expect(seen[0]).toBe(event);
+  });
+
+  it('with no subscriber and no observer, the event is never built', async () => {
+    const build = vi.fn((): WatchEvent => ({ type: 'update', name: 'nobody.test', addresses: [], added: [], removed: [] }));
+    for (const channel of Object.values(CHANNELS)) expect(diagnosticsChannel.hasSubscribers(channel)).toBe(false);
+    report(build);
+    expect(build).not.toHaveBeenCalled();
+
+    // A subscriber on any channel makes events be built; on the right one, delivered.
+    const handler = vi.fn();
+    diagnosticsChannel.subscribe(CHANNELS.update, handler);
+    report(build);
+    diagnosticsChannel.unsubscribe(CHANNELS.update, handler);
+    expect(build).toHaveBeenCalledTimes(1);
+    expect(handler).toHaveBeenCalledTimes(1);
+    report(build);
+    expect(build).toHaveBeenCalledTimes(1);
   });
 });

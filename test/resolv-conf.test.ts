@@ -1,13 +1,17 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  MAX_RESOLV_CONF_BYTES,
   parseNameserver,
   parseResolvConf,
   readResolvConf,
   searchCandidates,
 } from '../src/dns/resolv-conf.js';
+import { escapeRegExp as escape, withTimeout } from './support/within.js';
 
 describe('parseNameserver', () => {
   it.each([
@@ -250,6 +254,16 @@ describe('parseResolvConf', () => {
     ]);
   });
 
+  it('treats Object.prototype names as unknown keywords, not handlers', () => {
+    const conf = parseResolvConf('constructor x\n__proto__ y\ntoString z\nnameserver 10.0.0.3');
+    expect(conf.nameservers).toEqual([{ host: '10.0.0.3', port: 53 }]);
+    expect(conf.warnings.map((w) => w.replace(/^line \d+ "[^"]*" /, ''))).toEqual([
+      'ignored: unknown keyword "constructor"',
+      'ignored: unknown keyword "__proto__"',
+      'ignored: unknown keyword "toString"',
+    ]);
+  });
+
   it('never throws on garbage', () => {
     const garbage = '\u0000\u0001 nameserver\n:::::\n[[[]]]\noptions :::\n\u{1F600}';
     expect(() => parseResolvConf(garbage)).not.toThrow();
@@ -356,7 +370,7 @@ describe('readResolvConf', () => {
     await writeFile(path, 'nameserver 10.0.0.1\nnameserver nope\n');
     const conf = await readResolvConf({ path, env: {} });
     expect(conf.warnings).toHaveLength(1);
-    expect(conf.warnings[0]).toMatch(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} line 2 "nameserver nope" ignored`));
+    expect(conf.warnings[0]).toMatch(new RegExp(`^${escape(path)} line 2 "nameserver nope" ignored`));
   });
 
   it('gives defaults plus a warning naming path and code for a missing file', async () => {
@@ -380,10 +394,49 @@ describe('readResolvConf', () => {
     expect(conf.search).toEqual(['z.example']);
   });
 
-  it('gives defaults for a directory (EISDIR) and never rejects', async () => {
+  it('gives defaults for a directory, saying what the path is, and never rejects', async () => {
     const conf = await readResolvConf({ path: dir, env: {} });
     expect(conf.nameservers).toEqual([{ host: '127.0.0.1', port: 53 }]);
-    expect(conf.warnings[0]).toContain('EISDIR');
+    expect(conf.warnings[0]).toBe(`${dir}: is a directory, not a regular file; expected a file; using defaults: nameserver 127.0.0.1:53, ndots:1, timeout:5, attempts:2`);
+  });
+
+  it('refuses a FIFO at once instead of waiting for a writer', async () => {
+    const path = join(dir, 'fifo.conf');
+    execFileSync('mkfifo', [path]);
+    const conf = await withTimeout(readResolvConf({ path, env: {} }), 5_000, 'readResolvConf on a FIFO');
+    expect(conf.nameservers).toEqual([{ host: '127.0.0.1', port: 53 }]);
+    expect(conf.warnings[0]).toMatch(new RegExp(`^${escape(path)}: is a FIFO, not a regular file; expected a file; using defaults`));
+  });
+
+  it.skipIf(!existsSync('/dev/zero'))('refuses a character device (/dev/zero would never end)', async () => {
+    const conf = await withTimeout(readResolvConf({ path: '/dev/zero', env: {} }), 5_000, 'readResolvConf on /dev/zero');
+    expect(conf.warnings[0]).toMatch(/^\/dev\/zero: is a character device, not a regular file/);
+  });
+
+  it.skipIf(!existsSync('/proc/self/status'))('reads a file whose reported size is 0 to its end (procfs)', async () => {
+    // A regular file by stat(), size 0, yet dozens of "Key:\tvalue" lines: each one an unknown keyword.
+    const conf = await readResolvConf({ path: '/proc/self/status', env: {} });
+    expect(conf.warnings.length).toBeGreaterThan(10);
+    expect(conf.warnings[0]).toMatch(/^\/proc\/self\/status line 1 "Name:/);
+  });
+
+  it(`reads at most ${MAX_RESOLV_CONF_BYTES / 1024} KiB, with a warning, and quotes a huge line shortly`, async () => {
+    const path = join(dir, 'huge.conf');
+    // One nameserver, then one 1 MiB garbage line: the file is far over the cap.
+    await writeFile(path, `nameserver 10.0.0.9
+${'x'.repeat(1024 * 1024)}
+`);
+    const conf = await readResolvConf({ path, env: {} });
+    expect(conf.nameservers).toEqual([{ host: '10.0.0.9', port: 53 }]);
+    expect(conf.warnings).toEqual([`${path}: larger than 64 KiB; only its first 64 KiB are read`]);
+
+    // Under the cap, a long line is quoted in 80 characters and its length.
+    await writeFile(path, `${'y'.repeat(60_000)}
+`);
+    const long = await readResolvConf({ path, env: {} });
+    expect(long.warnings).toHaveLength(1);
+    expect(long.warnings[0]).toContain(`line 1 "${'y'.repeat(80)}"… (60000 characters) ignored: unknown keyword "${'y'.repeat(80)}"… (60000 characters)`);
+    expect(long.warnings[0]!.length).toBeLessThan(400);
   });
 
   it.skipIf(process.getuid?.() === 0)('gives defaults for an unreadable file (EACCES)', async () => {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -147,16 +147,88 @@ describe('watch()', () => {
     expect(stdout.trim().split('\n')).toEqual(['["10.0.0.1"]', '["10.0.0.2"]']);
   });
 
-  it('unref() lets the process exit while a watch is open', () => {
+  it('open watches keep the process alive with one shared timer; unref() lets it exit', () => {
     dns.setRecords('app.test', { A: ['10.0.0.1'] });
-    const app = watch('app.test', options);
     const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
     const before = timers();
-    app.unref();
-    expect(timers()).toBe(before - 1);
-    app.ref();
+    const watches = Array.from({ length: 10 }, () => watch('app.test', options));
+    // Ten watches, one keep-alive timer (the watcher's own timers are unref()ed and not listed).
+    expect(timers()).toBe(before + 1);
+    for (const w of watches.slice(1)) w.unref();
+    expect(timers()).toBe(before + 1);
+    watches[0]!.unref();
     expect(timers()).toBe(before);
+    watches[0]!.ref().ref();
+    expect(timers()).toBe(before + 1);
+    for (const w of watches) w.close();
+    expect(timers()).toBe(before);
+  });
+
+  /** Set app.test's A records to each address in turn, each answered by one update event. */
+  async function drive(app: ReturnType<typeof watch>, addresses: string[], onEach: () => void = () => {}): Promise<void> {
+    let seen = 0;
+    app.on('update', () => seen++);
+    for (const address of addresses) {
+      dns.setRecords('app.test', { A: [address] });
+      app.refresh();
+      const expected = seen + 1;
+      await vi.waitFor(() => expect(seen).toBe(expected), { timeout: 3_000 });
+      onEach();
+    }
+  }
+
+  /** 10.0.9.1 … 10.0.9.count */
+  const numbered = (count: number): string[] => Array.from({ length: count }, (_, i) => `10.0.9.${i + 1}`);
+
+  it('an event-only watch keeps only the latest update, nothing queued', async () => {
+    const app = watch('app.test', { ...options, refreshInterval: 60_000, minInterval: 0 });
+    let most = 0;
+    await drive(app, numbered(40), () => (most = Math.max(most, app.pendingUpdates)));
+    expect(most).toBe(0);
+    expect(app.current?.addresses).toEqual(['10.0.9.40']);
     app.close();
+  });
+
+  it('an iterator that falls behind holds one pending update: the latest set, diffed against what it last took', async () => {
+    dns.setRecords('app.test', { A: ['10.0.8.1'] });
+    const app = watch('app.test', { ...options, refreshInterval: 60_000, minInterval: 0 });
+    const updates = app[Symbol.asyncIterator]();
+    expect((await next(updates)).addresses).toEqual(['10.0.8.1']);
+    let most = 0;
+    await drive(app, numbered(30), () => (most = Math.max(most, app.pendingUpdates)));
+    expect(most).toBe(1);
+    const caughtUp = await next(updates);
+    expect(caughtUp).toMatchObject({ addresses: ['10.0.9.30'], added: ['10.0.9.30'], removed: ['10.0.8.1'] });
+    expect(app.pendingUpdates).toBe(0);
+    // A second iterator started now begins with the current set.
+    expect((await next(app[Symbol.asyncIterator]())).addresses).toEqual(['10.0.9.30']);
+    app.close();
+    await expect(updates.next()).resolves.toEqual({ value: undefined, done: true });
+  });
+
+  it('a set that changes and changes back while the iterator is behind comes out unchanged, with an empty diff', async () => {
+    dns.setRecords('app.test', { A: ['10.0.6.1'] });
+    const app = watch('app.test', { ...options, refreshInterval: 60_000, minInterval: 0 });
+    const updates = app[Symbol.asyncIterator]();
+    expect((await next(updates)).addresses).toEqual(['10.0.6.1']);
+    await drive(app, ['10.0.6.2', '10.0.6.1']);
+    expect(app.pendingUpdates).toBe(1);
+    expect(await next(updates)).toMatchObject({ addresses: ['10.0.6.1'], added: [], removed: [] });
+    app.close();
+  });
+
+  it('FIFOs as resolvConfPath and hostsPath are refused, never waited on: the watch still answers and closes', async () => {
+    const resolvFifo = path.join(dir, 'resolv.fifo');
+    const hostsFifo = path.join(dir, 'hosts.fifo');
+    execFileSync('mkfifo', [resolvFifo, hostsFifo]);
+    dns.setRecords('fifo.test', { A: ['10.0.7.1'] });
+    const before = registry.size;
+    // The server is given directly: with resolv.conf refused, the default would be the machine's 127.0.0.1:53.
+    const app = watch('fifo.test', { ...options, family: 4, resolvConfPath: resolvFifo, hostsPath: hostsFifo, nameservers: [dns.address] });
+    const update = await next(app[Symbol.asyncIterator](), 5_000);
+    expect(update.addresses).toEqual(['10.0.7.1']);
+    app.close();
+    expect(registry.size).toEqual(before);
   });
 
   it('bad options and names throw TypeErrors at once', () => {

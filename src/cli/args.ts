@@ -43,7 +43,9 @@ Durations: 500ms, 5s, 1m, or a number of milliseconds.
 Exit codes: 0 ok (or stopped by Ctrl-C / SIGTERM), 1 internal error,
   2 bad arguments, 3 DNS says the name has no addresses (NXDOMAIN, NODATA),
   4 could not ask DNS (TIMEOUT, SERVFAIL, REFUSED, NETWORK, ...),
-  130 / 143 --once interrupted by SIGINT / SIGTERM.
+  130 / 143 --once interrupted by SIGINT / SIGTERM (any mode when stopping
+  takes over 2s, or on a second signal).
+Progress lines and failed tries go to stderr, also with --json.
 `;
 
 export const HELP_HINT = `Try '${COMMAND} --help' for more information.`;

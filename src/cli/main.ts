@@ -8,29 +8,21 @@
  * and the errors a channel would get. `--once` asks the stub resolver once.
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DnsError } from '../dns/errors.js';
 import { StubResolver } from '../dns/lookup.js';
 import { readResolvConf } from '../dns/resolv-conf.js';
+import { FileReadError, statRegular } from '../dns/text-file.js';
 import type { ResolvConf } from '../dns/types.js';
+import { observe } from '../observe.js';
 import { DEFAULTS } from '../options.js';
 import { setTraceSink } from '../trace.js';
 import { watch, type DnsWatch, type WatchUpdate } from '../watch.js';
 import { COMMAND, HELP_HINT, USAGE, UsageError, formatNameserver, parseCommandLine, type CliConfig } from './args.js';
-import {
-  errorEvent,
-  humanAddresses,
-  humanChange,
-  humanError,
-  jsonLine,
-  jsonTtl,
-  minTtlOf,
-  toJsonRecords,
-  type AddressesEvent,
-  type ChangeEvent,
-} from './output.js';
+import { errorMessage } from './output.js';
+import { Reporter, formatMs, type Asking, type TextSink } from './report.js';
 
 /** Exit codes; docs/cli.md documents them. */
 export const EXIT = Object.freeze({
@@ -50,10 +42,7 @@ export const EXIT = Object.freeze({
   TERMINATED: 143,
 });
 
-/** Anything with `write(string)`: process.stdout, or a collector in tests. */
-export interface TextSink {
-  write(chunk: string): unknown;
-}
+export type { TextSink } from './report.js';
 
 export interface CliIo {
   stdout: TextSink;
@@ -66,6 +55,8 @@ export interface CliIo {
    * Without a signal, watch mode runs until the process is killed.
    */
   signal?: AbortSignal;
+  /** Clock for the timestamps the command prints itself; default the system's. Tests inject one. */
+  now?: () => Date;
 }
 
 /** Run the command; resolves with the exit code. Never rejects. */
@@ -94,23 +85,40 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 
 async function run(config: CliConfig, io: CliIo): Promise<number> {
   if (config.resolvConfPath !== undefined) {
-    // The library falls back to defaults (127.0.0.1) for an unreadable file; a path given by hand is a mistake to report.
+    // The library falls back to defaults (127.0.0.1) for an unusable file; a path given by hand is a mistake to report.
     try {
-      await readFile(config.resolvConfPath, 'utf8');
+      await statRegular(config.resolvConfPath);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'error';
-      throw new UsageError(`--resolv-conf ${JSON.stringify(config.resolvConfPath)}: cannot read it (${code}); expected a resolv.conf file`);
+      if (!(error instanceof FileReadError)) throw error;
+      throw new UsageError(`--resolv-conf ${JSON.stringify(config.resolvConfPath)}: ${error.reason}; expected a resolv.conf file`);
     }
   }
   if (config.note) io.stderr.write(`note: ${config.note}\n`);
   const conf = await readResolvConf({ path: config.resolvConfPath, env: io.env });
+  if (io.signal?.aborted) return config.once ? interruptedCode(io.signal) : EXIT.OK;
   if (config.verbose) io.stderr.write(describeSettings(config, conf));
-  return config.once ? runOnce(config, io) : runWatch(config, conf, io);
+  const reporter = new Reporter(config, io.stdout, io.stderr, io.now);
+  const asking: Asking = {
+    servers: config.nameservers ?? conf.nameservers,
+    timeoutMs: config.timeout ?? conf.timeoutMs,
+    attempts: config.attempts ?? conf.attempts,
+  };
+  return config.once ? runOnce(config, io, reporter, asking) : runWatch(config, io, reporter, asking);
 }
 
-async function runOnce(config: CliConfig, io: CliIo): Promise<number> {
+/**
+ * Print each failed try of this run's name until the first outcome is
+ * shown; returns the function that stops it. Later failures in watch mode
+ * are what `--verbose` is for.
+ */
+function reportAttempts(reporter: Reporter): () => void {
+  return observe((event) => {
+    if (event.type === 'attempt' && reporter.concerns(event)) reporter.attempt(event);
+  });
+}
+
+async function runOnce(config: CliConfig, io: CliIo, reporter: Reporter, asking: Asking): Promise<number> {
   const { signal } = io;
-  if (signal?.aborted) return interruptedCode(signal);
   const resolver = new StubResolver({
     nameservers: config.nameservers,
     resolvConfPath: config.resolvConfPath,
@@ -120,51 +128,34 @@ async function runOnce(config: CliConfig, io: CliIo): Promise<number> {
   });
   const onAbort = (): void => resolver.close();
   signal?.addEventListener('abort', onAbort, { once: true });
+  if (!isIP(config.host)) reporter.asking(asking);
+  const stopAttempts = reportAttempts(reporter);
   try {
     const resolution = await resolver.resolve(config.host, config.family);
-    const at = new Date();
-    if (config.json) {
-      const event: AddressesEvent = {
-        type: 'addresses',
-        at: at.toISOString(),
-        name: config.host,
-        resolvedName: resolution.name,
-        source: resolution.source,
-        count: toJsonRecords(resolution.addresses).length,
-        ttl: jsonTtl(minTtlOf(resolution.addresses)),
-        addresses: toJsonRecords(resolution.addresses),
-      };
-      if (resolution.failedFamilies.length > 0) {
-        event.failedFamilies = resolution.failedFamilies.map(({ family, error }) => ({ family, code: error.code, message: error.message }));
-      }
-      io.stdout.write(jsonLine(event));
-    } else {
-      io.stdout.write(humanAddresses(config.host, resolution.addresses, { resolvedName: resolution.name, source: resolution.source }));
-      for (const { family, error } of resolution.failedFamilies) {
-        io.stderr.write(
-          `${at.toISOString()}  warning: the ${family === 4 ? 'A' : 'AAAA'} query failed (${error.code}: ${error.message}); ` +
-            `showing IPv${family === 4 ? 6 : 4} addresses only\n`,
-        );
-      }
-    }
+    stopAttempts();
+    reporter.addresses(resolution.addresses, reporter.now(), {
+      resolvedName: resolution.name,
+      source: resolution.source,
+      failedFamilies: resolution.failedFamilies.map(({ family, error }) => ({ family, code: error.code, message: errorMessage(error, family) })),
+    });
     return EXIT.OK;
   } catch (error) {
+    stopAttempts();
     if (signal?.aborted) return interruptedCode(signal);
     if (!(error instanceof DnsError)) throw error;
-    const at = new Date();
-    if (config.json) io.stdout.write(jsonLine(errorEvent(config.host, error, at)));
-    else io.stderr.write(humanError(at, error));
+    reporter.error(error);
     return exitCodeFor(error);
   } finally {
+    stopAttempts();
     signal?.removeEventListener('abort', onAbort);
     resolver.close();
   }
 }
 
-async function runWatch(config: CliConfig, conf: ResolvConf, io: CliIo): Promise<number> {
-  const { signal } = io;
+async function runWatch(config: CliConfig, io: CliIo, reporter: Reporter, asking: Asking): Promise<number> {
   let watcher: DnsWatch;
   try {
+    // An open watch keeps the process alive until close(): nothing else is needed to wait for the signal.
     watcher = watch(config.host, {
       refreshInterval: config.interval,
       family: config.family,
@@ -178,59 +169,26 @@ async function runWatch(config: CliConfig, conf: ResolvConf, io: CliIo): Promise
     if (error instanceof TypeError) throw new UsageError(error.message);
     throw error;
   }
-  if (config.verbose) setTraceSink((text) => io.stderr.write(`${new Date().toISOString()}  trace ${text}\n`));
-  if (!config.json) {
-    const servers = (config.nameservers ?? conf.nameservers).map(formatNameserver).join(', ');
-    io.stderr.write(`watching ${config.host} every ${formatMs(config.interval ?? DEFAULTS.refreshInterval)} via ${servers}; Ctrl-C to stop\n`);
-  }
-
-  let shownSet = false;
+  if (config.verbose) setTraceSink((text) => io.stderr.write(`${reporter.now().toISOString()}  trace ${text}\n`));
+  reporter.banner(config.interval ?? DEFAULTS.refreshInterval, asking);
+  if (!isIP(config.host)) reporter.asking(asking);
+  let stopAttempts: (() => void) | undefined = reportAttempts(reporter);
+  const firstOutcome = (): void => {
+    stopAttempts?.();
+    stopAttempts = undefined;
+  };
   watcher.on('update', (update: WatchUpdate) => {
-    if (!shownSet) {
-      shownSet = true;
-      if (config.json) {
-        const event: AddressesEvent = {
-          type: 'addresses',
-          at: update.at.toISOString(),
-          name: config.host,
-          count: update.addresses.length,
-          ttl: jsonTtl(update.ttl),
-          addresses: toJsonRecords(update.records),
-        };
-        io.stdout.write(jsonLine(event));
-      } else {
-        io.stdout.write(humanAddresses(config.host, update.records));
-      }
-      return;
-    }
-    if (config.json) {
-      const event: ChangeEvent = {
-        type: 'change',
-        at: update.at.toISOString(),
-        name: config.host,
-        added: update.added,
-        removed: update.removed,
-        count: update.addresses.length,
-        ttl: jsonTtl(update.ttl),
-        addresses: toJsonRecords(update.records),
-      };
-      io.stdout.write(jsonLine(event));
-    } else {
-      io.stdout.write(humanChange(update.at, update.added, update.removed, update.addresses.length));
-    }
+    firstOutcome();
+    reporter.update(update);
   });
   watcher.on('error', (error: DnsError) => {
-    const at = new Date();
-    if (config.json) io.stdout.write(jsonLine(errorEvent(config.host, error, at)));
-    else io.stderr.write(humanError(at, error));
+    firstOutcome();
+    reporter.error(error);
   });
-
-  // The watcher's timers and idle sockets are unref()ed by design; this keeps the command alive until stopped.
-  const keepAlive = setInterval(() => {}, 1 << 30);
   try {
-    await stopped(signal);
+    await stopped(io.signal);
   } finally {
-    clearInterval(keepAlive);
+    firstOutcome();
     watcher.close();
     if (config.verbose) setTraceSink(null);
   }
@@ -254,12 +212,6 @@ export function exitCodeFor(error: DnsError): number {
 
 function interruptedCode(signal: AbortSignal): number {
   return signal.reason === 'SIGTERM' ? EXIT.TERMINATED : EXIT.INTERRUPTED;
-}
-
-function formatMs(ms: number): string {
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1_000 === 0) return `${ms / 1_000}s`;
-  return `${ms}ms`;
 }
 
 function describeSettings(config: CliConfig, conf: ResolvConf): string {

@@ -7,7 +7,7 @@
  */
 import { isIPv4 } from 'node:net';
 import type { DnsError } from '../dns/errors.js';
-import type { ResolvedAddress } from '../dns/types.js';
+import type { Family, ResolvedAddress } from '../dns/types.js';
 
 /** One address as printed in JSON; `ttl` is null for /etc/hosts entries and IP literals. */
 export interface JsonRecord {
@@ -90,20 +90,38 @@ export function toJsonRecords(records: readonly ResolvedAddress[]): JsonRecord[]
   return sortRecords(records).map(({ address, family, ttl }) => ({ address, family, ttl: jsonTtl(ttl) }));
 }
 
-export function minTtlOf(records: readonly ResolvedAddress[]): number {
-  return records.reduce((min, record) => Math.min(min, record.ttl), Infinity);
+/** `families` names what was asked (or what failed): a TIMEOUT then names both A and AAAA. */
+export function errorEvent(name: string, error: DnsError, at: Date, families: Family): ErrorEvent {
+  return { type: 'error', at: at.toISOString(), name, code: error.code, authoritative: error.authoritative, message: errorMessage(error, families) };
 }
 
-export function errorEvent(name: string, error: DnsError, at: Date): ErrorEvent {
-  return { type: 'error', at: at.toISOString(), name, code: error.code, authoritative: error.authoritative, message: error.message };
+/** "A", "AAAA" or "A and AAAA". */
+export function familiesText(family: Family): string {
+  return family === 4 ? 'A' : family === 6 ? 'AAAA' : 'A and AAAA';
+}
+
+/**
+ * The error's message as printed: without a trailing "(CODE)" (the code is
+ * printed beside it), and with both record types named when both were asked
+ * (the resolver reports the first family's failure).
+ */
+export function errorMessage(error: DnsError, families: Family): string {
+  let message = error.message.endsWith(` (${error.code})`) ? error.message.slice(0, -` (${error.code})`.length) : error.message;
+  if (families === 0 && !error.authoritative) {
+    const named = message.replace(/ (A|AAAA) within /, ' A and AAAA within ');
+    message = named !== message ? named : `${message} (A and AAAA asked)`;
+  }
+  return message;
 }
 
 export function jsonLine(event: CliEvent): string {
   return `${JSON.stringify(event)}\n`;
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 'es'}`;
+/** `1 address`, `2 addresses`, `1 attempt`, `3 attempts`. */
+export function plural(n: number, word: string): string {
+  const many = word.endsWith('s') ? `${word}es` : `${word}s`;
+  return `${n} ${n === 1 ? word : many}`;
 }
 
 function ttlText(ttl: number): string {
@@ -144,8 +162,12 @@ export function humanChange(at: Date, added: readonly string[], removed: readonl
   return `${at.toISOString()}  ${what}  (${plural(count, 'address')})\n`;
 }
 
-/** An error line for stderr: timestamp, code, message. */
-export function humanError(at: Date, error: DnsError): string {
-  const meaning = error.authoritative ? 'DNS says the name has no addresses' : 'could not ask DNS';
-  return `${at.toISOString()}  error ${error.code}: ${error.message} (${meaning})\n`;
+/**
+ * An error line for stderr: timestamp, code, message, each said once. An
+ * authoritative answer's message already says there is nothing; a failure
+ * to ask is marked as such.
+ */
+export function humanError(at: Date, error: DnsError, families: Family): string {
+  const meaning = error.authoritative ? '' : ' (could not ask DNS)';
+  return `${at.toISOString()}  error ${error.code}: ${errorMessage(error, families)}${meaning}\n`;
 }

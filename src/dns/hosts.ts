@@ -6,21 +6,24 @@
  * family — gives `null`, so DNS is asked (glibc's files backend returns
  * NOTFOUND in both cases and nsswitch falls through to dns).
  */
-import { readFile, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { trimDot } from './names.js';
+import { FileReadError, formatBytes, readTextFile, sameIdentity, statRegular, type FileIdentity } from './text-file.js';
 import type { Family, ResolvedAddress } from './types.js';
 
 export const DEFAULT_HOSTS_PATH = '/etc/hosts';
 
-export interface HostsEntry {
-  address: string;
-  family: 4 | 6;
-}
+/**
+ * Bytes of a hosts file read. Blocklists in hosts format are the big real
+ * ones (the largest popular lists are a few MB, ~200k lines); 32 MiB is ten
+ * times that and bounds the parsed table to a few hundred MB in the worst
+ * case. Past the cap the first 32 MiB are used and `lastError` says so.
+ */
+export const MAX_HOSTS_BYTES = 32 * 1024 * 1024;
 
-/** Lowercase, one trailing dot removed. */
-function normalizeName(name: string): string {
-  const lower = name.toLowerCase();
-  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
+export interface HostsEntry {
+  readonly address: string;
+  readonly family: 4 | 6;
 }
 
 /**
@@ -28,34 +31,88 @@ function normalizeName(name: string): string {
  * in file order. `#` comments, blank lines and lines whose address is not an
  * IPv4/IPv6 literal are skipped; a line may carry several names (canonical
  * name and aliases are treated alike); repeated name/address pairs are kept once.
+ *
+ * Linear in the size of the text: de-duplication goes through one Set of
+ * name/address pairs (dropped after parsing), and entries for one address
+ * are one shared object (a blocklist maps 100k names to 0.0.0.0).
  */
 export function parseHosts(text: string): Map<string, HostsEntry[]> {
   const hosts = new Map<string, HostsEntry[]>();
+  const entries = new Map<string, HostsEntry>();
+  const seen = new Set<string>();
   for (const rawLine of String(text).split(/\r?\n|\r/)) {
-    const line = rawLine.replace(/#.*$/, '').trim();
+    const hash = rawLine.indexOf('#');
+    const line = (hash < 0 ? rawLine : rawLine.slice(0, hash)).trim();
     if (line === '') continue;
     const [address = '', ...names] = line.split(/\s+/);
-    const family = isIP(address);
-    if (family !== 4 && family !== 6) continue;
+    let entry = entries.get(address);
+    if (!entry) {
+      const family = isIP(address);
+      if (family !== 4 && family !== 6) continue;
+      entry = Object.freeze({ address, family });
+      entries.set(address, entry);
+    }
     for (const rawName of names) {
-      const name = normalizeName(rawName);
+      const name = trimDot(rawName.toLowerCase());
       if (name === '') continue;
-      let list = hosts.get(name);
-      if (!list) {
-        list = [];
-        hosts.set(name, list);
-      }
-      if (!list.some((e) => e.address === address)) list.push({ address, family });
+      const pair = `${name} ${address}`;
+      if (seen.has(pair)) continue;
+      seen.add(pair);
+      const list = hosts.get(name);
+      if (list) list.push(entry);
+      else hosts.set(name, [entry]);
     }
   }
   return hosts;
 }
 
-interface FileIdentity {
-  mtimeMs: number;
-  ctimeMs: number;
-  size: number;
-  ino: number;
+/** One parsed version of one file, shared by every HostsFile that reads that path. */
+interface HostsTable {
+  readonly identity: FileIdentity;
+  readonly entries: Map<string, HostsEntry[]>;
+  /** Set when the file was over {@link MAX_HOSTS_BYTES}. */
+  readonly warning: string | undefined;
+}
+
+/**
+ * The last table parsed per path, held weakly: every set of DNS settings
+ * (each with its own HostsFile) shares one parse of /etc/hosts, and a table
+ * no HostsFile holds any more is collected.
+ */
+const tables = new Map<string, WeakRef<HostsTable>>();
+const forget = new FinalizationRegistry<string>((path) => {
+  if (tables.get(path)?.deref() === undefined) tables.delete(path);
+});
+let parses = 0;
+
+/** Hosts files parsed so far in this process: one per version of a file, however many settings read it. */
+export function hostsParseCount(): number {
+  return parses;
+}
+
+/** Reads in progress per path, so concurrent first lookups from many settings read once. */
+const reading = new Map<string, Promise<HostsTable>>();
+
+async function loadTable(path: string, identity: FileIdentity, maxBytes: number): Promise<HostsTable> {
+  const cached = tables.get(path)?.deref();
+  if (cached && sameIdentity(cached.identity, identity)) return cached;
+  let pending = reading.get(path);
+  if (!pending) {
+    pending = (async () => {
+      const file = await readTextFile(path, maxBytes);
+      parses++;
+      const table: HostsTable = {
+        identity: file.identity,
+        entries: parseHosts(file.text),
+        warning: file.truncated ? `${path}: larger than ${formatBytes(maxBytes)}; only its first ${formatBytes(maxBytes)} are used` : undefined,
+      };
+      tables.set(path, new WeakRef(table));
+      forget.register(table, path);
+      return table;
+    })().finally(() => reading.delete(path));
+    reading.set(path, pending);
+  }
+  return pending;
 }
 
 export interface HostsFileOptions {
@@ -64,20 +121,27 @@ export interface HostsFileOptions {
    * what was read last. Default 1000.
    */
   statIntervalMs?: number;
+  /** Clock for the stat interval (ms); default `Date.now`. Tests inject one. */
+  now?: () => number;
+  /** Bytes read at most; default {@link MAX_HOSTS_BYTES}. */
+  maxBytes?: number;
 }
 
 /**
  * A lazily read, change-tracking view of a hosts file. Never throws: an
- * unreadable or missing file behaves as an empty one and sets {@link lastError}.
+ * unreadable or missing file, or one that is not a regular file (a FIFO is
+ * never opened for a blocking read), behaves as an empty one and sets
+ * {@link lastError}.
  */
 export class HostsFile {
-  /** Why the file could not be read last time (path and error code), for tracing. */
+  /** Why the file could not be (fully) used last time, naming the path, for tracing. */
   lastError?: string;
 
   readonly #statIntervalMs: number;
-  #entries: Map<string, HostsEntry[]> = new Map();
-  #identity: FileIdentity | null = null;
-  #checkedAt = -Infinity;
+  readonly #now: () => number;
+  readonly #maxBytes: number;
+  #table: HostsTable | null = null;
+  #checkedAt = 0;
   #loaded = false;
   #refreshing: Promise<void> | null = null;
 
@@ -89,7 +153,18 @@ export class HostsFile {
     if (!Number.isFinite(interval) || interval < 0) {
       throw new TypeError(`Invalid statIntervalMs ${String(interval)}: expected a finite number >= 0`);
     }
+    const maxBytes = options.maxBytes ?? MAX_HOSTS_BYTES;
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+      throw new TypeError(`Invalid maxBytes ${String(maxBytes)}: expected a whole number of bytes >= 1`);
+    }
     this.#statIntervalMs = interval;
+    this.#now = options.now ?? Date.now;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** When the next lookup will stat the file again (clock ms); undefined before the first read. */
+  get nextCheckAt(): number | undefined {
+    return this.#loaded ? this.#checkedAt + this.#statIntervalMs : undefined;
   }
 
   /**
@@ -99,7 +174,7 @@ export class HostsFile {
    */
   async lookup(name: string, family: Family): Promise<ResolvedAddress[] | null> {
     await this.#refresh();
-    const entries = this.#entries.get(normalizeName(name));
+    const entries = this.#table?.entries.get(trimDot(name.toLowerCase()));
     if (!entries) return null;
     const matching = entries.filter((e) => family === 0 || e.family === family);
     if (matching.length === 0) return null;
@@ -107,7 +182,7 @@ export class HostsFile {
   }
 
   #refresh(): Promise<void> {
-    if (this.#loaded && Date.now() - this.#checkedAt < this.#statIntervalMs) return Promise.resolve();
+    if (this.#loaded && this.#now() - this.#checkedAt < this.#statIntervalMs) return Promise.resolve();
     // Concurrent lookups share one stat/read.
     this.#refreshing ??= this.#doRefresh().finally(() => {
       this.#refreshing = null;
@@ -116,27 +191,19 @@ export class HostsFile {
   }
 
   async #doRefresh(): Promise<void> {
-    this.#checkedAt = Date.now();
     try {
-      const st = await stat(this.path);
-      const identity: FileIdentity = { mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, size: st.size, ino: st.ino };
-      if (this.#loaded && this.#identity && sameIdentity(this.#identity, identity)) return;
-      const text = await readFile(this.path, 'utf8');
-      this.#entries = parseHosts(text);
-      this.#identity = identity;
-      this.lastError = undefined;
+      const identity = await statRegular(this.path);
+      if (!this.#table || !sameIdentity(this.#table.identity, identity)) {
+        this.#table = await loadTable(this.path, identity, this.#maxBytes);
+      }
+      this.lastError = this.#table.warning;
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException)?.code ?? String(err);
-      this.#entries = new Map();
-      this.#identity = null;
-      this.lastError = `${this.path}: ${code}`;
+      this.#table = null;
+      const code = err instanceof FileReadError ? err.code : String(err);
+      this.lastError = code === 'ENOTREG' ? `${(err as FileReadError).message}; expected a file` : `${this.path}: ${code}`;
     } finally {
       this.#loaded = true;
-      this.#checkedAt = Date.now();
+      this.#checkedAt = this.#now();
     }
   }
-}
-
-function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
-  return a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.size === b.size && a.ino === b.ino;
 }

@@ -6,8 +6,8 @@
  * Parsing never throws on file content: whatever is ignored is reported in
  * {@link ResolvConf.warnings}, quoting the line and saying why.
  */
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { FileReadError, formatBytes, quoteShort, readTextFile, type TextFile } from './text-file.js';
 import type { Nameserver, ResolvConf } from './types.js';
 
 /** glibc MAXNS: nameservers beyond the third are ignored. */
@@ -23,6 +23,14 @@ export const MAX_ATTEMPTS = 5;
 
 export const DEFAULT_RESOLV_CONF_PATH = '/etc/resolv.conf';
 
+/**
+ * Bytes of resolv.conf read. A real one is well under 1 KiB (glibc uses 3
+ * nameservers and, in Kubernetes, the kubelet writes at most 32 search
+ * domains / 2048 characters); 64 KiB is 30 times that, and bounds what a
+ * wrong path (a log file, a 100 MB line) can cost.
+ */
+export const MAX_RESOLV_CONF_BYTES = 64 * 1024;
+
 /** glibc's defaults when resolv.conf says nothing. */
 export const DEFAULT_NDOTS = 1;
 export const DEFAULT_TIMEOUT_MS = 5_000;
@@ -30,26 +38,14 @@ export const DEFAULT_ATTEMPTS = 2;
 /** With no usable `nameserver` line, glibc asks the local host. */
 export const DEFAULT_NAMESERVER: Readonly<Nameserver> = Object.freeze({ host: '127.0.0.1', port: 53 });
 
-/** A fresh, mutable copy of glibc's defaults (no warnings). */
-export function defaultResolvConf(): ResolvConf {
-  return {
-    nameservers: [{ ...DEFAULT_NAMESERVER }],
-    search: [],
-    ndots: DEFAULT_NDOTS,
-    timeoutMs: DEFAULT_TIMEOUT_MS,
-    attempts: DEFAULT_ATTEMPTS,
-    warnings: [],
-  };
-}
-
 const ACCEPTED = 'expected an IPv4 or IPv6 address, optionally with a port (1.2.3.4, 1.2.3.4:53, [::1]:53)';
 
 function badNameserver(spec: string, why?: string): TypeError {
-  return new TypeError(`Invalid nameserver ${JSON.stringify(spec)}: ${why ? `${why}; ` : ''}${ACCEPTED}`);
+  return new TypeError(`Invalid nameserver ${quoteShort(spec)}: ${why ? `${why}; ` : ''}${ACCEPTED}`);
 }
 
 function parsePort(spec: string, text: string): number {
-  if (!/^[0-9]{1,5}$/.test(text)) throw badNameserver(spec, `port ${JSON.stringify(text)} is not a number`);
+  if (!/^[0-9]{1,5}$/.test(text)) throw badNameserver(spec, `port ${quoteShort(text)} is not a number`);
   const port = Number(text);
   if (port < 1 || port > 65535) throw badNameserver(spec, `port ${port} is outside 1..65535`);
   return port;
@@ -102,7 +98,7 @@ function buildSearchList(domains: string[], where: string, warnings: string[]): 
     if (domain === '') continue;
     if (out.length >= MAX_SEARCH_DOMAINS) {
       warnings.push(
-        `${where}: search domain ${JSON.stringify(raw)} ignored: at most ${MAX_SEARCH_DOMAINS} search domains are used`,
+        `${where}: search domain ${quoteShort(raw)} ignored: at most ${MAX_SEARCH_DOMAINS} search domains are used`,
       );
       continue;
     }
@@ -125,24 +121,24 @@ function applyOption(token: string, opts: Options, where: string, warnings: stri
   const value = colon < 0 ? undefined : token.slice(colon + 1);
   if (value === undefined || !/^[0-9]+$/.test(value)) {
     warnings.push(
-      `${where}: option ${JSON.stringify(token)} ignored: expected ${name}:N with N a non-negative integer`,
+      `${where}: option ${quoteShort(token)} ignored: expected ${name}:N with N a non-negative integer`,
     );
     return;
   }
   const n = Number(value);
   switch (name) {
     case 'ndots':
-      if (n > MAX_NDOTS) warnings.push(`${where}: option ${JSON.stringify(token)} capped at ndots:${MAX_NDOTS}`);
+      if (n > MAX_NDOTS) warnings.push(`${where}: option ${quoteShort(token)} capped at ndots:${MAX_NDOTS}`);
       opts.ndots = Math.min(n, MAX_NDOTS);
       return;
     case 'timeout': {
       // glibc treats a 0 s timeout as 1 s when it waits.
       let seconds = n;
       if (seconds > MAX_TIMEOUT_SECONDS) {
-        warnings.push(`${where}: option ${JSON.stringify(token)} capped at timeout:${MAX_TIMEOUT_SECONDS}`);
+        warnings.push(`${where}: option ${quoteShort(token)} capped at timeout:${MAX_TIMEOUT_SECONDS}`);
         seconds = MAX_TIMEOUT_SECONDS;
       } else if (seconds < 1) {
-        warnings.push(`${where}: option ${JSON.stringify(token)} raised to timeout:1`);
+        warnings.push(`${where}: option ${quoteShort(token)} raised to timeout:1`);
         seconds = 1;
       }
       opts.timeoutMs = seconds * 1000;
@@ -152,10 +148,10 @@ function applyOption(token: string, opts: Options, where: string, warnings: stri
       // glibc would send no query at all with attempts:0; one attempt is the useful reading.
       let attempts = n;
       if (attempts > MAX_ATTEMPTS) {
-        warnings.push(`${where}: option ${JSON.stringify(token)} capped at attempts:${MAX_ATTEMPTS}`);
+        warnings.push(`${where}: option ${quoteShort(token)} capped at attempts:${MAX_ATTEMPTS}`);
         attempts = MAX_ATTEMPTS;
       } else if (attempts < 1) {
-        warnings.push(`${where}: option ${JSON.stringify(token)} raised to attempts:1`);
+        warnings.push(`${where}: option ${quoteShort(token)} raised to attempts:1`);
         attempts = 1;
       }
       opts.attempts = attempts;
@@ -164,10 +160,65 @@ function applyOption(token: string, opts: Options, where: string, warnings: stri
   }
 }
 
+/** What the lines read so far have set. */
+interface ParseState {
+  nameservers: Nameserver[];
+  search: string[];
+  opts: Options;
+  warnings: string[];
+}
+
+/** Handles one line's arguments; `where` names the line for warnings. */
+type KeywordHandler = (args: string[], where: string, state: ParseState) => void;
+
+/** resolv.conf's keywords as glibc's res_init reads them; any other keyword is a warning. */
+const KEYWORDS: Readonly<Record<string, KeywordHandler>> = {
+  nameserver(args, where, state) {
+    const spec = args[0];
+    if (spec === undefined) {
+      state.warnings.push(`${where} ignored: nameserver needs an address`);
+      return;
+    }
+    let ns: Nameserver;
+    try {
+      ns = parseNameserver(spec);
+    } catch (err) {
+      state.warnings.push(`${where} ignored: ${(err as Error).message}`);
+      return;
+    }
+    if (state.nameservers.length >= MAX_NAMESERVERS) {
+      state.warnings.push(`${where} ignored: at most ${MAX_NAMESERVERS} nameservers are used`);
+      return;
+    }
+    state.nameservers.push(ns);
+  },
+  search(args, where, state) {
+    if (args.length === 0) {
+      state.warnings.push(`${where} ignored: search needs at least one domain`);
+      return;
+    }
+    state.search = buildSearchList(args, where, state.warnings);
+  },
+  domain(args, where, state) {
+    const domain = args[0];
+    if (domain === undefined) {
+      state.warnings.push(`${where} ignored: domain needs a domain name`);
+      return;
+    }
+    state.search = buildSearchList([domain], where, state.warnings);
+  },
+  options(args, where, state) {
+    for (const token of args) applyOption(token, state.opts, where, state.warnings);
+  },
+  // A valid glibc keyword; address sorting is not done here.
+  sortlist() {},
+};
+
 /**
  * Parse resolv.conf text, then apply `env.RES_OPTIONS` (options, after the
  * file's) and `env.LOCALDOMAIN` (space-separated, replaces the search list
- * even when empty, as in glibc). Never throws on content.
+ * even when empty, as in glibc). Never throws on content. Warnings quote at
+ * most 80 characters of a line.
  *
  * Accepted beyond glibc: a `nameserver` may carry a port (`1.2.3.4:5353`,
  * `[::1]:5353`), as {@link parseNameserver} reads it.
@@ -176,93 +227,56 @@ export function parseResolvConf(
   text: string,
   env: { RES_OPTIONS?: string | undefined; LOCALDOMAIN?: string | undefined } = {},
 ): ResolvConf {
-  const warnings: string[] = [];
-  const nameservers: Nameserver[] = [];
-  let search: string[] = [];
-  const opts: Options = { ndots: DEFAULT_NDOTS, timeoutMs: DEFAULT_TIMEOUT_MS, attempts: DEFAULT_ATTEMPTS };
+  const state: ParseState = {
+    nameservers: [],
+    search: [],
+    opts: { ndots: DEFAULT_NDOTS, timeoutMs: DEFAULT_TIMEOUT_MS, attempts: DEFAULT_ATTEMPTS },
+    warnings: [],
+  };
 
-  const lines = String(text).split(/\r?\n|\r/);
-  lines.forEach((rawLine, index) => {
-    const where = `line ${index + 1} ${JSON.stringify(rawLine.trim())}`;
-    const content = rawLine.replace(/[#;].*$/, '').trim();
-    if (content === '') return;
-    const [keyword = '', ...args] = content.split(/\s+/);
-    switch (keyword) {
-      case 'nameserver': {
-        const spec = args[0];
-        if (spec === undefined) {
-          warnings.push(`${where} ignored: nameserver needs an address`);
-          return;
-        }
-        let ns: Nameserver;
-        try {
-          ns = parseNameserver(spec);
-        } catch (err) {
-          warnings.push(`${where} ignored: ${(err as Error).message}`);
-          return;
-        }
-        if (nameservers.length >= MAX_NAMESERVERS) {
-          warnings.push(`${where} ignored: at most ${MAX_NAMESERVERS} nameservers are used`);
-          return;
-        }
-        nameservers.push(ns);
-        return;
-      }
-      case 'search':
-        if (args.length === 0) {
-          warnings.push(`${where} ignored: search needs at least one domain`);
-          return;
-        }
-        search = buildSearchList(args, where, warnings);
-        return;
-      case 'domain': {
-        const domain = args[0];
-        if (domain === undefined) {
-          warnings.push(`${where} ignored: domain needs a domain name`);
-          return;
-        }
-        search = buildSearchList([domain], where, warnings);
-        return;
-      }
-      case 'options':
-        for (const token of args) applyOption(token, opts, where, warnings);
-        return;
-      case 'sortlist':
-        return; // valid glibc keyword, address sorting is not done here
-      default:
-        warnings.push(`${where} ignored: unknown keyword ${JSON.stringify(keyword)}`);
-    }
-  });
+  String(text)
+    .split(/\r?\n|\r/)
+    .forEach((rawLine, index) => {
+      const content = rawLine.replace(/[#;].*$/, '').trim();
+      if (content === '') return;
+      const where = `line ${index + 1} ${quoteShort(rawLine.trim())}`;
+      const [keyword = '', ...args] = content.split(/\s+/);
+      const handler = Object.hasOwn(KEYWORDS, keyword) ? KEYWORDS[keyword] : undefined;
+      if (handler) handler(args, where, state);
+      else state.warnings.push(`${where} ignored: unknown keyword ${quoteShort(keyword)}`);
+    });
 
   const resOptions = env.RES_OPTIONS;
   if (resOptions !== undefined) {
-    const where = `RES_OPTIONS ${JSON.stringify(resOptions)}`;
+    const where = `RES_OPTIONS ${quoteShort(resOptions)}`;
     for (const token of resOptions.trim().split(/\s+/)) {
-      if (token !== '') applyOption(token, opts, where, warnings);
+      if (token !== '') applyOption(token, state.opts, where, state.warnings);
     }
   }
 
   const localDomain = env.LOCALDOMAIN;
   if (localDomain !== undefined) {
     const domains = localDomain.trim().split(/\s+/).filter((d) => d !== '');
-    search = buildSearchList(domains, `LOCALDOMAIN ${JSON.stringify(localDomain)}`, warnings);
+    state.search = buildSearchList(domains, `LOCALDOMAIN ${quoteShort(localDomain)}`, state.warnings);
   }
 
   return {
-    nameservers: nameservers.length > 0 ? nameservers : [{ ...DEFAULT_NAMESERVER }],
-    search,
-    ndots: opts.ndots,
-    timeoutMs: opts.timeoutMs,
-    attempts: opts.attempts,
-    warnings,
+    nameservers: state.nameservers.length > 0 ? state.nameservers : [{ ...DEFAULT_NAMESERVER }],
+    search: state.search,
+    ndots: state.opts.ndots,
+    timeoutMs: state.opts.timeoutMs,
+    attempts: state.opts.attempts,
+    warnings: state.warnings,
   };
 }
 
 /**
  * Read and parse resolv.conf (default `/etc/resolv.conf`) with the
  * `RES_OPTIONS` / `LOCALDOMAIN` overrides from `env` (default `process.env`).
- * A missing or unreadable file gives the defaults plus a warning naming the
- * path and the error code (env overrides still apply). Never rejects.
+ * A missing or unreadable file, or one that is not a regular file (a FIFO is
+ * never waited on), gives the defaults plus a warning naming the path and
+ * why (env overrides still apply). Past {@link MAX_RESOLV_CONF_BYTES} only
+ * the first lines are read, with a warning. Never rejects.
  */
 export async function readResolvConf(
   options: { path?: string; env?: NodeJS.ProcessEnv } = {},
@@ -270,19 +284,21 @@ export async function readResolvConf(
   const path = options.path ?? DEFAULT_RESOLV_CONF_PATH;
   const env = options.env ?? process.env;
   const overrides = { RES_OPTIONS: env.RES_OPTIONS, LOCALDOMAIN: env.LOCALDOMAIN };
-  let text: string;
+  let file: TextFile;
   try {
-    text = await readFile(path, 'utf8');
+    file = await readTextFile(path, MAX_RESOLV_CONF_BYTES);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException)?.code ?? 'EUNKNOWN';
+    const code = err instanceof FileReadError ? err.code : 'EUNKNOWN';
+    const why = code === 'ENOTREG' ? `${(err as FileReadError).message}; expected a file` : `${path}: could not be read (${code})`;
     const conf = parseResolvConf('', overrides);
-    conf.warnings.unshift(
-      `${path}: could not be read (${code}); using defaults: nameserver 127.0.0.1:53, ndots:1, timeout:5, attempts:2`,
-    );
+    conf.warnings.unshift(`${why}; using defaults: nameserver 127.0.0.1:53, ndots:1, timeout:5, attempts:2`);
     return conf;
   }
-  const conf = parseResolvConf(text, overrides);
+  const conf = parseResolvConf(file.text, overrides);
   conf.warnings = conf.warnings.map((w) => (w.startsWith('line ') ? `${path} ${w}` : w));
+  if (file.truncated) {
+    conf.warnings.unshift(`${path}: larger than ${formatBytes(MAX_RESOLV_CONF_BYTES)}; only its first ${formatBytes(MAX_RESOLV_CONF_BYTES)} are read`);
+  }
   return conf;
 }
 

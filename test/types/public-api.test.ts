@@ -217,7 +217,10 @@ describe('observe()', () => {
     const observer: WatchObserver = (event) => {
       if (event.type === 'error') expectTypeOf(event.kept).toBeBoolean();
       else if (event.type === 'query') expectTypeOf(event.result).toEqualTypeOf<'NOERROR' | DnsErrorCode>();
-      else if (event.type === 'attempt') expectTypeOf(event.transport).toEqualTypeOf<'udp' | 'tcp'>();
+      else if (event.type === 'attempt') {
+        expectTypeOf(event.transport).toEqualTypeOf<'udp' | 'tcp'>();
+        expectTypeOf(event.recordType).toEqualTypeOf<'A' | 'AAAA'>();
+      }
       else expectTypeOf(event.added).toEqualTypeOf<string[]>();
       // @ts-expect-error: kept exists only on error events
       void event.kept;

@@ -1,0 +1,151 @@
+/**
+ * What the command says while it runs, in one place: the banner and
+ * progress lines on stderr, each failed try (as kdig prints them), and the
+ * answer, changes and errors — human lines, or NDJSON events on stdout with
+ * `--json` (progress still goes to stderr, so stdout stays machine-only).
+ */
+import type { DnsError } from '../dns/errors.js';
+import { trimDot } from '../dns/names.js';
+import type { Family, Nameserver, ResolvedAddress } from '../dns/types.js';
+import type { WatchEvent } from '../observe.js';
+import type { WatchUpdate } from '../watch.js';
+import { minTtl } from '../watcher.js';
+import { formatNameserver, type CliConfig } from './args.js';
+import {
+  errorEvent,
+  familiesText,
+  humanAddresses,
+  humanChange,
+  humanError,
+  jsonLine,
+  jsonTtl,
+  plural,
+  toJsonRecords,
+  type AddressesEvent,
+  type ChangeEvent,
+} from './output.js';
+
+/** Anything with `write(string)`: process.stdout, or a collector in tests. */
+export interface TextSink {
+  write(chunk: string): unknown;
+}
+
+export type AttemptEvent = Extract<WatchEvent, { type: 'attempt' }>;
+
+/** The settings a run asks with, for the progress lines. */
+export interface Asking {
+  servers: readonly Nameserver[];
+  timeoutMs: number;
+  attempts: number;
+}
+
+export function formatMs(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1_000 === 0) return `${ms / 1_000}s`;
+  return `${ms}ms`;
+}
+
+export class Reporter {
+  /** Record types with a failed try seen in this run, to name them in a TIMEOUT line. */
+  private readonly failedTypes = new Set<'A' | 'AAAA'>();
+  private shownSet = false;
+
+  constructor(
+    private readonly config: CliConfig,
+    private readonly stdout: TextSink,
+    private readonly stderr: TextSink,
+    /** Timestamps of the lines this command makes up (tries, errors, --once answers). */
+    readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Watch mode's first line. */
+  banner(intervalMs: number, asking: Asking): void {
+    this.stderr.write(`watching ${this.config.host} every ${formatMs(intervalMs)} via ${asking.servers.map(formatNameserver).join(', ')}; Ctrl-C to stop\n`);
+  }
+
+  /** Said at once, before the first query leaves, so a silent server is never a silent command. */
+  asking(asking: Asking): void {
+    const servers = asking.servers.map(formatNameserver).join(', ');
+    this.stderr.write(
+      `querying ${this.config.host} ${familiesText(this.config.family)} via ${servers} ` +
+        `(timeout ${formatMs(asking.timeoutMs)}, ${plural(asking.attempts, 'attempt')})…\n`,
+    );
+  }
+
+  /** True for a try of this run's name (as given, or with a search domain appended). */
+  concerns(event: AttemptEvent): boolean {
+    const host = trimDot(this.config.host).toLowerCase();
+    const name = trimDot(event.name).toLowerCase();
+    return name === host || name.startsWith(`${host}.`);
+  }
+
+  /** One stderr line per failed try, as kdig prints `;; WARNING: failed to query server`. */
+  attempt(event: AttemptEvent): void {
+    this.failedTypes.add(event.recordType);
+    this.stderr.write(
+      `${this.now().toISOString()}  try failed: ${event.name} ${event.recordType} via ${event.server} (${event.transport.toUpperCase()}): ` +
+        `${event.error.code} after ${Math.round(event.durationMs)} ms\n`,
+    );
+  }
+
+  /** The set: the first one in watch mode, the answer with --once. */
+  addresses(records: readonly ResolvedAddress[], at: Date, extra: Pick<AddressesEvent, 'resolvedName' | 'source' | 'failedFamilies'> = {}): void {
+    this.shownSet = true;
+    if (this.config.json) {
+      const sorted = toJsonRecords(records);
+      const event: AddressesEvent = {
+        type: 'addresses',
+        at: at.toISOString(),
+        name: this.config.host,
+        ...(extra.resolvedName === undefined ? {} : { resolvedName: extra.resolvedName }),
+        ...(extra.source === undefined ? {} : { source: extra.source }),
+        count: sorted.length,
+        ttl: jsonTtl(minTtl(records)),
+        addresses: sorted,
+      };
+      if (extra.failedFamilies && extra.failedFamilies.length > 0) event.failedFamilies = extra.failedFamilies;
+      this.stdout.write(jsonLine(event));
+      return;
+    }
+    this.stdout.write(humanAddresses(this.config.host, records, extra));
+    for (const { family, code, message } of extra.failedFamilies ?? []) {
+      this.stderr.write(
+        `${at.toISOString()}  warning: the ${family === 4 ? 'A' : 'AAAA'} query failed (${code}: ${message}); showing IPv${family === 4 ? 6 : 4} addresses only\n`,
+      );
+    }
+  }
+
+  /** Watch mode: the first update is the set, every later one a change. */
+  update(update: WatchUpdate): void {
+    if (!this.shownSet) {
+      this.addresses(update.records, update.at);
+      return;
+    }
+    if (this.config.json) {
+      const event: ChangeEvent = {
+        type: 'change',
+        at: update.at.toISOString(),
+        name: this.config.host,
+        added: update.added,
+        removed: update.removed,
+        count: update.addresses.length,
+        ttl: jsonTtl(update.ttl),
+        addresses: toJsonRecords(update.records),
+      };
+      this.stdout.write(jsonLine(event));
+    } else {
+      this.stdout.write(humanChange(update.at, update.added, update.removed, update.addresses.length));
+    }
+  }
+
+  error(error: DnsError, at = this.now()): void {
+    const families = this.failedTypes.size > 0 ? familiesOfTypes(this.failedTypes) : this.config.family;
+    if (this.config.json) this.stdout.write(jsonLine(errorEvent(this.config.host, error, at, families)));
+    else this.stderr.write(humanError(at, error, families));
+  }
+}
+
+function familiesOfTypes(types: ReadonlySet<'A' | 'AAAA'>): Family {
+  if (types.size === 2) return 0;
+  return types.has('A') ? 4 : 6;
+}
