@@ -3,8 +3,8 @@ import type { Resolution } from './dns/lookup.js';
 import type { Family, ResolvedAddress } from './dns/types.js';
 import { UNKNOWN, diff, nextBelief, signature, whatToTell, type Belief, type Outcome, type Told } from './contract.js';
 import { delayAfterFailure, delayAfterSuccess, earliestRequestedRun, type ScheduleOptions } from './schedule.js';
-import { report } from './observe.js';
-import { trace } from './trace.js';
+import { observed, report } from './observe.js';
+import { trace, tracing } from './trace.js';
 
 /** Asks DNS once: addresses with TTLs, or a typed failure. */
 export type ResolveFn = (name: string, family: Family) => Promise<Resolution>;
@@ -181,14 +181,17 @@ export class Watcher {
     this.clearTimer();
     const delay = Math.max(0, at - this.now());
     this.timerDueAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerDueAt = undefined;
-      void this.poll();
-    }, delay);
+    this.timer = setTimeout(this.onTimer, delay);
     // Polling alone never keeps a process alive.
     this.timer.unref();
   }
+
+  /** One callback for every poll's timer, made once. */
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerDueAt = undefined;
+    void this.poll();
+  };
 
   private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
@@ -201,7 +204,7 @@ export class Watcher {
     this.inFlight = true;
     const startedAt = this.now();
     this.lastQueryAt = startedAt;
-    trace(() => `${this.name}: query (family ${this.options.family})`);
+    if (tracing()) trace(() => `${this.name}: query (family ${this.options.family})`);
     let outcome: Outcome;
     try {
       outcome = { kind: 'answer', resolution: await this.resolve(this.name, this.options.family) };
@@ -212,7 +215,7 @@ export class Watcher {
     if (this.stopped) return;
     this.totalQueries++;
     const durationMs = this.now() - startedAt;
-    report(() => ({
+    if (observed()) report(() => ({
       type: 'query',
       name: this.name,
       family: this.options.family,
@@ -226,7 +229,10 @@ export class Watcher {
   private settle(outcome: Outcome, durationMs: number): void {
     const previous = this.belief;
     const previousSignature = this.beliefSignature;
-    this.belief = nextBelief(previous, outcome);
+    const next = nextBelief(previous, outcome);
+    // The same records as last time (the usual poll): keep the belief held, so
+    // nothing new outlives the poll and no signature is computed.
+    this.belief = next.kind === 'addresses' && previous.kind === 'addresses' && sameRecords(previous.addresses, next.addresses) ? previous : next;
     this.beliefSignature = this.belief === previous ? previousSignature : signature(this.belief);
     let delay: number;
     if (outcome.kind === 'error') this.lastError = outcome.error;
@@ -253,7 +259,7 @@ export class Watcher {
         trace(() => `${this.name}: ${outcome.error.code} after ${durationMs} ms (${outcome.error.message}); next poll in ${delay} ms`);
       } else {
         const addresses = this.belief.kind === 'addresses' ? this.belief.addresses : [];
-        trace(() => `${this.name}: ${addresses.length} addresses in ${durationMs} ms, min TTL ${ttl} s; next poll in ${delay} ms`);
+        if (tracing()) trace(() => `${this.name}: ${addresses.length} addresses in ${durationMs} ms, min TTL ${ttl} s; next poll in ${delay} ms`);
         if (previousSignature !== this.beliefSignature) {
           this.lastChangeAt = this.now();
           const change = diff(previous.kind === 'addresses' ? previous.addresses : [], addresses);
@@ -270,7 +276,9 @@ export class Watcher {
       }
     }
     this.scheduleAt(this.now() + delay);
-    for (const subscriber of [...this.subscribers]) this.tell(subscriber);
+    // A copy, so a subscriber added while others are told waits for its own first telling; one alone needs none.
+    if (this.subscribers.size === 1) this.tell(this.subscribers.values().next().value!);
+    else for (const subscriber of [...this.subscribers]) this.tell(subscriber);
   }
 
   private tell(subscriber: Subscriber): void {
@@ -289,6 +297,17 @@ export class Watcher {
       trace(() => `${this.name}: subscriber threw: ${(error as Error)?.stack ?? String(error)}`);
     }
   }
+}
+
+/** The same records in the same order (address, family, TTL): what a steady server sends poll after poll. */
+function sameRecords(a: readonly ResolvedAddress[], b: readonly ResolvedAddress[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.address !== y.address || x.family !== y.family || x.ttl !== y.ttl) return false;
+  }
+  return true;
 }
 
 export function minTtl(addresses: readonly ResolvedAddress[]): number {

@@ -184,6 +184,11 @@ const reply = fc.record({
   flips: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 2 }),
 });
 
+/** IPv6 text as dns-packet writes it (its AAAA codec is not in the type definitions). */
+function aaaaText(bytes: number[]): string {
+  return (dnsPacket as unknown as { aaaa: { decode(buf: Buffer): string } }).aaaa.decode(Buffer.from([0, 16, ...bytes]));
+}
+
 describe('decodeCommonReply', () => {
   it('reads what dns-packet reads, or declines', () => {
     let read = 0;
@@ -197,7 +202,7 @@ describe('decodeCommonReply', () => {
         const fast = decodeCommonReply(Buffer.from(message), end);
         if (fast === null) return;
         read++;
-        if (fast.answers.length > 0) withAnswers++;
+        if ((fast.answers ?? []).length > 0) withAnswers++;
         expect(fast).toEqual(reference(message));
       }),
       { numRuns: 5_000 },
@@ -222,7 +227,7 @@ describe('decodeCommonReply', () => {
               class: 'IN' as const,
               name: 'target.fast.test',
               ttl: 5,
-              data: dnsPacket.aaaa.decode(Buffer.from([0, 16, ...bytes])),
+              data: aaaaText(bytes),
             })),
           ],
         });
