@@ -1,11 +1,16 @@
 import { parseNameserver } from './dns/resolv-conf.js';
 import type { Family, Nameserver } from './dns/types.js';
+import { MAX_ADDRESSES_OPTION_LIMIT } from './subset.js';
 
 /** Retry schedule after consecutive failures: `initial * multiplier^(n-1)`, capped at `max`. */
 export interface BackoffOptions {
   /** First retry delay, ms. */
   initial?: number;
-  /** Largest retry delay, ms. */
+  /**
+   * Largest retry delay, ms. Default: `refreshInterval`, so a failing poller
+   * asks no more rarely than a healthy one. A larger value shields a
+   * struggling DNS server, at the price of noticing its recovery later.
+   */
   max?: number;
   /** Growth per consecutive failure, >= 1. */
   multiplier?: number;
@@ -34,6 +39,12 @@ export interface WatchOptions {
   resolvConfPath?: string;
   /** hosts file consulted before DNS; default `/etc/hosts`; `false` skips it. */
   hostsPath?: string | false;
+  /**
+   * Use at most this many addresses of a name: a random subset, stable from
+   * poll to poll, different in every process, so a fleet still covers every
+   * pod. Default: every address.
+   */
+  maxAddresses?: number;
 }
 
 /** Options after defaults and validation: what the watcher runs on. */
@@ -42,13 +53,15 @@ export interface ResolvedOptions {
   respectTtl: boolean;
   minInterval: number;
   jitter: number;
-  backoff: Required<BackoffOptions>;
+  /** `max` undefined: capped at `refreshInterval` (see schedule.ts `backoffCap`). */
+  backoff: { initial: number; max: number | undefined; multiplier: number };
   family: Family;
   nameservers: Nameserver[] | undefined;
   timeout: number | undefined;
   attempts: number | undefined;
   resolvConfPath: string | undefined;
   hostsPath: string | false | undefined;
+  maxAddresses: number | undefined;
 }
 
 /**
@@ -60,11 +73,12 @@ export interface ResolvedOptions {
  * - minInterval 1 s: a channel in trouble calls updateResolution() on every
  *   failed connection; one query a second per name is the most that earns.
  * - jitter 0.2: ±20 % spreads a fleet restarted together over 2 s of each 5 s.
- * - backoff 1 s doubling to 10 s: the first retry as soon as grpc's own
- *   connection backoff; the cap bounds recovery after an outage to about
- *   12 s (10 s + 20 % jitter, then one query; plus the timeout if a query
- *   was lost as DNS came back) while a dead server sees one query per 10 s
- *   per name.
+ * - backoff 1 s doubling, capped at refreshInterval: the first retry as soon
+ *   as grpc's own connection backoff; the cap means DNS never sees more than
+ *   its steady rate from a failing poller, and a client is never blind for
+ *   longer than one interval (+ jitter) after DNS answers again (Envoy's
+ *   dns_failure_refresh_rate defaults to its refresh rate for this reason).
+ *   `max` is left unset so it follows a refreshInterval set later (per channel).
  * - family 0: dual-stack clusters publish both; single-stack ones answer
  *   NODATA for the other family at no extra latency (asked in parallel).
  */
@@ -73,7 +87,7 @@ export const DEFAULTS = Object.freeze({
   respectTtl: true,
   minInterval: 1_000,
   jitter: 0.2,
-  backoff: Object.freeze({ initial: 1_000, max: 10_000, multiplier: 2 }),
+  backoff: Object.freeze({ initial: 1_000, max: undefined as number | undefined, multiplier: 2 }),
   family: 0 as Family,
 });
 
@@ -82,7 +96,7 @@ const MAX_TIMER_MS = 2_147_483_647;
 const BACKOFF_KEYS = new Set(['initial', 'max', 'multiplier']);
 const KNOWN_KEYS = new Set([
   'refreshInterval', 'respectTtl', 'minInterval', 'jitter', 'backoff', 'family',
-  'nameservers', 'timeout', 'attempts', 'resolvConfPath', 'hostsPath',
+  'nameservers', 'timeout', 'attempts', 'resolvConfPath', 'hostsPath', 'maxAddresses',
 ]);
 
 /**
@@ -116,7 +130,7 @@ export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions
     jitter: fraction('jitter', options.jitter, base.jitter),
     backoff: {
       initial: milliseconds('backoff.initial', backoffInput.initial, base.backoff.initial, 1),
-      max: milliseconds('backoff.max', backoffInput.max, base.backoff.max, 1),
+      max: backoffInput.max === undefined ? base.backoff.max : milliseconds('backoff.max', backoffInput.max, 0, 1),
       multiplier: multiplier('backoff.multiplier', backoffInput.multiplier, base.backoff.multiplier),
     },
     family: family('family', options.family, base.family),
@@ -125,6 +139,7 @@ export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions
     attempts: options.attempts === undefined ? base.attempts : integer('attempts', options.attempts, 1, 10),
     resolvConfPath: optionalString('resolvConfPath', options.resolvConfPath, base.resolvConfPath),
     hostsPath: options.hostsPath === false ? false : hostsPath(options.hostsPath, base.hostsPath),
+    maxAddresses: options.maxAddresses === undefined ? base.maxAddresses : integer('maxAddresses', options.maxAddresses, 1, MAX_ADDRESSES_OPTION_LIMIT),
   };
   if (resolved.refreshInterval < resolved.minInterval) {
     // A short refreshInterval alone is a clear wish to poll that often.
@@ -135,7 +150,7 @@ export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions
       );
     }
   }
-  if (resolved.backoff.max < resolved.backoff.initial) {
+  if (resolved.backoff.max !== undefined && resolved.backoff.max < resolved.backoff.initial) {
     throw new TypeError(
       `Option "backoff.max" (${resolved.backoff.max}) must be >= "backoff.initial" (${resolved.backoff.initial})`,
     );
@@ -152,6 +167,7 @@ export function defaultOptions(): ResolvedOptions {
     attempts: undefined,
     resolvConfPath: undefined,
     hostsPath: undefined,
+    maxAddresses: undefined,
   };
 }
 

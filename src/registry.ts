@@ -1,17 +1,20 @@
 import { StubResolver } from './dns/lookup.js';
+import { limitAddresses } from './subset.js';
 import type { ResolvedOptions } from './options.js';
+import { StartupPacer } from './pacer.js';
 import { Watcher, type Delivery, type Subscription, type WatcherStats } from './watcher.js';
 
 /**
  * Sharing. One {@link Watcher} per (name, family, schedule, DNS settings) in
  * the process, so N channels to one Service cost one query per interval; and
  * one {@link StubResolver} (one UDP socket per family) per set of DNS
- * settings, so 10,000 watched names do not open 10,000 sockets. Both are
- * reference-counted and closed when their last user leaves.
+ * settings, so 10,000 watched names do not open 10,000 sockets, with one
+ * {@link StartupPacer} beside it so they do not all ask at once either. Both
+ * are reference-counted and closed when their last user leaves.
  */
 class Registry {
   private readonly watchers = new Map<string, Watcher>();
-  private readonly resolvers = new Map<string, { resolver: StubResolver; users: number }>();
+  private readonly resolvers = new Map<string, { resolver: StubResolver; pacer: StartupPacer; users: number }>();
 
   subscribe(name: string, options: ResolvedOptions, deliver: (delivery: Delivery) => void): Subscription {
     const key = watcherKey(name, options);
@@ -37,20 +40,21 @@ class Registry {
   }
 
   private createWatcher(key: string, name: string, options: ResolvedOptions): Watcher {
-    const resolver = this.acquireResolver(options);
+    const { resolver, pacer } = this.acquireResolver(options);
     const watcher: Watcher = new Watcher(
       name,
       options,
-      (target, family) => resolver.resolve(target, family),
+      async (target, family, known) => limitAddresses(await resolver.resolve(target, family, known), options.maxAddresses),
       () => {
         if (this.watchers.get(key) === watcher) this.watchers.delete(key);
         this.releaseResolver(options);
       },
+      { pacer: pacer.join(options.refreshInterval) },
     );
     return watcher;
   }
 
-  private acquireResolver(options: ResolvedOptions): StubResolver {
+  private acquireResolver(options: ResolvedOptions): { resolver: StubResolver; pacer: StartupPacer } {
     const key = resolverKey(options);
     let entry = this.resolvers.get(key);
     if (!entry) {
@@ -62,12 +66,13 @@ class Registry {
           resolvConfPath: options.resolvConfPath,
           hostsPath: options.hostsPath,
         }),
+        pacer: new StartupPacer(),
         users: 0,
       };
       this.resolvers.set(key, entry);
     }
     entry.users++;
-    return entry.resolver;
+    return entry;
   }
 
   private releaseResolver(options: ResolvedOptions): void {
@@ -97,6 +102,7 @@ function watcherKey(name: string, options: ResolvedOptions): string {
     options.jitter,
     options.backoff,
     resolverKey(options),
+    options.maxAddresses ?? null,
   ]);
 }
 

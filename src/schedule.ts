@@ -4,31 +4,67 @@ import type { ResolvedOptions } from './options.js';
 export type ScheduleOptions = Pick<ResolvedOptions, 'refreshInterval' | 'respectTtl' | 'minInterval' | 'jitter' | 'backoff'>;
 
 /**
- * Delay before the next poll after a successful answer whose shortest TTL is
- * `ttlSeconds`: the refresh interval, or sooner when the records expire sooner
- * (never below `minInterval`), then jittered. `random` is injectable so tests
- * can pin the jitter.
+ * Delay before the next poll after an answer whose shortest TTL is
+ * `ttlSeconds` (Infinity for none).
+ *
+ * - Without a shorter TTL the mean delay is exactly `refreshInterval`: the
+ *   jitter window is symmetric about it, narrowed (never shifted) so that no
+ *   poll comes sooner than `minInterval` and, with `respectTtl`, none later
+ *   than the records' expiry.
+ * - When the TTL is not longer than the interval (`respectTtl`), the poll lands
+ *   within the jitter fraction *before* the expiry, never after it, and never
+ *   sooner than `minInterval`.
+ *
+ * `random` is injectable so tests can pin the jitter.
  */
 export function delayAfterSuccess(options: ScheduleOptions, ttlSeconds: number, random: () => number = Math.random): number {
-  let delay = options.refreshInterval;
-  if (options.respectTtl && Number.isFinite(ttlSeconds)) {
-    delay = Math.min(delay, Math.max(ttlSeconds * 1000, options.minInterval));
+  const { refreshInterval, minInterval, jitter } = options;
+  const expiry = options.respectTtl && Number.isFinite(ttlSeconds) ? Math.max(ttlSeconds * 1000, minInterval) : Infinity;
+  if (expiry <= refreshInterval) {
+    // The records expire first (or together with the interval): spread the
+    // fleet over the stretch before expiry rather than poll in lock-step at it.
+    const low = Math.max(minInterval, expiry * (1 - jitter));
+    return Math.round(low + (expiry - low) * random());
   }
-  return floorAt(applyJitter(delay, options.jitter, random), options.minInterval);
+  return Math.round(jitterAbout(refreshInterval, minInterval, expiry, jitter, random));
 }
 
-/** Delay before retry number `failures` (1 = first failure): exponential backoff, capped, jittered. */
+/**
+ * Delay before retry number `failures` (1 = first failure):
+ * `initial × multiplier^(failures−1)`, capped at `backoff.max` — which by
+ * default is `refreshInterval`, so a failing poller never asks more rarely
+ * than a healthy one, and is never blind for longer than one interval (plus
+ * jitter) once DNS answers again. Jittered symmetrically, never below
+ * `minInterval`.
+ */
 export function delayAfterFailure(options: ScheduleOptions, failures: number, random: () => number = Math.random): number {
-  const { initial, max, multiplier } = options.backoff;
+  const { initial, multiplier } = options.backoff;
+  const cap = backoffCap(options);
   const exponent = Math.max(0, failures - 1);
-  const raw = Math.min(max, initial * multiplier ** exponent);
-  return floorAt(applyJitter(raw, options.jitter, random), options.minInterval);
+  const base = Math.max(options.minInterval, Math.min(cap, initial * multiplier ** exponent));
+  return Math.round(jitterAbout(base, options.minInterval, Infinity, options.jitter, random));
 }
 
-/** `delay` scaled by a uniform factor in [1 - jitter, 1 + jitter). */
-export function applyJitter(delay: number, jitter: number, random: () => number = Math.random): number {
-  if (jitter === 0) return delay;
-  return delay * (1 - jitter + 2 * jitter * random());
+/**
+ * The longest retry delay: `backoff.max` when set, else `refreshInterval`
+ * (which also cuts a larger `backoff.initial` down to it: the default
+ * initial of 1 s is above a 300 ms interval, and retrying more rarely than
+ * polling is what this default exists to prevent).
+ */
+export function backoffCap(options: Pick<ScheduleOptions, 'backoff' | 'refreshInterval'>): number {
+  return options.backoff.max ?? options.refreshInterval;
+}
+
+/**
+ * A uniform draw from `[mean − w, mean + w)`, where `w` is `jitter × mean`
+ * narrowed until the window fits in `[floor, ceiling]`. Symmetric, so the
+ * average delay stays `mean` — flooring after jittering would push it up.
+ * `mean` must lie within `[floor, ceiling]`.
+ */
+export function jitterAbout(mean: number, floor: number, ceiling: number, jitter: number, random: () => number = Math.random): number {
+  const halfWidth = Math.max(0, Math.min(jitter * mean, mean - floor, ceiling - mean));
+  if (halfWidth === 0) return mean;
+  return mean - halfWidth + 2 * halfWidth * random();
 }
 
 /**
@@ -38,8 +74,4 @@ export function applyJitter(delay: number, jitter: number, random: () => number 
 export function earliestRequestedRun(now: number, lastQueryAt: number | undefined, minInterval: number): number {
   if (lastQueryAt === undefined) return now;
   return Math.max(now, lastQueryAt + minInterval);
-}
-
-function floorAt(delay: number, floor: number): number {
-  return Math.round(Math.max(delay, floor));
 }

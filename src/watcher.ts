@@ -3,11 +3,16 @@ import type { Resolution } from './dns/lookup.js';
 import type { Family, ResolvedAddress } from './dns/types.js';
 import { UNKNOWN, diff, nextBelief, signature, whatToTell, type Belief, type Outcome, type Told } from './contract.js';
 import { delayAfterFailure, delayAfterSuccess, earliestRequestedRun, type ScheduleOptions } from './schedule.js';
+import type { PacedStart, PacerMember } from './pacer.js';
 import { observed, report } from './observe.js';
 import { trace, tracing } from './trace.js';
 
-/** Asks DNS once: addresses with TTLs, or a typed failure. */
-export type ResolveFn = (name: string, family: Family) => Promise<Resolution>;
+/**
+ * Asks DNS once: addresses with TTLs, or a typed failure. `known` is the
+ * fully qualified name that answered last time ({@link Resolution.name}),
+ * to be asked directly instead of walking the search list again.
+ */
+export type ResolveFn = (name: string, family: Family, known?: string) => Promise<Resolution>;
 
 /** What a subscriber receives: the contract's verdict plus the change against what it held before. */
 export type Delivery = Told & { added: string[]; removed: string[] };
@@ -27,6 +32,8 @@ export interface WatcherOptions extends ScheduleOptions {
 export interface WatcherEnvironment {
   now?: () => number;
   random?: () => number;
+  /** Paces the first poll among many watchers sharing DNS settings (see pacer.ts); none: at once. */
+  pacer?: PacerMember;
 }
 
 /** A point-in-time view of one watcher, for diagnostics and metrics. */
@@ -39,6 +46,11 @@ export interface WatcherStats {
   state: Belief['kind'];
   /** The current set, sorted (empty unless state is 'addresses'). */
   addresses: string[];
+  /**
+   * Addresses the last answer held: more than `addresses` when the
+   * `maxAddresses` option picked this process's subset of them.
+   */
+  addressesAvailable: number | undefined;
   /** Resolutions run, and how many of them could not ask DNS. */
   queries: number;
   failures: number;
@@ -47,7 +59,20 @@ export interface WatcherStats {
   lastQueryAt: Date | undefined;
   /** When the set last changed (the first set counts as a change). */
   lastChangeAt: Date | undefined;
+  /** True while a query is in flight ("querying now"); nextPollAt is then undefined. */
+  querying: boolean;
+  /**
+   * When the next poll is due; for a first poll waiting its turn behind many
+   * others (start-up pacing), when it is expected. Undefined while querying.
+   */
   nextPollAt: Date | undefined;
+  /**
+   * The fully qualified name DNS is asked for, with its trailing dot: the
+   * search-list candidate that answered, polled directly. Undefined until DNS
+   * answers (the search list is walked), and when /etc/hosts or an IP literal
+   * answers.
+   */
+  polledName: string | undefined;
 }
 
 interface Subscriber {
@@ -71,15 +96,21 @@ export class Watcher {
   private timer: NodeJS.Timeout | undefined;
   private timerDueAt: number | undefined;
   private inFlight = false;
+  /** The first poll, while it waits for its turn among many starting together. */
+  private pacedStart: PacedStart | undefined;
+  /** The candidate name that answered last (no trailing dot), asked directly at the next poll. */
+  private polledName: string | undefined;
   private lastQueryAt: number | undefined;
   private failures = 0;
   private totalQueries = 0;
   private totalFailures = 0;
   private lastError: DnsError | undefined;
   private lastChangeAt: number | undefined;
+  private addressesAvailable: number | undefined;
   private stopped = false;
   private readonly now: () => number;
   private readonly random: () => number;
+  private readonly pacer: PacerMember | undefined;
 
   constructor(
     readonly name: string,
@@ -90,15 +121,12 @@ export class Watcher {
   ) {
     this.now = environment.now ?? Date.now;
     this.random = environment.random ?? Math.random;
+    this.pacer = environment.pacer;
   }
 
   /** Current belief: the address set, or why there is none. */
   get state(): Belief {
     return this.belief;
-  }
-
-  get subscriberCount(): number {
-    return this.subscribers.size;
   }
 
   get isStopped(): boolean {
@@ -119,13 +147,16 @@ export class Watcher {
       subscribers: this.subscribers.size,
       state: belief.kind,
       addresses: belief.kind === 'addresses' ? [...new Set(belief.addresses.map((entry) => entry.address))].sort() : [],
+      addressesAvailable: this.addressesAvailable,
       queries: this.totalQueries,
       failures: this.totalFailures,
       consecutiveFailures: this.failures,
       lastError: this.lastError && { code: this.lastError.code, message: this.lastError.message },
       lastQueryAt: date(this.lastQueryAt),
       lastChangeAt: date(this.lastChangeAt),
-      nextPollAt: date(this.timerDueAt),
+      querying: this.inFlight,
+      nextPollAt: date(this.timerDueAt ?? this.pacedStart?.expectedAt()),
+      polledName: this.polledName === undefined ? undefined : `${this.polledName}.`,
     };
   }
 
@@ -139,8 +170,8 @@ export class Watcher {
     this.subscribers.add(subscriber);
     if (this.belief.kind !== 'unknown') {
       setImmediate(() => this.tell(subscriber));
-    } else if (!this.inFlight) {
-      this.scheduleAt(this.now());
+    } else if (!this.inFlight && !this.pacedStart && this.timer === undefined) {
+      this.startFirstPoll();
     }
     return {
       request: () => this.request(subscriber),
@@ -148,10 +179,21 @@ export class Watcher {
     };
   }
 
+  /** The first poll: at once, or at its turn when many names start together. */
+  private startFirstPoll(): void {
+    const start = () => {
+      this.pacedStart = undefined;
+      if (!this.stopped) this.scheduleAt(this.now());
+    };
+    if (!this.pacer) return start();
+    this.pacedStart = this.pacer.firstPoll(start);
+  }
+
   private request(subscriber: Subscriber): void {
     if (!subscriber.open || this.stopped) return;
     subscriber.asked = true;
-    if (this.inFlight) return;
+    // A query in flight, or a first poll waiting its turn, will answer it.
+    if (this.inFlight || this.pacedStart) return;
     const runAt = earliestRequestedRun(this.now(), this.lastQueryAt, this.options.minInterval);
     if (runAt > this.now()) {
       trace(() => `${this.name}: re-resolution requested, delayed ${runAt - this.now()} ms by minInterval`);
@@ -171,6 +213,9 @@ export class Watcher {
     if (this.stopped) return;
     this.stopped = true;
     this.clearTimer();
+    this.pacedStart?.cancel();
+    this.pacedStart = undefined;
+    this.pacer?.leave();
     for (const subscriber of this.subscribers) subscriber.open = false;
     this.subscribers.clear();
     trace(() => `${this.name}: watcher stopped`);
@@ -207,13 +252,17 @@ export class Watcher {
     if (tracing()) trace(() => `${this.name}: query (family ${this.options.family})`);
     let outcome: Outcome;
     try {
-      outcome = { kind: 'answer', resolution: await this.resolve(this.name, this.options.family) };
+      outcome = { kind: 'answer', resolution: await this.resolve(this.name, this.options.family, this.polledName) };
     } catch (error) {
       outcome = { kind: 'error', error: asDnsError(error, this.name) };
     }
     this.inFlight = false;
     if (this.stopped) return;
     this.totalQueries++;
+    if (outcome.kind === 'answer') {
+      const { addresses, addressesAvailable } = outcome.resolution;
+      this.addressesAvailable = addressesAvailable ?? distinctAddresses(addresses);
+    }
     const durationMs = this.now() - startedAt;
     if (observed()) report(() => ({
       type: 'query',
@@ -226,59 +275,107 @@ export class Watcher {
     this.settle(outcome, durationMs);
   }
 
+  /** After a poll: what to believe, when to ask next, then what to report and tell. */
   private settle(outcome: Outcome, durationMs: number): void {
+    const change = this.believe(outcome);
+    const delay = this.scheduleNext(outcome);
+    this.reportOutcome(outcome, change, durationMs, delay);
+    // A copy, so a subscriber added while others are told waits for its own first telling; one alone needs none.
+    if (this.subscribers.size === 1) this.tell(this.subscribers.values().next().value!);
+    else for (const subscriber of [...this.subscribers]) this.tell(subscriber);
+  }
+
+  /**
+   * Belief step: the contract's new belief, counters, and the name to poll
+   * next. Returns the previous belief, and whether the address set changed.
+   */
+  private believe(outcome: Outcome): { previous: Belief; setChanged: boolean } {
     const previous = this.belief;
-    const previousSignature = this.beliefSignature;
     const next = nextBelief(previous, outcome);
     // The same records as last time (the usual poll): keep the belief held, so
     // nothing new outlives the poll and no signature is computed.
     this.belief = next.kind === 'addresses' && previous.kind === 'addresses' && sameRecords(previous.addresses, next.addresses) ? previous : next;
-    this.beliefSignature = this.belief === previous ? previousSignature : signature(this.belief);
-    let delay: number;
-    if (outcome.kind === 'error') this.lastError = outcome.error;
-    if (outcome.kind === 'error' && !outcome.error.authoritative) {
-      this.failures++;
-      this.totalFailures++;
-      delay = delayAfterFailure(this.options, this.failures, this.random);
-      const kept = this.belief.kind === 'addresses';
-      const retryInMs = delay;
-      report(() => ({ type: 'error', name: this.name, error: outcome.error, kept, retryInMs }));
-      trace(
-        () =>
-          `${this.name}: failure ${this.failures} after ${durationMs} ms (${outcome.error.code}: ${outcome.error.message}); ` +
-          `${kept ? 'keeping the last good set' : 'no set yet'}; retry in ${retryInMs} ms`,
-      );
+    let setChanged = false;
+    if (this.belief !== previous) {
+      const previousSignature = this.beliefSignature;
+      this.beliefSignature = signature(this.belief);
+      setChanged = this.belief.kind === 'addresses' && previousSignature !== this.beliefSignature;
+      if (setChanged) this.lastChangeAt = this.now();
+    }
+    if (outcome.kind === 'error') {
+      this.lastError = outcome.error;
+      if (outcome.error.authoritative) {
+        this.failures = 0;
+        // The whole list was walked and nothing answered: start from it again.
+        this.polledName = undefined;
+      } else {
+        this.failures++;
+        this.totalFailures++;
+      }
     } else {
       this.failures = 0;
-      if (outcome.kind === 'answer') this.lastError = undefined;
-      const ttl = this.belief.kind === 'addresses' ? minTtl(this.belief.addresses) : Infinity;
-      delay = delayAfterSuccess(this.options, ttl, this.random);
-      if (outcome.kind === 'error') {
-        const retryInMs = delay;
-        report(() => ({ type: 'error', name: this.name, error: outcome.error, kept: false, retryInMs }));
-        trace(() => `${this.name}: ${outcome.error.code} after ${durationMs} ms (${outcome.error.message}); next poll in ${delay} ms`);
-      } else {
-        const addresses = this.belief.kind === 'addresses' ? this.belief.addresses : [];
-        if (tracing()) trace(() => `${this.name}: ${addresses.length} addresses in ${durationMs} ms, min TTL ${ttl} s; next poll in ${delay} ms`);
-        if (previousSignature !== this.beliefSignature) {
-          this.lastChangeAt = this.now();
-          const change = diff(previous.kind === 'addresses' ? previous.addresses : [], addresses);
-          if (previous.kind === 'addresses') {
-            trace(() => `${this.name}: changed: +[${change.added.join(', ')}] -[${change.removed.join(', ')}]`);
-          }
-          report(() => ({
-            type: 'update',
-            name: this.name,
-            addresses: [...new Set(addresses.map((entry) => entry.address))].sort(),
-            ...change,
-          }));
-        }
-      }
+      this.lastError = undefined;
+      this.remember(outcome.resolution);
     }
+    return { previous, setChanged };
+  }
+
+  /** Keep polling the search-list candidate that answered, directly. */
+  private remember(resolution: Resolution): void {
+    const polled = resolution.source === 'dns' ? resolution.name : undefined;
+    if (polled === this.polledName) return;
+    this.polledName = polled;
+    // An absolute name has no list to walk: only a relative one is news.
+    if (polled !== undefined && !this.name.endsWith('.')) {
+      trace(() => `${this.name} resolved as ${polled}. via the search list; polling it directly`);
+    }
+  }
+
+  /** Schedule step: the next poll, by the answer's TTL or the failure count. Returns the delay. */
+  private scheduleNext(outcome: Outcome): number {
+    const delay =
+      outcome.kind === 'error' && !outcome.error.authoritative
+        ? delayAfterFailure(this.options, this.failures, this.random)
+        : delayAfterSuccess(this.options, this.belief.kind === 'addresses' ? minTtl(this.belief.addresses) : Infinity, this.random);
     this.scheduleAt(this.now() + delay);
-    // A copy, so a subscriber added while others are told waits for its own first telling; one alone needs none.
-    if (this.subscribers.size === 1) this.tell(this.subscribers.values().next().value!);
-    else for (const subscriber of [...this.subscribers]) this.tell(subscriber);
+    return delay;
+  }
+
+  /** Report step: trace lines and observe() events for the outcome. */
+  private reportOutcome(
+    outcome: Outcome,
+    { previous, setChanged }: { previous: Belief; setChanged: boolean },
+    durationMs: number,
+    delay: number,
+  ): void {
+    if (outcome.kind === 'error') {
+      const { error } = outcome;
+      const kept = !error.authoritative && this.belief.kind === 'addresses';
+      report(() => ({ type: 'error', name: this.name, error, kept, retryInMs: delay }));
+      if (error.authoritative) {
+        trace(() => `${this.name}: ${error.code} after ${durationMs} ms (${error.message}); next poll in ${delay} ms`);
+      } else {
+        trace(
+          () =>
+            `${this.name}: failure ${this.failures} after ${durationMs} ms (${error.code}: ${error.message}); ` +
+            `${kept ? 'keeping the last good set' : 'no set yet'}; retry in ${delay} ms`,
+        );
+      }
+      return;
+    }
+    const addresses = this.belief.kind === 'addresses' ? this.belief.addresses : [];
+    if (tracing()) trace(() => `${this.name}: ${addresses.length} addresses in ${durationMs} ms, min TTL ${minTtl(addresses)} s; next poll in ${delay} ms`);
+    if (!setChanged) return;
+    const change = diff(previous.kind === 'addresses' ? previous.addresses : [], addresses);
+    if (previous.kind === 'addresses') {
+      trace(() => `${this.name}: changed: +[${change.added.join(', ')}] -[${change.removed.join(', ')}]`);
+    }
+    report(() => ({
+      type: 'update',
+      name: this.name,
+      addresses: [...new Set(addresses.map((entry) => entry.address))].sort(),
+      ...change,
+    }));
   }
 
   private tell(subscriber: Subscriber): void {
@@ -308,6 +405,18 @@ function sameRecords(a: readonly ResolvedAddress[], b: readonly ResolvedAddress[
     if (x.address !== y.address || x.family !== y.family || x.ttl !== y.ttl) return false;
   }
   return true;
+}
+
+/** Distinct addresses; small sets (the usual) counted without building a Set. */
+function distinctAddresses(addresses: readonly ResolvedAddress[]): number {
+  if (addresses.length > 16) return new Set(addresses.map((entry) => entry.address)).size;
+  let count = 0;
+  for (let i = 0; i < addresses.length; i++) {
+    let seen = false;
+    for (let j = 0; j < i && !seen; j++) seen = addresses[j]!.address === addresses[i]!.address;
+    if (!seen) count++;
+  }
+  return count;
 }
 
 export function minTtl(addresses: readonly ResolvedAddress[]): number {

@@ -16,6 +16,7 @@ import * as dnsPacket from 'dns-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   DnsClient,
+  MAX_ANSWER_LABELS,
   MAX_ANSWERS_DECODED_PER_TRY,
   MAX_IN_FLIGHT_PER_NAMESERVER,
   MAX_QUEUED_PER_NAMESERVER,
@@ -58,12 +59,21 @@ async function deadServer(): Promise<{ nameserver: Nameserver; received: () => n
 /** A UDP server answering every query with `reply(query)`: raw bytes, one datagram or several. */
 async function rawServer(reply: (query: dnsPacket.DecodedPacket) => Buffer | Buffer[]): Promise<Nameserver> {
   const socket = dgram.createSocket('udp4');
+  let open = true;
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
   socket.on('message', (message, remote) => {
     const replies = reply(dnsPacket.decode(message));
-    for (const datagram of Array.isArray(replies) ? replies : [replies]) socket.send(datagram, remote.port, remote.address);
+    // One datagram after the other is sent: a burst of dozens would overflow the client's receive buffer and test nothing.
+    const sendFrom = (index: number): void => {
+      const datagram = (Array.isArray(replies) ? replies : [replies])[index];
+      if (datagram && open) socket.send(datagram, remote.port, remote.address, () => setTimeout(() => sendFrom(index + 1), 1));
+    };
+    sendFrom(0);
   });
-  cleanups.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+  cleanups.push(() => new Promise<void>((resolve) => {
+    open = false;
+    socket.close(() => resolve());
+  }));
   return { host: '127.0.0.1', port: socket.address().port };
 }
 
@@ -237,27 +247,44 @@ describe('address records of the wrong size are a bad reply, not a truncated add
 });
 
 describe(`decode budget: MAX_ANSWERS_DECODED_PER_TRY (${MAX_ANSWERS_DECODED_PER_TRY})`, () => {
-  it('stops reading a TCP stream of 7 label-ladder messages after two of them, with BADRESPONSE', async () => {
+  /** A UDP server that only says "truncated", and a TCP server on the same port that sends `frames` for the query. */
+  async function truncatingPair(frames: (query: dnsPacket.DecodedPacket) => Buffer[]): Promise<{ server: Nameserver; sent: () => number } | null> {
     let sent = 0;
     const udp = await rawServer((query) => dnsPacket.encode({ type: 'response', id: query.id, flags: dnsPacket.TRUNCATED_RESPONSE, questions: query.questions }));
     const tcp = await listenTcpOn(udp.host, udp.port, (socket) => {
       socket.once('data', (chunk: Buffer) => {
-        const query = dnsPacket.decode(chunk.subarray(2));
-        const frames = Array.from({ length: 7 }, () => frameMessage(labelLadderMessage(query, 1_024)));
-        sent = frames.length;
-        socket.end(Buffer.concat(frames));
+        const messages = frames(dnsPacket.decode(chunk.subarray(2)));
+        sent = messages.length;
+        socket.end(Buffer.concat(messages.map(frameMessage)));
       });
     }).catch(() => null);
-    if (!tcp) return; // the TCP port was taken: nothing to test this run
+    if (!tcp) return null; // the TCP port was taken: nothing to test this run
     cleanups.push(tcp.close);
-    const error = await expectDnsError(newClient({ timeoutMs: 5_000 }).query([udp], 'bounds.test', 'A'), 'BADRESPONSE');
+    return { server: udp, sent: () => sent };
+  }
+
+  it('stops reading a TCP stream of undecodable messages once the try has decoded its budget, with BADRESPONSE', async () => {
+    // 300 records a message stay under MAX_ANSWER_LABELS, so each is decoded to its cut-short end and fails; 28 pass the budget.
+    const pair = await truncatingPair((query) => Array.from({ length: 28 }, () => labelLadderMessage(query, 300)));
+    if (!pair) return;
+    const error = await expectDnsError(newClient({ timeoutMs: 5_000 }).query([pair.server], 'bounds.test', 'A'), 'BADRESPONSE');
     expect(error.message).toContain(`sent more than ${MAX_ANSWERS_DECODED_PER_TRY} answer records over TCP without a usable answer for bounds.test A`);
-    expect(sent).toBe(7);
+    expect(pair.sent()).toBe(28);
+  });
+
+  it(`decodes a label-ladder message only up to MAX_ANSWER_LABELS (${MAX_ANSWER_LABELS}) and reads nothing after it`, async () => {
+    const pair = await truncatingPair((query) => Array.from({ length: 7 }, () => labelLadderMessage(query, 1_024)));
+    if (!pair) return;
+    const reply = await newClient({ timeoutMs: 5_000 }).query([pair.server], 'bounds.test', 'A');
+    // Each record is owned by a 127-label name: the budget stops the first message after about 384 of its 1,024 records.
+    expect(reply.answers.length).toBeLessThanOrEqual(Math.ceil(MAX_ANSWER_LABELS / 128));
+    expect(reply.answers.some((answer) => answer.type === 'A')).toBe(false);
+    expect(pair.sent()).toBe(7);
   });
 
   it('refuses a UDP try after the budget when datagrams with our id and question keep failing to decode', async () => {
-    // 280 records keep each datagram under MAX_UDP_REPLY_SIZE; 8 of them pass the budget.
-    const server = await rawServer((query) => Array.from({ length: 10 }, () => labelLadderMessage(query, 280)));
+    // 280 records keep each datagram under MAX_UDP_REPLY_SIZE; 30 of them pass the budget.
+    const server = await rawServer((query) => Array.from({ length: 30 }, () => labelLadderMessage(query, 280)));
     const error = await expectDnsError(newClient({ timeoutMs: 2_000 }).query([server], 'bounds.test', 'A'), 'BADRESPONSE');
     expect(error.message).toContain(`sent more than ${MAX_ANSWERS_DECODED_PER_TRY} answer records over UDP without a usable answer for bounds.test A`);
   });

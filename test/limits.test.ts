@@ -12,6 +12,7 @@ import * as dnsPacket from 'dns-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DnsClient,
+  MAX_ANSWER_LABELS,
   MAX_ANSWER_RECORDS,
   MAX_POINTER_CHAIN,
   MAX_TCP_BYTES_PER_QUERY,
@@ -21,7 +22,7 @@ import {
 } from '../src/dns/client.js';
 import type { Timers } from '../src/dns/timers.js';
 import { hasPointerLadder } from '../src/dns/wire.js';
-import { MAX_ADDRESSES_PER_FAMILY, MAX_CNAME_DEPTH, StubResolver } from '../src/dns/lookup.js';
+import { MAX_CNAME_DEPTH, StubResolver } from '../src/dns/lookup.js';
 import type { Nameserver } from '../src/dns/types.js';
 import { ListenerAdapter, MAX_ADDRESSES_TO_GRPC, type HostPort } from '../src/grpc/listener.js';
 import type { GrpcModuleLike } from '../src/grpc/types.js';
@@ -135,42 +136,76 @@ function genuineReply(query: dnsPacket.DecodedPacket, addresses: string[] = ['10
 
 // ------------------------------------------------------------------ answers
 
-describe(`answers used per response: MAX_ADDRESSES_PER_FAMILY (${MAX_ADDRESSES_PER_FAMILY}) and MAX_ANSWER_RECORDS (${MAX_ANSWER_RECORDS})`, () => {
-  it('uses at most MAX_ADDRESSES_PER_FAMILY addresses per family: the lowest, whatever the order of the answer, and traces it', async () => {
-    const server = await dnsServer();
-    const all = manyV4(MAX_ADDRESSES_PER_FAMILY + 88);
-    const expected = [...all].sort().slice(0, MAX_ADDRESSES_PER_FAMILY);
-    const resolver = resolverFor([server.nameserver]);
-    for (const order of [all, [...all].reverse()]) {
-      server.setRecords(NAME, { A: order });
-      const resolution = await resolver.resolve(NAME, 4);
-      expect(resolution.addresses).toHaveLength(MAX_ADDRESSES_PER_FAMILY);
-      expect(resolution.addresses.map((entry) => entry.address).sort()).toEqual(expected);
-    }
-    expect(server.countQueries({ transport: 'tcp' })).toBe(2); // too big for UDP
-    expect(traces.filter((line) => line.includes('MAX_ADDRESSES_PER_FAMILY'))).toHaveLength(2);
-    expect(traces[0]).toContain(`answer holds ${all.length} A records; using the lowest ${MAX_ADDRESSES_PER_FAMILY}`);
-  });
+/** A reply to `query` (our id and question) whose answer section is `records`, raw. */
+function rawReply(query: dnsPacket.DecodedPacket, records: Buffer[]): Buffer {
+  const head = dnsPacket.encode({ type: 'response', id: query.id, flags: dnsPacket.AUTHORITATIVE_ANSWER, questions: query.questions });
+  head.writeUInt16BE(records.length, 6);
+  return Buffer.concat([head, ...records]);
+}
 
-  it('uses all of an answer at exactly MAX_ADDRESSES_PER_FAMILY', async () => {
-    const server = await dnsServer();
-    server.setRecords(NAME, { A: manyV4(MAX_ADDRESSES_PER_FAMILY) });
-    const resolution = await resolverFor([server.nameserver]).resolve(NAME, 4);
-    expect(resolution.addresses).toHaveLength(MAX_ADDRESSES_PER_FAMILY);
-    expect(traces.filter((line) => line.includes('MAX_ADDRESSES'))).toEqual([]);
+/** An A record owned by the question's name (a pointer to offset 12), 16 bytes. */
+function pointedA(address: string): Buffer {
+  return Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, ...address.split('.').map(Number)]);
+}
+
+/** A record of an unknown type with empty rdata and the given owner name bytes: cheap filler. */
+function filler(owner: Buffer = Buffer.from([0])): Buffer {
+  return Buffer.concat([owner, Buffer.from([0xff, 0x00, 0, 1, 0, 0, 0, 30, 0, 0])]);
+}
+
+describe(`answers used per response: every address, MAX_ANSWER_RECORDS (${MAX_ANSWER_RECORDS}), MAX_ANSWER_LABELS (${MAX_ANSWER_LABELS})`, () => {
+  it('uses every address of a maximum-size TCP answer (4,094 A records), whatever their order, with no trace', async () => {
+    // 65,535 bytes: 12 header + 17 question + 16 per A record owned by a compressed name.
+    const all = manyV4(Math.floor((65_535 - 12 - (NAME.length + 2) - 4) / 16));
+    expect(all).toHaveLength(4_094);
+    let order = all;
+    const server = await truncatingServerWithTcp((socket, query) => {
+      const reply = rawReply(query, order.map(pointedA));
+      expect(reply.length).toBeLessThanOrEqual(MAX_TCP_MESSAGE_SIZE);
+      socket.end(frame(reply));
+    });
+    const resolver = resolverFor([server]);
+    for (const next of [all, [...all].reverse()]) {
+      order = next;
+      const resolution = await resolver.resolve(NAME, 4);
+      expect(resolution.addresses.map((entry) => entry.address).sort()).toEqual([...all].sort());
+    }
+    expect(traces.filter((line) => line.includes('MAX_'))).toEqual([]);
   });
 
   it('decodes at most MAX_ANSWER_RECORDS answer records of a reply, and traces it', async () => {
-    const server = await dnsServer();
     // Past the limit, records whose addresses would sort first: never seen.
-    const decoded = manyV4(MAX_ANSWER_RECORDS, 20);
+    // Root-owned filler (11 bytes a record) is what lets so many fit in 64 KB.
+    const used = manyV4(100, 20);
     const ignored = manyV4(40, 1);
-    server.setRecords(NAME, { A: [...decoded, ...ignored] });
-    const resolution = await resolverFor([server.nameserver]).resolve(NAME, 4);
-    const used = resolution.addresses.map((entry) => entry.address);
-    expect(used).toHaveLength(MAX_ADDRESSES_PER_FAMILY);
-    expect(used.filter((address) => ignored.includes(address))).toEqual([]);
-    expect(traces.some((line) => line.includes(`reply holds ${MAX_ANSWER_RECORDS + 40} answer records; using the first ${MAX_ANSWER_RECORDS}`))).toBe(true);
+    const records = [...used.map(pointedA), ...Array.from({ length: MAX_ANSWER_RECORDS - used.length }, () => filler()), ...ignored.map(pointedA)];
+    const server = await truncatingServerWithTcp((socket, query) => socket.end(frame(rawReply(query, records))));
+    const resolution = await resolverFor([server]).resolve(NAME, 4);
+    expect(resolution.addresses.map((entry) => entry.address).sort()).toEqual([...used].sort());
+    expect(traces).toContain(`${NAME} A: reply holds ${MAX_ANSWER_RECORDS + 40} answer records; using the first ${MAX_ANSWER_RECORDS} (MAX_ANSWER_RECORDS)`);
+  });
+
+  it('stops decoding at MAX_ANSWER_LABELS: records owned by 127-label names cannot buy 4,096 x 127 decoding steps', async () => {
+    // One owner name of 127 one-letter labels (255 octets), then records owned by a pointer to it:
+    // 12 bytes on the wire, 128 labels of decoding each.
+    const longName = Buffer.concat([...Array.from({ length: 127 }, () => Buffer.from([1, 0x62])), Buffer.from([0])]);
+    const used = manyV4(10, 20);
+    const ignored = manyV4(10, 1);
+    let expensive: Buffer[] = [];
+    const server = await truncatingServerWithTcp((socket, query) => {
+      const longNameAt = rawReply(query, used.map(pointedA)).length;
+      const pointer = Buffer.from([0xc0 | (longNameAt >> 8), longNameAt & 0xff]);
+      expensive = [filler(longName), ...Array.from({ length: 3_000 }, () => filler(pointer))];
+      socket.end(frame(rawReply(query, [...used.map(pointedA), ...expensive, ...ignored.map(pointedA)])));
+    });
+    const resolution = await resolverFor([server]).resolve(NAME, 4);
+    expect(resolution.addresses.map((entry) => entry.address).sort()).toEqual([...used].sort());
+    const announced = used.length + expensive.length + ignored.length;
+    const line = traces.find((text) => text.startsWith(`${NAME} A: reply holds ${announced} answer records; using the first `));
+    expect(line).toMatch(/\(MAX_ANSWER_LABELS\)$/);
+    const decoded = Number(/using the first (\d+)/.exec(line!)![1]);
+    // 1 + 2 labels per A record ("limits", "test"), 1 + 127 per expensive one.
+    expect(decoded).toBe(used.length + Math.floor((MAX_ANSWER_LABELS - used.length * 3) / 128));
   });
 });
 

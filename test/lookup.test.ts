@@ -516,6 +516,46 @@ describe('StubResolver: search list and ndots, as in a Kubernetes pod', () => {
   });
 });
 
+describe('StubResolver: a known candidate asked directly', () => {
+  it('asks the known candidate alone, one query per family', async () => {
+    const server = await startServer();
+    server.setRecords('svc.ns.svc.cluster.local', { A: ['10.0.0.1'] });
+    const resolver = resolverWith([server.nameserver], KUBE_SEARCH);
+    const first = await resolver.resolve('svc.ns.svc.cluster.local', 0);
+    expect(first.name).toBe('svc.ns.svc.cluster.local');
+    expect(server.queries).toHaveLength(8);
+    server.resetLog();
+    const again = await resolver.resolve('svc.ns.svc.cluster.local', 0, first.name);
+    expect(addresses(again)).toEqual(['10.0.0.1']);
+    expect(server.queries.map((query) => `${query.type} ${query.name}`).sort()).toEqual([
+      'A svc.ns.svc.cluster.local',
+      'AAAA svc.ns.svc.cluster.local',
+    ]);
+  });
+
+  it('walks the list again, without asking the known one twice, when it answers NXDOMAIN', async () => {
+    const server = await startServer();
+    server.setRecords('svc.svc.cluster.local', { A: ['10.0.0.2'] });
+    const resolver = resolverWith([server.nameserver], KUBE_SEARCH);
+    const moved = await resolver.resolve('svc', 4, 'svc.ns.svc.cluster.local');
+    expect(moved.name).toBe('svc.svc.cluster.local');
+    expect(askedNames(server)).toEqual(['svc.ns.svc.cluster.local', 'svc.svc.cluster.local']);
+    server.resetLog();
+    await expectDnsError(resolver.resolve('gone', 4, 'gone.ns.svc.cluster.local'), 'NXDOMAIN');
+    expect(askedNames(server)).toEqual(['gone.ns.svc.cluster.local', 'gone.svc.cluster.local', 'gone.cluster.local', 'gone']);
+  });
+
+  it('ignores a known name that is not one of the candidates', async () => {
+    const server = await startServer();
+    server.setRecords('svc.ns.svc.cluster.local', { A: ['10.0.0.1'] });
+    server.setRecords('elsewhere.example', { A: ['10.9.9.9'] });
+    const resolver = resolverWith([server.nameserver], KUBE_SEARCH);
+    const resolution = await resolver.resolve('svc', 4, 'elsewhere.example');
+    expect(resolution.name).toBe('svc.ns.svc.cluster.local');
+    expect(server.queries.some((query) => query.name === 'elsewhere.example')).toBe(false);
+  });
+});
+
 describe('StubResolver: /etc/hosts and IP literals', () => {
   let hostsPath: string;
 

@@ -58,7 +58,12 @@ describe('observe() and stats()', () => {
     expect(errors[1]).toMatchObject({ type: 'error', kept: true, retryInMs: 40 });
     expect(errors[0]!.type === 'error' && errors[0]!.error.code).toBe('SERVFAIL');
 
-    const snapshot = svc.stats();
+    // Between polls, not during one (a query in flight has no next poll yet: see "querying" below).
+    const snapshot = await vi.waitFor(() => {
+      const current = svc.stats();
+      expect(current?.querying).toBe(false);
+      return current;
+    }, { timeout: 3_000 });
     expect(snapshot).toMatchObject({ name: 'metrics.test', family: 4, subscribers: 1, state: 'addresses', addresses: ['10.0.0.2'] });
     expect(snapshot!.queries).toBeGreaterThanOrEqual(4);
     expect(snapshot!.failures).toBeGreaterThanOrEqual(2);
@@ -68,6 +73,25 @@ describe('observe() and stats()', () => {
     svc.close();
     expect(svc.stats()).toBeUndefined();
     expect(stats().some((entry) => entry.name === 'metrics.test')).toBe(false);
+  });
+
+  it('stats() says "querying" while a query is in flight, and when the next poll is due between polls', async () => {
+    dns.setRecords('querying.test', { A: ['10.0.0.3'] });
+    const svc = watch('querying.test', { ...options, refreshInterval: 5_000, minInterval: 1_000, timeout: 3_000 });
+    await vi.waitFor(() => expect(svc.current).toBeDefined(), { timeout: 3_000 });
+    const idle = svc.stats()!;
+    expect(idle.querying).toBe(false);
+    expect(idle.nextPollAt!.getTime()).toBeGreaterThan(Date.now());
+    // A slow answer: the query stays in flight long enough to be seen.
+    dns.setFault({ delayMs: 300 }, { name: 'querying.test' });
+    svc.refresh(); // runs once minInterval has passed since the first query
+    await vi.waitFor(() => expect(svc.stats()!.querying).toBe(true), { timeout: 3_000 });
+    expect(svc.stats()!.nextPollAt).toBeUndefined();
+    await vi.waitFor(() => expect(svc.stats()!.querying).toBe(false), { timeout: 3_000 });
+    expect(svc.stats()!.nextPollAt).toBeInstanceOf(Date);
+    expect(svc.stats()!.polledName).toBe('querying.test.');
+    dns.setFault(null);
+    svc.close();
   });
 
   it('NXDOMAIN is reported as an error that keeps nothing, polled at the interval', async () => {

@@ -240,6 +240,72 @@ describe('Watcher', () => {
   });
 });
 
+describe('Watcher: the name polled', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const from = (name: string, source: Resolution['source'] = 'dns'): Resolution => ({
+    name,
+    addresses: [{ address: '10.0.0.1', family: 4, ttl: 30 }],
+    source,
+    failedFamilies: [],
+  });
+
+  it('passes the name that answered back to the resolver; keeps it over failures, drops it on NXDOMAIN', async () => {
+    const steps: Array<Resolution | DnsError> = [
+      from('svc.ns.svc.cluster.local'),
+      from('svc.ns.svc.cluster.local'),
+      timeout(),
+      new DnsError('NXDOMAIN', 'svc', 'gone'),
+      from('svc.svc.cluster.local'),
+      from('svc.svc.cluster.local'),
+    ];
+    const known: Array<string | undefined> = [];
+    let index = 0;
+    const resolve = vi.fn(async (_name: string, _family: number, remembered?: string) => {
+      known.push(remembered);
+      const step = steps[Math.min(index++, steps.length - 1)]!;
+      if (step instanceof DnsError) throw step;
+      return step;
+    });
+    const watcher = new Watcher('svc', options(), resolve);
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(0);
+    expect(watcher.stats().polledName).toBe('svc.ns.svc.cluster.local.');
+    await vi.advanceTimersByTimeAsync(5_000 + 5_000 + 1_000 + 5_000);
+    expect(known).toEqual([
+      undefined,
+      'svc.ns.svc.cluster.local',
+      'svc.ns.svc.cluster.local',
+      'svc.ns.svc.cluster.local', // a timeout keeps it
+      undefined, // NXDOMAIN after the walk: start from the list again
+    ]);
+    expect(watcher.stats().polledName).toBe('svc.svc.cluster.local.');
+    watcher.stop();
+  });
+
+  it('an answer from the hosts file polls no DNS name', async () => {
+    const watcher = new Watcher('svc', options(), async () => from('svc', 'hosts'));
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(0);
+    expect(watcher.stats().polledName).toBeUndefined();
+    watcher.stop();
+  });
+
+  it('default backoff: retries never further apart than refreshInterval', async () => {
+    const dns = scriptedDns([['10.0.0.1'], timeout(), timeout(), timeout(), timeout(), timeout(), ['10.0.0.2']]);
+    const watcher = new Watcher('svc', options({ refreshInterval: 3_000, backoff: { initial: 1_000, max: undefined, multiplier: 2 } }), dns.resolve);
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(3_000 + 1_000 + 2_000 + 3_000 + 3_000 + 3_000);
+    expect(dns.calls).toEqual([0, 3_000, 4_000, 6_000, 9_000, 12_000, 15_000]);
+    watcher.stop();
+  });
+});
+
 describe('Watcher timers (real)', () => {
   it('the poll timer never keeps the process alive', async () => {
     const watcher = new Watcher('svc', options(), async (name) => ({

@@ -16,6 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const NETNS_RESOLV_CONF = 'nameserver 127.0.0.1\noptions timeout:2 attempts:2\n';
+/** A kubelet pod's search list and ndots (queries-per-poll): appended to a nameserver line. */
+export const POD_SEARCH = 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5 timeout:2 attempts:2\n';
 
 const WRAPPER =
   'set -e; ip link set lo up; mount --bind "$BENCH_RESOLV_CONF" /etc/resolv.conf; exec "$@"';
@@ -27,7 +29,7 @@ export interface Netns {
 }
 
 /** A namespace wrapper, or the reason there is none. */
-export function prepareNetns(): Netns | { unavailable: string } {
+export function prepareNetns(resolvConfText = NETNS_RESOLV_CONF): Netns | { unavailable: string } {
   if (process.platform !== 'linux') return { unavailable: 'needs unshare (Linux only)' };
   const probe = spawnSync('unshare', ['--net', '--mount', 'sh', '-c', 'command -v ip >/dev/null && ip link set lo up'], {
     stdio: 'ignore',
@@ -38,7 +40,7 @@ export function prepareNetns(): Netns | { unavailable: string } {
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'grpc-dns-watch-bench-'));
   const resolvConf = path.join(dir, 'resolv.conf');
-  fs.writeFileSync(resolvConf, NETNS_RESOLV_CONF);
+  fs.writeFileSync(resolvConf, resolvConfText);
   return {
     wrap: (command, args) => ({
       command: 'unshare',

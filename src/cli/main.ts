@@ -179,7 +179,7 @@ async function runWatch(config: CliConfig, io: CliIo, reporter: Reporter, asking
   };
   watcher.on('update', (update: WatchUpdate) => {
     firstOutcome();
-    reporter.update(update);
+    reporter.update(update, watcher.stats()?.polledName);
   });
   watcher.on('error', (error: DnsError) => {
     firstOutcome();

@@ -20,7 +20,7 @@ export interface AddressesEvent {
   type: 'addresses';
   at: string;
   name: string;
-  /** --once only: the fully qualified name that answered (after the search list). */
+  /** The fully qualified name that answered (after the search list); watch mode polls it directly. */
   resolvedName?: string;
   /** --once only: where the answer came from. */
   source?: 'dns' | 'hosts' | 'literal';

@@ -116,9 +116,10 @@ export class Reporter {
   }
 
   /** Watch mode: the first update is the set, every later one a change. */
-  update(update: WatchUpdate): void {
+  update(update: WatchUpdate, polledName?: string): void {
     if (!this.shownSet) {
-      this.addresses(update.records, update.at);
+      // The name polled from now on: the search-list candidate that answered.
+      this.addresses(update.records, update.at, polledName === undefined ? {} : { resolvedName: polledName });
       return;
     }
     if (this.config.json) {

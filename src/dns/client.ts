@@ -12,7 +12,7 @@ import type { Nameserver } from './types.js';
 import { UdpLane, type UdpPort } from './udp-lane.js';
 import { MAX_ANSWER_RECORDS, announcedAnswers, answersQuery, decodeReply, encodeQuery, questionEnd, type ReplyPacket } from './wire.js';
 
-export { MAX_ANSWER_RECORDS, MAX_POINTER_CHAIN } from './wire.js';
+export { MAX_ANSWER_LABELS, MAX_ANSWER_RECORDS, MAX_POINTER_CHAIN } from './wire.js';
 
 /** Record types this transport asks for. */
 export type QueryType = 'A' | 'AAAA';
@@ -413,7 +413,7 @@ export class DnsClient {
             defect = packet;
             continue;
           }
-          traceCappedAnswers(announced, name, type);
+          traceCappedAnswers(announced, packet.answers?.length ?? 0, name, type);
           finish(null, packet);
           return;
         }
@@ -464,7 +464,7 @@ export class DnsClient {
       query.defect = packet;
       return;
     }
-    traceCappedAnswers(announced, query.name, query.type);
+    traceCappedAnswers(announced, packet.answers?.length ?? 0, query.name, query.type);
     query.settle({ reply: packet });
   }
 
@@ -507,13 +507,13 @@ function tooManyAnswers(server: Nameserver, name: string, type: QueryType, trans
   );
 }
 
-/** Trace a valid reply whose answers went past {@link MAX_ANSWER_RECORDS}. */
-function traceCappedAnswers(announced: number, name: string, type: QueryType): void {
-  if (announced > MAX_ANSWER_RECORDS) {
-    trace(() => `${name} ${type}: reply holds ${announced} answer records; using the first ${MAX_ANSWER_RECORDS} (MAX_ANSWER_RECORDS)`);
+/** Trace a valid reply whose answers were not all decoded (MAX_ANSWER_RECORDS, MAX_ANSWER_LABELS in wire.ts). */
+function traceCappedAnswers(announced: number, decoded: number, name: string, type: QueryType): void {
+  if (announced > decoded) {
+    const limit = announced > MAX_ANSWER_RECORDS && decoded === MAX_ANSWER_RECORDS ? 'MAX_ANSWER_RECORDS' : 'MAX_ANSWER_LABELS';
+    trace(() => `${name} ${type}: reply holds ${announced} answer records; using the first ${decoded} (${limit})`);
   }
 }
-
 
 function sameHost(remote: string, asked: string): boolean {
   return remote === asked || canonicalHost(remote) === canonicalHost(asked);

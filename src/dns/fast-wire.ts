@@ -11,11 +11,11 @@ import type * as dnsPacket from 'dns-packet';
  * replies, nearly always of these shapes.
  */
 
-const TYPE_A = 1;
+export const TYPE_A = 1;
 const TYPE_CNAME = 5;
-const TYPE_AAAA = 28;
+export const TYPE_AAAA = 28;
 const TYPE_OPT = 41;
-const CLASS_IN = 1;
+export const CLASS_IN = 1;
 const FLAG_RD = 0x0100;
 const FLAG_TC = 0x0200;
 const HEADER_SIZE = 12;
@@ -78,26 +78,30 @@ export function encodeQueryFast(id: number, name: string, type: 'A' | 'AAAA', ud
 }
 
 /**
- * dns-packet's reading of `message` as far as the resolver uses it (flags,
- * TC bit, answer records), for a reply with one question ending at
- * `questionEnd` whose answer records are all A (4 bytes), AAAA (16 bytes) or
- * CNAME of class IN with ASCII names; null for anything else. Authority and
- * additional sections are not read (the caller zeroed their counts, as it
- * does before dns-packet). Names are read as dns-packet reads them,
- * compression pointers included (backward only; the caller has refused
- * pointer ladders).
+ * What decodeReply (src/dns/wire.ts) reads from `message` with dns-packet, as
+ * far as the resolver uses it (flags, TC bit, answer records): the first
+ * `count` answer records, stopping before the one that takes the labels of
+ * their names past `maxLabels` (counted as wire.ts counts them: one per
+ * record plus the dot-separated parts of its owner and of a CNAME target).
+ * Only for a reply with one question ending at `questionEnd` whose answer
+ * records are A (4 bytes), AAAA (16 bytes) or CNAME of class IN with ASCII
+ * names; null for anything else. Authority and additional sections are not
+ * read. Names are read as dns-packet reads them, compression pointers
+ * included (backward only; the caller has refused pointer ladders).
  */
-export function decodeCommonReply(message: Buffer, questionEnd: number): ReplyPacket | null {
+export function decodeCommonReply(message: Buffer, questionEnd: number, count: number, maxLabels: number): ReplyPacket | null {
   if (message.length < HEADER_SIZE || questionEnd > message.length) return null;
   const flags = message.readUInt16BE(2);
-  const count = message.readUInt16BE(6);
-  const answers: dnsPacket.Answer[] = new Array(count);
+  const answers: dnsPacket.Answer[] = [];
+  let labels = 0;
+  let cachedParts = 0;
   let offset = questionEnd;
   let cachedAt = -1;
   let cachedName = '';
   for (let i = 0; i < count; i++) {
     // The usual owner is a pointer to one earlier name (the question): read it once.
     let owner: string | null;
+    let ownerParts: number;
     if (offset + 1 < message.length && message[offset]! >= 0xc0) {
       const target = ((message[offset]! & 0x3f) << 8) | message[offset + 1]!;
       if (target !== cachedAt) {
@@ -105,12 +109,15 @@ export function decodeCommonReply(message: Buffer, questionEnd: number): ReplyPa
         if (name === null) return null;
         cachedAt = target;
         cachedName = name;
+        cachedParts = nameParts;
       }
       owner = cachedName;
+      ownerParts = cachedParts;
       offset += 2;
     } else {
       owner = readName(message, offset);
       if (owner === null) return null;
+      ownerParts = nameParts;
       offset = nameEnd;
     }
     if (offset + 10 > message.length) return null;
@@ -122,6 +129,7 @@ export function decodeCommonReply(message: Buffer, questionEnd: number): ReplyPa
     const data = offset + 10;
     if (data + rdlength > message.length) return null;
     let value: string;
+    let recordLabels = 1 + ownerParts;
     if (type === TYPE_A) {
       if (rdlength !== 4) return null;
       value = `${message[data]}.${message[data + 1]}.${message[data + 2]}.${message[data + 3]}`;
@@ -133,26 +141,34 @@ export function decodeCommonReply(message: Buffer, questionEnd: number): ReplyPa
       // dns-packet steps over the name, not over rdlength: the two must agree.
       if (target === null || nameBytes !== rdlength) return null;
       value = target;
+      recordLabels += nameParts;
     } else {
       return null;
     }
+    labels += recordLabels;
+    if (labels > maxLabels) break;
     // The same properties, in the same order, as dns-packet's answer.decode.
-    answers[i] = {
+    answers.push({
       name: owner,
       type: type === TYPE_A ? 'A' : type === TYPE_AAAA ? 'AAAA' : 'CNAME',
       ttl,
       class: 'IN',
       flush: (klass & 0x8000) !== 0,
       data: value,
-    } as dnsPacket.Answer;
+    } as dnsPacket.Answer);
     offset = data + rdlength;
   }
   return { flags: flags & 0x7fff, flag_tc: (flags & FLAG_TC) !== 0, answers };
 }
 
-/** Set by {@link readName}: where the name ends in the message, and the bytes it took there (dns-packet's `decode.bytes`). */
+/**
+ * Set by {@link readName}: where the name ends in the message, the bytes it
+ * took there (dns-packet's `decode.bytes`), and the dot-separated parts of
+ * its text (0 for the root).
+ */
 let nameEnd = 0;
 let nameBytes = 0;
+let nameParts = 0;
 
 /**
  * The name at `offset` as dns-packet's name.decode gives it, or null where
@@ -164,6 +180,7 @@ function readName(message: Buffer, offset: number): string | null {
   let first = true;
   let oldOffset = offset;
   let total = 0;
+  let parts = 0;
   let consumed = 0;
   let jumped = false;
   for (;;) {
@@ -175,7 +192,12 @@ function readName(message: Buffer, offset: number): string | null {
       if (offset + length > message.length) return null;
       total += length + 1;
       if (total > 254) return null;
-      for (let i = offset; i < offset + length; i++) if (message[i]! >= 0x80) return null;
+      parts++;
+      for (let i = offset; i < offset + length; i++) {
+        const byte = message[i]!;
+        if (byte >= 0x80) return null;
+        if (byte === 0x2e) parts++;
+      }
       const label = message.toString('latin1', offset, offset + length);
       text = first ? label : `${text}.${label}`;
       first = false;
@@ -198,6 +220,7 @@ function readName(message: Buffer, offset: number): string | null {
   }
   if (!jumped) nameEnd = offset;
   nameBytes = consumed;
+  nameParts = parts;
   return total === 0 ? '.' : text;
 }
 

@@ -15,15 +15,6 @@ import type { Family, Nameserver, ResolvConf, ResolvedAddress } from './types.js
  * resolvers' limits and bounds the re-queries one hostile answer can cause.
  */
 export const MAX_CNAME_DEPTH = 8;
-/**
- * Addresses used from one answer, per family. A Service with more pods than
- * this is not a realistic round_robin target (each address is a connection).
- * Over the limit the lowest addresses (string order) are kept, not the first
- * ones in the answer: servers shuffle record order, and a subset that changed
- * every poll would churn the channel's subchannels.
- */
-export const MAX_ADDRESSES_PER_FAMILY = 512;
-
 export interface StubResolverOptions {
   /** Servers to ask instead of resolv.conf's (how `dns://server/name` targets work). */
   nameservers?: readonly Nameserver[];
@@ -43,7 +34,11 @@ export interface StubResolverOptions {
 
 /** Addresses of a name, and where they came from. */
 export interface Resolution {
-  /** The fully qualified name that answered, after search-list expansion. */
+  /**
+   * The fully qualified name that answered, after search-list expansion (no
+   * trailing dot). Passed back to {@link StubResolver.resolve} as `known`, it
+   * is polled directly.
+   */
   name: string;
   addresses: ResolvedAddress[];
   source: 'hosts' | 'dns' | 'literal';
@@ -52,12 +47,26 @@ export interface Resolution {
    * other answered. The caller decides whether to trust a half answer.
    */
   failedFamilies: Array<{ family: 4 | 6; error: DnsError }>;
+  /** Addresses the answer held when `maxAddresses` kept fewer of them (src/subset.ts). */
+  addressesAvailable?: number;
 }
 
 type FamilyOutcome =
   | { kind: 'addresses'; addresses: ResolvedAddress[] }
   | { kind: 'none'; code: 'NXDOMAIN' | 'NODATA' }
   | { kind: 'failed'; error: DnsError };
+
+/** What one search-list candidate gave, over every family asked. */
+type CandidateOutcome =
+  | { kind: 'addresses'; addresses: ResolvedAddress[]; failed: Resolution['failedFamilies'] }
+  | { kind: 'failed'; error: DnsError }
+  | { kind: 'none'; noData: boolean };
+
+/** A candidate that answered becomes the resolution; one that could not be asked is the failure. */
+function answerOrThrow(asked: Exclude<CandidateOutcome, { kind: 'none' }>, candidate: string): Resolution {
+  if (asked.kind === 'failed') throw asked.error;
+  return { name: candidate, addresses: asked.addresses, source: 'dns', failedFamilies: asked.failed };
+}
 
 /**
  * A stub resolver in the manner of glibc's: /etc/hosts first, then the
@@ -84,7 +93,16 @@ export class StubResolver {
     return (await this.setup()).conf;
   }
 
-  async resolve(name: string, family: Family): Promise<Resolution> {
+  /**
+   * Resolve `name` as glibc would: hosts file, then each search-list
+   * candidate in order until one answers. `known` is a candidate that
+   * answered before (a previous {@link Resolution.name}): it is asked first,
+   * directly, and the list is walked again only when it no longer answers
+   * (NXDOMAIN, or NODATA for every family asked) — so a poller pays one query
+   * per family per poll whatever form the name was written in. A `known`
+   * that is not one of `name`'s candidates is ignored.
+   */
+  async resolve(name: string, family: Family, known?: string): Promise<Resolution> {
     const literal = mayBeIpLiteral(name) ? net.isIP(name) : 0;
     if (literal !== 0) {
       const literalFamily = literal as 4 | 6;
@@ -104,26 +122,25 @@ export class StubResolver {
       return { name: trimDot(name), addresses: fromHosts, source: 'hosts', failedFamilies: [] };
     }
     const { conf, client } = await this.setup();
+    const candidates = searchCandidates(name, conf).filter(isValidName);
     let sawNoData = false;
-    for (const candidate of searchCandidates(name, conf)) {
-      if (!isValidName(candidate)) continue;
-      const families = familiesOf(family);
-      const outcomes = await Promise.all(families.map((fam) => this.resolveFamily(client, conf.nameservers, candidate, fam)));
-      let addresses: ResolvedAddress[] = [];
-      const failed: Resolution['failedFamilies'] = [];
-      for (let i = 0; i < outcomes.length; i++) {
-        const outcome = outcomes[i]!;
-        if (outcome.kind === 'addresses') addresses = addresses.length === 0 ? outcome.addresses : addresses.concat(outcome.addresses);
-        else if (outcome.kind === 'failed') failed.push({ family: families[i]!, error: outcome.error });
-      }
-      if (addresses.length > 0) {
-        return { name: candidate, addresses, source: 'dns', failedFamilies: failed };
-      }
+    let alreadyAsked: string | undefined;
+    if (known !== undefined && candidates.includes(known)) {
+      // The name that answered last time, asked directly: one query per family.
+      const asked = await this.askCandidate(client, conf.nameservers, known, family);
+      if (asked.kind !== 'none') return answerOrThrow(asked, known);
+      trace(() => `${name}: ${known}. stopped answering (${asked.noData ? 'NODATA' : 'NXDOMAIN'}); walking the search list again`);
+      // Its answer stands in for asking it again in the walk: the walk's result is a fresh resolution's.
+      alreadyAsked = known;
+      sawNoData = asked.noData;
+    }
+    for (const candidate of candidates) {
+      if (candidate === alreadyAsked) continue;
+      const asked = await this.askCandidate(client, conf.nameservers, candidate, family);
       // Could not ask: stop here rather than let a later candidate answer for
       // a name an earlier one might own (glibc stops on timeouts likewise).
-      const [firstFailure] = failed;
-      if (firstFailure) throw firstFailure.error;
-      sawNoData ||= outcomes.some((outcome) => outcome.kind === 'none' && outcome.code === 'NODATA');
+      if (asked.kind !== 'none') return answerOrThrow(asked, candidate);
+      sawNoData ||= asked.noData;
     }
     const familyText = family === 0 ? 'A or AAAA' : family === 4 ? 'A' : 'AAAA';
     throw sawNoData
@@ -154,6 +171,24 @@ export class StubResolver {
       return { conf, client: this.client };
     })();
     return this.config;
+  }
+
+  /** Every family asked of one candidate name, in parallel. */
+  private async askCandidate(client: DnsClient, servers: readonly Nameserver[], candidate: string, family: Family): Promise<CandidateOutcome> {
+    // Runs at every poll: no wrapper promise or object per family, no intermediate arrays.
+    const families = familiesOf(family);
+    const outcomes = await Promise.all(families.map((fam) => this.resolveFamily(client, servers, candidate, fam)));
+    let addresses: ResolvedAddress[] = [];
+    const failed: Resolution['failedFamilies'] = [];
+    for (let i = 0; i < outcomes.length; i++) {
+      const outcome = outcomes[i]!;
+      if (outcome.kind === 'addresses') addresses = addresses.length === 0 ? outcome.addresses : addresses.concat(outcome.addresses);
+      else if (outcome.kind === 'failed') failed.push({ family: families[i]!, error: outcome.error });
+    }
+    if (addresses.length > 0) return { kind: 'addresses', addresses, failed };
+    const [firstFailure] = failed;
+    if (firstFailure) return { kind: 'failed', error: firstFailure.error };
+    return { kind: 'none', noData: outcomes.some((outcome) => outcome.kind === 'none' && outcome.code === 'NODATA') };
   }
 
   /** One family of one fully qualified name, following CNAMEs across re-queries. */
@@ -234,12 +269,10 @@ function addressRecords(answers: readonly dnsPacket.Answer[], name: string, type
     if (typeof address !== 'string' || !isAddressOf(address, family) || byAddress.has(address)) continue;
     byAddress.set(address, { address, family, ttl: answer.ttl ?? 0 });
   }
-  if (byAddress.size <= MAX_ADDRESSES_PER_FAMILY) return [...byAddress.values()];
-  trace(() => `${name}: answer holds ${byAddress.size} ${type} records; using the lowest ${MAX_ADDRESSES_PER_FAMILY} (MAX_ADDRESSES_PER_FAMILY)`);
-  return [...byAddress.keys()]
-    .sort()
-    .slice(0, MAX_ADDRESSES_PER_FAMILY)
-    .map((address) => byAddress.get(address)!);
+  // Every address: the answer is bounded by one message (MAX_ANSWER_RECORDS in
+  // client.ts), and a cap here would leave the same pods unused by every
+  // client of a fleet. Fewer per client is `maxAddresses` (src/subset.ts).
+  return [...byAddress.values()];
 }
 
 function isInternet(answer: dnsPacket.Answer): boolean {

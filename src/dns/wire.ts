@@ -1,5 +1,5 @@
 import * as dnsPacket from 'dns-packet';
-import { decodeCommonReply, encodeQueryFast, type ReplyPacket } from './fast-wire.js';
+import { CLASS_IN, TYPE_A, TYPE_AAAA, decodeCommonReply, encodeQueryFast, type ReplyPacket } from './fast-wire.js';
 
 export type { ReplyPacket } from './fast-wire.js';
 
@@ -17,17 +17,29 @@ export const HEADER_SIZE = 12;
 export const MAX_POINTER_CHAIN = 8;
 
 /**
- * Answer records decoded from one response; the rest are ignored. Two per
- * usable address (MAX_ADDRESSES_PER_FAMILY = 512 in lookup.ts) leaves
- * room for duplicates and a CNAME chain; more is no realistic headless
- * Service. Bounds the decoding work a response can demand: dns-packet decodes
- * every record it is told of, and a record's owner name may be 127 labels.
+ * Answer records decoded from one response; the rest are ignored. A maximum
+ * TCP message (65,535 bytes) holds at most 4,094 A records (16 bytes each with
+ * a compressed owner name) and fewer of anything else that carries an
+ * address, so 4,096 never cuts a genuine answer short: every pod of a large
+ * headless Service arrives. It bounds the decoding work a response can
+ * demand together with {@link MAX_ANSWER_LABELS}: dns-packet decodes every
+ * record it is told of, and a hostile record's owner name may be 127 labels
+ * (see docs/hostile-input.md).
  */
-export const MAX_ANSWER_RECORDS = 1_024;
+export const MAX_ANSWER_RECORDS = 4_096;
 
-const TYPE_A = 1;
-const TYPE_AAAA = 28;
-const CLASS_IN = 1;
+/**
+ * Label budget for the answer section of one response: every label of an
+ * owner name or of a name in rdata is one step dns-packet takes, and with
+ * compression a 2-byte pointer can stand for a 127-label name. 12 per
+ * record lets a maximum genuine answer through whole (4,094 A records owned
+ * by a name of up to 11 labels; `svc.ns.svc.cluster.local` has 5), where a
+ * hostile one of {@link MAX_ANSWER_RECORDS} records owned by 127-label
+ * chains would cost 520,000 (~80 ms of blocked event loop). Decoding stops
+ * before the record that goes past the budget.
+ */
+export const MAX_ANSWER_LABELS = 12 * MAX_ANSWER_RECORDS;
+
 
 /** A query for `name`/`type`, with an EDNS(0) OPT record advertising `udpPayloadSize` unless it is 0 (TCP). */
 export function encodeQuery(id: number, name: string, type: 'A' | 'AAAA', udpPayloadSize: number): Buffer {
@@ -80,7 +92,8 @@ export function announcedAnswers(message: Buffer): number {
 
 /**
  * The decoded reply, or a string saying what is wrong with it (never a
- * throw). At most {@link MAX_ANSWER_RECORDS} answers are decoded, and neither
+ * throw). At most {@link MAX_ANSWER_RECORDS} answers and
+ * {@link MAX_ANSWER_LABELS} labels of names in them are decoded, and neither
  * the authority nor the additional section: a stub resolver reads neither,
  * and every record decoded is work a hostile server chooses. dns-packet
  * decodes as many records as the header announces, so the header is
@@ -91,18 +104,59 @@ export function announcedAnswers(message: Buffer): number {
 export function decodeReply(message: Buffer, end: number): ReplyPacket | string {
   if (message.length < HEADER_SIZE) return 'shorter than a DNS header';
   if (hasPointerLadder(message)) return `a compression-pointer chain longer than ${MAX_POINTER_CHAIN}`;
-  if (message.readUInt16BE(6) > MAX_ANSWER_RECORDS) message.writeUInt16BE(MAX_ANSWER_RECORDS, 6);
-  message.writeUInt32BE(0, 8); // authority and additional counts
-  const badAddress = badAddressRecord(message, end, message.readUInt16BE(6));
+  const announced = Math.min(message.readUInt16BE(6), MAX_ANSWER_RECORDS);
+  const badAddress = badAddressRecord(message, end, announced);
   if (badAddress) return badAddress;
-  // The common shape (A/AAAA/CNAME answers) read directly, exactly as dns-packet reads it; anything else by dns-packet.
-  const common = decodeCommonReply(message, end);
+  // The common shape (A/AAAA/CNAME answers) read directly, exactly as below, label budget included; anything else below.
+  const common = decodeCommonReply(message, end, announced, MAX_ANSWER_LABELS);
   if (common) return common;
+  return decodeByDnsPacket(message, announced, MAX_ANSWER_LABELS);
+}
+
+/**
+ * The reference reading: header and question by dns-packet, then the first
+ * `announced` answer records one by one, stopping before the one that takes
+ * the labels of their names past `maxLabels`. Rewrites the header's counts in
+ * place (see {@link decodeReply}).
+ */
+export function decodeByDnsPacket(message: Buffer, announced: number, maxLabels: number): dnsPacket.DecodedPacket | string {
+  // Header and question by dns-packet; the answers one by one below, so the label budget can stop them.
+  message.writeUInt16BE(0, 6);
+  message.writeUInt32BE(0, 8); // authority and additional counts
   try {
-    return dnsPacket.decode(message);
+    const packet = dnsPacket.decode(message);
+    let offset = dnsPacket.decode.bytes;
+    let labels = 0;
+    const answers: dnsPacket.Answer[] = [];
+    while (answers.length < announced) {
+      const answer = answerCodec.decode(message, offset);
+      labels += labelsIn(answer);
+      if (labels > maxLabels) break;
+      offset += answerCodec.decode.bytes;
+      answers.push(answer);
+    }
+    packet.answers = answers;
+    return packet;
   } catch (error) {
     return `malformed (${(error as Error).message})`;
   }
+}
+
+/** dns-packet's record codec (exported, but missing from its type definitions). */
+const answerCodec = (dnsPacket as unknown as { answer: { decode: ((buf: Buffer, offset: number) => dnsPacket.Answer) & { bytes: number } } }).answer;
+
+/** Labels of the names dns-packet decoded for one record: its owner and any name in its rdata. */
+function labelsIn(answer: dnsPacket.Answer): number {
+  const count = (name: unknown): number => (typeof name === 'string' && name !== '.' && name !== '' ? name.split('.').length : 0);
+  const labels = 1 + count(answer.name);
+  if (answer.type === 'A' || answer.type === 'AAAA') return labels;
+  const data = (answer as { data?: unknown }).data;
+  if (typeof data === 'string') return labels + count(data);
+  let inData = 0;
+  if (data && typeof data === 'object' && !Buffer.isBuffer(data) && !Array.isArray(data)) {
+    for (const value of Object.values(data)) inData += count(value);
+  }
+  return labels + inData;
 }
 
 /**
@@ -150,7 +204,7 @@ const ladderDepth = new Uint8Array(65_536);
  * matters for chains longer than the limit, which random data does not form.
  */
 export function hasPointerLadder(message: Buffer): boolean {
-  // One scratch array for every call (messages are at most 64 KiB): cleared, not allocated, per message.
+  // One scratch array for every call (a message is at most 64 KiB): cleared, not allocated, per message.
   const depth = message.length <= ladderDepth.length ? ladderDepth.fill(0, 0, message.length) : new Uint8Array(message.length);
   for (let i = HEADER_SIZE; i + 1 < message.length; i++) {
     if ((message[i]! & 0xc0) !== 0xc0) continue;

@@ -7,6 +7,7 @@ export const CHANNEL_OPTION_KEYS = {
   'grpc-dns-watch.respect_ttl': 'respectTtl',
   'grpc-dns-watch.jitter': 'jitter',
   'grpc-dns-watch.family': 'family',
+  'grpc-dns-watch.max_addresses': 'maxAddresses',
 } as const satisfies Record<string, keyof WatchOptions>;
 
 const PREFIX = 'grpc-dns-watch.';

@@ -2,16 +2,16 @@ import { trace } from '../trace.js';
 import type { CallbackListener, GrpcModuleLike, ListenerLike, ObjectListener } from './types.js';
 
 /**
- * Most addresses handed to grpc-js in one update: twice the per-family limit
- * of the stub resolver (512 A + 512 AAAA), so a full dual-stack answer passes
- * whole and the cap only catches lists built some other way (a huge
- * /etc/hosts). Each address becomes a subchannel (a connection with
- * round_robin); past this a client is mis-pointed, not load-balancing. Over
- * the cap the kept addresses are the lowest by (host, port) string order, in
- * the order they came: the same set always keeps the same subset, so a
- * shuffled answer never churns subchannels. A trace line says so.
+ * Most addresses handed to grpc-js in one update: twice what one maximum DNS
+ * message can carry (MAX_ANSWER_RECORDS, 4,096 in src/dns/client.ts), so a
+ * full dual-stack answer passes whole and the cap only catches lists built
+ * some other way (a huge /etc/hosts). Fewer per client is the `maxAddresses`
+ * option, which picks a per-client random subset instead. Over this cap the
+ * kept addresses are the lowest by (host, port) string order, in the order
+ * they came: the same set always keeps the same subset, so a shuffled answer
+ * never churns subchannels. A trace line says so.
  */
-export const MAX_ADDRESSES_TO_GRPC = 1_024;
+export const MAX_ADDRESSES_TO_GRPC = 8_192;
 
 export interface HostPort {
   host: string;

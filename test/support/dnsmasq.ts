@@ -59,6 +59,20 @@ export interface DnsmasqOptions {
   ttl?: number;
   /** Also log every query to the captured output (`--log-queries`). Default false. */
   logQueries?: boolean;
+  /**
+   * Log every query to this file instead (`--log-queries --log-facility=FILE`),
+   * one line per query with a timestamp to the second: how a benchmark counts
+   * queries at the server. The captured output then holds only start-up lines.
+   */
+  queryLogFile?: string;
+  /**
+   * Act as a cache in front of this server instead of answering from hosts
+   * files: forward every name there and cache answers for their TTL, the way
+   * NodeLocal DNSCache or CoreDNS's `cache` plugin does.
+   */
+  upstream?: { host: string; port: number };
+  /** With `upstream`: seconds a NODATA/NXDOMAIN answer without SOA is cached (`--neg-ttl`). Default none. */
+  negativeTtl?: number;
 }
 
 /** Result of one raw query: rcode and the address set of the answers. */
@@ -113,15 +127,7 @@ export function rawQuery(
   return new Promise((resolve) => {
     const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
     const id = Math.floor(Math.random() * 65536);
-    let done = false;
-    const finish = (value: RawAnswer | null): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.close();
-      resolve(value);
-    };
-    const timer = setTimeout(() => finish(null), timeoutMs);
+    const finish = settleOnce(resolve, timeoutMs, () => socket.close());
     socket.on('error', () => finish(null));
     socket.on('message', (msg) => {
       let packet: dnsPacket.Packet;
@@ -131,14 +137,13 @@ export function rawQuery(
         return;
       }
       if (packet.id !== id) return;
-      const answers = (packet.answers ?? []).flatMap((a) =>
-        (a.type === 'A' || a.type === 'AAAA') && a.type === type ? [a] : [],
-      );
-      finish({
-        rcode: (packet as { rcode?: string }).rcode ?? 'UNKNOWN',
-        addresses: answers.map((a) => a.data),
-        ttls: answers.map((a) => a.ttl ?? -1),
-      });
+      // Too big for UDP (large Services): ask again over TCP, as a resolver would.
+      if (((packet.flags ?? 0) & dnsPacket.TRUNCATED_RESPONSE) !== 0) {
+        // A large answer over TCP costs dnsmasq a fork and the encoding: allow it a few seconds.
+        finish(rawTcpQuery(host, port, name, type, Math.max(timeoutMs, 3_000)));
+        return;
+      }
+      finish(rawAnswer(packet, type));
     });
     const query = dnsPacket.encode({
       type: 'query',
@@ -148,6 +153,60 @@ export function rawQuery(
     });
     socket.send(query, port, host, (err) => {
       if (err) finish(null);
+    });
+  });
+}
+
+/** A resolve function that settles once, with null after `timeoutMs`, closing the socket first. */
+function settleOnce(
+  resolve: (value: RawAnswer | null | Promise<RawAnswer | null>) => void,
+  timeoutMs: number,
+  close: () => void,
+): (value: RawAnswer | null | Promise<RawAnswer | null>) => void {
+  let done = false;
+  const finish = (value: RawAnswer | null | Promise<RawAnswer | null>): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    close();
+    resolve(value);
+  };
+  const timer = setTimeout(() => finish(null), timeoutMs);
+  return finish;
+}
+
+/** The rcode and the addresses of `type` in a decoded reply. */
+function rawAnswer(packet: dnsPacket.Packet, type: 'A' | 'AAAA'): RawAnswer {
+  const answers = (packet.answers ?? []).flatMap((a) => ((a.type === 'A' || a.type === 'AAAA') && a.type === type ? [a] : []));
+  return {
+    rcode: (packet as { rcode?: string }).rcode ?? 'UNKNOWN',
+    addresses: answers.map((a) => a.data),
+    ttls: answers.map((a) => a.ttl ?? -1),
+  };
+}
+
+/** One query over TCP (RFC 7766 framing) to host:port; resolves null on timeout or error. */
+export function rawTcpQuery(host: string, port: number, name: string, type: 'A' | 'AAAA', timeoutMs = 500): Promise<RawAnswer | null> {
+  return new Promise((resolve) => {
+    const id = Math.floor(Math.random() * 65536);
+    const socket = net.connect({ host, port });
+    let buffer = Buffer.alloc(0);
+    const finish = settleOnce(resolve, timeoutMs, () => socket.destroy());
+    socket.on('error', () => finish(null));
+    socket.on('connect', () => {
+      socket.write(dnsPacket.streamEncode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name, class: 'IN' }] }));
+    });
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      if (buffer.length < 2 || buffer.length < 2 + buffer.readUInt16BE(0)) return;
+      let packet: dnsPacket.Packet;
+      try {
+        packet = dnsPacket.decode(buffer.subarray(2, 2 + buffer.readUInt16BE(0)));
+      } catch {
+        finish(null);
+        return;
+      }
+      finish(rawAnswer(packet, type));
     });
   });
 }
@@ -229,7 +288,7 @@ export class Dnsmasq {
       for (let attempt = 0; attempt < 5; attempt++) {
         const port = await freePort(host);
         try {
-          return await Dnsmasq.#spawn(binary, host, port, ttl, options.logQueries ?? false, dir);
+          return await Dnsmasq.#spawn(binary, host, port, ttl, options, dir);
         } catch (err) {
           lastError = err;
           if (!/in use/i.test(String((err as Error).message))) break;
@@ -247,7 +306,7 @@ export class Dnsmasq {
     host: string,
     port: number,
     ttl: number,
-    logQueries: boolean,
+    options: DnsmasqOptions,
     dir: string,
   ): Promise<Dnsmasq> {
     const args = [
@@ -262,11 +321,16 @@ export class Dnsmasq {
       `--local-ttl=${ttl}`,
       '--pid-file=',
       `--hostsdir=${join(dir, 'hosts.d')}`,
-      // Answer every name locally: NXDOMAIN/NODATA instead of REFUSED.
-      '--local=/#/',
-      '--log-facility=-',
+      // Answer every name locally (NXDOMAIN/NODATA instead of REFUSED), or forward all of them.
+      options.upstream ? `--server=${options.upstream.host}#${options.upstream.port}` : '--local=/#/',
+      `--log-facility=${options.queryLogFile ?? '-'}`,
     ];
-    if (logQueries) args.push('--log-queries');
+    if (options.upstream) {
+      // Room for a fleet's worth of concurrent misses, like CoreDNS forward's max_concurrent 1000 in kubeadm's Corefile (dnsmasq: 150).
+      args.push('--cache-size=10000', '--dns-forward-max=1000');
+      if (options.negativeTtl !== undefined) args.push(`--neg-ttl=${options.negativeTtl}`);
+    }
+    if (options.logQueries || options.queryLogFile) args.push('--log-queries');
     // As root dnsmasq would switch to `nobody`, which cannot read our temp dir.
     if (typeof process.getuid === 'function' && process.getuid() === 0) args.push('--user=root');
 
@@ -336,6 +400,33 @@ export class Dnsmasq {
         await rename(staged, file);
       }
       await this.#waitFor(fqdn, addresses);
+    });
+  }
+
+  /**
+   * Serve many names from one hosts file `file` (replacing what it served),
+   * swapped in by one rename: dnsmasq re-reads it once, so every name changes
+   * at the same moment. Resolves with that moment (Date.now() just after the
+   * rename) once `probe` (default: the first name) is served as written.
+   */
+  setHosts(file: string, entries: ReadonlyMap<string, readonly string[]>, probe?: string): Promise<number> {
+    return this.#enqueue(async () => {
+      if (!/^[a-z0-9._-]+$/.test(file)) throw new TypeError(`Invalid hosts file name ${JSON.stringify(file)}`);
+      const lines: string[] = [];
+      for (const [name, addresses] of entries) {
+        const fqdn = this.#checkName(name);
+        for (const address of addresses) {
+          if (!net.isIP(address)) throw new TypeError(`Invalid address ${JSON.stringify(address)} for ${fqdn}: expected an IP literal`);
+          lines.push(`${address} ${fqdn}\n`);
+        }
+      }
+      const staged = join(this.#stagingDir, `${file}.${++this.#seq}`);
+      await writeFile(staged, lines.join(''));
+      await rename(staged, join(this.#hostsDir, file));
+      const at = Date.now();
+      const probeName = probe ?? [...entries.keys()][0];
+      if (probeName !== undefined) await this.#waitFor(this.#checkName(probeName), [...(entries.get(probeName) ?? [])]);
+      return at;
     });
   }
 

@@ -78,6 +78,7 @@ describe('options', () => {
       attempts?: number;
       resolvConfPath?: string;
       hostsPath?: string | false;
+      maxAddresses?: number;
     }>();
     expectTypeOf<BackoffOptions>().toEqualTypeOf<{ initial?: number; max?: number; multiplier?: number }>();
     expectTypeOf({}).toExtend<WatchOptions>();
@@ -101,7 +102,8 @@ describe('options', () => {
     expectTypeOf<typeof DEFAULTS.jitter>().toExtend<number>();
     expectTypeOf<typeof DEFAULTS.respectTtl>().toExtend<boolean>();
     expectTypeOf<typeof DEFAULTS.family>().toEqualTypeOf<Family>();
-    expectTypeOf<typeof DEFAULTS.backoff>().toExtend<Required<BackoffOptions>>();
+    // backoff.max has no fixed default: it follows refreshInterval.
+    expectTypeOf<typeof DEFAULTS.backoff>().toExtend<Omit<Required<BackoffOptions>, 'max'> & BackoffOptions>();
     expectTypeOf<typeof DEFAULTS>().toExtend<WatchOptions>();
     function mutate(): void {
       // @ts-expect-error: DEFAULTS is frozen, and typed so
@@ -268,13 +270,16 @@ describe('stats()', () => {
       subscribers: number;
       state: 'unknown' | 'addresses' | 'none' | 'failed';
       addresses: string[];
+      addressesAvailable: number | undefined;
       queries: number;
       failures: number;
       consecutiveFailures: number;
       lastError: { code: string; message: string } | undefined;
       lastQueryAt: Date | undefined;
       lastChangeAt: Date | undefined;
+      querying: boolean;
       nextPollAt: Date | undefined;
+      polledName: string | undefined;
     }>();
   });
 });

@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import { resolveOptions } from '../src/options.js';
+import { backoffCap, delayAfterFailure, delayAfterSuccess, jitterAbout, type ScheduleOptions } from '../src/schedule.js';
+
+/**
+ * The delay arithmetic, pure: over many draws of an injected random source
+ * the options mean what they say — refreshInterval is the mean period,
+ * minInterval a floor, the records' expiry (respectTtl) a ceiling, and a
+ * failing poller never waits longer than a healthy one by default.
+ */
+
+const DRAWS = 10_000;
+
+/** An evenly spread "random" sequence: draw i of n is (i + 0.5) / n, so the mean of a uniform window is exact. */
+function evenDraws(n = DRAWS): () => number {
+  let i = 0;
+  return () => (i++ % n + 0.5) / n;
+}
+
+function draw(n: number, next: () => number): number[] {
+  return Array.from({ length: n }, next);
+}
+
+const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+
+function schedule(overrides: Parameters<typeof resolveOptions>[0] = {}): ScheduleOptions {
+  return resolveOptions({ hostsPath: false, ...overrides });
+}
+
+describe('delayAfterSuccess', () => {
+  it.each([
+    ['refreshInterval 1000 (minInterval follows it down)', { refreshInterval: 1_000 }],
+    ['refreshInterval 1000, minInterval 500', { refreshInterval: 1_000, minInterval: 500 }],
+    ['refreshInterval 1000, minInterval 900: the window narrows, the mean stays', { refreshInterval: 1_000, minInterval: 900 }],
+    ['the defaults', {}],
+    ['jitter 0.5', { refreshInterval: 2_000, minInterval: 100, jitter: 0.5 }],
+  ])('refreshInterval is the mean period: %s', (_label, overrides) => {
+    const options = schedule({ respectTtl: false, ...overrides });
+    const random = evenDraws();
+    const delays = draw(DRAWS, () => delayAfterSuccess(options, 30, random));
+    // Rounding to whole ms moves the mean by well under 1 ms.
+    expect(Math.abs(mean(delays) - options.refreshInterval)).toBeLessThan(1);
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(options.minInterval);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(Math.round(options.refreshInterval * (1 + options.jitter)));
+  });
+
+  it('with Math.random too, the mean stays within 1 % of refreshInterval (not 1.2-1.4 s for 1 s)', () => {
+    const options = schedule({ refreshInterval: 1_000, respectTtl: false });
+    const delays = draw(DRAWS, () => delayAfterSuccess(options, Infinity));
+    expect(mean(delays)).toBeGreaterThan(990);
+    expect(mean(delays)).toBeLessThan(1_010);
+  });
+
+  it('uses the whole ±jitter window where minInterval leaves room', () => {
+    const options = schedule({ refreshInterval: 5_000, minInterval: 1_000, jitter: 0.2, respectTtl: false });
+    expect(delayAfterSuccess(options, Infinity, () => 0)).toBe(4_000);
+    expect(delayAfterSuccess(options, Infinity, () => 0.5)).toBe(5_000);
+    expect(delayAfterSuccess(options, Infinity, () => 0.9999)).toBe(6_000);
+  });
+
+  it.each([
+    ['TTL 30 s, interval 60 s (behind a cache with ttl 30)', { refreshInterval: 60_000 }, 30],
+    ['TTL 5 s equal to the interval', { refreshInterval: 5_000 }, 5],
+    ['TTL 5.5 s, just above the interval', { refreshInterval: 5_000 }, 5.5],
+    ['TTL 2 s, minInterval 1 s', { refreshInterval: 5_000 }, 2],
+    ['TTL 0: minInterval', { refreshInterval: 5_000 }, 0],
+  ])('respectTtl: jitter never pushes a poll past the expiry — %s', (_label, overrides, ttl) => {
+    const options = schedule({ respectTtl: true, ...overrides });
+    const random = evenDraws();
+    const delays = draw(DRAWS, () => delayAfterSuccess(options, ttl, random));
+    expect(Math.max(...delays)).toBeLessThanOrEqual(Math.max(ttl * 1_000, options.minInterval));
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(options.minInterval);
+  });
+
+  it('respectTtl with a shorter TTL spreads polls over the stretch before expiry, not at it', () => {
+    const options = schedule({ refreshInterval: 60_000, minInterval: 1_000, jitter: 0.2 });
+    expect(delayAfterSuccess(options, 30, () => 0)).toBe(24_000);
+    expect(delayAfterSuccess(options, 30, () => 0.99999)).toBe(30_000);
+  });
+
+  it('respectTtl with a TTL longer than the interval: the mean stays refreshInterval', () => {
+    const options = schedule({ refreshInterval: 5_000, jitter: 0.2 });
+    const random = evenDraws();
+    const delays = draw(DRAWS, () => delayAfterSuccess(options, 5.5, random));
+    expect(Math.abs(mean(delays) - 5_000)).toBeLessThan(1);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(5_500);
+  });
+});
+
+describe('delayAfterFailure', () => {
+  it('default backoff: 1 s first, doubling, capped at refreshInterval (jitter 0)', () => {
+    const options = schedule({ refreshInterval: 5_000, jitter: 0 });
+    expect([1, 2, 3, 4, 5, 6, 20].map((n) => delayAfterFailure(options, n))).toEqual([1_000, 2_000, 4_000, 5_000, 5_000, 5_000, 5_000]);
+  });
+
+  it('the default cap follows refreshInterval, also when a channel overrides it later', () => {
+    const base = schedule({ refreshInterval: 5_000 });
+    const channel = resolveOptions({ refreshInterval: 300 }, resolveOptions({ refreshInterval: 5_000, hostsPath: false }));
+    expect(backoffCap(base)).toBe(5_000);
+    expect(backoffCap(channel)).toBe(300);
+  });
+
+  it('never waits longer than refreshInterval × (1 + jitter) by default, over many failures and draws', () => {
+    const options = schedule({ refreshInterval: 300, jitter: 0.2 });
+    const random = evenDraws(1_000);
+    for (let failures = 1; failures <= 30; failures++) {
+      const delays = draw(1_000, () => delayAfterFailure(options, failures, random));
+      expect(Math.max(...delays)).toBeLessThanOrEqual(360);
+      expect(Math.min(...delays)).toBeGreaterThanOrEqual(options.minInterval);
+    }
+  });
+
+  it('an explicit backoff.max above the interval stays allowed (shielding a struggling DNS)', () => {
+    const options = schedule({ refreshInterval: 5_000, jitter: 0, backoff: { max: 60_000 } });
+    expect(delayAfterFailure(options, 10)).toBe(60_000);
+  });
+
+  it('without backoff.max, a backoff.initial above the interval is cut to the interval', () => {
+    const options = schedule({ refreshInterval: 5_000, jitter: 0, backoff: { initial: 20_000 } });
+    expect(delayAfterFailure(options, 1)).toBe(5_000);
+    const short = schedule({ refreshInterval: 300, jitter: 0 });
+    expect(delayAfterFailure(short, 1)).toBe(300);
+  });
+
+  it('the mean retry delay at the cap is the cap (jitter symmetric)', () => {
+    const options = schedule({ refreshInterval: 2_000, minInterval: 100, jitter: 0.2 });
+    const random = evenDraws();
+    const delays = draw(DRAWS, () => delayAfterFailure(options, 10, random));
+    expect(Math.abs(mean(delays) - 2_000)).toBeLessThan(1);
+  });
+});
+
+describe('jitterAbout', () => {
+  it('narrows the window symmetrically to fit between floor and ceiling', () => {
+    expect(jitterAbout(1_000, 900, Infinity, 0.2, () => 0)).toBe(900);
+    expect(jitterAbout(1_000, 900, Infinity, 0.2, () => 1)).toBe(1_100);
+    expect(jitterAbout(1_000, 0, 1_050, 0.2, () => 0)).toBe(950);
+    expect(jitterAbout(1_000, 1_000, Infinity, 0.2, () => 0.9)).toBe(1_000);
+  });
+});

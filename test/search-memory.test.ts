@@ -1,0 +1,230 @@
+/**
+ * One query per family per poll in a pod: the search-list candidate that
+ * answered is remembered and polled directly, whatever form the target was
+ * written in. Counted at the server — the in-process test server and a real
+ * dnsmasq — with exactly a kubelet resolv.conf (search ns.svc.cluster.local
+ * svc.cluster.local cluster.local, ndots:5) and IPv4-only records, so AAAA is
+ * NODATA as in most clusters.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { StubResolver } from '../src/dns/lookup.js';
+import { parseResolvConf } from '../src/dns/resolv-conf.js';
+import type { Family } from '../src/dns/types.js';
+import { observe, watch, type WatcherStats, type WatchOptions } from '../src/index.js';
+import { setTraceSink } from '../src/trace.js';
+import { DnsTestServer } from './support/dns-server.js';
+import { Dnsmasq, dnsmasqBinary } from './support/dnsmasq.js';
+
+const SEARCH = 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5 timeout:1 attempts:2';
+const POLLS = 5;
+
+/** Each form of the name `svc` as written in a target, and how many candidates the first walk asks before the one that answers. */
+function forms(svc: string): Array<[string, number]> {
+  return [
+    [svc, 1],
+    [`${svc}.ns`, 2],
+    [`${svc}.ns.svc`, 3],
+    [`${svc}.ns.svc.cluster.local`, 4],
+    [`${svc}.ns.svc.cluster.local.`, 1],
+  ];
+}
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'grpc-dns-watch-search-memory-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function podResolvConf(label: string, server: { host: string; port: number }): Promise<string> {
+  const file = path.join(dir, `${label}.resolv.conf`);
+  await writeFile(file, `nameserver ${server.host}:${server.port}\n${SEARCH}\n`);
+  return file;
+}
+
+function watchOptions(resolvConfPath: string, family: Family): WatchOptions {
+  return { refreshInterval: 150, minInterval: 50, jitter: 0, family, resolvConfPath, hostsPath: false };
+}
+
+/**
+ * Watch `target` for exactly POLLS polls; `count()` is read at each poll's
+ * end (the queries the server has seen so far). The watch is closed right
+ * after the last one, so no further poll is in flight. Returns those counts
+ * and the watcher's stats and set at the end.
+ */
+async function pollAndCount(target: string, options: WatchOptions, count: () => number) {
+  const counts: number[] = [];
+  let svc: ReturnType<typeof watch> | undefined;
+  let done!: (result: { counts: number[]; stats: WatcherStats; addresses: string[] | undefined }) => void;
+  const finished = new Promise<Parameters<typeof done>[0]>((resolve) => (done = resolve));
+  const stop = observe((event) => {
+    if (event.type !== 'query' || event.name !== target || counts.length >= POLLS) return;
+    counts.push(count());
+    // After this poll has settled (same turn), before the next can start.
+    if (counts.length === POLLS) queueMicrotask(() => done({ counts, stats: svc!.stats()!, addresses: svc!.current?.addresses }));
+  });
+  svc = watch(target, options);
+  try {
+    return await withTimeout(finished, 10_000, `${POLLS} polls of ${target}`);
+  } finally {
+    svc.close();
+    stop();
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+const perPoll = (counts: number[]) => counts.slice(1).map((count, i) => count - counts[i]!);
+
+describe('the in-process DNS server counts the queries', () => {
+  let dns: DnsTestServer;
+  let resolvConfPath: string;
+
+  beforeAll(async () => {
+    dns = await DnsTestServer.start();
+    resolvConfPath = await podResolvConf('in-process', dns.nameserver);
+  });
+
+  afterAll(async () => {
+    await dns.close();
+  });
+
+  describe.each([0, 4] as const)('family %i', (family) => {
+    const families = family === 0 ? 2 : 1;
+    it.each(forms(`web${family}`))('%s: the first poll walks the list, every later poll asks one name per family', async (target, walked) => {
+      const fqdn = `web${family}.ns.svc.cluster.local`;
+      dns.setRecords(fqdn, { A: ['10.0.0.1'] });
+      const mine = () => dns.queries.filter((query) => query.name.toLowerCase().startsWith(`web${family}.`)).length;
+      const before = mine();
+      const { counts, stats, addresses } = await pollAndCount(target, watchOptions(resolvConfPath, family), () => mine() - before);
+      expect(addresses).toEqual(['10.0.0.1']);
+      expect(counts[0]).toBe(walked * families);
+      expect(perPoll(counts)).toEqual(Array(POLLS - 1).fill(families));
+      expect(stats.polledName).toBe(`${fqdn}.`);
+    });
+  });
+
+  it('says in a trace line which name a target resolved as', async () => {
+    dns.setRecords('traced.ns.svc.cluster.local', { A: ['10.0.0.2'] });
+    const lines: string[] = [];
+    setTraceSink((line) => lines.push(line));
+    try {
+      await pollAndCount('traced.ns.svc.cluster.local', watchOptions(resolvConfPath, 4), () => 0);
+    } finally {
+      setTraceSink(null);
+    }
+    const said = lines.filter((line) => line.includes('via the search list'));
+    expect(said).toEqual(['traced.ns.svc.cluster.local resolved as traced.ns.svc.cluster.local. via the search list; polling it directly']);
+  });
+
+  it.each([
+    ['NXDOMAIN', (server: DnsTestServer, name: string) => server.deleteName(name)],
+    ['NODATA for every family', (server: DnsTestServer, name: string) => server.setRecords(name, {})],
+  ])(
+    'the remembered name is dropped when it answers %s; the list is walked again and the result is a fresh resolution’s',
+    async (_label, unpublish) => {
+      const svc = `moving-${_label.length}`;
+      const first = `${svc}.ns.svc.cluster.local`;
+      const later = `${svc}.svc.cluster.local`;
+      dns.setRecords(first, { A: ['10.0.1.1'] });
+      const options = watchOptions(resolvConfPath, 0);
+      const handle = watch(svc, options);
+      const queriesOf = (name: string) => dns.queries.filter((query) => query.name.toLowerCase() === name).length;
+      try {
+        await vi.waitFor(() => expect(handle.stats()?.polledName).toBe(`${first}.`), { timeout: 5_000 });
+        dns.setRecords(later, { A: ['10.0.2.1'], AAAA: ['fd00::21'] });
+        unpublish(dns, first);
+        await vi.waitFor(() => expect(handle.current?.addresses).toEqual(['10.0.2.1', 'fd00::21']), { timeout: 5_000 });
+        await vi.waitFor(() => expect(handle.stats()?.polledName).toBe(`${later}.`), { timeout: 5_000 });
+        // Once moved, the old name is no longer asked: steady polls go to the new one only.
+        const oldAsked = queriesOf(first);
+        const newAsked = queriesOf(later);
+        const polls = handle.stats()!.queries;
+        await vi.waitFor(() => expect(handle.stats()!.queries).toBeGreaterThanOrEqual(polls + 3), { timeout: 5_000 });
+        const morePolls = handle.stats()!.queries - polls;
+        expect(queriesOf(first)).toBe(oldAsked);
+        // Within one poll of the count read (a poll may be in flight): two queries a poll, the new name only.
+        expect(queriesOf(later) - newAsked).toBeGreaterThanOrEqual(2 * morePolls);
+        expect(queriesOf(later) - newAsked).toBeLessThanOrEqual(2 * (morePolls + 1));
+      } finally {
+        handle.close();
+      }
+      // What a resolver that never saw the name gives now.
+      const fresh = new StubResolver({ resolvConf: parseResolvConf(`nameserver ${dns.host}:${dns.port}\n${SEARCH}`), hostsPath: false });
+      try {
+        const resolution = await fresh.resolve(svc, 0);
+        expect(resolution.name).toBe(later);
+        expect(resolution.addresses.map((entry) => entry.address).sort()).toEqual(['10.0.2.1', 'fd00::21']);
+      } finally {
+        fresh.close();
+      }
+    },
+  );
+
+  it('a remembered name that times out is kept (could not ask is not "stopped answering")', async () => {
+    const fqdn = 'steady.ns.svc.cluster.local';
+    dns.setRecords(fqdn, { A: ['10.0.3.1'] });
+    const handle = watch('steady', { ...watchOptions(resolvConfPath, 4), timeout: 100, attempts: 1, backoff: { initial: 50 } });
+    try {
+      await vi.waitFor(() => expect(handle.stats()?.polledName).toBe(`${fqdn}.`), { timeout: 5_000 });
+      dns.setFault('servfail', { name: fqdn, count: 2 });
+      await vi.waitFor(() => expect(handle.stats()!.failures).toBeGreaterThanOrEqual(2), { timeout: 5_000 });
+      expect(handle.stats()!.polledName).toBe(`${fqdn}.`);
+      // No walk to the other candidates while the remembered one could not be asked.
+      expect(dns.queries.some((query) => query.name.toLowerCase() === 'steady.svc.cluster.local')).toBe(false);
+    } finally {
+      handle.close();
+    }
+  });
+});
+
+const binary = dnsmasqBinary();
+if (!binary) console.warn('search-memory.test: dnsmasq not found — the real-server half is skipped (apt-get install dnsmasq-base)');
+
+describe.skipIf(!binary)('a real dnsmasq counts the queries', () => {
+  let dnsmasq: Dnsmasq;
+  let resolvConfPath: string;
+
+  beforeAll(async () => {
+    dnsmasq = await Dnsmasq.start({ ttl: 30, logQueries: true });
+    resolvConfPath = await podResolvConf('dnsmasq', dnsmasq.nameserver);
+  }, 15_000);
+
+  afterAll(async () => {
+    await dnsmasq?.close();
+  });
+
+  /** Queries dnsmasq logged for names starting with `prefix.` (its log keeps the last 200 lines). */
+  function logged(prefix: string): number {
+    return dnsmasq.output.split('\n').filter((line) => new RegExp(`query\\[(A|AAAA)\\] ${prefix}\\.`, 'i').test(line)).length;
+  }
+
+  it.each(forms('dm'))('%s: steady-state queries per poll = families asked (family 0)', async (target, walked) => {
+    const label = `dm${forms('dm').findIndex(([form]) => form === target)}`;
+    const fqdn = `${label}.ns.svc.cluster.local`;
+    await dnsmasq.setHost(fqdn, ['127.0.0.5']);
+    const before = logged(label);
+    const written = target.replace(/^dm/, label);
+    const { stats, addresses } = await pollAndCount(written, watchOptions(resolvConfPath, 0), () => 0);
+    expect(addresses).toEqual(['127.0.0.5']);
+    expect(stats.polledName).toBe(`${fqdn}.`);
+    // setHost's own readiness checks ask the name too: count only what came after.
+    const expected = 2 * walked + 2 * (POLLS - 1);
+    // dnsmasq's log arrives through a pipe: wait for it to catch up, then it must not exceed.
+    await vi.waitFor(() => expect(logged(label) - before).toBeGreaterThanOrEqual(expected), { timeout: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(logged(label) - before).toBe(expected);
+  });
+});
