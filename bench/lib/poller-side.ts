@@ -3,9 +3,9 @@
  * that process.cpuUsage() is that side's CPU and nothing else's:
  *
  *   node --import tsx bench/lib/poller-side.ts <watch|c-ares> --names N --server host:port
- *        --interval ms --jitter f --warmup ms --window ms --resolv-conf path
+ *        --interval ms --jitter f --window-at epoch-ms --window ms --resolv-conf path
  *
- * Polls N names (`p<i>.poll.bench.test`, A+AAAA each) every `interval` ms
+ * Polls N names (`w<i>.poll.bench.test` or `c<i>…`, A+AAAA each) every `interval` ms
  * ±jitter until the window ends, then prints one JSON line on stdout:
  * CPU (user + system) of the window, its start and end (Date.now(), the
  * clock the DNS server's query log uses), resolutions completed and failed
@@ -34,8 +34,10 @@ export interface PollerSideResult {
 export const POLL_TIMEOUT_MS = 1_000;
 export const POLL_ATTEMPTS = 2;
 
-export function pollerNames(count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `p${i}.poll.bench.test`);
+/** The names one side polls; the two sides poll names of the same length but their own, so the server tells them apart. */
+export function pollerNames(count: number, side: PollerSideName = 'watch'): string[] {
+  const letter = side === 'watch' ? 'w' : 'c';
+  return Array.from({ length: count }, (_, i) => `${letter}${i}.poll.bench.test`);
 }
 
 function option(name: string): string {
@@ -113,9 +115,10 @@ async function main(): Promise<void> {
   const server = option('server');
   const interval = Number(option('interval'));
   const jitter = Number(option('jitter'));
-  const warmupMs = Number(option('warmup'));
+  // The window starts at an agreed moment (epoch ms), so two sides run side by side measure the same stretch of time.
+  const windowAt = Number(option('window-at'));
   const windowMs = Number(option('window'));
-  const names = pollerNames(count);
+  const names = pollerNames(count, side);
 
   let completed = 0;
   let failed = 0;
@@ -129,7 +132,7 @@ async function main(): Promise<void> {
     stop = poller.stop;
     counts = poller.count;
   }
-  await sleep(warmupMs);
+  await sleep(Math.max(0, windowAt - Date.now()));
   const before = counts();
   const windowStart = Date.now();
   const cpuStart = process.cpuUsage();
