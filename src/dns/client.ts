@@ -342,6 +342,10 @@ export class DnsClient {
             : new DnsError('TIMEOUT', name, `No reply from ${formatServer(server)} for ${name} ${type} within ${this.timeoutMs} ms`),
         });
       }, this.timeoutMs);
+      // The port's socket keeps the process alive while the query is in flight
+      // (UdpLane.take). A ref'd timer on top would make Node create and drop
+      // its timer list for this duration at every query when few are in flight.
+      timer.unref?.();
       const settle: PendingUdpQuery['settle'] = ({ reply, error }) => {
         // Settles once: a duplicate or late reply finds no pending query.
         if (this.pending.get(id) !== pendingQuery) return;
