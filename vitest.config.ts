@@ -1,8 +1,31 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * Two projects (`npx vitest run --project unit`, `--project integration`):
+ *
+ * - unit: pure logic that opens no socket, starts no server and spawns no
+ *   process (temp files are fine); the whole project runs in seconds.
+ * - integration: everything else — real UDP/TCP DNS servers, dnsmasq, grpc-js
+ *   servers on loopback, child processes.
+ *
+ * Integration is the default, so a new test file is never silently dropped:
+ * a file is a unit test only if its name ends in `.unit.test.ts` or it is in
+ * UNIT_FILES below (files that predate the naming convention; listing them
+ * avoids renaming files that are being edited elsewhere).
+ */
+const UNIT_FILES = [
+  'test/channel-options.test.ts',
+  'test/contract.test.ts',
+  'test/hosts.test.ts',
+  'test/register.test.ts',
+  'test/resolv-conf.test.ts',
+  'test/types/public-api.test.ts',
+  'test/watcher.test.ts',
+];
+const UNIT = [...UNIT_FILES, 'test/**/*.unit.test.ts'];
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Socket-heavy integration files; two cores.
@@ -14,5 +37,12 @@ export default defineConfig({
       // machine's nameserver through getaddrinfo. Read when grpc-js loads.
       GRPC_NODE_USE_ALTERNATIVE_RESOLVER: 'true',
     },
+    projects: [
+      { extends: true, test: { name: 'unit', include: UNIT } },
+      {
+        extends: true,
+        test: { name: 'integration', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...UNIT] },
+      },
+    ],
   },
 });

@@ -18,7 +18,8 @@ import { register, unregister } from '../src/index.js';
 import { registry } from '../src/registry.js';
 import { PodFleet } from '../test/support/pods.js';
 import { startDnsChild } from './lib/dns-child.js';
-import { sleep, waitFor } from './lib/harness.js';
+import { sleep } from './lib/harness.js';
+import { pollUntil } from '../test/support/wait.js';
 import { measureInFreshProcess } from './lib/channel-memory.js';
 import type { BenchContext, BenchReport, SummaryLine } from './lib/report.js';
 import { bytes, int, ms, sig, type Table } from './lib/table.js';
@@ -65,7 +66,7 @@ export async function run(context: BenchContext): Promise<BenchReport> {
   const open = async (side: SideName, channels: number): Promise<grpc.Channel[]> => {
     const list = Array.from({ length: channels }, () => new grpc.Channel(targets[side], grpc.credentials.createInsecure(), channelOptions));
     for (const channel of list) channel.getConnectivityState(true);
-    await waitFor(() => list.every((channel) => channel.getConnectivityState(false) === grpc.connectivityState.READY), 15_000, 5);
+    await pollUntil(() => list.every((channel) => channel.getConnectivityState(false) === grpc.connectivityState.READY), 15_000, 5);
     return list;
   };
   try {
@@ -103,7 +104,7 @@ export async function run(context: BenchContext): Promise<BenchReport> {
         log(`${side} × ${channels}: ready in ${readyMs.toFixed(0)} ms (${notReady} not ready), start-up A/AAAA ${startupA}/${startupAAAA}, per interval ${steadyA / intervals}/${steadyAAAA / intervals}`);
         for (const channel of list) channel.close();
         if (side === 'dns-watch') {
-          const stopped = await waitFor(() => registry.size.watchers === 0, 5_000);
+          const stopped = await pollUntil(() => registry.size.watchers === 0, 5_000);
           if (!stopped) throw new Error(`dns-watch watcher still running after all ${channels} channels closed`);
         }
         // Closed channels release timers and native handles over the next turns; let the next side start clean.

@@ -20,7 +20,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { watch, type DnsWatch } from '../src/index.js';
 import { registry } from '../src/registry.js';
 import { startDnsChild, type RecordSpec } from './lib/dns-child.js';
-import { settledMemory, sleep, waitFor } from './lib/harness.js';
+import { settledMemory, sleep } from './lib/harness.js';
+import { pollUntil } from '../test/support/wait.js';
 import type { BenchContext, BenchReport, SummaryLine } from './lib/report.js';
 import { coefficientOfVariation, mean, ratio } from './lib/stats.js';
 import { bytes, int, ms, pct, sig, times, type Table } from './lib/table.js';
@@ -101,7 +102,7 @@ export async function run(context: BenchContext): Promise<BenchReport> {
         watches.push(handle);
       }
       const startupLimitMs = 10 * refreshInterval + 10_000;
-      await waitFor(() => answered.size === count, startupLimitMs, 20);
+      await pollUntil(() => answered.size === count, startupLimitMs, 20);
       const startupMs = performance.now() - started;
       const startupQueries = await server.count();
       const startupDrops = dropsBetween(countersAtStart, udpCounters(), server.port);
@@ -164,7 +165,7 @@ export async function run(context: BenchContext): Promise<BenchReport> {
           `${queries} queries (expected ~${phase.expectedQueries.toFixed(0)}), peak/mean ${phase.peakToMean.toFixed(2)}, errors ${windowErrors}, drops ${JSON.stringify(windowDrops)}`,
       );
       for (const handle of watches) handle.close();
-      const stopped = await waitFor(() => registry.size.watchers === 0, 5_000);
+      const stopped = await pollUntil(() => registry.size.watchers === 0, 5_000);
       if (!stopped) throw new Error(`${registry.size.watchers} watchers still running after close()`);
       // Queries in flight when their watcher stopped settle (or time out) within the per-try timeout.
       await sleep(TIMEOUT_MS + 200);

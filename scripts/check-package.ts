@@ -444,7 +444,7 @@ async function main(): Promise<void> {
 
     await step('publint (strict)', async () => {
       const bytes = readFileSync(tarball);
-      const tarballBuffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      const tarballBuffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
       const { messages, pkg } = await publint({ pack: { tarball: tarballBuffer }, level: 'suggestion', strict: true });
       if (messages.length === 0) return 'no messages';
       const lines = messages.map((message) => `${message.type}: ${formatMessage(message, pkg, { color: false }) ?? message.code} (${message.path.join('.')})`);

@@ -88,6 +88,7 @@ export const DEFAULTS = Object.freeze({
   minInterval: 1_000,
   jitter: 0.2,
   backoff: Object.freeze({ initial: 1_000, max: undefined as number | undefined, multiplier: 2 }),
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens DEFAULTS.family from 0 to Family
   family: 0 as Family,
 });
 

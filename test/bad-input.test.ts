@@ -247,10 +247,10 @@ type Told = { ok: boolean; error?: { code: number; details: string }; value?: un
 async function firstCall(target: { authority?: string; path: string }): Promise<Told> {
   let resolve!: (told: Told) => void;
   const told = new Promise<Told>((done) => (resolve = done));
-  const resolver = grpc.experimental.createResolver({ scheme: 'dns-watch', ...target }, ((result: Told) => {
+  const resolver = grpc.experimental.createResolver({ scheme: 'dns-watch', ...target }, (result: Told) => {
     resolve(result);
     return true;
-  }) as unknown as Parameters<typeof grpc.experimental.createResolver>[1], {});
+  }, {});
   resolver.updateResolution();
   try {
     return await told;

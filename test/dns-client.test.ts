@@ -134,7 +134,7 @@ describe('DnsClient: A and AAAA over UDP', () => {
 });
 
 describe('DnsClient: RFC 5452 validation — accept only our server, id and question', () => {
-  const forgeries: Fault[] = ['wrong-id', 'wrong-question', 'garbage', 'other-port'];
+  const forgeries = ['wrong-id', 'wrong-question', 'garbage', 'other-port'] as const satisfies readonly Fault[];
 
   for (const fault of forgeries) {
     it(`drops a ${fault} reply and accepts the genuine one that follows`, async () => {

@@ -27,6 +27,15 @@ const GRPC_JS_CLIENT = path.join(EXAMPLES, 'grpc-js-client', 'client.ts');
 const NICE_GRPC_CLIENT = path.join(EXAMPLES, 'nice-grpc-client', 'client.ts');
 const K8S = path.join(EXAMPLES, 'kubernetes');
 const K8S_SERVER = path.join(K8S, 'server.ts');
+
+/**
+ * Bounded waits for an example's output. Generous: a tsx child compiles on
+ * start, and on a loaded 2-core machine that alone can take many seconds.
+ */
+const CHILD_WAIT_MS = 30_000;
+/** Time for a test that starts several such children one after another. */
+const CHILD_TEST_TIMEOUT_MS = 120_000;
+
 const NAME = 'whoami.examples.test';
 
 // ---------------------------------------------------------------------------
@@ -86,7 +95,7 @@ function startExample(file: string, args: string[], env: Record<string, string>)
     stderr: () => stderr,
     exited,
     kill: (signal) => child.kill(signal),
-    waitFor(test, what, timeoutMs = 10_000) {
+    waitFor(test, what, timeoutMs = CHILD_WAIT_MS) {
       return new Promise((resolve, reject) => {
         let checked = 0;
         const check = () => {
@@ -152,7 +161,7 @@ describe.each([
     await dns?.close();
   });
 
-  it('round-robins over every pod, reaches a pod added by a scale-up, and exits cleanly on SIGTERM', async () => {
+  it('round-robins over every pod, reaches a pod added by a scale-up, and exits cleanly on SIGTERM', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
     dns = await DnsTestServer.start();
     fleet = await PodFleet.create({ pods: 2, firstHost });
     const initial = fleet.addresses;
@@ -163,8 +172,8 @@ describe.each([
 
     const [added] = await fleet.add(1);
     dns.setRecords(NAME, { A: fleet.addresses, ttl: 1 });
-    await client.waitFor((line) => line.includes(`added: ${added!.host}`), `the DNS update adding ${added!.host}`, 5_000);
-    await client.waitFor(answeredByAll([added!.host]), `RPCs answered by the new pod ${added!.host}`, 5_000);
+    await client.waitFor((line) => line.includes(`added: ${added!.host}`), `the DNS update adding ${added!.host}`, CHILD_WAIT_MS / 2);
+    await client.waitFor(answeredByAll([added!.host]), `RPCs answered by the new pod ${added!.host}`, CHILD_WAIT_MS / 2);
 
     client.kill('SIGTERM');
     const exit = await client.exited;
@@ -210,7 +219,7 @@ describe('examples/kubernetes/server.ts', () => {
     await dns?.close();
   });
 
-  it('answers the gRPC health check and WhoAmI, serves the client example, and drains on SIGTERM', async () => {
+  it('answers the gRPC health check and WhoAmI, serves the client example, and drains on SIGTERM', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
     const a = await startServer('127.0.0.210', 0, 'whoami-a');
     const b = await startServer('127.0.0.211', a.port, 'whoami-b');
 
@@ -402,11 +411,18 @@ function at(value: Yaml | undefined, ...keys: Array<string | number>): Yaml | un
   return current;
 }
 
+/** The scalar at `keys` as text; an object or a missing key fails the test instead of printing "[object Object]". */
+function textAt(value: Yaml | undefined, ...keys: Array<string | number>): string {
+  const found = at(value, ...keys);
+  if (typeof found === 'string' || typeof found === 'number' || typeof found === 'boolean') return String(found);
+  throw new Error(`expected a scalar at ${keys.join('.')}, got ${JSON.stringify(found)}`);
+}
+
 function envOf(container: Yaml | undefined): Record<string, string> {
   const env: Record<string, string> = {};
   for (const entry of (at(container, 'env') as Yaml[] | undefined) ?? []) {
     const value = at(entry, 'value');
-    if (typeof value === 'string') env[String(at(entry, 'name'))] = value;
+    if (typeof value === 'string') env[textAt(entry, 'name')] = value;
   }
   return env;
 }
@@ -453,13 +469,13 @@ describe('examples/kubernetes manifests', () => {
     const containerPort = at(serverContainer, 'ports', 0);
     expect(at(servicePort, 'targetPort')).toBe(at(containerPort, 'name'));
     expect(at(serverContainer, 'readinessProbe', 'grpc', 'port')).toBe(at(containerPort, 'containerPort'));
-    expect(serverEnv.PORT).toBe(String(at(containerPort, 'containerPort')));
+    expect(serverEnv.PORT).toBe(textAt(containerPort, 'containerPort'));
     expect(at(server, 'spec', 'strategy', 'rollingUpdate')).toEqual({ maxSurge: 1, maxUnavailable: 0 });
   });
 
   it('the client targets the Service by its fully qualified name and port', () => {
-    const serviceHost = `${String(at(service, 'metadata', 'name'))}.${String(at(service, 'metadata', 'namespace'))}.svc.cluster.local.`;
-    expect(clientEnv.TARGET).toBe(`dns:///${serviceHost}:${String(at(service, 'spec', 'ports', 0, 'port'))}`);
+    const serviceHost = `${textAt(service, 'metadata', 'name')}.${textAt(service, 'metadata', 'namespace')}.svc.cluster.local.`;
+    expect(clientEnv.TARGET).toBe(`dns:///${serviceHost}:${textAt(service, 'spec', 'ports', 0, 'port')}`);
   });
 
   it('both run files of this repository, from the image the Dockerfile builds', () => {
@@ -494,7 +510,7 @@ describe('examples/observe/log-diffs.ts', () => {
     await dns?.close();
   });
 
-  it('logs each change as JSON, failures with what happens next, and stats; exits by itself', async () => {
+  it('logs each change as JSON, failures with what happens next, and stats; exits by itself', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
     dns = await DnsTestServer.start();
     const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');

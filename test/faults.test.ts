@@ -9,8 +9,9 @@
  * traffic reaching a pod that was published while DNS was broken. Waits are
  * on polls seen (observe() events), never on sleeps.
  *
- * The figures are printed as a table at the end and written to
- * $TMPDIR/grpc-dns-watch-faults.json; docs/reliability.md cites them.
+ * The figures are printed as a table at the end with
+ * GRPC_DNS_WATCH_TEST_VERBOSE=1, and written as JSON to the file named by
+ * GRPC_DNS_WATCH_FAULTS_JSON when set; docs/reliability.md cites them.
  */
 import dgram from 'node:dgram';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -22,19 +23,18 @@ import { readResolvConf } from '../src/dns/resolv-conf.js';
 import { DnsTestServer, type DnsTestServerOptions } from './support/dns-server.js';
 import { PodFleet, type Pod } from './support/pods.js';
 import { unusedUdpPort } from './support/resolver-helpers.js';
+import { verboseLog } from './support/verbose.js';
+import { waitUntil } from './support/wait.js';
 import { createRecordedClient, registerRecordingScheme, type ToldCall } from './soak/recording.js';
 
 const INTERVAL = 200;
 const TIMEOUT = 150;
 const JITTER = 0.1;
 const BACKOFF = { initial: 100, max: 400, multiplier: 2 };
-/**
- * Longest a recovery may take after a fault ends: the query in flight times
- * out, then the capped backoff with jitter, then one query — plus slack for
- * a loaded CI machine. The measured figures are far below.
- */
-const RECOVERY_BOUND_MS = TIMEOUT + BACKOFF.max * (1 + JITTER) + 1_000;
-const RESULTS_FILE = path.join(tmpdir(), 'grpc-dns-watch-faults.json');
+/** Longest backoff the watcher may schedule: the cap, stretched by jitter. */
+const MAX_RETRY_MS = BACKOFF.max * (1 + JITTER);
+/** Where to write the figures as JSON, only when asked (nothing is left behind otherwise). */
+const RESULTS_FILE = process.env.GRPC_DNS_WATCH_FAULTS_JSON;
 
 type Timed = WatchEvent & { at: number };
 
@@ -79,8 +79,10 @@ afterAll(async () => {
   unregister();
   await fleet.close();
   await rm(dir, { recursive: true, force: true });
-  await writeFile(RESULTS_FILE, `${JSON.stringify({ at: new Date().toISOString(), interval: INTERVAL, timeout: TIMEOUT, backoff: BACKOFF, jitter: JITTER, results }, null, 2)}\n`);
-  console.log(`fault matrix (${RESULTS_FILE}):\n${table(results)}`);
+  if (RESULTS_FILE) {
+    await writeFile(RESULTS_FILE, `${JSON.stringify({ at: new Date().toISOString(), interval: INTERVAL, timeout: TIMEOUT, backoff: BACKOFF, jitter: JITTER, results }, null, 2)}\n`);
+  }
+  verboseLog(`fault matrix${RESULTS_FILE ? ` (${RESULTS_FILE})` : ''}:\n${table(results)}`);
 });
 
 // ---------------------------------------------------------------- helpers
@@ -110,14 +112,6 @@ async function writeConf(name: string, text: string): Promise<string> {
   return file;
 }
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 function queries(name: string, since: number, ok: boolean): Array<Extract<Timed, { type: 'query' }>> {
   return events.filter(
     (event): event is Extract<Timed, { type: 'query' }> =>
@@ -127,7 +121,7 @@ function queries(name: string, since: number, ok: boolean): Array<Extract<Timed,
 
 /** Wait until `n` polls of `name` that ended as `ok` were seen since `since`; returns them. */
 async function polls(name: string, since: number, n: number, ok: boolean, timeoutMs = 8_000) {
-  await waitFor(() => queries(name, since, ok).length >= n, `${n} ${ok ? 'successful' : 'failed'} polls of ${name}`, timeoutMs);
+  await waitUntil(() => queries(name, since, ok).length >= n, `${n} ${ok ? 'successful' : 'failed'} polls of ${name}`, timeoutMs);
   return queries(name, since, ok);
 }
 
@@ -309,7 +303,7 @@ describe('fault matrix: a watched name with a good set, a live round_robin clien
       const faultEnd = performance.now();
       await fault.end(ctx);
       const [firstOk] = await polls(name, faultEnd, 1, true);
-      await waitFor(() => extra.served > 0, 'the pod published during the fault to answer an RPC');
+      await waitUntil(() => extra.served > 0, 'the pod published during the fault to answer an RPC');
       const recoveryTrafficMs = performance.now() - faultEnd;
       const report = await load.stop();
       const after = recorded.record.callsSince(faultEnd);
@@ -328,8 +322,13 @@ describe('fault matrix: a watched name with a good set, a live round_robin clien
       });
 
       expect(extraServedDuringFault).toBe(0);
-      expect(firstOk!.at - faultEnd).toBeLessThan(RECOVERY_BOUND_MS);
-      expect(after.at(-1)).toMatchObject({ kind: 'addresses', hosts: expect.arrayContaining([a.host, b.host, extra.host]) });
+      // Recovery as the watcher scheduled it, not as long as a busy machine took:
+      // only the poll in flight when the fault ended may still fail, and no retry
+      // during or after the fault was put off longer than the capped backoff.
+      expect(queries(name, faultEnd, false).filter((event) => event.at < firstOk!.at).length).toBeLessThanOrEqual(1);
+      const retries = events.flatMap((event) => (event.type === 'error' && event.name === name && event.at >= faultStart ? [event.retryInMs] : []));
+      expect(Math.max(...retries)).toBeLessThanOrEqual(MAX_RETRY_MS);
+      expect(after.at(-1)).toMatchObject({ kind: 'addresses', hosts: expect.arrayContaining([a.host, b.host, extra.host]) as unknown });
       expect(recorded.record.emptyLists).toBe(0);
       if ((fault.told ?? 'nothing') === 'nothing') {
         expect(told.map(describeCall)).toEqual([]);
@@ -452,7 +451,7 @@ describe('configuration faults with DNS reachable: the set is still found and fo
       const load = recorded.client.startLoad({ intervalMs: 5, deadlineMs: 1_000, maxMs: 30_000 });
       const changedAt = performance.now();
       dns.setRecords(name, { A: [a.host, b.host, extra.host], ttl: 30 });
-      await waitFor(() => extra.served > 0, 'the added pod to answer an RPC');
+      await waitUntil(() => extra.served > 0, 'the added pod to answer an RPC');
       const changeToTrafficMs = performance.now() - changedAt;
       await polls(name, performance.now(), 2, true);
       const report = await load.stop();
@@ -477,7 +476,10 @@ describe('configuration faults with DNS reachable: the set is still found and fo
       expect(recorded.record.redundantUpdates).toBe(0);
       expect(result.failedPolls).toEqual([]);
       expect(report.failed, report.errors.join('\n')).toBe(0);
-      expect(changeToTrafficMs).toBeLessThan(INTERVAL * (1 + JITTER) + TIMEOUT + 1_500);
+      // The change was found by the first poll that asked after it (the one in flight
+      // may still have seen the old set): what was scheduled, not how long it took.
+      const firstWithExtra = queries(name, changedAt, true).findIndex((event) => event.addresses === 3);
+      expect([0, 1]).toContain(firstWithExtra);
     } finally {
       recorded.client.close();
       for (const pod of pods) pod.kill();
@@ -526,7 +528,7 @@ describe.skipIf(localDnsAnswers)('no usable nameserver: the defaults (127.0.0.1:
       expect(dns.countQueries({ name })).toBe(0);
       // …a new resolver for these settings (after the last channel using them closed) reads it again.
       recorded.client.close();
-      await waitFor(() => !stats().some((watcher) => watcher.name === name), 'the watcher to stop');
+      await waitUntil(() => !stats().some((watcher) => watcher.name === name), 'the watcher to stop');
       const again = createRecordedClient(name, fleet.port);
       const reopened = performance.now();
       try {

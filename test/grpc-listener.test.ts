@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { register, unregister, watch } from '../src/index.js';
 import { DnsTestServer } from './support/dns-server.js';
 import { GRPC_VERSIONS, createResolverFor, grpcVersion, loadGrpc, type GrpcVersionName } from './support/grpc-versions.js';
+import { waitUntil } from './support/wait.js';
 
 /**
  * The adapter at the listener level, against each grpc-js listener shape:
@@ -48,14 +49,6 @@ function recorder(name: GrpcVersionName): Recorder {
     };
   }
   return rec;
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 const INTERVAL = 150;
@@ -117,14 +110,14 @@ describe.each(GRPC_VERSIONS)('listener shape of %s', (name) => {
     const rec = recorder(name);
     const resolver = resolverFor('dns:///svc.test:50051', rec);
     resolver.updateResolution();
-    await waitFor(() => rec.calls.length >= 1, 'the first call');
+    await waitUntil(() => rec.calls.length >= 1, 'the first call');
     expect(rec.synchronousCalls).toBe(0);
     expect(rec.calls[0]).toEqual({
       kind: 'addresses',
       list: expect.arrayContaining([
         { host: '127.0.0.2', port: 50051 },
         { host: '127.0.0.3', port: 50051 },
-      ]),
+      ]) as unknown,
     });
   });
 
@@ -132,19 +125,19 @@ describe.each(GRPC_VERSIONS)('listener shape of %s', (name) => {
     server.setRecords('svc.test', { A: ['127.0.0.2', '127.0.0.3'] });
     const rec = recorder(name);
     resolverFor('dns:svc.test:50051', rec).updateResolution();
-    await waitFor(() => rec.calls.length === 1, 'the first call');
+    await waitUntil(() => rec.calls.length === 1, 'the first call');
     const seen = server.countQueries({ name: 'svc.test', type: 'A' });
     server.setRecords('svc.test', { A: ['127.0.0.3', '127.0.0.2'] });
     await server.waitForQueries(seen + 3, { name: 'svc.test', type: 'A' });
     expect(rec.calls).toHaveLength(1);
     server.setRecords('svc.test', { A: ['127.0.0.3', '127.0.0.4'] });
-    await waitFor(() => rec.calls.length === 2, 'the change');
+    await waitUntil(() => rec.calls.length === 2, 'the change');
     expect(rec.calls[1]).toEqual({
       kind: 'addresses',
       list: expect.arrayContaining([
         { host: '127.0.0.3', port: 50051 },
         { host: '127.0.0.4', port: 50051 },
-      ]),
+      ]) as unknown,
     });
     expect((rec.calls[1] as { list: unknown[] }).list).toHaveLength(2);
   });
@@ -154,10 +147,10 @@ describe.each(GRPC_VERSIONS)('listener shape of %s', (name) => {
     const rec = recorder(name);
     const resolver = resolverFor('dns:///svc.test:443', rec, { 'grpc-dns-watch.refresh_interval_ms': 60_000, 'grpc-dns-watch.min_interval_ms': 0 });
     resolver.updateResolution();
-    await waitFor(() => rec.calls.length === 1, 'the first call');
+    await waitUntil(() => rec.calls.length === 1, 'the first call');
     resolver.updateResolution();
     expect(rec.synchronousCalls).toBe(0);
-    await waitFor(() => rec.calls.length === 2, 'the answer to the request');
+    await waitUntil(() => rec.calls.length === 2, 'the answer to the request');
     expect(rec.calls[1]).toEqual({ kind: 'addresses', list: [{ host: '127.0.0.2', port: 443 }] });
     expect(server.countQueries({ name: 'svc.test', type: 'A' })).toBe(2);
   });
@@ -165,7 +158,7 @@ describe.each(GRPC_VERSIONS)('listener shape of %s', (name) => {
   it('NXDOMAIN: UNAVAILABLE naming the target, never an empty list', async () => {
     const rec = recorder(name);
     resolverFor('dns:///missing.test:50051', rec).updateResolution();
-    await waitFor(() => rec.calls.length === 1, 'the error');
+    await waitUntil(() => rec.calls.length === 1, 'the error');
     expect(rec.calls[0]).toMatchObject({ kind: 'error', code: grpc.status.UNAVAILABLE });
     expect((rec.calls[0] as { details: string }).details).toMatch(/No addresses for dns:\/\/\/missing\.test:50051/);
     expect(rec.calls.some((call) => call.kind === 'addresses' && call.list.length === 0)).toBe(false);
@@ -176,14 +169,14 @@ describe.each(GRPC_VERSIONS)('listener shape of %s', (name) => {
     server.setFault('servfail');
     const rec = recorder(name);
     resolverFor('dns:///svc.test:50051', rec).updateResolution();
-    await waitFor(() => rec.calls.length === 1, 'the error');
+    await waitUntil(() => rec.calls.length === 1, 'the error');
     expect(rec.calls[0]).toMatchObject({ kind: 'error', code: grpc.status.UNAVAILABLE });
     expect((rec.calls[0] as { details: string }).details).toMatch(/Name resolution failed for dns:\/\/\/svc\.test:50051: .*SERVFAIL/);
     const seen = server.countQueries({ name: 'svc.test' });
     await server.waitForQueries(seen + 2, { name: 'svc.test' });
     expect(rec.calls).toHaveLength(1);
     server.setFault(null);
-    await waitFor(() => rec.calls.length === 2, 'recovery');
+    await waitUntil(() => rec.calls.length === 2, 'recovery');
     expect(rec.calls[1]).toEqual({ kind: 'addresses', list: [{ host: '127.0.0.2', port: 50051 }] });
   });
 
@@ -191,7 +184,7 @@ describe.each(GRPC_VERSIONS)('listener shape of %s', (name) => {
     server.setRecords('svc.test', { A: ['127.0.0.2'] });
     const rec = recorder(name);
     resolverFor('dns:///svc.test:50051', rec).updateResolution();
-    await waitFor(() => rec.calls.length === 1, 'the first call');
+    await waitUntil(() => rec.calls.length === 1, 'the first call');
     server.setFault('drop');
     const seen = server.countQueries({ name: 'svc.test' });
     await server.waitForQueries(seen + 3, { name: 'svc.test' }, 10_000);
@@ -203,7 +196,7 @@ describe.each(GRPC_VERSIONS)('listener shape of %s', (name) => {
     const rec = recorder(name);
     const resolver = resolverFor('dns:///svc.test:50051', rec);
     resolver.updateResolution();
-    await waitFor(() => rec.calls.length === 1, 'the first call');
+    await waitUntil(() => rec.calls.length === 1, 'the first call');
     resolver.destroy();
     server.setRecords('svc.test', { A: ['127.0.0.3'] });
     // A second watcher on another name shows time passing at the same interval.
@@ -214,7 +207,7 @@ describe.each(GRPC_VERSIONS)('listener shape of %s', (name) => {
     expect(rec.calls).toHaveLength(1);
     expect(server.countQueries({ name: 'svc.test', type: 'A' })).toBe(1);
     resolver.updateResolution();
-    await waitFor(() => rec.calls.length === 2, 'the restart');
+    await waitUntil(() => rec.calls.length === 2, 'the restart');
     expect(rec.calls[1]).toEqual({ kind: 'addresses', list: [{ host: '127.0.0.3', port: 50051 }] });
   });
 
@@ -222,11 +215,11 @@ describe.each(GRPC_VERSIONS)('listener shape of %s', (name) => {
     const rec = recorder(name);
     const resolver = resolverFor('dns:///[::1]:7000', rec);
     resolver.updateResolution();
-    await waitFor(() => rec.calls.length === 1, 'the literal');
+    await waitUntil(() => rec.calls.length === 1, 'the literal');
     resolver.updateResolution();
     const rec4 = recorder(name);
     resolverFor('dns:127.0.0.5', rec4).updateResolution();
-    await waitFor(() => rec4.calls.length === 1, 'the IPv4 literal');
+    await waitUntil(() => rec4.calls.length === 1, 'the IPv4 literal');
     expect(rec.calls).toEqual([{ kind: 'addresses', list: [{ host: '::1', port: 7000 }] }]);
     expect(rec4.calls).toEqual([{ kind: 'addresses', list: [{ host: '127.0.0.5', port: 443 }] }]);
     expect(server.queries).toHaveLength(0);
@@ -235,7 +228,7 @@ describe.each(GRPC_VERSIONS)('listener shape of %s', (name) => {
   it('an unparseable target: UNAVAILABLE with the target in the message', async () => {
     const rec = recorder(name);
     resolverFor('dns:///bad_name!.test:99999', rec).updateResolution();
-    await waitFor(() => rec.calls.length === 1, 'the error');
+    await waitUntil(() => rec.calls.length === 1, 'the error');
     expect(rec.calls[0]).toMatchObject({ kind: 'error', code: grpc.status.UNAVAILABLE });
     expect((rec.calls[0] as { details: string }).details).toContain('dns:///bad_name!.test:99999');
   });
@@ -246,14 +239,14 @@ describe.each(GRPC_VERSIONS)('listener shape of %s', (name) => {
       other.setRecords('elsewhere.test', { A: ['127.0.0.7'] });
       const rec = recorder(name);
       resolverFor(`dns://${other.address}/elsewhere.test:8080`, rec).updateResolution();
-      await waitFor(() => rec.calls.length === 1, 'the answer from the named server');
+      await waitUntil(() => rec.calls.length === 1, 'the answer from the named server');
       expect(rec.calls[0]).toEqual({ kind: 'addresses', list: [{ host: '127.0.0.7', port: 8080 }] });
       expect(server.countQueries({ name: 'elsewhere.test' })).toBe(0);
 
       server.setRecords('svc.test', { A: ['127.0.0.2'] });
       const own = recorder(name);
       resolverFor('dns-watch:///svc.test:1234', own).updateResolution();
-      await waitFor(() => own.calls.length === 1, 'the dns-watch scheme');
+      await waitUntil(() => own.calls.length === 1, 'the dns-watch scheme');
       expect(own.calls[0]).toEqual({ kind: 'addresses', list: [{ host: '127.0.0.2', port: 1234 }] });
     } finally {
       await other.close();

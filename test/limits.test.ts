@@ -407,7 +407,7 @@ describe(`addresses handed to grpc-js: MAX_ADDRESSES_TO_GRPC (${MAX_ADDRESSES_TO
 
   it('hands over at most MAX_ADDRESSES_TO_GRPC: the lowest, in their order, the same subset for any order, and traces it', () => {
     const { listener, updates } = callbackListener();
-    const adapter = new ListenerAdapter(grpc, listener as never);
+    const adapter = new ListenerAdapter(grpc, listener);
     const hosts = [...manyV4(MAX_ADDRESSES_TO_GRPC + 476, 10), 'fd00::1', 'fd00::2'];
     expect(adapter.addresses(hostPorts(hosts))).toBe(true);
     expect(adapter.addresses(hostPorts([...hosts].reverse()))).toBe(true);
@@ -425,7 +425,7 @@ describe(`addresses handed to grpc-js: MAX_ADDRESSES_TO_GRPC (${MAX_ADDRESSES_TO
   it('hands over a list of exactly MAX_ADDRESSES_TO_GRPC whole and in order (also to a 1.10-1.13 object listener)', () => {
     const hosts = manyV4(MAX_ADDRESSES_TO_GRPC);
     const { listener, updates } = callbackListener();
-    new ListenerAdapter(grpc, listener as never).addresses(hostPorts(hosts));
+    new ListenerAdapter(grpc, listener).addresses(hostPorts(hosts));
     expect(updates[0]).toEqual(hosts.map((host) => `${host}:50051`));
     const received: unknown[][] = [];
     const object = { onSuccessfulResolution: (list: unknown[]) => received.push(list), onError: () => undefined };

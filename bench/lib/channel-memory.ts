@@ -54,7 +54,8 @@ export function measureInFreshProcess(job: MemoryJob): Promise<MemoryResult> {
 async function main(job: MemoryJob): Promise<void> {
   const grpc = await import('@grpc/grpc-js');
   const { register, unregister } = await import('../../src/index.js');
-  const { settledMemory, sleep, waitFor } = await import('./harness.js');
+  const { settledMemory, sleep } = await import('./harness.js');
+  const { pollUntil } = await import('../../test/support/wait.js');
   if (job.target.startsWith('dns:') && process.env.GRPC_NODE_USE_ALTERNATIVE_RESOLVER !== 'true') {
     throw new Error('the built-in dns side needs GRPC_NODE_USE_ALTERNATIVE_RESOLVER=true');
   }
@@ -63,7 +64,7 @@ async function main(job: MemoryJob): Promise<void> {
   const open = async (): Promise<InstanceType<typeof grpc.Channel>[]> => {
     const list = Array.from({ length: job.channels }, () => new grpc.Channel(job.target, grpc.credentials.createInsecure(), options));
     for (const channel of list) channel.getConnectivityState(true);
-    await waitFor(() => list.every((channel) => channel.getConnectivityState(false) === grpc.connectivityState.READY), 15_000, 5);
+    await pollUntil(() => list.every((channel) => channel.getConnectivityState(false) === grpc.connectivityState.READY), 15_000, 5);
     return list;
   };
   // Warm-up: the first channels of a process grow one-time tables (module code, inline caches, channelz maps).

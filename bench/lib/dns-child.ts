@@ -120,7 +120,7 @@ export async function startDnsChild(options: DnsChildOptions = {}): Promise<DnsC
         reject(new Error(`DNS child did not answer ${body.cmd} within ${REQUEST_TIMEOUT_MS} ms`));
       }, REQUEST_TIMEOUT_MS);
       waiting.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
-      child.send({ ...body, id } as DnsChildRequest);
+      child.send({ ...body, id });
     });
 
   const handle: DnsChild = {

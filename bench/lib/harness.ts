@@ -153,13 +153,3 @@ export async function settledMemory(): Promise<MemorySnapshot> {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
-
-/** Poll `predicate` every `everyMs` until it holds or `timeoutMs` passes; whether it held. */
-export async function waitFor(predicate: () => boolean, timeoutMs: number, everyMs = 10): Promise<boolean> {
-  const end = performance.now() + timeoutMs;
-  for (;;) {
-    if (predicate()) return true;
-    if (performance.now() >= end) return false;
-    await sleep(everyMs);
-  }
-}

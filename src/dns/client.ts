@@ -354,7 +354,7 @@ export class DnsClient {
         this.ids.release(id);
         lane.release(port);
         if (reply) resolve(reply);
-        else reject(error);
+        else reject(error!);
       };
       const pendingQuery: PendingUdpQuery = { lane, port, name, type, query, questionEnd: questionEnd(query, this.udpPayloadSize > 0), decoded: 0, settle };
       this.pending.set(id, pendingQuery);
@@ -383,7 +383,7 @@ export class DnsClient {
         this.tcpSockets.delete(socket);
         socket.destroy();
         if (reply) resolve(reply);
-        else reject(error);
+        else reject(error!);
       };
       const timer = this.timers.setTimeout(() => {
         finish(

@@ -35,6 +35,7 @@ export function channelOptions(base: ResolvedOptions, options: Record<string, un
   const grpcMinTime = options[GRPC_MIN_TIME_KEY];
   if (overrides.minInterval === undefined && grpcMinTime !== undefined) {
     if (typeof grpcMinTime !== 'number' || !Number.isFinite(grpcMinTime) || grpcMinTime < 0) {
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- whatever the user passed, printed as given
       throw new TypeError(`Channel option "${GRPC_MIN_TIME_KEY}" must be a number of milliseconds >= 0, got ${String(grpcMinTime)}`);
     }
     // grpc-js's default elsewhere is 30 s; as a floor it must not stop the polling we were asked for.

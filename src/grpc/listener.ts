@@ -1,5 +1,5 @@
 import { trace } from '../trace.js';
-import type { CallbackListener, GrpcModuleLike, ListenerLike, ObjectListener } from './types.js';
+import type { GrpcModuleLike, ListenerLike } from './types.js';
 
 /**
  * Most addresses handed to grpc-js in one update: twice what one maximum DNS
@@ -48,9 +48,9 @@ export class ListenerAdapter {
       ? list.map((address) => ({ addresses: [{ host: address.host, port: address.port }] }))
       : list.map((address) => ({ host: address.host, port: address.port }));
     if (typeof this.listener === 'function') {
-      return (this.listener as CallbackListener)({ ok: true, value: payload }, {}, null, '') !== false;
+      return this.listener({ ok: true, value: payload }, {}, null, '') !== false;
     }
-    (this.listener as ObjectListener).onSuccessfulResolution(payload, null, null, null, {});
+    this.listener.onSuccessfulResolution(payload, null, null, null, {});
     return true;
   }
 
@@ -58,10 +58,10 @@ export class ListenerAdapter {
   error(details: string): void {
     const status = { code: this.grpc.status.UNAVAILABLE, details, metadata: new this.grpc.Metadata() };
     if (typeof this.listener === 'function') {
-      (this.listener as CallbackListener)({ ok: false, error: status }, {}, null, '');
+      this.listener({ ok: false, error: status }, {}, null, '');
       return;
     }
-    (this.listener as ObjectListener).onError(status);
+    this.listener.onError(status);
   }
 }
 

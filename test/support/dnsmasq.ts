@@ -347,7 +347,8 @@ export class Dnsmasq {
     };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
-    let exited: string | null = null;
+    // Set by the listeners below; typed by hand so the loop does not narrow it to null.
+    let exited = null as string | null;
     child.once('exit', (code, signal) => {
       running.delete(child);
       exited = `exited with ${signal ?? `code ${String(code)}`}`;

@@ -1,8 +1,8 @@
 /**
  * Small helpers shared by the stub-resolver tests (test/dns-client.test.ts,
- * test/lookup.test.ts, test/dnsmasq.lookup.test.ts): bounded polling, active
- * handle counting, dead ports, a TCP listener on a DnsTestServer's port, and a
- * scripted UDP responder for behaviours DnsTestServer cannot express (a fault
+ * test/lookup.test.ts, test/dnsmasq.lookup.test.ts): active handle counting,
+ * dead ports, a TCP listener on a DnsTestServer's port, and a scripted UDP
+ * responder for behaviours DnsTestServer cannot express (a fault
  * on one record type only).
  */
 import dgram from 'node:dgram';
@@ -10,15 +10,10 @@ import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { expect } from 'vitest';
 import { DnsError, type DnsErrorCode } from '../../src/dns/errors.js';
+import { waitUntil } from './wait.js';
 
-/** Poll `condition` every 10 ms until it holds; throw naming `what` after `timeoutMs`. */
-export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+// Bounded polling lives in ./wait.ts; still importable from here.
+export { waitUntil };
 
 export interface HandleCounts {
   udp: number;
