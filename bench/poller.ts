@@ -115,8 +115,10 @@ function relativeSpread(values: readonly number[]): number {
 export async function run(context: BenchContext): Promise<BenchReport> {
   const { quick, log } = context;
   const sizes = quick ? [500] : [500, 2_000];
-  const rounds = quick ? 2 : 6;
-  const warmupMs = quick ? 1_500 : 2_500;
+  const rounds = quick ? 2 : 4;
+  // Long enough for V8 to have optimised the hot path on a loaded machine (its compiler threads share the
+  // process's CPU, and get little of it at a load average of 10+ on 2 cores): shorter warm-ups measured JIT work.
+  const warmupMs = quick ? 1_500 : 6_000;
   const windowMs = quick ? 2_000 : 4_000;
   const biggest = Math.max(...sizes);
   const records: RecordSpec[] = [...pollerNames(biggest, 'watch'), ...pollerNames(biggest, 'c-ares')].map((name, i) => ({
