@@ -20,7 +20,7 @@ fs.writeFileSync(resolvConf, 'nameserver 127.0.0.1\noptions ndots:1\n');
 const result = spawnSync(
   process.execPath,
   ['--cpu-prof', '--cpu-prof-dir', dir, '--import', 'tsx', path.join(PROJECT_ROOT, 'bench', 'lib', 'poller-side.ts'), side,
-    '--names', String(names), '--server', server.address, '--interval', '1000', '--jitter', '0.2', '--warmup', '3000', '--window', '8000', '--resolv-conf', resolvConf],
+    '--names', String(names), '--server', server.address, '--interval', '1000', '--jitter', '0.2', '--window-at', String(Date.now() + 8_000), '--window', '8000', '--resolv-conf', resolvConf],
   { cwd: PROJECT_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
 );
 await server.close();
