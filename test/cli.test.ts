@@ -258,7 +258,7 @@ describe('grpc-dns-watch --once', () => {
     expect(result.code).toBe(4);
     const out = lines(result.stdout);
     expect(out).toHaveLength(1);
-    expect(JSON.parse(out[0]!)).toMatchObject({ type: 'error', code: 'TIMEOUT', authoritative: false, message: expect.stringContaining('A and AAAA') });
+    expect(JSON.parse(out[0]!)).toMatchObject({ type: 'error', code: 'TIMEOUT', authoritative: false, message: expect.stringContaining('A and AAAA') as string });
     expect(lines(result.stderr)[0]).toMatch(/^querying web\.cli\.test A and AAAA via /);
   });
 
@@ -274,7 +274,7 @@ describe('grpc-dns-watch --once', () => {
     dns.setFault('servfail', { name: 'web.cli.test', count: 1 });
     const json = await run(['--once', '--json', '--resolv-conf', resolvConf, 'web.cli.test']);
     dns.setFault(null);
-    expect(JSON.parse(json.stdout)).toMatchObject({ type: 'addresses', failedFamilies: [{ family: expect.any(Number), code: 'SERVFAIL' }] });
+    expect(JSON.parse(json.stdout)).toMatchObject({ type: 'addresses', failedFamilies: [{ family: expect.any(Number) as number, code: 'SERVFAIL' }] });
     // The server holds one fault at a time: put back the one the other tests rely on.
     dns.setFault('servfail', { name: 'fail.cli.test' });
   });

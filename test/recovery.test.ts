@@ -70,7 +70,7 @@ describe('after 6+ intervals of a fault, with a last good set', () => {
       await waitUntil(() => told.at(-1) === 'update 10.0.0.1', 'the first set', 5_000);
       const toldBefore = told.length;
       const faultStart = performance.now();
-      dns.setFault(fault as Fault, { name });
+      dns.setFault(fault, { name });
       // Six intervals at least, and six failed polls: the default backoff grows 1 s, 2 s, … on main and never gets there in time.
       const failures = () => mine().filter((event) => event.type === 'error' && event.at > faultStart).length;
       await waitUntil(

@@ -60,6 +60,8 @@ function watchOptions(resolvConfPath: string, family: Family): WatchOptions {
  */
 async function pollAndCount(target: string, options: WatchOptions, count: () => number) {
   const counts: number[] = [];
+  // Assigned once, after the observer that reads it is in place.
+  // eslint-disable-next-line prefer-const
   let svc: ReturnType<typeof watch> | undefined;
   let done!: (result: { counts: number[]; stats: WatcherStats; addresses: string[] | undefined }) => void;
   const finished = new Promise<Parameters<typeof done>[0]>((resolve) => (done = resolve));

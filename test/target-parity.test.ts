@@ -122,7 +122,7 @@ function grpcParsing(name: GrpcVersionName) {
     mapUriDefaultScheme(uri: { scheme?: string; authority?: string; path: string }): { scheme?: string; authority?: string; path: string } | null;
   };
   const experimental = loadGrpc(name).experimental as unknown as Record<string, unknown>;
-  return { ...uri, mapUriDefaultScheme: resolver.mapUriDefaultScheme, experimental };
+  return { ...uri, mapUriDefaultScheme: (target: { scheme?: string; authority?: string; path: string }) => resolver.mapUriDefaultScheme(target), experimental };
 }
 
 type Told = { kind: 'addresses'; list: Array<{ host: string; port: number }> } | { kind: 'error'; code: number } | { kind: 'threw'; message: string };

@@ -38,6 +38,8 @@ export class QueryGate {
 
   /** Wait in line for a slot; rejects with a {@link GateRefusal}. */
   wait(): Promise<void> {
+    // A refusal is a tag the client turns into a DnsError naming the server, not an error of its own.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     if (this.queued >= this.maxQueued) return Promise.reject<void>('full');
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ since: this.timers.now(), resolve, reject });

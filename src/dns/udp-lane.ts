@@ -135,7 +135,7 @@ export class UdpLane {
       }
       for (const { message, onError } of backlog) this.send(port, message, onError);
     };
-    socket.connect(server.port, server.host, onConnect as () => void);
+    socket.connect(server.port, server.host, onConnect);
     socket.unref();
     this.current = port;
     this.open.add(port);

@@ -9,11 +9,11 @@ export function recordingTimers(): Timers & { delays: number[] } {
   const delays: number[] = [];
   return {
     delays,
-    now: systemTimers.now,
+    now: () => systemTimers.now(),
     setTimeout: (callback, ms) => {
       delays.push(ms);
       return systemTimers.setTimeout(callback, ms);
     },
-    clearTimeout: systemTimers.clearTimeout,
+    clearTimeout: (timer) => systemTimers.clearTimeout(timer),
   };
 }
