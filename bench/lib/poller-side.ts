@@ -109,8 +109,9 @@ function watchPoller(names: string[], server: string, interval: number, jitter: 
 }
 
 async function main(): Promise<void> {
-  const side = process.argv[2] as PollerSideName;
-  if (side !== 'watch' && side !== 'c-ares') throw new Error(`poller-side: unknown side ${side}`);
+  const given = process.argv[2] ?? '';
+  if (given !== 'watch' && given !== 'c-ares') throw new Error(`poller-side: unknown side ${JSON.stringify(given)} (watch or c-ares)`);
+  const side: PollerSideName = given;
   const count = Number(option('names'));
   const server = option('server');
   const interval = Number(option('interval'));

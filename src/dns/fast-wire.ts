@@ -155,7 +155,7 @@ export function decodeCommonReply(message: Buffer, questionEnd: number, count: n
       class: 'IN',
       flush: (klass & 0x8000) !== 0,
       data: value,
-    } as dnsPacket.Answer);
+    });
     offset = data + rdlength;
   }
   return { flags: flags & 0x7fff, flag_tc: (flags & FLAG_TC) !== 0, answers };
