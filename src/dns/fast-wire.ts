@@ -86,7 +86,9 @@ export function encodeQueryFast(id: number, name: string, type: 'A' | 'AAAA', ud
  * Only for a reply with one question ending at `questionEnd` whose answer
  * records are A (4 bytes), AAAA (16 bytes) or CNAME of class IN with ASCII
  * names; null for anything else. Authority and additional sections are not
- * read. Names are read as dns-packet reads them, compression pointers
+ * read. The caller has zeroed the header's counts, as it does before
+ * dns-packet reads the message: a name that points into the header must
+ * read the same bytes here as there. Names are read as dns-packet reads them, compression pointers
  * included (backward only; the caller has refused pointer ladders).
  */
 export function decodeCommonReply(message: Buffer, questionEnd: number, count: number, maxLabels: number): ReplyPacket | null {

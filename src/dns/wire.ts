@@ -107,6 +107,8 @@ export function decodeReply(message: Buffer, end: number): ReplyPacket | string 
   const announced = Math.min(message.readUInt16BE(6), MAX_ANSWER_RECORDS);
   const badAddress = badAddressRecord(message, end, announced);
   if (badAddress) return badAddress;
+  // The counts zeroed first, as dns-packet reads them below (a hostile name may point into the header).
+  zeroCounts(message);
   // The common shape (A/AAAA/CNAME answers) read directly, exactly as below, label budget included; anything else below.
   const common = decodeCommonReply(message, end, announced, MAX_ANSWER_LABELS);
   if (common) return common;
@@ -121,8 +123,7 @@ export function decodeReply(message: Buffer, end: number): ReplyPacket | string 
  */
 export function decodeByDnsPacket(message: Buffer, announced: number, maxLabels: number): dnsPacket.DecodedPacket | string {
   // Header and question by dns-packet; the answers one by one below, so the label budget can stop them.
-  message.writeUInt16BE(0, 6);
-  message.writeUInt32BE(0, 8); // authority and additional counts
+  zeroCounts(message);
   try {
     const packet = dnsPacket.decode(message);
     let offset = dnsPacket.decode.bytes;
@@ -140,6 +141,12 @@ export function decodeByDnsPacket(message: Buffer, announced: number, maxLabels:
   } catch (error) {
     return `malformed (${(error as Error).message})`;
   }
+}
+
+/** The header's answer, authority and additional counts set to 0, in place. */
+export function zeroCounts(message: Buffer): void {
+  message.writeUInt16BE(0, 6);
+  message.writeUInt32BE(0, 8);
 }
 
 /** dns-packet's record codec (exported, but missing from its type definitions). */
