@@ -110,7 +110,7 @@ class UpdateStream implements AsyncIterator<WatchUpdate> {
  * unobserved DNS failure never throws.
  *
  * Nothing is kept that nobody reads: a watch used through events holds only
- * the latest update ({@link current}); an async iterator that falls behind
+ * the latest update ({@link DnsWatch.current}); an async iterator that falls behind
  * holds at most one pending update — the latest set, with `added`/`removed`
  * relative to what that iterator last yielded (latest wins; no change is
  * lost from the diff, only the intermediate sets). An iterator started

@@ -478,14 +478,17 @@ export class Dnsmasq {
     const started = Date.now();
     let hupSent = false;
     let last = 'no answer';
-    while (Date.now() - started < 5_000) {
+    // Generous: a large answer goes over TCP, and a loaded machine may take seconds to serve it.
+    const deadlineMs = 20_000;
+    const describe = (list: readonly string[]): string => (list.length > 6 ? `${list.slice(0, 5).join(', ')}, … (${list.length} in all)` : list.join(', '));
+    while (Date.now() - started < deadlineMs) {
       if (this.#child.exitCode !== null || this.#child.signalCode !== null) {
         throw new Error(`dnsmasq is not running (wanted ${fqdn} -> [${addresses.join(', ')}]):\n${this.output}`);
       }
-      const [a, aaaa] = await Promise.all([this.query(fqdn, 'A', 300), this.query(fqdn, 'AAAA', 300)]);
+      const [a, aaaa] = await Promise.all([this.query(fqdn, 'A', 2_000), this.query(fqdn, 'AAAA', 2_000)]);
       if (a && aaaa) {
         if (sameSet(a.addresses, want4) && sameSet(aaaa.addresses, want6)) return;
-        last = `A ${a.rcode} [${a.addresses.join(', ')}], AAAA ${aaaa.rcode} [${aaaa.addresses.join(', ')}]`;
+        last = `A ${a.rcode} [${describe(a.addresses)}], AAAA ${aaaa.rcode} [${describe(aaaa.addresses)}]`;
       }
       // inotify should have done it by now; make dnsmasq re-read its hostsdir.
       if (!hupSent && Date.now() - started > 1_000) {
@@ -495,7 +498,7 @@ export class Dnsmasq {
       await sleep(25);
     }
     throw new Error(
-      `dnsmasq did not serve ${fqdn} -> [${addresses.join(', ')}] within 5000 ms; last answer: ${last}\n${this.output}`,
+      `dnsmasq did not serve ${fqdn} -> [${describe(addresses)}] within ${deadlineMs} ms; last answer: ${last}\n${this.output}`,
     );
   }
 }
