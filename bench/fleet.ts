@@ -19,6 +19,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CACHE_EXPIRY_MARGIN_MS } from '../src/schedule.js';
 import { Dnsmasq, dnsmasqBinary } from '../test/support/dnsmasq.js';
 import type { FleetClientConfig, FleetClientMessage, FleetClientRequest } from './fleet-client.js';
 import { PROJECT_ROOT } from './lib/dns-child.js';
@@ -173,6 +174,19 @@ export function modelQps(processes: number, namesPerProcess: number, families: n
 }
 
 /**
+ * Mean time between two polls of one name by a fleet behind one cache that
+ * keeps a copy C seconds, once the watchers have seen its countdown
+ * (respectTtl): each polls once per copy, 1 s (the margin) to 1 s + spread
+ * after it expires (src/schedule.ts `delayAfterCachedAnswer`); the first of
+ * them makes the cache fetch the next copy, so copies follow each other
+ * every C + 1 s, and so do each watcher's polls. (Whole-second rounding in
+ * the cache adds up to 1 s more; a lone watcher adds half the spread.)
+ */
+export function cachedPollPeriod(cacheTtlSeconds: number): number {
+  return cacheTtlSeconds * 1_000 + CACHE_EXPIRY_MARGIN_MS;
+}
+
+/**
  * Mean time between two polls of one name: the refresh interval R jittered
  * uniformly over [R(1-j), R(1+j)), floored at minInterval m. The mean is R
  * unless the floor clips the low end (only when R(1-j) < m, e.g. R = 1 s).
@@ -237,7 +251,15 @@ export async function runScenario(scenario: Scenario, sizes: Sizes, log: (messag
       watchers,
       startup: rate(askedTimes, startedAt, steadyFrom - startedAt),
       steady: rate(askedTimes, steadyFrom, sizes.steadyMs),
-      modelQps: modelQps(sizes.processes, watched.length, FAMILIES, meanPollPeriod(sizes.refreshMs, scenario.jitter, Math.min(1_000, sizes.refreshMs))),
+      modelQps: modelQps(
+        sizes.processes,
+        watched.length,
+        FAMILIES,
+        // Behind a cache, watchers that see its countdown (respectTtl) poll once per cached copy.
+        cache && (scenario.respectTtl ?? true)
+          ? cachedPollPeriod(sizes.cacheTtl)
+          : meanPollPeriod(sizes.refreshMs, scenario.jitter, Math.min(1_000, sizes.refreshMs)),
+      ),
       serverCpu,
       convergence: { n: lags.length, missing, p50: lagSummary.p50, p99: lagSummary.p99, max: lagSummary.max },
       clientQueries: reports.reduce((sum, report) => sum + report.queries, 0),

@@ -20,7 +20,12 @@ export interface BackoffOptions {
 export interface WatchOptions {
   /** Poll period in ms. */
   refreshInterval?: number;
-  /** Poll no later than the records' TTL says they expire (never sooner than `minInterval`). */
+  /**
+   * Poll no later than the records' TTL says they expire (never sooner than
+   * `minInterval`). Behind a cache (the TTL counts down between polls), poll
+   * just after each cached copy expires instead, even past `refreshInterval`:
+   * asking sooner returns the same copy.
+   */
   respectTtl?: boolean;
   /** Floor between two queries for one name, also for re-resolution requests from a channel, ms. */
   minInterval?: number;

@@ -75,3 +75,59 @@ export function earliestRequestedRun(now: number, lastQueryAt: number | undefine
   if (lastQueryAt === undefined) return now;
   return Math.max(now, lastQueryAt + minInterval);
 }
+
+/**
+ * How long after a cached copy's expiry the next poll waits at least: the
+ * cache must have dropped the copy (caches count whole seconds, and dnsmasq
+ * still serves a copy in its last second), or the poll gets it again.
+ */
+export const CACHE_EXPIRY_MARGIN_MS = 1_000;
+
+/**
+ * Delay before the next poll when a cache answers and its copy expires in
+ * `expiresInMs` (`respectTtl`): just after the expiry, never before it —
+ * asking a cache sooner returns the same copy, so neither `refreshInterval`
+ * nor the jitter window may pull the poll in. A fleet behind one cache sees
+ * one expiry, so the polls are spread over a window *after* it:
+ * `margin + U[0, spread)`, the spread as wide as the jitter window of
+ * polling on the interval (see `cacheSpread`). Never below `minInterval`.
+ */
+export function delayAfterCachedAnswer(
+  options: ScheduleOptions,
+  expiresInMs: number,
+  cacheTtlSeconds: number,
+  random: () => number = Math.random,
+): number {
+  const delay = Math.max(0, expiresInMs) + CACHE_EXPIRY_MARGIN_MS + cacheSpread(options, cacheTtlSeconds) * random();
+  return Math.round(Math.min(MAX_TIMER_MS, Math.max(options.minInterval, delay)));
+}
+
+/**
+ * Width of the window after a cached copy's expiry over which polls are
+ * spread: `2 × jitter × min(refreshInterval, cached TTL)`, the width of the
+ * jitter window when polling on the interval, or on the TTL when that is
+ * shorter. With the defaults 2 s: a change waits 1-3 s after the expiry
+ * (against up to 6 s polling on the interval), and a fleet's polls of one
+ * copy are spread as widely as without a cache.
+ */
+export function cacheSpread(options: ScheduleOptions, cacheTtlSeconds: number): number {
+  return 2 * options.jitter * Math.min(options.refreshInterval, cacheTtlSeconds * 1_000);
+}
+
+/**
+ * How late a change can reach a watcher behind a cache that keeps a copy
+ * `cacheTtlSeconds` (ms): the copy served when the change was made lives
+ * that long (+1 s: a cache counts whole seconds), then the next poll comes
+ * at most the longest wait after an expiry — one interval with jitter when
+ * polling on the interval, the margin and the spread when waiting for the
+ * expiry (whichever is longer, since a watcher that loses track of the copy
+ * polls on its interval).
+ */
+export function cacheStalenessBound(options: ScheduleOptions, cacheTtlSeconds: number): number {
+  const onInterval = options.refreshInterval * (1 + options.jitter);
+  const afterExpiry = options.respectTtl ? CACHE_EXPIRY_MARGIN_MS + cacheSpread(options, cacheTtlSeconds) : 0;
+  return Math.round(cacheTtlSeconds * 1_000 + 1_000 + Math.max(onInterval, afterExpiry));
+}
+
+/** Longest delay Node's timers accept (2^31 - 1 ms): a longer one would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;

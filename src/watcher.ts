@@ -2,7 +2,15 @@ import { DnsError } from './dns/errors.js';
 import type { Resolution } from './dns/lookup.js';
 import type { Family, ResolvedAddress } from './dns/types.js';
 import { UNKNOWN, diff, nextBelief, signature, whatToTell, type Belief, type Outcome, type Told } from './contract.js';
-import { delayAfterFailure, delayAfterSuccess, earliestRequestedRun, type ScheduleOptions } from './schedule.js';
+import { cachedCopyExpiry, NO_CACHE_VIEW, observeTtl, type CacheVerdict, type CacheView } from './cache-detect.js';
+import {
+  cacheStalenessBound,
+  delayAfterCachedAnswer,
+  delayAfterFailure,
+  delayAfterSuccess,
+  earliestRequestedRun,
+  type ScheduleOptions,
+} from './schedule.js';
 import type { PacedStart, PacerMember } from './pacer.js';
 import { observed, report } from './observe.js';
 import { trace, tracing } from './trace.js';
@@ -73,6 +81,21 @@ export interface WatcherStats {
    * answers.
    */
   polledName: string | undefined;
+  /**
+   * Whether the answers come from a cache: `detected` when an unchanged set
+   * comes back with its TTL counting down between polls, `none` when the TTL
+   * repeats (the server that owns the records), `unknown` until two answers
+   * tell (see cache-detect.ts).
+   */
+  cache: CacheVerdict;
+  /** With a cache detected: the largest TTL seen, seconds — how long the cache keeps a copy. */
+  cacheTtl: number | undefined;
+  /**
+   * With a cache detected: how late a change can reach this watcher, ms —
+   * `cacheTtl` + 1 s + the longest wait for the next poll (see schedule.ts
+   * `cacheStalenessBound`), whatever `refreshInterval` says.
+   */
+  stalenessBoundMs: number | undefined;
 }
 
 interface Subscriber {
@@ -107,6 +130,8 @@ export class Watcher {
   private lastError: DnsError | undefined;
   private lastChangeAt: number | undefined;
   private addressesAvailable: number | undefined;
+  /** What the TTLs of the answers say about a cache in front (cache-detect.ts). */
+  private cacheView: CacheView = NO_CACHE_VIEW;
   private stopped = false;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -157,6 +182,17 @@ export class Watcher {
       querying: this.inFlight,
       nextPollAt: date(this.timerDueAt ?? this.pacedStart?.expectedAt()),
       polledName: this.polledName === undefined ? undefined : `${this.polledName}.`,
+      ...this.cacheStats(),
+    };
+  }
+
+  private cacheStats(): Pick<WatcherStats, 'cache' | 'cacheTtl' | 'stalenessBoundMs'> {
+    const { verdict, largestTtl } = this.cacheView;
+    const detected = verdict === 'detected' && largestTtl !== undefined;
+    return {
+      cache: verdict,
+      cacheTtl: detected ? largestTtl : undefined,
+      stalenessBoundMs: detected ? cacheStalenessBound(this.options, largestTtl) : undefined,
     };
   }
 
@@ -316,8 +352,30 @@ export class Watcher {
       this.failures = 0;
       this.lastError = undefined;
       this.remember(outcome.resolution);
+      this.watchTtl(outcome.resolution, previous.kind === 'addresses' && !setChanged);
     }
     return { previous, setChanged };
+  }
+
+  /** Feed the answer's TTL to the cache detector; a trace line when its verdict changes. */
+  private watchTtl(resolution: Resolution, sameSet: boolean): void {
+    // A half answer's TTL is one family's; the next whole answer tells more.
+    if (resolution.failedFamilies.length > 0) return;
+    const before = this.cacheView.verdict;
+    this.cacheView = observeTtl(this.cacheView, { at: this.now(), ttl: minTtl(resolution.addresses) }, !sameSet);
+    const { verdict } = this.cacheView;
+    if (verdict === before) return;
+    if (verdict === 'detected') {
+      trace(() => {
+        const { cacheTtl, stalenessBoundMs } = this.cacheStats();
+        return (
+          `${this.name}: answers come from a cache (the TTL counts down, ${cacheTtl} s at most); ` +
+          `a change can take up to ${stalenessBoundMs} ms to reach this watcher`
+        );
+      });
+    } else if (before === 'detected') {
+      trace(() => `${this.name}: answers no longer come from a cache (the TTL ${verdict === 'none' ? 'repeats' : 'says nothing'})`);
+    }
   }
 
   /** Keep polling the search-list candidate that answered, directly. */
@@ -336,9 +394,22 @@ export class Watcher {
     const delay =
       outcome.kind === 'error' && !outcome.error.authoritative
         ? delayAfterFailure(this.options, this.failures, this.random)
-        : delayAfterSuccess(this.options, this.belief.kind === 'addresses' ? minTtl(this.belief.addresses) : Infinity, this.random);
+        : this.delayAfterAnswer();
     this.scheduleAt(this.now() + delay);
     return delay;
+  }
+
+  /**
+   * After an answer: with `respectTtl` and a cache's copy whose expiry is
+   * known, just after that expiry (asking sooner gets the same copy);
+   * otherwise by the interval and the records' TTL.
+   */
+  private delayAfterAnswer(): number {
+    const expiry = this.options.respectTtl && this.belief.kind === 'addresses' ? cachedCopyExpiry(this.cacheView) : undefined;
+    if (expiry !== undefined) {
+      return delayAfterCachedAnswer(this.options, expiry - this.now(), this.cacheView.largestTtl ?? 0, this.random);
+    }
+    return delayAfterSuccess(this.options, this.belief.kind === 'addresses' ? minTtl(this.belief.addresses) : Infinity, this.random);
   }
 
   /** Report step: trace lines and observe() events for the outcome. */

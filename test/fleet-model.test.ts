@@ -3,7 +3,7 @@
  * how it counts dnsmasq's query log: pure functions, checked by hand.
  */
 import { describe, expect, it } from 'vitest';
-import { meanPollPeriod, modelQps, queryTimes, rate } from '../bench/fleet.js';
+import { cachedPollPeriod, meanPollPeriod, modelQps, queryTimes, rate } from '../bench/fleet.js';
 
 describe('capacity model', () => {
   it('P × N × F ÷ T: 10,000 pods × 20 names × 2 families every 5 s is 80,000 queries/s', () => {
@@ -17,6 +17,12 @@ describe('capacity model', () => {
     // Uniform over [800, 1200) floored at 1,000: half the mass at 1,000, the other half averages 1,100.
     expect(meanPollPeriod(1_000, 0.2, 1_000)).toBeCloseTo(1_050, 6);
     expect(meanPollPeriod(500, 0, 1_000)).toBe(1_000);
+  });
+
+  it('behind a cache that keeps a copy C seconds, each watcher polls once per copy: every C + 1 s', () => {
+    expect(cachedPollPeriod(30)).toBe(31_000);
+    // 8 × 250 × 2 behind a 30 s cache: 129 queries/s at the cache instead of 800.
+    expect(Math.round(modelQps(8, 250, 2, cachedPollPeriod(30)))).toBe(129);
   });
 });
 

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { resolveOptions } from '../src/options.js';
-import { backoffCap, delayAfterFailure, delayAfterSuccess, jitterAbout, type ScheduleOptions } from '../src/schedule.js';
+import {
+  CACHE_EXPIRY_MARGIN_MS,
+  backoffCap,
+  cacheSpread,
+  cacheStalenessBound,
+  delayAfterCachedAnswer,
+  delayAfterFailure,
+  delayAfterSuccess,
+  jitterAbout,
+  type ScheduleOptions,
+} from '../src/schedule.js';
 
 /**
  * The delay arithmetic, pure: over many draws of an injected random source
@@ -136,5 +146,89 @@ describe('jitterAbout', () => {
     expect(jitterAbout(1_000, 900, Infinity, 0.2, () => 1)).toBe(1_100);
     expect(jitterAbout(1_000, 0, 1_050, 0.2, () => 0)).toBe(950);
     expect(jitterAbout(1_000, 1_000, Infinity, 0.2, () => 0.9)).toBe(1_000);
+  });
+});
+
+describe('delayAfterCachedAnswer (a cache answers, respectTtl)', () => {
+  it.each([
+    ['the defaults, 25 s left of a 30 s copy', {}, 25_000, 30],
+    ['refreshInterval 2 s, 3 s left of 5 s', { refreshInterval: 2_000 }, 3_000, 5],
+    ['refreshInterval 60 s, 10 s left of 30 s (the spread follows the TTL)', { refreshInterval: 60_000 }, 10_000, 30],
+    ['jitter 0.5', { refreshInterval: 4_000, minInterval: 100, jitter: 0.5 }, 7_000, 10],
+  ])('never before the copy expires (+ margin), spread over 2 × jitter × min(refreshInterval, TTL) after it: %s', (_label, overrides, expiresIn, ttl) => {
+    const options = schedule(overrides);
+    const random = evenDraws();
+    const delays = draw(DRAWS, () => delayAfterCachedAnswer(options, expiresIn, ttl, random));
+    const earliest = expiresIn + CACHE_EXPIRY_MARGIN_MS;
+    const spread = 2 * options.jitter * Math.min(options.refreshInterval, ttl * 1_000);
+    expect(cacheSpread(options, ttl)).toBe(spread);
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(earliest);
+    expect(Math.min(...delays)).toBeLessThan(earliest + spread * 0.001);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(earliest + spread);
+    expect(Math.max(...delays)).toBeGreaterThan(earliest + spread * 0.999);
+    // Uniform over the window: the mean is its middle.
+    expect(Math.abs(mean(delays) - (earliest + spread / 2))).toBeLessThan(1);
+  });
+
+  it('with Math.random a fleet is spread evenly after the expiry, not piled up on it', () => {
+    const options = schedule();
+    const delays = draw(DRAWS, () => delayAfterCachedAnswer(options, 20_000, 30));
+    const earliest = 20_000 + CACHE_EXPIRY_MARGIN_MS;
+    // Ten 200 ms slices of the 2 s window: each holds about a tenth of the polls.
+    const slices = Array.from({ length: 10 }, (_, i) => delays.filter((d) => d >= earliest + i * 200 && d < earliest + (i + 1) * 200).length);
+    for (const count of slices) expect(count / DRAWS).toBeGreaterThan(0.08);
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(earliest);
+  });
+
+  it('is not pulled in by a shorter refreshInterval: asking the cache sooner gets the same copy', () => {
+    const options = schedule({ refreshInterval: 1_000, jitter: 0.2 });
+    expect(delayAfterCachedAnswer(options, 25_000, 30, () => 0)).toBe(26_000);
+    expect(delayAfterCachedAnswer(options, 25_000, 30, () => 0.9999)).toBe(26_400);
+  });
+
+  it('jitter 0: exactly the margin after the expiry', () => {
+    const options = schedule({ jitter: 0 });
+    for (const r of [0, 0.5, 0.9999]) expect(delayAfterCachedAnswer(options, 4_000, 5, () => r)).toBe(5_000);
+  });
+
+  it('a copy already expired (or expiring now): the margin, never below minInterval', () => {
+    expect(delayAfterCachedAnswer(schedule({ jitter: 0 }), -3_000, 5, () => 0)).toBe(CACHE_EXPIRY_MARGIN_MS);
+    expect(delayAfterCachedAnswer(schedule({ jitter: 0, minInterval: 2_500 }), 0, 5, () => 0)).toBe(2_500);
+  });
+
+  it('a copy that lives longer than a timer can wait: the longest timer, not one that fires at once', () => {
+    expect(delayAfterCachedAnswer(schedule(), 2_147_483_647 * 1_000, 2_147_483_647, () => 0.5)).toBe(2_147_483_647);
+  });
+});
+
+describe('cacheStalenessBound', () => {
+  it('the defaults behind a 30 s cache: 30 s + 1 s (whole seconds) + one interval with jitter = 37 s', () => {
+    expect(cacheStalenessBound(schedule(), 30)).toBe(37_000);
+  });
+
+  it('respectTtl off: the copy, then one interval with jitter', () => {
+    expect(cacheStalenessBound(schedule({ respectTtl: false, refreshInterval: 10_000, jitter: 0 }), 5)).toBe(16_000);
+  });
+
+  it('where the wait after an expiry is longer than an interval (a short interval), that wait', () => {
+    const options = schedule({ refreshInterval: 500, minInterval: 100, jitter: 0.2 });
+    // margin 1 s + spread 2 × 0.2 × 500 = 1.2 s > 600 ms
+    expect(cacheStalenessBound(options, 30)).toBe(32_200);
+  });
+
+  it.each([
+    ['the defaults', {}, 30],
+    ['a short interval', { refreshInterval: 500, minInterval: 100 }, 30],
+    ['a long interval', { refreshInterval: 60_000 }, 5],
+  ])('bounds every poll the schedule makes after the copy that held the old set expires: %s', (_label, overrides, ttl) => {
+    const options = schedule(overrides);
+    const random = evenDraws(1_000);
+    const copyLivesAtMost = ttl * 1_000 + 1_000;
+    for (let i = 0; i < 1_000; i++) {
+      expect(copyLivesAtMost + delayAfterCachedAnswer(options, 0, ttl, random)).toBeLessThanOrEqual(cacheStalenessBound(options, ttl));
+      expect(copyLivesAtMost + delayAfterSuccess({ ...options, respectTtl: false }, ttl, random)).toBeLessThanOrEqual(
+        cacheStalenessBound(options, ttl),
+      );
+    }
   });
 });

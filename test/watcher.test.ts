@@ -85,12 +85,13 @@ describe('Watcher', () => {
   });
 
   it('respectTtl polls when the records expire, never sooner than minInterval', async () => {
-    const dns = scriptedDns([{ addresses: ['10.0.0.1'], ttl: 2 }, { addresses: ['10.0.0.1'], ttl: 0 }, { addresses: ['10.0.0.1'], ttl: 60 }]);
+    // TTLs that change as an owner's may (2 s, then 0 two seconds later, would be a cache counting down).
+    const dns = scriptedDns([{ addresses: ['10.0.0.1'], ttl: 0 }, { addresses: ['10.0.0.1'], ttl: 2 }, { addresses: ['10.0.0.1'], ttl: 60 }]);
     const watcher = new Watcher('svc', options({ respectTtl: true }), dns.resolve);
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(8_000);
-    // ttl 2 s → 2 s; ttl 0 → minInterval 1 s; ttl 60 s → refreshInterval 5 s
-    expect(dns.calls).toEqual([0, 2_000, 3_000, 8_000]);
+    // ttl 0 → minInterval 1 s; ttl 2 s → 2 s; ttl 60 s → refreshInterval 5 s
+    expect(dns.calls).toEqual([0, 1_000, 3_000, 8_000]);
     watcher.stop();
   });
 
@@ -320,5 +321,98 @@ describe('Watcher timers (real)', () => {
     expect(timer.hasRef()).toBe(false);
     watcher.stop();
     expect(watcher.nextPollAt).toBeUndefined();
+  });
+});
+
+/**
+ * A DNS that answers like a cache in front of the owner: one copy with
+ * `ttl` whole seconds, counted down (seconds left, rounded down), fetched
+ * again at the first question after it expired.
+ */
+function cachingDns(ttl: number) {
+  const calls: Array<{ at: number; ttl: number }> = [];
+  let fetchedAt: number | undefined;
+  const resolve = async (name: string): Promise<Resolution> => {
+    const now = Date.now();
+    if (fetchedAt === undefined || now >= fetchedAt + ttl * 1_000) fetchedAt = now;
+    const left = Math.floor((fetchedAt + ttl * 1_000 - now) / 1_000);
+    calls.push({ at: now, ttl: left });
+    return { name, addresses: [{ address: '10.0.0.1', family: 4, ttl: left }], source: 'dns', failedFamilies: [] };
+  };
+  return { resolve, calls };
+}
+
+describe('Watcher behind a cache', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('respectTtl: once the countdown shows, each poll lands just after the cached copy expires, not every refreshInterval', async () => {
+    const dns = cachingDns(30);
+    const watcher = new Watcher('svc', options({ respectTtl: true }), dns.resolve);
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(0);
+    expect(watcher.stats().cache).toBe('unknown');
+    await vi.advanceTimersByTimeAsync(100_000);
+    // 5 s and 10 s: counting down, a cache; then 1 s after each expiry (jitter 0), every answer a fresh copy.
+    expect(dns.calls).toEqual([
+      { at: 0, ttl: 30 },
+      { at: 5_000, ttl: 25 },
+      { at: 10_000, ttl: 20 },
+      { at: 31_000, ttl: 30 },
+      { at: 62_000, ttl: 30 },
+      { at: 93_000, ttl: 30 },
+    ]);
+    const stats = watcher.stats();
+    expect(stats.cache).toBe('detected');
+    expect(stats.cacheTtl).toBe(30);
+    // 30 s + 1 s (whole seconds) + 5 s × (1 + 0)
+    expect(stats.stalenessBoundMs).toBe(36_000);
+    expect(stats.nextPollAt?.getTime()).toBe(124_000);
+    watcher.stop();
+  });
+
+  it('with jitter, the polls of a fleet spread after the expiry, never before it', async () => {
+    const draws = [0, 0.5, 0.9999];
+    const gapsAfterExpiry: number[] = [];
+    for (const r of draws) {
+      const dns = cachingDns(30);
+      const watcher = new Watcher('svc', options({ respectTtl: true, jitter: 0.2 }), dns.resolve, () => {}, { random: () => r });
+      watcher.subscribe(() => {});
+      await vi.advanceTimersByTimeAsync(40_000);
+      watcher.stop();
+      // The copy fetched at 0 expires at 30 s; the poll after the two that saw the countdown:
+      const third = dns.calls[2]!;
+      const fourth = dns.calls[3]!;
+      expect(third.ttl).toBeLessThan(30);
+      expect(fourth.at).toBeGreaterThanOrEqual(31_000);
+      gapsAfterExpiry.push(fourth.at - 30_000);
+      vi.setSystemTime(0);
+    }
+    // margin 1 s + U[0, 2 × 0.2 × 5 s)
+    expect(gapsAfterExpiry).toEqual([1_000, 2_000, 3_000]);
+  });
+
+  it('respectTtl off: the cache is reported, the polls stay on the interval', async () => {
+    const dns = cachingDns(30);
+    const watcher = new Watcher('svc', options(), dns.resolve);
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(dns.calls.map((call) => call.at)).toEqual([0, 5_000, 10_000, 15_000, 20_000]);
+    expect(watcher.stats().cache).toBe('detected');
+    watcher.stop();
+  });
+
+  it('the owner repeating its TTL is not a cache: polls on the interval, no staleness bound', async () => {
+    const dns = scriptedDns([{ addresses: ['10.0.0.1'], ttl: 30 }]);
+    const watcher = new Watcher('svc', options({ respectTtl: true }), dns.resolve);
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(dns.calls).toEqual([0, 5_000, 10_000]);
+    expect(watcher.stats()).toMatchObject({ cache: 'none', cacheTtl: undefined, stalenessBoundMs: undefined });
+    watcher.stop();
   });
 });

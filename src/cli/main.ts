@@ -185,14 +185,24 @@ async function runWatch(config: CliConfig, io: CliIo, reporter: Reporter, asking
     firstOutcome();
     reporter.error(error);
   });
+  // A query event comes before the poll settles; its stats (the cache verdict) are current a microtask later.
+  const stopCache = observe((event) => {
+    if (event.type === 'query') queueMicrotask(() => reportCache(reporter, watcher));
+  });
   try {
     await stopped(io.signal);
   } finally {
+    stopCache();
     firstOutcome();
     watcher.close();
     if (config.verbose) setTraceSink(null);
   }
   return EXIT.OK;
+}
+
+function reportCache(reporter: Reporter, watcher: DnsWatch): void {
+  const stats = watcher.stats();
+  if (stats) reporter.cache(stats);
 }
 
 /** Resolves when the signal aborts; never without a signal. */

@@ -53,7 +53,22 @@ export interface ErrorEvent {
   message: string;
 }
 
-export type CliEvent = AddressesEvent | ChangeEvent | ErrorEvent;
+/**
+ * Watch mode: whether the answers come from a cache, when that changes —
+ * detected (the TTL counts down), or no longer detected.
+ */
+export interface CacheEvent {
+  type: 'cache';
+  at: string;
+  name: string;
+  cache: 'unknown' | 'none' | 'detected';
+  /** Largest TTL seen while detected, seconds: how long the cache keeps a copy; null otherwise. */
+  ttl: number | null;
+  /** How late a change can reach the watcher, ms; null unless detected. */
+  stalenessBoundMs: number | null;
+}
+
+export type CliEvent = AddressesEvent | ChangeEvent | ErrorEvent | CacheEvent;
 
 /** IPv4 before IPv6; IPv4 numerically (10.0.0.9 before 10.0.0.10), IPv6 as text. */
 export function compareAddresses(a: string, b: string): number {
@@ -160,6 +175,22 @@ export function humanChange(at: Date, added: readonly string[], removed: readonl
   ];
   const what = changes.length > 0 ? changes.join(' ') : '= same set again';
   return `${at.toISOString()}  ${what}  (${plural(count, 'address')})\n`;
+}
+
+/** The note on stderr when the cache verdict changes. */
+export function humanCache(at: Date, event: Pick<CacheEvent, 'cache' | 'ttl' | 'stalenessBoundMs'>): string {
+  if (event.cache === 'detected') {
+    return (
+      `${at.toISOString()}  note: answers come from a cache (the TTL counts down; it keeps a copy up to ${event.ttl ?? '?'}s): ` +
+      `a change can take up to ${formatSeconds(event.stalenessBoundMs ?? 0)} to show here; polling as each copy expires\n`
+    );
+  }
+  return `${at.toISOString()}  note: answers no longer come from a cache (${event.cache === 'none' ? 'the TTL repeats' : 'the TTL says nothing'})\n`;
+}
+
+/** 37000 → "37s", 37400 → "37.4s". */
+function formatSeconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10}s`;
 }
 
 /**

@@ -9,12 +9,13 @@ import { trimDot } from '../dns/names.js';
 import type { Family, Nameserver, ResolvedAddress } from '../dns/types.js';
 import type { WatchEvent } from '../observe.js';
 import type { WatchUpdate } from '../watch.js';
-import { minTtl } from '../watcher.js';
+import { minTtl, type WatcherStats } from '../watcher.js';
 import { formatNameserver, type CliConfig } from './args.js';
 import {
   errorEvent,
   familiesText,
   humanAddresses,
+  humanCache,
   humanChange,
   humanError,
   jsonLine,
@@ -22,6 +23,7 @@ import {
   plural,
   toJsonRecords,
   type AddressesEvent,
+  type CacheEvent,
   type ChangeEvent,
 } from './output.js';
 
@@ -49,6 +51,7 @@ export class Reporter {
   /** Record types with a failed try seen in this run, to name them in a TIMEOUT line. */
   private readonly failedTypes = new Set<'A' | 'AAAA'>();
   private shownSet = false;
+  private shownCache: WatcherStats['cache'] = 'unknown';
 
   constructor(
     private readonly config: CliConfig,
@@ -137,6 +140,26 @@ export class Reporter {
     } else {
       this.stdout.write(humanChange(update.at, update.added, update.removed, update.addresses.length));
     }
+  }
+
+  /**
+   * Watch mode, after each poll: says when the answers turn out to come
+   * from a cache, and when they no longer do. Repeats nothing.
+   */
+  cache(stats: Pick<WatcherStats, 'cache' | 'cacheTtl' | 'stalenessBoundMs'>, at = this.now()): void {
+    const was = this.shownCache;
+    this.shownCache = stats.cache;
+    if (stats.cache === was || (stats.cache !== 'detected' && was !== 'detected')) return;
+    const event: CacheEvent = {
+      type: 'cache',
+      at: at.toISOString(),
+      name: this.config.host,
+      cache: stats.cache,
+      ttl: stats.cacheTtl ?? null,
+      stalenessBoundMs: stats.stalenessBoundMs ?? null,
+    };
+    if (this.config.json) this.stdout.write(jsonLine(event));
+    else this.stderr.write(humanCache(at, event));
   }
 
   error(error: DnsError, at = this.now()): void {

@@ -263,7 +263,7 @@ describe('stats()', () => {
     expectTypeOf(stats).returns.toEqualTypeOf<WatcherStats[]>();
   });
 
-  it('WatcherStats: counters, state, the set and the times', () => {
+  it('WatcherStats: counters, state, the set, the times and a cache in front', () => {
     expectTypeOf<WatcherStats>().toEqualTypeOf<{
       name: string;
       family: Family;
@@ -280,6 +280,9 @@ describe('stats()', () => {
       querying: boolean;
       nextPollAt: Date | undefined;
       polledName: string | undefined;
+      cache: 'unknown' | 'none' | 'detected';
+      cacheTtl: number | undefined;
+      stalenessBoundMs: number | undefined;
     }>();
   });
 });
