@@ -62,12 +62,17 @@ export function observe(observer: WatchObserver): () => void {
   };
 }
 
+/** Whether anyone listens: hot paths check it before building an event thunk. */
+export function observed(): boolean {
+  return observers.size > 0 || anyChannelSubscribed();
+}
+
 /**
  * Hand an event to observers and to its diagnostics channel. Pass a thunk:
  * it is only called when someone listens.
  */
 export function report(event: WatchEvent | (() => WatchEvent)): void {
-  if (observers.size === 0 && !anyChannelSubscribed()) return;
+  if (!observed()) return;
   const value = typeof event === 'function' ? event() : event;
   for (const observer of observers) {
     try {

@@ -14,3 +14,8 @@ export function setTraceSink(next: TraceSink | null): void {
 export function trace(text: string | (() => string)): void {
   if (sink) sink(typeof text === 'function' ? text() : text);
 }
+
+/** Whether a sink is set: hot paths check it before building a message thunk. */
+export function tracing(): boolean {
+  return sink !== null;
+}

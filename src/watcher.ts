@@ -11,8 +11,8 @@ import {
   type ScheduleOptions,
 } from './schedule.js';
 import type { PacedStart, PacerMember } from './pacer.js';
-import { report } from './observe.js';
-import { trace } from './trace.js';
+import { observed, report } from './observe.js';
+import { trace, tracing } from './trace.js';
 
 /**
  * Asks DNS once: addresses with TTLs, or a typed failure. `known` is the
@@ -315,14 +315,17 @@ export class Watcher {
     this.clearTimer();
     const delay = Math.max(0, at - this.now());
     this.timerDueAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerDueAt = undefined;
-      void this.poll();
-    }, delay);
+    this.timer = setTimeout(this.onTimer, delay);
     // Polling alone never keeps a process alive.
     this.timer.unref();
   }
+
+  /** One callback for every poll's timer, made once. */
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerDueAt = undefined;
+    void this.poll();
+  };
 
   private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
@@ -335,7 +338,7 @@ export class Watcher {
     this.inFlight = true;
     const startedAt = this.now();
     this.lastQueryAt = startedAt;
-    trace(() => `${this.name}: query (family ${this.options.family})`);
+    if (tracing()) trace(() => `${this.name}: query (family ${this.options.family})`);
     let outcome: Outcome;
     try {
       outcome = { kind: 'answer', resolution: await this.resolve(this.name, this.options.family, this.polledName) };
@@ -347,10 +350,10 @@ export class Watcher {
     this.totalQueries++;
     if (outcome.kind === 'answer') {
       const { addresses, addressesAvailable } = outcome.resolution;
-      this.addressesAvailable = addressesAvailable ?? new Set(addresses.map((entry) => entry.address)).size;
+      this.addressesAvailable = addressesAvailable ?? distinctAddresses(addresses);
     }
     const durationMs = this.now() - startedAt;
-    report(() => ({
+    if (observed()) report(() => ({
       type: 'query',
       name: this.name,
       family: this.options.family,
@@ -377,7 +380,10 @@ export class Watcher {
    */
   private believe(outcome: Outcome): { previous: Belief; setChanged: boolean } {
     const previous = this.belief;
-    this.belief = nextBelief(previous, outcome);
+    const next = nextBelief(previous, outcome);
+    // The same records as last time (the usual poll): keep the belief held, so
+    // nothing new outlives the poll and no signature is computed.
+    this.belief = next.kind === 'addresses' && previous.kind === 'addresses' && sameRecords(previous.addresses, next.addresses) ? previous : next;
     let setChanged = false;
     if (this.belief !== previous) {
       const previousSignature = this.beliefSignature;
@@ -482,7 +488,7 @@ export class Watcher {
       return;
     }
     const addresses = this.belief.kind === 'addresses' ? this.belief.addresses : [];
-    trace(() => `${this.name}: ${addresses.length} addresses in ${durationMs} ms, min TTL ${minTtl(addresses)} s; next poll in ${delay} ms`);
+    if (tracing()) trace(() => `${this.name}: ${addresses.length} addresses in ${durationMs} ms, min TTL ${minTtl(addresses)} s; next poll in ${delay} ms`);
     if (!setChanged) return;
     const change = diff(previous.kind === 'addresses' ? previous.addresses : [], addresses);
     if (previous.kind === 'addresses') {
@@ -516,6 +522,29 @@ export class Watcher {
       trace(() => `${this.name}: subscriber threw: ${(error as Error)?.stack ?? String(error)}`);
     }
   }
+}
+
+/** The same records in the same order (address, family, TTL): what a steady server sends poll after poll. */
+function sameRecords(a: readonly ResolvedAddress[], b: readonly ResolvedAddress[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.address !== y.address || x.family !== y.family || x.ttl !== y.ttl) return false;
+  }
+  return true;
+}
+
+/** Distinct addresses; small sets (the usual) counted without building a Set. */
+function distinctAddresses(addresses: readonly ResolvedAddress[]): number {
+  if (addresses.length > 16) return new Set(addresses.map((entry) => entry.address)).size;
+  let count = 0;
+  for (let i = 0; i < addresses.length; i++) {
+    let seen = false;
+    for (let j = 0; j < i && !seen; j++) seen = addresses[j]!.address === addresses[i]!.address;
+    if (!seen) count++;
+  }
+  return count;
 }
 
 export function minTtl(addresses: readonly ResolvedAddress[]): number {

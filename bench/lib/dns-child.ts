@@ -5,6 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import os from 'node:os';
 import path from 'node:path';
 import type { DnsChildMessage, DnsChildRequest, GapsResult, RecordSpec } from '../dns-server-process.js';
 import type { QueryFilter } from '../../test/support/dns-server.js';
@@ -43,6 +44,13 @@ export interface DnsChildOptions {
   host?: string;
   port?: number;
   records?: RecordSpec[];
+  /**
+   * Scheduling priority of the server process (os.setPriority: −20 highest,
+   * 19 lowest), where permitted. The server stands in for a DNS server on
+   * another machine: on a loaded shared machine a raised priority keeps it
+   * from being the bottleneck of whichever side is measured.
+   */
+  priority?: number;
   /** Give up starting after this long. Default 20 s. */
   startTimeoutMs?: number;
 }
@@ -59,6 +67,13 @@ export async function startDnsChild(options: DnsChildOptions = {}): Promise<DnsC
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  if (options.priority !== undefined && child.pid !== undefined) {
+    try {
+      os.setPriority(child.pid, options.priority);
+    } catch {
+      // Not permitted (not root, no CAP_SYS_NICE): the default priority.
+    }
+  }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let nextId = 1;
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();

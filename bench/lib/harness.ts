@@ -8,6 +8,7 @@
 import { Bench } from 'tinybench';
 import vm from 'node:vm';
 import v8 from 'node:v8';
+import { median } from './stats.js';
 
 export interface Side {
   name: string;
@@ -21,8 +22,10 @@ export interface SideResult {
   samples: number[];
   /** Measured operations. */
   ops: number;
-  /** Process CPU (user + system) per operation, µs. */
+  /** Process CPU (user + system) per operation, µs: the median over rounds. */
   cpuUsPerOp: number;
+  /** The same, round by round (rounds run the sides back to back, in rotated order). */
+  cpuUsPerOpRounds: number[];
   /** Wall time per operation over the measured phases (includes harness overhead), µs. */
   wallUsPerOp: number;
 }
@@ -39,7 +42,7 @@ export interface InterleaveOptions {
 }
 
 export async function interleaved(sides: readonly Side[], options: InterleaveOptions): Promise<SideResult[]> {
-  const totals = new Map(sides.map((side) => [side.name, { samples: [] as number[], ops: 0, cpuUs: 0, wallMs: 0 }]));
+  const totals = new Map(sides.map((side) => [side.name, { samples: [] as number[], ops: 0, cpuUs: 0, wallMs: 0, roundCpuUs: 0, rounds: [] as number[] }]));
   for (let round = 0; round < options.rounds; round++) {
     const bench = new Bench({
       time: options.timeMs,
@@ -66,6 +69,7 @@ export async function interleaved(sides: readonly Side[], options: InterleaveOpt
           if (mode !== 'run' || !cpuStart) return;
           const cpu = process.cpuUsage(cpuStart);
           total.cpuUs += cpu.user + cpu.system;
+          total.roundCpuUs = cpu.user + cpu.system;
           total.wallMs += performance.now() - wallStart;
         },
       });
@@ -81,6 +85,7 @@ export async function interleaved(sides: readonly Side[], options: InterleaveOpt
       const samples = result.latency.samples ?? [];
       total.samples.push(...samples);
       total.ops += samples.length;
+      total.rounds.push(total.roundCpuUs / samples.length);
     }
     options.log?.(`  round ${round + 1}/${options.rounds} done`);
   }
@@ -90,10 +95,21 @@ export async function interleaved(sides: readonly Side[], options: InterleaveOpt
       name: side.name,
       samples: total.samples,
       ops: total.ops,
-      cpuUsPerOp: total.cpuUs / total.ops,
+      cpuUsPerOp: median(total.rounds),
+      cpuUsPerOpRounds: total.rounds,
       wallUsPerOp: (total.wallMs * 1000) / total.ops,
     };
   });
+}
+
+/**
+ * CPU per operation of `a` over `b`, round by round: the median and the
+ * range. Each round ran both sides back to back, so drift of a shared,
+ * loaded machine cancels within a round; the range says how far to trust it.
+ */
+export function roundRatios(a: SideResult, b: SideResult): { median: number; min: number; max: number } {
+  const ratios = a.cpuUsPerOpRounds.map((value, round) => value / b.cpuUsPerOpRounds[round]!);
+  return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
 }
 
 let gcFunction: (() => void) | undefined;

@@ -11,7 +11,7 @@ import { TcpFrameReader, frameMessage } from './tcp-frames.js';
 import { systemTimers, type Timers } from './timers.js';
 import type { Nameserver } from './types.js';
 import { UdpLane, type UdpPort } from './udp-lane.js';
-import { MAX_ANSWER_RECORDS, announcedAnswers, answersQuery, decodeReply, encodeQuery, questionEnd } from './wire.js';
+import { MAX_ANSWER_RECORDS, announcedAnswers, answersQuery, decodeReply, encodeQuery, questionEnd, type ReplyPacket } from './wire.js';
 
 export { MAX_ANSWER_LABELS, MAX_ANSWER_RECORDS, MAX_POINTER_CHAIN } from './wire.js';
 
@@ -151,7 +151,7 @@ interface PendingUdpQuery {
   defect?: string;
   /** Answer records decoded so far for this try (see {@link MAX_ANSWERS_DECODED_PER_TRY}). */
   decoded: number;
-  settle: (outcome: { reply?: dnsPacket.DecodedPacket | typeof OVERSIZED; error?: DnsError }) => void;
+  settle: (outcome: { reply?: ReplyPacket | typeof OVERSIZED; error?: DnsError }) => void;
 }
 
 /** A UDP reply larger than {@link MAX_UDP_REPLY_SIZE}: handled like a truncated one. */
@@ -328,7 +328,7 @@ export class DnsClient {
   }
 
   /** The validated reply, or {@link OVERSIZED} for a reply too big to decode from UDP. */
-  private exchangeUdp(lane: UdpLane, name: string, type: QueryType): Promise<dnsPacket.DecodedPacket | typeof OVERSIZED> {
+  private exchangeUdp(lane: UdpLane, name: string, type: QueryType): Promise<ReplyPacket | typeof OVERSIZED> {
     const id = this.takeId(name);
     const query = encodeQuery(id, name, type, this.udpPayloadSize);
     const server = lane.server;
@@ -343,6 +343,10 @@ export class DnsClient {
             : new DnsError('TIMEOUT', name, `No reply from ${formatServer(server)} for ${name} ${type} within ${this.timeoutMs} ms`),
         });
       }, this.timeoutMs);
+      // The port's socket keeps the process alive while the query is in flight
+      // (UdpLane.take). A ref'd timer on top would make Node create and drop
+      // its timer list for this duration at every query when few are in flight.
+      timer.unref?.();
       const settle: PendingUdpQuery['settle'] = ({ reply, error }) => {
         // Settles once: a duplicate or late reply finds no pending query.
         if (this.pending.get(id) !== pendingQuery) return;
@@ -361,7 +365,7 @@ export class DnsClient {
     });
   }
 
-  private exchangeTcp(server: Nameserver, name: string, type: QueryType): Promise<dnsPacket.DecodedPacket> {
+  private exchangeTcp(server: Nameserver, name: string, type: QueryType): Promise<ReplyPacket> {
     const id = this.takeId(name);
     const query = encodeQuery(id, name, type, 0);
     const end = questionEnd(query, false);
@@ -372,7 +376,7 @@ export class DnsClient {
       let answersDecoded = 0;
       let defect: string | undefined;
       let done = false;
-      const finish = (error: DnsError | null, reply?: dnsPacket.DecodedPacket): void => {
+      const finish = (error: DnsError | null, reply?: ReplyPacket): void => {
         if (done) return;
         done = true;
         this.timers.clearTimeout(timer);
@@ -532,7 +536,7 @@ function canonicalHost(host: string): string {
   return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
 
-function toReply(packet: dnsPacket.DecodedPacket, transport: 'udp' | 'tcp'): DnsReply {
+function toReply(packet: ReplyPacket, transport: 'udp' | 'tcp'): DnsReply {
   return {
     rcode: (packet.flags ?? 0) & 0xf,
     truncated: packet.flag_tc,

@@ -3,6 +3,7 @@ import type * as dnsPacket from 'dns-packet';
 import { DnsClient, RCODE, type QueryType } from './client.js';
 import { DnsError } from './errors.js';
 import { HostsFile } from './hosts.js';
+import { isAddressOf, mayBeIpLiteral } from './ip-text.js';
 import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, sameName, trimDot } from './names.js';
 import { readResolvConf, searchCandidates } from './resolv-conf.js';
 import { trace } from '../trace.js';
@@ -83,7 +84,7 @@ export class StubResolver {
    * that is not one of `name`'s candidates is ignored.
    */
   async resolve(name: string, family: Family, known?: string): Promise<Resolution> {
-    const literal = net.isIP(name);
+    const literal = mayBeIpLiteral(name) ? net.isIP(name) : 0;
     if (literal !== 0) {
       const literalFamily = literal as 4 | 6;
       if (family !== 0 && family !== literalFamily) {
@@ -155,15 +156,20 @@ export class StubResolver {
 
   /** Every family asked of one candidate name, in parallel. */
   private async askCandidate(client: DnsClient, servers: readonly Nameserver[], candidate: string, family: Family): Promise<CandidateOutcome> {
-    const outcomes = await Promise.all(
-      familiesOf(family).map(async (fam) => ({ family: fam, outcome: await this.resolveFamily(client, servers, candidate, fam) })),
-    );
-    const addresses = outcomes.flatMap(({ outcome }) => (outcome.kind === 'addresses' ? outcome.addresses : []));
-    const failed = outcomes.flatMap(({ family: fam, outcome }) => (outcome.kind === 'failed' ? [{ family: fam, error: outcome.error }] : []));
+    // Runs at every poll: no wrapper promise or object per family, no intermediate arrays.
+    const families = familiesOf(family);
+    const outcomes = await Promise.all(families.map((fam) => this.resolveFamily(client, servers, candidate, fam)));
+    let addresses: ResolvedAddress[] = [];
+    const failed: Resolution['failedFamilies'] = [];
+    for (let i = 0; i < outcomes.length; i++) {
+      const outcome = outcomes[i]!;
+      if (outcome.kind === 'addresses') addresses = addresses.length === 0 ? outcome.addresses : addresses.concat(outcome.addresses);
+      else if (outcome.kind === 'failed') failed.push({ family: families[i]!, error: outcome.error });
+    }
     if (addresses.length > 0) return { kind: 'addresses', addresses, failed };
     const [firstFailure] = failed;
     if (firstFailure) return { kind: 'failed', error: firstFailure.error };
-    return { kind: 'none', noData: outcomes.some(({ outcome }) => outcome.kind === 'none' && outcome.code === 'NODATA') };
+    return { kind: 'none', noData: outcomes.some((outcome) => outcome.kind === 'none' && outcome.code === 'NODATA') };
   }
 
   /** One family of one fully qualified name, following CNAMEs across re-queries. */
@@ -179,7 +185,8 @@ export class StubResolver {
         const walked = walkAnswer(reply.answers, current, type, visited, fqdn);
         chainTtl = Math.min(chainTtl, walked.chainTtl);
         if (walked.addresses.length > 0) {
-          const addresses = walked.addresses.map((record) => ({ ...record, ttl: Math.min(record.ttl, chainTtl) }));
+          // Without a CNAME on the way (the usual case) the TTLs stand as they are.
+          const addresses = chainTtl === Infinity ? walked.addresses : walked.addresses.map((record) => ({ ...record, ttl: Math.min(record.ttl, chainTtl) }));
           return { kind: 'addresses', addresses };
         }
         // The answer pointed elsewhere without that name's records: ask for the target.
@@ -240,7 +247,7 @@ function addressRecords(answers: readonly dnsPacket.Answer[], name: string, type
     if (answer.type !== type || !isInternet(answer) || !sameName(answer.name, name)) continue;
     const address = answer.data;
     // A record whose data is not an address of its family is forged or broken: skip it.
-    if (typeof address !== 'string' || net.isIP(address) !== family || byAddress.has(address)) continue;
+    if (typeof address !== 'string' || !isAddressOf(address, family) || byAddress.has(address)) continue;
     byAddress.set(address, { address, family, ttl: answer.ttl ?? 0 });
   }
   // Every address: the answer is bounded by one message (MAX_ANSWER_RECORDS in
@@ -263,7 +270,19 @@ function familiesOf(family: Family): Array<4 | 6> {
 function isValidName(name: string): boolean {
   const bare = trimDot(name);
   if (bare.length === 0 || bare.length > MAX_NAME_LENGTH) return false;
-  return bare.split('.').every((label) => label.length > 0 && label.length <= MAX_LABEL_LENGTH && !/[\s\\]/.test(label));
+  // Every label 1-63 characters, no whitespace, no backslash: one pass, no label list (it runs at every poll).
+  let label = 0;
+  for (let i = 0; i < bare.length; i++) {
+    const c = bare.charCodeAt(i);
+    if (c === 0x2e) {
+      if (label === 0 || label > MAX_LABEL_LENGTH) return false;
+      label = 0;
+      continue;
+    }
+    if (c === 0x5c || c === 0x20 || (c >= 0x09 && c <= 0x0d) || (c >= 0x80 && /\s/.test(bare[i]!))) return false;
+    label++;
+  }
+  return label > 0 && label <= MAX_LABEL_LENGTH;
 }
 
 function assertValidName(name: string): void {

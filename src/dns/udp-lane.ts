@@ -51,13 +51,17 @@ export interface UdpLaneEvents {
  */
 export class UdpLane {
   private current: UdpPort | null = null;
+  /** The nameserver's family, found once (net.isIPv6 is a long regular expression; a lane opens a socket every 16 queries). */
+  private readonly family: 4 | 6;
   private readonly open = new Set<UdpPort>();
 
   constructor(
     readonly server: Nameserver,
     private readonly settings: UdpLaneSettings,
     private readonly events: UdpLaneEvents,
-  ) {}
+  ) {
+    this.family = net.isIPv6(server.host) ? 6 : 4;
+  }
 
   /** The port the next query leaves from, counted as in flight until {@link release}. */
   take(): UdpPort {
@@ -100,7 +104,7 @@ export class UdpLane {
 
   private openPort(): UdpPort {
     const { server, settings } = this;
-    const socket = dgram.createSocket(net.isIPv6(server.host) ? 'udp6' : 'udp4');
+    const socket = dgram.createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
     const port: UdpPort = {
       socket,
       sent: 0,
@@ -163,4 +167,14 @@ export class UdpLane {
       // Already closed by the runtime (an error during bind): nothing left to release.
     }
   }
+}
+
+/**
+ * dgram resolves the address of bind() and connect() through dns.lookup even
+ * for an IP literal (a regular expression and a deferred callback each); a
+ * nameserver is always a literal (resolv-conf.ts parses it so), and so is the
+ * wildcard address dgram binds to, so the address is its own answer.
+ */
+function literalLookup(address: string, _options: unknown, callback: (error: Error | null, address: string, family: number) => void): void {
+  callback(null, address, address.includes(':') ? 6 : 4);
 }

@@ -1,4 +1,7 @@
 import * as dnsPacket from 'dns-packet';
+import { CLASS_IN, TYPE_A, TYPE_AAAA, decodeCommonReply, encodeQueryFast, type ReplyPacket } from './fast-wire.js';
+
+export type { ReplyPacket } from './fast-wire.js';
 
 /** A DNS header is 12 bytes; anything shorter cannot be a reply. */
 export const HEADER_SIZE = 12;
@@ -37,13 +40,11 @@ export const MAX_ANSWER_RECORDS = 4_096;
  */
 export const MAX_ANSWER_LABELS = 12 * MAX_ANSWER_RECORDS;
 
-const TYPE_A = 1;
-const TYPE_AAAA = 28;
-const CLASS_IN = 1;
 
 /** A query for `name`/`type`, with an EDNS(0) OPT record advertising `udpPayloadSize` unless it is 0 (TCP). */
 export function encodeQuery(id: number, name: string, type: 'A' | 'AAAA', udpPayloadSize: number): Buffer {
-  return dnsPacket.encode({
+  // The same bytes either way; dns-packet for names the direct writer declines.
+  return encodeQueryFast(id, name, type, udpPayloadSize) ?? dnsPacket.encode({
     type: 'query',
     id,
     flags: dnsPacket.RECURSION_DESIRED,
@@ -100,15 +101,29 @@ export function announcedAnswers(message: Buffer): number {
  * or TCP frame) and is read afterwards only through the returned packet.
  * `end` is where the question ends (checked by {@link answersQuery}).
  */
-export function decodeReply(message: Buffer, end: number): dnsPacket.DecodedPacket | string {
+export function decodeReply(message: Buffer, end: number): ReplyPacket | string {
   if (message.length < HEADER_SIZE) return 'shorter than a DNS header';
   if (hasPointerLadder(message)) return `a compression-pointer chain longer than ${MAX_POINTER_CHAIN}`;
   const announced = Math.min(message.readUInt16BE(6), MAX_ANSWER_RECORDS);
   const badAddress = badAddressRecord(message, end, announced);
   if (badAddress) return badAddress;
+  // The counts zeroed first, as dns-packet reads them below (a hostile name may point into the header).
+  zeroCounts(message);
+  // The common shape (A/AAAA/CNAME answers) read directly, exactly as below, label budget included; anything else below.
+  const common = decodeCommonReply(message, end, announced, MAX_ANSWER_LABELS);
+  if (common) return common;
+  return decodeByDnsPacket(message, announced, MAX_ANSWER_LABELS);
+}
+
+/**
+ * The reference reading: header and question by dns-packet, then the first
+ * `announced` answer records one by one, stopping before the one that takes
+ * the labels of their names past `maxLabels`. Rewrites the header's counts in
+ * place (see {@link decodeReply}).
+ */
+export function decodeByDnsPacket(message: Buffer, announced: number, maxLabels: number): dnsPacket.DecodedPacket | string {
   // Header and question by dns-packet; the answers one by one below, so the label budget can stop them.
-  message.writeUInt16BE(0, 6);
-  message.writeUInt32BE(0, 8); // authority and additional counts
+  zeroCounts(message);
   try {
     const packet = dnsPacket.decode(message);
     let offset = dnsPacket.decode.bytes;
@@ -117,7 +132,7 @@ export function decodeReply(message: Buffer, end: number): dnsPacket.DecodedPack
     while (answers.length < announced) {
       const answer = answerCodec.decode(message, offset);
       labels += labelsIn(answer);
-      if (labels > MAX_ANSWER_LABELS) break;
+      if (labels > maxLabels) break;
       offset += answerCodec.decode.bytes;
       answers.push(answer);
     }
@@ -126,6 +141,12 @@ export function decodeReply(message: Buffer, end: number): dnsPacket.DecodedPack
   } catch (error) {
     return `malformed (${(error as Error).message})`;
   }
+}
+
+/** The header's answer, authority and additional counts set to 0, in place. */
+export function zeroCounts(message: Buffer): void {
+  message.writeUInt16BE(0, 6);
+  message.writeUInt32BE(0, 8);
 }
 
 /** dns-packet's record codec (exported, but missing from its type definitions). */
@@ -180,6 +201,8 @@ function skipName(message: Buffer, offset: number): number {
   return -1;
 }
 
+const ladderDepth = new Uint8Array(65_536);
+
 /**
  * Whether some compression pointer starts a chain of more than
  * {@link MAX_POINTER_CHAIN} pointers pointing at pointers. Linear: every byte
@@ -188,7 +211,8 @@ function skipName(message: Buffer, offset: number): number {
  * matters for chains longer than the limit, which random data does not form.
  */
 export function hasPointerLadder(message: Buffer): boolean {
-  const depth = new Uint8Array(message.length);
+  // One scratch array for every call (a message is at most 64 KiB): cleared, not allocated, per message.
+  const depth = message.length <= ladderDepth.length ? ladderDepth.fill(0, 0, message.length) : new Uint8Array(message.length);
   for (let i = HEADER_SIZE; i + 1 < message.length; i++) {
     if ((message[i]! & 0xc0) !== 0xc0) continue;
     const target = ((message[i]! & 0x3f) << 8) | message[i + 1]!;
