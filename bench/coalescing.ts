@@ -16,10 +16,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { register, unregister } from '../src/index.js';
 import { registry } from '../src/registry.js';
-import { PodFleet } from '../test/support/pods.js';
+import { PodFleet } from '../harness/pods.js';
 import { startDnsChild } from './lib/dns-child.js';
 import { sleep } from './lib/harness.js';
-import { pollUntil } from '../test/support/wait.js';
+import { pollUntil } from '../harness/wait.js';
 import { measureInFreshProcess } from './lib/channel-memory.js';
 import type { BenchContext, BenchReport, SummaryLine } from './lib/report.js';
 import { bytes, int, ms, sig, type Table } from './lib/table.js';

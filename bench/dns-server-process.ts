@@ -18,7 +18,7 @@
  *   close    {}                                        close sockets; the process then exits by itself
  *
  * Modes:
- * - `full`: test/support/dns-server.ts (DnsTestServer): decodes every query
+ * - `full`: harness/dns-server.ts (DnsTestServer): decodes every query
  *   with dns-packet and encodes every reply; the same server the tests use.
  * - `fast`: a minimal authoritative responder for the same records. Replies
  *   are pre-encoded per question; answering a query is a map lookup on the
@@ -30,7 +30,7 @@
  */
 import dgram from 'node:dgram';
 import * as dnsPacket from 'dns-packet';
-import { DnsTestServer, type QueryFilter, type RecordSet } from '../test/support/dns-server.js';
+import { DnsTestServer, type QueryFilter, type RecordSet } from '../harness/dns-server.js';
 
 export interface RecordSpec extends RecordSet {
   name: string;

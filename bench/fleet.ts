@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CACHE_EXPIRY_MARGIN_MS } from '../src/schedule.js';
-import { Dnsmasq, dnsmasqBinary } from '../test/support/dnsmasq.js';
+import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
 import type { FleetClientConfig, FleetClientMessage, FleetClientRequest } from './fleet-client.js';
 import { PROJECT_ROOT } from './lib/dns-child.js';
 import { sleep } from './lib/harness.js';

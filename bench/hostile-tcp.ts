@@ -148,7 +148,7 @@ export async function run(context: BenchContext): Promise<BenchReport> {
     name: 'hostile-tcp',
     title: '9. Hostile TCP decode cost: 7 label-ladder messages per query',
     method:
-      'DnsClient (attempts 1, timeout 5 s) asks a server in its own process that answers UDP "truncated" and then sends 7 label-ladder messages over TCP (test/support/hostile-messages.ts), or one genuine record. ' +
+      'DnsClient (attempts 1, timeout 5 s) asks a server in its own process that answers UDP "truncated" and then sends 7 label-ladder messages over TCP (harness/hostile-messages.ts), or one genuine record. ' +
       'Per query: wall time, CPU of this process, longest event-loop stall. Sides alternate by round.',
     tables: [table],
     summary,

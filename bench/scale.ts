@@ -21,7 +21,7 @@ import { watch, type DnsWatch } from '../src/index.js';
 import { registry } from '../src/registry.js';
 import { startDnsChild, type RecordSpec } from './lib/dns-child.js';
 import { settledMemory, sleep } from './lib/harness.js';
-import { pollUntil } from '../test/support/wait.js';
+import { pollUntil } from '../harness/wait.js';
 import type { BenchContext, BenchReport, SummaryLine } from './lib/report.js';
 import { coefficientOfVariation, mean, ratio } from './lib/stats.js';
 import { bytes, int, ms, pct, sig, times, type Table } from './lib/table.js';

@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { DnsTestServer } from '../test/support/dns-server.js';
+import { DnsTestServer } from '../harness/dns-server.js';
 
 /** The branch README links point at (`…/blob/main/docs/faq.md`). */
 export const DEFAULT_BRANCH = 'main';

@@ -6,7 +6,7 @@ export { register, unregister, type RegisterOptions } from './grpc/register.js';
 export { TRACER_NAME } from './grpc/trace.js';
 export { SCHEME } from './grpc/resolver.js';
 export { CHANNEL_OPTION_KEYS } from './grpc/channel-options.js';
-export { watch, DnsWatch, type WatchUpdate, type DnsWatchEvents } from './watch.js';
+export { watch, DnsWatch, type WatchUpdate, type DnsWatchEvents } from './dns-watch.js';
 export { observe, type WatchEvent, type WatchObserver } from './observe.js';
 export { stats } from './registry.js';
 export type { WatcherStats } from './watcher.js';

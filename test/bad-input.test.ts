@@ -12,8 +12,8 @@ import { register, unregister, watch, type DnsError, type RegisterOptions, type 
 import { resolveOptions } from '../src/options.js';
 import { parseNameserver } from '../src/dns/resolv-conf.js';
 import { parseTarget } from '../src/target.js';
-import { createPodClient } from './support/pods.js';
-import { unusedUdpPort } from './support/resolver-helpers.js';
+import { createPodClient } from '../harness/pods.js';
+import { unusedUdpPort } from '../harness/resolver-helpers.js';
 
 const MAX_MS = 2_147_483_647;
 const MS = (name: string, min: number, got: string) => `Option "${name}" must be a number of milliseconds from ${min} to ${MAX_MS}, got ${got}`;

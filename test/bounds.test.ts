@@ -27,10 +27,10 @@ import { DnsError } from '../src/dns/errors.js';
 import type { Nameserver } from '../src/dns/types.js';
 import { observe, type WatchEvent } from '../src/observe.js';
 import { frameMessage } from '../src/dns/tcp-frames.js';
-import { DnsTestServer } from './support/dns-server.js';
-import { labelLadderMessage } from './support/hostile-messages.js';
-import { recordingTimers } from './support/recording-timers.js';
-import { expectDnsError, listenTcpOn, unusedUdpPort, waitForHandlesAtMost, waitUntil } from './support/resolver-helpers.js';
+import { DnsTestServer } from '../harness/dns-server.js';
+import { labelLadderMessage } from '../harness/hostile-messages.js';
+import { recordingTimers } from '../harness/recording-timers.js';
+import { expectDnsError, listenTcpOn, unusedUdpPort, waitForHandlesAtMost, waitUntil } from '../harness/resolver-helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -6,8 +6,8 @@
 import { execFile } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../src/cli/main.js';
-import { BIN, ROOT, ensureBuilt } from './support/built-cli.js';
-import { unusedUdpPort } from './support/resolver-helpers.js';
+import { BIN, ROOT, ensureBuilt } from '../harness/built-cli.js';
+import { unusedUdpPort } from '../harness/resolver-helpers.js';
 
 function runBin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const started = Date.now();

@@ -13,10 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../src/cli/main.js';
 import { registry } from '../src/registry.js';
-import { BIN, ensureBuilt } from './support/built-cli.js';
-import { DnsTestServer } from './support/dns-server.js';
-import { escapeRegExp, withTimeout } from './support/within.js';
-import { waitUntil as waitFor } from './support/wait.js';
+import { BIN, ensureBuilt } from '../harness/built-cli.js';
+import { DnsTestServer } from '../harness/dns-server.js';
+import { escapeRegExp, withTimeout } from '../harness/within.js';
+import { waitUntil as waitFor } from '../harness/wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ISO = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`;

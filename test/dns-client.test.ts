@@ -14,15 +14,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DnsClient, RCODE, UDP_PORT_MAX_AGE_MS, type DnsReply } from '../src/dns/client.js';
 import type { Timers } from '../src/dns/timers.js';
 import type { Nameserver } from '../src/dns/types.js';
-import { DnsTestServer, type DnsTestServerOptions, type Fault } from './support/dns-server.js';
-import { recordingTimers } from './support/recording-timers.js';
+import { DnsTestServer, type DnsTestServerOptions, type Fault } from '../harness/dns-server.js';
+import { recordingTimers } from '../harness/recording-timers.js';
 import {
   activeHandleCounts,
   expectDnsError,
   listenTcpOn,
   unusedUdpPort,
   waitForHandlesAtMost,
-} from './support/resolver-helpers.js';
+} from '../harness/resolver-helpers.js';
 
 const NAME = 'svc.test';
 

@@ -3,8 +3,8 @@ import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import * as dnsPacket from 'dns-packet';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DnsTestServer, type Fault } from './support/dns-server.js';
-import { activeHandleCounts, waitForHandlesAtMost } from './support/resolver-helpers.js';
+import { DnsTestServer, type Fault } from '../harness/dns-server.js';
+import { activeHandleCounts, waitForHandlesAtMost } from '../harness/resolver-helpers.js';
 
 // ---------------------------------------------------------------- raw client
 

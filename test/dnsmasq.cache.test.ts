@@ -15,10 +15,10 @@ import { observe, watch, type WatcherStats, type WatchOptions } from '../src/ind
 import { resolveOptions } from '../src/options.js';
 import { CACHE_EXPIRY_MARGIN_MS, cacheStalenessBound } from '../src/schedule.js';
 import { setTraceSink } from '../src/trace.js';
-import { DnsTestServer } from './support/dns-server.js';
-import { Dnsmasq, dnsmasqBinary } from './support/dnsmasq.js';
-import { waitUntil } from './support/wait.js';
-import { withTimeout } from './support/within.js';
+import { DnsTestServer } from '../harness/dns-server.js';
+import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
+import { waitUntil } from '../harness/wait.js';
+import { withTimeout } from '../harness/within.js';
 
 const TTL = 7;
 const binary = dnsmasqBinary();

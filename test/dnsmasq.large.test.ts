@@ -1,6 +1,6 @@
 /**
  * Large headless Services from a real DNS server (Debian's dnsmasq,
- * test/support/dnsmasq.ts): 1,000 and 3,000 A records are too big for UDP,
+ * harness/dnsmasq.ts): 1,000 and 3,000 A records are too big for UDP,
  * arrive over TCP after truncation, and every one of them is used. With
  * `maxAddresses` a watcher keeps its process's stable random subset and says
  * so in stats().
@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StubResolver } from '../src/dns/lookup.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import { PROCESS_SEED, pickSubset } from '../src/subset.js';
-import { watch, type DnsWatch } from '../src/watch.js';
-import { Dnsmasq, dnsmasqBinary, rawQuery } from './support/dnsmasq.js';
+import { watch, type DnsWatch } from '../src/dns-watch.js';
+import { Dnsmasq, dnsmasqBinary, rawQuery } from '../harness/dnsmasq.js';
 
 const binary = dnsmasqBinary();
 if (!binary) {

@@ -1,13 +1,13 @@
 /**
  * StubResolver against a real DNS server: Debian's dnsmasq on a loopback port
- * (test/support/dnsmasq.ts). Records are changed at runtime and the next
+ * (harness/dnsmasq.ts). Records are changed at runtime and the next
  * resolve() must see the change — the resolver keeps no cache of its own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StubResolver } from '../src/dns/lookup.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
-import { Dnsmasq, dnsmasqBinary } from './support/dnsmasq.js';
-import { expectDnsError } from './support/resolver-helpers.js';
+import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
+import { expectDnsError } from '../harness/resolver-helpers.js';
 
 const binary = dnsmasqBinary();
 if (!binary) {

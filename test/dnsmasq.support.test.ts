@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Dnsmasq, dnsmasqBinary, rawQuery } from './support/dnsmasq.js';
+import { Dnsmasq, dnsmasqBinary, rawQuery } from '../harness/dnsmasq.js';
 
 const binary = dnsmasqBinary();
 if (!binary) {
   console.warn('dnsmasq.support.test: dnsmasq not found in PATH or /usr/sbin — skipped (apt-get install dnsmasq-base)');
 }
 
-describe.skipIf(!binary)('test/support/dnsmasq: a real dnsmasq', () => {
+describe.skipIf(!binary)('harness/dnsmasq: a real dnsmasq', () => {
   let dnsmasq: Dnsmasq;
 
   beforeAll(async () => {

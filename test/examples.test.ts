@@ -8,9 +8,9 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/index.js';
-import { DnsTestServer } from './support/dns-server.js';
-import { GRPC_VERSIONS, grpcVersion, loadGrpc } from './support/grpc-versions.js';
-import { PodFleet } from './support/pods.js';
+import { DnsTestServer } from '../harness/dns-server.js';
+import { GRPC_VERSIONS, grpcVersion, loadGrpc } from '../harness/grpc-versions.js';
+import { PodFleet } from '../harness/pods.js';
 
 /**
  * The examples as a user runs them: child processes (`node --import tsx`),

@@ -20,11 +20,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { observe, register, stats, unregister, type RegisterOptions, type WatchEvent } from '../src/index.js';
 import { readResolvConf } from '../src/dns/resolv-conf.js';
-import { DnsTestServer, type DnsTestServerOptions } from './support/dns-server.js';
-import { PodFleet, type Pod } from './support/pods.js';
-import { unusedUdpPort } from './support/resolver-helpers.js';
-import { verboseLog } from './support/verbose.js';
-import { waitUntil } from './support/wait.js';
+import { DnsTestServer, type DnsTestServerOptions } from '../harness/dns-server.js';
+import { PodFleet, type Pod } from '../harness/pods.js';
+import { unusedUdpPort } from '../harness/resolver-helpers.js';
+import { verboseLog } from '../harness/verbose.js';
+import { waitUntil } from '../harness/wait.js';
 import { createRecordedClient, registerRecordingScheme, type ToldCall } from './soak/recording.js';
 
 const INTERVAL = 200;

@@ -28,7 +28,7 @@ import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { trackEscapes } from './support/escapes.js';
+import { trackEscapes } from '../harness/escapes.js';
 import { MAX_POINTER_CHAIN, MAX_UDP_REPLY_SIZE } from '../src/dns/client.js';
 import { DnsError } from '../src/dns/errors.js';
 import { StubResolver } from '../src/dns/lookup.js';

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { register, unregister, watch } from '../src/index.js';
-import { DnsTestServer } from './support/dns-server.js';
-import { GRPC_VERSIONS, createResolverFor, grpcVersion, loadGrpc, type GrpcVersionName } from './support/grpc-versions.js';
-import { waitUntil } from './support/wait.js';
+import { DnsTestServer } from '../harness/dns-server.js';
+import { GRPC_VERSIONS, createResolverFor, grpcVersion, loadGrpc, type GrpcVersionName } from '../harness/grpc-versions.js';
+import { waitUntil } from '../harness/wait.js';
 
 /**
  * The adapter at the listener level, against each grpc-js listener shape:

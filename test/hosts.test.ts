@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostsFile, MAX_HOSTS_BYTES, hostsParseCount, parseHosts } from '../src/dns/hosts.js';
-import { withTimeout } from './support/within.js';
+import { withTimeout } from '../harness/within.js';
 
 const DEBIAN_HOSTS = `127.0.0.1\tlocalhost
 127.0.1.1\tbuildbox.example.org\tbuildbox

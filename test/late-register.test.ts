@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { register, unregister } from '../src/index.js';
 import { LATE_REGISTER_CODE, liveDnsChannels } from '../src/grpc/late-register.js';
-import { GRPC_VERSIONS, loadGrpc } from './support/grpc-versions.js';
+import { GRPC_VERSIONS, loadGrpc } from '../harness/grpc-versions.js';
 
 /**
  * Issue 12, item 7: register() after a client exists leaves that client on

@@ -28,10 +28,10 @@ import { ListenerAdapter, MAX_ADDRESSES_TO_GRPC, type HostPort } from '../src/gr
 import type { GrpcModuleLike } from '../src/grpc/types.js';
 import { MAX_HOST_NAME_LENGTH, MAX_LABEL_LENGTH, TargetError, parseTarget } from '../src/target.js';
 import { setTraceSink } from '../src/trace.js';
-import { DnsTestServer } from './support/dns-server.js';
-import { opaqueRecord, pointerLadder } from './support/hostile-messages.js';
-import { recordingTimers } from './support/recording-timers.js';
-import { ScriptedDnsServer, expectDnsError, listenTcpOn, waitForHandlesAtMost } from './support/resolver-helpers.js';
+import { DnsTestServer } from '../harness/dns-server.js';
+import { opaqueRecord, pointerLadder } from '../harness/hostile-messages.js';
+import { recordingTimers } from '../harness/recording-timers.js';
+import { ScriptedDnsServer, expectDnsError, listenTcpOn, waitForHandlesAtMost } from '../harness/resolver-helpers.js';
 
 const NAME = 'limits.test';
 

@@ -16,14 +16,14 @@ import { DnsError } from '../src/dns/errors.js';
 import { MAX_CNAME_DEPTH, StubResolver, type StubResolverOptions } from '../src/dns/lookup.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import type { Family, Nameserver, Resolution } from '../src/dns/types.js';
-import { DnsTestServer, type DnsTestServerOptions } from './support/dns-server.js';
+import { DnsTestServer, type DnsTestServerOptions } from '../harness/dns-server.js';
 import {
   activeHandleCounts,
   expectDnsError,
   ScriptedDnsServer,
   unusedUdpPort,
   waitForHandlesAtMost,
-} from './support/resolver-helpers.js';
+} from '../harness/resolver-helpers.js';
 
 const KUBE_SEARCH = 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5';
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { observe, stats, watch, type WatchEvent, type WatchOptions } from '../src/index.js';
 import { CHANNELS, report } from '../src/observe.js';
-import { DnsTestServer } from './support/dns-server.js';
+import { DnsTestServer } from '../harness/dns-server.js';
 
 /** The hook surface for logs and metrics: observe() events and stats() snapshots. */
 

@@ -1,5 +1,5 @@
 /**
- * The pod fleet test support (test/support/pods.ts) against real grpc-js
+ * The pod fleet test support (harness/pods.ts) against real grpc-js
  * servers and clients, with the current @grpc/grpc-js and the 1.8 alias.
  * Targets use grpc-js's built-in `ipv4:` scheme: no DNS involved here.
  */
@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as grpcCurrent from '@grpc/grpc-js';
 import * as grpc18 from 'grpc-js-1.8';
-import { createPodClient, ipv4Target, PodFleet, type GrpcLike, type PodClient } from './support/pods.js';
-import { pollUntil, waitUntil } from './support/wait.js';
+import { createPodClient, ipv4Target, PodFleet, type GrpcLike, type PodClient } from '../harness/pods.js';
+import { pollUntil, waitUntil } from '../harness/wait.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const projectRoot = path.resolve(here, '..');
@@ -262,7 +262,7 @@ describe('pod fleet details', () => {
   it.each(['current', '1.8'])('a script using the fleet exits by itself after close (%s)', async (lib) => {
     const { build } = await import('esbuild');
     const script = `
-      import { PodFleet, createPodClient } from './support/pods.ts';
+      import { PodFleet, createPodClient } from '../harness/pods.ts';
       import * as grpc18 from 'grpc-js-1.8';
       const grpc = ${JSON.stringify(lib)} === '1.8' ? grpc18 : undefined;
       const fleet = await PodFleet.create({ pods: 3, grpc });

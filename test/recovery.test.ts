@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { observe, watch, type DnsWatch, type WatchEvent, type WatchOptions } from '../src/index.js';
-import { DnsTestServer, type Fault } from './support/dns-server.js';
+import { DnsTestServer, type Fault } from '../harness/dns-server.js';
 
 const INTERVAL = 300;
 const JITTER = 0.2;

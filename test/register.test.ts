@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { register, unregister } from '../src/index.js';
 import { registration } from '../src/grpc/register.js';
-import { GRPC_VERSIONS, createResolverFor, loadGrpc } from './support/grpc-versions.js';
+import { GRPC_VERSIONS, createResolverFor, loadGrpc } from '../harness/grpc-versions.js';
 
 /** Which resolver class grpc-js builds for a scheme right now. */
 function resolverClassName(name: (typeof GRPC_VERSIONS)[number], scheme: string): string {

@@ -15,7 +15,7 @@ import {
   readResolvConf,
   searchCandidates,
 } from '../src/dns/resolv-conf.js';
-import { escapeRegExp as escape, withTimeout } from './support/within.js';
+import { escapeRegExp as escape, withTimeout } from '../harness/within.js';
 
 describe('parseNameserver', () => {
   it.each([

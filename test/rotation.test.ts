@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { register, unregister } from '../src/index.js';
-import { DnsTestServer } from './support/dns-server.js';
-import { PodFleet, createPodClient, type Pod, type PodClient } from './support/pods.js';
-import { verboseLog } from './support/verbose.js';
+import { DnsTestServer } from '../harness/dns-server.js';
+import { PodFleet, createPodClient, type Pod, type PodClient } from '../harness/pods.js';
+import { verboseLog } from '../harness/verbose.js';
 
 /**
  * Pod rotation end to end: real grpc-js servers on 127.0.0.x behind a real

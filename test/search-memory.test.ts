@@ -15,8 +15,8 @@ import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import type { Family } from '../src/dns/types.js';
 import { observe, watch, type WatcherStats, type WatchOptions } from '../src/index.js';
 import { setTraceSink } from '../src/trace.js';
-import { DnsTestServer } from './support/dns-server.js';
-import { Dnsmasq, dnsmasqBinary } from './support/dnsmasq.js';
+import { DnsTestServer } from '../harness/dns-server.js';
+import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
 
 const SEARCH = 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5 timeout:1 attempts:2';
 const POLLS = 5;

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { observe, register, stats, unregister, type WatchEvent } from '../src/index.js';
 import { registry } from '../src/registry.js';
-import { GRPC_VERSIONS, loadGrpc, type GrpcModule } from './support/grpc-versions.js';
-import { POD_SERVICE, createPodClient, type GrpcLike, type PodClient } from './support/pods.js';
-import { unusedUdpPort, waitUntil } from './support/resolver-helpers.js';
+import { GRPC_VERSIONS, loadGrpc, type GrpcModule } from '../harness/grpc-versions.js';
+import { POD_SERVICE, createPodClient, type GrpcLike, type PodClient } from '../harness/pods.js';
+import { unusedUdpPort, waitUntil } from '../harness/resolver-helpers.js';
 
 /**
  * Issue 16: with register() in effect, Server.bindAsync() resolves its address

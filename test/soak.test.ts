@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatReport, runSoak, type SoakReport } from './soak/engine.js';
 import { ChannelRecord } from './soak/recording.js';
-import { verboseLog } from './support/verbose.js';
+import { verboseLog } from '../harness/verbose.js';
 
 const MAIN = path.join(import.meta.dirname, 'soak', 'main.ts');
 /**

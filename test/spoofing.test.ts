@@ -16,10 +16,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as dnsPacket from 'dns-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { trackEscapes } from './support/escapes.js';
+import { trackEscapes } from '../harness/escapes.js';
 import { DnsClient, MAX_UDP_SOCKETS_PER_NAMESERVER, UDP_PORT_MAX_QUERIES, type DnsReply } from '../src/dns/client.js';
 import { watch, type WatchUpdate } from '../src/index.js';
-import { activeHandleCounts, expectDnsError, waitForHandlesAtMost, waitUntil } from './support/resolver-helpers.js';
+import { activeHandleCounts, expectDnsError, waitForHandlesAtMost, waitUntil } from '../harness/resolver-helpers.js';
 
 const NAME = 'spoof.test';
 const FORGED_V4 = '6.6.6.6';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { watch, type DnsWatch } from '../src/index.js';
-import { DnsTestServer } from './support/dns-server.js';
+import { DnsTestServer } from '../harness/dns-server.js';
 
 const NAMES = 600;
 const INTERVAL = 1_000;

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { register, unregister } from '../src/index.js';
 import { TargetError, formatTarget, parseTarget } from '../src/target.js';
-import { GRPC_VERSIONS, createResolverFor, loadGrpc, type GrpcVersionName } from './support/grpc-versions.js';
-import { unusedUdpPort } from './support/resolver-helpers.js';
+import { GRPC_VERSIONS, createResolverFor, loadGrpc, type GrpcVersionName } from '../harness/grpc-versions.js';
+import { unusedUdpPort } from '../harness/resolver-helpers.js';
 
 /**
  * Issue 16: every target grpc-js's built-in `dns` resolver accepts, grpc-dns-watch

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DnsError, watch, type WatchOptions, type WatchUpdate } from '../src/index.js';
 import { registry } from '../src/registry.js';
-import { DnsTestServer } from './support/dns-server.js';
+import { DnsTestServer } from '../harness/dns-server.js';
 
 /** `watch()`: the watcher without grpc, over a real DNS server on loopback. */
 

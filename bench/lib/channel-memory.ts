@@ -55,7 +55,7 @@ async function main(job: MemoryJob): Promise<void> {
   const grpc = await import('@grpc/grpc-js');
   const { register, unregister } = await import('../../src/index.js');
   const { settledMemory, sleep } = await import('./harness.js');
-  const { pollUntil } = await import('../../test/support/wait.js');
+  const { pollUntil } = await import('../../harness/wait.js');
   if (job.target.startsWith('dns:') && process.env.GRPC_NODE_USE_ALTERNATIVE_RESOLVER !== 'true') {
     throw new Error('the built-in dns side needs GRPC_NODE_USE_ALTERNATIVE_RESOLVER=true');
   }

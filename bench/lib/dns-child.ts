@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import type { DnsChildMessage, DnsChildRequest, GapsResult, RecordSpec } from '../dns-server-process.js';
-import type { QueryFilter } from '../../test/support/dns-server.js';
+import type { QueryFilter } from '../../harness/dns-server.js';
 
 export type { GapsResult, RecordSpec };
 

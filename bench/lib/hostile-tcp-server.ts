@@ -2,7 +2,7 @@
  * A hostile DNS server in its own process (for bench/hostile-tcp.ts): every
  * UDP query gets a truncated reply, so the client asks again over TCP on the
  * same port, where it gets either `--ladders N` label-ladder messages
- * (test/support/hostile-messages.ts: 1,024 records each, every owner name
+ * (harness/hostile-messages.ts: 1,024 records each, every owner name
  * 127 labels, cut short at the end) or, with `--ladders 0`, one genuine
  * one-record A reply. Reports `{ port }` over IPC; exits when the parent
  * disconnects. Messages are built per query (they carry its id), before the
@@ -12,7 +12,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { frameMessage } from '../../src/dns/tcp-frames.js';
-import { labelLadderMessage } from '../../test/support/hostile-messages.js';
+import { labelLadderMessage } from '../../harness/hostile-messages.js';
 
 const ladders = Number(process.argv[process.argv.indexOf('--ladders') + 1] ?? 7);
 

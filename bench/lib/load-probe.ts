@@ -128,7 +128,7 @@ async function main(job: LoadJob): Promise<void> {
   const { resolveOptions } = await import('../../src/options.js');
   const { registry } = await import('../../src/registry.js');
   const { settledMemory, sleep } = await import('./harness.js');
-  const { pollUntil: waitFor } = await import('../../test/support/wait.js');
+  const { pollUntil: waitFor } = await import('../../harness/wait.js');
   const options = {
     refreshInterval: job.interval,
     nameservers: [job.nameserver],

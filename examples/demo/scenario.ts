@@ -5,8 +5,8 @@
  * does through hooks.
  */
 import { performance } from 'node:perf_hooks';
-import type { DnsTestServer } from '../../test/support/dns-server.js';
-import type { Pod, PodFleet } from '../../test/support/pods.js';
+import type { DnsTestServer } from '../../harness/dns-server.js';
+import type { Pod, PodFleet } from '../../harness/pods.js';
 
 export type PhaseKey = 'steady' | 'scale-up' | 'rolling-update' | 'crash';
 

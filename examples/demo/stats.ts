@@ -2,7 +2,7 @@
  * Counting: what each client's load did between two snapshots, and the
  * per-phase summary (also written as JSON by --json-summary).
  */
-import type { LoadReport } from '../../test/support/pods.js';
+import type { LoadReport } from '../../harness/pods.js';
 import type { PhaseKey, PhaseState } from './scenario.js';
 
 export type ClientKey = 'builtin' | 'dnsWatch';

@@ -5,7 +5,7 @@
  * - plain (CI logs, pipes, --plain): the same events, plus one line a second.
  * Both end with the same summary table.
  */
-import type { PodState } from '../../test/support/pods.js';
+import type { PodState } from '../../harness/pods.js';
 import { labels, podLabel, ranges, type PhaseState } from './scenario.js';
 import { CLIENTS, CLIENT_NAMES, type ClientKey, type Counts, type DemoSummary, type PhaseSummary } from './stats.js';
 

@@ -19,7 +19,7 @@ import type { ResolvConf } from '../dns/types.js';
 import { observe } from '../observe.js';
 import { DEFAULTS } from '../options.js';
 import { setTraceSink } from '../trace.js';
-import { watch, type DnsWatch, type WatchUpdate } from '../watch.js';
+import { watch, type DnsWatch, type WatchUpdate } from '../dns-watch.js';
 import { COMMAND, HELP_HINT, USAGE, UsageError, parseCommandLine, type CliConfig } from './args.js';
 import { errorMessage } from './output.js';
 import { Reporter, formatMs, type Asking, type TextSink } from './report.js';

@@ -32,8 +32,8 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { observe, register, stats, unregister } from '../../src/index.js';
 import { registry } from '../../src/registry.js';
-import { DnsTestServer, type Fault, type FaultOptions } from '../support/dns-server.js';
-import { Pod, type LoadHandle, type LoadReport } from '../support/pods.js';
+import { DnsTestServer, type Fault, type FaultOptions } from '../../harness/dns-server.js';
+import { Pod, type LoadHandle, type LoadReport } from '../../harness/pods.js';
 import { createRecordedClient, type ChannelRecord, registerRecordingScheme, setKey, type RecordedClient } from './recording.js';
 
 // ----------------------------------------------------------------- settings

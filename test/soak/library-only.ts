@@ -16,7 +16,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { observe, stats, watch, type DnsWatch, type WatchOptions } from '../../src/index.js';
-import { DnsTestServer, type Fault } from '../support/dns-server.js';
+import { DnsTestServer, type Fault } from '../../harness/dns-server.js';
 import { exposeGc, openFds } from './engine.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' } } });

@@ -16,7 +16,7 @@
  * fault matrix and the soak run on. No vitest imports: the soak's main.ts uses it.
  */
 import * as grpc from '@grpc/grpc-js';
-import { createPodClient, type PodClient, type PodClientOptions } from '../support/pods.js';
+import { createPodClient, type PodClient, type PodClientOptions } from '../../harness/pods.js';
 
 export const RECORDING_SCHEME = 'dns-watch-recorded';
 export const RECORD_KEY = 'dns-watch-test.record_id';

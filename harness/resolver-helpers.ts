@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { expect } from 'vitest';
-import { DnsError, type DnsErrorCode } from '../../src/dns/errors.js';
+import { DnsError, type DnsErrorCode } from '../src/dns/errors.js';
 import { waitUntil } from './wait.js';
 
 // Bounded polling lives in ./wait.ts; still importable from here.

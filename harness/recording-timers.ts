@@ -1,4 +1,4 @@
-import { systemTimers, type Timers } from '../../src/dns/timers.js';
+import { systemTimers, type Timers } from '../src/dns/timers.js';
 
 /**
  * Real timers that remember every delay asked for, so a test asserts what
