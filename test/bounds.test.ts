@@ -114,8 +114,9 @@ describe(`queries in flight: MAX_IN_FLIGHT_PER_NAMESERVER (${MAX_IN_FLIGHT_PER_N
     await Promise.race([Promise.all(all), new Promise((_, reject) => setTimeout(() => reject(new Error('queries still pending after 60 s')), 60_000))]);
     expect([...codes.keys()].sort()).toEqual(['OVERLOADED', 'TIMEOUT']);
     expect(codes.get('TIMEOUT')).toBeGreaterThanOrEqual(MAX_IN_FLIGHT_PER_NAMESERVER);
-    // Every query sent was one that got a slot: the server never saw a burst past the cap.
-    expect(dead.received()).toBe(codes.get('TIMEOUT'));
+    // Every query sent was one that got a slot: the server never saw a burst past the cap. (A try
+    // whose timer fires before its socket has connected times out unsent, so not "equal".)
+    expect(dead.received()).toBeLessThanOrEqual(codes.get('TIMEOUT')!);
   }, 90_000);
 
   it('queues behind a small cap in order and hands each freed slot to the oldest try', async () => {

@@ -122,8 +122,8 @@ function seeded(seed: number): () => number {
 }
 
 describe('random faults: 20 watchers over 4 names', () => {
-  /** Shortened from the issue's 12 s to keep `npm test` quick; at 200 ms intervals it is still 15 intervals of faults. */
-  const FAULT_MS = 3_000;
+  /** Faults for 12 s, as issue 10 asks: 60 intervals of 200 ms. */
+  const FAULT_MS = 12_000;
   const RANDOM_INTERVAL = 200;
   const SEED = Number(process.env.RECOVERY_SEED ?? 0x5eed);
 
@@ -167,5 +167,5 @@ describe('random faults: 20 watchers over 4 names', () => {
       for (const { svc } of watches) svc.close();
       dns.setFault(null);
     }
-  });
+  }, 60_000);
 });
