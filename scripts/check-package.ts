@@ -79,12 +79,15 @@ const EXPECTED_FILES = [
   'package.json',
 ];
 /**
- * Size bounds, about 1.5× the 0.1.0 tarball (78 kB packed, 280 kB
- * unpacked): room for features, while an accidental inclusion (source maps
- * with sources were 730 kB) or a bundled dependency fails.
+ * Size bounds, about 1.25× the tarball with the bounded transport, the
+ * direct reply reader, search-list memory, cache detection and server binds
+ * (128 kB packed, 447 kB unpacked; 0.1.0 was 78 kB / 280 kB): room for
+ * features, while an accidental inclusion (source maps with sources were
+ * 730 kB) or a bundled dependency fails. The CLI bundle repeats the library
+ * (about 125 kB of the unpacked size): sharing one chunk is the next cut.
  */
-const MAX_PACKED_BYTES = 120 * 1024;
-const MAX_UNPACKED_BYTES = 420 * 1024;
+const MAX_PACKED_BYTES = 160 * 1024;
+const MAX_UNPACKED_BYTES = 560 * 1024;
 
 /** Exports every build must have (the check also demands CJS and ESM agree on the full list). */
 const CORE_EXPORTS = ['register', 'unregister', 'watch', 'observe', 'stats', 'DnsWatch', 'DnsError', 'TargetError', 'DEFAULTS', 'SCHEME'];
@@ -329,6 +332,7 @@ export async function firstChange(): Promise<string[]> {
 const stop: () => void = observe((event: WatchEvent) => {
   if (event.type === 'query') void event.durationMs;
   else if (event.type === 'error') void event.kept;
+  else if (event.type === 'attempt') void event.server;
   else void event.added;
 });
 stop();
