@@ -11,6 +11,7 @@ import {
   type ScheduleOptions,
 } from './schedule.js';
 import type { PacedStart, PacerMember } from './pacer.js';
+import { pollTimers, type PollEntry, type PollTimers } from './poll-timers.js';
 import { observed, report } from './observe.js';
 import { trace, tracing } from './trace.js';
 
@@ -43,6 +44,8 @@ export interface WatcherEnvironment {
   random?: () => number;
   /** Paces the first poll among many watchers sharing DNS settings (see pacer.ts); none: at once. */
   pacer?: PacerMember;
+  /** Where the next poll waits: the process's one shared timer unless given. */
+  timers?: PollTimers;
 }
 
 /** A point-in-time view of one watcher, for diagnostics and metrics. */
@@ -132,7 +135,7 @@ class Subscriber implements Subscription {
  * says so. One Watcher serves every channel that targets the same name with
  * the same settings (see registry.ts). Knows neither wire format nor grpc.
  */
-export class Watcher {
+export class Watcher implements PollEntry {
   /**
    * The one subscriber (the common case: one channel or watch() per name),
    * or a Set once there are more; a Set and its table cost more than all the
@@ -142,8 +145,10 @@ export class Watcher {
   private belief: Belief = UNKNOWN;
   /** signature(belief), kept with it: every subscriber is compared against it after every poll. */
   private beliefSignature: string | undefined = undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private timerDueAt: number | undefined;
+  /** @internal Owned by {@link PollTimers}: where this watcher's next poll sits in the shared timer heap. */
+  pollSlot = -1;
+  /** @internal Owned by {@link PollTimers}. */
+  pollDue = 0;
   private inFlight = false;
   /** The first poll, while it waits for its turn among many starting together. */
   private pacedStart: PacedStart | undefined;
@@ -162,6 +167,7 @@ export class Watcher {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly pacer: PacerMember | undefined;
+  private readonly timers: PollTimers;
 
   constructor(
     readonly name: string,
@@ -174,6 +180,7 @@ export class Watcher {
     this.now = environment.now ?? Date.now;
     this.random = environment.random ?? Math.random;
     this.pacer = environment.pacer;
+    this.timers = environment.timers ?? pollTimers;
   }
 
   /** Current belief: the address set, or why there is none. */
@@ -185,9 +192,10 @@ export class Watcher {
     return this.stopped;
   }
 
-  /** When the next poll is due (epoch ms), if one is scheduled. */
+  /** When the next poll is due (on the watcher's clock, epoch ms by default), if one is scheduled. */
   get nextPollAt(): number | undefined {
-    return this.timerDueAt;
+    const remaining = this.timers.remaining(this);
+    return remaining === undefined ? undefined : this.now() + remaining;
   }
 
   stats(): WatcherStats {
@@ -207,7 +215,7 @@ export class Watcher {
       lastQueryAt: date(this.lastQueryAt),
       lastChangeAt: date(this.lastChangeAt),
       querying: this.inFlight,
-      nextPollAt: date(this.timerDueAt ?? this.pacedStart?.expectedAt()),
+      nextPollAt: date(this.nextPollAt ?? this.pacedStart?.expectedAt()),
       polledName: this.polledName === undefined ? undefined : `${this.polledName}.`,
       ...this.cacheStats(),
     };
@@ -233,7 +241,7 @@ export class Watcher {
     this.addSubscriber(subscriber);
     if (this.belief.kind !== 'unknown') {
       setImmediate(() => this.tell(subscriber));
-    } else if (!this.inFlight && !this.pacedStart && this.timer === undefined) {
+    } else if (!this.inFlight && !this.pacedStart && this.pollSlot < 0) {
       this.startFirstPoll();
     }
     return subscriber;
@@ -286,7 +294,8 @@ export class Watcher {
     if (runAt > this.now()) {
       trace(() => `${this.name}: re-resolution requested, delayed ${runAt - this.now()} ms by minInterval`);
     }
-    if (this.timerDueAt === undefined || runAt < this.timerDueAt) this.scheduleAt(runAt);
+    const due = this.nextPollAt;
+    if (due === undefined || runAt < due) this.scheduleAt(runAt);
   }
 
   /** @internal Through {@link Subscription.close}. */
@@ -301,7 +310,7 @@ export class Watcher {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.clearTimer();
+    this.timers.cancel(this);
     this.pacedStart?.cancel();
     this.pacedStart = undefined;
     this.pacer?.leave();
@@ -312,25 +321,12 @@ export class Watcher {
   }
 
   private scheduleAt(at: number): void {
-    this.clearTimer();
-    const delay = Math.max(0, at - this.now());
-    this.timerDueAt = at;
-    this.timer = setTimeout(this.onTimer, delay);
-    // Polling alone never keeps a process alive.
-    this.timer.unref();
+    this.timers.schedule(this, at - this.now());
   }
 
-  /** One callback for every poll's timer, made once. */
-  private readonly onTimer = (): void => {
-    this.timer = undefined;
-    this.timerDueAt = undefined;
+  /** @internal Called by {@link PollTimers} when the next poll is due. */
+  onPollDue(): void {
     void this.poll();
-  };
-
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerDueAt = undefined;
   }
 
   private async poll(): Promise<void> {

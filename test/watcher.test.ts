@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DnsError } from '../src/dns/errors.js';
 import type { Resolution } from '../src/dns/types.js';
 import { DEFAULTS } from '../src/options.js';
+import { pollTimers } from '../src/poll-timers.js';
 import { Watcher, type Delivery, type WatcherOptions } from '../src/watcher.js';
 
 /**
@@ -317,10 +318,12 @@ describe('Watcher timers (real)', () => {
     }));
     watcher.subscribe(() => {});
     await vi.waitFor(() => expect(watcher.nextPollAt).toBeGreaterThan(Date.now() + 1_000));
-    const timer = (watcher as unknown as { timer: NodeJS.Timeout }).timer;
-    expect(timer.hasRef()).toBe(false);
+    // The one shared timer every watcher's next poll waits on (poll-timers.ts).
+    const timer = (pollTimers as unknown as { timer: NodeJS.Timeout | undefined }).timer;
+    expect(timer?.hasRef()).toBe(false);
     watcher.stop();
     expect(watcher.nextPollAt).toBeUndefined();
+    expect(pollTimers.size).toBe(0);
   });
 });
 
