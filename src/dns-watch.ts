@@ -118,7 +118,13 @@ class UpdateStream implements AsyncIterator<WatchUpdate> {
  */
 export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncIterable<WatchUpdate> {
   private subscription: Subscription | undefined;
-  private latest: WatchUpdate | undefined;
+  /**
+   * The last update, kept as its parts: the records are the watcher's own
+   * (shared, not copied) and {@link DnsWatch.current} builds the update when
+   * read. A built update — its sorted list, copied records and Date — would
+   * cost more than everything else a watched name holds.
+   */
+  private latest: { records: readonly ResolvedAddress[]; added: string[]; removed: string[]; at: number } | undefined;
   private latestError: DnsError | undefined;
   /** Active async iterators; created on first use, so an event-only watch holds none. */
   private streams: Set<UpdateStream> | undefined;
@@ -138,9 +144,10 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
     this.ref();
   }
 
-  /** The last update, if any arrived yet. */
+  /** The last update, if any arrived yet (built on each read: a fresh object, equal to what was emitted). */
   get current(): WatchUpdate | undefined {
-    return this.latest;
+    const latest = this.latest;
+    return latest && buildUpdate(this.name, latest.records, latest.added, latest.removed, latest.at);
   }
 
   /** The last error since the last update, if any. */
@@ -198,7 +205,7 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
   }
 
   [Symbol.asyncIterator](): AsyncIterator<WatchUpdate> {
-    const stream = new UpdateStream(this.latest, () => this.close());
+    const stream = new UpdateStream(this.current, () => this.close());
     if (this.closed) stream.end();
     else (this.streams ??= new Set()).add(stream);
     return stream;
@@ -212,20 +219,27 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
       return;
     }
     // A request answered with an unchanged set is news only to a caller of refresh().
-    const update: WatchUpdate = {
-      name: this.name,
-      addresses: [...new Set(delivery.addresses.map((entry) => entry.address))].sort(),
-      records: [...delivery.addresses],
-      added: delivery.added,
-      removed: delivery.removed,
-      ttl: minTtl(delivery.addresses),
-      at: new Date(),
-    };
-    this.latest = update;
+    const latest = { records: delivery.addresses, added: delivery.added, removed: delivery.removed, at: Date.now() };
+    this.latest = latest;
     this.latestError = undefined;
+    if (!this.streams && this.listenerCount('update') === 0) return;
+    const update = buildUpdate(this.name, latest.records, latest.added, latest.removed, latest.at);
     for (const stream of this.streams ?? []) stream.push(update);
     this.emit('update', update);
   }
+}
+
+/** An update as readers get it: its own copies, so nothing they change reaches the watcher. */
+function buildUpdate(name: string, records: readonly ResolvedAddress[], added: readonly string[], removed: readonly string[], at: number): WatchUpdate {
+  return {
+    name,
+    addresses: [...new Set(records.map((entry) => entry.address))].sort(),
+    records: [...records],
+    added: [...added],
+    removed: [...removed],
+    ttl: minTtl(records),
+    at: new Date(at),
+  };
 }
 
 /** Watch a DNS name's A/AAAA set. See {@link DnsWatch}. */

@@ -59,7 +59,11 @@ describe('watch()', () => {
     dns.setRecords('app.test', { A: ['10.0.0.2', '10.0.0.3'], ttl: 7 });
     const second = await next(updates);
     expect(second).toMatchObject({ addresses: ['10.0.0.2', '10.0.0.3'], added: ['10.0.0.3'], removed: ['10.0.0.1', 'fd00::1'] });
-    expect(app.current).toBe(second);
+    // `current` is built when read: equal to what was yielded, and the reader's own copy.
+    expect(app.current).toEqual(second);
+    app.current!.records.pop();
+    app.current!.added.pop();
+    expect(app.current).toEqual(second);
     app.close();
     await expect(updates.next()).resolves.toEqual({ value: undefined, done: true });
   });
