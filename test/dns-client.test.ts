@@ -383,6 +383,36 @@ describe('DnsClient: rcodes, failover and attempts', () => {
     expect(error.message).toMatch(/^No reply from 127\.0\.0\.1:\d+ for svc\.test A within 60000 ms \(2 attempts on /);
   });
 
+  it('a reply that reached its socket while the event loop was held up beats the timeout that expired meanwhile', async () => {
+    // A bare UDP server that answers, then holds the loop past the client's
+    // timeout (as a long GC pause or a busy app would): the reply sits in the
+    // client's socket buffer while the client's timer expires, and Node runs
+    // expired timers before it reads sockets.
+    const TIMEOUT_MS = 100;
+    const server = await udpSocket();
+    let held = 0;
+    server.on('message', (message, remote) => {
+      const query = dnsPacket.decode(message);
+      const question = query.questions![0]!;
+      const reply = dnsPacket.encode({
+        id: query.id,
+        type: 'response',
+        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+        questions: query.questions,
+        answers: [{ type: 'A', name: question.name, ttl: 30, data: '10.9.9.9' }],
+      });
+      server.send(reply, remote.port, remote.address);
+      // After this turn's socket reads (the reply is sent meanwhile), before the next turn's timers.
+      setImmediate(() => {
+        const until = performance.now() + 3 * TIMEOUT_MS;
+        while (performance.now() < until) held++;
+      });
+    });
+    const reply = await newClient(TIMEOUT_MS, 1).query([{ host: '127.0.0.1', port: server.address().port }], NAME, 'A');
+    expect(held).toBeGreaterThan(0);
+    expect(addressesOf(reply)).toEqual(['10.9.9.9']);
+  });
+
   it('names the most telling failure: SERVFAIL from one server beats silence from another', async () => {
     const silent = await startServer();
     silent.setFault('drop');

@@ -138,6 +138,19 @@ export const MAX_TCP_BYTES_PER_QUERY = 2 * (2 + MAX_TCP_MESSAGE_SIZE);
  * asked for again over TCP, never decoded from UDP.
  */
 export const MAX_UDP_REPLY_SIZE = 4096;
+
+/**
+ * Node runs expired timers before it reads sockets, so after the event loop
+ * was held up (GC, a busy app, a starved CPU) a try's timeout fires while its
+ * reply already waits in the socket's buffer — and a process that is merely
+ * slow turns every late-read reply into a timeout and a retry, more work
+ * on a process that cannot keep up (the collapse docs/benchmarks.md shows
+ * under load). c-ares reads before it expires; so do we: a timeout is decided
+ * after the next I/O turn (`setImmediate` runs after the loop has read its
+ * sockets), and after further turns while UDP replies keep arriving (libuv
+ * reads at most 32 datagrams per socket per turn), at most this many turns.
+ */
+export const MAX_TIMEOUT_IO_TURNS = 8;
 interface PendingUdpQuery {
   lane: UdpLane;
   /** The socket the query left from: RFC 5452 wants the reply to come in on it. */
@@ -187,6 +200,8 @@ export class DnsClient {
   private readonly pending = new Map<number, PendingUdpQuery>();
   private readonly ids = new IdPool();
   private readonly tcpSockets = new Set<net.Socket>();
+  /** UDP datagrams received, any lane: tells a timed-out try whether the last I/O turn read anything. */
+  private udpDatagrams = 0;
   private closed = false;
 
   constructor({
@@ -335,14 +350,15 @@ export class DnsClient {
     // Taken last: from here the port counts this query as in flight until it settles.
     const port = lane.take();
     return new Promise((resolve, reject) => {
-      const timer = this.timers.setTimeout(() => {
+      const expire = (): void => {
         const { defect } = pendingQuery;
         settle({
           error: defect
             ? new DnsError('BADRESPONSE', name, `${formatServer(server)} sent an unusable reply for ${name} ${type}: ${defect}`)
             : new DnsError('TIMEOUT', name, `No reply from ${formatServer(server)} for ${name} ${type} within ${this.timeoutMs} ms`),
         });
-      }, this.timeoutMs);
+      };
+      const timer = this.timers.setTimeout(() => this.expireAfterReads(id, pendingQuery, expire), this.timeoutMs);
       // The port's socket keeps the process alive while the query is in flight
       // (UdpLane.take). A ref'd timer on top would make Node create and drop
       // its timer list for this duration at every query when few are in flight.
@@ -363,6 +379,22 @@ export class DnsClient {
         settle({ error: new DnsError('NETWORK', name, `Cannot send to ${formatServer(server)}: ${error.message}`, { cause: error }) });
       });
     });
+  }
+
+  /** A try's timeout, decided once the sockets have been read (see {@link MAX_TIMEOUT_IO_TURNS}). */
+  private expireAfterReads(id: number, query: PendingUdpQuery, expire: () => void): void {
+    let turns = 0;
+    let seen = this.udpDatagrams;
+    const decide = (): void => {
+      if (this.pending.get(id) !== query) return; // answered meanwhile, or closed
+      if (this.udpDatagrams !== seen && ++turns < MAX_TIMEOUT_IO_TURNS) {
+        seen = this.udpDatagrams;
+        setImmediate(decide);
+        return;
+      }
+      expire();
+    };
+    setImmediate(decide);
   }
 
   private exchangeTcp(server: Nameserver, name: string, type: QueryType): Promise<ReplyPacket> {
@@ -441,6 +473,7 @@ export class DnsClient {
   }
 
   private onUdpMessage(lane: UdpLane, port: UdpPort, message: Buffer, remote: dgram.RemoteInfo): void {
+    this.udpDatagrams++;
     // Cheap checks first, so a flood of forgeries costs no decoding.
     if (message.length < 2) return;
     const query = this.pending.get(message.readUInt16BE(0));

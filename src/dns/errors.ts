@@ -16,7 +16,14 @@ export class DnsError extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
+    // No stack trace: a DnsError is an outcome (a timeout, a refusal), made
+    // in timer and socket callbacks whose frames tell nothing, and made in
+    // numbers when DNS is down or the process is overloaded — capturing a
+    // trace cost a quarter of the CPU of a starved process (docs/benchmarks.md).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message, options);
+    Error.stackTraceLimit = limit;
   }
 
   /** True when a server answered that the name or record type does not exist. */
