@@ -126,7 +126,7 @@ export async function run(context: BenchContext): Promise<BenchReport> {
   const of = (config: Config): Run[] => runs.filter((entry) => entry.config === config.label);
   const table: Table = {
     title: `Poll load per configuration: median (min–max) over ${rounds} interleaved round${rounds === 1 ? '' : 's'}, each run in a fresh process; family 0, jitter 0.2, per-try timeout 1 s, 2 attempts`,
-    headers: ['configuration', 'resolutions/s (target)', 'A queries/s at server', 'gap between polls p50', 'gap p99', 'loop delay p99', 'loop delay max', 'CPU share', 'heap/name', 'RSS/name', 'failed polls', 'load average (1 min)'],
+    headers: ['configuration', 'resolutions/s (target)', 'A queries/s at server', 'gap between polls p50', 'gap p99', 'loop delay p99', 'loop delay max', 'CPU share', 'heap/name', 'RSS/name', 'busy RSS/name', 'failed polls', 'load average (1 min)'],
     rows: configs.map((config) => {
       const list = of(config);
       return [
@@ -140,6 +140,7 @@ export async function run(context: BenchContext): Promise<BenchReport> {
         spread(list.map((entry) => entry.cpuShare), pct),
         spread(list.map((entry) => entry.heapPerName), bytes),
         spread(list.map((entry) => entry.rssPerName), bytes),
+        spread(list.map((entry) => entry.busyRssPerName), bytes),
         spread(list.map((entry) => entry.failedPolls), int),
         spread(list.map((entry) => entry.loadAverage[0]!), (value) => value.toFixed(2)),
       ];
@@ -148,7 +149,8 @@ export async function run(context: BenchContext): Promise<BenchReport> {
       'resolutions/s: polls completed with an answer in the window (watcher counters) / window; A queries/s: counted at the server (one per poll, more when retried).',
       'gap: per name, time between consecutive A queries at the server over the window.',
       'Loop delay: monitorEventLoopDelay({ resolution: 5 }) over the window, 5 ms sampling period subtracted. CPU share: this process (user+system) / wall, of one core.',
-      'heap/name, RSS/name: after forced GCs while the names are polled, against the same process after a warm-up (200 names opened and closed), / names.',
+      'heap/name: median of three readings a second apart, each right after one forced GC while the names are polled (back-to-back GCs would stall the loop and count the burst of polls that falls due meanwhile: 2,764 polls in flight in one such reading), against the same process after a warm-up (200 names opened and closed), / names.',
+      'RSS/name: the same, once forced GCs in a row have settled the heap (V8 gives back the young generation and free pages, as it does when polling leaves it time). busy RSS/name: right after the single GC, young generation included (V8 grows it with the allocation rate, up to 2 × 16 MiB whatever the number of names).',
       'load average: os.loadavg() of the machine (shared, 2 cores) when the run started.',
     ],
   };

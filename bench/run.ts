@@ -10,8 +10,9 @@
  * resolution-cost one inside a private network namespace when `unshare` is
  * available (see bench/lib/netns.ts). Exits non-zero only when a benchmark
  * crashed, failed to report, or did not exit by itself; never on timing.
- * --quick writes bench/results.quick.json unless --out is given, so a CI-size
- * run never overwrites the full results the README quotes.
+ * --quick writes bench/results.quick.json and --only bench/results.<names>.json
+ * unless --out is given, so a CI-size or partial run never overwrites the full
+ * results the README quotes.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -124,7 +125,9 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const outFile = path.resolve(option('out') ?? path.join(PROJECT_ROOT, 'bench', quick ? 'results.quick.json' : 'results.json'));
+  // A partial run (--only) never overwrites the full results the README quotes.
+  const defaultOut = quick ? 'results.quick.json' : only ? `results.${selected.join('+')}.json` : 'results.json';
+  const outFile = path.resolve(option('out') ?? path.join(PROJECT_ROOT, 'bench', defaultOut));
   const machine = machineInfo();
   console.log(`grpc-dns-watch benchmarks${quick ? ' (--quick)' : ''}\nmachine: ${describeMachine(machine)}`);
 

@@ -20,7 +20,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { watch, type DnsWatch } from '../src/index.js';
 import { registry } from '../src/registry.js';
 import { startDnsChild, type RecordSpec } from './lib/dns-child.js';
-import { settledMemory, sleep } from './lib/harness.js';
+import { memoryWhilePolling, settledMemory, sleep } from './lib/harness.js';
 import { pollUntil } from '../harness/wait.js';
 import type { BenchContext, BenchReport, SummaryLine } from './lib/report.js';
 import { coefficientOfVariation, mean, ratio } from './lib/stats.js';
@@ -128,7 +128,7 @@ export async function run(context: BenchContext): Promise<BenchReport> {
       const windowErrors = errors;
       const perWindow = await server.windows(windowStart, windowEnd, WINDOW_MS);
       const queries = perWindow.reduce((sum, n) => sum + n, 0);
-      const memory = await settledMemory();
+      const memory = await memoryWhilePolling();
 
       const phase: Phase = {
         jitter,

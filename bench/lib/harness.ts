@@ -150,6 +150,27 @@ export async function settledMemory(): Promise<MemorySnapshot> {
   return { rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external + usage.arrayBuffers };
 }
 
+/**
+ * Memory of a process that keeps polling, median of `samples` readings taken
+ * `spacingMs` apart, each synchronously after one full GC. Not
+ * {@link settledMemory}: its back-to-back GCs stall the event loop long enough
+ * that hundreds of polls fall due together, and the reading then counts a
+ * burst of in-flight queries the steady process never holds. Each reading
+ * here sees the queries in flight when its GC began; the pause before it
+ * lets the previous GC's backlog drain.
+ */
+export async function memoryWhilePolling(samples = 3, spacingMs = 1_000): Promise<MemorySnapshot> {
+  const readings: MemorySnapshot[] = [];
+  for (let i = 0; i < samples; i++) {
+    await new Promise((resolve) => setTimeout(resolve, spacingMs));
+    collectGarbage();
+    const usage = process.memoryUsage();
+    readings.push({ rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external + usage.arrayBuffers });
+  }
+  const middle = (pick: (snapshot: MemorySnapshot) => number): number => readings.map(pick).sort((a, b) => a - b)[Math.floor(samples / 2)]!;
+  return { rss: middle((r) => r.rss), heapUsed: middle((r) => r.heapUsed), external: middle((r) => r.external) };
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

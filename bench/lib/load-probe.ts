@@ -3,9 +3,14 @@
  * polled every `interval` ms, through `watch()` or through the registry as a
  * grpc channel uses it, against a DNS server in another process. Measures
  * what this process pays and delivers:
- * - memory per name: heap and RSS after forced GCs, against the process after
- *   a warm-up (modules loaded, a few watchers opened and closed), while the
- *   N names are polled (so in-flight queries and timers count);
+ * - memory per name, against the process after a warm-up (modules loaded, a
+ *   few watchers opened and closed), while the N names are polled (so
+ *   in-flight queries and timers count): heap right after a forced GC, median
+ *   of three readings a second apart (harness.ts `memoryWhilePolling`); RSS
+ *   once GCs in a row have settled the heap (`settledMemory`, as the heap is
+ *   when polling leaves it time), and RSS right after the single GC ("busy
+ *   RSS": it includes the young generation V8 grows with the allocation rate,
+ *   up to 2 × 16 MiB whatever the number of names);
  * - event-loop delay (monitorEventLoopDelay) and CPU share over a window of
  *   steady polling;
  * - resolutions delivered: polls the watchers completed with an answer
@@ -56,6 +61,7 @@ export interface LoadResult {
   loopDelay: { p50: number; p99: number; max: number };
   heapPerName: number;
   rssPerName: number;
+  busyRssPerName: number;
   /** Base heap and RSS (after warm-up), bytes. */
   baseHeap: number;
   baseRss: number;
@@ -127,7 +133,7 @@ async function main(job: LoadJob): Promise<void> {
   const { watch } = await import('../../src/index.js');
   const { resolveOptions } = await import('../../src/options.js');
   const { registry } = await import('../../src/registry.js');
-  const { settledMemory, sleep } = await import('./harness.js');
+  const { memoryWhilePolling, settledMemory, sleep } = await import('./harness.js');
   const { pollUntil: waitFor } = await import('../../harness/wait.js');
   const options = {
     refreshInterval: job.interval,
@@ -212,8 +218,9 @@ async function main(job: LoadJob): Promise<void> {
     session.disconnect();
   }
   const after = totals();
-  const memory = await settledMemory();
+  const memory = await memoryWhilePolling();
   snapshot('polling');
+  const settled = await settledMemory();
   const ms = (nanoseconds: number): number => Math.max(0, nanoseconds / 1e6 - ELD_RESOLUTION_MS);
   const result: LoadResult = {
     startupMs,
@@ -226,7 +233,8 @@ async function main(job: LoadJob): Promise<void> {
     cpuShare: (cpu.user + cpu.system) / 1000 / windowMs,
     loopDelay: { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) },
     heapPerName: (memory.heapUsed - base.heapUsed) / job.names,
-    rssPerName: (memory.rss - base.rss) / job.names,
+    rssPerName: (settled.rss - base.rss) / job.names,
+    busyRssPerName: (memory.rss - base.rss) / job.names,
     baseHeap: base.heapUsed,
     baseRss: base.rss,
     errorCodes: after.codes,
