@@ -47,7 +47,7 @@ export interface Sizes {
 
 // Steady phase: two whole cache TTLs, so the cache's refetch bursts (every TTL) count fully.
 const FULL: Sizes = { processes: 8, namesPerProcess: 250, refreshMs: 5_000, directTtl: 5, cacheTtl: 30, startupMs: 10_000, steadyMs: 60_000 };
-const QUICK: Sizes = { processes: 2, namesPerProcess: 40, refreshMs: 1_000, directTtl: 1, cacheTtl: 3, startupMs: 2_000, steadyMs: 4_000 };
+const QUICK: Sizes = { processes: 2, namesPerProcess: 40, refreshMs: 1_000, directTtl: 1, cacheTtl: 3, startupMs: 1_500, steadyMs: 3_000 };
 
 export interface Scenario {
   label: string;

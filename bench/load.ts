@@ -88,7 +88,8 @@ export async function run(context: BenchContext): Promise<BenchReport> {
           interval: config.interval,
           via: config.via,
           warmupIntervals: quick ? 1 : 3,
-          windowIntervals: quick ? 2 : 5,
+          windowIntervals: quick ? 1 : 5,
+          memorySamples: quick ? 1 : 3,
           cpuProfDir: process.env.LOAD_CPU_PROF_DIR,
           heapSnapshotDir: process.env.LOAD_HEAP_SNAPSHOT_DIR,
         };

@@ -122,11 +122,11 @@ function relativeSpread(values: readonly number[]): number {
 export async function run(context: BenchContext): Promise<BenchReport> {
   const { quick, log } = context;
   const sizes = quick ? [500] : [500, 2_000];
-  const rounds = quick ? 2 : 4;
+  const rounds = quick ? 1 : 4;
   // Long enough for V8 to have optimised the hot path on a loaded machine (its compiler threads share the
   // process's CPU, and get little of it at a load average of 10+ on 2 cores): shorter warm-ups measured JIT work.
-  const warmupMs = quick ? 1_500 : 6_000;
-  const windowMs = quick ? 2_000 : 4_000;
+  const warmupMs = quick ? 1_000 : 6_000;
+  const windowMs = quick ? 1_500 : 4_000;
   const biggest = Math.max(...sizes);
   const records: RecordSpec[] = [...pollerNames(biggest, 'watch'), ...pollerNames(biggest, 'c-ares')].map((name, i) => ({
     name,
@@ -227,7 +227,7 @@ export async function run(context: BenchContext): Promise<BenchReport> {
       `load average (1 min) at the runs: ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
       ...noisy.map((figure) =>
         quick
-          ? `${figure.names} names: quick run (${rounds} rounds of ${windowMs / 1000} s): too noisy to read, for "it runs" only`
+          ? `${figure.names} names: quick run (${rounds} round${rounds === 1 ? '' : 's'} of ${windowMs / 1000} s): too noisy to read, for "it runs" only`
           : figure.carried < MIN_CARRIED
             ? `${figure.names} names: only ${figure.carried} of ${rounds} rounds carried by the machine (a side failed resolutions or fell under ${CARRIED_RATE * 100} % of names/s): not read`
             : `${figure.names} names: ratio range ${spread(figure.ratios)} is wider than ±${NOISY_SPREAD * 100} %: too noisy to read`,

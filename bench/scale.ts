@@ -63,7 +63,7 @@ export async function run(context: BenchContext): Promise<BenchReport> {
   const count = quick ? 1_000 : 10_000;
   const refreshInterval = quick ? 1_000 : 2_000;
   const warmupIntervals = quick ? 1 : 3;
-  const windowIntervals = quick ? 2 : 5;
+  const windowIntervals = quick ? 1 : 5;
   const names = Array.from({ length: count }, (_, i) => `w${i}.scale.bench.test`);
   const records: RecordSpec[] = names.map((name, i) => ({
     name,
@@ -128,7 +128,7 @@ export async function run(context: BenchContext): Promise<BenchReport> {
       const windowErrors = errors;
       const perWindow = await server.windows(windowStart, windowEnd, WINDOW_MS);
       const queries = perWindow.reduce((sum, n) => sum + n, 0);
-      const memory = await memoryWhilePolling();
+      const memory = quick ? await memoryWhilePolling(1, 500) : await memoryWhilePolling();
 
       const phase: Phase = {
         jitter,

@@ -41,6 +41,8 @@ export interface LoadJob {
   via: 'watch' | 'registry';
   warmupIntervals: number;
   windowIntervals: number;
+  /** Heap readings while polling, a second apart (median taken); default 3. */
+  memorySamples?: number;
   /** Write a V8 CPU profile of the window into this directory. */
   cpuProfDir?: string;
   /** Write heap snapshots (after warm-up, and at the end of the window) into this directory. */
@@ -218,7 +220,7 @@ async function main(job: LoadJob): Promise<void> {
     session.disconnect();
   }
   const after = totals();
-  const memory = await memoryWhilePolling();
+  const memory = await memoryWhilePolling(job.memorySamples ?? 3, job.memorySamples === 1 ? 500 : 1_000);
   snapshot('polling');
   const settled = await settledMemory();
   const ms = (nanoseconds: number): number => Math.max(0, nanoseconds / 1e6 - ELD_RESOLUTION_MS);
