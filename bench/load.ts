@@ -15,6 +15,7 @@
  * queries (p50, p99, max: a name polled every `interval` should show gaps of
  * interval ± jitter).
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +30,21 @@ interface Config {
   names: number;
   interval: number;
   via: 'watch' | 'registry';
+  /** CPU-bound processes run beside the probe: a process that gets less CPU than its polling needs. */
+  busyLoops?: number;
+}
+
+/**
+ * Processes that only burn CPU, beside a run: each stops by itself after
+ * `limitMs`, and is killed when the run ends.
+ */
+function startBusyLoops(count: number, limitMs: number): () => void {
+  const loops = Array.from({ length: count }, () =>
+    spawn(process.execPath, ['-e', `const end = Date.now() + ${limitMs}; while (Date.now() < end) {}`], { stdio: 'ignore' }),
+  );
+  return () => {
+    for (const loop of loops) loop.kill('SIGKILL');
+  };
 }
 
 interface Run extends LoadResult {
@@ -60,6 +76,8 @@ export async function run(context: BenchContext): Promise<BenchReport> {
         { label: '10,000 names / 2 s, watch()', names: 10_000, interval: 2_000, via: 'watch' },
         { label: '10,000 names / 2 s, registry', names: 10_000, interval: 2_000, via: 'registry' },
         { label: '5,000 names / 1 s, watch()', names: 5_000, interval: 1_000, via: 'watch' },
+        // Starved: the probe gets about a third of a core, less than 5,000 polls a second need.
+        { label: '5,000 names / 1 s, watch(), 6 busy loops beside', names: 5_000, interval: 1_000, via: 'watch', busyLoops: 6 },
       ];
   const rounds = Number(process.env.LOAD_ROUNDS ?? (quick ? 1 : 3));
   const suffix = 'load.bench.test';
@@ -94,7 +112,13 @@ export async function run(context: BenchContext): Promise<BenchReport> {
           heapSnapshotDir: process.env.LOAD_HEAP_SNAPSHOT_DIR,
         };
         const loadAverage = os.loadavg();
-        const result = await runLoadProbe(job);
+        const stopBusyLoops = startBusyLoops(config.busyLoops ?? 0, 120_000);
+        let result: LoadResult;
+        try {
+          result = await runLoadProbe(job);
+        } finally {
+          stopBusyLoops();
+        }
         const a = await server.gaps(result.windowFrom, result.windowTo, { type: 'A' });
         const aaaa = await server.count({ type: 'AAAA' });
         const windowS = (result.windowTo - result.windowFrom) / 1000;
@@ -169,7 +193,7 @@ export async function run(context: BenchContext): Promise<BenchReport> {
         met: heap <= 2048 && rss <= 6144 && delay <= 20,
       };
     }),
-    ...configs.map((config) => {
+    ...configs.filter((config) => !config.busyLoops).map((config) => {
       const list = of(config);
       const rate = median(list.map((entry) => entry.resolutionsPerSecond));
       const target = (config.names * 1000) / config.interval;
@@ -178,6 +202,17 @@ export async function run(context: BenchContext): Promise<BenchReport> {
         value: `${int(rate)} / ${int(target)}, ${ms(median(list.map((entry) => entry.gap.p99)))}, ${ms(median(list.map((entry) => entry.loopDelay.p99)))}`,
         target: 'every name polled at its interval (≥ 95 % of N / interval)',
         met: rate >= 0.95 * target,
+      };
+    }),
+    // Starved: no rate can be promised; what counts is that a slow process polls late instead of failing.
+    ...configs.filter((config) => config.busyLoops).map((config) => {
+      const list = of(config);
+      const failed = median(list.map((entry) => entry.failedPolls));
+      return {
+        metric: `${config.label}: resolutions/s, failed polls in the window, CPU share (median of ${list.length})`,
+        value: `${int(median(list.map((entry) => entry.resolutionsPerSecond)))} / ${int((config.names * 1000) / config.interval)}, ${int(failed)}, ${pct(median(list.map((entry) => entry.cpuShare)))}`,
+        target: 'short of CPU, polls come late, not failed (0 failed polls)',
+        met: failed === 0,
       };
     }),
   ];
