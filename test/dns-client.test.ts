@@ -413,6 +413,18 @@ describe('DnsClient: rcodes, failover and attempts', () => {
     expect(addressesOf(reply)).toEqual(['10.9.9.9']);
   });
 
+  it('a line behind a nameserver that answers is served late, not refused: waiters wait past the timeout while replies come', async () => {
+    const server = await startServer();
+    server.setFault({ delayMs: 50 });
+    // One try in flight at a time: the 16th waits ~750 ms in line, past the 500 ms timeout.
+    const client = new DnsClient({ timeoutMs: 500, attempts: 1, maxInFlightPerNameserver: 1 });
+    clients.push(client);
+    const outcomes = await Promise.allSettled(Array.from({ length: 16 }, () => client.query([server.nameserver], NAME, 'A')));
+    const refused = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [String((outcome.reason as Error).message)] : []));
+    expect(refused).toEqual([]);
+    expect(server.queries).toHaveLength(16);
+  });
+
   it('names the most telling failure: SERVFAIL from one server beats silence from another', async () => {
     const silent = await startServer();
     silent.setFault('drop');

@@ -6,7 +6,7 @@
 import * as dnsPacket from 'dns-packet';
 import { describe, expect, it } from 'vitest';
 import { ID_SPACE, IdPool } from '../src/dns/id-pool.js';
-import { QueryGate } from '../src/dns/query-gate.js';
+import { ANSWERING_WAIT_FACTOR, QueryGate } from '../src/dns/query-gate.js';
 import { TcpFrameReader, frameMessage } from '../src/dns/tcp-frames.js';
 import type { Timers } from '../src/dns/timers.js';
 import { answersQuery, badAddressRecord, decodeReply, encodeQuery, questionEnd } from '../src/dns/wire.js';
@@ -99,6 +99,31 @@ describe('QueryGate: a cap, a FIFO behind it, a bound on the FIFO', () => {
     await expect(old).rejects.toBe('expired');
     await expect(recent).resolves.toBeUndefined();
     expect(gate.active).toBe(1);
+  });
+
+  it('while the nameserver answers, waiters wait up to ANSWERING_WAIT_FACTOR × maxWaitMs: a slow process polls late, not failed', async () => {
+    const clock = manualClock();
+    let answering = true;
+    const gate = new QueryGate(1, 10, 500, clock, () => answering);
+    gate.tryEnter();
+    const late = gate.wait();
+    const later = gate.wait();
+    const last = gate.wait();
+    clock.advance(500 * ANSWERING_WAIT_FACTOR - 100); // past maxWaitMs, within the answering allowance
+    gate.leave();
+    await expect(late).resolves.toBeUndefined();
+    expect(gate.longestWait()).toBe(500 * ANSWERING_WAIT_FACTOR);
+    clock.advance(200); // now past the allowance too
+    gate.leave();
+    await expect(later).rejects.toBe('expired');
+    await expect(last).rejects.toBe('expired');
+    // The server stopped answering: back to maxWaitMs.
+    answering = false;
+    expect(gate.longestWait()).toBe(500);
+    const next = gate.wait();
+    clock.advance(600);
+    gate.leave();
+    await expect(next).rejects.toBe('expired');
   });
 
   it('refuses every waiter on close()', async () => {

@@ -103,7 +103,10 @@ export const MAX_IN_FLIGHT_PER_NAMESERVER = 256;
  * Tries waiting in line (FIFO) per nameserver behind
  * {@link MAX_IN_FLIGHT_PER_NAMESERVER}. Past it a try fails at once with
  * `OVERLOADED` (the next nameserver is tried); a try that waited longer than
- * the per-try timeout fails with `OVERLOADED` when its turn comes. 64 slots'
+ * the per-try timeout fails with `OVERLOADED` when its turn comes — unless the
+ * nameserver answered within the last timeout: then this process, not the
+ * server, is slow, and the try may wait `ANSWERING_WAIT_FACTOR` (query-gate.ts) times as
+ * long (late, not failed). 64 slots'
  * worth: a start-up burst of 8,000 names (16,384 queries) waits in line
  * against a server that answers; with a dead server the line drains by
  * expiry within about two timeouts. About 100 bytes a waiting try.
@@ -300,7 +303,9 @@ export class DnsClient {
       // close() may have run while the truncated reply was being handled.
       this.assertOpen(name);
       state.transport = 'tcp';
-      return toReply(await this.exchangeTcp(server, name, type), 'tcp');
+      const tcpReply = await this.exchangeTcp(server, name, type);
+      lane.udp.lastAnswerAt = this.timers.now();
+      return toReply(tcpReply, 'tcp');
     } finally {
       lane.gate.leave();
     }
@@ -315,7 +320,7 @@ export class DnsClient {
       const line =
         why === 'full'
           ? `${gate.queued} queries already wait`
-          : `waited more than ${this.timeoutMs} ms in line`;
+          : `waited more than ${gate.longestWait()} ms in line`;
       throw new DnsError(
         'OVERLOADED',
         name,
@@ -335,7 +340,9 @@ export class DnsClient {
         message: (port, message, remote) => this.onUdpMessage(udp, port, message, remote),
         error: (port, error) => this.onUdpError(udp, port, error),
       });
-      lane = { udp, gate: new QueryGate(this.maxInFlight, this.maxQueued, this.timeoutMs, this.timers) };
+      // A server that answered within a timeout is alive: a long line then means this process is slow, not the server dead.
+      const answering = (): boolean => this.timers.now() - udp.lastAnswerAt <= this.timeoutMs;
+      lane = { udp, gate: new QueryGate(this.maxInFlight, this.maxQueued, this.timeoutMs, this.timers, answering) };
       this.lanes.set(key, lane);
     }
     this.laneByServer.set(server, lane);
@@ -503,6 +510,7 @@ export class DnsClient {
       return;
     }
     traceCappedAnswers(announced, packet.answers?.length ?? 0, query.name, query.type);
+    lane.lastAnswerAt = this.timers.now();
     query.settle({ reply: packet });
   }
 

@@ -10,11 +10,22 @@ interface Waiter {
 }
 
 /**
+ * How much longer a try may wait in line while its nameserver answers. A
+ * line behind a dead server drains by expiry within about a timeout; behind
+ * a server that answers, a long line means this process is slow (short of
+ * CPU, or a burst of start-ups), and refusing its waiters would turn late
+ * polls into failed ones and their retries into more work.
+ */
+export const ANSWERING_WAIT_FACTOR = 8;
+
+/**
  * At most `limit` tries in flight, and a FIFO queue of at most `maxQueued`
  * behind them. A slot that frees is handed to the oldest waiter that has not
- * waited longer than `maxWaitMs` (older ones are refused as 'expired' on the
- * way), so a waiter waits at most `maxWaitMs` plus the time to the next free
- * slot, which the per-try timeout bounds. A full queue refuses at once.
+ * waited too long (older ones are refused as 'expired' on the way): longer
+ * than `maxWaitMs`, or while `answering()` says the nameserver answers,
+ * {@link ANSWERING_WAIT_FACTOR} times that. A waiter thus waits at most that
+ * plus the time to the next free slot, which the per-try timeout bounds. A
+ * full queue refuses at once.
  */
 export class QueryGate {
   private inFlight = 0;
@@ -27,6 +38,8 @@ export class QueryGate {
     readonly maxQueued: number,
     private readonly maxWaitMs: number,
     private readonly timers: Timers,
+    /** Whether the nameserver behind this gate answered lately. */
+    private readonly answering: () => boolean = () => false,
   ) {}
 
   /** Take a slot now if one is free (the common case, no promise). */
@@ -49,11 +62,12 @@ export class QueryGate {
   /** Free a slot: it goes to the oldest waiter still in time, or back to the pool. */
   leave(): void {
     const now = this.timers.now();
+    let maxWait: number | undefined;
     while (this.head < this.queue.length) {
       const waiter = this.queue[this.head]!;
       this.queue[this.head++] = undefined as unknown as Waiter;
       this.compact();
-      if (now - waiter.since > this.maxWaitMs) {
+      if (now - waiter.since > this.maxWaitMs && now - waiter.since > (maxWait ??= this.longestWait())) {
         waiter.reject('expired');
         continue;
       }
@@ -61,6 +75,11 @@ export class QueryGate {
       return;
     }
     this.inFlight--;
+  }
+
+  /** How long a waiter may have waited and still get a slot, now. */
+  longestWait(): number {
+    return this.answering() ? this.maxWaitMs * ANSWERING_WAIT_FACTOR : this.maxWaitMs;
   }
 
   /** Refuse every waiter (the client is closing). */

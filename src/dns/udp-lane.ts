@@ -50,6 +50,8 @@ export interface UdpLaneEvents {
  * one per `maxQueriesPerPort` queries.
  */
 export class UdpLane {
+  /** When the nameserver last sent a usable reply (UDP or the TCP that followed), on the client's clock. */
+  lastAnswerAt = -Infinity;
   private current: UdpPort | null = null;
   /** The nameserver's family, found once (net.isIPv6 is a long regular expression; a lane opens a socket every 16 queries). */
   private readonly family: 4 | 6;
