@@ -1,5 +1,5 @@
 /**
- * 6. Fleet: what a fleet of clients costs one DNS server, and how fast a
+ * 7. Fleet: what a fleet of clients costs one DNS server, and how fast a
  * change reaches all of them.
  *
  * P client processes (bench/fleet-client.ts), each watching the same N names
@@ -282,7 +282,7 @@ export async function runScenario(scenario: Scenario, sizes: Sizes, log: (messag
 
 export async function run(context: BenchContext): Promise<BenchReport> {
   const sizes = context.quick ? QUICK : FULL;
-  const title = 'Fleet: DNS server load and convergence for many client processes';
+  const title = '7. Fleet: DNS server load and convergence for many client processes';
   if (!dnsmasqBinary()) {
     return { name: 'fleet', title, method: 'skipped: dnsmasq is not installed (apt-get install dnsmasq-base)', tables: [], summary: [{ metric: 'fleet', value: 'skipped (no dnsmasq)', met: null }], notes: [], data: {} };
   }

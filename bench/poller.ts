@@ -1,5 +1,5 @@
 /**
- * 8. Poller: the whole path of `watch()` against the poller a Node user
+ * 10. Poller: the whole path of `watch()` against the poller a Node user
  * would write on c-ares (issue 14).
  *
  * N names (A+AAAA each, TTL 300 s) polled every second ±20 % by
@@ -269,7 +269,7 @@ export async function run(context: BenchContext): Promise<BenchReport> {
   });
   return {
     name: 'poller',
-    title: '8. Poller: watch() against a hand-written c-ares poller (whole path, each side in its own process)',
+    title: '10. Poller: watch() against a hand-written c-ares poller (whole path, each side in its own process)',
     method:
       `N names (A+AAAA, TTL 300 s) polled every ${INTERVAL_MS} ms ±${JITTER * 100} %: watch() handles vs dns.promises.Resolver resolve4+resolve6 ` +
       `({ ttl: true }, one timer per name). Each side in its own child process, the "fast" DNS responder in a third. ` +
