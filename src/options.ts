@@ -1,4 +1,5 @@
 import { MAX_ATTEMPTS, parseNameserver } from './dns/resolv-conf.js';
+import { MAX_TIMER_MS } from './dns/timers.js';
 import type { Family, Nameserver } from './dns/types.js';
 import { MAX_ADDRESSES_OPTION_LIMIT } from './subset.js';
 
@@ -97,8 +98,6 @@ export const DEFAULTS = Object.freeze({
   family: 0 as Family,
 });
 
-/** Longest delay Node's timers accept (2^31 - 1 ms, about 24.8 days). */
-const MAX_TIMER_MS = 2_147_483_647;
 const BACKOFF_KEYS = new Set(['initial', 'max', 'multiplier']);
 const KNOWN_KEYS = new Set([
   'refreshInterval', 'respectTtl', 'minInterval', 'jitter', 'backoff', 'family',

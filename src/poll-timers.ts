@@ -8,6 +8,8 @@
  * O(log n) with nothing allocated.
  */
 
+import { MAX_TIMER_MS } from './dns/timers.js';
+
 /** What the heap holds: a watcher, with two fields owned by {@link PollTimers}. */
 export interface PollEntry {
   /** Index in the heap, or -1 when not scheduled. Set only by PollTimers. */
@@ -55,7 +57,8 @@ export class PollTimers {
 
   /** Run `entry.onPollDue()` in `delayMs`, replacing any time it was scheduled for. */
   schedule(entry: PollEntry, delayMs: number): void {
-    entry.pollDue = this.clock.now() + Math.max(0, delayMs);
+    // NaN (never from the schedule, which clamps) would break the heap order: treated as 0, as setTimeout does.
+    entry.pollDue = this.clock.now() + (Number.isNaN(delayMs) ? 0 : Math.max(0, delayMs));
     if (entry.pollSlot < 0) {
       entry.pollSlot = this.heap.length;
       this.heap.push(entry);
@@ -104,7 +107,8 @@ export class PollTimers {
     if (first.pollDue >= this.armedFor) return;
     this.disarm();
     this.armedFor = first.pollDue;
-    this.timer = this.clock.setTimeout(this.fire, Math.max(0, first.pollDue - this.clock.now()));
+    // Node fires a longer timer after 1 ms: a far entry is reached in steps of the longest one.
+    this.timer = this.clock.setTimeout(this.fire, Math.min(MAX_TIMER_MS, Math.max(0, first.pollDue - this.clock.now())));
     // Polling alone never keeps a process alive.
     this.timer.unref?.();
   }

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from './dns/timers.js';
 import type { ResolvedOptions } from './options.js';
 
 /** The parts of the options that decide when a name is asked again. */
@@ -128,6 +129,3 @@ export function cacheStalenessBound(options: ScheduleOptions, cacheTtlSeconds: n
   const afterExpiry = options.respectTtl ? CACHE_EXPIRY_MARGIN_MS + cacheSpread(options, cacheTtlSeconds) : 0;
   return Math.round(cacheTtlSeconds * 1_000 + 1_000 + Math.max(onInterval, afterExpiry));
 }
-
-/** Longest delay Node's timers accept (2^31 - 1 ms): a longer one would fire at once. */
-const MAX_TIMER_MS = 2_147_483_647;

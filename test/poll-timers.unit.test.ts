@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_TIMER_MS } from '../src/dns/timers.js';
 import { PollTimers, type PollClock, type PollEntry } from '../src/poll-timers.js';
 
 /**
@@ -140,6 +141,24 @@ describe('PollTimers', () => {
     only!.at -= 1;
     clock.advanceTo(clock.now + 999);
     expect(fired).toEqual(['a']);
+  });
+
+  it('an entry further away than Node timers reach is armed in steps of the longest timer, and fires once when due', () => {
+    const clock = scriptedClock();
+    const timers = new PollTimers(clock.clock);
+    const fired: string[] = [];
+    const far = entry('far', fired);
+    timers.schedule(far, 2 * MAX_TIMER_MS + 10);
+    expect(clock.requested).toEqual([MAX_TIMER_MS]);
+    clock.advanceTo(clock.now + 2 * MAX_TIMER_MS);
+    expect(fired).toEqual([]);
+    expect(clock.requested).toEqual([MAX_TIMER_MS, MAX_TIMER_MS, 10]);
+    clock.advanceTo(clock.now + 10);
+    expect(fired).toEqual(['far']);
+    // NaN is due at once, not lost in the heap.
+    timers.schedule(far, Number.NaN);
+    clock.advanceTo(clock.now);
+    expect(fired).toEqual(['far', 'far']);
   });
 
   it('an entry that reschedules itself at once runs at the next timer, not in a loop', () => {

@@ -5,13 +5,12 @@
  */
 import { parseArgs } from 'node:util';
 import { MAX_ATTEMPTS, formatNameserver, parseNameserver } from '../dns/resolv-conf.js';
+import { MAX_TIMER_MS as MAX_DURATION_MS } from '../dns/timers.js';
 import type { Family, Nameserver } from '../dns/types.js';
 import { TargetError, parseTarget } from '../target.js';
 
 export const COMMAND = 'grpc-dns-watch';
 
-/** Longest delay Node's timers accept (2^31 - 1 ms); the library's bound too. */
-const MAX_DURATION_MS = 2_147_483_647;
 
 export const USAGE = `Usage: ${COMMAND} [options] <name>
 

@@ -15,6 +15,9 @@ export interface TimerHandle {
   unref?(): unknown;
 }
 
+/** Longest delay Node's timers accept (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 export const systemTimers: Timers = {
   now: () => performance.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
