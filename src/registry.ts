@@ -56,11 +56,6 @@ class Registry {
     return watcher.subscribe(deliver);
   }
 
-  /** The live watcher for a name and options, if any (stats, tests). */
-  find(name: string, options: ResolvedOptions): Watcher | undefined {
-    return this.settings.get(settingsKey(options))?.watchers.get(name.toLowerCase());
-  }
-
   stats(): WatcherStats[] {
     const all: WatcherStats[] = [];
     for (const settings of this.settings.values()) for (const watcher of settings.watchers.values()) all.push(watcher.stats());

@@ -146,6 +146,10 @@ export async function settledMemory(): Promise<MemorySnapshot> {
     if (Math.abs(heap - previous) < 64 * 1024) break;
     previous = heap;
   }
+  return memoryNow();
+}
+
+function memoryNow(): MemorySnapshot {
   const usage = process.memoryUsage();
   return { rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external + usage.arrayBuffers };
 }
@@ -164,11 +168,13 @@ export async function memoryWhilePolling(samples = 3, spacingMs = 1_000): Promis
   for (let i = 0; i < samples; i++) {
     await new Promise((resolve) => setTimeout(resolve, spacingMs));
     collectGarbage();
-    const usage = process.memoryUsage();
-    readings.push({ rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external + usage.arrayBuffers });
+    readings.push(memoryNow());
   }
-  const middle = (pick: (snapshot: MemorySnapshot) => number): number => readings.map(pick).sort((a, b) => a - b)[Math.floor(samples / 2)]!;
-  return { rss: middle((r) => r.rss), heapUsed: middle((r) => r.heapUsed), external: middle((r) => r.external) };
+  return {
+    rss: median(readings.map((reading) => reading.rss)),
+    heapUsed: median(readings.map((reading) => reading.heapUsed)),
+    external: median(readings.map((reading) => reading.external)),
+  };
 }
 
 export function sleep(ms: number): Promise<void> {
