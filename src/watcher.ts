@@ -12,6 +12,7 @@ import {
 } from './schedule.js';
 import type { PacedStart, PacerMember } from './pacer.js';
 import { pollTimers, type PollEntry, type PollTimers } from './poll-timers.js';
+import { wallClockDate } from './dns/timers.js';
 import { observed, report } from './observe.js';
 import { trace, tracing } from './trace.js';
 
@@ -40,11 +41,13 @@ export interface WatcherOptions extends ScheduleOptions {
 
 /** Injectable clock and randomness, so scheduling can be tested with fake timers. */
 export interface WatcherEnvironment {
-  now?: () => number;
   random?: () => number;
   /** Paces the first poll among many watchers sharing DNS settings (see pacer.ts); none: at once. */
   pacer?: PacerMember;
-  /** Where the next poll waits: the process's one shared timer unless given. */
+  /**
+   * Where the next poll waits: the process's one shared timer unless given.
+   * Its clock is the watcher's clock for every delay and age.
+   */
   timers?: PollTimers;
 }
 
@@ -164,7 +167,6 @@ export class Watcher implements PollEntry {
   /** What the TTLs of the answers say about a cache in front (cache-detect.ts). */
   private cacheView: CacheView = NO_CACHE_VIEW;
   private stopped = false;
-  private readonly now: () => number;
   private readonly random: () => number;
   private readonly pacer: PacerMember | undefined;
   private readonly timers: PollTimers;
@@ -177,7 +179,6 @@ export class Watcher implements PollEntry {
     private readonly onStop: (watcher: Watcher) => void = () => {},
     environment: WatcherEnvironment = {},
   ) {
-    this.now = environment.now ?? Date.now;
     this.random = environment.random ?? Math.random;
     this.pacer = environment.pacer;
     this.timers = environment.timers ?? pollTimers;
@@ -192,7 +193,12 @@ export class Watcher implements PollEntry {
     return this.stopped;
   }
 
-  /** When the next poll is due (on the watcher's clock, epoch ms by default), if one is scheduled. */
+  /** Milliseconds on the watcher's monotonic clock (its poll timers' clock). */
+  private now(): number {
+    return this.timers.clock.now();
+  }
+
+  /** When the next poll is due, on the watcher's clock, if one is scheduled. */
   get nextPollAt(): number | undefined {
     const remaining = this.timers.remaining(this);
     return remaining === undefined ? undefined : this.now() + remaining;
@@ -200,7 +206,7 @@ export class Watcher implements PollEntry {
 
   stats(): WatcherStats {
     const belief = this.belief;
-    const date = (at: number | undefined) => (at === undefined ? undefined : new Date(at));
+    const date = (at: number | undefined) => (at === undefined ? undefined : wallClockDate(this.timers.clock, at));
     return {
       name: this.name,
       family: this.options.family,
@@ -348,7 +354,7 @@ export class Watcher implements PollEntry {
       const { addresses, addressesAvailable } = outcome.resolution;
       this.addressesAvailable = addressesAvailable ?? distinctAddresses(addresses);
     }
-    const durationMs = this.now() - startedAt;
+    const durationMs = Math.round(this.now() - startedAt);
     if (observed()) report(() => ({
       type: 'query',
       name: this.name,

@@ -6,6 +6,7 @@ import { HostsFile } from './hosts.js';
 import { isAddressOf, mayBeIpLiteral } from './ip-text.js';
 import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, sameName, trimDot } from './names.js';
 import { readResolvConf, searchCandidates } from './resolv-conf.js';
+import type { Timers } from './timers.js';
 import { trace } from '../trace.js';
 import type { Family, Nameserver, ResolvConf, ResolvedAddress, Resolution } from './types.js';
 
@@ -30,6 +31,8 @@ export interface StubResolverOptions {
   timeoutMs?: number;
   /** Rounds over the nameservers; default from resolv.conf. */
   attempts?: number;
+  /** The clock for try timeouts, socket ages and hosts-file re-reads; the library's one clock unless given. */
+  timers?: Timers;
 }
 
 type FamilyOutcome =
@@ -66,7 +69,7 @@ export class StubResolver {
 
   constructor(options: StubResolverOptions = {}) {
     this.options = options;
-    this.hosts = options.hostsPath === false ? null : new HostsFile(options.hostsPath);
+    this.hosts = options.hostsPath === false ? null : new HostsFile(options.hostsPath, { clock: options.timers });
   }
 
   /** resolv.conf as this resolver uses it (after overrides). */
@@ -147,7 +150,7 @@ export class StubResolver {
         timeoutMs: this.options.timeoutMs ?? base.timeoutMs,
         attempts: this.options.attempts ?? base.attempts,
       };
-      this.client = new DnsClient({ timeoutMs: conf.timeoutMs, attempts: conf.attempts });
+      this.client = new DnsClient({ timeoutMs: conf.timeoutMs, attempts: conf.attempts, timers: this.options.timers });
       if (this.closed) this.client.close();
       return { conf, client: this.client };
     })();
