@@ -512,13 +512,14 @@ describe('StubResolver: search list and ndots, as in a Kubernetes pod', () => {
     expect(resolution.name).toBe('my-svc.cluster.local');
   });
 
-  it('stops the search at a candidate that timed out, instead of falling through to a later one', async () => {
+  it('ends the list at a candidate that timed out instead of falling through to a later one, and asks the name as written (glibc)', async () => {
     const server = await kubeServer();
     server.setRecords('my-svc.svc.cluster.local', { A: ['10.6.6.6'] });
     server.setFault('drop', { name: 'my-svc.ns.svc.cluster.local' });
     const resolver = resolverWith([server.nameserver], KUBE_SEARCH, { timeoutMs: 150, attempts: 1 });
-    await expectDnsError(resolver.resolve('my-svc', 0), 'TIMEOUT');
-    expect(askedNames(server)).toEqual(['my-svc.ns.svc.cluster.local']);
+    const error = await expectDnsError(resolver.resolve('my-svc', 0), 'NXDOMAIN');
+    expect(error.message).toBe('my-svc does not exist (NXDOMAIN); my-svc.ns.svc.cluster.local could not be asked (TIMEOUT)');
+    expect(askedNames(server)).toEqual(['my-svc.ns.svc.cluster.local', 'my-svc']);
   });
 });
 

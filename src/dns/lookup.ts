@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type * as dnsPacket from 'dns-packet';
 import { DnsClient, RCODE, type QueryType } from './client.js';
-import { DnsError } from './errors.js';
+import { DnsError, type DnsErrorCode } from './errors.js';
 import { HostsFile } from './hosts.js';
 import { isAddressOf, mayBeIpLiteral } from './ip-text.js';
 import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, sameName, trimDot } from './names.js';
@@ -46,9 +46,85 @@ type CandidateOutcome =
   | { kind: 'failed'; error: DnsError }
   | { kind: 'none'; noData: boolean };
 
-/** A candidate that answered becomes the resolution; one that could not be asked is the failure. */
-function answerOrThrow(asked: Exclude<CandidateOutcome, { kind: 'none' }>, candidate: string): Resolution {
-  if (asked.kind === 'failed') throw asked.error;
+/*
+ * THE SEARCH-LIST WALK, AS GLIBC'S res_search ENDS IT
+ *
+ * glibc's `__res_context_search` (resolv/res_query.c) asks the candidates of
+ * a relative name in order — the name as written first when it has at least
+ * `ndots` dots, else each search domain first and the name as written last —
+ * and returns the first that answers with records. What it does after a
+ * candidate that did not answer depends on how it failed (the h_errno
+ * `__res_context_query` leaves, and the rcode of the last reply seen):
+ *
+ * | outcome of one candidate        | tried as is, first (dots >= ndots) | a search-list candidate (first, middle, last) | the name as written, last |
+ * |---------------------------------|------------------------------------|-----------------------------------------------|---------------------------|
+ * | NOERROR with records            | the answer                         | the answer                                    | the answer                |
+ * | NODATA                          | the list is walked                 | next candidate (a wildcard of another type must not hide a later one) | end |
+ * | NXDOMAIN                        | the list is walked                 | next candidate                                | end                       |
+ * | SERVFAIL (every server)         | the list is walked                 | next candidate                                | end                       |
+ * | REFUSED (every server)          | the list is walked                 | the list ends; the name as written is tried   | end                       |
+ * | timeout                         | the list is walked                 | the list ends; the name as written is tried   | end                       |
+ * | FORMERR, NOTIMP, unusable reply | the list is walked                 | the list ends; the name as written is tried   | end                       |
+ * | no server reachable (ICMP port unreachable or a send error on every try: ECONNREFUSED) | the list is walked | the search ends at once, the name as written untried | end |
+ *
+ * We walk the same way (afterFailure: SERVFAIL → next; TIMEOUT, REFUSED,
+ * BADRCODE, BADRESPONSE, OVERLOADED → the name as written; CONNREFUSED,
+ * NETWORK, CLOSED, an aborted poll → end), so a search domain whose upstream
+ * is dead or refuses costs one candidate, not the name:
+ * test/search-walk.test.ts runs every row against a DNS server.
+ *
+ * When no candidate has records, glibc reports the first query's h_errno if
+ * the name was tried as is first, else NO_DATA if any candidate said NODATA,
+ * else TRY_AGAIN if any said SERVFAIL, else the last one's. We report NODATA
+ * if any candidate said NODATA, else NXDOMAIN if any said NXDOMAIN — "could
+ * not ask" only when no candidate answered at all, or the walk was cut short
+ * (no server reachable, the poll's deadline). The difference is on purpose:
+ * with glibc's rule one search domain that always fails (a dead or refusing
+ * upstream) would make a deleted name "could not ask" for ever, and the
+ * contract keeps the last good set through "could not ask" — the channel
+ * would keep a deleted Service's addresses.
+ *
+ * Family 0: glibc asks A and AAAA together and a candidate answers when
+ * either reply carries records. So here: a candidate with addresses in
+ * either family answers (the other family's failure rides along in
+ * `failedFamilies`); one without addresses is "could not ask" when either
+ * family could not be asked, the step taken by the failure that goes the
+ * shorter way (end, then the name as written, then next), and otherwise
+ * NODATA or NXDOMAIN.
+ *
+ * The name polled (see resolve()): the candidate that answered is asked
+ * directly at the next poll. When it cannot be asked, that poll is "could
+ * not ask" and keeps the last good set; glibc, asking afresh, would go on to
+ * the name as written for that one lookup — which answers NXDOMAIN for a
+ * short name in a pod, and a one-lookup NXDOMAIN would drop every address.
+ */
+
+/** Where the walk goes after a candidate that could not be asked (see the essay above). */
+type Step = 'next' | 'as-written' | 'end';
+
+function afterFailure(code: DnsErrorCode): Step {
+  switch (code) {
+    case 'SERVFAIL':
+      return 'next';
+    case 'CONNREFUSED':
+    case 'NETWORK':
+    case 'CLOSED':
+      return 'end';
+    default:
+      return 'as-written';
+  }
+}
+
+const STEP_ORDER: Record<Step, number> = { end: 0, 'as-written': 1, next: 2 };
+
+/** A candidate and what it gave. */
+interface AskedCandidate {
+  candidate: string;
+  outcome: CandidateOutcome;
+}
+
+/** A candidate that answered becomes the resolution. */
+function answered(asked: Extract<CandidateOutcome, { kind: 'addresses' }>, candidate: string): Resolution {
   return { name: candidate, addresses: asked.addresses, source: 'dns', failedFamilies: asked.failed };
 }
 
@@ -106,30 +182,20 @@ export class StubResolver {
       return { name: trimDot(name), addresses: fromHosts, source: 'hosts', failedFamilies: [] };
     }
     const { conf, client } = await this.setup();
+    const servers = conf.nameservers;
     const candidates = searchCandidates(name, conf).filter(isValidName);
-    let sawNoData = false;
-    let alreadyAsked: string | undefined;
+    let standIn: AskedCandidate | undefined;
     if (known !== undefined && candidates.includes(known)) {
       // The name that answered last time, asked directly: one query per family.
-      const asked = await this.askCandidate(client, conf.nameservers, known, family);
-      if (asked.kind !== 'none') return answerOrThrow(asked, known);
+      const asked = await this.askCandidate(client, servers, known, family);
+      if (asked.kind === 'addresses') return answered(asked, known);
+      // Could not ask: the poll fails and the name is kept (see the essay above).
+      if (asked.kind === 'failed') throw asked.error;
       trace(() => `${name}: ${known}. stopped answering (${asked.noData ? 'NODATA' : 'NXDOMAIN'}); walking the search list again`);
       // Its answer stands in for asking it again in the walk: the walk's result is a fresh resolution's.
-      alreadyAsked = known;
-      sawNoData = asked.noData;
+      standIn = { candidate: known, outcome: asked };
     }
-    for (const candidate of candidates) {
-      if (candidate === alreadyAsked) continue;
-      const asked = await this.askCandidate(client, conf.nameservers, candidate, family);
-      // Could not ask: stop here rather than let a later candidate answer for
-      // a name an earlier one might own (glibc stops on timeouts likewise).
-      if (asked.kind !== 'none') return answerOrThrow(asked, candidate);
-      sawNoData ||= asked.noData;
-    }
-    const familyText = family === 0 ? 'A or AAAA' : family === 4 ? 'A' : 'AAAA';
-    throw sawNoData
-      ? new DnsError('NODATA', name, `${name} exists but has no ${familyText} records`)
-      : new DnsError('NXDOMAIN', name, `${name} does not exist (NXDOMAIN)`);
+    return this.walk(client, servers, name, candidates, family, standIn);
   }
 
   /** Close sockets; queries in flight reject with code `CLOSED`. */
@@ -157,6 +223,60 @@ export class StubResolver {
     return this.config;
   }
 
+  /**
+   * Ask `candidates` in order until one answers, going on after a candidate
+   * that did not as glibc's res_search does (the essay above). `standIn`: a
+   * candidate asked already, whose outcome stands in for its place in the walk.
+   */
+  private async walk(
+    client: DnsClient,
+    servers: readonly Nameserver[],
+    name: string,
+    candidates: readonly string[],
+    family: Family,
+    standIn?: AskedCandidate,
+  ): Promise<Resolution> {
+    const asWritten = trimDot(name);
+    // Absolute names, and names with at least ndots dots, are tried as written first.
+    const asWrittenFirst = candidates[0] === asWritten;
+    let toAsWritten = false;
+    let sawNone = false;
+    let sawNoData = false;
+    let failure: DnsError | undefined;
+    let cutShort = false;
+    for (let i = 0; i < candidates.length; i++) {
+      const candidate = candidates[i]!;
+      if (toAsWritten && candidate !== asWritten) continue;
+      const asked = candidate === standIn?.candidate ? standIn.outcome : await this.askCandidate(client, servers, candidate, family);
+      if (asked.kind === 'addresses') return answered(asked, candidate);
+      if (asked.kind === 'none') {
+        sawNone = true;
+        sawNoData ||= asked.noData;
+        continue;
+      }
+      failure ??= asked.error;
+      // The name tried as written first: whatever went wrong, glibc walks the list.
+      if (i === 0 && asWrittenFirst) continue;
+      const step = afterFailure(asked.error.code);
+      if (step === 'next') continue;
+      if (step === 'end') {
+        // Nothing reachable: the candidates left were never asked, so "none" cannot be said.
+        cutShort = true;
+        failure = asked.error;
+        break;
+      }
+      // The list ends here; the name as written is still tried, unless it was tried first.
+      if (asWrittenFirst) break;
+      toAsWritten = true;
+    }
+    if (!sawNone || cutShort) throw failure!;
+    const familyText = family === 0 ? 'A or AAAA' : family === 4 ? 'A' : 'AAAA';
+    const unasked = failure ? `; ${failure.hostname} could not be asked (${failure.code})` : '';
+    throw sawNoData
+      ? new DnsError('NODATA', name, `${name} exists but has no ${familyText} records${unasked}`)
+      : new DnsError('NXDOMAIN', name, `${name} does not exist (NXDOMAIN)${unasked}`);
+  }
+
   /** Every family asked of one candidate name, in parallel. */
   private async askCandidate(client: DnsClient, servers: readonly Nameserver[], candidate: string, family: Family): Promise<CandidateOutcome> {
     // Runs at every poll: no wrapper promise or object per family, no intermediate arrays.
@@ -170,8 +290,12 @@ export class StubResolver {
       else if (outcome.kind === 'failed') failed.push({ family: families[i]!, error: outcome.error });
     }
     if (addresses.length > 0) return { kind: 'addresses', addresses, failed };
-    const [firstFailure] = failed;
-    if (firstFailure) return { kind: 'failed', error: firstFailure.error };
+    if (failed.length > 0) {
+      // The failure that goes the shorter way decides the walk's next step.
+      let error = failed[0]!.error;
+      for (const other of failed) if (STEP_ORDER[afterFailure(other.error.code)] < STEP_ORDER[afterFailure(error.code)]) error = other.error;
+      return { kind: 'failed', error };
+    }
     return { kind: 'none', noData: outcomes.some((outcome) => outcome.kind === 'none' && outcome.code === 'NODATA') };
   }
 
