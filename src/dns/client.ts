@@ -1,8 +1,6 @@
 import net from 'node:net';
 import type dgram from 'node:dgram';
 import type * as dnsPacket from 'dns-packet';
-import { report } from '../observe.js';
-import { trace } from '../trace.js';
 import { DnsError, type DnsErrorCode } from './errors.js';
 import { IdPool } from './id-pool.js';
 import { QueryGate, type GateRefusal } from './query-gate.js';
@@ -28,6 +26,22 @@ export interface DnsReply {
   answers: dnsPacket.Answer[];
   /** Which transport produced this reply. */
   transport: 'udp' | 'tcp';
+}
+
+/**
+ * One try of one query that failed (timeout, refused port, SERVFAIL…), on its
+ * way to the next nameserver or attempt: what {@link DnsClientOptions.onAttempt}
+ * receives, and the `attempt` event of `observe()`. `server` reads
+ * `host:port` (`[v6]:port`); `durationMs` includes any wait in line for the server.
+ */
+export interface AttemptEvent {
+  type: 'attempt';
+  name: string;
+  recordType: QueryType;
+  server: string;
+  transport: 'udp' | 'tcp';
+  error: DnsError;
+  durationMs: number;
 }
 
 /** Per-query options of {@link DnsClient.query}. */
@@ -61,6 +75,13 @@ export interface DnsClientOptions {
   maxQueuedPerNameserver?: number;
   /** Clock and timers for timeouts and port ages; default the runtime's. */
   timers?: Timers;
+  /**
+   * Told of every failed try. Called with a function that builds the event,
+   * so a receiver that nobody listens to builds nothing (`observe.ts`'s `report`).
+   */
+  onAttempt?: (event: () => AttemptEvent) => void;
+  /** Trace lines (answers cut at a limit); called with a function that builds the line. */
+  trace?: (line: () => string) => void;
 }
 
 /** One nameserver as the client sees it now (see {@link DnsClient.servers}). */
@@ -228,6 +249,8 @@ export class DnsClient {
   private readonly laneSettings: ConstructorParameters<typeof UdpLane>[1];
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
+  private readonly onAttempt: ((event: () => AttemptEvent) => void) | undefined;
+  private readonly trace: ((line: () => string) => void) | undefined;
   /** One lane per nameserver asked, by `host|port`. */
   private readonly lanes = new Map<string, { udp: UdpLane; gate: QueryGate }>();
   private readonly laneByServer = new WeakMap<Nameserver, { udp: UdpLane; gate: QueryGate }>();
@@ -249,7 +272,11 @@ export class DnsClient {
     maxInFlightPerNameserver = MAX_IN_FLIGHT_PER_NAMESERVER,
     maxQueuedPerNameserver = MAX_QUEUED_PER_NAMESERVER,
     timers = systemTimers,
+    onAttempt,
+    trace,
   }: DnsClientOptions) {
+    this.onAttempt = onAttempt;
+    this.trace = trace;
     this.timeoutMs = timeoutMs;
     this.attempts = attempts;
     this.udpPayloadSize = udpPayloadSize;
@@ -315,7 +342,7 @@ export class DnsClient {
           failure = error;
         }
         failures.push(failure);
-        report(() => ({
+        this.onAttempt?.(() => ({
           type: 'attempt',
           name,
           recordType: type,
@@ -545,7 +572,7 @@ export class DnsClient {
             defect = packet;
             continue;
           }
-          traceCappedAnswers(announced, packet.answers?.length ?? 0, name, type);
+          this.traceCappedAnswers(announced, packet.answers?.length ?? 0, name, type);
           finish(null, packet);
           return;
         }
@@ -597,7 +624,7 @@ export class DnsClient {
       query.defect = packet;
       return;
     }
-    traceCappedAnswers(announced, packet.answers?.length ?? 0, query.name, query.type);
+    this.traceCappedAnswers(announced, packet.answers?.length ?? 0, query.name, query.type);
     lane.lastAnswerAt = this.timers.now();
     query.settle({ reply: packet });
   }
@@ -619,6 +646,14 @@ export class DnsClient {
             })
           : new DnsError('NETWORK', query.name, `UDP socket error while asking ${server}: ${error.message}`, { cause: error }),
       });
+    }
+  }
+
+  /** Trace a valid reply whose answers were not all decoded (MAX_ANSWER_RECORDS, MAX_ANSWER_LABELS in wire.ts). */
+  private traceCappedAnswers(announced: number, decoded: number, name: string, type: QueryType): void {
+    if (announced > decoded && this.trace) {
+      const limit = announced > MAX_ANSWER_RECORDS && decoded === MAX_ANSWER_RECORDS ? 'MAX_ANSWER_RECORDS' : 'MAX_ANSWER_LABELS';
+      this.trace(() => `${name} ${type}: reply holds ${announced} answer records; using the first ${decoded} (${limit})`);
     }
   }
 
@@ -654,13 +689,6 @@ function tooManyAnswers(server: Nameserver, name: string, type: QueryType, trans
   );
 }
 
-/** Trace a valid reply whose answers were not all decoded (MAX_ANSWER_RECORDS, MAX_ANSWER_LABELS in wire.ts). */
-function traceCappedAnswers(announced: number, decoded: number, name: string, type: QueryType): void {
-  if (announced > decoded) {
-    const limit = announced > MAX_ANSWER_RECORDS && decoded === MAX_ANSWER_RECORDS ? 'MAX_ANSWER_RECORDS' : 'MAX_ANSWER_LABELS';
-    trace(() => `${name} ${type}: reply holds ${announced} answer records; using the first ${decoded} (${limit})`);
-  }
-}
 
 function sameHost(remote: string, asked: string): boolean {
   return remote === asked || canonicalHost(remote) === canonicalHost(asked);
