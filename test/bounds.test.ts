@@ -25,7 +25,7 @@ import {
 } from '../src/dns/client.js';
 import { DnsError } from '../src/dns/errors.js';
 import type { Nameserver } from '../src/dns/types.js';
-import { observe, type WatchEvent } from '../src/observe.js';
+import { observe, report, type WatchEvent } from '../src/observe.js';
 import { frameMessage } from '../src/dns/tcp-frames.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { labelLadderMessage } from '../harness/hostile-messages.js';
@@ -41,7 +41,7 @@ afterEach(async () => {
 });
 
 function newClient(options: Partial<DnsClientOptions> = {}): DnsClient {
-  const client = new DnsClient({ timeoutMs: 1_000, attempts: 1, ...options });
+  const client = new DnsClient({ timeoutMs: 1_000, attempts: 1, onAttempt: report, ...options });
   cleanups.push(() => client.close());
   return client;
 }

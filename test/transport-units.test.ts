@@ -71,9 +71,9 @@ describe('QueryGate: a cap, a FIFO behind it, a bound on the FIFO', () => {
     const gate = new QueryGate(2, 2, 1_000, clock);
     expect([gate.tryEnter(), gate.tryEnter(), gate.tryEnter()]).toEqual([true, true, false]);
     const order: string[] = [];
-    const a = gate.wait().then(() => order.push('a'));
-    const b = gate.wait().then(() => order.push('b'));
-    await expect(gate.wait()).rejects.toBe('full');
+    const a = gate.wait().admitted.then(() => order.push('a'));
+    const b = gate.wait().admitted.then(() => order.push('b'));
+    await expect(gate.wait().admitted).rejects.toBe('full');
     expect(gate.queued).toBe(2);
     gate.leave();
     await a;
@@ -91,9 +91,9 @@ describe('QueryGate: a cap, a FIFO behind it, a bound on the FIFO', () => {
     const clock = manualClock();
     const gate = new QueryGate(1, 10, 500, clock);
     gate.tryEnter();
-    const old = gate.wait();
+    const old = gate.wait().admitted;
     clock.advance(400);
-    const recent = gate.wait();
+    const recent = gate.wait().admitted;
     clock.advance(200); // old has waited 600 ms, recent 200 ms
     gate.leave();
     await expect(old).rejects.toBe('expired');
@@ -106,9 +106,9 @@ describe('QueryGate: a cap, a FIFO behind it, a bound on the FIFO', () => {
     let answering = true;
     const gate = new QueryGate(1, 10, 500, clock, () => answering);
     gate.tryEnter();
-    const late = gate.wait();
-    const later = gate.wait();
-    const last = gate.wait();
+    const late = gate.wait().admitted;
+    const later = gate.wait().admitted;
+    const last = gate.wait().admitted;
     clock.advance(500 * ANSWERING_WAIT_FACTOR - 100); // past maxWaitMs, within the answering allowance
     gate.leave();
     await expect(late).resolves.toBeUndefined();
@@ -120,16 +120,34 @@ describe('QueryGate: a cap, a FIFO behind it, a bound on the FIFO', () => {
     // The server stopped answering: back to maxWaitMs.
     answering = false;
     expect(gate.longestWait()).toBe(500);
-    const next = gate.wait();
+    const next = gate.wait().admitted;
     clock.advance(600);
     gate.leave();
     await expect(next).rejects.toBe('expired');
   });
 
+  it('a cancelled waiter leaves the line at once: it is refused as cancelled, and the next slot goes to the one behind it', async () => {
+    const gate = new QueryGate(1, 10, 500, manualClock());
+    gate.tryEnter();
+    const first = gate.wait();
+    const second = gate.wait();
+    expect(gate.queued).toBe(2);
+    first.cancel();
+    expect(gate.queued).toBe(1);
+    await expect(first.admitted).rejects.toBe('cancelled');
+    gate.leave();
+    await expect(second.admitted).resolves.toBeUndefined();
+    // Admitted: too late to cancel; the slot is given back with leave().
+    second.cancel();
+    expect(gate.active).toBe(1);
+    gate.leave();
+    expect([gate.active, gate.queued]).toEqual([0, 0]);
+  });
+
   it('refuses every waiter on close()', async () => {
     const gate = new QueryGate(1, 10, 500, manualClock());
     gate.tryEnter();
-    const waiting = [gate.wait(), gate.wait()];
+    const waiting = [gate.wait().admitted, gate.wait().admitted];
     gate.close();
     for (const wait of waiting) await expect(wait).rejects.toBe('closed');
   });
@@ -138,7 +156,7 @@ describe('QueryGate: a cap, a FIFO behind it, a bound on the FIFO', () => {
     const gate = new QueryGate(1, 5_000, 1_000, manualClock());
     gate.tryEnter();
     const order: number[] = [];
-    const waits = Array.from({ length: 3_000 }, (_, i) => gate.wait().then(() => order.push(i)));
+    const waits = Array.from({ length: 3_000 }, (_, i) => gate.wait().admitted.then(() => order.push(i)));
     for (let i = 0; i < 3_000; i++) gate.leave();
     await Promise.all(waits);
     expect(order).toEqual(Array.from({ length: 3_000 }, (_, i) => i));

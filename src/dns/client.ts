@@ -1,8 +1,6 @@
 import net from 'node:net';
 import type dgram from 'node:dgram';
 import type * as dnsPacket from 'dns-packet';
-import { report } from '../observe.js';
-import { trace } from '../trace.js';
 import { DnsError, type DnsErrorCode } from './errors.js';
 import { IdPool } from './id-pool.js';
 import { QueryGate, type GateRefusal } from './query-gate.js';
@@ -30,6 +28,34 @@ export interface DnsReply {
   transport: 'udp' | 'tcp';
 }
 
+/**
+ * One try of one query that failed (timeout, refused port, SERVFAIL…), on its
+ * way to the next nameserver or attempt: what {@link DnsClientOptions.onAttempt}
+ * receives, and the `attempt` event of `observe()`. `server` reads
+ * `host:port` (`[v6]:port`); `durationMs` includes any wait in line for the server.
+ */
+export interface AttemptEvent {
+  type: 'attempt';
+  name: string;
+  recordType: QueryType;
+  server: string;
+  transport: 'udp' | 'tcp';
+  error: DnsError;
+  durationMs: number;
+}
+
+/** Per-query options of {@link DnsClient.query}. */
+export interface QueryOptions {
+  /**
+   * Gives the query up when it aborts: the try in progress is dropped at once
+   * (its id, its slot or place in line, its socket's count and its timer are
+   * released), no further try starts, and the query rejects with
+   * `signal.reason` when that is a {@link DnsError}, else with a `TIMEOUT`
+   * DnsError saying the query was given up.
+   */
+  signal?: AbortSignal;
+}
+
 export interface DnsClientOptions {
   /** Milliseconds to wait for one server's reply on one attempt. */
   timeoutMs: number;
@@ -49,6 +75,25 @@ export interface DnsClientOptions {
   maxQueuedPerNameserver?: number;
   /** Clock and timers for timeouts and port ages; default the runtime's. */
   timers?: Timers;
+  /**
+   * Told of every failed try. Called with a function that builds the event,
+   * so a receiver that nobody listens to builds nothing (`observe.ts`'s `report`).
+   */
+  onAttempt?: (event: () => AttemptEvent) => void;
+  /** Trace lines (answers cut at a limit); called with a function that builds the line. */
+  trace?: (line: () => string) => void;
+}
+
+/** One nameserver as the client sees it now (see {@link DnsClient.servers}). */
+export interface NameserverStatus {
+  /** `host:port`, `[v6]:port` for IPv6. */
+  server: string;
+  /** Tries in flight to it now (UDP, and the TCP fallback holding the same slot). */
+  inFlight: number;
+  /** Tries waiting in line for a slot. */
+  queued: number;
+  /** UDP sockets open to it (current and retired). */
+  udpSockets: number;
 }
 
 /** rcodes (RFC 1035 §4.1.1) the resolver distinguishes. */
@@ -178,6 +223,14 @@ interface TryState {
   transport: 'udp' | 'tcp';
 }
 
+/** What the tries of one {@link DnsClient.query} call share. */
+interface QueryScope {
+  /** Set when the query was given up (its signal aborted): no further try starts. */
+  abandoned: DnsError | null;
+  /** Drops the try in progress at once (id, slot or place in line, socket count, timer); null between tries. */
+  dropTry: ((reason: DnsError) => void) | null;
+}
+
 /**
  * DNS transport: per nameserver, a bounded pipeline (at most
  * {@link MAX_IN_FLIGHT_PER_NAMESERVER} tries in flight, a FIFO of at most
@@ -196,6 +249,8 @@ export class DnsClient {
   private readonly laneSettings: ConstructorParameters<typeof UdpLane>[1];
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
+  private readonly onAttempt: ((event: () => AttemptEvent) => void) | undefined;
+  private readonly trace: ((line: () => string) => void) | undefined;
   /** One lane per nameserver asked, by `host|port`. */
   private readonly lanes = new Map<string, { udp: UdpLane; gate: QueryGate }>();
   private readonly laneByServer = new WeakMap<Nameserver, { udp: UdpLane; gate: QueryGate }>();
@@ -217,7 +272,11 @@ export class DnsClient {
     maxInFlightPerNameserver = MAX_IN_FLIGHT_PER_NAMESERVER,
     maxQueuedPerNameserver = MAX_QUEUED_PER_NAMESERVER,
     timers = systemTimers,
+    onAttempt,
+    trace,
   }: DnsClientOptions) {
+    this.onAttempt = onAttempt;
+    this.trace = trace;
     this.timeoutMs = timeoutMs;
     this.attempts = attempts;
     this.udpPayloadSize = udpPayloadSize;
@@ -232,9 +291,37 @@ export class DnsClient {
    * the first NOERROR or NXDOMAIN reply; SERVFAIL, REFUSED, timeouts, a refused
    * port, a full queue and socket errors move on to the next server (each
    * reported as an `attempt` event). Rejects with a {@link DnsError} naming the
-   * most telling failure when no server gave a usable reply.
+   * most telling failure when no server gave a usable reply, or at once when
+   * `options.signal` aborts (see {@link QueryOptions.signal}).
    */
-  async query(servers: readonly Nameserver[], name: string, type: QueryType): Promise<DnsReply> {
+  query(servers: readonly Nameserver[], name: string, type: QueryType, options: QueryOptions = {}): Promise<DnsReply> {
+    const { signal } = options;
+    const scope: QueryScope = { abandoned: null, dropTry: null };
+    if (!signal) return this.ask(servers, name, type, scope);
+    if (signal.aborted) return Promise.reject(givenUp(signal, name, type));
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        const reason = givenUp(signal, name, type);
+        scope.abandoned = reason;
+        scope.dropTry?.(reason);
+        reject(reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      // After an abort the tries end at once (their outcome finds this promise settled).
+      this.ask(servers, name, type, scope).then(
+        (reply) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(reply);
+        },
+        (error: Error) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private async ask(servers: readonly Nameserver[], name: string, type: QueryType, scope: QueryScope): Promise<DnsReply> {
     if (servers.length === 0) {
       throw new DnsError('NETWORK', name, `No nameserver to ask for ${name}`);
     }
@@ -242,19 +329,20 @@ export class DnsClient {
     for (let attempt = 0; attempt < this.attempts; attempt++) {
       for (const server of servers) {
         this.assertOpen(name);
+        throwIfAbandoned(scope);
         const started = this.timers.now();
         const state: TryState = { transport: 'udp' };
         let failure: DnsError;
         try {
-          const reply = await this.exchange(server, name, type, state);
+          const reply = await this.exchange(server, name, type, state, scope);
           if (reply.rcode === RCODE.NOERROR || reply.rcode === RCODE.NXDOMAIN) return reply;
           failure = rcodeError(reply.rcode, name, server);
         } catch (error) {
-          if (!(error instanceof DnsError) || error.code === 'CLOSED') throw error;
+          if (!(error instanceof DnsError) || error.code === 'CLOSED' || scope.abandoned) throw error;
           failure = error;
         }
         failures.push(failure);
-        report(() => ({
+        this.onAttempt?.(() => ({
           type: 'attempt',
           name,
           recordType: type,
@@ -285,6 +373,21 @@ export class DnsClient {
     this.tcpSockets.clear();
   }
 
+  /** Every nameserver this client has asked, in the order first asked. */
+  servers(): NameserverStatus[] {
+    return [...this.lanes.values()].map(({ udp, gate }) => ({
+      server: formatServer(udp.server),
+      inFlight: gate.active,
+      queued: gate.queued,
+      udpSockets: udp.socketCount,
+    }));
+  }
+
+  /** Query ids held now: one per UDP or TCP try in flight. */
+  get idsInUse(): number {
+    return this.ids.inUse;
+  }
+
   /** UDP sockets open now, over every nameserver (current and retired). */
   get udpSocketCount(): number {
     let count = 0;
@@ -293,17 +396,20 @@ export class DnsClient {
   }
 
   /** One question to one server, in its pipeline: UDP, then TCP if the UDP reply was truncated. */
-  private async exchange(server: Nameserver, name: string, type: QueryType, state: TryState): Promise<DnsReply> {
+  private async exchange(server: Nameserver, name: string, type: QueryType, state: TryState, scope: QueryScope): Promise<DnsReply> {
     const lane = this.laneFor(server);
-    if (!lane.gate.tryEnter()) await this.waitForSlot(lane.gate, server, name, type);
+    if (!lane.gate.tryEnter()) await this.waitForSlot(lane.gate, server, name, type, scope);
     try {
       this.assertOpen(name);
-      const udpReply = await this.exchangeUdp(lane.udp, name, type);
+      // The query may have been given up while the slot was being handed over.
+      throwIfAbandoned(scope);
+      const udpReply = await this.exchangeUdp(lane.udp, name, type, scope);
       if (udpReply !== OVERSIZED && !udpReply.flag_tc) return toReply(udpReply, 'udp');
-      // close() may have run while the truncated reply was being handled.
+      // close() or an abort may have come while the truncated reply was being handled.
       this.assertOpen(name);
+      throwIfAbandoned(scope);
       state.transport = 'tcp';
-      const tcpReply = await this.exchangeTcp(server, name, type);
+      const tcpReply = await this.exchangeTcp(server, name, type, scope);
       lane.udp.lastAnswerAt = this.timers.now();
       return toReply(tcpReply, 'tcp');
     } finally {
@@ -311,11 +417,14 @@ export class DnsClient {
     }
   }
 
-  private async waitForSlot(gate: QueryGate, server: Nameserver, name: string, type: QueryType): Promise<void> {
+  private async waitForSlot(gate: QueryGate, server: Nameserver, name: string, type: QueryType, scope: QueryScope): Promise<void> {
+    const place = gate.wait();
+    scope.dropTry = () => place.cancel();
     try {
-      await gate.wait();
+      await place.admitted;
     } catch (reason) {
       const why = reason as GateRefusal;
+      if (why === 'cancelled' && scope.abandoned) throw scope.abandoned;
       if (why === 'closed') throw new DnsError('CLOSED', name, `Resolver closed while asking for ${name}`);
       const line =
         why === 'full'
@@ -326,6 +435,8 @@ export class DnsClient {
         name,
         `Not asking ${formatServer(server)} for ${name} ${type}: ${gate.limit} queries in flight to it and ${line} (MAX_IN_FLIGHT_PER_NAMESERVER ${gate.limit}, MAX_QUEUED_PER_NAMESERVER ${gate.maxQueued})`,
       );
+    } finally {
+      scope.dropTry = null;
     }
   }
 
@@ -350,7 +461,7 @@ export class DnsClient {
   }
 
   /** The validated reply, or {@link OVERSIZED} for a reply too big to decode from UDP. */
-  private exchangeUdp(lane: UdpLane, name: string, type: QueryType): Promise<ReplyPacket | typeof OVERSIZED> {
+  private exchangeUdp(lane: UdpLane, name: string, type: QueryType, scope: QueryScope): Promise<ReplyPacket | typeof OVERSIZED> {
     const id = this.takeId(name);
     const query = encodeQuery(id, name, type, this.udpPayloadSize);
     const server = lane.server;
@@ -373,6 +484,7 @@ export class DnsClient {
       const settle: PendingUdpQuery['settle'] = ({ reply, error }) => {
         // Settles once: a duplicate or late reply finds no pending query.
         if (this.pending.get(id) !== pendingQuery) return;
+        scope.dropTry = null;
         this.timers.clearTimeout(timer);
         this.pending.delete(id);
         this.ids.release(id);
@@ -382,6 +494,7 @@ export class DnsClient {
       };
       const pendingQuery: PendingUdpQuery = { lane, port, name, type, query, questionEnd: questionEnd(query, this.udpPayloadSize > 0), decoded: 0, settle };
       this.pending.set(id, pendingQuery);
+      scope.dropTry = (reason) => settle({ error: reason });
       lane.send(port, query, (error) => {
         settle({ error: new DnsError('NETWORK', name, `Cannot send to ${formatServer(server)}: ${error.message}`, { cause: error }) });
       });
@@ -404,7 +517,7 @@ export class DnsClient {
     setImmediate(decide);
   }
 
-  private exchangeTcp(server: Nameserver, name: string, type: QueryType): Promise<ReplyPacket> {
+  private exchangeTcp(server: Nameserver, name: string, type: QueryType, scope: QueryScope): Promise<ReplyPacket> {
     const id = this.takeId(name);
     const query = encodeQuery(id, name, type, 0);
     const end = questionEnd(query, false);
@@ -418,6 +531,7 @@ export class DnsClient {
       const finish = (error: DnsError | null, reply?: ReplyPacket): void => {
         if (done) return;
         done = true;
+        scope.dropTry = null;
         this.timers.clearTimeout(timer);
         this.ids.release(id);
         this.tcpSockets.delete(socket);
@@ -436,6 +550,7 @@ export class DnsClient {
           ),
         );
       }, this.timeoutMs);
+      scope.dropTry = (reason) => finish(reason);
       socket.on('connect', () => socket.write(frameMessage(query)));
       socket.on('data', (chunk: Buffer) => {
         const frames = reader.push(chunk);
@@ -457,7 +572,7 @@ export class DnsClient {
             defect = packet;
             continue;
           }
-          traceCappedAnswers(announced, packet.answers?.length ?? 0, name, type);
+          this.traceCappedAnswers(announced, packet.answers?.length ?? 0, name, type);
           finish(null, packet);
           return;
         }
@@ -509,7 +624,7 @@ export class DnsClient {
       query.defect = packet;
       return;
     }
-    traceCappedAnswers(announced, packet.answers?.length ?? 0, query.name, query.type);
+    this.traceCappedAnswers(announced, packet.answers?.length ?? 0, query.name, query.type);
     lane.lastAnswerAt = this.timers.now();
     query.settle({ reply: packet });
   }
@@ -534,6 +649,14 @@ export class DnsClient {
     }
   }
 
+  /** Trace a valid reply whose answers were not all decoded (MAX_ANSWER_RECORDS, MAX_ANSWER_LABELS in wire.ts). */
+  private traceCappedAnswers(announced: number, decoded: number, name: string, type: QueryType): void {
+    if (announced > decoded && this.trace) {
+      const limit = announced > MAX_ANSWER_RECORDS && decoded === MAX_ANSWER_RECORDS ? 'MAX_ANSWER_RECORDS' : 'MAX_ANSWER_LABELS';
+      this.trace(() => `${name} ${type}: reply holds ${announced} answer records; using the first ${decoded} (${limit})`);
+    }
+  }
+
   private takeId(name: string): number {
     const id = this.ids.take();
     if (id === undefined) throw new DnsError('OVERLOADED', name, `All 65536 query ids are in use; not asking for ${name}`);
@@ -545,6 +668,19 @@ export class DnsClient {
   }
 }
 
+/** After each wait: a query given up meanwhile starts nothing more. */
+function throwIfAbandoned(scope: QueryScope): void {
+  if (scope.abandoned) throw scope.abandoned;
+}
+
+/** The error an aborted query rejects with: the signal's reason when it is a DnsError, else a TIMEOUT saying so. */
+function givenUp(signal: AbortSignal, name: string, type: QueryType): DnsError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof DnsError) return reason;
+  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted';
+  return new DnsError('TIMEOUT', name, `Gave up asking for ${name} ${type} before an answer came (${why})`, { cause: reason });
+}
+
 function tooManyAnswers(server: Nameserver, name: string, type: QueryType, transport: 'UDP' | 'TCP'): DnsError {
   return new DnsError(
     'BADRESPONSE',
@@ -553,13 +689,6 @@ function tooManyAnswers(server: Nameserver, name: string, type: QueryType, trans
   );
 }
 
-/** Trace a valid reply whose answers were not all decoded (MAX_ANSWER_RECORDS, MAX_ANSWER_LABELS in wire.ts). */
-function traceCappedAnswers(announced: number, decoded: number, name: string, type: QueryType): void {
-  if (announced > decoded) {
-    const limit = announced > MAX_ANSWER_RECORDS && decoded === MAX_ANSWER_RECORDS ? 'MAX_ANSWER_RECORDS' : 'MAX_ANSWER_LABELS';
-    trace(() => `${name} ${type}: reply holds ${announced} answer records; using the first ${decoded} (${limit})`);
-  }
-}
 
 function sameHost(remote: string, asked: string): boolean {
   return remote === asked || canonicalHost(remote) === canonicalHost(asked);

@@ -1,12 +1,28 @@
 import type { Timers } from './timers.js';
 
-/** Why a waiting try did not get a slot. */
-export type GateRefusal = 'full' | 'expired' | 'closed';
+/** Why a waiting try did not get a slot; 'cancelled' is the waiter's own doing ({@link GateWait.cancel}). */
+export type GateRefusal = 'full' | 'expired' | 'closed' | 'cancelled';
 
+/** A place in line: `admitted` resolves when a slot is handed over; `cancel()` gives the place up. */
+export interface GateWait {
+  readonly admitted: Promise<void>;
+  /**
+   * Leave the line (an aborted query): `admitted` rejects with 'cancelled'.
+   * Does nothing once admitted or refused: an admitted try gives its slot
+   * back with `leave()`.
+   */
+  cancel(): void;
+}
+
+/** A waiter is a node of a doubly linked list, so giving up a place in line is O(1) and leaves nothing behind. */
 interface Waiter {
   since: number;
   resolve: () => void;
   reject: (reason: GateRefusal) => void;
+  prev: Waiter | null;
+  next: Waiter | null;
+  /** Still in the line (not yet admitted, refused or cancelled). */
+  waiting: boolean;
 }
 
 /**
@@ -29,9 +45,9 @@ export const ANSWERING_WAIT_FACTOR = 8;
  */
 export class QueryGate {
   private inFlight = 0;
-  private queue: Waiter[] = [];
-  /** Index of the oldest waiter in `queue` (a FIFO without shifting). */
-  private head = 0;
+  private head: Waiter | null = null;
+  private tail: Waiter | null = null;
+  private waiting = 0;
 
   constructor(
     readonly limit: number,
@@ -49,24 +65,37 @@ export class QueryGate {
     return true;
   }
 
-  /** Wait in line for a slot; rejects with a {@link GateRefusal}. */
-  wait(): Promise<void> {
-    // A refusal is a tag the client turns into a DnsError naming the server, not an error of its own.
-    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-    if (this.queued >= this.maxQueued) return Promise.reject<void>('full');
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ since: this.timers.now(), resolve, reject });
+  /** Wait in line for a slot; `admitted` rejects with a {@link GateRefusal}. */
+  wait(): GateWait {
+    if (this.waiting >= this.maxQueued) {
+      // A refusal is a tag the client turns into a DnsError naming the server, not an error of its own.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return { admitted: Promise.reject<void>('full'), cancel: () => undefined };
+    }
+    let waiter!: Waiter;
+    const admitted = new Promise<void>((resolve, reject) => {
+      waiter = { since: this.timers.now(), resolve, reject, prev: this.tail, next: null, waiting: true };
     });
+    if (this.tail) this.tail.next = waiter;
+    else this.head = waiter;
+    this.tail = waiter;
+    this.waiting++;
+    return {
+      admitted,
+      cancel: () => {
+        if (!waiter.waiting) return;
+        this.unlink(waiter);
+        waiter.reject('cancelled');
+      },
+    };
   }
 
   /** Free a slot: it goes to the oldest waiter still in time, or back to the pool. */
   leave(): void {
     const now = this.timers.now();
     let maxWait: number | undefined;
-    while (this.head < this.queue.length) {
-      const waiter = this.queue[this.head]!;
-      this.queue[this.head++] = undefined as unknown as Waiter;
-      this.compact();
+    for (let waiter = this.head; waiter; waiter = this.head) {
+      this.unlink(waiter);
       if (now - waiter.since > this.maxWaitMs && now - waiter.since > (maxWait ??= this.longestWait())) {
         waiter.reject('expired');
         continue;
@@ -84,27 +113,27 @@ export class QueryGate {
 
   /** Refuse every waiter (the client is closing). */
   close(): void {
-    const waiting = this.queue.slice(this.head);
-    this.queue = [];
-    this.head = 0;
-    for (const waiter of waiting) waiter.reject('closed');
+    for (let waiter = this.head; waiter; waiter = this.head) {
+      this.unlink(waiter);
+      waiter.reject('closed');
+    }
   }
 
   get queued(): number {
-    return this.queue.length - this.head;
+    return this.waiting;
   }
 
   get active(): number {
     return this.inFlight;
   }
 
-  private compact(): void {
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-    } else if (this.head >= 1_024 && this.head * 2 >= this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
+  private unlink(waiter: Waiter): void {
+    waiter.waiting = false;
+    if (waiter.prev) waiter.prev.next = waiter.next;
+    else this.head = waiter.next;
+    if (waiter.next) waiter.next.prev = waiter.prev;
+    else this.tail = waiter.prev;
+    waiter.prev = waiter.next = null;
+    this.waiting--;
   }
 }
