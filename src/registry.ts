@@ -1,5 +1,4 @@
 import { StubResolver } from './dns/lookup.js';
-import { limitAddresses } from './subset.js';
 import type { ResolvedOptions } from './options.js';
 import { STARTUP_BURST, StartupPacer } from './pacer.js';
 import { pollTimers, type PollTimers } from './poll-timers.js';
@@ -82,13 +81,12 @@ export class Registry {
     const known = this.settings.get(key);
     if (known) return known;
     const resolver = this.acquireResolver(options);
-    const { maxAddresses } = options;
     const settings: Settings = {
       key,
       options,
       watchers: new Map(),
       resolver,
-      resolve: async (target, family, polled) => limitAddresses(await resolver.resolver.resolve(target, family, polled), maxAddresses),
+      resolve: (target, family, polled) => resolver.resolver.resolve(target, family, polled),
       onStop: (watcher) => {
         const name = watcher.name.toLowerCase();
         if (settings.watchers.get(name) === watcher) settings.watchers.delete(name);

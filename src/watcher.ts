@@ -37,6 +37,8 @@ export interface Subscription {
 
 export interface WatcherOptions extends ScheduleOptions {
   family: Family;
+  /** Deliver at most this many addresses: this process's stable subset of the set (contract.ts, subset.ts). */
+  maxAddresses?: number;
 }
 
 /** Injectable clock and randomness, so scheduling can be tested with fake timers. */
@@ -350,10 +352,6 @@ export class Watcher implements PollEntry {
     this.inFlight = false;
     if (this.stopped) return;
     this.totalQueries++;
-    if (outcome.kind === 'answer') {
-      const { addresses, addressesAvailable } = outcome.resolution;
-      this.addressesAvailable = addressesAvailable ?? distinctAddresses(addresses);
-    }
     const durationMs = Math.round(this.now() - startedAt);
     if (observed()) report(() => ({
       type: 'query',
@@ -382,10 +380,14 @@ export class Watcher implements PollEntry {
    */
   private believe(outcome: Outcome): { previous: Belief; setChanged: boolean } {
     const previous = this.belief;
-    const next = nextBelief(previous, outcome);
+    const next = nextBelief(previous, outcome, this.options.maxAddresses);
     // The same records as last time (the usual poll): keep the belief held, so
     // nothing new outlives the poll and no signature is computed.
-    this.belief = next.kind === 'addresses' && previous.kind === 'addresses' && sameRecords(previous.addresses, next.addresses) ? previous : next;
+    this.belief =
+      next.kind === 'addresses' && previous.kind === 'addresses' && next.available === previous.available && sameRecords(previous.addresses, next.addresses)
+        ? previous
+        : next;
+    if (outcome.kind === 'answer' && this.belief.kind === 'addresses') this.countAvailable(this.belief);
     let setChanged = false;
     if (this.belief !== previous) {
       const previousSignature = this.beliefSignature;
@@ -410,6 +412,17 @@ export class Watcher implements PollEntry {
       this.watchTtl(outcome.resolution, previous.kind === 'addresses' && !setChanged);
     }
     return { previous, setChanged };
+  }
+
+  /** How many addresses the set held before `maxAddresses` picked from it; a trace line when it did. */
+  private countAvailable(belief: Extract<Belief, { kind: 'addresses' }>): void {
+    const { available } = belief;
+    if (available === undefined) {
+      this.addressesAvailable = distinctAddresses(belief.addresses);
+      return;
+    }
+    this.addressesAvailable = available;
+    trace(() => `${this.name}: ${available} addresses; using this process's stable random subset of ${this.options.maxAddresses} (maxAddresses)`);
   }
 
   /** Feed the answer's TTL to the cache detector; a trace line when its verdict changes. */

@@ -48,6 +48,4 @@ export interface Resolution {
    * other answered. The caller decides whether to trust a half answer.
    */
   failedFamilies: Array<{ family: 4 | 6; error: DnsError }>;
-  /** Addresses the answer held when `maxAddresses` kept fewer of them (src/subset.ts). */
-  addressesAvailable?: number;
 }
