@@ -86,7 +86,7 @@ export class Registry {
       options,
       watchers: new Map(),
       resolver,
-      resolve: (target, family, polled) => resolver.resolver.resolve(target, family, polled),
+      resolve: (target, family, polled, control) => resolver.resolver.resolve(target, family, polled, control),
       onStop: (watcher) => {
         const name = watcher.name.toLowerCase();
         if (settings.watchers.get(name) === watcher) settings.watchers.delete(name);

@@ -1,5 +1,5 @@
 import { DnsError } from './dns/errors.js';
-import type { Family, ResolvedAddress, Resolution } from './dns/types.js';
+import type { Family, ResolveControl, ResolvedAddress, Resolution } from './dns/types.js';
 import { UNKNOWN, diff, nextBelief, signature, whatToTell, type Belief, type Outcome, type Told } from './contract.js';
 import { cachedCopyExpiry, NO_CACHE_VIEW, observeTtl, type CacheVerdict, type CacheView } from './cache-detect.js';
 import {
@@ -8,6 +8,7 @@ import {
   delayAfterFailure,
   delayAfterSuccess,
   earliestRequestedRun,
+  recheckPeriod,
   type ScheduleOptions,
 } from './schedule.js';
 import type { PacedStart, PacerMember } from './pacer.js';
@@ -19,9 +20,10 @@ import { trace, tracing } from './trace.js';
 /**
  * Asks DNS once: addresses with TTLs, or a typed failure. `known` is the
  * fully qualified name that answered last time ({@link Resolution.name}),
- * to be asked directly instead of walking the search list again.
+ * to be asked directly instead of walking the search list again; `control`
+ * is the watcher itself (see {@link ResolveControl}).
  */
-export type ResolveFn = (name: string, family: Family, known?: string) => Promise<Resolution>;
+export type ResolveFn = (name: string, family: Family, known?: string, control?: ResolveControl) => Promise<Resolution>;
 
 /** What a subscriber receives: the contract's verdict plus the change against what it held before. */
 export type Delivery = Told & { added: string[]; removed: string[] };
@@ -140,7 +142,7 @@ class Subscriber implements Subscription {
  * says so. One Watcher serves every channel that targets the same name with
  * the same settings (see registry.ts). Knows neither wire format nor grpc.
  */
-export class Watcher implements PollEntry {
+export class Watcher implements PollEntry, ResolveControl {
   /**
    * The one subscriber (the common case: one channel or watch() per name),
    * or a Set once there are more; a Set and its table cost more than all the
@@ -159,6 +161,16 @@ export class Watcher implements PollEntry {
   private pacedStart: PacedStart | undefined;
   /** The candidate name that answered last (no trailing dot), asked directly at the next poll. */
   private polledName: string | undefined;
+  /** Its place in the search-list walk (Resolution.searchIndex); -1 when none. */
+  private polledIndex = -1;
+  /**
+   * Set while a later search-list candidate answers for one that stopped:
+   * `anchor` is the place of the earliest candidate that answered before,
+   * `recheckAt` when the earlier candidates are next asked again.
+   */
+  private takeover: { anchor: number; recheckAt: number } | undefined;
+  /** @internal {@link ResolveControl}: this poll also asks the candidates before the polled one. */
+  recheckEarlier = false;
   private lastQueryAt: number | undefined;
   private failures = 0;
   private totalQueries = 0;
@@ -343,14 +355,16 @@ export class Watcher implements PollEntry {
     const startedAt = this.now();
     this.lastQueryAt = startedAt;
     if (tracing()) trace(() => `${this.name}: query (family ${this.options.family})`);
+    this.recheckEarlier = this.takeover !== undefined && startedAt >= this.takeover.recheckAt;
     let outcome: Outcome;
     try {
-      outcome = { kind: 'answer', resolution: await this.resolve(this.name, this.options.family, this.polledName) };
+      outcome = { kind: 'answer', resolution: await this.resolve(this.name, this.options.family, this.polledName, this) };
     } catch (error) {
       outcome = { kind: 'error', error: asDnsError(error, this.name) };
     }
     this.inFlight = false;
     if (this.stopped) return;
+    if (this.recheckEarlier && this.takeover) this.takeover.recheckAt = startedAt + recheckPeriod(this.options);
     this.totalQueries++;
     const durationMs = Math.round(this.now() - startedAt);
     if (observed()) report(() => ({
@@ -401,6 +415,8 @@ export class Watcher implements PollEntry {
         this.failures = 0;
         // The whole list was walked and nothing answered: start from it again.
         this.polledName = undefined;
+        this.polledIndex = -1;
+        this.takeover = undefined;
       } else {
         this.failures++;
         this.totalFailures++;
@@ -446,9 +462,25 @@ export class Watcher implements PollEntry {
     }
   }
 
-  /** Keep polling the search-list candidate that answered, directly. */
+  /**
+   * Keep polling the search-list candidate that answered, directly; when a
+   * later candidate takes over, ask the earlier ones again now and then
+   * until one answers (schedule.ts `recheckPeriod`).
+   */
   private remember(resolution: Resolution): void {
     const polled = resolution.source === 'dns' ? resolution.name : undefined;
+    const index = polled === undefined ? -1 : (resolution.searchIndex ?? -1);
+    let takeover = this.takeover;
+    if (polled !== undefined && this.polledName !== undefined && index > this.polledIndex) {
+      const anchor = Math.min(takeover?.anchor ?? this.polledIndex, this.polledIndex);
+      takeover ??= { anchor, recheckAt: this.now() + recheckPeriod(this.options) };
+      takeover.anchor = anchor;
+      const before = this.polledName;
+      trace(() => `${this.name}: ${polled}. answers where ${before}. stopped; asking the earlier candidates again every ${recheckPeriod(this.options)} ms until one answers`);
+    }
+    if (takeover && (polled === undefined || index <= takeover.anchor)) takeover = undefined;
+    this.takeover = takeover;
+    this.polledIndex = index;
     if (polled === this.polledName) return;
     this.polledName = polled;
     // An absolute name has no list to walk: only a relative one is news.

@@ -552,6 +552,34 @@ describe('StubResolver: a known candidate asked directly', () => {
     expect(askedNames(server)).toEqual(['gone.ns.svc.cluster.local', 'gone.svc.cluster.local', 'gone.cluster.local', 'gone']);
   });
 
+  it('with recheckEarlier, also asks the candidates before it, in order: the first with addresses answers', async () => {
+    const server = await startServer();
+    server.setRecords('svc.svc.cluster.local', { A: ['10.0.0.2'] });
+    server.setRecords('svc.cluster.local', { A: ['10.0.0.3'] });
+    const resolver = resolverWith([server.nameserver], KUBE_SEARCH);
+    const found = await resolver.resolve('svc', 4, 'svc.cluster.local', { recheckEarlier: true });
+    expect(found).toMatchObject({ name: 'svc.svc.cluster.local', searchIndex: 1 });
+    expect([...new Set(askedNames(server))].sort()).toEqual(['svc.cluster.local', 'svc.ns.svc.cluster.local', 'svc.svc.cluster.local']);
+    server.resetLog();
+    // Without it: the known one alone.
+    expect(await resolver.resolve('svc', 4, 'svc.cluster.local')).toMatchObject({ name: 'svc.cluster.local', searchIndex: 2 });
+    expect(askedNames(server)).toEqual(['svc.cluster.local']);
+  });
+
+  it('with recheckEarlier, SERVFAIL on an earlier candidate goes on; REFUSED ends the recheck and the known one stands', async () => {
+    const server = await startServer();
+    server.setRecords('svc.svc.cluster.local', { A: ['10.0.0.2'] });
+    server.setRecords('svc.cluster.local', { A: ['10.0.0.3'] });
+    const resolver = resolverWith([server.nameserver], KUBE_SEARCH);
+    server.setFault('servfail', { name: 'svc.ns.svc.cluster.local' });
+    expect((await resolver.resolve('svc', 4, 'svc.cluster.local', { recheckEarlier: true })).name).toBe('svc.svc.cluster.local');
+    server.setFault(null);
+    server.setFault('refused', { name: 'svc.ns.svc.cluster.local' });
+    server.resetLog();
+    expect((await resolver.resolve('svc', 4, 'svc.cluster.local', { recheckEarlier: true })).name).toBe('svc.cluster.local');
+    expect(server.queries.some((query) => query.name === 'svc.svc.cluster.local')).toBe(false);
+  });
+
   it('ignores a known name that is not one of the candidates', async () => {
     const server = await startServer();
     server.setRecords('svc.ns.svc.cluster.local', { A: ['10.0.0.1'] });

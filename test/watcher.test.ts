@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DnsError } from '../src/dns/errors.js';
-import type { Resolution } from '../src/dns/types.js';
+import type { ResolveControl, Resolution } from '../src/dns/types.js';
 import { DEFAULTS } from '../src/options.js';
 import { pollTimers } from '../src/poll-timers.js';
+import { RECHECK_EVERY_POLLS, recheckPeriod } from '../src/schedule.js';
 import { Watcher, type Delivery, type WatcherOptions } from '../src/watcher.js';
 
 /**
@@ -416,6 +417,74 @@ describe('Watcher behind a cache', () => {
     await vi.advanceTimersByTimeAsync(10_000);
     expect(dns.calls).toEqual([0, 5_000, 10_000]);
     expect(watcher.stats()).toMatchObject({ cache: 'none', cacheTtl: undefined, stalenessBoundMs: undefined });
+    watcher.stop();
+  });
+});
+
+describe('Watcher: the name glibc would pick now (search-list candidates)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /**
+   * A search list of three candidates: `answering(poll)` says which ones have
+   * addresses at each poll; the resolver walks as StubResolver does (the
+   * known one asked first, the earlier ones too when the watcher asks for a
+   * recheck). Records every poll's known name and whether it rechecked.
+   */
+  function searchListDns(answering: (poll: number) => ReadonlySet<number>) {
+    const polls: Array<{ at: number; known: string | undefined; recheck: boolean }> = [];
+    const candidates = ['svc.a.test', 'svc.b.test', 'svc.c.test'];
+    const resolve = vi.fn(async (_name: string, _family: 0 | 4 | 6, known?: string, control?: ResolveControl): Promise<Resolution> => {
+      const has = answering(polls.length);
+      polls.push({ at: Date.now(), known, recheck: control?.recheckEarlier ?? false });
+      const knownIndex = known === undefined ? -1 : candidates.indexOf(known);
+      const earlierFirst = knownIndex >= 0 && control?.recheckEarlier ? candidates.findIndex((_, i) => i < knownIndex && has.has(i)) : -1;
+      const index = earlierFirst >= 0 ? earlierFirst : knownIndex >= 0 && has.has(knownIndex) ? knownIndex : candidates.findIndex((_, i) => has.has(i));
+      if (index < 0) throw new DnsError('NXDOMAIN', 'svc', 'none');
+      return { name: candidates[index]!, addresses: [{ address: `10.0.0.${index + 1}`, family: 4, ttl: 30 }], source: 'dns', failedFamilies: [], searchIndex: index };
+    });
+    return { resolve, polls };
+  }
+
+  it(`after a later candidate takes over, the earlier ones are asked again every ${RECHECK_EVERY_POLLS}th poll until the first answers again`, async () => {
+    // The first candidate answers, says NXDOMAIN at poll 1 (svc.b.test is not there yet), and answers again from poll 12 on.
+    const dns = searchListDns((poll) => (poll === 0 || poll >= 12 ? new Set([0, 1, 2]) : poll === 1 ? new Set([2]) : new Set([1, 2])));
+    const watcher = new Watcher('svc', options({ refreshInterval: 1_000 }), dns.resolve);
+    const { deliveries, deliver } = collect();
+    watcher.subscribe(deliver);
+    await vi.advanceTimersByTimeAsync(20_000);
+    const period = recheckPeriod({ refreshInterval: 1_000 });
+    expect(period).toBe(RECHECK_EVERY_POLLS * 1_000);
+    // Poll 1 walked on to svc.c.test: a takeover at 1 s; rechecks at 6 s, 11 s, 16 s.
+    expect(dns.polls.filter((poll) => poll.recheck).map((poll) => poll.at)).toEqual([1_000 + period, 1_000 + 2 * period, 1_000 + 3 * period]);
+    expect(dns.polls.map((poll) => poll.known)).toEqual([
+      undefined,
+      'svc.a.test',
+      ...Array<string>(5).fill('svc.c.test'), // 2 s … 6 s; the recheck at 6 s finds svc.b.test, earlier but not the first
+      ...Array<string>(5).fill('svc.b.test'), // 7 s … 11 s; the recheck at 11 s finds nothing earlier yet (poll 11 < 12)
+      ...Array<string>(5).fill('svc.b.test'), // 12 s … 16 s; the recheck at 16 s finds svc.a.test again
+      ...Array<string>(4).fill('svc.a.test'), // no more rechecks
+    ]);
+    expect(watcher.stats().polledName).toBe('svc.a.test.');
+    expect(deliveries.map((delivery) => delivery.kind === 'update' && delivery.addresses.map((entry) => entry.address))).toEqual([
+      ['10.0.0.1'],
+      ['10.0.0.3'],
+      ['10.0.0.2'],
+      ['10.0.0.1'],
+    ]);
+    watcher.stop();
+  });
+
+  it('a first walk that finds a later candidate is what glibc picks: no rechecks', async () => {
+    const dns = searchListDns(() => new Set([2]));
+    const watcher = new Watcher('svc', options({ refreshInterval: 1_000 }), dns.resolve);
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(dns.polls.some((poll) => poll.recheck)).toBe(false);
     watcher.stop();
   });
 });

@@ -9,7 +9,7 @@ import { readResolvConf, searchCandidates } from './resolv-conf.js';
 import type { Timers } from './timers.js';
 import { report } from '../observe.js';
 import { trace } from '../trace.js';
-import type { Family, Nameserver, ResolvConf, ResolvedAddress, Resolution } from './types.js';
+import type { Family, Nameserver, ResolvConf, ResolveControl, ResolvedAddress, Resolution } from './types.js';
 
 /**
  * CNAME hops followed for one question, across answers and re-queries. Real
@@ -70,7 +70,7 @@ type CandidateOutcome =
  *
  * We walk the same way (afterFailure: SERVFAIL → next; TIMEOUT, REFUSED,
  * BADRCODE, BADRESPONSE, OVERLOADED → the name as written; CONNREFUSED,
- * NETWORK, CLOSED, an aborted poll → end), so a search domain whose upstream
+ * NETWORK, CLOSED, a poll given up at its deadline → end), so a search domain whose upstream
  * is dead or refuses costs one candidate, not the name:
  * test/search-walk.test.ts runs every row against a DNS server.
  *
@@ -124,10 +124,18 @@ interface AskedCandidate {
   outcome: CandidateOutcome;
 }
 
-/** A candidate that answered becomes the resolution. */
-function answered(asked: Extract<CandidateOutcome, { kind: 'addresses' }>, candidate: string): Resolution {
-  return { name: candidate, addresses: asked.addresses, source: 'dns', failedFamilies: asked.failed };
+/** What asking the candidates before the polled one found: one with addresses, or the ones that said none. */
+interface EarlierCandidates {
+  found?: Resolution;
+  asked: AskedCandidate[];
 }
+
+/** A candidate that answered becomes the resolution. */
+function answered(asked: Extract<CandidateOutcome, { kind: 'addresses' }>, candidate: string, searchIndex: number): Resolution {
+  return { name: candidate, addresses: asked.addresses, source: 'dns', failedFamilies: asked.failed, searchIndex };
+}
+
+const NO_CONTROL: ResolveControl = Object.freeze({});
 
 /**
  * A stub resolver in the manner of glibc's: /etc/hosts first, then the
@@ -161,9 +169,13 @@ export class StubResolver {
    * directly, and the list is walked again only when it no longer answers
    * (NXDOMAIN, or NODATA for every family asked) — so a poller pays one query
    * per family per poll whatever form the name was written in. A `known`
-   * that is not one of `name`'s candidates is ignored.
+   * that is not one of `name`'s candidates is ignored. With
+   * `control.recheckEarlier` the candidates before `known` are asked too,
+   * in order, beside it: the first of them with addresses answers (the name
+   * a fresh lookup would pick now); one that cannot be asked ends that
+   * recheck without news, and `known`'s answer stands.
    */
-  async resolve(name: string, family: Family, known?: string): Promise<Resolution> {
+  async resolve(name: string, family: Family, known?: string, control: ResolveControl = NO_CONTROL): Promise<Resolution> {
     const literal = mayBeIpLiteral(name) ? net.isIP(name) : 0;
     if (literal !== 0) {
       const literalFamily = literal as 4 | 6;
@@ -185,18 +197,26 @@ export class StubResolver {
     const { conf, client } = await this.setup();
     const servers = conf.nameservers;
     const candidates = searchCandidates(name, conf).filter(isValidName);
-    let standIn: AskedCandidate | undefined;
-    if (known !== undefined && candidates.includes(known)) {
-      // The name that answered last time, asked directly: one query per family.
-      const asked = await this.askCandidate(client, servers, known, family);
-      if (asked.kind === 'addresses') return answered(asked, known);
-      // Could not ask: the poll fails and the name is kept (see the essay above).
-      if (asked.kind === 'failed') throw asked.error;
-      trace(() => `${name}: ${known}. stopped answering (${asked.noData ? 'NODATA' : 'NXDOMAIN'}); walking the search list again`);
-      // Its answer stands in for asking it again in the walk: the walk's result is a fresh resolution's.
-      standIn = { candidate: known, outcome: asked };
+    const knownIndex = known === undefined ? -1 : candidates.indexOf(known);
+    if (knownIndex < 0) return this.walk(client, servers, name, candidates, family, control);
+    // The name that answered last time, asked directly: one query per family.
+    const asking = this.askCandidate(client, servers, known!, family, control);
+    let earlier: EarlierCandidates | undefined;
+    let asked: CandidateOutcome;
+    if (control.recheckEarlier && knownIndex > 0) {
+      [earlier, asked] = await Promise.all([this.askEarlier(client, servers, name, candidates, knownIndex, family, control), asking]);
+      if (earlier.found) return earlier.found;
+    } else {
+      asked = await asking;
     }
-    return this.walk(client, servers, name, candidates, family, standIn);
+    if (asked.kind === 'addresses') return answered(asked, known!, knownIndex);
+    // Could not ask: the poll fails and the name is kept (see the essay above).
+    if (asked.kind === 'failed') throw asked.error;
+    const noData = asked.noData;
+    trace(() => `${name}: ${known}. stopped answering (${noData ? 'NODATA' : 'NXDOMAIN'}); walking the search list again`);
+    // Its answer stands in for asking it again in the walk (and so do the earlier candidates just asked): the walk's result is a fresh resolution's.
+    const standIns: AskedCandidate[] = earlier ? [...earlier.asked, { candidate: known!, outcome: asked }] : [{ candidate: known!, outcome: asked }];
+    return this.walk(client, servers, name, candidates, family, control, standIns);
   }
 
   /** Close sockets; queries in flight reject with code `CLOSED`. */
@@ -226,8 +246,8 @@ export class StubResolver {
 
   /**
    * Ask `candidates` in order until one answers, going on after a candidate
-   * that did not as glibc's res_search does (the essay above). `standIn`: a
-   * candidate asked already, whose outcome stands in for its place in the walk.
+   * that did not as glibc's res_search does (the essay above). `standIns`:
+   * candidates asked already, whose outcomes stand in for their places in the walk.
    */
   private async walk(
     client: DnsClient,
@@ -235,7 +255,8 @@ export class StubResolver {
     name: string,
     candidates: readonly string[],
     family: Family,
-    standIn?: AskedCandidate,
+    control: ResolveControl,
+    standIns: readonly AskedCandidate[] = [],
   ): Promise<Resolution> {
     const asWritten = trimDot(name);
     // Absolute names, and names with at least ndots dots, are tried as written first.
@@ -248,8 +269,8 @@ export class StubResolver {
     for (let i = 0; i < candidates.length; i++) {
       const candidate = candidates[i]!;
       if (toAsWritten && candidate !== asWritten) continue;
-      const asked = candidate === standIn?.candidate ? standIn.outcome : await this.askCandidate(client, servers, candidate, family);
-      if (asked.kind === 'addresses') return answered(asked, candidate);
+      const asked = standIns.find((standIn) => standIn.candidate === candidate)?.outcome ?? (await this.askCandidate(client, servers, candidate, family, control));
+      if (asked.kind === 'addresses') return answered(asked, candidate, i);
       if (asked.kind === 'none') {
         sawNone = true;
         sawNoData ||= asked.noData;
@@ -257,8 +278,9 @@ export class StubResolver {
       }
       failure ??= asked.error;
       // The name tried as written first: whatever went wrong, glibc walks the list.
-      if (i === 0 && asWrittenFirst) continue;
-      const step = afterFailure(asked.error.code);
+      if (i === 0 && asWrittenFirst && !control.signal?.aborted) continue;
+      // A poll given up (its deadline) asks nothing more.
+      const step = control.signal?.aborted ? 'end' : afterFailure(asked.error.code);
       if (step === 'next') continue;
       if (step === 'end') {
         // Nothing reachable: the candidates left were never asked, so "none" cannot be said.
@@ -278,11 +300,52 @@ export class StubResolver {
       : new DnsError('NXDOMAIN', name, `${name} does not exist (NXDOMAIN)${unasked}`);
   }
 
+  /**
+   * The candidates before the polled one (index `before`), asked in the
+   * walk's order: the first with addresses is the name a fresh lookup would
+   * pick now. NXDOMAIN, NODATA and SERVFAIL go on, as in the walk; any other
+   * failure ends the recheck without news — for that one lookup glibc would
+   * skip to the name as written, but a fault is no reason to leave the name
+   * that answers.
+   */
+  private async askEarlier(
+    client: DnsClient,
+    servers: readonly Nameserver[],
+    name: string,
+    candidates: readonly string[],
+    before: number,
+    family: Family,
+    control: ResolveControl,
+  ): Promise<EarlierCandidates> {
+    const asked: AskedCandidate[] = [];
+    for (let i = 0; i < before; i++) {
+      const candidate = candidates[i]!;
+      const outcome = await this.askCandidate(client, servers, candidate, family, control);
+      if (outcome.kind === 'addresses') {
+        trace(() => `${name}: ${candidate}. answers again, before the name polled; polling it instead`);
+        return { found: answered(outcome, candidate, i), asked };
+      }
+      if (outcome.kind === 'none') {
+        asked.push({ candidate, outcome });
+        continue;
+      }
+      const writtenFirst = i === 0 && candidate === trimDot(name);
+      if (!writtenFirst && afterFailure(outcome.error.code) !== 'next') break;
+    }
+    return { asked };
+  }
+
   /** Every family asked of one candidate name, in parallel. */
-  private async askCandidate(client: DnsClient, servers: readonly Nameserver[], candidate: string, family: Family): Promise<CandidateOutcome> {
+  private async askCandidate(
+    client: DnsClient,
+    servers: readonly Nameserver[],
+    candidate: string,
+    family: Family,
+    control: ResolveControl,
+  ): Promise<CandidateOutcome> {
     // Runs at every poll: no wrapper promise or object per family, no intermediate arrays.
     const families = familiesOf(family);
-    const outcomes = await Promise.all(families.map((fam) => this.resolveFamily(client, servers, candidate, fam)));
+    const outcomes = await Promise.all(families.map((fam) => this.resolveFamily(client, servers, candidate, fam, control)));
     let addresses: ResolvedAddress[] = [];
     const failed: Resolution['failedFamilies'] = [];
     for (let i = 0; i < outcomes.length; i++) {
@@ -301,14 +364,15 @@ export class StubResolver {
   }
 
   /** One family of one fully qualified name, following CNAMEs across re-queries. */
-  private async resolveFamily(client: DnsClient, servers: readonly Nameserver[], fqdn: string, family: 4 | 6): Promise<FamilyOutcome> {
+  private async resolveFamily(client: DnsClient, servers: readonly Nameserver[], fqdn: string, family: 4 | 6, control: ResolveControl): Promise<FamilyOutcome> {
     const type: QueryType = family === 4 ? 'A' : 'AAAA';
     const visited = new Set<string>([fqdn.toLowerCase()]);
     let current = fqdn;
     let chainTtl = Infinity;
     try {
       for (;;) {
-        const reply = await client.query(servers, current, type);
+        // The control is the query's options too: its signal gives the query up.
+        const reply = await client.query(servers, current, type, control);
         if (reply.rcode === RCODE.NXDOMAIN) return { kind: 'none', code: 'NXDOMAIN' };
         const walked = walkAnswer(reply.answers, current, type, visited, fqdn);
         chainTtl = Math.min(chainTtl, walked.chainTtl);

@@ -48,4 +48,28 @@ export interface Resolution {
    * other answered. The caller decides whether to trust a half answer.
    */
   failedFamilies: Array<{ family: 4 | 6; error: DnsError }>;
+  /**
+   * Where `name` stands among the search-list candidates, in the order a
+   * fresh walk asks them (0: asked first). Set for DNS answers only.
+   */
+  searchIndex?: number;
+}
+
+/**
+ * What a poll hands `StubResolver.resolve` (lookup.ts) beside the name. A watcher
+ * passes itself: one object per watcher, nothing allocated per poll.
+ */
+export interface ResolveControl {
+  /**
+   * Aborting gives the resolution up: queries in flight settle at once, no
+   * further candidate is asked, and it rejects with the signal's reason
+   * (a DnsError).
+   */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Also ask the candidates before `known`, in the walk's order (after a
+   * later candidate took over): the first of them with addresses answers, as
+   * it would for a fresh lookup.
+   */
+  readonly recheckEarlier?: boolean;
 }
