@@ -8,6 +8,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DnsClient, MAX_UDP_SOCKETS_PER_NAMESERVER, UDP_PORT_MAX_AGE_MS, type AttemptEvent, type DnsClientOptions } from '../src/dns/client.js';
+import { StubResolver } from '../src/dns/lookup.js';
+import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import { PROBE_CHANCE, PROBE_DELAY_MS } from '../src/dns/server-health.js';
 import type { Nameserver } from '../src/dns/types.js';
 import type { DnsTestServer } from '../harness/dns-server.js';
@@ -148,6 +150,15 @@ describe('options rotate: the first server asked advances by one per query', () 
     for (const server of all) server.resetLog();
     for (let i = 0; i < 6; i++) await plain.client.query(servers, NAME, 'A');
     expect(all.map((server) => server.queries.length)).toEqual([6, 0, 0]);
+  });
+
+  it('reaches the client from resolv.conf: StubResolver\'s polls take turns over the nameservers', async () => {
+    const all = [await startServer(), await startServer(), await startServer()];
+    const text = `${all.map((server) => `nameserver ${server.address}`).join('\n')}\noptions rotate\n`;
+    const resolver = new StubResolver({ resolvConf: parseResolvConf(text), hostsPath: false });
+    cleanups.push(() => resolver.close());
+    for (let i = 0; i < 6; i++) await resolver.resolve(`${NAME}.`, 4);
+    expect(all.map((server) => server.queries.length)).toEqual([2, 2, 2]);
   });
 
   it('a failed server is left out of the turns, last in every round', async () => {

@@ -148,7 +148,7 @@ export class StubResolver {
         timeoutMs: this.options.timeoutMs ?? base.timeoutMs,
         attempts: this.options.attempts ?? base.attempts,
       };
-      this.client = new DnsClient({ timeoutMs: conf.timeoutMs, attempts: conf.attempts, onAttempt: report, trace });
+      this.client = new DnsClient({ timeoutMs: conf.timeoutMs, attempts: conf.attempts, rotate: conf.rotate, onAttempt: report, trace });
       if (this.closed) this.client.close();
       return { conf, client: this.client };
     })();
