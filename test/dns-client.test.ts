@@ -14,10 +14,11 @@ import * as dnsPacket from 'dns-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DnsClient, RCODE, UDP_PORT_MAX_AGE_MS, type DnsReply } from '../src/dns/client.js';
 import { DnsError } from '../src/dns/errors.js';
-import { systemTimers, type TimerHandle, type Timers } from '../src/dns/timers.js';
+import type { Timers } from '../src/dns/timers.js';
 import type { Nameserver } from '../src/dns/types.js';
 import { DnsTestServer, type DnsTestServerOptions, type Fault } from '../harness/dns-server.js';
 import { recordingTimers } from '../harness/recording-timers.js';
+import { shiftedTimers } from '../harness/shifted-timers.js';
 import {
   activeHandleCounts,
   expectDnsError,
@@ -124,14 +125,20 @@ describe('DnsClient: A and AAAA over UDP', () => {
     expect(new Set(server.queries.map((q) => q.id)).size).toBeGreaterThan(1);
   });
 
-  it('reuses one UDP socket (one source port) for successive and concurrent queries until it rotates', async () => {
+  it('reuses one UDP socket (one source port) per record type for successive and concurrent queries until it rotates; A and AAAA never share one', async () => {
     const server = await startServer();
     const client = newClient();
     await client.query([server.nameserver], NAME, 'A');
     await client.query([server.nameserver], NAME, 'AAAA');
     await Promise.all([client.query([server.nameserver], NAME, 'A'), client.query([server.nameserver], NAME, 'AAAA')]);
-    expect(server.queries).toHaveLength(4);
-    expect(new Set(server.queries.map((q) => q.sourcePort)).size).toBe(1);
+    await Promise.all([client.query([server.nameserver], 'other.test', 'A'), client.query([server.nameserver], 'other.test', 'A')]);
+    expect(server.queries).toHaveLength(6);
+    const portsOf = (type: string): Set<number> => new Set(server.queries.filter((q) => q.type === type).map((q) => q.sourcePort));
+    expect(portsOf('A').size).toBe(1);
+    expect(portsOf('AAAA').size).toBe(1);
+    // Two flows: the pair of one poll never races for one conntrack entry.
+    expect([...portsOf('A')][0]).not.toBe([...portsOf('AAAA')][0]);
+    expect(client.udpSocketCount).toBe(2);
   });
 });
 
@@ -378,9 +385,10 @@ describe('DnsClient: rcodes, failover and attempts', () => {
     expect(delays).toEqual([UDP_PORT_MAX_AGE_MS, 60_000]);
     callbacks[1]!();
     await server.waitForQueries(2);
-    // The second attempt reuses the port: one more timer, the try's.
-    expect(delays).toEqual([UDP_PORT_MAX_AGE_MS, 60_000, 60_000]);
-    callbacks[2]!();
+    // The timeout retired the port: the second attempt leaves from a fresh one (its age timer), then its own timeout.
+    expect(delays).toEqual([UDP_PORT_MAX_AGE_MS, 60_000, UDP_PORT_MAX_AGE_MS, 60_000]);
+    expect(server.queries[0]!.sourcePort).not.toBe(server.queries[1]!.sourcePort);
+    callbacks[3]!();
     const error = await outcome;
     expect(error.message).toMatch(/^No reply from 127\.0\.0\.1:\d+ for svc\.test A within 60000 ms \(2 attempts on /);
   });
@@ -461,30 +469,6 @@ describe('DnsClient: IPv6 nameserver', () => {
   });
 });
 
-/** Real timers that know which are still armed (set, neither fired nor cleared), by the delay asked for. */
-function armedTimers(): Timers & { delays: number[]; armed(ms: number): number } {
-  const delays: number[] = [];
-  const live = new Map<TimerHandle, number>();
-  return {
-    delays,
-    now: () => systemTimers.now(),
-    setTimeout: (callback, ms) => {
-      delays.push(ms);
-      const handle: TimerHandle = systemTimers.setTimeout(() => {
-        live.delete(handle);
-        callback();
-      }, ms);
-      live.set(handle, ms);
-      return handle;
-    },
-    clearTimeout: (handle) => {
-      live.delete(handle);
-      systemTimers.clearTimeout(handle);
-    },
-    armed: (ms) => [...live.values()].filter((delay) => delay === ms).length,
-  };
-}
-
 /** 'settled' when `promise` settles before the next turn of the event loop. */
 function settlesAtOnce(promise: Promise<unknown>): Promise<'settled' | 'pending'> {
   return Promise.race([
@@ -501,7 +485,7 @@ describe('DnsClient: a query given up with an AbortSignal (a server that never a
     const silent = await startServer();
     silent.setFault('drop');
     const next = await startServer();
-    const timers = armedTimers();
+    const timers = shiftedTimers();
     const before = activeHandleCounts();
     // glibc's defaults: a 5 s try, 2 rounds over the two servers.
     const client = newClient(5_000, 2, timers);
@@ -509,7 +493,11 @@ describe('DnsClient: a query given up with an AbortSignal (a server that never a
     const outcome = client.query([silent.nameserver, next.nameserver], NAME, 'A', { signal: controller.signal });
     await silent.waitForQueries(1);
     expect(client.idsInUse).toBe(1);
-    expect(client.servers()).toEqual([{ server: silent.address, inFlight: 1, queued: 0, udpSockets: 1 }]);
+    // Both servers of the query are known; only the first was asked.
+    expect(client.servers()).toMatchObject([
+      { server: silent.address, inFlight: 1, queued: 0, udpSockets: 1 },
+      { server: next.address, inFlight: 0, queued: 0, udpSockets: 0 },
+    ]);
     expect(timers.armed(5_000)).toBe(1);
     expect(activeHandleCounts().udp).toBe(before.udp + 1);
 
@@ -518,7 +506,7 @@ describe('DnsClient: a query given up with an AbortSignal (a server that never a
     const error = await expectDnsError(outcome, 'TIMEOUT');
     expect(error.message).toMatch(/^Gave up asking for svc\.test A before an answer came \(/);
     expect(client.idsInUse).toBe(0);
-    expect(client.servers()).toEqual([{ server: silent.address, inFlight: 0, queued: 0, udpSockets: 1 }]);
+    expect(client.servers()[0]).toMatchObject({ server: silent.address, inFlight: 0, queued: 0, lingering: 0, udpSockets: 1 });
     expect(timers.armed(5_000)).toBe(0);
     // The socket stays open for the next query but no longer holds the process.
     await waitForHandlesAtMost(before, 500);
@@ -576,7 +564,7 @@ describe('DnsClient: a query given up with an AbortSignal (a server that never a
     const server = await startServer();
     server.setFault('drop', { transport: 'tcp' });
     server.setFault('truncate');
-    const timers = armedTimers();
+    const timers = shiftedTimers();
     const before = activeHandleCounts();
     const client = newClient(5_000, 2, timers);
     const controller = new AbortController();

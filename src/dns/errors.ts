@@ -57,3 +57,8 @@ export type DnsErrorCode =
   | 'BADNAME'
   /** The resolver was closed while the query was in flight. */
   | 'CLOSED';
+
+/** A query in flight when its client was closed. */
+export function closedError(name: string): DnsError {
+  return new DnsError('CLOSED', name, `Resolver closed while asking for ${name}`);
+}

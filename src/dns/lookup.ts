@@ -237,7 +237,7 @@ export class StubResolver {
         timeoutMs: this.options.timeoutMs ?? base.timeoutMs,
         attempts: this.options.attempts ?? base.attempts,
       };
-      this.client = new DnsClient({ timeoutMs: conf.timeoutMs, attempts: conf.attempts, timers: this.options.timers, onAttempt: report, trace });
+      this.client = new DnsClient({ timeoutMs: conf.timeoutMs, attempts: conf.attempts, rotate: conf.rotate, timers: this.options.timers, onAttempt: report, trace });
       if (this.closed) this.client.close();
       return { conf, client: this.client };
     })();

@@ -212,6 +212,7 @@ describe('observe()', () => {
       transport: 'udp' | 'tcp';
       error: DnsError;
       durationMs: number;
+      timeoutMs: number;
     }>();
   });
 
