@@ -48,6 +48,8 @@ export type Fault =
 export interface FaultOptions {
   /** Only queries for this name (case-insensitive, trailing dot optional). Default: all names. */
   name?: string;
+  /** Only queries of this type ('A', 'AAAA', …): "only the AAAA of this name". Default: every type. */
+  type?: string;
   /** Default 'udp' for 'truncate' and 'other-port', otherwise 'both'. 'other-port' is UDP-only. */
   transport?: 'udp' | 'tcp' | 'both';
   /** Apply to the next N matching queries, then remove the fault. Default: unlimited. */
@@ -119,6 +121,7 @@ interface ActiveFault {
   kind: FaultKind;
   delayMs: number;
   name?: string;
+  type?: string;
   transport: 'udp' | 'tcp' | 'both';
   remaining: number;
   thenAnswer: boolean;
@@ -379,14 +382,18 @@ export class DnsTestServer {
     }
     const active: ActiveFault = { kind, delayMs, transport, remaining: count, thenAnswer, thenAnswerDelayMs };
     if (options.name !== undefined) active.name = normalizeName(validateName(options.name, 'fault name'));
+    if (options.type !== undefined) active.type = options.type;
     this.faults.unshift(active);
   }
 
   /** Finds the fault for this query and consumes one use of it. */
-  private takeFault(name: string, transport: 'udp' | 'tcp'): ActiveFault | undefined {
+  private takeFault(name: string, type: string, transport: 'udp' | 'tcp'): ActiveFault | undefined {
     const key = normalizeName(name);
     const index = this.faults.findIndex(
-      (f) => (f.name === undefined || f.name === key) && (f.transport === 'both' || f.transport === transport),
+      (f) =>
+        (f.name === undefined || f.name === key) &&
+        (f.type === undefined || typeMatches(f.type, type)) &&
+        (f.transport === 'both' || f.transport === transport),
     );
     const fault = this.faults[index];
     if (!fault) return undefined;
@@ -658,7 +665,7 @@ export class DnsTestServer {
       sourceHost,
       at: Date.now(),
     };
-    const fault = this.takeFault(entry.name, channel.transport);
+    const fault = this.takeFault(entry.name, entry.type, channel.transport);
     if (fault) entry.fault = faultLabel(fault);
     this.log(entry);
 
