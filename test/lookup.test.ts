@@ -120,6 +120,20 @@ describe('StubResolver: A and AAAA', () => {
     expect(Math.abs(a.at - aaaa.at)).toBeLessThan(D);
   });
 
+  it('with `options single-request` (glibc\'s RES_SNGLKUP) asks A, then AAAA once A is answered', async () => {
+    const D = 300;
+    const server = await startServer();
+    server.setRecords('one-by-one.test', { A: ['10.0.0.1'], AAAA: ['fd00::1'] });
+    server.setFault({ delayMs: D });
+    const resolver = resolverWith([server.nameserver], 'options single-request', { timeoutMs: 30 * D });
+    const resolution = await resolver.resolve('one-by-one.test', 0);
+    expect(addresses(resolution)).toEqual(['10.0.0.1', 'fd00::1']);
+    expect(server.queries.map((q) => q.type)).toEqual(['A', 'AAAA']);
+    // The AAAA query left only once the A reply, sent no sooner than D after the A query arrived, came back.
+    const [a, aaaa] = server.queries;
+    expect(aaaa!.at - a!.at).toBeGreaterThanOrEqual(D - 10);
+  });
+
   it('returns what one family found and lists the other in failedFamilies (AAAA times out)', async () => {
     const server = await startScripted((q) =>
       q.type === 'A' ? { answers: [{ type: 'A', class: 'IN', name: q.name, ttl: 30, data: '10.0.0.1' }] } : null,

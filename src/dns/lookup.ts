@@ -5,7 +5,7 @@ import { DnsError, type DnsErrorCode } from './errors.js';
 import { HostsFile } from './hosts.js';
 import { isAddressOf, mayBeIpLiteral } from './ip-text.js';
 import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, sameName, trimDot } from './names.js';
-import { readResolvConf, searchCandidates } from './resolv-conf.js';
+import { DEFAULT_TIMEOUT_MS, readResolvConf, searchCandidates } from './resolv-conf.js';
 import type { Timers } from './timers.js';
 import { report } from '../observe.js';
 import { trace } from '../trace.js';
@@ -118,6 +118,31 @@ function afterFailure(code: DnsErrorCode): Step {
 
 const STEP_ORDER: Record<Step, number> = { end: 0, 'as-written': 1, next: 2 };
 
+/** What every query of one resolver needs, made once from resolv.conf. */
+interface Settings {
+  conf: ResolvConf;
+  client: DnsClient;
+}
+
+/** One candidate's outcome from its families' (the second, AAAA, with family 0). */
+function candidateOutcome(first: FamilyOutcome, firstFamily: 4 | 6, second?: FamilyOutcome): CandidateOutcome {
+  const failed: Resolution['failedFamilies'] = [];
+  let addresses: ResolvedAddress[] = [];
+  if (first.kind === 'addresses') addresses = first.addresses;
+  else if (first.kind === 'failed') failed.push({ family: firstFamily, error: first.error });
+  if (second?.kind === 'addresses') addresses = addresses.length === 0 ? second.addresses : addresses.concat(second.addresses);
+  else if (second?.kind === 'failed') failed.push({ family: 6, error: second.error });
+  if (addresses.length > 0) return { kind: 'addresses', addresses, failed };
+  if (failed.length > 0) {
+    // The failure that goes the shorter way decides the walk's next step.
+    let error = failed[0]!.error;
+    for (const other of failed) if (STEP_ORDER[afterFailure(other.error.code)] < STEP_ORDER[afterFailure(error.code)]) error = other.error;
+    return { kind: 'failed', error };
+  }
+  const noData = (first.kind === 'none' && first.code === 'NODATA') || (second?.kind === 'none' && second.code === 'NODATA');
+  return { kind: 'none', noData };
+}
+
 /** A candidate and what it gave. */
 interface AskedCandidate {
   candidate: string;
@@ -146,7 +171,9 @@ const NO_CONTROL: ResolveControl = Object.freeze({});
 export class StubResolver {
   private readonly options: StubResolverOptions;
   private readonly hosts: HostsFile | null;
-  private config: Promise<{ conf: ResolvConf; client: DnsClient }> | null = null;
+  private config: Promise<Settings> | null = null;
+  /** The settings once made: read by {@link firstTryTimeoutMs} without waiting. */
+  private ready: Settings | undefined;
   private client: DnsClient | null = null;
   private closed = false;
   /** The hosts-file error last traced, so a persisting one is traced once. */
@@ -155,6 +182,17 @@ export class StubResolver {
   constructor(options: StubResolverOptions = {}) {
     this.options = options;
     this.hosts = options.hostsPath === false ? null : new HostsFile(options.hostsPath, { clock: options.timers });
+  }
+
+  /**
+   * The timeout the first try of a query has now, ms: the client's adaptive
+   * timeout for the server it would ask first, or before resolv.conf is read
+   * the configured timeout. A poll's deadline is never shorter (watcher.ts).
+   */
+  firstTryTimeoutMs(): number {
+    const ready = this.ready;
+    if (ready) return ready.client.firstTryTimeoutMs(ready.conf.nameservers);
+    return this.options.timeoutMs ?? this.options.resolvConf?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
   /** resolv.conf as this resolver uses it (after overrides). */
@@ -194,17 +232,18 @@ export class StubResolver {
     if (fromHosts && fromHosts.length > 0) {
       return { name: trimDot(name), addresses: fromHosts, source: 'hosts', failedFamilies: [] };
     }
-    const { conf, client } = await this.setup();
-    const servers = conf.nameservers;
-    const candidates = searchCandidates(name, conf).filter(isValidName);
+    const settings = await this.setup();
+    const candidates = searchCandidates(name, settings.conf).filter(isValidName);
     const knownIndex = known === undefined ? -1 : candidates.indexOf(known);
-    if (knownIndex < 0) return this.walk(client, servers, name, candidates, family, control);
+    if (knownIndex < 0) return this.walk(settings, name, candidates, family, control);
     // The name that answered last time, asked directly: one query per family.
-    const asking = this.askCandidate(client, servers, known!, family, control);
+    const asking = this.askCandidate(settings, known!, family, control);
     let earlier: EarlierCandidates | undefined;
     let asked: CandidateOutcome;
     if (control.recheckEarlier && knownIndex > 0) {
-      [earlier, asked] = await Promise.all([this.askEarlier(client, servers, name, candidates, knownIndex, family, control), asking]);
+      // The earlier candidates' answers are not announced early: the polled one's are.
+      const quiet: ResolveControl = { signal: control.signal };
+      [earlier, asked] = await Promise.all([this.askEarlier(settings, name, candidates, knownIndex, family, quiet), asking]);
       if (earlier.found) return earlier.found;
     } else {
       asked = await asking;
@@ -216,7 +255,7 @@ export class StubResolver {
     trace(() => `${name}: ${known}. stopped answering (${noData ? 'NODATA' : 'NXDOMAIN'}); walking the search list again`);
     // Its answer stands in for asking it again in the walk (and so do the earlier candidates just asked): the walk's result is a fresh resolution's.
     const standIns: AskedCandidate[] = earlier ? [...earlier.asked, { candidate: known!, outcome: asked }] : [{ candidate: known!, outcome: asked }];
-    return this.walk(client, servers, name, candidates, family, control, standIns);
+    return this.walk(settings, name, candidates, family, control, standIns);
   }
 
   /** Close sockets; queries in flight reject with code `CLOSED`. */
@@ -225,7 +264,7 @@ export class StubResolver {
     this.client?.close();
   }
 
-  private setup(): Promise<{ conf: ResolvConf; client: DnsClient }> {
+  private setup(): Promise<Settings> {
     this.config ??= (async () => {
       const base =
         this.options.resolvConf ?? (await readResolvConf({ path: this.options.resolvConfPath, env: this.options.env ?? process.env }));
@@ -239,7 +278,8 @@ export class StubResolver {
       };
       this.client = new DnsClient({ timeoutMs: conf.timeoutMs, attempts: conf.attempts, rotate: conf.rotate, timers: this.options.timers, onAttempt: report, trace });
       if (this.closed) this.client.close();
-      return { conf, client: this.client };
+      this.ready = { conf, client: this.client };
+      return this.ready;
     })();
     return this.config;
   }
@@ -250,8 +290,7 @@ export class StubResolver {
    * candidates asked already, whose outcomes stand in for their places in the walk.
    */
   private async walk(
-    client: DnsClient,
-    servers: readonly Nameserver[],
+    settings: Settings,
     name: string,
     candidates: readonly string[],
     family: Family,
@@ -269,7 +308,7 @@ export class StubResolver {
     for (let i = 0; i < candidates.length; i++) {
       const candidate = candidates[i]!;
       if (toAsWritten && candidate !== asWritten) continue;
-      const asked = standIns.find((standIn) => standIn.candidate === candidate)?.outcome ?? (await this.askCandidate(client, servers, candidate, family, control));
+      const asked = standIns.find((standIn) => standIn.candidate === candidate)?.outcome ?? (await this.askCandidate(settings, candidate, family, control));
       if (asked.kind === 'addresses') return answered(asked, candidate, i);
       if (asked.kind === 'none') {
         sawNone = true;
@@ -309,8 +348,7 @@ export class StubResolver {
    * that answers.
    */
   private async askEarlier(
-    client: DnsClient,
-    servers: readonly Nameserver[],
+    settings: Settings,
     name: string,
     candidates: readonly string[],
     before: number,
@@ -320,7 +358,7 @@ export class StubResolver {
     const asked: AskedCandidate[] = [];
     for (let i = 0; i < before; i++) {
       const candidate = candidates[i]!;
-      const outcome = await this.askCandidate(client, servers, candidate, family, control);
+      const outcome = await this.askCandidate(settings, candidate, family, control);
       if (outcome.kind === 'addresses') {
         trace(() => `${name}: ${candidate}. answers again, before the name polled; polling it instead`);
         return { found: answered(outcome, candidate, i), asked };
@@ -335,36 +373,29 @@ export class StubResolver {
     return { asked };
   }
 
-  /** Every family asked of one candidate name, in parallel. */
-  private async askCandidate(
-    client: DnsClient,
-    servers: readonly Nameserver[],
-    candidate: string,
-    family: Family,
-    control: ResolveControl,
-  ): Promise<CandidateOutcome> {
+  /**
+   * Every family asked of one candidate name: A and AAAA in parallel, or A
+   * then AAAA with resolv.conf's `single-request` (glibc's RES_SNGLKUP, for
+   * networks that lose the second of two queries sent together). With
+   * family 0 each family's addresses are announced as they come in
+   * (`control.familyAnswered`).
+   */
+  private async askCandidate(settings: Settings, candidate: string, family: Family, control: ResolveControl): Promise<CandidateOutcome> {
     // Runs at every poll: no wrapper promise or object per family, no intermediate arrays.
-    const families = familiesOf(family);
-    const outcomes = await Promise.all(families.map((fam) => this.resolveFamily(client, servers, candidate, fam, control)));
-    let addresses: ResolvedAddress[] = [];
-    const failed: Resolution['failedFamilies'] = [];
-    for (let i = 0; i < outcomes.length; i++) {
-      const outcome = outcomes[i]!;
-      if (outcome.kind === 'addresses') addresses = addresses.length === 0 ? outcome.addresses : addresses.concat(outcome.addresses);
-      else if (outcome.kind === 'failed') failed.push({ family: families[i]!, error: outcome.error });
+    if (family !== 0) return candidateOutcome(await this.resolveFamily(settings, candidate, family, control, false), family);
+    const announce = control.familyAnswered !== undefined;
+    if (settings.conf.singleRequest) {
+      const a = await this.resolveFamily(settings, candidate, 4, control, announce);
+      return candidateOutcome(a, 4, await this.resolveFamily(settings, candidate, 6, control, announce));
     }
-    if (addresses.length > 0) return { kind: 'addresses', addresses, failed };
-    if (failed.length > 0) {
-      // The failure that goes the shorter way decides the walk's next step.
-      let error = failed[0]!.error;
-      for (const other of failed) if (STEP_ORDER[afterFailure(other.error.code)] < STEP_ORDER[afterFailure(error.code)]) error = other.error;
-      return { kind: 'failed', error };
-    }
-    return { kind: 'none', noData: outcomes.some((outcome) => outcome.kind === 'none' && outcome.code === 'NODATA') };
+    const [a, aaaa] = await Promise.all([this.resolveFamily(settings, candidate, 4, control, announce), this.resolveFamily(settings, candidate, 6, control, announce)]);
+    return candidateOutcome(a, 4, aaaa);
   }
 
   /** One family of one fully qualified name, following CNAMEs across re-queries. */
-  private async resolveFamily(client: DnsClient, servers: readonly Nameserver[], fqdn: string, family: 4 | 6, control: ResolveControl): Promise<FamilyOutcome> {
+  private async resolveFamily(settings: Settings, fqdn: string, family: 4 | 6, control: ResolveControl, announce: boolean): Promise<FamilyOutcome> {
+    const { client } = settings;
+    const servers = settings.conf.nameservers;
     const type: QueryType = family === 4 ? 'A' : 'AAAA';
     const visited = new Set<string>([fqdn.toLowerCase()]);
     let current = fqdn;
@@ -379,6 +410,7 @@ export class StubResolver {
         if (walked.addresses.length > 0) {
           // Without a CNAME on the way (the usual case) the TTLs stand as they are.
           const addresses = chainTtl === Infinity ? walked.addresses : walked.addresses.map((record) => ({ ...record, ttl: Math.min(record.ttl, chainTtl) }));
+          if (announce) control.familyAnswered!(fqdn, family, addresses);
           return { kind: 'addresses', addresses };
         }
         // The answer pointed elsewhere without that name's records: ask for the target.
@@ -453,10 +485,6 @@ function isInternet(answer: dnsPacket.Answer): boolean {
   // dns-packet strips the top class bit into `flush` (mDNS cache-flush), so
   // class 0x8001 would read as IN: in unicast DNS it is not.
   return (cls === undefined || cls === 'IN') && flush !== true;
-}
-
-function familiesOf(family: Family): Array<4 | 6> {
-  return family === 0 ? [4, 6] : [family];
 }
 
 function isValidName(name: string): boolean {
