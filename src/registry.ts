@@ -1,4 +1,5 @@
 import { StubResolver } from './dns/lookup.js';
+import type { Family, ResolveControl } from './dns/types.js';
 import type { ResolvedOptions } from './options.js';
 import { STARTUP_BURST, StartupPacer } from './pacer.js';
 import { pollTimers, type PollTimers } from './poll-timers.js';
@@ -86,7 +87,10 @@ export class Registry {
       options,
       watchers: new Map(),
       resolver,
-      resolve: (target, family, polled, control) => resolver.resolver.resolve(target, family, polled, control),
+      resolve: Object.assign((target: string, family: Family, polled?: string, control?: ResolveControl) => resolver.resolver.resolve(target, family, polled, control), {
+        firstTryTimeoutMs: () => resolver.resolver.firstTryTimeoutMs(),
+        waitingInLine: () => resolver.resolver.waitingInLine(),
+      }),
       onStop: (watcher) => {
         const name = watcher.name.toLowerCase();
         if (settings.watchers.get(name) === watcher) settings.watchers.delete(name);

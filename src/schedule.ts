@@ -69,6 +69,46 @@ export function jitterAbout(mean: number, floor: number, ceiling: number, jitter
 }
 
 /**
+ * How long a poll may run before it is given up — its queries aborted, the
+ * poll settled as "could not ask" (the last good set kept; with family 0 the
+ * family that answered is used), the next poll started at once:
+ * `refreshInterval × (1 + jitter)`, the longest a healthy watcher waits
+ * between two polls, so no try keeps a watcher from asking again for longer
+ * than that; but never shorter than the timeout the poll's first try has
+ * (the client's adaptive timeout for the server it asks first: 5 × its
+ * measured latency, 250 ms at least, the configured timeout before three
+ * replies were measured) plus {@link DEADLINE_MARGIN_MS}, so a server whose
+ * replies take longer than the interval is still heard, and a first try
+ * that times out does so on its own: the client counts the server's failure
+ * and asks the next server, which a dead first nameserver needs to be
+ * passed over at later polls.
+ */
+export function pollDeadline(options: Pick<ScheduleOptions, 'refreshInterval' | 'jitter'>, firstTryTimeoutMs: number): number {
+  return Math.round(Math.min(MAX_TIMER_MS, Math.max(options.refreshInterval * (1 + options.jitter), firstTryTimeoutMs + DEADLINE_MARGIN_MS)));
+}
+
+/**
+ * A deadline timer that runs this much after it was due (or a line of
+ * queries waiting for a slot at the nameserver) means this process, not the
+ * network, is behind — a GC pause is shorter, a CPU-starved or overloaded
+ * process's turns longer. Giving the poll up then would turn a late poll
+ * into a failed one and its retry into more work for a process that cannot
+ * keep up (the client waits in line past its timeout for the same reason,
+ * query-gate.ts): the deadline is pushed back by its own length, up to
+ * {@link DEADLINE_PATIENCE} deadlines from the poll's start.
+ */
+export const BEHIND_MS = 100;
+/** See {@link BEHIND_MS}: as many deadlines as the client's line waits timeouts while its server answers (ANSWERING_WAIT_FACTOR). */
+export const DEADLINE_PATIENCE = 8;
+
+/**
+ * Room after the first try's timeout before a poll is given up: the least
+ * time a try gets (c-ares' 250 ms timeout floor), for the next server to
+ * answer once the first try timed out.
+ */
+export const DEADLINE_MARGIN_MS = 250;
+
+/**
  * When a re-resolution requested at `now` may run, given that the last query
  * started at `lastQueryAt`: now, or once `minInterval` has passed.
  */

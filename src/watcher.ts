@@ -1,5 +1,6 @@
 import { DnsError } from './dns/errors.js';
 import type { Family, ResolveControl, ResolvedAddress, Resolution } from './dns/types.js';
+import { PollDeadline } from './poll-deadline.js';
 import { UNKNOWN, diff, nextBelief, signature, whatToTell, type Belief, type Outcome, type Told } from './contract.js';
 import { cachedCopyExpiry, NO_CACHE_VIEW, observeTtl, type CacheVerdict, type CacheView } from './cache-detect.js';
 import {
@@ -7,7 +8,10 @@ import {
   delayAfterCachedAnswer,
   delayAfterFailure,
   delayAfterSuccess,
+  BEHIND_MS,
+  DEADLINE_PATIENCE,
   earliestRequestedRun,
+  pollDeadline,
   recheckPeriod,
   type ScheduleOptions,
 } from './schedule.js';
@@ -23,7 +27,13 @@ import { trace, tracing } from './trace.js';
  * to be asked directly instead of walking the search list again; `control`
  * is the watcher itself (see {@link ResolveControl}).
  */
-export type ResolveFn = (name: string, family: Family, known?: string, control?: ResolveControl) => Promise<Resolution>;
+export interface ResolveFn {
+  (name: string, family: Family, known?: string, control?: ResolveControl): Promise<Resolution>;
+  /** The timeout the first try of a query has now, ms (`StubResolver.firstTryTimeoutMs`): a poll's deadline is never shorter. */
+  firstTryTimeoutMs?(): number;
+  /** Whether queries wait in line for a nameserver's slot (`StubResolver.waitingInLine`): this process is behind, not the network. */
+  waitingInLine?(): boolean;
+}
 
 /** What a subscriber receives: the contract's verdict plus the change against what it held before. */
 export type Delivery = Told & { added: string[]; removed: string[] };
@@ -171,6 +181,8 @@ export class Watcher implements PollEntry, ResolveControl {
   private takeover: { anchor: number; recheckAt: number } | undefined;
   /** @internal {@link ResolveControl}: this poll also asks the candidates before the polled one. */
   recheckEarlier = false;
+  /** The running poll's deadline, re-armed for every poll; made at the first. */
+  private deadline: PollDeadline | undefined;
   private lastQueryAt: number | undefined;
   private failures = 0;
   private totalQueries = 0;
@@ -212,8 +224,14 @@ export class Watcher implements PollEntry, ResolveControl {
     return this.timers.clock.now();
   }
 
-  /** When the next poll is due, on the watcher's clock, if one is scheduled. */
+  /** @internal {@link ResolveControl}: the running poll's deadline, which gives its queries up. */
+  get signal(): PollDeadline | undefined {
+    return this.deadline;
+  }
+
+  /** When the next poll is due, on the watcher's clock, if one is scheduled (none while a poll runs). */
   get nextPollAt(): number | undefined {
+    if (this.inFlight) return undefined;
     const remaining = this.timers.remaining(this);
     return remaining === undefined ? undefined : this.now() + remaining;
   }
@@ -326,11 +344,12 @@ export class Watcher implements PollEntry, ResolveControl {
     if (this.subscribers === undefined) this.stop();
   }
 
-  /** Stop polling; results of a query in flight are dropped. */
+  /** Stop polling; a poll in flight is given up (its queries settle at once) and its result dropped. */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
     this.timers.cancel(this);
+    if (this.inFlight) this.deadline?.abort(new DnsError('CLOSED', this.name, `Stopped watching ${this.name}`));
     this.pacedStart?.cancel();
     this.pacedStart = undefined;
     this.pacer?.leave();
@@ -344,9 +363,33 @@ export class Watcher implements PollEntry, ResolveControl {
     this.timers.schedule(this, at - this.now());
   }
 
-  /** @internal Called by {@link PollTimers} when the next poll is due. */
+  /** @internal Called by {@link PollTimers} when the next poll is due, or while one runs, when its deadline has come. */
   onPollDue(): void {
-    void this.poll();
+    if (!this.inFlight) {
+      void this.poll();
+      return;
+    }
+    const late = this.now() - this.pollDue;
+    // Decided in the next turn, after the sockets have been read: a reply already waiting there beats the deadline.
+    this.timers.clock.setTimeout(() => this.deadlineReached(late), 0).unref?.();
+  }
+
+  /**
+   * The running poll's deadline has come: its queries settle now, as "could
+   * not ask", and the next poll starts — unless this process is behind
+   * (schedule.ts BEHIND_MS): then it is pushed back, a few times at most.
+   */
+  private deadlineReached(late: number): void {
+    if (!this.inFlight || this.stopped) return;
+    const ran = this.now() - (this.lastQueryAt ?? 0);
+    const deadlineMs = pollDeadline(this.options, this.resolve.firstTryTimeoutMs?.() ?? 0);
+    const behind = late > BEHIND_MS || this.resolve.waitingInLine?.() === true;
+    if (behind && ran + deadlineMs <= DEADLINE_PATIENCE * deadlineMs) {
+      trace(() => `${this.name}: poll running for ${Math.round(ran)} ms, but this process is behind (timer ${Math.round(late)} ms late, or queries waiting in line): ${deadlineMs} ms more`);
+      this.timers.schedule(this, deadlineMs);
+      return;
+    }
+    this.deadline?.abort(new DnsError('TIMEOUT', this.name, `No answer for ${this.name} within the poll's deadline (${Math.round(ran)} ms); asking again now`));
   }
 
   private async poll(): Promise<void> {
@@ -354,6 +397,10 @@ export class Watcher implements PollEntry, ResolveControl {
     this.inFlight = true;
     const startedAt = this.now();
     this.lastQueryAt = startedAt;
+    const deadline = (this.deadline ??= new PollDeadline());
+    deadline.rearm();
+    // While the poll runs, the watcher's place in the poll timers holds its deadline (schedule.ts pollDeadline).
+    this.timers.schedule(this, pollDeadline(this.options, this.resolve.firstTryTimeoutMs?.() ?? 0));
     if (tracing()) trace(() => `${this.name}: query (family ${this.options.family})`);
     this.recheckEarlier = this.takeover !== undefined && startedAt >= this.takeover.recheckAt;
     let outcome: Outcome;
@@ -363,7 +410,9 @@ export class Watcher implements PollEntry, ResolveControl {
       outcome = { kind: 'error', error: asDnsError(error, this.name) };
     }
     this.inFlight = false;
+    this.timers.cancel(this);
     if (this.stopped) return;
+    const givenUp = deadline.aborted;
     if (this.recheckEarlier && this.takeover) this.takeover.recheckAt = startedAt + recheckPeriod(this.options);
     this.totalQueries++;
     const durationMs = Math.round(this.now() - startedAt);
@@ -375,14 +424,18 @@ export class Watcher implements PollEntry, ResolveControl {
       result: outcome.kind === 'answer' ? 'NOERROR' : outcome.error.code,
       addresses: outcome.kind === 'answer' ? outcome.resolution.addresses.length : 0,
     }));
-    this.settle(outcome, durationMs);
+    this.settle(outcome, durationMs, givenUp);
   }
 
   /** After a poll: what to believe, when to ask next, then what to report and tell. */
-  private settle(outcome: Outcome, durationMs: number): void {
+  private settle(outcome: Outcome, durationMs: number, givenUp: boolean): void {
     const change = this.believe(outcome);
-    const delay = this.scheduleNext(outcome);
+    const delay = this.scheduleNext(outcome, givenUp);
     this.reportOutcome(outcome, change, durationMs, delay);
+    this.tellAll();
+  }
+
+  private tellAll(): void {
     const subscribers = this.subscribers;
     if (subscribers instanceof Set) for (const subscriber of [...subscribers]) this.tell(subscriber);
     else if (subscribers) this.tell(subscribers);
@@ -489,10 +542,15 @@ export class Watcher implements PollEntry, ResolveControl {
     }
   }
 
-  /** Schedule step: the next poll, by the answer's TTL or the failure count. Returns the delay. */
-  private scheduleNext(outcome: Outcome): number {
-    const delay =
-      outcome.kind === 'error' && !outcome.error.authoritative
+  /**
+   * Schedule step: the next poll, by the answer's TTL or the failure count;
+   * at once after a poll given up at its deadline (it waited as long as a
+   * poll interval already). Returns the delay.
+   */
+  private scheduleNext(outcome: Outcome, givenUp: boolean): number {
+    const delay = givenUp
+      ? earliestRequestedRun(this.now(), this.lastQueryAt, this.options.minInterval) - this.now()
+      : outcome.kind === 'error' && !outcome.error.authoritative
         ? delayAfterFailure(this.options, this.failures, this.random)
         : this.delayAfterAnswer();
     this.scheduleAt(this.now() + delay);
@@ -510,6 +568,38 @@ export class Watcher implements PollEntry, ResolveControl {
       return delayAfterCachedAnswer(this.options, expiry - this.now(), this.cacheView.largestTtl ?? 0, this.random);
     }
     return delayAfterSuccess(this.options, this.belief.kind === 'addresses' ? minTtl(this.belief.addresses) : Infinity, this.random);
+  }
+
+  /**
+   * @internal {@link ResolveControl}: with family 0, one family's addresses
+   * as soon as they are in. A change is delivered at once — the other
+   * family's last good addresses kept, as in a half answer — unless the
+   * other family's reply came in the same turn of the event loop (the
+   * delivery waits for the next turn's timers): then the poll's own
+   * settlement delivers both in one update.
+   */
+  familyAnswered(_candidate: string, family: 4 | 6, addresses: readonly ResolvedAddress[]): void {
+    if (!this.inFlight || this.stopped || sameFamilyRecords(this.belief, family, addresses)) return;
+    const poll = this.lastQueryAt;
+    // After the replies read in this turn (a timer runs in the next one): a change is rare, this is its only cost.
+    this.timers.clock.setTimeout(() => this.deliverEarly(poll, family, addresses), 0).unref?.();
+  }
+
+  private deliverEarly(poll: number | undefined, family: 4 | 6, addresses: readonly ResolvedAddress[]): void {
+    if (!this.inFlight || this.stopped || this.lastQueryAt !== poll) return;
+    const other = family === 4 ? 6 : 4;
+    const pending = new DnsError('TIMEOUT', this.name, `${other === 4 ? 'A' : 'AAAA'} for ${this.name} not answered yet`);
+    const resolution: Resolution = { name: this.name, addresses: [...addresses], source: 'dns', failedFamilies: [{ family: other, error: pending }] };
+    const previous = this.belief;
+    const next = nextBelief(previous, { kind: 'answer', resolution }, this.options.maxAddresses);
+    const nextSignature = signature(next);
+    if (nextSignature === this.beliefSignature) return;
+    this.belief = next;
+    this.beliefSignature = nextSignature;
+    this.lastChangeAt = this.now();
+    trace(() => `${this.name}: ${family === 4 ? 'A' : 'AAAA'} answered while ${other === 4 ? 'A' : 'AAAA'} is still being asked; delivering the change now`);
+    this.reportChange(previous);
+    this.tellAll();
   }
 
   /** Report step: trace lines and observe() events for the outcome. */
@@ -536,7 +626,12 @@ export class Watcher implements PollEntry, ResolveControl {
     }
     const addresses = this.belief.kind === 'addresses' ? this.belief.addresses : [];
     if (tracing()) trace(() => `${this.name}: ${addresses.length} addresses in ${durationMs} ms, min TTL ${minTtl(addresses)} s; next poll in ${delay} ms`);
-    if (!setChanged) return;
+    if (setChanged) this.reportChange(previous);
+  }
+
+  /** The set changed from `previous`'s: a trace line and the update event. */
+  private reportChange(previous: Belief): void {
+    const addresses = this.belief.kind === 'addresses' ? this.belief.addresses : [];
     const change = diff(previous.kind === 'addresses' ? previous.addresses : [], addresses);
     if (previous.kind === 'addresses') {
       trace(() => `${this.name}: changed: +[${change.added.join(', ')}] -[${change.removed.join(', ')}]`);
@@ -580,6 +675,18 @@ function sameRecords(a: readonly ResolvedAddress[], b: readonly ResolvedAddress[
     if (x.address !== y.address || x.family !== y.family || x.ttl !== y.ttl) return false;
   }
   return true;
+}
+
+/** Whether `belief` holds exactly `addresses` (in order, TTLs aside) for `family`: no early delivery needed. */
+function sameFamilyRecords(belief: Belief, family: 4 | 6, addresses: readonly ResolvedAddress[]): boolean {
+  if (belief.kind !== 'addresses') return false;
+  let i = 0;
+  for (const entry of belief.addresses) {
+    if (entry.family !== family) continue;
+    if (i >= addresses.length || addresses[i]!.address !== entry.address) return false;
+    i++;
+  }
+  return i === addresses.length;
 }
 
 /** Distinct addresses; small sets (the usual) counted without building a Set. */

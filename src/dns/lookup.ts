@@ -195,6 +195,11 @@ export class StubResolver {
     return this.options.timeoutMs ?? this.options.resolvConf?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
+  /** Whether queries wait in line for a slot at a nameserver now: this process asks faster than it is answered. */
+  waitingInLine(): boolean {
+    return this.ready?.client.servers().some((server) => server.queued > 0) ?? false;
+  }
+
   /** resolv.conf as this resolver uses it (after overrides). */
   async resolvConf(): Promise<ResolvConf> {
     return (await this.setup()).conf;
