@@ -82,9 +82,17 @@ export function jitterAbout(mean: number, floor: number, ceiling: number, jitter
  * that times out does so on its own: the client counts the server's failure
  * and asks the next server, which a dead first nameserver needs to be
  * passed over at later polls.
+ *
+ * Each poll given up in a row (`givenUpInARow`) doubles the next one's
+ * deadline, up to {@link DEADLINE_PATIENCE} times: a server that slowed down
+ * past the interval before its latency was measured — the client would
+ * still take its late replies, up to the configured timeout — is heard by
+ * the fourth poll, and its measured latency then sets the first try's
+ * timeout; a single lost reply costs one poll at the plain deadline.
  */
-export function pollDeadline(options: Pick<ScheduleOptions, 'refreshInterval' | 'jitter'>, firstTryTimeoutMs: number): number {
-  return Math.round(Math.min(MAX_TIMER_MS, Math.max(options.refreshInterval * (1 + options.jitter), firstTryTimeoutMs + DEADLINE_MARGIN_MS)));
+export function pollDeadline(options: Pick<ScheduleOptions, 'refreshInterval' | 'jitter'>, firstTryTimeoutMs: number, givenUpInARow = 0): number {
+  const plain = Math.max(options.refreshInterval * (1 + options.jitter), firstTryTimeoutMs + DEADLINE_MARGIN_MS);
+  return Math.round(Math.min(MAX_TIMER_MS, plain * Math.min(DEADLINE_PATIENCE, 2 ** givenUpInARow)));
 }
 
 /**
@@ -95,10 +103,14 @@ export function pollDeadline(options: Pick<ScheduleOptions, 'refreshInterval' | 
  * into a failed one and its retry into more work for a process that cannot
  * keep up (the client waits in line past its timeout for the same reason,
  * query-gate.ts): the deadline is pushed back by its own length, up to
- * {@link DEADLINE_PATIENCE} deadlines from the poll's start.
+ * {@link DEADLINE_PATIENCE} plain deadlines from the poll's start.
  */
 export const BEHIND_MS = 100;
-/** See {@link BEHIND_MS}: as many deadlines as the client's line waits timeouts while its server answers (ANSWERING_WAIT_FACTOR). */
+/**
+ * See {@link BEHIND_MS} and {@link pollDeadline}: as many plain deadlines as
+ * the client's line waits timeouts while its server answers
+ * (ANSWERING_WAIT_FACTOR).
+ */
 export const DEADLINE_PATIENCE = 8;
 
 /**

@@ -183,6 +183,8 @@ export class Watcher implements PollEntry, ResolveControl {
   recheckEarlier = false;
   /** The running poll's deadline, re-armed for every poll; made at the first. */
   private deadline: PollDeadline | undefined;
+  /** Polls given up at their deadline in a row: each doubles the next deadline (schedule.ts pollDeadline). */
+  private givenUpInARow = 0;
   private lastQueryAt: number | undefined;
   private failures = 0;
   private totalQueries = 0;
@@ -370,8 +372,9 @@ export class Watcher implements PollEntry, ResolveControl {
       return;
     }
     const late = this.now() - this.pollDue;
+    const poll = this.lastQueryAt;
     // Decided in the next turn, after the sockets have been read: a reply already waiting there beats the deadline.
-    this.timers.clock.setTimeout(() => this.deadlineReached(late), 0).unref?.();
+    this.timers.clock.setTimeout(() => this.deadlineReached(poll, late), 0).unref?.();
   }
 
   /**
@@ -379,8 +382,8 @@ export class Watcher implements PollEntry, ResolveControl {
    * not ask", and the next poll starts — unless this process is behind
    * (schedule.ts BEHIND_MS): then it is pushed back, a few times at most.
    */
-  private deadlineReached(late: number): void {
-    if (!this.inFlight || this.stopped) return;
+  private deadlineReached(poll: number | undefined, late: number): void {
+    if (!this.inFlight || this.stopped || this.lastQueryAt !== poll) return;
     const ran = this.now() - (this.lastQueryAt ?? 0);
     const deadlineMs = pollDeadline(this.options, this.resolve.firstTryTimeoutMs?.() ?? 0);
     const behind = late > BEHIND_MS || this.resolve.waitingInLine?.() === true;
@@ -400,7 +403,7 @@ export class Watcher implements PollEntry, ResolveControl {
     const deadline = (this.deadline ??= new PollDeadline());
     deadline.rearm();
     // While the poll runs, the watcher's place in the poll timers holds its deadline (schedule.ts pollDeadline).
-    this.timers.schedule(this, pollDeadline(this.options, this.resolve.firstTryTimeoutMs?.() ?? 0));
+    this.timers.schedule(this, pollDeadline(this.options, this.resolve.firstTryTimeoutMs?.() ?? 0, this.givenUpInARow));
     if (tracing()) trace(() => `${this.name}: query (family ${this.options.family})`);
     this.recheckEarlier = this.takeover !== undefined && startedAt >= this.takeover.recheckAt;
     let outcome: Outcome;
@@ -410,9 +413,10 @@ export class Watcher implements PollEntry, ResolveControl {
       outcome = { kind: 'error', error: asDnsError(error, this.name) };
     }
     this.inFlight = false;
-    this.timers.cancel(this);
+    // The deadline still holds the watcher's place in the poll timers: the next poll, scheduled below, replaces it.
     if (this.stopped) return;
     const givenUp = deadline.aborted;
+    this.givenUpInARow = givenUp ? this.givenUpInARow + 1 : 0;
     if (this.recheckEarlier && this.takeover) this.takeover.recheckAt = startedAt + recheckPeriod(this.options);
     this.totalQueries++;
     const durationMs = Math.round(this.now() - startedAt);

@@ -110,3 +110,20 @@ describe.each([
     }
   }, 20_000);
 });
+
+describe('a server slower than the interval', () => {
+  it('is still heard: replies 1.5 s late at refreshInterval 1000 answer every poll, none given up', async () => {
+    const name = 'slow-server.test';
+    dns.setRecords(name, { A: ['10.0.1.1'] });
+    dns.setFault({ delayMs: 1_500 }, { name });
+    const registry = new Registry(new PollTimers(recordingTimers()));
+    const subscription = registry.subscribe(name, resolveOptions({ refreshInterval: INTERVAL, jitter: JITTER, family: 4, resolvConfPath, hostsPath: false }), () => {});
+    try {
+      await waitUntil(() => subscription.stats().queries >= 4, '4 polls', 30_000);
+      expect(subscription.stats()).toMatchObject({ failures: 0, addresses: ['10.0.1.1'] });
+    } finally {
+      subscription.close();
+      dns.setFault(null);
+    }
+  }, 40_000);
+});

@@ -576,6 +576,34 @@ describe('Watcher: a poll never holds the watcher longer than its deadline', () 
     watcher.stop();
   });
 
+  it('polls given up in a row double the next deadline: a server that slowed down past the interval is heard by the fourth poll', async () => {
+    // Replies now take 3 s; the client's first try timeout still says 250 ms (the latency measured before the slowdown).
+    const polls: number[] = [];
+    const resolve = Object.assign(
+      vi.fn((name: string, _family: 0 | 4 | 6, _known?: string, control?: ResolveControl): Promise<Resolution> => {
+        polls.push(Date.now());
+        const answer: Resolution = { name, addresses: [{ address: '10.0.0.1', family: 4, ttl: 30 }], source: 'dns', failedFamilies: [] };
+        if (polls.length === 1) return Promise.resolve(answer);
+        return new Promise<Resolution>((resolve, reject) => {
+          const timer = setTimeout(() => resolve(answer), 3_000);
+          control!.signal!.addEventListener('abort', () => {
+            clearTimeout(timer);
+            reject(new DnsError('TIMEOUT', name, 'given up'));
+          });
+        });
+      }),
+      { firstTryTimeoutMs: () => 250 },
+    );
+    const watcher = new Watcher('svc', options({ refreshInterval: 1_000, jitter: 0.2 }), resolve, undefined, { random: () => 0.5 });
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(1_000 + 1_202 + 2_402 + 3_000);
+    // Deadlines 1200, 2400, then 4800: the third slow poll is answered after 3 s.
+    expect(polls).toEqual([0, 1_000, 2_202, 4_604]);
+    expect(watcher.stats()).toMatchObject({ failures: 2, consecutiveFailures: 0, querying: false });
+    expect([0, 1, 2, 3, 4].map((n) => pollDeadline({ refreshInterval: 1_000, jitter: 0.2 }, 250, n))).toEqual([1_200, 2_400, 4_800, 9_600, 9_600]);
+    watcher.stop();
+  });
+
   it('stop() gives a poll in flight up at once', async () => {
     const dns = hangingDns(new Set([0]), () => ['10.0.0.1'], 5_000);
     const watcher = new Watcher('svc', options(), dns.resolve);
