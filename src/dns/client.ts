@@ -3,7 +3,7 @@ import type * as dnsPacket from 'dns-packet';
 import { DnsError, closedError, type DnsErrorCode } from './errors.js';
 import { IdPool } from './id-pool.js';
 import { NameserverState, type NameserverStatus } from './nameserver-state.js';
-import { QueryGate, type GateRefusal } from './query-gate.js';
+import { QueryGate, groupOf, type GateRefusal } from './query-gate.js';
 import { QueryRun } from './query-run.js';
 import type { TryQuestion } from './reply-reader.js';
 import { formatNameserver as formatServer } from './resolv-conf.js';
@@ -86,7 +86,12 @@ export interface DnsClientOptions {
   udpPortMaxAgeMs?: number;
   /** UDP sockets open at once per nameserver, retired ones included; default {@link MAX_UDP_SOCKETS_PER_NAMESERVER}. */
   maxUdpSocketsPerNameserver?: number;
-  /** Tries in flight at once per nameserver; default {@link MAX_IN_FLIGHT_PER_NAMESERVER}. */
+  /**
+   * Tries in flight at once per nameserver at most; default
+   * {@link MAX_IN_FLIGHT_PER_NAMESERVER}. The limit starts at
+   * {@link INITIAL_IN_FLIGHT_PER_NAMESERVER} (or this, if lower) and grows
+   * with answers while tries wait (query-gate.ts).
+   */
   maxInFlightPerNameserver?: number;
   /** Tries waiting for a slot per nameserver; default {@link MAX_QUEUED_PER_NAMESERVER}. */
   maxQueuedPerNameserver?: number;
@@ -139,39 +144,50 @@ export const UDP_PORT_MAX_AGE_MS = 10_000;
 export const MAX_UDP_SOCKETS_PER_NAMESERVER = 4;
 
 /**
- * Tries in flight at once per nameserver (UDP, and the TCP fallback that
- * follows a truncated reply while it holds the same slot). Neither reference
- * caps this by default: CoreDNS's `forward` has `max_concurrent` unset
- * (unbounded) and asks for "at least the upstream query rate × latency",
- * each concurrent query costing it about 2 KB; c-ares has no cap and draws
- * random ids until one is free, which spins once the 65,536 ids are in use.
- * By that rule 256 carries 128,000 queries/s at a 2 ms in-cluster latency and
- * 2,560/s at 100 ms, far above what one process polls, while a dead server
- * (slots held for the whole timeout) sees at most 256 / timeout queries a
- * second and the id space stays 99 % free.
+ * Tries in flight per nameserver when it starts, and again whenever it has
+ * been silent for a timeout (query-gate.ts: the limit grows from here with
+ * answers while tries wait). Neither reference caps this by default:
+ * CoreDNS's `forward` has `max_concurrent` unset and asks for "at least the
+ * upstream query rate × latency", each concurrent query costing it about
+ * 2 KB; c-ares has no cap and draws random ids until one is free, which
+ * spins once the 65,536 ids are in use. By that rule 256 carries 128,000
+ * queries/s at a 2 ms in-cluster latency and 2,560/s at 100 ms, far above
+ * what one process polls, while a dead server (slots held for the whole
+ * timeout) sees at most 256 / timeout queries a second.
  */
-export const MAX_IN_FLIGHT_PER_NAMESERVER = 256;
+export const INITIAL_IN_FLIGHT_PER_NAMESERVER = 256;
 
 /**
- * Tries waiting in line (FIFO) per nameserver behind
- * {@link MAX_IN_FLIGHT_PER_NAMESERVER}. Past it a try fails at once with
- * `OVERLOADED` (the next nameserver is tried); a try that waited longer than
- * the configured timeout fails with `OVERLOADED` when its turn comes — unless
- * the nameserver answered within the last timeout: then this process, not the
- * server, is slow, and the try may wait `ANSWERING_WAIT_FACTOR` (query-gate.ts)
- * times as long (late, not failed). 64 slots' worth: a start-up burst of
- * 8,000 names (16,384 queries) waits in line against a server that answers;
- * with a dead server the line drains by expiry within about two timeouts.
- * About 100 bytes a waiting try.
+ * Tries in flight per nameserver at most, however far the limit grew
+ * (query-gate.ts). Little's law for the slowest server this should keep up
+ * with: 4,000 names polled for A and AAAA every 5 s (1,600 queries/s) from a
+ * server that takes 1.8 s need 2,900 in flight; 4,096 covers it. Bounded
+ * with it: query ids (3 servers × (4,096 + {@link MAX_LINGERING_PER_NAMESERVER})
+ * = 13,056, a fifth of the id space, so drawing a free id stays cheap) and
+ * memory (about 1 KB a try).
+ */
+export const MAX_IN_FLIGHT_PER_NAMESERVER = 4_096;
+
+/**
+ * Tries waiting in line per nameserver, over all domains, behind the
+ * in-flight limit. Past it a try fails at once with `OVERLOADED` (the next
+ * nameserver is tried); a try that waited longer than the configured timeout
+ * fails with `OVERLOADED` when its turn comes — unless the nameserver
+ * answered within the last timeout: then this process, not the server, is
+ * slow, and the try may wait `ANSWERING_WAIT_FACTOR` (query-gate.ts) times as
+ * long (late, not failed). A start-up burst of 8,000 names (16,384 queries)
+ * waits in line against a server that answers; with a dead server the line
+ * drains by expiry within about two timeouts. About 100 bytes a waiting try.
  */
 export const MAX_QUEUED_PER_NAMESERVER = 16_384;
 
 /**
  * Tries per nameserver that timed out and still listen for their reply
- * (udp-tries.ts): as many as may be in flight, so the query ids one server
- * holds stay within twice {@link MAX_IN_FLIGHT_PER_NAMESERVER}.
+ * (udp-tries.ts): enough to measure a server that slowed down past its
+ * timeout and to take the answers of the queries waiting on it, while the
+ * ids one server holds stay within {@link MAX_IN_FLIGHT_PER_NAMESERVER} + 256.
  */
-export const MAX_LINGERING_PER_NAMESERVER = MAX_IN_FLIGHT_PER_NAMESERVER;
+export const MAX_LINGERING_PER_NAMESERVER = 256;
 
 /** What one try reports when it fails: the transport it ended on and the timeout it had. */
 interface TryReport {
@@ -183,9 +199,10 @@ interface TryReport {
 const FAILING_RCODES: ReadonlySet<number> = new Set([RCODE.SERVFAIL, RCODE.REFUSED, RCODE.NOTIMP]);
 
 /**
- * DNS transport: per nameserver, a bounded pipeline (at most
- * {@link MAX_IN_FLIGHT_PER_NAMESERVER} tries in flight, a FIFO of at most
- * {@link MAX_QUEUED_PER_NAMESERVER} behind them), a few connected UDP
+ * DNS transport: per nameserver, a bounded pipeline (tries in flight from
+ * {@link INITIAL_IN_FLIGHT_PER_NAMESERVER}, growing with answers up to
+ * {@link MAX_IN_FLIGHT_PER_NAMESERVER}, shared fairly between domains; a line
+ * of at most {@link MAX_QUEUED_PER_NAMESERVER} behind them), a few connected UDP
  * sockets rotated to fresh random ports (see {@link UdpLane}), its measured
  * latency (try timeouts, server-metrics.ts) and its health (which server a
  * try goes to, server-health.ts); ids from an {@link IdPool}; RFC 5452
@@ -250,7 +267,10 @@ export class DnsClient {
       maxLingeringPerServer: Math.min(MAX_LINGERING_PER_NAMESERVER, maxInFlightPerNameserver),
       trace,
       replied: (state, packet, latencyMs) => this.replied(state, packet, latencyMs),
-      failed: (state) => state.health.failed(this.timers.now()),
+      failed: (state) => {
+        state.health.failed(this.timers.now());
+        state.gate.timedOut();
+      },
       answeredLate: (run, packet) => {
         if (usable(rcodeOf(packet)) && !packet.flag_tc) run.succeed(toReply(packet, 'udp'));
       },
@@ -366,15 +386,16 @@ export class DnsClient {
    */
   private async tryServer(run: QueryRun<DnsReply>, state: NameserverState, round: number, report: TryReport, probe: boolean): Promise<DnsReply | DnsError | null> {
     const { gate } = state;
-    if (!gate.tryEnter()) {
+    const group = groupOf(run.name);
+    if (!gate.tryEnter(group)) {
       if (probe) return null;
-      const admitted = await this.waitForSlot(run, state);
+      const admitted = await this.waitForSlot(run, state, group);
       if (admitted !== true) return admitted;
     }
     // The slot goes back at once if the query is given up, or when the try ends.
     let holding = true;
     const leave = (): void => {
-      if (holding) gate.leave();
+      if (holding) gate.leave(group);
       holding = false;
     };
     const letGo = run.hold(leave);
@@ -398,9 +419,9 @@ export class DnsClient {
   }
 
   /** Wait in `state`'s line: true once admitted, the refusal as a DnsError, or null when the query was given up. */
-  private async waitForSlot(run: QueryRun<DnsReply>, state: NameserverState): Promise<true | DnsError | null> {
+  private async waitForSlot(run: QueryRun<DnsReply>, state: NameserverState, group: string): Promise<true | DnsError | null> {
     const { gate } = state;
-    const place = gate.wait();
+    const place = gate.wait(group);
     const letGo = run.hold(() => place.cancel());
     try {
       await place.admitted;
@@ -409,11 +430,11 @@ export class DnsClient {
       const why = reason as GateRefusal;
       if (why === 'cancelled') return null;
       if (why === 'closed') return closedError(run.name);
-      const line = why === 'full' ? `${gate.queued} queries already wait` : `waited more than ${gate.longestWait()} ms in line`;
+      const line = why === 'full' ? `${gate.queued} queries already wait (MAX_QUEUED_PER_NAMESERVER ${gate.maxQueued})` : `waited more than ${gate.longestWait()} ms in line`;
       return new DnsError(
         'OVERLOADED',
         run.name,
-        `Not asking ${state.label} for ${run.name} ${run.type}: ${gate.limit} queries in flight to it and ${line} (MAX_IN_FLIGHT_PER_NAMESERVER ${gate.limit}, MAX_QUEUED_PER_NAMESERVER ${gate.maxQueued})`,
+        `Not asking ${state.label} for ${run.name} ${run.type}: ${gate.active} queries in flight to it (its limit now ${gate.limit}, ${gate.groupLimit} for names under ${group}) and ${line}`,
       );
     } finally {
       letGo();
@@ -473,7 +494,10 @@ export class DnsClient {
   private replied(state: NameserverState, packet: ReplyPacket, latencyMs: number): void {
     const rcode = rcodeOf(packet);
     const now = this.timers.now();
-    if (usable(rcode)) state.answered(latencyMs, now);
+    if (usable(rcode)) {
+      state.answered(latencyMs, now);
+      state.gate.answered();
+    }
     else if (FAILING_RCODES.has(rcode)) state.health.failed(now);
     else state.health.good();
   }
@@ -492,7 +516,14 @@ export class DnsClient {
       });
       // A server that answered within a timeout is alive: a long line then means this process is slow, not the server dead.
       const answering = (): boolean => this.timers.now() - created.state!.lastAnswerAt <= this.timeoutMs;
-      const gate = new QueryGate(this.maxInFlight, this.maxQueued, this.timeoutMs, this.timers, answering);
+      const gate = new QueryGate({
+        initialLimit: INITIAL_IN_FLIGHT_PER_NAMESERVER,
+        maxLimit: this.maxInFlight,
+        maxQueued: this.maxQueued,
+        maxWaitMs: this.timeoutMs,
+        timers: this.timers,
+        answering,
+      });
       state = created.state = new NameserverState(server, formatServer(server), udp, gate, this.timeoutMs);
       this.states.set(key, state);
     }

@@ -80,10 +80,13 @@ export class UdpLane {
   /** The port the next query of `slot` leaves from, counted as in flight until {@link release}. */
   take(slot: PortSlot): UdpPort {
     let port = this.current[slot];
-    if (!port || ((port.sent >= this.settings.maxQueriesPerPort || port.expired) && this.open.size < this.settings.maxSockets)) {
-      if (port) this.retire(port);
-      port = this.openPort(slot);
+    const room = this.open.size < this.settings.maxSockets;
+    if (port && room && (port.sent >= this.settings.maxQueriesPerPort || port.expired)) {
+      this.retire(port);
+      port = null;
     }
+    // At the bound a slot without a socket borrows one that is open (the other slot's, or a retired one still receiving).
+    port ??= (room ? undefined : this.openPortToBorrow(slot)) ?? this.openPort(slot);
     port.sent++;
     // A query in flight keeps the process alive until it settles (bounded by the timeout).
     if (port.inFlight++ === 0) port.socket.ref();
@@ -107,7 +110,7 @@ export class UdpLane {
     });
   }
 
-  /** Open sockets: the current one and retired ones still waiting for replies. */
+  /** Open sockets: the current ones, retired ones still waiting for replies, and ones whose close has not completed. */
   get socketCount(): number {
     return this.open.size;
   }
@@ -127,6 +130,13 @@ export class UdpLane {
     if (slot !== -1) this.current[slot] = null;
     port.retired = true;
     if (port.inFlight === 0) this.closePort(port);
+  }
+
+  private openPortToBorrow(slot: PortSlot): UdpPort | undefined {
+    const other = this.current[slot === 0 ? 1 : 0];
+    if (other) return other;
+    for (const port of this.open) if (!port.closed) return port;
+    return undefined;
   }
 
   private openPort(slot: PortSlot): UdpPort {
@@ -180,13 +190,14 @@ export class UdpLane {
     port.closed = true;
     port.retired = true;
     this.settings.timers.clearTimeout(port.ageTimer);
-    this.open.delete(port);
     const slot = this.current.indexOf(port);
     if (slot !== -1) this.current[slot] = null;
+    // Counted until its descriptor is released (the close completes on the next turn), so the bound holds for the process's descriptors too.
     try {
-      port.socket.close();
+      port.socket.close(() => this.open.delete(port));
     } catch {
       // Already closed by the runtime (an error during bind): nothing left to release.
+      this.open.delete(port);
     }
   }
 }
