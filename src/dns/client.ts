@@ -290,16 +290,9 @@ export class DnsClient {
   query(servers: readonly Nameserver[], name: string, type: QueryType, options: QueryOptions = {}): Promise<DnsReply> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(givenUp(signal, name, type));
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => run.fail(givenUp(signal!, name, type));
-      const run = new QueryRun<DnsReply>(name, type, (reply, error) => {
-        signal?.removeEventListener('abort', onAbort);
-        if (reply) resolve(reply);
-        else reject(error!);
-      });
-      signal?.addEventListener('abort', onAbort, { once: true });
-      void this.drive(run, servers);
-    });
+    const run = new QueryRun<DnsReply>(name, type, signal, (aborted) => givenUp(aborted, name, type));
+    void this.drive(run, servers);
+    return run.outcome;
   }
 
   /** Close every socket; in-flight and queued queries reject with code `CLOSED`. Idempotent. */
@@ -341,8 +334,9 @@ export class DnsClient {
       const states = servers.map((server) => this.stateFor(server));
       const offset = this.rotate ? this.rotation++ % states.length : 0;
       const failures: DnsError[] = [];
+      const asked = states.map(() => false);
       for (let round = 0; round < this.attempts; round++) {
-        const asked = states.map(() => false);
+        asked.fill(false);
         for (let step = 0; step < states.length; step++) {
           if (this.closed) throw closedError(run.name);
           if (run.done) return;
@@ -389,8 +383,16 @@ export class DnsClient {
     const group = groupOf(run.name);
     if (!gate.tryEnter(group)) {
       if (probe) return null;
-      const admitted = await this.waitForSlot(run, state, group);
-      if (admitted !== true) return admitted;
+      // In line; a query given up leaves it at once.
+      const place = gate.wait(group);
+      const letGoOfPlace = run.hold(() => place.cancel());
+      try {
+        await place.admitted;
+      } catch (reason) {
+        return this.refusal(reason as GateRefusal, run, state, group);
+      } finally {
+        letGoOfPlace();
+      }
     }
     // The slot goes back at once if the query is given up, or when the try ends.
     let holding = true;
@@ -418,27 +420,17 @@ export class DnsClient {
     }
   }
 
-  /** Wait in `state`'s line: true once admitted, the refusal as a DnsError, or null when the query was given up. */
-  private async waitForSlot(run: QueryRun<DnsReply>, state: NameserverState, group: string): Promise<true | DnsError | null> {
+  /** Why a try did not get a slot, as its query sees it: null when the query was given up, else a DnsError. */
+  private refusal(why: GateRefusal, run: QueryRun<DnsReply>, state: NameserverState, group: string): DnsError | null {
+    if (why === 'cancelled') return null;
+    if (why === 'closed') return closedError(run.name);
     const { gate } = state;
-    const place = gate.wait(group);
-    const letGo = run.hold(() => place.cancel());
-    try {
-      await place.admitted;
-      return true;
-    } catch (reason) {
-      const why = reason as GateRefusal;
-      if (why === 'cancelled') return null;
-      if (why === 'closed') return closedError(run.name);
-      const line = why === 'full' ? `${gate.queued} queries already wait (MAX_QUEUED_PER_NAMESERVER ${gate.maxQueued})` : `waited more than ${gate.longestWait()} ms in line`;
-      return new DnsError(
-        'OVERLOADED',
-        run.name,
-        `Not asking ${state.label} for ${run.name} ${run.type}: ${gate.active} queries in flight to it (its limit now ${gate.limit}, ${gate.groupLimit} for names under ${group}) and ${line}`,
-      );
-    } finally {
-      letGo();
-    }
+    const line = why === 'full' ? `${gate.queued} queries already wait (MAX_QUEUED_PER_NAMESERVER ${gate.maxQueued})` : `waited more than ${gate.longestWait()} ms in line`;
+    return new DnsError(
+      'OVERLOADED',
+      run.name,
+      `Not asking ${state.label} for ${run.name} ${run.type}: ${gate.active} queries in flight to it (its limit now ${gate.limit}, ${gate.groupLimit} for names under ${group}) and ${line}`,
+    );
   }
 
   /**
@@ -484,7 +476,7 @@ export class DnsClient {
   /** One try to `state` for its health's sake: never waits in line, never retried, its outcome only recorded. */
   private async probe(state: NameserverState, name: string, type: QueryType): Promise<void> {
     try {
-      await this.tryServer(new QueryRun<DnsReply>(name, type, () => undefined), state, 0, { transport: 'udp', timeoutMs: 0 }, true);
+      await this.tryServer(new QueryRun<DnsReply>(name, type), state, 0, { transport: 'udp', timeoutMs: 0 }, true);
     } finally {
       state.health.probing = false;
     }

@@ -8,35 +8,54 @@
 export class QueryRun<Reply> {
   /** Settled: no further try starts, and whatever ends later finds nothing to settle. */
   done = false;
-  private readonly holds = new Set<() => void>();
+  /** What `DnsClient.query()` returns. */
+  readonly outcome: Promise<Reply>;
+  /** What it holds: usually one thing (the try in progress), so a plain array, not a Set. */
+  private holds: Array<() => void> = [];
+  private resolve!: (reply: Reply) => void;
+  private reject!: (error: Error) => void;
+  private readonly abort: (() => void) | undefined;
 
   constructor(
     readonly name: string,
     readonly type: 'A' | 'AAAA',
-    private readonly settled: (reply: Reply | undefined, error: Error | undefined) => void,
-  ) {}
+    /** Gives the query up when it aborts, rejecting with what `givenUp` makes of its reason. */
+    private readonly signal?: AbortSignal,
+    givenUp?: (signal: AbortSignal) => Error,
+  ) {
+    this.outcome = new Promise<Reply>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    if (signal && givenUp) {
+      this.abort = () => this.fail(givenUp(signal));
+      signal.addEventListener('abort', this.abort, { once: true });
+    }
+  }
 
   /** Keep `drop` until the query settles (then it is called), or until the returned release. */
   hold(drop: () => void): () => void {
-    this.holds.add(drop);
+    this.holds.push(drop);
     return () => {
-      this.holds.delete(drop);
+      const index = this.holds.indexOf(drop);
+      if (index !== -1) this.holds.splice(index, 1);
     };
   }
 
   succeed(reply: Reply): void {
-    if (this.finish()) this.settled(reply, undefined);
+    if (this.finish()) this.resolve(reply);
   }
 
   fail(error: Error): void {
-    if (this.finish()) this.settled(undefined, error);
+    if (this.finish()) this.reject(error);
   }
 
   private finish(): boolean {
     if (this.done) return false;
     this.done = true;
-    const holds = [...this.holds];
-    this.holds.clear();
+    if (this.abort) this.signal!.removeEventListener('abort', this.abort);
+    const { holds } = this;
+    this.holds = [];
     for (const drop of holds) drop();
     return true;
   }
