@@ -164,7 +164,7 @@ export const INITIAL_IN_FLIGHT_PER_NAMESERVER = 256;
  * server that takes 1.8 s need 2,900 in flight; 4,096 covers it. Bounded
  * with it: query ids (3 servers × (4,096 + {@link MAX_LINGERING_PER_NAMESERVER})
  * = 13,056, a fifth of the id space, so drawing a free id stays cheap) and
- * memory (about 1 KB a try).
+ * memory (about 4 KB a query in flight: its promises, timer, buffer and try).
  */
 export const MAX_IN_FLIGHT_PER_NAMESERVER = 4_096;
 
@@ -177,7 +177,8 @@ export const MAX_IN_FLIGHT_PER_NAMESERVER = 4_096;
  * slow, and the try may wait `ANSWERING_WAIT_FACTOR` (query-gate.ts) times as
  * long (late, not failed). A start-up burst of 8,000 names (16,384 queries)
  * waits in line against a server that answers; with a dead server the line
- * drains by expiry within about two timeouts. About 100 bytes a waiting try.
+ * drains by expiry within about two timeouts. About 3 KB a waiting query
+ * (its promises and async frames, and its place in line).
  */
 export const MAX_QUEUED_PER_NAMESERVER = 16_384;
 
