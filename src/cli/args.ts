@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { MAX_ATTEMPTS, formatNameserver, parseNameserver } from '../dns/resolv-conf.js';
 import { MAX_TIMER_MS as MAX_DURATION_MS } from '../dns/timers.js';
 import type { Family, Nameserver } from '../dns/types.js';
-import { TargetError, parseTarget } from '../target.js';
+import { TargetError, parseWrittenTarget } from '../target.js';
 
 export const COMMAND = 'grpc-dns-watch';
 
@@ -181,57 +181,28 @@ function parseAttempts(text: string): number {
   throw new UsageError(`--attempts ${JSON.stringify(text)}: expected a whole number from 1 to ${MAX_ATTEMPTS}`);
 }
 
-/** grpc target schemes that are not DNS: nothing to watch. */
-const OTHER_SCHEMES = new Set(['unix', 'unix-abstract', 'ipv4', 'ipv6', 'xds', 'vsock', 'http', 'https']);
-const DNS_SCHEMES = new Set(['dns', 'dns-watch']);
-
 /**
  * The name argument: a DNS name, an IP literal, or a grpc target whose host
  * is used (`dns:///my-svc:50051`, `my-svc:50051`, `dns://10.0.0.10:53/my-svc`).
  */
 export function parseName(input: string): { host: string; nameserver: Nameserver | undefined; note: string | undefined } {
   if (input.trim() === '') throw new UsageError('the DNS name is empty; expected e.g. my-svc.ns.svc.cluster.local');
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(input);
-  let authority: string | undefined;
-  let path = input;
-  let isTarget = false;
-  if (scheme) {
-    const schemeName = (scheme[1] ?? '').toLowerCase();
-    const rest = scheme[2] ?? '';
-    if (DNS_SCHEMES.has(schemeName)) {
-      isTarget = true;
-      const withAuthority = /^\/\/([^/]*)\/(.*)$/s.exec(rest);
-      if (withAuthority) {
-        authority = withAuthority[1] || undefined;
-        path = withAuthority[2] ?? '';
-      } else if (rest.startsWith('//')) {
-        throw new UsageError(`name ${JSON.stringify(input)}: expected dns:///host[:port] or dns://nameserver/host[:port]`);
-      } else {
-        path = rest;
-      }
-    } else if (OTHER_SCHEMES.has(schemeName) || rest.startsWith('//')) {
-      throw new UsageError(
-        `name ${JSON.stringify(input)}: "${schemeName}:" targets do not use DNS; expected a DNS name or a dns: target such as dns:///my-svc:50051`,
-      );
-    }
-    // Otherwise `my-svc:50051`: a host and a port, as grpc-js reads it.
-  }
-  let parsed;
+  let written;
   try {
-    parsed = parseTarget({ authority, path }, input);
+    written = parseWrittenTarget(input);
   } catch (error) {
     if (error instanceof TargetError) {
-      throw new UsageError(`name ${JSON.stringify(input)}: ${error.message.replace(/^Invalid target "[^"]*": /, '')}`);
+      throw new UsageError(`name ${JSON.stringify(input)}: ${error.reason}; expected a DNS name, an IP address or a dns: target such as dns:///my-svc:50051`);
     }
     throw error;
   }
   const note =
-    isTarget || parsed.host !== input
-      ? `${JSON.stringify(input)} is a grpc target: watching its host ${JSON.stringify(parsed.host)}` +
-        (parsed.nameserver ? ` via ${formatNameserver(parsed.nameserver)}` : '') +
+    written.form !== 'name'
+      ? `${JSON.stringify(input)} is a grpc target: watching its host ${JSON.stringify(written.host)}` +
+        (written.nameserver ? ` via ${formatNameserver(written.nameserver)}` : '') +
         ' (the port does not matter to DNS)'
       : undefined;
-  return { host: parsed.host, nameserver: parsed.nameserver, note };
+  return { host: written.host, nameserver: written.nameserver, note };
 }
 
 function describeParseError(error: unknown): string {
