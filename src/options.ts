@@ -105,12 +105,27 @@ const KNOWN_KEYS = new Set([
 ]);
 
 /**
+ * How a message names the option it is about, where the user set it: an
+ * API option (`Option "refreshInterval"`), a channel option, a command-line
+ * flag. The rest of the message is the same wherever the value came from.
+ */
+export type OptionSubject = (option: string) => string;
+
+const API_OPTION: OptionSubject = (option) => `Option "${option}"`;
+
+/**
  * Apply defaults and validate. Throws a TypeError naming the option and what is accepted.
  * `callerKeys`: the caller's own options, taken out before this call but
  * accepted from the user all the same (register()'s `grpc`, `replaceBuiltin`),
  * so the list of accepted options in the error is the whole list.
+ * `subject`: how the messages name an option (default: as an API option).
  */
-export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions = defaultOptions(), callerKeys: readonly string[] = []): ResolvedOptions {
+export function resolveOptions(
+  options: WatchOptions = {},
+  base: ResolvedOptions = defaultOptions(),
+  callerKeys: readonly string[] = [],
+  subject: OptionSubject = API_OPTION,
+): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`grpc-dns-watch options must be an object, got ${describe(options)}`);
   }
@@ -121,7 +136,7 @@ export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions
   }
   const backoffInput = options.backoff ?? {};
   if (backoffInput === null || typeof backoffInput !== 'object') {
-    throw new TypeError(`Option "backoff" must be an object { initial, max, multiplier }, got ${describe(backoffInput)}`);
+    throw new TypeError(`${subject('backoff')} must be an object { initial, max, multiplier }, got ${describe(backoffInput)}`);
   }
   for (const key of Object.keys(backoffInput)) {
     if (!BACKOFF_KEYS.has(key)) {
@@ -129,35 +144,36 @@ export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions
     }
   }
   const resolved: ResolvedOptions = {
-    refreshInterval: milliseconds('refreshInterval', options.refreshInterval, base.refreshInterval, 1),
-    respectTtl: boolean('respectTtl', options.respectTtl, base.respectTtl),
-    minInterval: milliseconds('minInterval', options.minInterval, base.minInterval, 0),
-    jitter: fraction('jitter', options.jitter, base.jitter),
+    refreshInterval: milliseconds(subject('refreshInterval'), options.refreshInterval, base.refreshInterval, 1),
+    respectTtl: boolean(subject('respectTtl'), options.respectTtl, base.respectTtl),
+    minInterval: milliseconds(subject('minInterval'), options.minInterval, base.minInterval, 0),
+    jitter: fraction(subject('jitter'), options.jitter, base.jitter),
     backoff: {
-      initial: milliseconds('backoff.initial', backoffInput.initial, base.backoff.initial, 1),
-      max: backoffInput.max === undefined ? base.backoff.max : milliseconds('backoff.max', backoffInput.max, 0, 1),
-      multiplier: multiplier('backoff.multiplier', backoffInput.multiplier, base.backoff.multiplier),
+      initial: milliseconds(subject('backoff.initial'), backoffInput.initial, base.backoff.initial, 1),
+      max: backoffInput.max === undefined ? base.backoff.max : milliseconds(subject('backoff.max'), backoffInput.max, 0, 1),
+      multiplier: multiplier(subject('backoff.multiplier'), backoffInput.multiplier, base.backoff.multiplier),
     },
-    family: family('family', options.family, base.family),
-    nameservers: options.nameservers === undefined ? base.nameservers : nameservers(options.nameservers),
-    timeout: options.timeout === undefined ? base.timeout : milliseconds('timeout', options.timeout, 0, 1),
-    attempts: options.attempts === undefined ? base.attempts : integer('attempts', options.attempts, 1, MAX_ATTEMPTS),
-    resolvConfPath: optionalString('resolvConfPath', options.resolvConfPath, base.resolvConfPath),
-    hostsPath: options.hostsPath === false ? false : hostsPath(options.hostsPath, base.hostsPath),
-    maxAddresses: options.maxAddresses === undefined ? base.maxAddresses : integer('maxAddresses', options.maxAddresses, 1, MAX_ADDRESSES_OPTION_LIMIT),
+    family: family(subject('family'), options.family, base.family),
+    nameservers: options.nameservers === undefined ? base.nameservers : nameservers(options.nameservers, subject),
+    timeout: options.timeout === undefined ? base.timeout : milliseconds(subject('timeout'), options.timeout, 0, 1),
+    attempts: options.attempts === undefined ? base.attempts : integer(subject('attempts'), options.attempts, 1, MAX_ATTEMPTS),
+    resolvConfPath: optionalString(subject('resolvConfPath'), options.resolvConfPath, base.resolvConfPath),
+    hostsPath: options.hostsPath === false ? false : hostsPath(subject('hostsPath'), options.hostsPath, base.hostsPath),
+    maxAddresses:
+      options.maxAddresses === undefined ? base.maxAddresses : integer(subject('maxAddresses'), options.maxAddresses, 1, MAX_ADDRESSES_OPTION_LIMIT),
   };
   if (resolved.refreshInterval < resolved.minInterval) {
     // A short refreshInterval alone is a clear wish to poll that often.
     if (options.minInterval === undefined) resolved.minInterval = resolved.refreshInterval;
     else {
       throw new TypeError(
-        `Option "minInterval" (${resolved.minInterval}) must not exceed "refreshInterval" (${resolved.refreshInterval})`,
+        `${subject('minInterval')} (${resolved.minInterval}) must not exceed "refreshInterval" (${resolved.refreshInterval})`,
       );
     }
   }
   if (resolved.backoff.max !== undefined && resolved.backoff.max < resolved.backoff.initial) {
     throw new TypeError(
-      `Option "backoff.max" (${resolved.backoff.max}) must be >= "backoff.initial" (${resolved.backoff.initial})`,
+      `${subject('backoff.max')} (${resolved.backoff.max}) must be >= "backoff.initial" (${resolved.backoff.initial})`,
     );
   }
   return resolved;
@@ -176,75 +192,75 @@ export function defaultOptions(): ResolvedOptions {
   };
 }
 
-function milliseconds(name: string, value: unknown, fallback: number, min: number): number {
+function milliseconds(subject: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_TIMER_MS) {
-    throw new TypeError(`Option "${name}" must be a number of milliseconds from ${min} to ${MAX_TIMER_MS}, got ${describe(value)}`);
+    throw new TypeError(`${subject} must be a number of milliseconds from ${min} to ${MAX_TIMER_MS}, got ${describe(value)}`);
   }
   return value;
 }
 
-function integer(name: string, value: unknown, min: number, max: number): number {
+function integer(subject: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new TypeError(`Option "${name}" must be an integer from ${min} to ${max}, got ${describe(value)}`);
+    throw new TypeError(`${subject} must be an integer from ${min} to ${max}, got ${describe(value)}`);
   }
   return value;
 }
 
-function fraction(name: string, value: unknown, fallback: number): number {
+function fraction(subject: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value >= 1) {
-    throw new TypeError(`Option "${name}" must be a number >= 0 and < 1 (a fraction of each delay), got ${describe(value)}`);
+    throw new TypeError(`${subject} must be a number >= 0 and < 1 (a fraction of each delay), got ${describe(value)}`);
   }
   return value;
 }
 
-function multiplier(name: string, value: unknown, fallback: number): number {
+function multiplier(subject: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 1 || value > 100) {
-    throw new TypeError(`Option "${name}" must be a number from 1 to 100, got ${describe(value)}`);
+    throw new TypeError(`${subject} must be a number from 1 to 100, got ${describe(value)}`);
   }
   return value;
 }
 
-function boolean(name: string, value: unknown, fallback: boolean): boolean {
+function boolean(subject: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new TypeError(`Option "${name}" must be true or false, got ${describe(value)}`);
+  if (typeof value !== 'boolean') throw new TypeError(`${subject} must be true or false, got ${describe(value)}`);
   return value;
 }
 
-function family(name: string, value: unknown, fallback: Family): Family {
+function family(subject: string, value: unknown, fallback: Family): Family {
   if (value === undefined) return fallback;
   if (value !== 0 && value !== 4 && value !== 6) {
-    throw new TypeError(`Option "${name}" must be 4 (IPv4), 6 (IPv6) or 0 (both), got ${describe(value)}`);
+    throw new TypeError(`${subject} must be 4 (IPv4), 6 (IPv6) or 0 (both), got ${describe(value)}`);
   }
   return value;
 }
 
-function optionalString(name: string, value: unknown, fallback: string | undefined): string | undefined {
+function optionalString(subject: string, value: unknown, fallback: string | undefined): string | undefined {
   if (value === undefined) return fallback;
   if (typeof value !== 'string' || value.length === 0) {
-    throw new TypeError(`Option "${name}" must be a non-empty file path, got ${describe(value)}`);
+    throw new TypeError(`${subject} must be a non-empty file path, got ${describe(value)}`);
   }
   return value;
 }
 
 /** `false` (skip the hosts file) must survive being the base of per-channel overrides. */
-function hostsPath(value: unknown, fallback: string | false | undefined): string | false | undefined {
+function hostsPath(subject: string, value: unknown, fallback: string | false | undefined): string | false | undefined {
   if (value === undefined) return fallback;
-  return optionalString('hostsPath', value, undefined);
+  return optionalString(subject, value, undefined);
 }
 
-function nameservers(value: unknown): Nameserver[] {
+function nameservers(value: unknown, subject: OptionSubject): Nameserver[] {
   if (!Array.isArray(value) || value.length === 0) {
-    throw new TypeError(`Option "nameservers" must be a non-empty array such as ["10.96.0.10", "[fd00::10]:53"], got ${describe(value)}`);
+    throw new TypeError(`${subject('nameservers')} must be a non-empty array such as ["10.96.0.10", "[fd00::10]:53"], got ${describe(value)}`);
   }
   return value.map((entry: unknown, index) => {
     if (typeof entry === 'string') {
       try {
         return parseNameserver(entry);
       } catch (error) {
-        throw new TypeError(`Option "nameservers[${index}]": ${(error as Error).message}`);
+        throw new TypeError(`${subject(`nameservers[${index}]`)}: ${(error as Error).message}`);
       }
     }
     if (entry && typeof entry === 'object' && typeof (entry as Nameserver).host === 'string') {
@@ -252,10 +268,10 @@ function nameservers(value: unknown): Nameserver[] {
       try {
         return parseNameserver(host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
       } catch (error) {
-        throw new TypeError(`Option "nameservers[${index}]": ${(error as Error).message}`);
+        throw new TypeError(`${subject(`nameservers[${index}]`)}: ${(error as Error).message}`);
       }
     }
-    throw new TypeError(`Option "nameservers[${index}]" must be a string like "10.0.0.10:53" or { host, port }, got ${describe(entry)}`);
+    throw new TypeError(`${subject(`nameservers[${index}]`)} must be a string like "10.0.0.10:53" or { host, port }, got ${describe(entry)}`);
   });
 }
 
