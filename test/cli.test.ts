@@ -137,6 +137,18 @@ describe('grpc-dns-watch --once', () => {
     expect(lines(result.stdout)[0]).toBe('web: 3 addresses (found as web.cli.test)');
   });
 
+  it('writes resolvedName one way in --once and watch mode: the name that answered, no trailing dot', async () => {
+    const once = await run(['--once', '--json', '--resolv-conf', searchResolvConf, 'web']);
+    expect(JSON.parse(once.stdout)).toMatchObject({ type: 'addresses', name: 'web', resolvedName: 'web.cli.test' });
+    const cli = start(['--json', '--resolv-conf', searchResolvConf, 'web']);
+    try {
+      await waitFor(() => cli.stdout.text.includes('\n'), () => `the first event; stdout: ${JSON.stringify(cli.stdout.text)}`);
+    } finally {
+      expect(await cli.stop()).toBe(EXIT.OK);
+    }
+    expect(JSON.parse(lines(cli.stdout.text)[0]!)).toMatchObject({ type: 'addresses', name: 'web', resolvedName: 'web.cli.test' });
+  });
+
   it('prints one JSON object with --json', async () => {
     const result = await run(['--once', '--json', '--resolv-conf', resolvConf, 'web.cli.test']);
     expect(result.code).toBe(EXIT.OK);
@@ -235,7 +247,10 @@ describe('grpc-dns-watch --once', () => {
     expect(result.stdout).toBe('');
     const err = lines(result.stderr);
     expect(err[0]).toBe(`querying web.cli.test A and AAAA via ${dead.address} (timeout 200ms, 1 attempt)…`);
-    expect(err.at(-1)).toMatch(new RegExp(`^${ISO}  error TIMEOUT: No reply from ${escapeRegExp(dead.address)} for web\\.cli\\.test A and AAAA within 200 ms.*\\(could not ask DNS\\)$`));
+    // One sentence: what failed, then the cause, each said once (issue 22: three stacked parentheses).
+    expect(err.at(-1)).toMatch(
+      new RegExp(`^${ISO}  error TIMEOUT: could not ask DNS: no reply from ${escapeRegExp(dead.address)} for web\\.cli\\.test A and AAAA within 200 ms \\(1 attempt on ${escapeRegExp(dead.address)}\\)$`),
+    );
   });
 
   it('prints one stderr line per failed try, as kdig does (needs the DNS client to report attempt events)', async () => {
@@ -254,6 +269,22 @@ describe('grpc-dns-watch --once', () => {
     const result = await run(['--once', '--server', `127.0.0.1:${closed}`, '--timeout', '500ms', '--attempts', '1', '--family', '4', '--resolv-conf', resolvConf, 'web.cli.test']);
     expect(result.code).toBe(4);
     expect(lines(result.stderr)).toContainEqual(expect.stringMatching(new RegExp(`^${ISO}  try failed: web\\.cli\\.test A via 127\\.0\\.0\\.1:${closed} \\(UDP\\): [A-Z]+ after \\d+ ms$`)));
+  });
+
+  it('names a refused port one way on every try and says it in one sentence (A and AAAA, two attempts)', async () => {
+    const closed = await closedUdpPort();
+    const server = `127.0.0.1:${closed}`;
+    const result = await run(['--once', '--server', server, '--attempts', '2', '--resolv-conf', resolvConf, 'web.cli.test']);
+    expect(result.code).toBe(EXIT.CANNOT_ASK);
+    const tries = lines(result.stderr).filter((line) => line.includes('try failed'));
+    expect(tries).toHaveLength(4);
+    for (const line of tries) expect(line).toMatch(new RegExp(`^${ISO}  try failed: web\\.cli\\.test (A|AAAA) via ${escapeRegExp(server)} \\(UDP\\): CONNREFUSED after \\d+ ms$`));
+    expect(lines(result.stderr).at(-1)).toMatch(
+      new RegExp(
+        `^${ISO}  error CONNREFUSED: could not ask DNS: ${escapeRegExp(server)}: connection refused \\(ICMP port unreachable: nothing listens on that port\\) ` +
+          `for web\\.cli\\.test A and AAAA \\(2 attempts on ${escapeRegExp(server)}\\)$`,
+      ),
+    );
   });
 
   it('--json against a silent server: stdout holds only JSON events, progress goes to stderr', async () => {
@@ -285,7 +316,7 @@ describe('grpc-dns-watch --once', () => {
   it('exits 4 on SERVFAIL', async () => {
     const result = await run(['--once', '--resolv-conf', resolvConf, 'fail.cli.test']);
     expect(result.code).toBe(4);
-    expect(lines(result.stderr).at(-1)).toMatch(new RegExp(`^${ISO}  error SERVFAIL: .*\\(could not ask DNS\\)$`));
+    expect(lines(result.stderr).at(-1)).toMatch(new RegExp(`^${ISO}  error SERVFAIL: could not ask DNS: ${escapeRegExp(dns.address)} answered SERVFAIL for fail\\.cli\\.test \\(1 attempt on ${escapeRegExp(dns.address)}\\)$`));
   });
 
   it('says what it asks at once, and exits 130 promptly when interrupted while waiting for a server', async () => {
@@ -469,7 +500,7 @@ describe('grpc-dns-watch (watch mode)', () => {
     try {
       await waitFor(() => cli.stderr.text.includes('TIMEOUT'), () => `a TIMEOUT line; stderr: ${JSON.stringify(cli.stderr.text)}`);
       expect(lines(cli.stderr.text)[2]).toBe(`querying web.cli.test A and AAAA via ${dead.address} (timeout 100ms, 1 attempt)…`);
-      expect(lines(cli.stderr.text).at(-1)).toMatch(new RegExp(`^${ISO}  error TIMEOUT: .* A and AAAA within 100 ms.*\\(could not ask DNS\\)$`));
+      expect(lines(cli.stderr.text).at(-1)).toMatch(new RegExp(`^${ISO}  error TIMEOUT: could not ask DNS: no reply from .* A and AAAA within 100 ms \\(1 attempt on [^)]*\\)$`));
     } finally {
       expect(await cli.stop()).toBe(0);
     }

@@ -57,3 +57,13 @@ export type DnsErrorCode =
   | 'BADNAME'
   /** The resolver was closed while the query was in flight. */
   | 'CLOSED';
+
+/**
+ * The message for text that shows the code beside it (`TIMEOUT: No reply
+ * from …`, a grpc status, a log line): without a trailing "(CODE)", so the
+ * code is said once.
+ */
+export function messageBesideCode(error: DnsError): string {
+  const suffix = ` (${error.code})`;
+  return error.message.endsWith(suffix) ? error.message.slice(0, -suffix.length) : error.message;
+}
