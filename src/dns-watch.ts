@@ -108,29 +108,26 @@ class UpdateStream implements AsyncIterator<WatchUpdate> {
 }
 
 /**
- * The watcher without grpc: the same shared polling, diffing and failure
- * policy a channel gets, as events (`update`, `error`) and as an async
+ * What `watch()` returns: the polling, diffing and failure policy a grpc
+ * channel gets, without grpc — as events (`update`, `error`) and as an async
  * iterable of updates. `error` is only emitted when someone listens, so an
- * unobserved DNS failure never throws.
+ * unobserved DNS failure never throws. An open watch keeps the process
+ * alive until `close()` (or `unref()`).
  *
- * Nothing is kept that nobody reads: a watch used through events holds only
- * the latest update ({@link DnsWatch.current}); an async iterator that falls behind
- * holds at most one pending update — the latest set, with `added`/`removed`
- * relative to what that iterator last yielded (latest wins; no change is
- * lost from the diff, only the intermediate sets). An iterator started
- * after updates arrived begins with the current one.
+ * An async iterator that falls behind gets the latest set next, with
+ * `added`/`removed` relative to what it last yielded: no change is lost from
+ * the diff, only the sets in between. An iterator started after updates
+ * arrived begins with the current one.
  */
 export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncIterable<WatchUpdate> {
   private subscription: Subscription | undefined;
-  /**
-   * The last update, kept as its parts: the records are the watcher's own
-   * (shared, not copied) and {@link DnsWatch.current} builds the update when
-   * read. A built update — its sorted list, copied records and Date — would
-   * cost more than everything else a watched name holds.
-   */
+  // The last update, kept as its parts: the records are the watcher's own
+  // (shared, not copied) and `current` builds the update when read. A built
+  // update — its sorted list, copied records and Date — would cost more than
+  // everything else a watched name holds.
   private latest: { records: readonly ResolvedAddress[]; added: string[]; removed: string[]; at: number } | undefined;
   private latestError: DnsError | undefined;
-  /** Active async iterators; created on first use, so an event-only watch holds none. */
+  // Active async iterators; created on first use, so an event-only watch holds none.
   private streams: Set<UpdateStream> | undefined;
   private closed = false;
   private holding = false;

@@ -5,7 +5,7 @@ import { MAX_ADDRESSES_OPTION_LIMIT } from './subset.js';
 
 /** Retry schedule after consecutive failures: `initial * multiplier^(n-1)`, capped at `max`. */
 export interface BackoffOptions {
-  /** First retry delay, ms. */
+  /** First retry delay, ms. Default 1000. */
   initial?: number;
   /**
    * Largest retry delay, ms. Default: `refreshInterval`, so a failing poller
@@ -13,27 +13,28 @@ export interface BackoffOptions {
    * struggling DNS server, at the price of noticing its recovery later.
    */
   max?: number;
-  /** Growth per consecutive failure, >= 1. */
+  /** Growth per consecutive failure, 1 to 100. Default 2. */
   multiplier?: number;
 }
 
 /** What a user may pass to `register()` / `watch()`. Every field is optional. */
 export interface WatchOptions {
-  /** Poll period in ms. */
+  /** Poll period, ms. Default 5000. */
   refreshInterval?: number;
   /**
    * Poll no later than the records' TTL says they expire (never sooner than
    * `minInterval`). Behind a cache (the TTL counts down between polls), poll
    * just after each cached copy expires instead, even past `refreshInterval`:
-   * asking sooner returns the same copy.
+   * asking sooner returns the same copy. Default true.
    */
   respectTtl?: boolean;
-  /** Floor between two queries for one name, also for re-resolution requests from a channel, ms. */
+  /** Floor between two queries for one name, also for re-resolution requests from a channel, ms. Default 1000, or `refreshInterval` when that is shorter. */
   minInterval?: number;
-  /** ± fraction applied to every delay so a fleet never polls in lock-step; 0 <= jitter < 1. */
+  /** ± fraction applied to every delay so a fleet never polls in lock-step; 0 <= jitter < 1. Default 0.2. */
   jitter?: number;
+  /** Retry delays after failures. Default 1 s, doubling, up to `refreshInterval`. */
   backoff?: BackoffOptions;
-  /** 4 (A), 6 (AAAA) or 0 (both, asked in parallel). */
+  /** 4 (A), 6 (AAAA) or 0 (both, asked in parallel). Default 0. */
   family?: Family;
   /** DNS servers to ask instead of /etc/resolv.conf's: `1.2.3.4`, `1.2.3.4:53`, `[::1]:53`. */
   nameservers?: readonly (string | Nameserver)[];
@@ -71,22 +72,9 @@ export interface ResolvedOptions {
 }
 
 /**
- * Defaults, each with its reason (the README repeats them):
- * - refreshInterval 5 s: CoreDNS's kubernetes plugin answers with a 5 s TTL by
- *   default, so polling faster mostly sees cached answers; 5 s bounds how long
- *   a new pod waits for traffic at two tiny queries per name per process.
- * - respectTtl: a record that says it expires sooner is asked again sooner.
- * - minInterval 1 s: a channel in trouble calls updateResolution() on every
- *   failed connection; one query a second per name is the most that earns.
- * - jitter 0.2: ±20 % spreads a fleet restarted together over 2 s of each 5 s.
- * - backoff 1 s doubling, capped at refreshInterval: the first retry as soon
- *   as grpc's own connection backoff; the cap means DNS never sees more than
- *   its steady rate from a failing poller, and a client is never blind for
- *   longer than one interval (+ jitter) after DNS answers again (Envoy's
- *   dns_failure_refresh_rate defaults to its refresh rate for this reason).
- *   `max` is left unset so it follows a refreshInterval set later (per channel).
- * - family 0: dual-stack clusters publish both; single-stack ones answer
- *   NODATA for the other family at no extra latency (asked in parallel).
+ * The default of each option (ms, as the options are): refreshInterval 5 s,
+ * respectTtl on, minInterval 1 s, jitter ±20 %, backoff 1 s doubling up to
+ * refreshInterval, family 0 (A and AAAA). Why each: docs/design.md, "Defaults".
  */
 export const DEFAULTS = Object.freeze({
   refreshInterval: 5_000,
