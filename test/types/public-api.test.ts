@@ -267,6 +267,8 @@ describe('errors', () => {
   it('TargetError is an Error carrying the target', () => {
     expectTypeOf<TargetError>().toExtend<Error>();
     expectTypeOf<TargetError['target']>().toEqualTypeOf<string>();
+    // What is wrong with it, without the target and the accepted forms around it.
+    expectTypeOf<TargetError['reason']>().toEqualTypeOf<string>();
   });
 });
 
