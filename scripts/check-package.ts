@@ -337,6 +337,8 @@ const stop: () => void = observe((event: WatchEvent) => {
 });
 stop();
 const snapshot: WatcherStats[] = stats();
+const lastCode: DnsErrorCode | undefined = snapshot[0]?.lastError?.code;
+void lastCode;
 const scheme: string = SCHEME;
 const keys: string[] = Object.keys(CHANNEL_OPTION_KEYS);
 void [snapshot, scheme, keys];
@@ -351,6 +353,8 @@ svc.on('updates', () => {});
 // @ts-expect-error: not a DnsErrorCode
 const badCode: DnsErrorCode = 'EAI_AGAIN';
 void badCode;
+// @ts-expect-error: the grpc option takes a grpc-js module
+register({ grpc: {} });
 `;
 
 function writeConsumerProject(dir: string): void {
