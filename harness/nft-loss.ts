@@ -2,12 +2,16 @@
  * Kernel packet loss for DNS traffic on loopback, with nftables, inside a
  * private network namespace (`unshare --net`): netem is not in this kernel.
  *
- * One table (`inet grpc_dns_watch_loss`) with one output chain: a given
+ * One table (`inet grpc_dns_watch_loss`) with one input chain: a given
  * percentage of UDP queries to a DNS server and/or of its replies is dropped
  * (`numgen random mod 100 < N drop`), and "blackhole" addresses swallow every
  * packet sent to them — a dead nameserver that never answers, not even with
  * ICMP, so the asker waits out its timeout. Named counters say how many
  * datagrams passed the rules and how many were dropped.
+ *
+ * The input hook, not output: a packet dropped on its way out fails the
+ * sender's sendmsg() with EPERM, which a resolver sees at once and acts on;
+ * dropped on arrival it is lost silently, as on a real network.
  *
  * Every function refuses to run unless this process is in a network
  * namespace of its own (not init's, and only `lo` in it): the rules must
@@ -107,8 +111,8 @@ export function packetLossRuleset(rules: PacketLossRules): string {
     `delete table inet ${TABLE}`,
     `table inet ${TABLE} {`,
     ...COUNTERS.map((name) => `  counter ${name} { }`),
-    '  chain output {',
-    '    type filter hook output priority filter; policy accept;',
+    '  chain input {',
+    '    type filter hook input priority filter; policy accept;',
     ...lines.map((line) => `    ${line}`),
     '  }',
     '}',
