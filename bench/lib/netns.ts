@@ -17,6 +17,8 @@ import path from 'node:path';
 import { notInPrivateNetns } from '../../harness/nft-loss.js';
 
 export const NETNS_RESOLV_CONF = 'nameserver 127.0.0.1\noptions timeout:2 attempts:2\n';
+/** A pod's resolv.conf with no options line: glibc's defaults, timeout 5 s and attempts 2 (lossy-network). */
+export const GLIBC_DEFAULTS_RESOLV_CONF = 'nameserver 127.0.0.1\n';
 /** A kubelet pod's search list and ndots (queries-per-poll): appended to a nameserver line. */
 export const POD_SEARCH = 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5 timeout:2 attempts:2\n';
 
