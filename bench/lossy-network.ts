@@ -526,6 +526,7 @@ function report(
     notes: [
       'N % loss: nftables drops N % of the UDP datagrams to 127.0.0.1:53 and N % of those from it, at random (the measured shares are in the last table).',
       `conntrack race: a query leaving a client socket within ${RACE_WINDOW_MS} ms of the previous one from it is dropped (the A and AAAA sent together by glibc and c-ares); the retry, sent alone, passes.`,
+      'Percentiles are nearest-rank: below 100 changes, p99 is the largest value.',
     ],
   };
   const dropConditions = settings.conditions.filter((condition) => condition.kind === 'drop').map(label);
