@@ -498,7 +498,10 @@ export async function run(context: BenchContext): Promise<BenchReport> {
     }
   }
   if (unsettled.length > 0) notes.push(`Some client had not finished a fresh poll ${settings.settleMs / 1000} s after these conditions ended: ${unsettled.join('; ')}.`);
-  if (loadAverages.length > 0) notes.push(`Load average (1 min) of the machine during the run: ${sig(Math.min(...loadAverages), 2)}–${sig(Math.max(...loadAverages), 2)} (2 cores, shared).`);
+  if (loadAverages.length > 0) {
+    const [low, high] = [sig(Math.min(...loadAverages), 2), sig(Math.max(...loadAverages), 2)];
+    notes.push(`Load average (1 min) of the machine during the run: ${low === high ? low : `${low}–${high}`} (${os.availableParallelism()} cores).`);
+  }
   const durationMs = Date.now() - startedAt;
   return report(settings, quick, samples, totals, deadPolls, skippedTicks, notes, durationMs, loadAverages);
 }

@@ -17,9 +17,9 @@
  *
  * Started with child_process.fork. Sends { type: 'ready' } once every client
  * is started, then { type: 'set' } and { type: 'poll' } messages; on
- * { cmd: 'stop' } it closes every client, sends { type: 'stopped' } and leaves
- * the IPC channel, and exits once glibc's lookups still in flight (which
- * nothing can cancel) return.
+ * { cmd: 'stop' } — or when its parent goes away — it closes every client,
+ * sends { type: 'stopped' } and leaves the IPC channel, and exits once
+ * glibc's lookups still in flight (which nothing can cancel) return.
  *
  * Bounded: the c-ares poller starts a poll every tick, overlapping a slow one
  * as setInterval code does, but at most MAX_POLLS_IN_FLIGHT at once (a tick
@@ -30,6 +30,7 @@
  */
 import dns from 'node:dns';
 import { fileURLToPath } from 'node:url';
+import { notInPrivateNetns } from '../../harness/nft-loss.js';
 import { observe, watch, type DnsWatch } from '../../src/index.js';
 
 export const CLIENTS = ['watch family 4', 'watch family 0', 'c-ares poller', 'dns.lookup poller'] as const;
@@ -166,6 +167,9 @@ function lookupPoller(name: string): Poller {
 
 function main(): void {
   if (typeof process.send !== 'function') throw new Error('change-clients.ts must be started with an IPC channel (child_process.fork)');
+  // watch() and glibc read /etc/resolv.conf: only the namespace's own file, never the machine's nameserver.
+  const outside = notInPrivateNetns();
+  if (outside) throw new Error(`change-clients.ts runs only inside the benchmark's network namespace: ${outside}`);
   const config = JSON.parse(process.argv[2] ?? '') as ChangeClientsConfig;
   const { names } = config;
   const stopObserving = observe((event) => {
@@ -177,21 +181,29 @@ function main(): void {
   const closeWatch0 = watchClient('watch family 0', names['watch family 0'], 0);
   const cares = caresPoller(names['c-ares poller'], config);
   const lookup = lookupPoller(names['dns.lookup poller']);
-  send({ type: 'ready' });
-  process.on('message', (command: ChangeClientsCommand) => {
-    if (command.cmd !== 'stop') return;
+  let stopped = false;
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
     stopObserving();
     closeWatch4();
     closeWatch0();
     cares.stop();
     lookup.stop();
+    if (!process.connected) return;
     send({
       type: 'stopped',
       skippedTicks: { 'watch family 4': 0, 'watch family 0': 0, 'c-ares poller': cares.skipped(), 'dns.lookup poller': lookup.skipped() },
       activeResources: process.getActiveResourcesInfo(),
     });
     process.disconnect();
+  };
+  send({ type: 'ready' });
+  process.on('message', (command: ChangeClientsCommand) => {
+    if (command.cmd === 'stop') stop();
   });
+  // A parent that died (or was killed) leaves no client polling: the process stops with it.
+  process.on('disconnect', stop);
 }
 
 // Run only as a script (bench/lossy-network.ts imports the client names and types).
