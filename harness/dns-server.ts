@@ -24,6 +24,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomBytes, randomInt } from 'node:crypto';
 import * as dnsPacket from 'dns-packet';
+import { bindUdp, closeUdp } from './udp-sockets.js';
 
 export type RecordSet = {
   A?: string[];
@@ -851,34 +852,6 @@ function udpLimit(query: dnsPacket.DecodedPacket): number {
   const opt = findOpt(query);
   if (!opt) return PLAIN_UDP_LIMIT;
   return Math.min(Math.max(opt.udpPayloadSize, PLAIN_UDP_LIMIT), MAX_UDP_LIMIT);
-}
-
-function bindUdp(host: string, port: number): Promise<dgram.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: net.isIPv6(host) });
-    const onError = (err: Error): void => {
-      socket.close();
-      reject(err);
-    };
-    socket.once('error', onError);
-    socket.bind({ address: host, port, exclusive: true }, () => {
-      socket.off('error', onError);
-      socket.on('error', () => {
-        /* ICMP errors etc. on an unconnected socket: nothing to do */
-      });
-      resolve(socket);
-    });
-  });
-}
-
-function closeUdp(socket: dgram.Socket): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      socket.close(() => resolve());
-    } catch {
-      resolve(); // already closed
-    }
-  });
 }
 
 function listenTcp(host: string, port: number): Promise<net.Server> {

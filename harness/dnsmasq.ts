@@ -9,6 +9,12 @@
  * forward it.) Records live in one hosts file per name in a `--hostsdir`;
  * dnsmasq picks changes up by inotify, and {@link Dnsmasq.setHost} waits until
  * the new data is really served (falling back to SIGHUP if inotify is slow).
+ *
+ * A search domain whose upstream is dead (`deadUpstreams`): dnsmasq forwards
+ * every name under that domain (`--server=/corp.example/127.0.0.99#5353`) to
+ * a server that is not there, and the asker times out — or, pointed at a
+ * server that answers SERVFAIL or REFUSED, gets that — while every other name
+ * is answered as usual.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -52,9 +58,21 @@ function findDnsmasq(): string | null {
   return null;
 }
 
+/** Where a dead upstream points by default: nothing listens there, so forwarded queries are never answered. */
+export const DEAD_UPSTREAM = Object.freeze({ host: '127.0.0.99', port: 5353 });
+
 export interface DnsmasqOptions {
   /** Loopback address to listen on. Default 127.0.0.1. */
   host?: string;
+  /** Port to listen on (UDP and TCP). Default: a free port. 53 needs root (as in a private network namespace). */
+  port?: number;
+  /**
+   * Domains forwarded to an upstream of their own instead of answered here
+   * (`--server=/domain/host#port`); `server` defaults to {@link DEAD_UPSTREAM}.
+   * Every name under `domain` then gets what that upstream gives: with
+   * nothing listening, no answer at all (the asker times out).
+   */
+  deadUpstreams?: ReadonlyArray<{ domain: string; server?: { host: string; port: number } }>;
   /** TTL of the served records (`--local-ttl`), seconds. Default 1. */
   ttl?: number;
   /** Also log every query to the captured output (`--log-queries`). Default false. */
@@ -278,12 +296,24 @@ export class Dnsmasq {
     if (!net.isIP(host)) throw new TypeError(`Invalid host ${JSON.stringify(host)}: expected an IP literal`);
     const ttl = options.ttl ?? 1;
     if (!Number.isInteger(ttl) || ttl < 0) throw new TypeError(`Invalid ttl ${String(ttl)}: expected an integer >= 0`);
+    if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535)) {
+      throw new TypeError(`Invalid port ${String(options.port)}: expected an integer from 1 to 65535`);
+    }
+    for (const { domain, server } of options.deadUpstreams ?? []) {
+      if (typeof domain !== 'string' || !NAME_RE.test(domain.toLowerCase().replace(/\.$/, ''))) {
+        throw new TypeError(`Invalid deadUpstreams domain ${JSON.stringify(domain)}: expected a DNS name`);
+      }
+      if (server && (!net.isIP(server.host) || !Number.isInteger(server.port) || server.port < 1 || server.port > 65535)) {
+        throw new TypeError(`Invalid deadUpstreams server for ${domain}: expected { host: IP literal, port: 1..65535 }, got ${JSON.stringify(server)}`);
+      }
+    }
 
     const dir = await mkdtemp(join(tmpdir(), 'grpc-dns-watch-dnsmasq-'));
     try {
       await mkdir(join(dir, 'hosts.d'));
       await mkdir(join(dir, 'staging'));
       let lastError: unknown;
+      if (options.port !== undefined) return await Dnsmasq.#spawn(binary, host, options.port, ttl, options, dir);
       // A port found free can be taken before dnsmasq binds it: retry on a new one.
       for (let attempt = 0; attempt < 5; attempt++) {
         const port = await freePort(host);
@@ -324,6 +354,9 @@ export class Dnsmasq {
       // Answer every name locally (NXDOMAIN/NODATA instead of REFUSED), or forward all of them.
       options.upstream ? `--server=${options.upstream.host}#${options.upstream.port}` : '--local=/#/',
       `--log-facility=${options.queryLogFile ?? '-'}`,
+      // More specific than --local=/#/ and --server=upstream, so these domains go to their own upstream.
+      // (dnsmasq takes IPv6 servers unbracketed: ::1#5353.)
+      ...(options.deadUpstreams ?? []).map(({ domain, server = DEAD_UPSTREAM }) => `--server=/${domain.toLowerCase().replace(/\.$/, '')}/${server.host}#${server.port}`),
     ];
     if (options.upstream) {
       // Room for a fleet's worth of concurrent misses, like CoreDNS forward's max_concurrent 1000 in kubeadm's Corefile (dnsmasq: 150).

@@ -1,3 +1,5 @@
+import { systemTimers, type TimerHandle, type Timers } from './dns/timers.js';
+
 /**
  * Start-up pacing for the first polls of many names sharing one set of DNS
  * settings (one nameserver list). 10,000 watchers created in one tick would
@@ -34,24 +36,11 @@ export const STARTUP_MIN_PER_SECOND = 100;
 /** Shortest timer between two releases: several first polls start per tick, not one timer each. */
 const MIN_TICK_MS = 10;
 
-export interface PacerClock {
-  now: () => number;
-  setTimeout: (run: () => void, ms: number) => { unref?: () => unknown };
-  clearTimeout: (timer: never) => void;
-}
-
-const realClock: PacerClock = {
-  // Looked up at each call, so fake timers in tests apply.
-  now: () => Date.now(),
-  setTimeout: (run, ms) => setTimeout(run, ms),
-  clearTimeout: (timer) => clearTimeout(timer),
-};
-
 /** A first poll waiting for its turn. */
 export interface PacedStart {
   /** Give up the turn (the watcher stopped first). */
   cancel(): void;
-  /** When it is expected to start (epoch ms): an estimate, earlier arrivals may still leave. */
+  /** When it is expected to start, on the pacer's clock: an estimate, earlier arrivals may still leave. */
   expectedAt(): number;
 }
 
@@ -77,11 +66,11 @@ export class StartupPacer {
   private readonly waiting = new Set<Waiting>();
   private enqueued = 0;
   private released = 0;
-  private timer: { unref?: () => unknown } | undefined;
+  private timer: TimerHandle | undefined;
 
   constructor(
     private readonly burst = STARTUP_BURST,
-    private readonly clock: PacerClock = realClock,
+    private readonly clock: Timers = systemTimers,
   ) {
     this.tokens = burst;
     this.refilledAt = clock.now();
@@ -166,7 +155,7 @@ export class StartupPacer {
 
   private disarm(): void {
     if (!this.timer) return;
-    this.clock.clearTimeout(this.timer as never);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
 }

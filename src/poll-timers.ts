@@ -8,7 +8,7 @@
  * O(log n) with nothing allocated.
  */
 
-import { MAX_TIMER_MS } from './dns/timers.js';
+import { MAX_TIMER_MS, systemTimers, type Timers } from './dns/timers.js';
 
 /** What the heap holds: a watcher, with two fields owned by {@link PollTimers}. */
 export interface PollEntry {
@@ -19,20 +19,6 @@ export interface PollEntry {
   /** Called once when due (not when cancelled). */
   onPollDue(): void;
 }
-
-export interface PollClock {
-  /** Milliseconds on a monotonic clock. */
-  now(): number;
-  setTimeout(callback: () => void, ms: number): { unref?(): unknown };
-  clearTimeout(handle: never): void;
-}
-
-const systemClock: PollClock = {
-  // Looked up at each call, so fake timers in tests apply.
-  now: () => performance.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle),
-};
 
 /**
  * Node's timers run on the event loop's cached clock, which can lag
@@ -48,7 +34,8 @@ export class PollTimers {
   /** When the armed timer fires, on this clock (Infinity: none armed). */
   private armedFor = Infinity;
 
-  constructor(private readonly clock: PollClock = systemClock) {}
+  /** `clock`: the one clock (dns/timers.ts); its readings are what {@link PollEntry.pollDue} holds. */
+  constructor(readonly clock: Timers = systemTimers) {}
 
   /** Entries scheduled now. */
   get size(): number {
@@ -114,7 +101,7 @@ export class PollTimers {
   }
 
   private disarm(): void {
-    if (this.timer) this.clock.clearTimeout(this.timer as never);
+    if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.armedFor = Infinity;
   }

@@ -1,7 +1,8 @@
 import { StubResolver } from './dns/lookup.js';
 import { limitAddresses } from './subset.js';
 import type { ResolvedOptions } from './options.js';
-import { StartupPacer } from './pacer.js';
+import { STARTUP_BURST, StartupPacer } from './pacer.js';
+import { pollTimers, type PollTimers } from './poll-timers.js';
 import { Watcher, type Delivery, type ResolveFn, type Subscription, type WatcherStats } from './watcher.js';
 
 /** One DNS client and its start-up pacer, shared by every set of settings that asks the same nameservers the same way. */
@@ -37,9 +38,16 @@ interface Settings {
  * {@link StartupPacer} beside it so they do not all ask at once either. Both
  * are reference-counted and closed when their last user leaves.
  */
-class Registry {
+export class Registry {
   private readonly settings = new Map<string, Settings>();
   private readonly resolvers = new Map<string, ResolverEntry>();
+
+  /**
+   * `timers`: where every watcher's next poll waits; its clock is the one
+   * clock of everything this registry creates (watchers, start-up pacers,
+   * DNS try timeouts, hosts-file re-reads), so a test can drive them all.
+   */
+  constructor(private readonly timers: PollTimers = pollTimers) {}
 
   subscribe(name: string, options: ResolvedOptions, deliver: (delivery: Delivery) => void): Subscription {
     const settings = this.settingsFor(options);
@@ -49,6 +57,7 @@ class Registry {
     if (!watcher || watcher.isStopped) {
       watcher = new Watcher(name, settings.options, settings.resolve, settings.onStop, {
         pacer: settings.resolver.pacer.join(settings.options.refreshInterval),
+        timers: this.timers,
       });
       settings.resolver.users++;
       settings.watchers.set(key, watcher);
@@ -103,8 +112,9 @@ class Registry {
           attempts: options.attempts,
           resolvConfPath: options.resolvConfPath,
           hostsPath: options.hostsPath,
+          timers: this.timers.clock,
         }),
-        pacer: new StartupPacer(),
+        pacer: new StartupPacer(STARTUP_BURST, this.timers.clock),
         users: 0,
       };
       this.resolvers.set(key, entry);

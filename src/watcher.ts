@@ -1,7 +1,7 @@
-import { DnsError } from './dns/errors.js';
+import { DnsError, type DnsErrorCode } from './dns/errors.js';
 import type { Family, ResolvedAddress, Resolution } from './dns/types.js';
 import { UNKNOWN, diff, nextBelief, signature, whatToTell, type Belief, type Outcome, type Told } from './contract.js';
-import { cachedCopyExpiry, NO_CACHE_VIEW, observeTtl, type CacheVerdict, type CacheView } from './cache-detect.js';
+import { cachedCopyExpiry, NO_CACHE_VIEW, observeTtl, type CacheView } from './cache-detect.js';
 import {
   cacheStalenessBound,
   delayAfterCachedAnswer,
@@ -12,6 +12,7 @@ import {
 } from './schedule.js';
 import type { PacedStart, PacerMember } from './pacer.js';
 import { pollTimers, type PollEntry, type PollTimers } from './poll-timers.js';
+import { wallClockDate } from './dns/timers.js';
 import { observed, report } from './observe.js';
 import { trace, tracing } from './trace.js';
 
@@ -40,22 +41,30 @@ export interface WatcherOptions extends ScheduleOptions {
 
 /** Injectable clock and randomness, so scheduling can be tested with fake timers. */
 export interface WatcherEnvironment {
-  now?: () => number;
   random?: () => number;
   /** Paces the first poll among many watchers sharing DNS settings (see pacer.ts); none: at once. */
   pacer?: PacerMember;
-  /** Where the next poll waits: the process's one shared timer unless given. */
+  /**
+   * Where the next poll waits: the process's one shared timer unless given.
+   * Its clock is the watcher's clock for every delay and age.
+   */
   timers?: PollTimers;
 }
 
-/** A point-in-time view of one watcher, for diagnostics and metrics. */
+/**
+ * A point-in-time view of one watcher, for diagnostics and metrics. Units as
+ * everywhere in the API: durations in ms, TTLs in seconds (docs/api-conventions.md).
+ */
 export interface WatcherStats {
   name: string;
   family: Family;
   /** Channels and watch() handles sharing this watcher. */
   subscribers: number;
-  /** What the watcher believes: a set, authoritative none, a failure with no set, or nothing yet. */
-  state: Belief['kind'];
+  /**
+   * What the watcher believes: `addresses` (a set), `none` (DNS said there
+   * is none), `failed` (could not ask, no set yet) or `unknown` (no answer yet).
+   */
+  state: 'unknown' | 'addresses' | 'none' | 'failed';
   /** The current set, sorted (empty unless state is 'addresses'). */
   addresses: string[];
   /**
@@ -67,7 +76,8 @@ export interface WatcherStats {
   queries: number;
   failures: number;
   consecutiveFailures: number;
-  lastError: { code: string; message: string } | undefined;
+  /** The last failure, until an answer comes. */
+  lastError: { code: DnsErrorCode; message: string } | undefined;
   lastQueryAt: Date | undefined;
   /** When the set last changed (the first set counts as a change). */
   lastChangeAt: Date | undefined;
@@ -89,15 +99,15 @@ export interface WatcherStats {
    * Whether the answers come from a cache: `detected` when an unchanged set
    * comes back with its TTL counting down between polls, `none` when the TTL
    * repeats (the server that owns the records), `unknown` until two answers
-   * tell (see cache-detect.ts).
+   * tell.
    */
-  cache: CacheVerdict;
+  cache: 'unknown' | 'none' | 'detected';
   /** With a cache detected: the largest TTL seen, seconds — how long the cache keeps a copy. */
   cacheTtl: number | undefined;
   /**
    * With a cache detected: how late a change can reach this watcher, ms —
-   * `cacheTtl` + 1 s + the longest wait for the next poll (see schedule.ts
-   * `cacheStalenessBound`), whatever `refreshInterval` says.
+   * `cacheTtl` + 1 s + the longest wait for the next poll, whatever
+   * `refreshInterval` says (docs/design.md, "Scheduling").
    */
   stalenessBoundMs: number | undefined;
 }
@@ -164,7 +174,6 @@ export class Watcher implements PollEntry {
   /** What the TTLs of the answers say about a cache in front (cache-detect.ts). */
   private cacheView: CacheView = NO_CACHE_VIEW;
   private stopped = false;
-  private readonly now: () => number;
   private readonly random: () => number;
   private readonly pacer: PacerMember | undefined;
   private readonly timers: PollTimers;
@@ -177,7 +186,6 @@ export class Watcher implements PollEntry {
     private readonly onStop: (watcher: Watcher) => void = () => {},
     environment: WatcherEnvironment = {},
   ) {
-    this.now = environment.now ?? Date.now;
     this.random = environment.random ?? Math.random;
     this.pacer = environment.pacer;
     this.timers = environment.timers ?? pollTimers;
@@ -192,7 +200,12 @@ export class Watcher implements PollEntry {
     return this.stopped;
   }
 
-  /** When the next poll is due (on the watcher's clock, epoch ms by default), if one is scheduled. */
+  /** Milliseconds on the watcher's monotonic clock (its poll timers' clock). */
+  private now(): number {
+    return this.timers.clock.now();
+  }
+
+  /** When the next poll is due, on the watcher's clock, if one is scheduled. */
   get nextPollAt(): number | undefined {
     const remaining = this.timers.remaining(this);
     return remaining === undefined ? undefined : this.now() + remaining;
@@ -200,7 +213,7 @@ export class Watcher implements PollEntry {
 
   stats(): WatcherStats {
     const belief = this.belief;
-    const date = (at: number | undefined) => (at === undefined ? undefined : new Date(at));
+    const date = (at: number | undefined) => (at === undefined ? undefined : wallClockDate(this.timers.clock, at));
     return {
       name: this.name,
       family: this.options.family,
@@ -348,7 +361,7 @@ export class Watcher implements PollEntry {
       const { addresses, addressesAvailable } = outcome.resolution;
       this.addressesAvailable = addressesAvailable ?? distinctAddresses(addresses);
     }
-    const durationMs = this.now() - startedAt;
+    const durationMs = Math.round(this.now() - startedAt);
     if (observed()) report(() => ({
       type: 'query',
       name: this.name,

@@ -206,6 +206,24 @@ describe('a closed nameserver port fails the try at once (connected sockets see 
     expect(attempts[0]!.durationMs).toBeGreaterThanOrEqual(0);
   });
 
+  it('every try is CONNREFUSED, whichever call the kernel reports the refusal to (a read, or the next send)', async () => {
+    const closed: Nameserver = { host: '127.0.0.1', port: await unusedUdpPort() };
+    const events = collectEvents();
+    const client = newClient({ timeoutMs: 3_000, attempts: 2 });
+    // Queries sent back to back on one socket: the first one's ICMP error is
+    // waiting when the next is sent, and that send fails with it. Issue 22:
+    // that send was NETWORK, and the queries in flight, whose refusal it took,
+    // waited out their timeout (TIMEOUT).
+    const names = ['a', 'b', 'c', 'd'].map((label) => `${label}.bounds.test`);
+    const outcomes = await Promise.allSettled(names.flatMap((name) => [client.query([closed], name, 'A'), client.query([closed], name, 'AAAA')]));
+    expect(outcomes.map((outcome) => (outcome.status === 'rejected' ? (outcome.reason as DnsError).code : 'answered'))).toEqual(
+      Array<string>(8).fill('CONNREFUSED'),
+    );
+    const tries = events.filter((event): event is Extract<WatchEvent, { type: 'attempt' }> => event.type === 'attempt');
+    expect(tries).toHaveLength(16);
+    expect(new Set(tries.map((event) => event.error.code))).toEqual(new Set(['CONNREFUSED']));
+  });
+
   it('an IPv6 nameserver on a closed port of ::1 too', async () => {
     const closed: Nameserver = { host: '::1', port: await unusedUdpPort('::1') };
     const error = await expectDnsError(newClient({ timeoutMs: 20_000 }).query([closed], 'bounds.test', 'AAAA'), 'CONNREFUSED');

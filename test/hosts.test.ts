@@ -169,7 +169,7 @@ describe('HostsFile', () => {
     let now = 5_000;
     const path = join(dir, `hosts-${++counter}`);
     await writeFile(path, '10.0.0.1 svc\n');
-    const hosts = new HostsFile(path, { now: () => now });
+    const hosts = new HostsFile(path, { clock: { now: () => now } });
     expect(hosts.nextCheckAt).toBeUndefined();
     expect((await hosts.lookup('svc', 4))?.[0]?.address).toBe('10.0.0.1');
     expect(hosts.nextCheckAt).toBe(6_000);

@@ -112,7 +112,7 @@ describe('StartupPacer', () => {
     vi.useRealTimers();
     // Real timers, a clock that stands still: no token is earned between the
     // constructor and firstPoll, however slowly a busy machine runs this test.
-    const pacer = new StartupPacer(0, { now: () => 0, setTimeout: (run, ms) => setTimeout(run, ms), clearTimeout: (timer) => clearTimeout(timer) });
+    const pacer = new StartupPacer(0, { now: () => 0, setTimeout: (run, ms) => setTimeout(run, ms), clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout) });
     const member = pacer.join(60_000);
     const waiting = member.firstPoll(() => {})!;
     const timer = (pacer as unknown as { timer: NodeJS.Timeout }).timer;

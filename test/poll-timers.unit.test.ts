@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_TIMER_MS } from '../src/dns/timers.js';
-import { PollTimers, type PollClock, type PollEntry } from '../src/poll-timers.js';
+import { MAX_TIMER_MS, type Timers } from '../src/dns/timers.js';
+import { PollTimers, type PollEntry } from '../src/poll-timers.js';
 
 /**
  * The shared poll timer: one heap, one armed timer. A scripted clock records
@@ -11,7 +11,7 @@ function scriptedClock() {
   let nextId = 1;
   const armed = new Map<number, { callback: () => void; at: number; unref: boolean }>();
   const requested: number[] = [];
-  const clock: PollClock = {
+  const clock: Timers = {
     now: () => now,
     setTimeout: (callback, ms) => {
       const id = nextId++;

@@ -317,7 +317,7 @@ describe('Watcher timers (real)', () => {
       failedFamilies: [],
     }));
     watcher.subscribe(() => {});
-    await vi.waitFor(() => expect(watcher.nextPollAt).toBeGreaterThan(Date.now() + 1_000));
+    await vi.waitFor(() => expect(watcher.nextPollAt).toBeGreaterThan(performance.now() + 1_000));
     // The one shared timer every watcher's next poll waits on (poll-timers.ts).
     const timer = (pollTimers as unknown as { timer: NodeJS.Timeout | undefined }).timer;
     expect(timer?.hasRef()).toBe(false);

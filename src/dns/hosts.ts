@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import { canonicalName } from './names.js';
 import { FileReadError, formatBytes, readTextFile, sameIdentity, statRegular, type FileIdentity } from './text-file.js';
 import type { Family, ResolvedAddress } from './types.js';
+import { systemTimers, type Timers } from './timers.js';
 
 export const DEFAULT_HOSTS_PATH = '/etc/hosts';
 
@@ -121,8 +122,8 @@ export interface HostsFileOptions {
    * what was read last. Default 1000.
    */
   statIntervalMs?: number;
-  /** Clock for the stat interval (ms); default `Date.now`. Tests inject one. */
-  now?: () => number;
+  /** Clock for the stat interval: the library's one monotonic clock (timers.ts) unless given. */
+  clock?: Pick<Timers, 'now'>;
   /** Bytes read at most; default {@link MAX_HOSTS_BYTES}. */
   maxBytes?: number;
 }
@@ -138,7 +139,7 @@ export class HostsFile {
   lastError?: string;
 
   readonly #statIntervalMs: number;
-  readonly #now: () => number;
+  readonly #clock: Pick<Timers, 'now'>;
   readonly #maxBytes: number;
   #table: HostsTable | null = null;
   #checkedAt = 0;
@@ -158,7 +159,7 @@ export class HostsFile {
       throw new TypeError(`Invalid maxBytes ${String(maxBytes)}: expected a whole number of bytes >= 1`);
     }
     this.#statIntervalMs = interval;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemTimers;
     this.#maxBytes = maxBytes;
   }
 
@@ -182,7 +183,7 @@ export class HostsFile {
   }
 
   #refresh(): Promise<void> {
-    if (this.#loaded && this.#now() - this.#checkedAt < this.#statIntervalMs) return Promise.resolve();
+    if (this.#loaded && this.#clock.now() - this.#checkedAt < this.#statIntervalMs) return Promise.resolve();
     // Concurrent lookups share one stat/read.
     this.#refreshing ??= this.#doRefresh().finally(() => {
       this.#refreshing = null;
@@ -203,7 +204,7 @@ export class HostsFile {
       this.lastError = code === 'ENOTREG' ? `${(err as FileReadError).message}; expected a file` : `${this.path}: ${code}`;
     } finally {
       this.#loaded = true;
-      this.#checkedAt = this.#now();
+      this.#checkedAt = this.#clock.now();
     }
   }
 }

@@ -4,8 +4,9 @@ import { DnsClient, RCODE, type QueryType } from './client.js';
 import { DnsError } from './errors.js';
 import { HostsFile } from './hosts.js';
 import { isAddressOf, mayBeIpLiteral } from './ip-text.js';
-import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, sameName, trimDot } from './names.js';
+import { hostNameProblem, isHostName, sameName, trimDot } from './names.js';
 import { readResolvConf, searchCandidates } from './resolv-conf.js';
+import type { Timers } from './timers.js';
 import { report } from '../observe.js';
 import { trace } from '../trace.js';
 import type { Family, Nameserver, ResolvConf, ResolvedAddress, Resolution } from './types.js';
@@ -31,6 +32,8 @@ export interface StubResolverOptions {
   timeoutMs?: number;
   /** Rounds over the nameservers; default from resolv.conf. */
   attempts?: number;
+  /** The clock for try timeouts, socket ages and hosts-file re-reads; the library's one clock unless given. */
+  timers?: Timers;
 }
 
 type FamilyOutcome =
@@ -67,7 +70,7 @@ export class StubResolver {
 
   constructor(options: StubResolverOptions = {}) {
     this.options = options;
-    this.hosts = options.hostsPath === false ? null : new HostsFile(options.hostsPath);
+    this.hosts = options.hostsPath === false ? null : new HostsFile(options.hostsPath, { clock: options.timers });
   }
 
   /** resolv.conf as this resolver uses it (after overrides). */
@@ -104,7 +107,7 @@ export class StubResolver {
       return { name: trimDot(name), addresses: fromHosts, source: 'hosts', failedFamilies: [] };
     }
     const { conf, client } = await this.setup();
-    const candidates = searchCandidates(name, conf).filter(isValidName);
+    const candidates = searchCandidates(name, conf).filter(isHostName);
     let sawNoData = false;
     let alreadyAsked: string | undefined;
     if (known !== undefined && candidates.includes(known)) {
@@ -148,7 +151,7 @@ export class StubResolver {
         timeoutMs: this.options.timeoutMs ?? base.timeoutMs,
         attempts: this.options.attempts ?? base.attempts,
       };
-      this.client = new DnsClient({ timeoutMs: conf.timeoutMs, attempts: conf.attempts, rotate: conf.rotate, onAttempt: report, trace });
+      this.client = new DnsClient({ timeoutMs: conf.timeoutMs, attempts: conf.attempts, rotate: conf.rotate, timers: this.options.timers, onAttempt: report, trace });
       if (this.closed) this.client.close();
       return { conf, client: this.client };
     })();
@@ -192,7 +195,7 @@ export class StubResolver {
         }
         // The answer pointed elsewhere without that name's records: ask for the target.
         if (walked.finalName !== current) {
-          if (!isValidName(walked.finalName)) {
+          if (!isHostName(walked.finalName)) {
             throw new DnsError('BADRESPONSE', fqdn, `CNAME chain for ${fqdn} points to an invalid name ${JSON.stringify(walked.finalName)}`);
           }
           current = walked.finalName;
@@ -268,30 +271,7 @@ function familiesOf(family: Family): Array<4 | 6> {
   return family === 0 ? [4, 6] : [family];
 }
 
-function isValidName(name: string): boolean {
-  const bare = trimDot(name);
-  if (bare.length === 0 || bare.length > MAX_NAME_LENGTH) return false;
-  // Every label 1-63 characters, no whitespace, no backslash: one pass, no label list (it runs at every poll).
-  let label = 0;
-  for (let i = 0; i < bare.length; i++) {
-    const c = bare.charCodeAt(i);
-    if (c === 0x2e) {
-      if (label === 0 || label > MAX_LABEL_LENGTH) return false;
-      label = 0;
-      continue;
-    }
-    if (c === 0x5c || c === 0x20 || (c >= 0x09 && c <= 0x0d) || (c >= 0x80 && /\s/.test(bare[i]!))) return false;
-    label++;
-  }
-  return label > 0 && label <= MAX_LABEL_LENGTH;
-}
-
 function assertValidName(name: string): void {
-  if (!isValidName(name)) {
-    throw new DnsError(
-      'BADNAME',
-      name,
-      `Invalid DNS name ${JSON.stringify(name)}: expected dot-separated labels of 1-${MAX_LABEL_LENGTH} characters, at most ${MAX_NAME_LENGTH} in all`,
-    );
-  }
+  const problem = hostNameProblem(name);
+  if (problem) throw new DnsError('BADNAME', name, `Invalid DNS name ${JSON.stringify(name)}: ${problem}`);
 }

@@ -29,7 +29,10 @@ export interface UdpLaneSettings {
 
 export interface UdpLaneEvents {
   message(port: UdpPort, message: Buffer, remote: dgram.RemoteInfo): void;
-  /** A socket error; the lane has already closed the port unless the error was ECONNREFUSED. */
+  /**
+   * A socket error; the lane has already closed the port unless the error was
+   * ECONNREFUSED (an ICMP port unreachable, read from the socket or returned by a send).
+   */
   error(port: UdpPort, error: NodeJS.ErrnoException): void;
 }
 
@@ -105,8 +108,13 @@ export class UdpLane {
       port.backlog.push({ message, onError });
       return;
     }
-    port.socket.send(message, (error) => {
-      if (error) onError(error);
+    port.socket.send(message, (error: NodeJS.ErrnoException | null) => {
+      if (!error) return;
+      // The kernel hands an ICMP port unreachable to whichever call comes
+      // next on the socket: a read (the 'error' event) or this send. Either
+      // way nothing listens there, so it is reported one way.
+      if (error.code === 'ECONNREFUSED') this.events.error(port, error);
+      else onError(error);
     });
   }
 
