@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import type * as dnsPacket from 'dns-packet';
-import { DnsError, closedError, type DnsErrorCode } from './errors.js';
+import { DnsError, closedError, idsExhausted, type DnsErrorCode } from './errors.js';
 import { IdPool } from './id-pool.js';
 import { NameserverState, type NameserverStatus } from './nameserver-state.js';
 import { QueryGate, groupOf, type GateRefusal } from './query-gate.js';
@@ -210,6 +210,18 @@ const FAILING_RCODES: ReadonlySet<number> = new Set([RCODE.SERVFAIL, RCODE.REFUS
  * validation, retries and TCP fallback on truncation. It knows nothing about
  * search lists, CNAMEs or grpc; {@link query} returns the validated reply of
  * the first server that gave a usable one.
+ *
+ * A query asks its servers in `attempts` rounds, each server once a round,
+ * healthiest first. It resolves with the first NOERROR or NXDOMAIN reply —
+ * from the try in progress or from an earlier one that timed out but was
+ * answered late; SERVFAIL, REFUSED, timeouts, a refused port, a full line and
+ * socket errors move on to the next server (each reported to `onAttempt`).
+ * It rejects with a {@link DnsError} naming the most telling failure when no
+ * server gave a usable reply, or at once when its signal aborts. A truncated
+ * UDP reply is asked again over TCP with the configured timeout, not the
+ * adaptive one: TCP does not lose datagrams (the kernel retransmits), so a
+ * short timeout would only cut off a long answer on its way. (Comments on
+ * members are kept in the package's bundles, so the reasoning lives here.)
  */
 export class DnsClient {
   private readonly timeoutMs: number;
@@ -223,13 +235,11 @@ export class DnsClient {
   private readonly maxQueued: number;
   private readonly onAttempt: ((event: () => AttemptEvent) => void) | undefined;
   private readonly trace: ((line: () => string) => void) | undefined;
-  /** One state per nameserver asked, by `host|port`. */
   private readonly states = new Map<string, NameserverState>();
   private readonly stateByServer = new WeakMap<Nameserver, NameserverState>();
   private readonly ids = new IdPool();
   private readonly udp: UdpTries<QueryRun<DnsReply>>;
   private readonly tcpSockets = new Set<net.Socket>();
-  /** `options rotate`: advances per query, from a random start (glibc's `nameserver_offset`). */
   private rotation: number;
   private closed = false;
 
@@ -278,16 +288,7 @@ export class DnsClient {
     });
   }
 
-  /**
-   * Ask `servers` (`attempts` rounds, each server once a round, healthiest
-   * first) for `name`/`type`. Resolves with the first NOERROR or NXDOMAIN
-   * reply — from the try in progress or from an earlier one that timed out but
-   * was answered late; SERVFAIL, REFUSED, timeouts, a refused port, a full
-   * queue and socket errors move on to the next server (each reported to
-   * `onAttempt`). Rejects with a {@link DnsError} naming the most telling
-   * failure when no server gave a usable reply, or at once when
-   * `options.signal` aborts (see {@link QueryOptions.signal}).
-   */
+  /** Ask `servers` for `name`/`type` (see the class notes and {@link QueryOptions.signal}). */
   query(servers: readonly Nameserver[], name: string, type: QueryType, options: QueryOptions = {}): Promise<DnsReply> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(givenUp(signal, name, type));
@@ -296,7 +297,7 @@ export class DnsClient {
     return run.outcome;
   }
 
-  /** Close every socket; in-flight and queued queries reject with code `CLOSED`. Idempotent. */
+  /** Close every socket; queries in flight or in line reject with `CLOSED`. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -310,25 +311,23 @@ export class DnsClient {
     this.tcpSockets.clear();
   }
 
-  /** Every nameserver this client has asked, in the order first asked: timeouts, latency, health, what it holds. */
+  /** Every nameserver asked, in the order first asked. */
   servers(): NameserverStatus[] {
     const now = this.timers.now();
     return [...this.states.values()].map((state) => state.status(now));
   }
 
-  /** Query ids held now: UDP tries in flight or listening on after their timeout, and TCP tries. */
+  /** Query ids held now. */
   get idsInUse(): number {
     return this.ids.inUse;
   }
 
-  /** UDP sockets open now, over every nameserver (current and retired). */
   get udpSocketCount(): number {
     let count = 0;
     for (const { udp } of this.states.values()) count += udp.socketCount;
     return count;
   }
 
-  /** The tries of one query, in rounds over its servers, until one answers or every round failed. */
   private async drive(run: QueryRun<DnsReply>, servers: readonly Nameserver[]): Promise<void> {
     try {
       if (servers.length === 0) throw new DnsError('NETWORK', run.name, `No nameserver to ask for ${run.name}`);
@@ -374,11 +373,7 @@ export class DnsClient {
     }
   }
 
-  /**
-   * One try on one server, in its pipeline: a slot, UDP, then TCP if the UDP
-   * reply was truncated. Null when the query was given up meanwhile (or, for
-   * a probe, when no slot was free).
-   */
+  /** A slot, UDP, then TCP after truncation; null when given up (or a probe found no slot). */
   private async tryServer(run: QueryRun<DnsReply>, state: NameserverState, round: number, report: TryReport, probe: boolean): Promise<DnsReply | DnsError | null> {
     const { gate } = state;
     const group = groupOf(run.name);
@@ -421,7 +416,6 @@ export class DnsClient {
     }
   }
 
-  /** Why a try did not get a slot, as its query sees it: null when the query was given up, else a DnsError. */
   private refusal(why: GateRefusal, run: QueryRun<DnsReply>, state: NameserverState, group: string): DnsError | null {
     if (why === 'cancelled') return null;
     if (why === 'closed') return closedError(run.name);
@@ -434,15 +428,10 @@ export class DnsClient {
     );
   }
 
-  /**
-   * The question again over TCP, after a truncated UDP reply. TCP gets the
-   * configured timeout, not the adaptive one: it does not lose datagrams
-   * (the kernel retransmits), so a short timeout would only cut off a long
-   * answer that was on its way.
-   */
+  /** The question again over TCP, with the configured timeout (see the class notes). */
   private async askTcp(run: QueryRun<DnsReply>, state: NameserverState): Promise<DnsReply | DnsError | null> {
     const id = this.ids.take();
-    if (id === undefined) return new DnsError('OVERLOADED', run.name, `All 65536 query ids are in use; not asking for ${run.name}`);
+    if (id === undefined) return idsExhausted(run.name);
     const query = encodeQuery(id, run.name, run.type, 0);
     const question: TryQuestion = { name: run.name, type: run.type, query, questionEnd: questionEnd(query, false), server: state.label, decoded: 0, defect: undefined };
     const tcp = askOverTcp(state.server, question, {
@@ -465,7 +454,6 @@ export class DnsClient {
     return toReply(outcome, 'tcp');
   }
 
-  /** A fresh query may send a probe to a failed server (server-health.ts), beside its own try. */
   private maybeProbe(states: readonly NameserverState[], asking: NameserverState, run: QueryRun<DnsReply>): void {
     if (states.length < 2) return;
     const target = probeTarget(states, asking, this.timers.now(), this.random);
@@ -474,7 +462,6 @@ export class DnsClient {
     void this.probe(target, run.name, run.type);
   }
 
-  /** One try to `state` for its health's sake: never waits in line, never retried, its outcome only recorded. */
   private async probe(state: NameserverState, name: string, type: QueryType): Promise<void> {
     try {
       await this.tryServer(new QueryRun<DnsReply>(name, type), state, 0, { transport: 'udp', timeoutMs: 0 }, true);
@@ -483,7 +470,6 @@ export class DnsClient {
     }
   }
 
-  /** Every reply that passed validation, on either transport, timely or late: the server's latency and health. */
   private replied(state: NameserverState, packet: ReplyPacket, latencyMs: number): void {
     const rcode = rcodeOf(packet);
     const now = this.timers.now();

@@ -95,15 +95,12 @@ interface Waiter {
   waiting: boolean;
 }
 
-/** One parent domain's tries: how many hold a slot, its line, and its place in the ring of groups that wait. */
+/** One parent domain's tries: how many hold a slot, and its line. */
 interface Group {
   readonly key: string;
   inFlight: number;
   head: Waiter | null;
   tail: Waiter | null;
-  /** Neighbours in the ring of groups with waiters; null while its line is empty. */
-  prevInRing: Group | null;
-  nextInRing: Group | null;
 }
 
 export interface GateSettings {
@@ -121,14 +118,13 @@ export interface GateSettings {
 }
 
 export class QueryGate {
-  /** Tries in flight it may have now. */
   limit: number;
   readonly maxQueued: number;
   private inFlight = 0;
   private waiting = 0;
   private readonly groups = new Map<string, Group>();
-  /** The group whose turn is next among those waiting; null when nobody waits. */
-  private turn: Group | null = null;
+  /** Groups with a line, in turn. */
+  private readonly turns = new Map<string, Group>();
   private readonly answering: () => boolean;
 
   constructor(private readonly settings: GateSettings) {
@@ -137,12 +133,12 @@ export class QueryGate {
     this.answering = settings.answering ?? (() => false);
   }
 
-  /** Slots one group may hold now: {@link GROUP_SHARE} of the limit, at least one. */
+  /** {@link GROUP_SHARE} of the limit, at least 1. */
   get groupLimit(): number {
     return Math.max(1, Math.floor(this.limit * GROUP_SHARE));
   }
 
-  /** Take a slot for a try of `group` now if one is free for it and nobody of its group waits (the common case, no promise). */
+  /** A slot now, if free for `group` and none of it waits. */
   tryEnter(group: string): boolean {
     if (this.inFlight >= this.limit) return false;
     const entry = this.groups.get(group);
@@ -151,7 +147,7 @@ export class QueryGate {
     return true;
   }
 
-  /** Wait in `group`'s line for a slot; `admitted` rejects with a {@link GateRefusal}. */
+  /** Wait in `group`'s line; refusals are {@link GateRefusal}s. */
   wait(group: string): GateWait {
     if (this.waiting >= this.maxQueued) {
       // A refusal is a tag the client turns into a DnsError naming the server, not an error of its own.
@@ -166,7 +162,7 @@ export class QueryGate {
     if (entry.tail) entry.tail.next = waiter;
     else {
       entry.head = waiter;
-      this.joinRing(entry);
+      this.turns.set(entry.key, entry);
     }
     entry.tail = waiter;
     this.waiting++;
@@ -183,7 +179,7 @@ export class QueryGate {
     };
   }
 
-  /** A try of `group` gave its slot back: the slot goes to the next group in turn that may take it. */
+  /** A try of `group` gave its slot back. */
   leave(group: string): void {
     const entry = this.groups.get(group);
     if (!entry) return;
@@ -193,24 +189,22 @@ export class QueryGate {
     this.dispatch();
   }
 
-  /** A usable answer came: while tries wait, the limit grows by one (up to `maxLimit`). */
+  /** An answer: +1 to the limit while tries wait. */
   answered(): void {
     if (this.waiting === 0 || this.limit >= this.settings.maxLimit) return;
     this.limit++;
     this.dispatch();
   }
 
-  /** A try timed out: with the server silent for a timeout, the limit falls back to where it started. */
+  /** A timeout: back to the initial limit if the server is silent. */
   timedOut(): void {
     if (!this.answering()) this.limit = Math.min(this.settings.initialLimit, this.settings.maxLimit);
   }
 
-  /** How long a waiter may have waited and still get a slot, now. */
   longestWait(): number {
     return this.answering() ? this.settings.maxWaitMs * ANSWERING_WAIT_FACTOR : this.settings.maxWaitMs;
   }
 
-  /** Refuse every waiter (the client is closing). */
   close(): void {
     for (const entry of [...this.groups.values()]) {
       for (let waiter = entry.head; waiter; waiter = entry.head) {
@@ -219,7 +213,7 @@ export class QueryGate {
       }
     }
     this.groups.clear();
-    this.turn = null;
+    this.turns.clear();
   }
 
   get queued(): number {
@@ -230,18 +224,12 @@ export class QueryGate {
     return this.inFlight;
   }
 
-  /** Hand free slots to waiting groups in turn, refusing on the way those that waited too long. */
+  /** Free slots to waiting groups in turn. */
   private dispatch(): void {
     let maxWait: number | undefined;
-    let passed = 0;
-    while (this.inFlight < this.limit && this.turn) {
-      const entry = this.turn;
-      if (entry.inFlight >= this.groupLimit) {
-        // At its share: the next group's turn. A whole round with nobody admitted ends it.
-        this.turn = entry.nextInRing;
-        if (++passed > this.groups.size) return;
-        continue;
-      }
+    while (this.inFlight < this.limit) {
+      const entry = this.nextInTurn();
+      if (!entry) return;
       const waiter = entry.head!;
       this.unlink(waiter);
       const waited = this.settings.timers.now() - waiter.since;
@@ -250,12 +238,21 @@ export class QueryGate {
         waiter.reject('expired');
         continue;
       }
-      // Its try is in; the next group in the ring has the next turn.
-      if (this.turn === entry) this.turn = entry.nextInRing ?? null;
-      passed = 0;
+      // In; if its line goes on, it waits for its next turn at the back.
+      if (entry.head) {
+        this.turns.delete(entry.key);
+        this.turns.set(entry.key, entry);
+      }
       this.admit(entry);
       waiter.resolve();
     }
+  }
+
+  /** The first group in turn under its share. */
+  private nextInTurn(): Group | undefined {
+    const share = this.groupLimit;
+    for (const entry of this.turns.values()) if (entry.inFlight < share) return entry;
+    return undefined;
   }
 
   private admit(entry: Group): void {
@@ -266,13 +263,12 @@ export class QueryGate {
   private groupFor(key: string): Group {
     let entry = this.groups.get(key);
     if (!entry) {
-      entry = { key, inFlight: 0, head: null, tail: null, prevInRing: null, nextInRing: null };
+      entry = { key, inFlight: 0, head: null, tail: null };
       this.groups.set(key, entry);
     }
     return entry;
   }
 
-  /** A group with no try in flight and nobody in line is forgotten: the map holds only groups that hold something. */
   private forgetIfIdle(entry: Group): void {
     if (entry.inFlight === 0 && !entry.head) this.groups.delete(entry.key);
   }
@@ -286,33 +282,6 @@ export class QueryGate {
     else entry.tail = waiter.prev;
     waiter.prev = waiter.next = null;
     this.waiting--;
-    if (!entry.head) this.leaveRing(entry);
-  }
-
-  /** A group whose line was empty joins the ring, just before the group whose turn is next (last in this round). */
-  private joinRing(entry: Group): void {
-    const turn = this.turn;
-    if (!turn) {
-      entry.prevInRing = entry.nextInRing = entry;
-      this.turn = entry;
-      return;
-    }
-    const last = turn.prevInRing!;
-    entry.prevInRing = last;
-    entry.nextInRing = turn;
-    last.nextInRing = entry;
-    turn.prevInRing = entry;
-  }
-
-  private leaveRing(entry: Group): void {
-    const { prevInRing: prev, nextInRing: next } = entry;
-    if (!prev || !next) return;
-    if (next === entry) this.turn = null;
-    else {
-      prev.nextInRing = next;
-      next.prevInRing = prev;
-      if (this.turn === entry) this.turn = next;
-    }
-    entry.prevInRing = entry.nextInRing = null;
+    if (!entry.head) this.turns.delete(entry.key);
   }
 }

@@ -6,11 +6,11 @@
  * everything it holds is dropped at once.
  */
 export class QueryRun<Reply> {
-  /** Settled: no further try starts, and whatever ends later finds nothing to settle. */
+  /** Settled: nothing more starts. */
   done = false;
   /** What `DnsClient.query()` returns. */
   readonly outcome: Promise<Reply>;
-  /** What it holds: usually one thing (the try in progress), so a plain array, not a Set. */
+  /** Usually one thing: an array, not a Set. */
   private holds: Array<() => void> = [];
   private resolve!: (reply: Reply) => void;
   private reject!: (error: Error) => void;
@@ -33,7 +33,7 @@ export class QueryRun<Reply> {
     }
   }
 
-  /** Keep `drop` until the query settles (then it is called), or until the returned release. */
+  /** Keep `drop` until settled (then called) or released. */
   hold(drop: () => void): () => void {
     this.holds.push(drop);
     return () => {

@@ -63,10 +63,13 @@ export type PortSlot = 0 | 1;
  * take the same path. At most `maxSockets` are open (current and retired
  * together): while that many are open, rotation waits and the current
  * sockets keep serving, so a dead server with thousands of queries in flight
- * costs `maxSockets` descriptors, not one per `maxQueriesPerPort` queries.
+ * costs `maxSockets` descriptors, not one per `maxQueriesPerPort` queries. A
+ * retired socket still receives the replies to its queries in flight, then
+ * closes; at the bound a timed-out socket keeps serving (a retry from a known
+ * port beats none), and a slot without a socket borrows an open one.
  */
 export class UdpLane {
-  /** The socket each slot's next query leaves from. */
+  /** Each slot's current socket. */
   private readonly current: [UdpPort | null, UdpPort | null] = [null, null];
   /** The nameserver's family, found once (net.isIPv6 is a long regular expression; a lane opens a socket every 16 queries). */
   private readonly family: 4 | 6;
@@ -118,7 +121,7 @@ export class UdpLane {
     });
   }
 
-  /** Open sockets: the current ones, retired ones still waiting for replies, and ones whose close has not completed. */
+  /** Open sockets, retired and closing ones included. */
   get socketCount(): number {
     return this.open.size;
   }
@@ -127,11 +130,7 @@ export class UdpLane {
     for (const port of [...this.open]) this.closePort(port);
   }
 
-  /**
-   * No new query leaves from `port` once another may be opened in its place
-   * (it still receives the replies to those in flight, then closes). At the
-   * socket bound it keeps serving: a retry from a known port beats none.
-   */
+  /** No new query from `port` (unless at the socket bound: see the notes above). */
   retire(port: UdpPort): void {
     const slot = this.current.indexOf(port);
     if (slot !== -1 && this.open.size >= this.settings.maxSockets) return;
