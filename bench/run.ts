@@ -6,8 +6,8 @@
  *   npm run bench -- --only scale         one benchmark (comma-separated list accepted)
  *   npm run bench -- --out file.json      write the results elsewhere
  *
- * Each benchmark runs in its own worker process (bench/lib/worker.ts); the
- * resolution-cost one inside a private network namespace when `unshare` is
+ * Each benchmark runs in its own worker process (bench/lib/worker.ts); those
+ * in NETNS_RESOLV_CONFS inside a private network namespace when `unshare` is
  * available (see bench/lib/netns.ts). Exits non-zero only when a benchmark
  * crashed, failed to report, or did not exit by itself; never on timing.
  * --quick writes bench/results.quick.json and --only bench/results.<names>.json
@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from './lib/dns-child.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
-import { NETNS_RESOLV_CONF, POD_SEARCH, prepareNetns, type Netns } from './lib/netns.js';
+import { GLIBC_DEFAULTS_RESOLV_CONF, NETNS_RESOLV_CONF, POD_SEARCH, prepareNetns, type Netns } from './lib/netns.js';
 import type { BenchReport } from './lib/report.js';
 import { formatTable, type Table } from './lib/table.js';
 import { BENCHMARKS, type BenchName } from './lib/benchmarks.js';
@@ -38,6 +38,22 @@ const WORKER = path.join(PROJECT_ROOT, 'bench', 'lib', 'worker.ts');
 const QUICK_LANES = 2;
 /** After a report is written, the worker has this long to exit by itself. */
 const EXIT_GRACE_MS = 10_000;
+/** How long a worker may run: quick, and full unless FULL_RUN_LIMIT_MS says otherwise. */
+const QUICK_RUN_LIMIT_MS = 50_000;
+const FULL_RUN_LIMIT_MS: Partial<Record<BenchName, number>> = { 'lossy-network': 2_400_000 };
+const DEFAULT_FULL_RUN_LIMIT_MS = 900_000;
+/**
+ * Benchmarks that run inside a private network namespace (lib/netns.ts),
+ * with the resolv.conf bind-mounted over /etc/resolv.conf there: where
+ * getaddrinfo is one of the sides, or nftables drops packets.
+ */
+const NETNS_RESOLV_CONFS: Partial<Record<BenchName, string>> = {
+  'resolution-cost': NETNS_RESOLV_CONF,
+  // queries-per-poll's dns.lookup side walks a pod's search list.
+  'queries-per-poll': `${NETNS_RESOLV_CONF}${POD_SEARCH}`,
+  // A pod's resolv.conf with no options line: glibc's 5 s timeout and 2 attempts.
+  'lossy-network': GLIBC_DEFAULTS_RESOLV_CONF,
+};
 
 function option(name: string): string | undefined {
   const index = process.argv.indexOf(`--${name}`);
@@ -55,14 +71,14 @@ function runWorker(name: BenchName, quick: boolean, netns: Netns | { unavailable
     // grpc-js's built-in resolver then uses c-ares with the target's authority as server (read when grpc-js loads).
     env.GRPC_NODE_USE_ALTERNATIVE_RESOLVER = 'true';
   }
-  if (name === 'resolution-cost' || name === 'queries-per-poll') {
-    if (netns && 'wrap' in netns) {
+  if (netns) {
+    if ('wrap' in netns) {
       const wrapped = netns.wrap(process.execPath, [...args, '--netns']);
       command = wrapped.command;
       finalArgs = wrapped.args;
       Object.assign(env, wrapped.env);
     } else {
-      finalArgs = [...args, '--no-netns', netns && 'unavailable' in netns ? netns.unavailable : 'needs unshare'];
+      finalArgs = [...args, '--no-netns', netns.unavailable];
     }
   }
   const started = performance.now();
@@ -133,10 +149,14 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   console.log(`grpc-dns-watch benchmarks${quick ? ' (--quick)' : ''}\nmachine: ${describeMachine(machine)}`);
 
-  const netns = selected.includes('resolution-cost') ? prepareNetns() : undefined;
-  if (netns && 'unavailable' in netns) console.log(`dns.lookup side: skipped: ${netns.unavailable}`);
-  // queries-per-poll's dns.lookup side walks a pod's search list: its own namespace, with a pod resolv.conf.
-  const podNetns = selected.includes('queries-per-poll') ? prepareNetns(`${NETNS_RESOLV_CONF}${POD_SEARCH}`) : undefined;
+  const namespaces = new Map<BenchName, Netns | { unavailable: string }>();
+  for (const name of selected as BenchName[]) {
+    const resolvConf = NETNS_RESOLV_CONFS[name];
+    if (resolvConf === undefined) continue;
+    const netns = prepareNetns(resolvConf);
+    namespaces.set(name, netns);
+    if ('unavailable' in netns) console.log(`${name}: no private network namespace: ${netns.unavailable}`);
+  }
   const startedAt = new Date().toISOString();
   const started = performance.now();
   const outcomes: Outcome[] = [];
@@ -150,7 +170,8 @@ async function main(): Promise<void> {
     const lane = async (): Promise<void> => {
       for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
         console.log(`\n▶ ${name}`);
-        const outcome = await runWorker(name, quick, name === 'queries-per-poll' ? podNetns : netns, quick ? 50_000 : 900_000);
+        const limitMs = quick ? QUICK_RUN_LIMIT_MS : (FULL_RUN_LIMIT_MS[name] ?? DEFAULT_FULL_RUN_LIMIT_MS);
+        const outcome = await runWorker(name, quick, namespaces.get(name), limitMs);
         outcomes.push(outcome);
         if (outcome.report) printReport(outcome.report);
         console.log(`\n${outcome.status === 'ok' ? '✔' : '✘'} ${name}: ${outcome.status} in ${(outcome.durationMs / 1000).toFixed(1)} s${outcome.error ? ` — ${outcome.error}` : ''}`);
@@ -159,8 +180,7 @@ async function main(): Promise<void> {
     await Promise.all(Array.from({ length: lanes }, lane));
     outcomes.sort((a, b) => selected.indexOf(a.name) - selected.indexOf(b.name));
   } finally {
-    if (netns && 'dispose' in netns) netns.dispose();
-    if (podNetns && 'dispose' in podNetns) podNetns.dispose();
+    for (const netns of namespaces.values()) if ('dispose' in netns) netns.dispose();
   }
   const durationMs = performance.now() - started;
 

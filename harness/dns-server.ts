@@ -24,6 +24,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomBytes, randomInt } from 'node:crypto';
 import * as dnsPacket from 'dns-packet';
+import { bindUdp, closeUdp } from './udp-sockets.js';
 
 export type RecordSet = {
   A?: string[];
@@ -50,6 +51,15 @@ export interface FaultOptions {
   name?: string;
   /** Only queries of this type ('A', 'AAAA', …): "only the AAAA of this name". Default: every type. */
   type?: string;
+  /** Only queries for this name or names under it (`slow.test` matches `a.slow.test`). Default: all names. */
+  domain?: string;
+  /**
+   * Each matching query gets the fault with this probability (0 < p ≤ 1,
+   * drawn per query; a query spared goes on to the next fault or is
+   * answered). Default 1. `{ probability: 0.9 }` with 'drop' is a server that
+   * answers a tenth of its queries at random.
+   */
+  probability?: number;
   /** Default 'udp' for 'truncate' and 'other-port', otherwise 'both'. 'other-port' is UDP-only. */
   transport?: 'udp' | 'tcp' | 'both';
   /** Apply to the next N matching queries, then remove the fault. Default: unlimited. */
@@ -122,6 +132,9 @@ interface ActiveFault {
   delayMs: number;
   name?: string;
   type?: string;
+  /** With its leading dot, for a suffix match; the domain itself is `domain.slice(1)`. */
+  domain?: string;
+  probability: number;
   transport: 'udp' | 'tcp' | 'both';
   remaining: number;
   thenAnswer: boolean;
@@ -380,9 +393,12 @@ export class DnsTestServer {
     if (!Number.isFinite(thenAnswerDelayMs) || thenAnswerDelayMs < 0) {
       throw new TypeError(`thenAnswerDelayMs must be a finite number >= 0, got ${thenAnswerDelayMs}`);
     }
-    const active: ActiveFault = { kind, delayMs, transport, remaining: count, thenAnswer, thenAnswerDelayMs };
+    const probability = options.probability ?? 1;
+    if (!(probability > 0 && probability <= 1)) throw new TypeError(`probability must be a number in (0, 1], got ${probability}`);
+    const active: ActiveFault = { kind, delayMs, transport, remaining: count, thenAnswer, thenAnswerDelayMs, probability };
     if (options.name !== undefined) active.name = normalizeName(validateName(options.name, 'fault name'));
     if (options.type !== undefined) active.type = options.type;
+    if (options.domain !== undefined) active.domain = `.${normalizeName(validateName(options.domain, 'fault domain'))}`;
     this.faults.unshift(active);
   }
 
@@ -393,7 +409,9 @@ export class DnsTestServer {
       (f) =>
         (f.name === undefined || f.name === key) &&
         (f.type === undefined || typeMatches(f.type, type)) &&
-        (f.transport === 'both' || f.transport === transport),
+        (f.domain === undefined || key.endsWith(f.domain) || key === f.domain.slice(1)) &&
+        (f.transport === 'both' || f.transport === transport) &&
+        (f.probability === 1 || Math.random() < f.probability),
     );
     const fault = this.faults[index];
     if (!fault) return undefined;
@@ -839,34 +857,6 @@ function udpLimit(query: dnsPacket.DecodedPacket): number {
   const opt = findOpt(query);
   if (!opt) return PLAIN_UDP_LIMIT;
   return Math.min(Math.max(opt.udpPayloadSize, PLAIN_UDP_LIMIT), MAX_UDP_LIMIT);
-}
-
-function bindUdp(host: string, port: number): Promise<dgram.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: net.isIPv6(host) });
-    const onError = (err: Error): void => {
-      socket.close();
-      reject(err);
-    };
-    socket.once('error', onError);
-    socket.bind({ address: host, port, exclusive: true }, () => {
-      socket.off('error', onError);
-      socket.on('error', () => {
-        /* ICMP errors etc. on an unconnected socket: nothing to do */
-      });
-      resolve(socket);
-    });
-  });
-}
-
-function closeUdp(socket: dgram.Socket): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      socket.close(() => resolve());
-    } catch {
-      resolve(); // already closed
-    }
-  });
 }
 
 function listenTcp(host: string, port: number): Promise<net.Server> {

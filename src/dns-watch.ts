@@ -1,7 +1,11 @@
 import { EventEmitter } from 'node:events';
+import net from 'node:net';
 import { DnsError } from './dns/errors.js';
+import { hostNameProblem } from './dns/names.js';
+import { formatNameserver } from './dns/resolv-conf.js';
 import type { ResolvedAddress } from './dns/types.js';
-import { resolveOptions, type WatchOptions } from './options.js';
+import { describe, resolveOptions, type WatchOptions } from './options.js';
+import { TargetError, parseWrittenTarget } from './target.js';
 import { registry } from './registry.js';
 import type { Delivery, Subscription, WatcherStats } from './watcher.js';
 import { minTtl } from './watcher.js';
@@ -104,29 +108,26 @@ class UpdateStream implements AsyncIterator<WatchUpdate> {
 }
 
 /**
- * The watcher without grpc: the same shared polling, diffing and failure
- * policy a channel gets, as events (`update`, `error`) and as an async
+ * What `watch()` returns: the polling, diffing and failure policy a grpc
+ * channel gets, without grpc — as events (`update`, `error`) and as an async
  * iterable of updates. `error` is only emitted when someone listens, so an
- * unobserved DNS failure never throws.
+ * unobserved DNS failure never throws. An open watch keeps the process
+ * alive until `close()` (or `unref()`).
  *
- * Nothing is kept that nobody reads: a watch used through events holds only
- * the latest update ({@link DnsWatch.current}); an async iterator that falls behind
- * holds at most one pending update — the latest set, with `added`/`removed`
- * relative to what that iterator last yielded (latest wins; no change is
- * lost from the diff, only the intermediate sets). An iterator started
- * after updates arrived begins with the current one.
+ * An async iterator that falls behind gets the latest set next, with
+ * `added`/`removed` relative to what it last yielded: no change is lost from
+ * the diff, only the sets in between. An iterator started after updates
+ * arrived begins with the current one.
  */
 export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncIterable<WatchUpdate> {
   private subscription: Subscription | undefined;
-  /**
-   * The last update, kept as its parts: the records are the watcher's own
-   * (shared, not copied) and {@link DnsWatch.current} builds the update when
-   * read. A built update — its sorted list, copied records and Date — would
-   * cost more than everything else a watched name holds.
-   */
+  // The last update, kept as its parts: the records are the watcher's own
+  // (shared, not copied) and `current` builds the update when read. A built
+  // update — its sorted list, copied records and Date — would cost more than
+  // everything else a watched name holds.
   private latest: { records: readonly ResolvedAddress[]; added: string[]; removed: string[]; at: number } | undefined;
   private latestError: DnsError | undefined;
-  /** Active async iterators; created on first use, so an event-only watch holds none. */
+  // Active async iterators; created on first use, so an event-only watch holds none.
   private streams: Set<UpdateStream> | undefined;
   private closed = false;
   private holding = false;
@@ -136,9 +137,7 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
     options: WatchOptions = {},
   ) {
     super();
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new TypeError(`watch() needs a DNS name such as "my-svc.ns.svc.cluster.local", got ${JSON.stringify(name)}`);
-    }
+    checkWatchedName(name);
     // The options are not kept: the shared watcher holds its settings once for every name.
     this.subscription = registry.subscribe(name, resolveOptions(options), (delivery) => this.onDelivery(delivery));
     this.ref();
@@ -240,6 +239,33 @@ function buildUpdate(name: string, records: readonly ResolvedAddress[], added: r
     ttl: minTtl(records),
     at: new Date(at),
   };
+}
+
+const WATCH_TAKES = 'watch() needs a DNS name such as "my-svc.ns.svc.cluster.local" (optionally with a trailing dot) or an IP address';
+
+/**
+ * A name `watch()` can poll, or a TypeError now: a host name by the rule
+ * targets follow (src/dns/names.ts), or an IP literal (returned once). A
+ * gRPC target or `host:port` is not a DNS name: the error says which call
+ * watches what it points at.
+ */
+function checkWatchedName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0) throw new TypeError(`${WATCH_TAKES}, got ${describe(name)}`);
+  if (net.isIP(name) !== 0) return;
+  const problem = hostNameProblem(name);
+  if (problem === undefined) return;
+  if (!/[:[]/.test(name)) throw new TypeError(`${WATCH_TAKES}; ${JSON.stringify(name)} is not one: ${problem}`);
+  let written;
+  try {
+    written = parseWrittenTarget(name);
+  } catch (error) {
+    if (!(error instanceof TargetError)) throw error;
+    throw new TypeError(`${WATCH_TAKES}; ${JSON.stringify(name)} is neither that nor a usable gRPC target: ${error.reason}`);
+  }
+  const servers = written.nameserver ? `, { nameservers: [${JSON.stringify(formatNameserver(written.nameserver))}] }` : '';
+  throw new TypeError(
+    `${WATCH_TAKES}, not a gRPC target or host:port; to watch what ${JSON.stringify(name)} resolves to, call watch(${JSON.stringify(written.host)}${servers})`,
+  );
 }
 
 /** Watch a DNS name's A/AAAA set. See {@link DnsWatch}. */

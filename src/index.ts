@@ -3,6 +3,7 @@
  * Public API only; see DESIGN in docs/ for how the parts fit.
  */
 export { register, unregister, type RegisterOptions } from './grpc/register.js';
+export type { GrpcJsModule } from './grpc/types.js';
 export { TRACER_NAME } from './grpc/trace.js';
 export { SCHEME } from './grpc/resolver.js';
 export { CHANNEL_OPTION_KEYS } from './grpc/channel-options.js';

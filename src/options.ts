@@ -5,7 +5,7 @@ import { MAX_ADDRESSES_OPTION_LIMIT } from './subset.js';
 
 /** Retry schedule after consecutive failures: `initial * multiplier^(n-1)`, capped at `max`. */
 export interface BackoffOptions {
-  /** First retry delay, ms. */
+  /** First retry delay, ms. Default 1000. */
   initial?: number;
   /**
    * Largest retry delay, ms. Default: `refreshInterval`, so a failing poller
@@ -13,27 +13,28 @@ export interface BackoffOptions {
    * struggling DNS server, at the price of noticing its recovery later.
    */
   max?: number;
-  /** Growth per consecutive failure, >= 1. */
+  /** Growth per consecutive failure, 1 to 100. Default 2. */
   multiplier?: number;
 }
 
 /** What a user may pass to `register()` / `watch()`. Every field is optional. */
 export interface WatchOptions {
-  /** Poll period in ms. */
+  /** Poll period, ms. Default 5000. */
   refreshInterval?: number;
   /**
    * Poll no later than the records' TTL says they expire (never sooner than
    * `minInterval`). Behind a cache (the TTL counts down between polls), poll
    * just after each cached copy expires instead, even past `refreshInterval`:
-   * asking sooner returns the same copy.
+   * asking sooner returns the same copy. Default true.
    */
   respectTtl?: boolean;
-  /** Floor between two queries for one name, also for re-resolution requests from a channel, ms. */
+  /** Floor between two queries for one name, also for re-resolution requests from a channel, ms. Default 1000, or `refreshInterval` when that is shorter. */
   minInterval?: number;
-  /** ± fraction applied to every delay so a fleet never polls in lock-step; 0 <= jitter < 1. */
+  /** ± fraction applied to every delay so a fleet never polls in lock-step; 0 <= jitter < 1. Default 0.2. */
   jitter?: number;
+  /** Retry delays after failures. Default 1 s, doubling, up to `refreshInterval`. */
   backoff?: BackoffOptions;
-  /** 4 (A), 6 (AAAA) or 0 (both, asked in parallel). */
+  /** 4 (A), 6 (AAAA) or 0 (both, asked in parallel). Default 0. */
   family?: Family;
   /** DNS servers to ask instead of /etc/resolv.conf's: `1.2.3.4`, `1.2.3.4:53`, `[::1]:53`. */
   nameservers?: readonly (string | Nameserver)[];
@@ -71,22 +72,9 @@ export interface ResolvedOptions {
 }
 
 /**
- * Defaults, each with its reason (the README repeats them):
- * - refreshInterval 5 s: CoreDNS's kubernetes plugin answers with a 5 s TTL by
- *   default, so polling faster mostly sees cached answers; 5 s bounds how long
- *   a new pod waits for traffic at two tiny queries per name per process.
- * - respectTtl: a record that says it expires sooner is asked again sooner.
- * - minInterval 1 s: a channel in trouble calls updateResolution() on every
- *   failed connection; one query a second per name is the most that earns.
- * - jitter 0.2: ±20 % spreads a fleet restarted together over 2 s of each 5 s.
- * - backoff 1 s doubling, capped at refreshInterval: the first retry as soon
- *   as grpc's own connection backoff; the cap means DNS never sees more than
- *   its steady rate from a failing poller, and a client is never blind for
- *   longer than one interval (+ jitter) after DNS answers again (Envoy's
- *   dns_failure_refresh_rate defaults to its refresh rate for this reason).
- *   `max` is left unset so it follows a refreshInterval set later (per channel).
- * - family 0: dual-stack clusters publish both; single-stack ones answer
- *   NODATA for the other family at no extra latency (asked in parallel).
+ * The default of each option (ms, as the options are): refreshInterval 5 s,
+ * respectTtl on, minInterval 1 s, jitter ±20 %, backoff 1 s doubling up to
+ * refreshInterval, family 0 (A and AAAA). Why each: docs/design.md, "Defaults".
  */
 export const DEFAULTS = Object.freeze({
   refreshInterval: 5_000,
@@ -105,12 +93,27 @@ const KNOWN_KEYS = new Set([
 ]);
 
 /**
+ * How a message names the option it is about, where the user set it: an
+ * API option (`Option "refreshInterval"`), a channel option, a command-line
+ * flag. The rest of the message is the same wherever the value came from.
+ */
+export type OptionSubject = (option: string) => string;
+
+const API_OPTION: OptionSubject = (option) => `Option "${option}"`;
+
+/**
  * Apply defaults and validate. Throws a TypeError naming the option and what is accepted.
  * `callerKeys`: the caller's own options, taken out before this call but
  * accepted from the user all the same (register()'s `grpc`, `replaceBuiltin`),
  * so the list of accepted options in the error is the whole list.
+ * `subject`: how the messages name an option (default: as an API option).
  */
-export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions = defaultOptions(), callerKeys: readonly string[] = []): ResolvedOptions {
+export function resolveOptions(
+  options: WatchOptions = {},
+  base: ResolvedOptions = defaultOptions(),
+  callerKeys: readonly string[] = [],
+  subject: OptionSubject = API_OPTION,
+): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`grpc-dns-watch options must be an object, got ${describe(options)}`);
   }
@@ -121,7 +124,7 @@ export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions
   }
   const backoffInput = options.backoff ?? {};
   if (backoffInput === null || typeof backoffInput !== 'object') {
-    throw new TypeError(`Option "backoff" must be an object { initial, max, multiplier }, got ${describe(backoffInput)}`);
+    throw new TypeError(`${subject('backoff')} must be an object { initial, max, multiplier }, got ${describe(backoffInput)}`);
   }
   for (const key of Object.keys(backoffInput)) {
     if (!BACKOFF_KEYS.has(key)) {
@@ -129,35 +132,36 @@ export function resolveOptions(options: WatchOptions = {}, base: ResolvedOptions
     }
   }
   const resolved: ResolvedOptions = {
-    refreshInterval: milliseconds('refreshInterval', options.refreshInterval, base.refreshInterval, 1),
-    respectTtl: boolean('respectTtl', options.respectTtl, base.respectTtl),
-    minInterval: milliseconds('minInterval', options.minInterval, base.minInterval, 0),
-    jitter: fraction('jitter', options.jitter, base.jitter),
+    refreshInterval: milliseconds(subject('refreshInterval'), options.refreshInterval, base.refreshInterval, 1),
+    respectTtl: boolean(subject('respectTtl'), options.respectTtl, base.respectTtl),
+    minInterval: milliseconds(subject('minInterval'), options.minInterval, base.minInterval, 0),
+    jitter: fraction(subject('jitter'), options.jitter, base.jitter),
     backoff: {
-      initial: milliseconds('backoff.initial', backoffInput.initial, base.backoff.initial, 1),
-      max: backoffInput.max === undefined ? base.backoff.max : milliseconds('backoff.max', backoffInput.max, 0, 1),
-      multiplier: multiplier('backoff.multiplier', backoffInput.multiplier, base.backoff.multiplier),
+      initial: milliseconds(subject('backoff.initial'), backoffInput.initial, base.backoff.initial, 1),
+      max: backoffInput.max === undefined ? base.backoff.max : milliseconds(subject('backoff.max'), backoffInput.max, 0, 1),
+      multiplier: multiplier(subject('backoff.multiplier'), backoffInput.multiplier, base.backoff.multiplier),
     },
-    family: family('family', options.family, base.family),
-    nameservers: options.nameservers === undefined ? base.nameservers : nameservers(options.nameservers),
-    timeout: options.timeout === undefined ? base.timeout : milliseconds('timeout', options.timeout, 0, 1),
-    attempts: options.attempts === undefined ? base.attempts : integer('attempts', options.attempts, 1, MAX_ATTEMPTS),
-    resolvConfPath: optionalString('resolvConfPath', options.resolvConfPath, base.resolvConfPath),
-    hostsPath: options.hostsPath === false ? false : hostsPath(options.hostsPath, base.hostsPath),
-    maxAddresses: options.maxAddresses === undefined ? base.maxAddresses : integer('maxAddresses', options.maxAddresses, 1, MAX_ADDRESSES_OPTION_LIMIT),
+    family: family(subject('family'), options.family, base.family),
+    nameservers: options.nameservers === undefined ? base.nameservers : nameservers(options.nameservers, subject),
+    timeout: options.timeout === undefined ? base.timeout : milliseconds(subject('timeout'), options.timeout, 0, 1),
+    attempts: options.attempts === undefined ? base.attempts : integer(subject('attempts'), options.attempts, 1, MAX_ATTEMPTS),
+    resolvConfPath: optionalString(subject('resolvConfPath'), options.resolvConfPath, base.resolvConfPath),
+    hostsPath: options.hostsPath === false ? false : hostsPath(subject('hostsPath'), options.hostsPath, base.hostsPath),
+    maxAddresses:
+      options.maxAddresses === undefined ? base.maxAddresses : integer(subject('maxAddresses'), options.maxAddresses, 1, MAX_ADDRESSES_OPTION_LIMIT),
   };
   if (resolved.refreshInterval < resolved.minInterval) {
     // A short refreshInterval alone is a clear wish to poll that often.
     if (options.minInterval === undefined) resolved.minInterval = resolved.refreshInterval;
     else {
       throw new TypeError(
-        `Option "minInterval" (${resolved.minInterval}) must not exceed "refreshInterval" (${resolved.refreshInterval})`,
+        `${subject('minInterval')} (${resolved.minInterval}) must not exceed "refreshInterval" (${resolved.refreshInterval})`,
       );
     }
   }
   if (resolved.backoff.max !== undefined && resolved.backoff.max < resolved.backoff.initial) {
     throw new TypeError(
-      `Option "backoff.max" (${resolved.backoff.max}) must be >= "backoff.initial" (${resolved.backoff.initial})`,
+      `${subject('backoff.max')} (${resolved.backoff.max}) must be >= "backoff.initial" (${resolved.backoff.initial})`,
     );
   }
   return resolved;
@@ -176,75 +180,75 @@ export function defaultOptions(): ResolvedOptions {
   };
 }
 
-function milliseconds(name: string, value: unknown, fallback: number, min: number): number {
+function milliseconds(subject: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_TIMER_MS) {
-    throw new TypeError(`Option "${name}" must be a number of milliseconds from ${min} to ${MAX_TIMER_MS}, got ${describe(value)}`);
+    throw new TypeError(`${subject} must be a number of milliseconds from ${min} to ${MAX_TIMER_MS}, got ${describe(value)}`);
   }
   return value;
 }
 
-function integer(name: string, value: unknown, min: number, max: number): number {
+function integer(subject: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new TypeError(`Option "${name}" must be an integer from ${min} to ${max}, got ${describe(value)}`);
+    throw new TypeError(`${subject} must be an integer from ${min} to ${max}, got ${describe(value)}`);
   }
   return value;
 }
 
-function fraction(name: string, value: unknown, fallback: number): number {
+function fraction(subject: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value >= 1) {
-    throw new TypeError(`Option "${name}" must be a number >= 0 and < 1 (a fraction of each delay), got ${describe(value)}`);
+    throw new TypeError(`${subject} must be a number >= 0 and < 1 (a fraction of each delay), got ${describe(value)}`);
   }
   return value;
 }
 
-function multiplier(name: string, value: unknown, fallback: number): number {
+function multiplier(subject: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 1 || value > 100) {
-    throw new TypeError(`Option "${name}" must be a number from 1 to 100, got ${describe(value)}`);
+    throw new TypeError(`${subject} must be a number from 1 to 100, got ${describe(value)}`);
   }
   return value;
 }
 
-function boolean(name: string, value: unknown, fallback: boolean): boolean {
+function boolean(subject: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new TypeError(`Option "${name}" must be true or false, got ${describe(value)}`);
+  if (typeof value !== 'boolean') throw new TypeError(`${subject} must be true or false, got ${describe(value)}`);
   return value;
 }
 
-function family(name: string, value: unknown, fallback: Family): Family {
+function family(subject: string, value: unknown, fallback: Family): Family {
   if (value === undefined) return fallback;
   if (value !== 0 && value !== 4 && value !== 6) {
-    throw new TypeError(`Option "${name}" must be 4 (IPv4), 6 (IPv6) or 0 (both), got ${describe(value)}`);
+    throw new TypeError(`${subject} must be 4 (IPv4), 6 (IPv6) or 0 (both), got ${describe(value)}`);
   }
   return value;
 }
 
-function optionalString(name: string, value: unknown, fallback: string | undefined): string | undefined {
+function optionalString(subject: string, value: unknown, fallback: string | undefined): string | undefined {
   if (value === undefined) return fallback;
   if (typeof value !== 'string' || value.length === 0) {
-    throw new TypeError(`Option "${name}" must be a non-empty file path, got ${describe(value)}`);
+    throw new TypeError(`${subject} must be a non-empty file path, got ${describe(value)}`);
   }
   return value;
 }
 
 /** `false` (skip the hosts file) must survive being the base of per-channel overrides. */
-function hostsPath(value: unknown, fallback: string | false | undefined): string | false | undefined {
+function hostsPath(subject: string, value: unknown, fallback: string | false | undefined): string | false | undefined {
   if (value === undefined) return fallback;
-  return optionalString('hostsPath', value, undefined);
+  return optionalString(subject, value, undefined);
 }
 
-function nameservers(value: unknown): Nameserver[] {
+function nameservers(value: unknown, subject: OptionSubject): Nameserver[] {
   if (!Array.isArray(value) || value.length === 0) {
-    throw new TypeError(`Option "nameservers" must be a non-empty array such as ["10.96.0.10", "[fd00::10]:53"], got ${describe(value)}`);
+    throw new TypeError(`${subject('nameservers')} must be a non-empty array such as ["10.96.0.10", "[fd00::10]:53"], got ${describe(value)}`);
   }
   return value.map((entry: unknown, index) => {
     if (typeof entry === 'string') {
       try {
         return parseNameserver(entry);
       } catch (error) {
-        throw new TypeError(`Option "nameservers[${index}]": ${(error as Error).message}`);
+        throw new TypeError(`${subject(`nameservers[${index}]`)}: ${(error as Error).message}`);
       }
     }
     if (entry && typeof entry === 'object' && typeof (entry as Nameserver).host === 'string') {
@@ -252,10 +256,10 @@ function nameservers(value: unknown): Nameserver[] {
       try {
         return parseNameserver(host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
       } catch (error) {
-        throw new TypeError(`Option "nameservers[${index}]": ${(error as Error).message}`);
+        throw new TypeError(`${subject(`nameservers[${index}]`)}: ${(error as Error).message}`);
       }
     }
-    throw new TypeError(`Option "nameservers[${index}]" must be a string like "10.0.0.10:53" or { host, port }, got ${describe(entry)}`);
+    throw new TypeError(`${subject(`nameservers[${index}]`)} must be a string like "10.0.0.10:53" or { host, port }, got ${describe(entry)}`);
   });
 }
 

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, trimDot } from './dns/names.js';
+import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, hostNameProblem } from './dns/names.js';
 import { MAX_PORT, parsePort } from './dns/port.js';
 import { parseNameserver } from './dns/resolv-conf.js';
 import type { Nameserver } from './dns/types.js';
@@ -22,7 +22,8 @@ export class TargetError extends Error {
   override name = 'TargetError';
   constructor(
     readonly target: string,
-    reason: string,
+    /** What is wrong with it, without the target and the accepted forms. */
+    readonly reason: string,
   ) {
     super(`Invalid target "${target}": ${reason}; expected dns:[//nameserver[:port]/]host[:port] with host a DNS name, an IPv4 address or a bracketed IPv6 address`);
   }
@@ -31,14 +32,6 @@ export class TargetError extends Error {
 /** RFC 1035 §2.3.4: 255 octets on the wire, so 253 characters written out (without the trailing dot). */
 export const MAX_HOST_NAME_LENGTH = MAX_NAME_LENGTH;
 export { MAX_LABEL_LENGTH };
-/**
- * Characters a host label may hold: letters, digits and "-" (RFC 952/1123),
- * plus "_" because Kubernetes and SRV-style names use it. Anything else —
- * spaces, "/", "@", "%", non-ASCII (write IDNs in punycode, xn--…) — is a
- * typo or an injection attempt, refused before any query is sent.
- */
-const LABEL_CHARACTER = /^[A-Za-z0-9_-]$/;
-
 /**
  * Parse the parts grpc-js hands a resolver: `path` is `host[:port]`
  * (`[v6]:port` for IPv6), `authority` the optional nameserver.
@@ -57,6 +50,50 @@ export function parseTarget(parts: { authority?: string; path: string }, display
   const ipLiteral = net.isIP(host) as 0 | 4 | 6;
   if (ipLiteral === 0) validateHostName(host, display);
   return { host, port, ipLiteral, nameserver };
+}
+
+/** grpc target schemes that are not DNS: nothing to resolve. */
+const OTHER_SCHEMES = new Set(['unix', 'unix-abstract', 'ipv4', 'ipv6', 'xds', 'vsock', 'http', 'https']);
+const DNS_SCHEMES = new Set(['dns', 'dns-watch']);
+
+/** What a person wrote for a service, read as grpc-js reads a target: which form it had, and its parts. */
+export interface WrittenTarget extends ParsedTarget {
+  /** `name`: a bare host (a DNS name or IP literal); `target`: with a scheme; `address`: a host with a port, or a bracketed IPv6 address. */
+  form: 'name' | 'target' | 'address';
+}
+
+/**
+ * A DNS name, an IP literal, or a grpc target whose host is meant
+ * (`dns:///my-svc:50051`, `my-svc:50051`, `dns://10.0.0.10:53/my-svc`), as
+ * a person pastes it into the command line. Throws {@link TargetError}.
+ */
+export function parseWrittenTarget(input: string): WrittenTarget {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(input);
+  let authority: string | undefined;
+  let path = input;
+  let form: WrittenTarget['form'] = 'name';
+  if (scheme) {
+    const schemeName = (scheme[1] ?? '').toLowerCase();
+    const rest = scheme[2] ?? '';
+    if (DNS_SCHEMES.has(schemeName)) {
+      form = 'target';
+      const withAuthority = /^\/\/([^/]*)\/(.*)$/s.exec(rest);
+      if (withAuthority) {
+        authority = withAuthority[1] || undefined;
+        path = withAuthority[2] ?? '';
+      } else if (rest.startsWith('//')) {
+        throw new TargetError(input, 'the host must follow a "/" after the nameserver');
+      } else {
+        path = rest;
+      }
+    } else if (OTHER_SCHEMES.has(schemeName) || rest.startsWith('//')) {
+      throw new TargetError(input, `"${schemeName}:" targets do not use DNS`);
+    }
+    // Otherwise `my-svc:50051`: a host and a port, as grpc-js reads it.
+  }
+  const parsed = parseTarget({ authority, path }, input);
+  if (form === 'name' && parsed.host !== input) form = 'address';
+  return { ...parsed, form };
 }
 
 /** `dns://authority/path` as the user would have written it. */
@@ -104,28 +141,6 @@ function targetPort(text: string, display: string): number {
 
 function validateHostName(host: string, display: string): void {
   if (host.length === 0) throw new TargetError(display, 'no host');
-  const bare = trimDot(host);
-  if (bare.length === 0) throw new TargetError(display, 'the host is only the root "."');
-  if (bare.length > MAX_HOST_NAME_LENGTH) {
-    throw new TargetError(display, `host name is ${bare.length} characters, more than ${MAX_HOST_NAME_LENGTH}`);
-  }
-  for (const label of bare.split('.')) {
-    const reason = labelProblem(label);
-    if (reason) throw new TargetError(display, reason);
-  }
-}
-
-/** Why `label` is not a valid host label, or undefined when it is. */
-function labelProblem(label: string): string | undefined {
-  if (label.length === 0) return 'empty label in host name (two dots in a row, or a leading dot)';
-  if (label.length > MAX_LABEL_LENGTH) {
-    return `label ${JSON.stringify(`${label.slice(0, 20)}…`)} is ${label.length} characters, more than ${MAX_LABEL_LENGTH}`;
-  }
-  for (const character of label) {
-    if (!LABEL_CHARACTER.test(character)) {
-      return `${JSON.stringify(label)} is not a valid DNS label: character ${JSON.stringify(character)} is not allowed (letters, digits, "-" and "_"; IDNs in punycode)`;
-    }
-  }
-  if (label.startsWith('-') || label.endsWith('-')) return `${JSON.stringify(label)} is not a valid DNS label: it starts or ends with "-"`;
-  return undefined;
+  const problem = hostNameProblem(host);
+  if (problem) throw new TargetError(display, problem);
 }

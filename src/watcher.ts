@@ -1,8 +1,8 @@
-import { DnsError } from './dns/errors.js';
+import { DnsError, type DnsErrorCode } from './dns/errors.js';
 import type { Family, ResolveControl, ResolvedAddress, Resolution } from './dns/types.js';
 import { PollDeadline } from './poll-deadline.js';
 import { UNKNOWN, diff, nextBelief, signature, whatToTell, type Belief, type Outcome, type Told } from './contract.js';
-import { cachedCopyExpiry, NO_CACHE_VIEW, observeTtl, type CacheVerdict, type CacheView } from './cache-detect.js';
+import { cachedCopyExpiry, NO_CACHE_VIEW, observeTtl, type CacheView } from './cache-detect.js';
 import {
   cacheStalenessBound,
   delayAfterCachedAnswer,
@@ -65,14 +65,20 @@ export interface WatcherEnvironment {
   timers?: PollTimers;
 }
 
-/** A point-in-time view of one watcher, for diagnostics and metrics. */
+/**
+ * A point-in-time view of one watcher, for diagnostics and metrics. Units as
+ * everywhere in the API: durations in ms, TTLs in seconds (docs/api-conventions.md).
+ */
 export interface WatcherStats {
   name: string;
   family: Family;
   /** Channels and watch() handles sharing this watcher. */
   subscribers: number;
-  /** What the watcher believes: a set, authoritative none, a failure with no set, or nothing yet. */
-  state: Belief['kind'];
+  /**
+   * What the watcher believes: `addresses` (a set), `none` (DNS said there
+   * is none), `failed` (could not ask, no set yet) or `unknown` (no answer yet).
+   */
+  state: 'unknown' | 'addresses' | 'none' | 'failed';
   /** The current set, sorted (empty unless state is 'addresses'). */
   addresses: string[];
   /**
@@ -84,7 +90,8 @@ export interface WatcherStats {
   queries: number;
   failures: number;
   consecutiveFailures: number;
-  lastError: { code: string; message: string } | undefined;
+  /** The last failure, until an answer comes. */
+  lastError: { code: DnsErrorCode; message: string } | undefined;
   lastQueryAt: Date | undefined;
   /** When the set last changed (the first set counts as a change). */
   lastChangeAt: Date | undefined;
@@ -106,15 +113,15 @@ export interface WatcherStats {
    * Whether the answers come from a cache: `detected` when an unchanged set
    * comes back with its TTL counting down between polls, `none` when the TTL
    * repeats (the server that owns the records), `unknown` until two answers
-   * tell (see cache-detect.ts).
+   * tell.
    */
-  cache: CacheVerdict;
+  cache: 'unknown' | 'none' | 'detected';
   /** With a cache detected: the largest TTL seen, seconds — how long the cache keeps a copy. */
   cacheTtl: number | undefined;
   /**
    * With a cache detected: how late a change can reach this watcher, ms —
-   * `cacheTtl` + 1 s + the longest wait for the next poll (see schedule.ts
-   * `cacheStalenessBound`), whatever `refreshInterval` says.
+   * `cacheTtl` + 1 s + the longest wait for the next poll, whatever
+   * `refreshInterval` says (docs/design.md, "Scheduling").
    */
   stalenessBoundMs: number | undefined;
 }

@@ -101,6 +101,9 @@ async function closedUdpPort(): Promise<number> {
   return port;
 }
 
+const UNDER_FLOOR_100MS =
+  'warning: --interval 100ms is under the 1s floor a client keeps by default (minInterval); polling every 100ms, as a client does only with refreshInterval set that low';
+
 function lines(text: string): string[] {
   return text.split('\n').filter((line) => line.length > 0);
 }
@@ -132,6 +135,18 @@ describe('grpc-dns-watch --once', () => {
     const result = await run(['--once', '--resolv-conf', searchResolvConf, 'web']);
     expect(result.code).toBe(EXIT.OK);
     expect(lines(result.stdout)[0]).toBe('web: 3 addresses (found as web.cli.test)');
+  });
+
+  it('writes resolvedName one way in --once and watch mode: the name that answered, no trailing dot', async () => {
+    const once = await run(['--once', '--json', '--resolv-conf', searchResolvConf, 'web']);
+    expect(JSON.parse(once.stdout)).toMatchObject({ type: 'addresses', name: 'web', resolvedName: 'web.cli.test' });
+    const cli = start(['--json', '--resolv-conf', searchResolvConf, 'web']);
+    try {
+      await waitFor(() => cli.stdout.text.includes('\n'), () => `the first event; stdout: ${JSON.stringify(cli.stdout.text)}`);
+    } finally {
+      expect(await cli.stop()).toBe(EXIT.OK);
+    }
+    expect(JSON.parse(lines(cli.stdout.text)[0]!)).toMatchObject({ type: 'addresses', name: 'web', resolvedName: 'web.cli.test' });
   });
 
   it('prints one JSON object with --json', async () => {
@@ -232,7 +247,10 @@ describe('grpc-dns-watch --once', () => {
     expect(result.stdout).toBe('');
     const err = lines(result.stderr);
     expect(err[0]).toBe(`querying web.cli.test A and AAAA via ${dead.address} (timeout 200ms, 1 attempt)…`);
-    expect(err.at(-1)).toMatch(new RegExp(`^${ISO}  error TIMEOUT: No reply from ${escapeRegExp(dead.address)} for web\\.cli\\.test A and AAAA within 200 ms.*\\(could not ask DNS\\)$`));
+    // One sentence: what failed, then the cause, each said once (issue 22: three stacked parentheses).
+    expect(err.at(-1)).toMatch(
+      new RegExp(`^${ISO}  error TIMEOUT: could not ask DNS: no reply from ${escapeRegExp(dead.address)} for web\\.cli\\.test A and AAAA within 200 ms \\(1 attempt on ${escapeRegExp(dead.address)}\\)$`),
+    );
   });
 
   it('prints one stderr line per failed try, as kdig does (needs the DNS client to report attempt events)', async () => {
@@ -251,6 +269,22 @@ describe('grpc-dns-watch --once', () => {
     const result = await run(['--once', '--server', `127.0.0.1:${closed}`, '--timeout', '500ms', '--attempts', '1', '--family', '4', '--resolv-conf', resolvConf, 'web.cli.test']);
     expect(result.code).toBe(4);
     expect(lines(result.stderr)).toContainEqual(expect.stringMatching(new RegExp(`^${ISO}  try failed: web\\.cli\\.test A via 127\\.0\\.0\\.1:${closed} \\(UDP\\): [A-Z]+ after \\d+ ms$`)));
+  });
+
+  it('names a refused port one way on every try and says it in one sentence (A and AAAA, two attempts)', async () => {
+    const closed = await closedUdpPort();
+    const server = `127.0.0.1:${closed}`;
+    const result = await run(['--once', '--server', server, '--attempts', '2', '--resolv-conf', resolvConf, 'web.cli.test']);
+    expect(result.code).toBe(EXIT.CANNOT_ASK);
+    const tries = lines(result.stderr).filter((line) => line.includes('try failed'));
+    expect(tries).toHaveLength(4);
+    for (const line of tries) expect(line).toMatch(new RegExp(`^${ISO}  try failed: web\\.cli\\.test (A|AAAA) via ${escapeRegExp(server)} \\(UDP\\): CONNREFUSED after \\d+ ms$`));
+    expect(lines(result.stderr).at(-1)).toMatch(
+      new RegExp(
+        `^${ISO}  error CONNREFUSED: could not ask DNS: ${escapeRegExp(server)}: connection refused \\(ICMP port unreachable: nothing listens on that port\\) ` +
+          `for web\\.cli\\.test A and AAAA \\(2 attempts on ${escapeRegExp(server)}\\)$`,
+      ),
+    );
   });
 
   it('--json against a silent server: stdout holds only JSON events, progress goes to stderr', async () => {
@@ -282,7 +316,7 @@ describe('grpc-dns-watch --once', () => {
   it('exits 4 on SERVFAIL', async () => {
     const result = await run(['--once', '--resolv-conf', resolvConf, 'fail.cli.test']);
     expect(result.code).toBe(4);
-    expect(lines(result.stderr).at(-1)).toMatch(new RegExp(`^${ISO}  error SERVFAIL: .*\\(could not ask DNS\\)$`));
+    expect(lines(result.stderr).at(-1)).toMatch(new RegExp(`^${ISO}  error SERVFAIL: could not ask DNS: ${escapeRegExp(dns.address)} answered SERVFAIL for fail\\.cli\\.test \\(1 attempt on ${escapeRegExp(dns.address)}\\)$`));
   });
 
   it('says what it asks at once, and exits 130 promptly when interrupted while waiting for a server', async () => {
@@ -316,14 +350,20 @@ describe('grpc-dns-watch --once', () => {
 describe('grpc-dns-watch bad arguments', () => {
   const cases: Array<{ what: string; args: string[]; message: RegExp }> = [
     { what: 'an unknown flag', args: ['--frobnicate', 'web.cli.test'], message: /unknown option '--frobnicate'/ },
-    { what: 'a bad family', args: ['--family', '5', 'web.cli.test'], message: /--family "5": expected 4 \(A records\), 6 \(AAAA records\) or 0 \(both\)/ },
-    { what: 'a bad interval', args: ['--interval', '5x', 'web.cli.test'], message: /--interval "5x": expected a duration like 500ms, 5s, 1m or a number of milliseconds/ },
-    { what: 'a zero timeout', args: ['--timeout', '0', 'web.cli.test'], message: /--timeout "0": must be at least 1ms/ },
+    // Ranges: the library's option validators, in their words, under the flag's name.
+    { what: 'a bad family', args: ['--family', '5', 'web.cli.test'], message: /^grpc-dns-watch: --family "5" must be 4 \(IPv4\), 6 \(IPv6\) or 0 \(both\), got 5$/ },
+    { what: 'a family that is not a number', args: ['--family', 'v4', 'web.cli.test'], message: /^grpc-dns-watch: --family "v4" must be 4 \(IPv4\), 6 \(IPv6\) or 0 \(both\), got "v4"$/ },
+    { what: 'a bad interval', args: ['--interval', '5x', 'web.cli.test'], message: /^grpc-dns-watch: --interval "5x": expected a duration like 500ms, 5s, 1\.5s or 1m$/ },
+    { what: 'a zero timeout', args: ['--timeout', '0ms', 'web.cli.test'], message: /^grpc-dns-watch: --timeout "0ms" must be a number of milliseconds from 1 to 2147483647, got 0$/ },
+    { what: 'an interval past the longest timer', args: ['--interval', '40000m', 'web.cli.test'], message: /^grpc-dns-watch: --interval "40000m" must be a number of milliseconds from 1 to 2147483647, got 2400000000$/ },
     { what: 'a negative interval', args: ['--interval=-5s', 'web.cli.test'], message: /--interval "-5s": expected a duration/ },
+    // A bare number: seconds to `watch -n`, milliseconds to the library; refused, naming both.
+    { what: 'an interval without a unit', args: ['--interval', '5', 'web.cli.test'], message: /^grpc-dns-watch: --interval "5": a duration needs its unit: 5s for seconds \(as watch -n reads it\) or 5ms for milliseconds$/ },
+    { what: 'a timeout without a unit', args: ['--timeout', '2', 'web.cli.test'], message: /^grpc-dns-watch: --timeout "2": a duration needs its unit: 2s for seconds \(as watch -n reads it\) or 2ms for milliseconds$/ },
     { what: 'a bad server', args: ['--server', 'dns.example.com', 'web.cli.test'], message: /--server "dns\.example\.com": invalid nameserver .*expected an IPv4 or IPv6 address/ },
     { what: 'a bad server port', args: ['--server', '127.0.0.1:99999', 'web.cli.test'], message: /--server "127\.0\.0\.1:99999": .*port 99999 is outside 1\.\.65535/ },
     { what: 'a flag without its value', args: ['web.cli.test', '--server'], message: /option '-s, --server <value>' needs a value/ },
-    { what: 'bad attempts', args: ['--attempts', '0', 'web.cli.test'], message: /--attempts "0": expected a whole number from 1 to 10/ },
+    { what: 'bad attempts', args: ['--attempts', '0', 'web.cli.test'], message: /^grpc-dns-watch: --attempts "0" must be an integer from 1 to 10, got 0$/ },
     { what: 'a missing name', args: ['--once'], message: /missing the DNS name to watch/ },
     { what: 'two names', args: ['a.cli.test', 'b.cli.test'], message: /expected one DNS name, got 2: "a\.cli\.test" "b\.cli\.test"/ },
     { what: 'an invalid name', args: ['bad name!'], message: /name "bad name!": "bad name!" is not a valid DNS label/ },
@@ -351,6 +391,14 @@ describe('grpc-dns-watch bad arguments', () => {
     expect(lines(result.stderr)[0]).toBe(`grpc-dns-watch: --resolv-conf ${JSON.stringify(fifo)}: is a FIFO, not a regular file; expected a resolv.conf file`);
     const dir = await withTimeout(run(['--resolv-conf', tmp, 'web.cli.test']), 5_000, 'the CLI given a directory');
     expect(lines(dir.stderr)[0]).toBe(`grpc-dns-watch: --resolv-conf ${JSON.stringify(tmp)}: is a directory, not a regular file; expected a resolv.conf file`);
+  });
+
+  it('refuses `--interval 5` in watch mode too, before asking anything: 5s or 5ms?', async () => {
+    const before = dns.queries.length;
+    const result = await run(['--interval', '5', '--server', dns.address, 'web.cli.test']);
+    expect(result.code).toBe(EXIT.USAGE);
+    expect(lines(result.stderr)[0]).toBe('grpc-dns-watch: --interval "5": a duration needs its unit: 5s for seconds (as watch -n reads it) or 5ms for milliseconds');
+    expect(dns.queries.length).toBe(before);
   });
 
   it('sends no query for a bad command line', async () => {
@@ -390,8 +438,9 @@ describe('grpc-dns-watch (watch mode)', () => {
     try {
       await waitFor(() => cli.stdout.text.includes('10.0.1.1'), () => `the first set; stdout: ${JSON.stringify(cli.stdout.text)}`);
       expect(lines(cli.stdout.text)).toEqual(['rotate.cli.test: 1 address', '  10.0.1.1  IPv4  ttl 1s']);
-      // Banner, then a line saying the first query is under way.
+      // An interval under the floor is used, and said; the banner; a line saying the first query is under way.
       expect(lines(cli.stderr.text)).toEqual([
+        UNDER_FLOOR_100MS,
         `watching rotate.cli.test every 100ms via ${dns.address}; Ctrl-C to stop`,
         `querying rotate.cli.test A via ${dns.address} (timeout 2s, 1 attempt)…`,
       ]);
@@ -410,11 +459,25 @@ describe('grpc-dns-watch (watch mode)', () => {
     expect(registry.size).toEqual({ watchers: 0, resolvers: 0 });
   });
 
+  it('warns about no interval at or above the 1s floor', async () => {
+    dns.setRecords('floor.cli.test', { A: ['10.0.1.9'], ttl: 30 });
+    const cli = start(['--interval', '1s', '--resolv-conf', resolvConf, '--family', '4', 'floor.cli.test']);
+    try {
+      await waitFor(() => cli.stdout.text.includes('10.0.1.9'), () => `the first set; stdout: ${JSON.stringify(cli.stdout.text)}`);
+    } finally {
+      expect(await cli.stop()).toBe(EXIT.OK);
+    }
+    expect(lines(cli.stderr.text)).toEqual([
+      `watching floor.cli.test every 1s via ${dns.address}; Ctrl-C to stop`,
+      `querying floor.cli.test A via ${dns.address} (timeout 2s, 1 attempt)…`,
+    ]);
+  });
+
   it('keeps running through errors, printing them on stderr with timestamp and code', async () => {
     const cli = start(['--interval', '100ms', '--resolv-conf', resolvConf, '--family', '4', 'late.cli.test']);
     try {
       await waitFor(() => cli.stderr.text.includes('NXDOMAIN'), () => `an NXDOMAIN line; stderr: ${JSON.stringify(cli.stderr.text)}`);
-      expect(lines(cli.stderr.text)[2]).toMatch(new RegExp(`^${ISO}  error NXDOMAIN: late\\.cli\\.test does not exist$`));
+      expect(lines(cli.stderr.text)[3]).toMatch(new RegExp(`^${ISO}  error NXDOMAIN: late\\.cli\\.test does not exist$`));
       expect(cli.stdout.text).toBe('');
 
       dns.setRecords('late.cli.test', { A: ['10.0.2.1'], ttl: 1 });
@@ -436,8 +499,8 @@ describe('grpc-dns-watch (watch mode)', () => {
     const cli = start(['--interval', '100ms', '--server', dead.address, '--timeout', '100ms', '--attempts', '1', '--resolv-conf', resolvConf, 'web.cli.test']);
     try {
       await waitFor(() => cli.stderr.text.includes('TIMEOUT'), () => `a TIMEOUT line; stderr: ${JSON.stringify(cli.stderr.text)}`);
-      expect(lines(cli.stderr.text)[1]).toBe(`querying web.cli.test A and AAAA via ${dead.address} (timeout 100ms, 1 attempt)…`);
-      expect(lines(cli.stderr.text).at(-1)).toMatch(new RegExp(`^${ISO}  error TIMEOUT: .* A and AAAA within 100 ms.*\\(could not ask DNS\\)$`));
+      expect(lines(cli.stderr.text)[2]).toBe(`querying web.cli.test A and AAAA via ${dead.address} (timeout 100ms, 1 attempt)…`);
+      expect(lines(cli.stderr.text).at(-1)).toMatch(new RegExp(`^${ISO}  error TIMEOUT: could not ask DNS: no reply from .* A and AAAA within 100 ms \\(1 attempt on [^)]*\\)$`));
     } finally {
       expect(await cli.stop()).toBe(0);
     }
@@ -456,8 +519,9 @@ describe('grpc-dns-watch (watch mode)', () => {
     } finally {
       expect(await cli.stop()).toBe(0);
     }
-    // stdout is machine-only; the banner and progress went to stderr.
+    // stdout is machine-only; the warning, banner and progress went to stderr.
     expect(lines(cli.stderr.text)).toEqual([
+      UNDER_FLOOR_100MS,
       `watching json.cli.test every 100ms via ${dns.address}; Ctrl-C to stop`,
       `querying json.cli.test A and AAAA via ${dns.address} (timeout 2s, 1 attempt)…`,
     ]);

@@ -346,7 +346,7 @@ describe('fault matrix: a watched name with a good set, a live round_robin clien
       } else {
         expect(told[0]).toMatchObject({ kind: 'error', code: 14 });
         expect((told[0] as { details: string }).details).toBe(
-          `No addresses for dns-watch:///${name}:${fleet.port}: ${name} does not exist (NXDOMAIN)`,
+          `No addresses for dns-watch:///${name}:${fleet.port}: NXDOMAIN: ${name} does not exist`,
         );
       }
     } finally {
@@ -518,7 +518,7 @@ describe.skipIf(localDnsAnswers)('no usable nameserver: the defaults (127.0.0.1:
       );
       expect(error?.code).toBe(14);
       const expected = new RegExp(
-        `^Name resolution failed for dns-watch:///${name.replace(/\./g, '\\.')}:${fleet.port}: ` +
+        `^Name resolution failed for dns-watch:///${name.replace(/\./g, '\\.')}:${fleet.port}: CONNREFUSED: ` +
           // Nothing listens on 127.0.0.1:53: the port is refused at once (ICMP), not timed out.
           `127\\.0\\.0\\.1:53: connection refused \\(ICMP port unreachable: nothing listens on that port\\) for ${name.replace(/\./g, '\\.')} A \\(1 attempt on 127\\.0\\.0\\.1:53\\)$`,
       );

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { register, unregister } from '../src/index.js';
 import { LATE_REGISTER_CODE, liveDnsChannels } from '../src/grpc/late-register.js';
 import { GRPC_VERSIONS, loadGrpc } from '../harness/grpc-versions.js';
+import { captureWarnings, type CapturedWarnings } from '../harness/warnings.js';
 
 /**
  * Issue 12, item 7: register() after a client exists leaves that client on
@@ -18,10 +19,8 @@ describe.each(GRPC_VERSIONS)('register() after channels exist, with %s', (name) 
   // Warned about once per module: the silent cases run first.
   let grpc: ReturnType<typeof loadGrpc>;
   const channels: Channel[] = [];
-  const warnings: Error[] = [];
-  const onWarning = (warning: Error) => {
-    if ((warning as Error & { code?: string }).code === LATE_REGISTER_CODE) warnings.push(warning);
-  };
+  // Taken from the process's warning event instead of printed: npm test stays quiet.
+  let captured: CapturedWarnings;
 
   const channel = (target: string, options: Record<string, unknown> = {}): Channel => {
     const created = new grpc.Channel(target, grpc.credentials.createInsecure(), options) as Channel;
@@ -33,11 +32,10 @@ describe.each(GRPC_VERSIONS)('register() after channels exist, with %s', (name) 
 
   beforeEach(() => {
     grpc = loadGrpc(name);
-    warnings.length = 0;
-    process.on('warning', onWarning);
+    captured = captureWarnings(LATE_REGISTER_CODE);
   });
   afterEach(() => {
-    process.off('warning', onWarning);
+    captured.restore();
     unregister();
     for (const created of channels.splice(0)) created.close();
   });
@@ -57,7 +55,7 @@ describe.each(GRPC_VERSIONS)('register() after channels exist, with %s', (name) 
     unregister();
     register({ grpc, hostsPath: false });
     await settle();
-    expect(warnings).toEqual([]);
+    expect(captured.warnings).toEqual([]);
   });
 
   it('finds the live channels with dns targets, read the way grpc-js reads them', () => {
@@ -81,7 +79,7 @@ describe.each(GRPC_VERSIONS)('register() after channels exist, with %s', (name) 
     if (!single) channel('dns:///other.test:443');
     register({ grpc, hostsPath: false });
     await settle();
-    expect(warnings.map((warning) => warning.message)).toEqual([
+    expect(captured.warnings.map((warning) => warning.message)).toEqual([
       single
         ? 'grpc-dns-watch: register() ran after a channel to a dns target ("localhost:50051") had been created; ' +
           "it keeps grpc-js's built-in resolver until closed. Call register() before creating clients."
@@ -92,6 +90,6 @@ describe.each(GRPC_VERSIONS)('register() after channels exist, with %s', (name) 
     channel('late.test:1');
     register({ grpc, hostsPath: false });
     await settle();
-    expect(warnings).toHaveLength(1);
+    expect(captured.warnings).toHaveLength(1);
   });
 });

@@ -249,6 +249,12 @@ describe(`CNAME depth: MAX_CNAME_DEPTH (${MAX_CNAME_DEPTH})`, () => {
     const error = await expectDnsError(resolverFor([server.nameserver]).resolve(NAME, 4), 'BADRESPONSE');
     expect(error.message).toBe(`CNAME chain for ${NAME} points to an invalid name ""`);
     expect(server.queries).toHaveLength(1);
+    // The rule every asked name follows (src/dns/names.ts), as glibc's res_hnok refuses such answers.
+    const slash = await ScriptedDnsServer.start(({ name }) => ({ answers: [{ type: 'CNAME', name, ttl: 30, data: 'a/b.test' }] }));
+    cleanups.push(() => slash.close());
+    const notAHost = await expectDnsError(resolverFor([slash.nameserver]).resolve(NAME, 4), 'BADRESPONSE');
+    expect(notAHost.message).toBe(`CNAME chain for ${NAME} points to an invalid name "a/b.test"`);
+    expect(slash.queries).toHaveLength(1);
   });
 });
 
@@ -497,13 +503,17 @@ describe(`target names: ${MAX_HOST_NAME_LENGTH} characters, labels of 1-${MAX_LA
     rejects('svc-.test', '"svc-" is not a valid DNS label: it starts or ends with "-"');
   });
 
-  it('the stub resolver (watch() names) refuses over-long names and labels with BADNAME before sending anything', async () => {
+  it('the stub resolver refuses by the same rule, with BADNAME and the same reason, before sending anything', async () => {
     const server = await dnsServer();
     const resolver = resolverFor([server.nameserver]);
     const long = await expectDnsError(resolver.resolve(nameOf(MAX_HOST_NAME_LENGTH + 1), 4), 'BADNAME');
-    expect(long.message).toMatch(/expected dot-separated labels of 1-63 characters, at most 253 in all/);
-    await expectDnsError(resolver.resolve(`${label(MAX_LABEL_LENGTH + 1)}.test`, 4), 'BADNAME');
+    expect(long.message).toMatch(/: host name is 254 characters, more than 253$/);
+    const labelTooLong = await expectDnsError(resolver.resolve(`${label(MAX_LABEL_LENGTH + 1)}.test`, 4), 'BADNAME');
+    expect(labelTooLong.message).toMatch(/: label "a{20}…" is 64 characters, more than 63$/);
     await expectDnsError(resolver.resolve('a..test', 4), 'BADNAME');
+    const character = await expectDnsError(resolver.resolve('a/b.test', 4), 'BADNAME');
+    expect(character.message).toBe('Invalid DNS name "a/b.test": "a/b" is not a valid DNS label: character "/" is not allowed (letters, digits, "-" and "_"; IDNs in punycode)');
+    await expectDnsError(resolver.resolve('svc-.test', 4), 'BADNAME');
     expect(server.queries).toHaveLength(0);
   });
 });

@@ -97,7 +97,17 @@ describe('package.json points at files the build produces', () => {
   });
 
   it('the build writes only what users run: no CommonJS bin, no source maps', () => {
-    expect(readdirSync(path.join(ROOT, 'dist')).sort()).toEqual(['cli.js', 'index.cjs', 'index.d.cts', 'index.d.ts', 'index.js']);
+    expect(readdirSync(path.join(ROOT, 'dist')).sort()).toEqual(['cli.js', 'index.cjs', 'index.d.cts', 'index.d.ts', 'index.js', 'library.js']);
+  });
+
+  it('the bin and the ES module library share one copy of the library code (dist/library.js)', () => {
+    const bin = readFileSync(path.join(ROOT, 'dist', 'cli.js'), 'utf8');
+    const index = readFileSync(path.join(ROOT, 'dist', 'index.js'), 'utf8');
+    expect(bin).toMatch(/from "\.\/library\.js"/);
+    expect(index).toMatch(/from "\.\/library\.js"/);
+    // The stub resolver is defined once, in the shared chunk, not in the bin.
+    expect(bin).not.toMatch(/StubResolver = class\b/);
+    expect(readFileSync(path.join(ROOT, 'dist', 'library.js'), 'utf8')).toMatch(/StubResolver = class\b/);
   });
 
   it('every {@link} in the shipped declarations names something they declare', () => {

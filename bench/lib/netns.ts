@@ -14,8 +14,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { notInPrivateNetns } from '../../harness/nft-loss.js';
 
 export const NETNS_RESOLV_CONF = 'nameserver 127.0.0.1\noptions timeout:2 attempts:2\n';
+/** A pod's resolv.conf with no options line: glibc's defaults, timeout 5 s and attempts 2 (lossy-network). */
+export const GLIBC_DEFAULTS_RESOLV_CONF = 'nameserver 127.0.0.1\n';
 /** A kubelet pod's search list and ndots (queries-per-poll): appended to a nameserver line. */
 export const POD_SEARCH = 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5 timeout:2 attempts:2\n';
 
@@ -56,8 +59,8 @@ export function prepareNetns(resolvConfText = NETNS_RESOLV_CONF): Netns | { unav
  * calling getaddrinfo. Returns null when safe, else why not.
  */
 export function verifyInsideNetns(): string | null {
-  const interfaces = Object.keys(os.networkInterfaces());
-  if (interfaces.some((name) => name !== 'lo')) return `network interfaces other than lo are present (${interfaces.join(', ')})`;
+  const outside = notInPrivateNetns();
+  if (outside) return outside;
   let text: string;
   try {
     text = fs.readFileSync('/etc/resolv.conf', 'utf8');

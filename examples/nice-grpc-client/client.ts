@@ -18,7 +18,7 @@
  */
 import { createRequire } from 'node:module';
 import { ChannelCredentials, ClientError, createChannel, createClient, type ServiceDefinition } from 'nice-grpc';
-import { observe, register } from 'grpc-dns-watch';
+import { observe, register, type GrpcJsModule } from 'grpc-dns-watch';
 
 const target = process.argv[2] ?? process.env.TARGET ?? 'dns:///whoami.default.svc.cluster.local:50051';
 const refreshInterval = envMs('REFRESH_INTERVAL_MS', 5_000);
@@ -32,7 +32,7 @@ const duration = envMs('DURATION_MS', 0);
 //    plain register({ refreshInterval }) does the same; naming the copy keeps
 //    working when a second copy sneaks in.
 const require = createRequire(import.meta.url);
-const grpcOfNiceGrpc: unknown = createRequire(require.resolve('nice-grpc'))('@grpc/grpc-js');
+const grpcOfNiceGrpc = createRequire(require.resolve('nice-grpc'))('@grpc/grpc-js') as GrpcJsModule;
 register({ refreshInterval, grpc: grpcOfNiceGrpc });
 
 // 2. Optional: log every change of the address set.

@@ -5,9 +5,9 @@
  */
 import { parseArgs } from 'node:util';
 import { MAX_ATTEMPTS, formatNameserver, parseNameserver } from '../dns/resolv-conf.js';
-import { MAX_TIMER_MS as MAX_DURATION_MS } from '../dns/timers.js';
 import type { Family, Nameserver } from '../dns/types.js';
-import { TargetError, parseTarget } from '../target.js';
+import { resolveOptions } from '../options.js';
+import { TargetError, parseWrittenTarget } from '../target.js';
 
 export const COMMAND = 'grpc-dns-watch';
 
@@ -36,10 +36,11 @@ Options:
   -h, --help                 show this help
   -V, --version              show the version
 
-Durations: 500ms, 5s, 1m, or a number of milliseconds.
+Durations take a unit: 500ms, 5s, 1.5s, 1m (a bare 5 is refused: seconds
+or milliseconds?). An --interval under 1s is used, with a warning.
 Exit codes: 0 ok (or stopped by Ctrl-C / SIGTERM), 1 internal error,
   2 bad arguments, 3 DNS says the name has no addresses (NXDOMAIN, NODATA),
-  4 could not ask DNS (TIMEOUT, SERVFAIL, REFUSED, NETWORK, ...),
+  4 could not ask DNS (TIMEOUT, CONNREFUSED, SERVFAIL, REFUSED, ...),
   130 / 143 --once interrupted by SIGINT / SIGTERM (any mode when stopping
   takes over 2s, or on a second signal).
 Progress lines and failed tries go to stderr, also with --json.
@@ -130,6 +131,30 @@ export function parseCommandLine(argv: readonly string[]): Command {
     throw new UsageError('--resolv-conf "": expected the path of a resolv.conf file');
   }
 
+  const interval = values.interval === undefined ? undefined : durationText('--interval', values.interval);
+  const timeout = values.timeout === undefined ? undefined : durationText('--timeout', values.timeout);
+  const family = values.family === undefined ? undefined : numberText(values.family);
+  const attempts = values.attempts === undefined ? undefined : numberText(values.attempts);
+  // The ranges are the library's own, checked by its validators, in its words, under the flag's name.
+  const flags: Record<string, string> = {
+    refreshInterval: `--interval ${JSON.stringify(values.interval)}`,
+    timeout: `--timeout ${JSON.stringify(values.timeout)}`,
+    family: `--family ${JSON.stringify(values.family)}`,
+    attempts: `--attempts ${JSON.stringify(values.attempts)}`,
+  };
+  let checked;
+  try {
+    checked = resolveOptions(
+      { refreshInterval: interval, timeout, family: family as Family | undefined, attempts: attempts as number | undefined },
+      undefined,
+      [],
+      (option) => flags[option] ?? `Option "${option}"`,
+    );
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError(error.message);
+    throw error;
+  }
+
   return {
     kind: 'run',
     config: {
@@ -137,10 +162,10 @@ export function parseCommandLine(argv: readonly string[]): Command {
       host: name.host,
       note: name.note,
       nameservers,
-      family: values.family === undefined ? 0 : parseFamily(values.family),
-      interval: values.interval === undefined ? undefined : parseDuration('--interval', values.interval),
-      timeout: values.timeout === undefined ? undefined : parseDuration('--timeout', values.timeout),
-      attempts: values.attempts === undefined ? undefined : parseAttempts(values.attempts),
+      family: checked.family,
+      interval,
+      timeout,
+      attempts: checked.attempts,
       resolvConfPath,
       once: values.once ?? false,
       json: values.json ?? false,
@@ -149,41 +174,33 @@ export function parseCommandLine(argv: readonly string[]): Command {
   };
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m)?$/;
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000 };
+const DURATIONS = 'a duration like 500ms, 5s, 1.5s or 1m';
 
 /**
- * `500ms`, `5s`, `1.5s`, `1m`, or a bare number of milliseconds; rounded to
- * whole ms; at least 1 ms, at most 2^31-1 ms (about 24.8 days).
+ * `500ms`, `5s`, `1.5s`, `1m`, rounded to whole ms. A bare number is
+ * refused, not guessed: `watch -n 5` and `dig +timeout=5` mean seconds,
+ * the library's options (`refreshInterval: 5000`) milliseconds, and either
+ * guess polls 1000 times too often or too rarely for half the people who
+ * type it. The range is the option's (see {@link parseCommandLine}).
  */
-export function parseDuration(flag: string, text: string): number {
-  const match = DURATION.exec(text.trim());
-  const accepted = 'expected a duration like 500ms, 5s, 1m or a number of milliseconds';
-  if (!match) throw new UsageError(`${flag} ${JSON.stringify(text)}: ${accepted}`);
-  const ms = Math.round(Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] ?? 1));
-  if (ms < 1) throw new UsageError(`${flag} ${JSON.stringify(text)}: must be at least 1ms; ${accepted}`);
-  if (ms > MAX_DURATION_MS) {
-    throw new UsageError(`${flag} ${JSON.stringify(text)}: must be at most ${MAX_DURATION_MS}ms (about 24.8 days)`);
+function durationText(flag: string, text: string): number {
+  const trimmed = text.trim();
+  if (/^\d+(?:\.\d+)?$/.test(trimmed)) {
+    throw new UsageError(
+      `${flag} ${JSON.stringify(text)}: a duration needs its unit: ${trimmed}s for seconds (as watch -n reads it) or ${trimmed}ms for milliseconds`,
+    );
   }
-  return ms;
+  const match = DURATION.exec(trimmed);
+  if (!match) throw new UsageError(`${flag} ${JSON.stringify(text)}: expected ${DURATIONS}`);
+  return Math.round(Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] ?? 1));
 }
 
-function parseFamily(text: string): Family {
-  if (text === '4' || text === '6' || text === '0') return Number(text) as Family;
-  throw new UsageError(`--family ${JSON.stringify(text)}: expected 4 (A records), 6 (AAAA records) or 0 (both)`);
+/** A decimal number as a number, anything else as the text, for the option validators to judge and quote. */
+function numberText(text: string): number | string {
+  return /^-?\d+(?:\.\d+)?$/.test(text.trim()) ? Number(text) : text;
 }
-
-function parseAttempts(text: string): number {
-  if (/^\d+$/.test(text)) {
-    const n = Number(text);
-    if (n >= 1 && n <= MAX_ATTEMPTS) return n;
-  }
-  throw new UsageError(`--attempts ${JSON.stringify(text)}: expected a whole number from 1 to ${MAX_ATTEMPTS}`);
-}
-
-/** grpc target schemes that are not DNS: nothing to watch. */
-const OTHER_SCHEMES = new Set(['unix', 'unix-abstract', 'ipv4', 'ipv6', 'xds', 'vsock', 'http', 'https']);
-const DNS_SCHEMES = new Set(['dns', 'dns-watch']);
 
 /**
  * The name argument: a DNS name, an IP literal, or a grpc target whose host
@@ -191,47 +208,22 @@ const DNS_SCHEMES = new Set(['dns', 'dns-watch']);
  */
 export function parseName(input: string): { host: string; nameserver: Nameserver | undefined; note: string | undefined } {
   if (input.trim() === '') throw new UsageError('the DNS name is empty; expected e.g. my-svc.ns.svc.cluster.local');
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(input);
-  let authority: string | undefined;
-  let path = input;
-  let isTarget = false;
-  if (scheme) {
-    const schemeName = (scheme[1] ?? '').toLowerCase();
-    const rest = scheme[2] ?? '';
-    if (DNS_SCHEMES.has(schemeName)) {
-      isTarget = true;
-      const withAuthority = /^\/\/([^/]*)\/(.*)$/s.exec(rest);
-      if (withAuthority) {
-        authority = withAuthority[1] || undefined;
-        path = withAuthority[2] ?? '';
-      } else if (rest.startsWith('//')) {
-        throw new UsageError(`name ${JSON.stringify(input)}: expected dns:///host[:port] or dns://nameserver/host[:port]`);
-      } else {
-        path = rest;
-      }
-    } else if (OTHER_SCHEMES.has(schemeName) || rest.startsWith('//')) {
-      throw new UsageError(
-        `name ${JSON.stringify(input)}: "${schemeName}:" targets do not use DNS; expected a DNS name or a dns: target such as dns:///my-svc:50051`,
-      );
-    }
-    // Otherwise `my-svc:50051`: a host and a port, as grpc-js reads it.
-  }
-  let parsed;
+  let written;
   try {
-    parsed = parseTarget({ authority, path }, input);
+    written = parseWrittenTarget(input);
   } catch (error) {
     if (error instanceof TargetError) {
-      throw new UsageError(`name ${JSON.stringify(input)}: ${error.message.replace(/^Invalid target "[^"]*": /, '')}`);
+      throw new UsageError(`name ${JSON.stringify(input)}: ${error.reason}; expected a DNS name, an IP address or a dns: target such as dns:///my-svc:50051`);
     }
     throw error;
   }
   const note =
-    isTarget || parsed.host !== input
-      ? `${JSON.stringify(input)} is a grpc target: watching its host ${JSON.stringify(parsed.host)}` +
-        (parsed.nameserver ? ` via ${formatNameserver(parsed.nameserver)}` : '') +
+    written.form !== 'name'
+      ? `${JSON.stringify(input)} is a grpc target: watching its host ${JSON.stringify(written.host)}` +
+        (written.nameserver ? ` via ${formatNameserver(written.nameserver)}` : '') +
         ' (the port does not matter to DNS)'
       : undefined;
-  return { host: parsed.host, nameserver: parsed.nameserver, note };
+  return { host: written.host, nameserver: written.nameserver, note };
 }
 
 function describeParseError(error: unknown): string {

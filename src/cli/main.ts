@@ -94,6 +94,13 @@ async function run(config: CliConfig, io: CliIo): Promise<number> {
     }
   }
   if (config.note) io.stderr.write(`note: ${config.note}\n`);
+  if (!config.once && config.interval !== undefined && config.interval < DEFAULTS.minInterval) {
+    // Honoured, as register({ refreshInterval }) honours it (minInterval follows it down), but said: 5 meant as seconds would land here.
+    io.stderr.write(
+      `warning: --interval ${formatMs(config.interval)} is under the ${formatMs(DEFAULTS.minInterval)} floor a client keeps by default (minInterval); ` +
+        `polling every ${formatMs(config.interval)}, as a client does only with refreshInterval set that low\n`,
+    );
+  }
   const conf = await readResolvConf({ path: config.resolvConfPath, env: io.env });
   if (io.signal?.aborted) return config.once ? interruptedCode(io.signal) : EXIT.OK;
   if (config.verbose) io.stderr.write(describeSettings(config, conf));

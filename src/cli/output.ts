@@ -6,7 +6,7 @@
  * object per line on stdout; stderr only carries notes and traces.
  */
 import { isIPv4 } from 'node:net';
-import type { DnsError } from '../dns/errors.js';
+import { messageBesideCode, type DnsError, type DnsErrorCode } from '../dns/errors.js';
 import { sameName } from '../dns/names.js';
 import type { Family, ResolvedAddress } from '../dns/types.js';
 
@@ -21,7 +21,11 @@ export interface AddressesEvent {
   type: 'addresses';
   at: string;
   name: string;
-  /** The fully qualified name that answered (after the search list); watch mode polls it directly. */
+  /**
+   * The fully qualified name that answered (after the search list), without
+   * a trailing dot, in both modes; watch mode polls it directly. With
+   * --once also the hosts-file name or the IP literal.
+   */
   resolvedName?: string;
   /** --once only: where the answer came from. */
   source?: 'dns' | 'hosts' | 'literal';
@@ -30,7 +34,7 @@ export interface AddressesEvent {
   ttl: number | null;
   addresses: JsonRecord[];
   /** --once, family 0: a family whose query failed while the other answered. */
-  failedFamilies?: Array<{ family: 4 | 6; code: string; message: string }>;
+  failedFamilies?: Array<{ family: 4 | 6; code: DnsErrorCode; message: string }>;
 }
 
 export interface ChangeEvent {
@@ -48,7 +52,7 @@ export interface ErrorEvent {
   type: 'error';
   at: string;
   name: string;
-  code: string;
+  code: DnsErrorCode;
   /** true: a server answered that there is nothing (NXDOMAIN, NODATA); false: could not ask. */
   authoritative: boolean;
   message: string;
@@ -118,14 +122,20 @@ export function familiesText(family: Family): string {
 
 /**
  * The error's message as printed: without a trailing "(CODE)" (the code is
- * printed beside it), and with both record types named when both were asked
- * (the resolver reports the first family's failure).
+ * printed beside it), and naming both record types where it names the one
+ * asked when both were (the resolver reports the first family's failure).
  */
 export function errorMessage(error: DnsError, families: Family): string {
-  let message = error.message.endsWith(` (${error.code})`) ? error.message.slice(0, -` (${error.code})`.length) : error.message;
-  if (families === 0 && !error.authoritative) {
-    const named = message.replace(/ (A|AAAA) within /, ' A and AAAA within ');
-    message = named !== message ? named : `${message} (A and AAAA asked)`;
+  const message = messageBesideCode(error);
+  if (families !== 0 || error.authoritative) return message;
+  // "… for my-svc.ns.svc.cluster.local A within 5000 ms": the type follows the name asked.
+  for (const type of ['AAAA', 'A']) {
+    const named = ` for ${error.hostname} ${type}`;
+    const at = message.indexOf(named);
+    const after = message.charAt(at + named.length);
+    if (at >= 0 && (after === '' || after === ' ' || after === ':')) {
+      return `${message.slice(0, at)} for ${error.hostname} A and AAAA${message.slice(at + named.length)}`;
+    }
   }
   return message;
 }
@@ -195,11 +205,17 @@ function formatSeconds(ms: number): string {
 }
 
 /**
- * An error line for stderr: timestamp, code, message, each said once. An
- * authoritative answer's message already says there is nothing; a failure
- * to ask is marked as such.
+ * An error line for stderr, one sentence: timestamp, code, message, each
+ * said once. An authoritative answer's message already says there is
+ * nothing; a failure to ask says so before the cause.
  */
 export function humanError(at: Date, error: DnsError, families: Family): string {
-  const meaning = error.authoritative ? '' : ' (could not ask DNS)';
-  return `${at.toISOString()}  error ${error.code}: ${errorMessage(error, families)}${meaning}\n`;
+  const message = errorMessage(error, families);
+  const text = error.authoritative ? message : `could not ask DNS: ${lowerFirstWord(message)}`;
+  return `${at.toISOString()}  error ${error.code}: ${text}\n`;
+}
+
+/** "No reply from …" → "no reply from …" after a colon; "UDP …", "10.0.0.1:53 …" stay. */
+function lowerFirstWord(text: string): string {
+  return /^[A-Z][a-z]/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text;
 }

@@ -5,7 +5,7 @@
  * `--json` (progress still goes to stderr, so stdout stays machine-only).
  */
 import type { DnsError } from '../dns/errors.js';
-import { canonicalName } from '../dns/names.js';
+import { canonicalName, trimDot } from '../dns/names.js';
 import type { Family, Nameserver, ResolvedAddress } from '../dns/types.js';
 import type { WatchEvent } from '../observe.js';
 import type { WatchUpdate } from '../dns-watch.js';
@@ -122,8 +122,8 @@ export class Reporter {
   /** Watch mode: the first update is the set, every later one a change. */
   update(update: WatchUpdate, polledName?: string): void {
     if (!this.shownSet) {
-      // The name polled from now on: the search-list candidate that answered.
-      this.addresses(update.records, update.at, polledName === undefined ? {} : { resolvedName: polledName });
+      // The name polled from now on: the search-list candidate that answered, written as --once writes it.
+      this.addresses(update.records, update.at, polledName === undefined ? {} : { resolvedName: trimDot(polledName) });
       return;
     }
     if (this.config.json) {

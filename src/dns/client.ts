@@ -1,9 +1,9 @@
 import type net from 'node:net';
 import type * as dnsPacket from 'dns-packet';
-import { DnsError, closedError, type DnsErrorCode } from './errors.js';
+import { DnsError, closedError, idsExhausted, type DnsErrorCode } from './errors.js';
 import { IdPool } from './id-pool.js';
 import { NameserverState, type NameserverStatus } from './nameserver-state.js';
-import { QueryGate, type GateRefusal } from './query-gate.js';
+import { QueryGate, groupOf, type GateRefusal } from './query-gate.js';
 import { QueryRun } from './query-run.js';
 import type { TryQuestion } from './reply-reader.js';
 import { formatNameserver as formatServer } from './resolv-conf.js';
@@ -86,7 +86,12 @@ export interface DnsClientOptions {
   udpPortMaxAgeMs?: number;
   /** UDP sockets open at once per nameserver, retired ones included; default {@link MAX_UDP_SOCKETS_PER_NAMESERVER}. */
   maxUdpSocketsPerNameserver?: number;
-  /** Tries in flight at once per nameserver; default {@link MAX_IN_FLIGHT_PER_NAMESERVER}. */
+  /**
+   * Tries in flight at once per nameserver at most; default
+   * {@link MAX_IN_FLIGHT_PER_NAMESERVER}. The limit starts at
+   * {@link INITIAL_IN_FLIGHT_PER_NAMESERVER} (or this, if lower) and grows
+   * with answers while tries wait (query-gate.ts).
+   */
   maxInFlightPerNameserver?: number;
   /** Tries waiting for a slot per nameserver; default {@link MAX_QUEUED_PER_NAMESERVER}. */
   maxQueuedPerNameserver?: number;
@@ -139,39 +144,51 @@ export const UDP_PORT_MAX_AGE_MS = 10_000;
 export const MAX_UDP_SOCKETS_PER_NAMESERVER = 4;
 
 /**
- * Tries in flight at once per nameserver (UDP, and the TCP fallback that
- * follows a truncated reply while it holds the same slot). Neither reference
- * caps this by default: CoreDNS's `forward` has `max_concurrent` unset
- * (unbounded) and asks for "at least the upstream query rate × latency",
- * each concurrent query costing it about 2 KB; c-ares has no cap and draws
- * random ids until one is free, which spins once the 65,536 ids are in use.
- * By that rule 256 carries 128,000 queries/s at a 2 ms in-cluster latency and
- * 2,560/s at 100 ms, far above what one process polls, while a dead server
- * (slots held for the whole timeout) sees at most 256 / timeout queries a
- * second and the id space stays 99 % free.
+ * Tries in flight per nameserver when it starts, and again whenever it has
+ * been silent for a timeout (query-gate.ts: the limit grows from here with
+ * answers while tries wait). Neither reference caps this by default:
+ * CoreDNS's `forward` has `max_concurrent` unset and asks for "at least the
+ * upstream query rate × latency", each concurrent query costing it about
+ * 2 KB; c-ares has no cap and draws random ids until one is free, which
+ * spins once the 65,536 ids are in use. By that rule 256 carries 128,000
+ * queries/s at a 2 ms in-cluster latency and 2,560/s at 100 ms, far above
+ * what one process polls, while a dead server (slots held for the whole
+ * timeout) sees at most 256 / timeout queries a second.
  */
-export const MAX_IN_FLIGHT_PER_NAMESERVER = 256;
+export const INITIAL_IN_FLIGHT_PER_NAMESERVER = 256;
 
 /**
- * Tries waiting in line (FIFO) per nameserver behind
- * {@link MAX_IN_FLIGHT_PER_NAMESERVER}. Past it a try fails at once with
- * `OVERLOADED` (the next nameserver is tried); a try that waited longer than
- * the configured timeout fails with `OVERLOADED` when its turn comes — unless
- * the nameserver answered within the last timeout: then this process, not the
- * server, is slow, and the try may wait `ANSWERING_WAIT_FACTOR` (query-gate.ts)
- * times as long (late, not failed). 64 slots' worth: a start-up burst of
- * 8,000 names (16,384 queries) waits in line against a server that answers;
- * with a dead server the line drains by expiry within about two timeouts.
- * About 100 bytes a waiting try.
+ * Tries in flight per nameserver at most, however far the limit grew
+ * (query-gate.ts). Little's law for the slowest server this should keep up
+ * with: 4,000 names polled for A and AAAA every 5 s (1,600 queries/s) from a
+ * server that takes 1.8 s need 2,900 in flight; 4,096 covers it. Bounded
+ * with it: query ids (3 servers × (4,096 + {@link MAX_LINGERING_PER_NAMESERVER})
+ * = 13,056, a fifth of the id space, so drawing a free id stays cheap) and
+ * memory (about 4 KB a query in flight: its promises, timer, buffer and try).
+ */
+export const MAX_IN_FLIGHT_PER_NAMESERVER = 4_096;
+
+/**
+ * Tries waiting in line per nameserver, over all domains, behind the
+ * in-flight limit. Past it a try fails at once with `OVERLOADED` (the next
+ * nameserver is tried); a try that waited longer than the configured timeout
+ * fails with `OVERLOADED` when its turn comes — unless the nameserver
+ * answered within the last timeout: then this process, not the server, is
+ * slow, and the try may wait `ANSWERING_WAIT_FACTOR` (query-gate.ts) times as
+ * long (late, not failed). A start-up burst of 8,000 names (16,384 queries)
+ * waits in line against a server that answers; with a dead server the line
+ * drains by expiry within about two timeouts. About 3 KB a waiting query
+ * (its promises and async frames, and its place in line).
  */
 export const MAX_QUEUED_PER_NAMESERVER = 16_384;
 
 /**
  * Tries per nameserver that timed out and still listen for their reply
- * (udp-tries.ts): as many as may be in flight, so the query ids one server
- * holds stay within twice {@link MAX_IN_FLIGHT_PER_NAMESERVER}.
+ * (udp-tries.ts): enough to measure a server that slowed down past its
+ * timeout and to take the answers of the queries waiting on it, while the
+ * ids one server holds stay within {@link MAX_IN_FLIGHT_PER_NAMESERVER} + 256.
  */
-export const MAX_LINGERING_PER_NAMESERVER = MAX_IN_FLIGHT_PER_NAMESERVER;
+export const MAX_LINGERING_PER_NAMESERVER = 256;
 
 /** What one try reports when it fails: the transport it ended on and the timeout it had. */
 interface TryReport {
@@ -183,15 +200,28 @@ interface TryReport {
 const FAILING_RCODES: ReadonlySet<number> = new Set([RCODE.SERVFAIL, RCODE.REFUSED, RCODE.NOTIMP]);
 
 /**
- * DNS transport: per nameserver, a bounded pipeline (at most
- * {@link MAX_IN_FLIGHT_PER_NAMESERVER} tries in flight, a FIFO of at most
- * {@link MAX_QUEUED_PER_NAMESERVER} behind them), a few connected UDP
+ * DNS transport: per nameserver, a bounded pipeline (tries in flight from
+ * {@link INITIAL_IN_FLIGHT_PER_NAMESERVER}, growing with answers up to
+ * {@link MAX_IN_FLIGHT_PER_NAMESERVER}, shared fairly between domains; a line
+ * of at most {@link MAX_QUEUED_PER_NAMESERVER} behind them), a few connected UDP
  * sockets rotated to fresh random ports (see {@link UdpLane}), its measured
  * latency (try timeouts, server-metrics.ts) and its health (which server a
  * try goes to, server-health.ts); ids from an {@link IdPool}; RFC 5452
  * validation, retries and TCP fallback on truncation. It knows nothing about
  * search lists, CNAMEs or grpc; {@link query} returns the validated reply of
  * the first server that gave a usable one.
+ *
+ * A query asks its servers in `attempts` rounds, each server once a round,
+ * healthiest first. It resolves with the first NOERROR or NXDOMAIN reply —
+ * from the try in progress or from an earlier one that timed out but was
+ * answered late; SERVFAIL, REFUSED, timeouts, a refused port, a full line and
+ * socket errors move on to the next server (each reported to `onAttempt`).
+ * It rejects with a {@link DnsError} naming the most telling failure when no
+ * server gave a usable reply, or at once when its signal aborts. A truncated
+ * UDP reply is asked again over TCP with the configured timeout, not the
+ * adaptive one: TCP does not lose datagrams (the kernel retransmits), so a
+ * short timeout would only cut off a long answer on its way. (Comments on
+ * members are kept in the package's bundles, so the reasoning lives here.)
  */
 export class DnsClient {
   private readonly timeoutMs: number;
@@ -205,13 +235,11 @@ export class DnsClient {
   private readonly maxQueued: number;
   private readonly onAttempt: ((event: () => AttemptEvent) => void) | undefined;
   private readonly trace: ((line: () => string) => void) | undefined;
-  /** One state per nameserver asked, by `host|port`. */
   private readonly states = new Map<string, NameserverState>();
   private readonly stateByServer = new WeakMap<Nameserver, NameserverState>();
   private readonly ids = new IdPool();
   private readonly udp: UdpTries<QueryRun<DnsReply>>;
   private readonly tcpSockets = new Set<net.Socket>();
-  /** `options rotate`: advances per query, from a random start (glibc's `nameserver_offset`). */
   private rotation: number;
   private closed = false;
 
@@ -250,39 +278,26 @@ export class DnsClient {
       maxLingeringPerServer: Math.min(MAX_LINGERING_PER_NAMESERVER, maxInFlightPerNameserver),
       trace,
       replied: (state, packet, latencyMs) => this.replied(state, packet, latencyMs),
-      failed: (state) => state.health.failed(this.timers.now()),
+      failed: (state) => {
+        state.health.failed(this.timers.now());
+        state.gate.timedOut();
+      },
       answeredLate: (run, packet) => {
         if (usable(rcodeOf(packet)) && !packet.flag_tc) run.succeed(toReply(packet, 'udp'));
       },
     });
   }
 
-  /**
-   * Ask `servers` (`attempts` rounds, each server once a round, healthiest
-   * first) for `name`/`type`. Resolves with the first NOERROR or NXDOMAIN
-   * reply — from the try in progress or from an earlier one that timed out but
-   * was answered late; SERVFAIL, REFUSED, timeouts, a refused port, a full
-   * queue and socket errors move on to the next server (each reported to
-   * `onAttempt`). Rejects with a {@link DnsError} naming the most telling
-   * failure when no server gave a usable reply, or at once when
-   * `options.signal` aborts (see {@link QueryOptions.signal}).
-   */
+  /** Ask `servers` for `name`/`type` (see the class notes and {@link QueryOptions.signal}). */
   query(servers: readonly Nameserver[], name: string, type: QueryType, options: QueryOptions = {}): Promise<DnsReply> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(givenUp(signal, name, type));
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => run.fail(givenUp(signal!, name, type));
-      const run = new QueryRun<DnsReply>(name, type, (reply, error) => {
-        signal?.removeEventListener('abort', onAbort);
-        if (reply) resolve(reply);
-        else reject(error!);
-      });
-      signal?.addEventListener('abort', onAbort, { once: true });
-      void this.drive(run, servers);
-    });
+    const run = new QueryRun<DnsReply>(name, type, signal, (aborted) => givenUp(aborted, name, type));
+    void this.drive(run, servers);
+    return run.outcome;
   }
 
-  /** Close every socket; in-flight and queued queries reject with code `CLOSED`. Idempotent. */
+  /** Close every socket; queries in flight or in line reject with `CLOSED`. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -296,20 +311,13 @@ export class DnsClient {
     this.tcpSockets.clear();
   }
 
-  /** Every nameserver this client has asked, in the order first asked: timeouts, latency, health, what it holds. */
+  /** Every nameserver asked, in the order first asked. */
   servers(): NameserverStatus[] {
     const now = this.timers.now();
     return [...this.states.values()].map((state) => state.status(now));
   }
 
-  /**
-   * The timeout the first try of a query to `servers` would have now, ms:
-   * the longest first-round timeout among the servers it may go to first
-   * (the healthiest; a server never asked has the configured timeout). A
-   * caller's own deadline (a watcher's poll) is never shorter, so it never
-   * cuts off the reply that try waits for. Allocates nothing: a watcher asks
-   * at every poll.
-   */
+  /** The first try's timeout to `servers` now, ms: the longest among the healthiest (a watcher's deadline is never shorter). */
   firstTryTimeoutMs(servers: readonly Nameserver[]): number {
     const now = this.timers.now();
     let fewestFailures = Infinity;
@@ -328,27 +336,26 @@ export class DnsClient {
     return servers.length === 0 ? this.timeoutMs : longest;
   }
 
-  /** Query ids held now: UDP tries in flight or listening on after their timeout, and TCP tries. */
+  /** Query ids held now. */
   get idsInUse(): number {
     return this.ids.inUse;
   }
 
-  /** UDP sockets open now, over every nameserver (current and retired). */
   get udpSocketCount(): number {
     let count = 0;
     for (const { udp } of this.states.values()) count += udp.socketCount;
     return count;
   }
 
-  /** The tries of one query, in rounds over its servers, until one answers or every round failed. */
   private async drive(run: QueryRun<DnsReply>, servers: readonly Nameserver[]): Promise<void> {
     try {
       if (servers.length === 0) throw new DnsError('NETWORK', run.name, `No nameserver to ask for ${run.name}`);
       const states = servers.map((server) => this.stateFor(server));
       const offset = this.rotate ? this.rotation++ % states.length : 0;
       const failures: DnsError[] = [];
+      const asked = states.map(() => false);
       for (let round = 0; round < this.attempts; round++) {
-        const asked = states.map(() => false);
+        asked.fill(false);
         for (let step = 0; step < states.length; step++) {
           if (this.closed) throw closedError(run.name);
           if (run.done) return;
@@ -385,22 +392,27 @@ export class DnsClient {
     }
   }
 
-  /**
-   * One try on one server, in its pipeline: a slot, UDP, then TCP if the UDP
-   * reply was truncated. Null when the query was given up meanwhile (or, for
-   * a probe, when no slot was free).
-   */
+  /** A slot, UDP, then TCP after truncation; null when given up (or a probe found no slot). */
   private async tryServer(run: QueryRun<DnsReply>, state: NameserverState, round: number, report: TryReport, probe: boolean): Promise<DnsReply | DnsError | null> {
     const { gate } = state;
-    if (!gate.tryEnter()) {
+    const group = groupOf(run.name);
+    if (!gate.tryEnter(group)) {
       if (probe) return null;
-      const admitted = await this.waitForSlot(run, state);
-      if (admitted !== true) return admitted;
+      // In line; a query given up leaves it at once.
+      const place = gate.wait(group);
+      const letGoOfPlace = run.hold(() => place.cancel());
+      try {
+        await place.admitted;
+      } catch (reason) {
+        return this.refusal(reason as GateRefusal, run, state, group);
+      } finally {
+        letGoOfPlace();
+      }
     }
     // The slot goes back at once if the query is given up, or when the try ends.
     let holding = true;
     const leave = (): void => {
-      if (holding) gate.leave();
+      if (holding) gate.leave(group);
       holding = false;
     };
     const letGo = run.hold(leave);
@@ -423,38 +435,22 @@ export class DnsClient {
     }
   }
 
-  /** Wait in `state`'s line: true once admitted, the refusal as a DnsError, or null when the query was given up. */
-  private async waitForSlot(run: QueryRun<DnsReply>, state: NameserverState): Promise<true | DnsError | null> {
+  private refusal(why: GateRefusal, run: QueryRun<DnsReply>, state: NameserverState, group: string): DnsError | null {
+    if (why === 'cancelled') return null;
+    if (why === 'closed') return closedError(run.name);
     const { gate } = state;
-    const place = gate.wait();
-    const letGo = run.hold(() => place.cancel());
-    try {
-      await place.admitted;
-      return true;
-    } catch (reason) {
-      const why = reason as GateRefusal;
-      if (why === 'cancelled') return null;
-      if (why === 'closed') return closedError(run.name);
-      const line = why === 'full' ? `${gate.queued} queries already wait` : `waited more than ${gate.longestWait()} ms in line`;
-      return new DnsError(
-        'OVERLOADED',
-        run.name,
-        `Not asking ${state.label} for ${run.name} ${run.type}: ${gate.limit} queries in flight to it and ${line} (MAX_IN_FLIGHT_PER_NAMESERVER ${gate.limit}, MAX_QUEUED_PER_NAMESERVER ${gate.maxQueued})`,
-      );
-    } finally {
-      letGo();
-    }
+    const line = why === 'full' ? `${gate.queued} queries already wait (MAX_QUEUED_PER_NAMESERVER ${gate.maxQueued})` : `waited more than ${gate.longestWait()} ms in line`;
+    return new DnsError(
+      'OVERLOADED',
+      run.name,
+      `Not asking ${state.label} for ${run.name} ${run.type}: ${gate.active} queries in flight to it (its limit now ${gate.limit}, ${gate.groupLimit} for names under ${group}) and ${line}`,
+    );
   }
 
-  /**
-   * The question again over TCP, after a truncated UDP reply. TCP gets the
-   * configured timeout, not the adaptive one: it does not lose datagrams
-   * (the kernel retransmits), so a short timeout would only cut off a long
-   * answer that was on its way.
-   */
+  /** The question again over TCP, with the configured timeout (see the class notes). */
   private async askTcp(run: QueryRun<DnsReply>, state: NameserverState): Promise<DnsReply | DnsError | null> {
     const id = this.ids.take();
-    if (id === undefined) return new DnsError('OVERLOADED', run.name, `All 65536 query ids are in use; not asking for ${run.name}`);
+    if (id === undefined) return idsExhausted(run.name);
     const query = encodeQuery(id, run.name, run.type, 0);
     const question: TryQuestion = { name: run.name, type: run.type, query, questionEnd: questionEnd(query, false), server: state.label, decoded: 0, defect: undefined };
     const tcp = askOverTcp(state.server, question, {
@@ -477,7 +473,6 @@ export class DnsClient {
     return toReply(outcome, 'tcp');
   }
 
-  /** A fresh query may send a probe to a failed server (server-health.ts), beside its own try. */
   private maybeProbe(states: readonly NameserverState[], asking: NameserverState, run: QueryRun<DnsReply>): void {
     if (states.length < 2) return;
     const target = probeTarget(states, asking, this.timers.now(), this.random);
@@ -486,20 +481,21 @@ export class DnsClient {
     void this.probe(target, run.name, run.type);
   }
 
-  /** One try to `state` for its health's sake: never waits in line, never retried, its outcome only recorded. */
   private async probe(state: NameserverState, name: string, type: QueryType): Promise<void> {
     try {
-      await this.tryServer(new QueryRun<DnsReply>(name, type, () => undefined), state, 0, { transport: 'udp', timeoutMs: 0 }, true);
+      await this.tryServer(new QueryRun<DnsReply>(name, type), state, 0, { transport: 'udp', timeoutMs: 0 }, true);
     } finally {
       state.health.probing = false;
     }
   }
 
-  /** Every reply that passed validation, on either transport, timely or late: the server's latency and health. */
   private replied(state: NameserverState, packet: ReplyPacket, latencyMs: number): void {
     const rcode = rcodeOf(packet);
     const now = this.timers.now();
-    if (usable(rcode)) state.answered(latencyMs, now);
+    if (usable(rcode)) {
+      state.answered(latencyMs, now);
+      state.gate.answered();
+    }
     else if (FAILING_RCODES.has(rcode)) state.health.failed(now);
     else state.health.good();
   }
@@ -518,7 +514,14 @@ export class DnsClient {
       });
       // A server that answered within a timeout is alive: a long line then means this process is slow, not the server dead.
       const answering = (): boolean => this.timers.now() - created.state!.lastAnswerAt <= this.timeoutMs;
-      const gate = new QueryGate(this.maxInFlight, this.maxQueued, this.timeoutMs, this.timers, answering);
+      const gate = new QueryGate({
+        initialLimit: INITIAL_IN_FLIGHT_PER_NAMESERVER,
+        maxLimit: this.maxInFlight,
+        maxQueued: this.maxQueued,
+        maxWaitMs: this.timeoutMs,
+        timers: this.timers,
+        answering,
+      });
       state = created.state = new NameserverState(server, formatServer(server), udp, gate, this.timeoutMs);
       this.states.set(key, state);
     }

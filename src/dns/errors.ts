@@ -1,11 +1,8 @@
 /**
- * Typed outcomes of asking DNS. The watcher must tell "DNS says there is
- * nothing" (codes `NXDOMAIN` and `NODATA`: {@link DnsError.authoritative})
- * from "we could not ask" (every other code), so each outcome has its own
- * stable `code` on one class.
+ * A failure to resolve a name, with a stable `code`. `NXDOMAIN` and `NODATA`
+ * mean DNS answered that there is nothing ({@link DnsError.authoritative});
+ * every other code means it could not be asked.
  */
-
-/** Every failure the stub resolver reports is a DnsError with a stable `code`. */
 export class DnsError extends Error {
   override name = 'DnsError';
   constructor(
@@ -49,7 +46,7 @@ export type DnsErrorCode =
   | 'NETWORK'
   /** Nothing listens on the nameserver's UDP port (ICMP port unreachable): "connection refused", reported at once. */
   | 'CONNREFUSED'
-  /** Too many queries to one nameserver in flight and in line (see MAX_QUEUED_PER_NAMESERVER): refused at once, not queued forever. */
+  /** Too many queries to one nameserver in flight and waiting in line: refused at once, never queued without end. */
   | 'OVERLOADED'
   /** The reply could not be used: CNAME loop or depth, oversized TCP message, an A record that is not 4 bytes, … */
   | 'BADRESPONSE'
@@ -57,6 +54,21 @@ export type DnsErrorCode =
   | 'BADNAME'
   /** The resolver was closed while the query was in flight. */
   | 'CLOSED';
+
+/**
+ * The message for text that shows the code beside it (`TIMEOUT: No reply
+ * from …`, a grpc status, a log line): without a trailing "(CODE)", so the
+ * code is said once.
+ */
+export function messageBesideCode(error: DnsError): string {
+  const suffix = ` (${error.code})`;
+  return error.message.endsWith(suffix) ? error.message.slice(0, -suffix.length) : error.message;
+}
+
+/** Every one of the 65,536 query ids is in use: the query is not sent. */
+export function idsExhausted(name: string): DnsError {
+  return new DnsError('OVERLOADED', name, `All 65536 query ids are in use; not asking for ${name}`);
+}
 
 /** A query in flight when its client was closed. */
 export function closedError(name: string): DnsError {

@@ -4,7 +4,7 @@ import { DnsClient, RCODE, type QueryType } from './client.js';
 import { DnsError, type DnsErrorCode } from './errors.js';
 import { HostsFile } from './hosts.js';
 import { isAddressOf, mayBeIpLiteral } from './ip-text.js';
-import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, sameName, trimDot } from './names.js';
+import { hostNameProblem, isHostName, sameName, trimDot } from './names.js';
 import { DEFAULT_TIMEOUT_MS, readResolvConf, searchCandidates } from './resolv-conf.js';
 import type { Timers } from './timers.js';
 import { report } from '../observe.js';
@@ -238,7 +238,7 @@ export class StubResolver {
       return { name: trimDot(name), addresses: fromHosts, source: 'hosts', failedFamilies: [] };
     }
     const settings = await this.setup();
-    const candidates = searchCandidates(name, settings.conf).filter(isValidName);
+    const candidates = searchCandidates(name, settings.conf).filter(isHostName);
     const knownIndex = known === undefined ? -1 : candidates.indexOf(known);
     if (knownIndex < 0) return this.walk(settings, name, candidates, family, control);
     // The name that answered last time, asked directly: one query per family.
@@ -420,7 +420,7 @@ export class StubResolver {
         }
         // The answer pointed elsewhere without that name's records: ask for the target.
         if (walked.finalName !== current) {
-          if (!isValidName(walked.finalName)) {
+          if (!isHostName(walked.finalName)) {
             throw new DnsError('BADRESPONSE', fqdn, `CNAME chain for ${fqdn} points to an invalid name ${JSON.stringify(walked.finalName)}`);
           }
           current = walked.finalName;
@@ -492,30 +492,7 @@ function isInternet(answer: dnsPacket.Answer): boolean {
   return (cls === undefined || cls === 'IN') && flush !== true;
 }
 
-function isValidName(name: string): boolean {
-  const bare = trimDot(name);
-  if (bare.length === 0 || bare.length > MAX_NAME_LENGTH) return false;
-  // Every label 1-63 characters, no whitespace, no backslash: one pass, no label list (it runs at every poll).
-  let label = 0;
-  for (let i = 0; i < bare.length; i++) {
-    const c = bare.charCodeAt(i);
-    if (c === 0x2e) {
-      if (label === 0 || label > MAX_LABEL_LENGTH) return false;
-      label = 0;
-      continue;
-    }
-    if (c === 0x5c || c === 0x20 || (c >= 0x09 && c <= 0x0d) || (c >= 0x80 && /\s/.test(bare[i]!))) return false;
-    label++;
-  }
-  return label > 0 && label <= MAX_LABEL_LENGTH;
-}
-
 function assertValidName(name: string): void {
-  if (!isValidName(name)) {
-    throw new DnsError(
-      'BADNAME',
-      name,
-      `Invalid DNS name ${JSON.stringify(name)}: expected dot-separated labels of 1-${MAX_LABEL_LENGTH} characters, at most ${MAX_NAME_LENGTH} in all`,
-    );
-  }
+  const problem = hostNameProblem(name);
+  if (problem) throw new DnsError('BADNAME', name, `Invalid DNS name ${JSON.stringify(name)}: ${problem}`);
 }

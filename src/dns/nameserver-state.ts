@@ -33,9 +33,9 @@ export interface NameserverStatus {
 export class NameserverState {
   readonly latency = new LatencyMetrics();
   readonly health = new ServerHealth();
-  /** When it last sent a usable reply (UDP or the TCP that followed), on the client's clock. */
+  /** Its last usable reply, on the client's clock. */
   lastAnswerAt = -Infinity;
-  /** Tries that timed out and still listen for their reply. */
+  /** Timed-out tries still listening. */
   lingering = 0;
 
   constructor(

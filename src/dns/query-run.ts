@@ -1,3 +1,5 @@
+import type { AbortSignalLike } from './types.js';
+
 /**
  * One `DnsClient.query()` call while it runs: its outcome, settled once, and
  * what it holds meanwhile — the try in progress or its place in line, and the
@@ -6,37 +8,56 @@
  * everything it holds is dropped at once.
  */
 export class QueryRun<Reply> {
-  /** Settled: no further try starts, and whatever ends later finds nothing to settle. */
+  /** Settled: nothing more starts. */
   done = false;
-  private readonly holds = new Set<() => void>();
+  /** What `DnsClient.query()` returns. */
+  readonly outcome: Promise<Reply>;
+  /** Usually one thing: an array, not a Set. */
+  private holds: Array<() => void> = [];
+  private resolve!: (reply: Reply) => void;
+  private reject!: (error: Error) => void;
+  private readonly abort: (() => void) | undefined;
 
   constructor(
     readonly name: string,
     readonly type: 'A' | 'AAAA',
-    private readonly settled: (reply: Reply | undefined, error: Error | undefined) => void,
-  ) {}
+    /** Gives the query up when it aborts, rejecting with what `givenUp` makes of its reason. */
+    private readonly signal?: AbortSignalLike,
+    givenUp?: (signal: AbortSignalLike) => Error,
+  ) {
+    this.outcome = new Promise<Reply>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    if (signal && givenUp) {
+      this.abort = () => this.fail(givenUp(signal));
+      signal.addEventListener('abort', this.abort, { once: true });
+    }
+  }
 
-  /** Keep `drop` until the query settles (then it is called), or until the returned release. */
+  /** Keep `drop` until settled (then called) or released. */
   hold(drop: () => void): () => void {
-    this.holds.add(drop);
+    this.holds.push(drop);
     return () => {
-      this.holds.delete(drop);
+      const index = this.holds.indexOf(drop);
+      if (index !== -1) this.holds.splice(index, 1);
     };
   }
 
   succeed(reply: Reply): void {
-    if (this.finish()) this.settled(reply, undefined);
+    if (this.finish()) this.resolve(reply);
   }
 
   fail(error: Error): void {
-    if (this.finish()) this.settled(undefined, error);
+    if (this.finish()) this.reject(error);
   }
 
   private finish(): boolean {
     if (this.done) return false;
     this.done = true;
-    const holds = [...this.holds];
-    this.holds.clear();
+    if (this.abort) this.signal!.removeEventListener('abort', this.abort);
+    const { holds } = this;
+    this.holds = [];
     for (const drop of holds) drop();
     return true;
   }

@@ -44,7 +44,7 @@ export const PROBE_CHANCE = 10;
 export class ServerHealth {
   /** Consecutive failures, at most {@link SERVER_FAILURES_CAP}; 0 is healthy. */
   failures = 0;
-  /** When the server may be probed (last failure + {@link PROBE_DELAY_MS}); -Infinity while healthy. */
+  /** Last failure + {@link PROBE_DELAY_MS}; -Infinity while healthy. */
   nextProbeAt = -Infinity;
   /** A probe is out: no second one. */
   probing = false;

@@ -111,7 +111,7 @@ export class LatencyMetrics {
     }
   }
 
-  /** The average latency of the shortest window with enough replies, or null before there are any. */
+  /** The shortest window's average with enough replies, else null. */
   averageMs(now: number): number | null {
     for (const bucket of this.buckets) {
       const period = periodOf(bucket.spanMs, now);

@@ -29,7 +29,10 @@ export interface UdpLaneSettings {
 
 export interface UdpLaneEvents {
   message(port: UdpPort, message: Buffer, remote: dgram.RemoteInfo): void;
-  /** A socket error; the lane has already closed the port unless the error was ECONNREFUSED. */
+  /**
+   * A socket error; the lane has already closed the port unless the error was
+   * ECONNREFUSED (an ICMP port unreachable, read from the socket or returned by a send).
+   */
   error(port: UdpPort, error: NodeJS.ErrnoException): void;
 }
 
@@ -60,10 +63,13 @@ export type PortSlot = 0 | 1;
  * take the same path. At most `maxSockets` are open (current and retired
  * together): while that many are open, rotation waits and the current
  * sockets keep serving, so a dead server with thousands of queries in flight
- * costs `maxSockets` descriptors, not one per `maxQueriesPerPort` queries.
+ * costs `maxSockets` descriptors, not one per `maxQueriesPerPort` queries. A
+ * retired socket still receives the replies to its queries in flight, then
+ * closes; at the bound a timed-out socket keeps serving (a retry from a known
+ * port beats none), and a slot without a socket borrows an open one.
  */
 export class UdpLane {
-  /** The socket each slot's next query leaves from. */
+  /** Each slot's current socket. */
   private readonly current: [UdpPort | null, UdpPort | null] = [null, null];
   /** The nameserver's family, found once (net.isIPv6 is a long regular expression; a lane opens a socket every 16 queries). */
   private readonly family: 4 | 6;
@@ -80,10 +86,13 @@ export class UdpLane {
   /** The port the next query of `slot` leaves from, counted as in flight until {@link release}. */
   take(slot: PortSlot): UdpPort {
     let port = this.current[slot];
-    if (!port || ((port.sent >= this.settings.maxQueriesPerPort || port.expired) && this.open.size < this.settings.maxSockets)) {
-      if (port) this.retire(port);
-      port = this.openPort(slot);
+    const room = this.open.size < this.settings.maxSockets;
+    if (port && room && (port.sent >= this.settings.maxQueriesPerPort || port.expired)) {
+      this.retire(port);
+      port = null;
     }
+    // At the bound a slot without a socket borrows one that is open (the other slot's, or a retired one still receiving).
+    port ??= (room ? undefined : this.openPortToBorrow(slot)) ?? this.openPort(slot);
     port.sent++;
     // A query in flight keeps the process alive until it settles (bounded by the timeout).
     if (port.inFlight++ === 0) port.socket.ref();
@@ -102,12 +111,17 @@ export class UdpLane {
       port.backlog.push({ message, onError });
       return;
     }
-    port.socket.send(message, (error) => {
-      if (error) onError(error);
+    port.socket.send(message, (error: NodeJS.ErrnoException | null) => {
+      if (!error) return;
+      // The kernel hands an ICMP port unreachable to whichever call comes
+      // next on the socket: a read (the 'error' event) or this send. Either
+      // way nothing listens there, so it is reported one way.
+      if (error.code === 'ECONNREFUSED') this.events.error(port, error);
+      else onError(error);
     });
   }
 
-  /** Open sockets: the current one and retired ones still waiting for replies. */
+  /** Open sockets, retired and closing ones included. */
   get socketCount(): number {
     return this.open.size;
   }
@@ -116,17 +130,20 @@ export class UdpLane {
     for (const port of [...this.open]) this.closePort(port);
   }
 
-  /**
-   * No new query leaves from `port` once another may be opened in its place
-   * (it still receives the replies to those in flight, then closes). At the
-   * socket bound it keeps serving: a retry from a known port beats none.
-   */
+  /** No new query from `port` (unless at the socket bound: see the notes above). */
   retire(port: UdpPort): void {
     const slot = this.current.indexOf(port);
     if (slot !== -1 && this.open.size >= this.settings.maxSockets) return;
     if (slot !== -1) this.current[slot] = null;
     port.retired = true;
     if (port.inFlight === 0) this.closePort(port);
+  }
+
+  private openPortToBorrow(slot: PortSlot): UdpPort | undefined {
+    const other = this.current[slot === 0 ? 1 : 0];
+    if (other) return other;
+    for (const port of this.open) if (!port.closed) return port;
+    return undefined;
   }
 
   private openPort(slot: PortSlot): UdpPort {
@@ -180,13 +197,14 @@ export class UdpLane {
     port.closed = true;
     port.retired = true;
     this.settings.timers.clearTimeout(port.ageTimer);
-    this.open.delete(port);
     const slot = this.current.indexOf(port);
     if (slot !== -1) this.current[slot] = null;
+    // Counted until its descriptor is released (the close completes on the next turn), so the bound holds for the process's descriptors too.
     try {
-      port.socket.close();
+      port.socket.close(() => this.open.delete(port));
     } catch {
       // Already closed by the runtime (an error during bind): nothing left to release.
+      this.open.delete(port);
     }
   }
 }

@@ -1,6 +1,6 @@
 import type dgram from 'node:dgram';
 import net from 'node:net';
-import { DnsError, closedError } from './errors.js';
+import { DnsError, closedError, idsExhausted } from './errors.js';
 import type { IdPool } from './id-pool.js';
 import type { NameserverState } from './nameserver-state.js';
 import { readReply, unansweredError, type TryQuestion } from './reply-reader.js';
@@ -98,10 +98,14 @@ export interface UdpTriesSettings<Owner extends TryOwner> {
  * any connection; a try here accepts only its own reply, on its own socket,
  * from its own server. At most `maxLingeringPerServer` tries listen on per
  * server; past that a try ends at its timeout, as it always did.
+ *
+ * ECONNREFUSED on a connected socket is an ICMP port unreachable from its
+ * nameserver: nothing listens there, so every try on that socket fails now
+ * instead of at its timeout. Any other socket error has closed the socket.
  */
 export class UdpTries<Owner extends TryOwner> {
   private readonly pending = new Map<number, UdpTry<Owner>>();
-  /** Datagrams received, any socket: tells a timed-out try whether the last I/O turn read anything. */
+  /** Datagrams received: did the last I/O turn read any? */
   private datagrams = 0;
 
   constructor(private readonly settings: UdpTriesSettings<Owner>) {}
@@ -111,11 +115,11 @@ export class UdpTries<Owner extends TryOwner> {
     return this.pending.size;
   }
 
-  /** Send `run`'s question to `state` from its `slot` socket; resolves when the try ends for the query. */
+  /** Send `run`'s question; resolves when the try ends for its query. */
   ask(run: Owner, state: NameserverState, slot: PortSlot, timeoutMs: number, mayLinger: boolean): Promise<UdpOutcome> {
     const { ids, timers, udpPayloadSize } = this.settings;
     const id = ids.take();
-    if (id === undefined) return Promise.resolve(new DnsError('OVERLOADED', run.name, `All 65536 query ids are in use; not asking for ${run.name}`));
+    if (id === undefined) return Promise.resolve(idsExhausted(run.name));
     const query = encodeQuery(id, run.name, run.type, udpPayloadSize);
     // Taken last: from here the port counts this query as in flight until it ends.
     const port = state.udp.take(slot);
@@ -183,11 +187,7 @@ export class UdpTries<Owner extends TryOwner> {
     if (lingering && !run.done) this.settings.answeredLate(run, read);
   }
 
-  /**
-   * ECONNREFUSED on a connected socket is an ICMP port unreachable from its
-   * nameserver: nothing listens there, so every query in flight on it fails
-   * now instead of at its timeout. Any other error has closed the socket.
-   */
+  /** A socket error: every try on the socket fails now (see the notes above). */
   error(state: NameserverState, port: UdpPort, error: NodeJS.ErrnoException): void {
     const refused = error.code === 'ECONNREFUSED';
     for (const attempt of [...this.pending.values()]) {
@@ -210,7 +210,7 @@ export class UdpTries<Owner extends TryOwner> {
     for (const attempt of [...this.pending.values()]) this.end(attempt, closedError(attempt.name));
   }
 
-  /** A try's timeout, decided once the sockets have been read (see {@link MAX_TIMEOUT_IO_TURNS}). */
+  /** Decided after the sockets are read ({@link MAX_TIMEOUT_IO_TURNS}). */
   private expireAfterReads(attempt: UdpTry<Owner>, mayLinger: boolean): void {
     let turns = 0;
     let seen = this.datagrams;
@@ -245,7 +245,7 @@ export class UdpTries<Owner extends TryOwner> {
     attempt.resolve(failure);
   }
 
-  /** Release what the try holds (id, socket count, timer, its query's hold) and, unless lingering, tell its query. */
+  /** Release all it holds; tell its query unless lingering. */
   private end(attempt: UdpTry<Owner>, outcome: UdpOutcome): void {
     if (this.pending.get(attempt.id) !== attempt) return;
     const { settings } = this;

@@ -43,13 +43,11 @@ export function channelOptions(base: ResolvedOptions, options: Record<string, un
     any = true;
   }
   if (!any) return base;
-  try {
-    return resolveOptions(overrides, base);
-  } catch (error) {
-    const message = (error as Error).message.replace(/Option "(\w+)"/g, (_match, name: string) => {
-      const key = Object.entries(CHANNEL_OPTION_KEYS).find(([, option]) => option === name)?.[0];
-      return key ? `Channel option "${key}"` : `Option "${name}"`;
-    });
-    throw new TypeError(message);
-  }
+  return resolveOptions(overrides, base, [], channelOptionSubject);
+}
+
+/** A message names the channel option the user set, not the option it overrides. */
+function channelOptionSubject(option: string): string {
+  const key = Object.entries(CHANNEL_OPTION_KEYS).find(([, name]) => name === option)?.[0];
+  return key ? `Channel option "${key}"` : `Option "${option}"`;
 }

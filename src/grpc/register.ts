@@ -5,14 +5,14 @@ import { channelMark, rememberOurChannels, warnIfLate } from './late-register.js
 import { IS_DNS_WATCH, SCHEME, createResolverClass } from './resolver.js';
 import { trackBinds } from './server-bind.js';
 import { connectTracing } from './trace.js';
-import type { GrpcModuleLike, ListenerLike, ResolverConstructorLike } from './types.js';
+import type { GrpcJsModule, GrpcModuleLike, ListenerLike, ResolverConstructorLike } from './types.js';
 
 export interface RegisterOptions extends WatchOptions {
   /**
    * The app's own `@grpc/grpc-js` module, for apps with several copies
    * installed; default: the copy this package resolves as its peer dependency.
    */
-  grpc?: unknown;
+  grpc?: GrpcJsModule;
   /**
    * Take over grpc-js's `dns` scheme (and with it bare `host:port` targets).
    * Default true; false registers only the `dns-watch` scheme, leaving

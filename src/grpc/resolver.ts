@@ -1,3 +1,4 @@
+import { messageBesideCode } from '../dns/errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { registry } from '../registry.js';
 import { TargetError, formatTarget, parseTarget, type ParsedTarget } from '../target.js';
@@ -103,9 +104,10 @@ export function createResolverClass(grpc: GrpcModuleLike, currentOptions: () => 
         }
         return;
       }
-      const details = delivery.authoritative
-        ? `No addresses for ${this.display}: ${delivery.error.message}`
-        : `Name resolution failed for ${this.display}: ${delivery.error.message}`;
+      // The status every RPC on the channel fails with until an answer comes:
+      // the DNS cause in full (code, server, name), where an app's logs show it.
+      const cause = `${delivery.error.code}: ${messageBesideCode(delivery.error)}`;
+      const details = delivery.authoritative ? `No addresses for ${this.display}: ${cause}` : `Name resolution failed for ${this.display}: ${cause}`;
       trace(() => `${this.display}: error to channel: ${details}`);
       this.listener.error(details);
     }

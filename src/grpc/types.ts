@@ -62,3 +62,20 @@ export interface GrpcModuleLike {
     endpointToString?: unknown;
   };
 }
+
+/**
+ * An `@grpc/grpc-js` module, 1.8 or later, as `register({ grpc })` takes it:
+ * `import * as grpc from '@grpc/grpc-js'` or `require('@grpc/grpc-js')`.
+ * Typed by shape, so the module of any copy and any supported version fits
+ * (their classes differ from copy to copy); parameter types that differ
+ * between versions are left open.
+ */
+export interface GrpcJsModule {
+  Metadata: abstract new (...args: never[]) => unknown;
+  status: { readonly UNAVAILABLE: number };
+  logVerbosity: { readonly DEBUG: number };
+  experimental: {
+    registerResolver: (scheme: string, resolverClass: never) => void;
+    trace: (severity: never, tracer: string, text: string) => void;
+  };
+}

@@ -11,6 +11,7 @@
  * declaration files (dist/) are checked from a consumer project by
  * `npm run check:package`.
  */
+import * as dnsPacket from 'dns-packet';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
   CHANNEL_OPTION_KEYS,
@@ -29,6 +30,7 @@ import {
   type DnsErrorCode,
   type DnsWatchEvents,
   type Family,
+  type GrpcJsModule,
   type Nameserver,
   type RegisterOptions,
   type ResolvedAddress,
@@ -49,9 +51,20 @@ describe('register() / unregister()', () => {
 
   it('RegisterOptions are the watch options plus grpc and replaceBuiltin', () => {
     expectTypeOf<RegisterOptions>().toExtend<WatchOptions>();
-    expectTypeOf<Omit<RegisterOptions, keyof WatchOptions>>().toEqualTypeOf<{ grpc?: unknown; replaceBuiltin?: boolean }>();
-    // The app's own grpc-js module, whatever copy: typed loosely on purpose.
+    expectTypeOf<Omit<RegisterOptions, keyof WatchOptions>>().toEqualTypeOf<{ grpc?: GrpcJsModule; replaceBuiltin?: boolean }>();
+  });
+
+  it('grpc is a grpc-js module, of any copy of every version the adapter serves', () => {
+    expectTypeOf<typeof import('@grpc/grpc-js')>().toExtend<GrpcJsModule>();
+    expectTypeOf<typeof import('grpc-js-1.13')>().toExtend<GrpcJsModule>();
+    expectTypeOf<typeof import('grpc-js-1.10')>().toExtend<GrpcJsModule>();
+    expectTypeOf<typeof import('grpc-js-1.8')>().toExtend<GrpcJsModule>();
     expectTypeOf<typeof import('@grpc/grpc-js')>().toExtend<RegisterOptions['grpc']>();
+    // @ts-expect-error: an object is not a grpc-js module
+    const empty: RegisterOptions = { grpc: {} };
+    // @ts-expect-error: nor is another module
+    const other: RegisterOptions = { grpc: dnsPacket };
+    void [empty, other];
   });
 
   it('reject what validation rejects, at compile time where the type can tell', () => {
@@ -255,6 +268,8 @@ describe('errors', () => {
   it('TargetError is an Error carrying the target', () => {
     expectTypeOf<TargetError>().toExtend<Error>();
     expectTypeOf<TargetError['target']>().toEqualTypeOf<string>();
+    // What is wrong with it, without the target and the accepted forms around it.
+    expectTypeOf<TargetError['reason']>().toEqualTypeOf<string>();
   });
 });
 
@@ -275,7 +290,7 @@ describe('stats()', () => {
       queries: number;
       failures: number;
       consecutiveFailures: number;
-      lastError: { code: string; message: string } | undefined;
+      lastError: { code: DnsErrorCode; message: string } | undefined;
       lastQueryAt: Date | undefined;
       lastChangeAt: Date | undefined;
       querying: boolean;
