@@ -86,10 +86,13 @@ const EXPECTED_FILES = [
  * bin stopped carrying its own copy of the library (0.1.0: 78 kB / 280 kB;
  * with the copy: 128 kB / 447 kB). The unpacked bound is the one the
  * project holds itself to; an accidental inclusion (source maps with
- * sources were 730 kB) or a bundled dependency fails it.
+ * sources were 730 kB) or a bundled dependency fails it. Issues 20 and 25's
+ * search-list walk and rechecks, poll deadline and early family delivery
+ * added about 12 kB of code to each of the two library bundles (399 kB
+ * before them, 425 kB after): the bound moved to 430 kB.
  */
 const MAX_PACKED_BYTES = 130_000;
-const MAX_UNPACKED_BYTES = 400_000;
+const MAX_UNPACKED_BYTES = 430_000;
 
 /** Exports every build must have (the check also demands CJS and ESM agree on the full list). */
 const CORE_EXPORTS = ['register', 'unregister', 'watch', 'observe', 'stats', 'DnsWatch', 'DnsError', 'TargetError', 'DEFAULTS', 'SCHEME'];

@@ -178,19 +178,15 @@ export class Watcher implements PollEntry, ResolveControl {
   private pacedStart: PacedStart | undefined;
   /** The candidate name that answered last (no trailing dot), asked directly at the next poll. */
   private polledName: string | undefined;
-  /** Its place in the search-list walk (Resolution.searchIndex); -1 when none. */
+  /** Its place in the search-list walk; -1 when none. */
   private polledIndex = -1;
-  /**
-   * Set while a later search-list candidate answers for one that stopped:
-   * `anchor` is the place of the earliest candidate that answered before,
-   * `recheckAt` when the earlier candidates are next asked again.
-   */
+  /** While a later candidate stands in (see remember()): the earliest place that answered before, and the next recheck. */
   private takeover: { anchor: number; recheckAt: number } | undefined;
-  /** @internal {@link ResolveControl}: this poll also asks the candidates before the polled one. */
+  /** @internal This poll also asks the candidates before the polled one. */
   recheckEarlier = false;
-  /** The running poll's deadline, re-armed for every poll; made at the first. */
+  /** The running poll's deadline, re-armed for every poll. */
   private deadline: PollDeadline | undefined;
-  /** Polls given up at their deadline in a row: each doubles the next deadline (schedule.ts pollDeadline). */
+  /** Polls given up at their deadline in a row. */
   private givenUpInARow = 0;
   private lastQueryAt: number | undefined;
   private failures = 0;
@@ -233,12 +229,12 @@ export class Watcher implements PollEntry, ResolveControl {
     return this.timers.clock.now();
   }
 
-  /** @internal {@link ResolveControl}: the running poll's deadline, which gives its queries up. */
+  /** @internal The running poll's deadline: its queries' signal. */
   get signal(): PollDeadline | undefined {
     return this.deadline;
   }
 
-  /** When the next poll is due, on the watcher's clock, if one is scheduled (none while a poll runs). */
+  /** When the next poll is due, on the watcher's clock (none while a poll runs). */
   get nextPollAt(): number | undefined {
     if (this.inFlight) return undefined;
     const remaining = this.timers.remaining(this);
@@ -353,7 +349,7 @@ export class Watcher implements PollEntry, ResolveControl {
     if (this.subscribers === undefined) this.stop();
   }
 
-  /** Stop polling; a poll in flight is given up (its queries settle at once) and its result dropped. */
+  /** Stop polling; a poll in flight is given up and its result dropped. */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
@@ -372,7 +368,7 @@ export class Watcher implements PollEntry, ResolveControl {
     this.timers.schedule(this, at - this.now());
   }
 
-  /** @internal Called by {@link PollTimers} when the next poll is due, or while one runs, when its deadline has come. */
+  /** @internal By {@link PollTimers}: the next poll is due, or the running poll's deadline has come. */
   onPollDue(): void {
     if (!this.inFlight) {
       void this.poll();
@@ -384,11 +380,7 @@ export class Watcher implements PollEntry, ResolveControl {
     this.timers.clock.setTimeout(() => this.deadlineReached(poll, late), 0).unref?.();
   }
 
-  /**
-   * The running poll's deadline has come: its queries settle now, as "could
-   * not ask", and the next poll starts — unless this process is behind
-   * (schedule.ts BEHIND_MS): then it is pushed back, a few times at most.
-   */
+  /** Give the running poll up (could not ask), unless this process is behind (schedule.ts BEHIND_MS). */
   private deadlineReached(poll: number | undefined, late: number): void {
     if (!this.inFlight || this.stopped || this.lastQueryAt !== poll) return;
     const ran = this.now() - (this.lastQueryAt ?? 0);
@@ -494,7 +486,7 @@ export class Watcher implements PollEntry, ResolveControl {
     return { previous, setChanged };
   }
 
-  /** How many addresses the set held before `maxAddresses` picked from it; a trace line when it did. */
+  /** Addresses the set held before `maxAddresses` picked from it. */
   private countAvailable(belief: Extract<Belief, { kind: 'addresses' }>): void {
     const { available } = belief;
     if (available === undefined) {
@@ -526,11 +518,7 @@ export class Watcher implements PollEntry, ResolveControl {
     }
   }
 
-  /**
-   * Keep polling the search-list candidate that answered, directly; when a
-   * later candidate takes over, ask the earlier ones again now and then
-   * until one answers (schedule.ts `recheckPeriod`).
-   */
+  /** Poll the candidate that answered; after a later one took over, recheck the earlier ones (schedule.ts recheckPeriod). */
   private remember(resolution: Resolution): void {
     const polled = resolution.source === 'dns' ? resolution.name : undefined;
     const index = polled === undefined ? -1 : (resolution.searchIndex ?? -1);
@@ -553,11 +541,7 @@ export class Watcher implements PollEntry, ResolveControl {
     }
   }
 
-  /**
-   * Schedule step: the next poll, by the answer's TTL or the failure count;
-   * at once after a poll given up at its deadline (it waited as long as a
-   * poll interval already). Returns the delay.
-   */
+  /** Schedule step: by the TTL or the failure count; at once after a poll given up at its deadline. Returns the delay. */
   private scheduleNext(outcome: Outcome, givenUp: boolean): number {
     const delay = givenUp
       ? earliestRequestedRun(this.now(), this.lastQueryAt, this.options.minInterval) - this.now()
@@ -581,14 +565,7 @@ export class Watcher implements PollEntry, ResolveControl {
     return delayAfterSuccess(this.options, this.belief.kind === 'addresses' ? minTtl(this.belief.addresses) : Infinity, this.random);
   }
 
-  /**
-   * @internal {@link ResolveControl}: with family 0, one family's addresses
-   * as soon as they are in. A change is delivered at once — the other
-   * family's last good addresses kept, as in a half answer — unless the
-   * other family's reply came in the same turn of the event loop (the
-   * delivery waits for the next turn's timers): then the poll's own
-   * settlement delivers both in one update.
-   */
+  /** @internal Family 0: one family's addresses as they come in; a change is delivered in the next turn (docs/design.md). */
   familyAnswered(_candidate: string, family: 4 | 6, addresses: readonly ResolvedAddress[]): void {
     if (!this.inFlight || this.stopped || sameFamilyRecords(this.belief, family, addresses)) return;
     const poll = this.lastQueryAt;
@@ -640,7 +617,7 @@ export class Watcher implements PollEntry, ResolveControl {
     if (setChanged) this.reportChange(previous);
   }
 
-  /** The set changed from `previous`'s: a trace line and the update event. */
+  /** A trace line and the update event for a changed set. */
   private reportChange(previous: Belief): void {
     const addresses = this.belief.kind === 'addresses' ? this.belief.addresses : [];
     const change = diff(previous.kind === 'addresses' ? previous.addresses : [], addresses);

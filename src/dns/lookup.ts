@@ -98,6 +98,18 @@ type CandidateOutcome =
  * not ask" and keeps the last good set; glibc, asking afresh, would go on to
  * the name as written for that one lookup — which answers NXDOMAIN for a
  * short name in a pod, and a one-lookup NXDOMAIN would drop every address.
+ *
+ * The recheck (`control.recheckEarlier`, after a later candidate took over
+ * for one that stopped answering): the candidates before the polled one are
+ * asked in the walk's order, beside it; the first with addresses answers, as
+ * a fresh lookup would pick it. NXDOMAIN, NODATA and SERVFAIL go on, as in
+ * the walk; any other failure ends the recheck without news — glibc would
+ * skip to the name as written for that one lookup, but a fault is no reason
+ * to leave the name that answers — and the polled name's answer stands.
+ *
+ * With family 0 each family's addresses are announced as they come in
+ * (`control.familyAnswered`), so a watcher delivers a changed set without
+ * waiting for the other family's retries.
  */
 
 /** Where the walk goes after a candidate that could not be asked (see the essay above). */
@@ -172,7 +184,7 @@ export class StubResolver {
   private readonly options: StubResolverOptions;
   private readonly hosts: HostsFile | null;
   private config: Promise<Settings> | null = null;
-  /** The settings once made: read by {@link firstTryTimeoutMs} without waiting. */
+  /** The settings once made. */
   private ready: Settings | undefined;
   private client: DnsClient | null = null;
   private closed = false;
@@ -184,18 +196,14 @@ export class StubResolver {
     this.hosts = options.hostsPath === false ? null : new HostsFile(options.hostsPath, { clock: options.timers });
   }
 
-  /**
-   * The timeout the first try of a query has now, ms: the client's adaptive
-   * timeout for the server it would ask first, or before resolv.conf is read
-   * the configured timeout. A poll's deadline is never shorter (watcher.ts).
-   */
+  /** The first try's timeout now, ms (a poll's deadline is never shorter). */
   firstTryTimeoutMs(): number {
     const ready = this.ready;
     if (ready) return ready.client.firstTryTimeoutMs(ready.conf.nameservers);
     return this.options.timeoutMs ?? this.options.resolvConf?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
-  /** Whether queries wait in line for a slot at a nameserver now: this process asks faster than it is answered. */
+  /** Whether queries wait in line for a nameserver's slot now. */
   waitingInLine(): boolean {
     return this.ready?.client.servers().some((server) => server.queued > 0) ?? false;
   }
@@ -212,11 +220,8 @@ export class StubResolver {
    * directly, and the list is walked again only when it no longer answers
    * (NXDOMAIN, or NODATA for every family asked) — so a poller pays one query
    * per family per poll whatever form the name was written in. A `known`
-   * that is not one of `name`'s candidates is ignored. With
-   * `control.recheckEarlier` the candidates before `known` are asked too,
-   * in order, beside it: the first of them with addresses answers (the name
-   * a fresh lookup would pick now); one that cannot be asked ends that
-   * recheck without news, and `known`'s answer stands.
+   * that is not one of `name`'s candidates is ignored. See the essay above
+   * for `control.recheckEarlier`.
    */
   async resolve(name: string, family: Family, known?: string, control: ResolveControl = NO_CONTROL): Promise<Resolution> {
     const literal = mayBeIpLiteral(name) ? net.isIP(name) : 0;
@@ -289,11 +294,7 @@ export class StubResolver {
     return this.config;
   }
 
-  /**
-   * Ask `candidates` in order until one answers, going on after a candidate
-   * that did not as glibc's res_search does (the essay above). `standIns`:
-   * candidates asked already, whose outcomes stand in for their places in the walk.
-   */
+  /** The walk (the essay above); `standIns`: candidates asked already. */
   private async walk(
     settings: Settings,
     name: string,
@@ -344,14 +345,7 @@ export class StubResolver {
       : new DnsError('NXDOMAIN', name, `${name} does not exist (NXDOMAIN)${unasked}`);
   }
 
-  /**
-   * The candidates before the polled one (index `before`), asked in the
-   * walk's order: the first with addresses is the name a fresh lookup would
-   * pick now. NXDOMAIN, NODATA and SERVFAIL go on, as in the walk; any other
-   * failure ends the recheck without news — for that one lookup glibc would
-   * skip to the name as written, but a fault is no reason to leave the name
-   * that answers.
-   */
+  /** The recheck of the candidates before the polled one (the essay above). */
   private async askEarlier(
     settings: Settings,
     name: string,
@@ -378,13 +372,7 @@ export class StubResolver {
     return { asked };
   }
 
-  /**
-   * Every family asked of one candidate name: A and AAAA in parallel, or A
-   * then AAAA with resolv.conf's `single-request` (glibc's RES_SNGLKUP, for
-   * networks that lose the second of two queries sent together). With
-   * family 0 each family's addresses are announced as they come in
-   * (`control.familyAnswered`).
-   */
+  /** Every family of one candidate: in parallel, or A then AAAA with `single-request` (glibc's RES_SNGLKUP). */
   private async askCandidate(settings: Settings, candidate: string, family: Family, control: ResolveControl): Promise<CandidateOutcome> {
     // Runs at every poll: no wrapper promise or object per family, no intermediate arrays.
     if (family !== 0) return candidateOutcome(await this.resolveFamily(settings, candidate, family, control, false), family);
