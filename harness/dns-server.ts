@@ -54,6 +54,15 @@ export type Fault =
 export interface FaultOptions {
   /** Only queries for this name (case-insensitive, trailing dot optional). Default: all names. */
   name?: string;
+  /** Only queries for this name or names under it (`slow.test` matches `a.slow.test`). Default: all names. */
+  domain?: string;
+  /**
+   * Each matching query gets the fault with this probability (0 < p ≤ 1,
+   * drawn per query; a query spared goes on to the next fault or is
+   * answered). Default 1. `{ probability: 0.9 }` with 'drop' is a server that
+   * answers a tenth of its queries at random.
+   */
+  probability?: number;
   /** Default 'udp' for 'truncate' and 'other-port', otherwise 'both'. 'other-port' is UDP-only. */
   transport?: 'udp' | 'tcp' | 'both';
   /** Apply to the next N matching queries, then remove the fault. Default: unlimited. */
@@ -140,6 +149,9 @@ interface ActiveFault {
   kind: FaultKind;
   delayMs: number;
   name?: string;
+  /** With its leading dot, for a suffix match; the domain itself is `domain.slice(1)`. */
+  domain?: string;
+  probability: number;
   transport: 'udp' | 'tcp' | 'both';
   remaining: number;
   thenAnswer: boolean;
@@ -396,8 +408,11 @@ export class DnsTestServer {
     if (!Number.isFinite(thenAnswerDelayMs) || thenAnswerDelayMs < 0) {
       throw new TypeError(`thenAnswerDelayMs must be a finite number >= 0, got ${thenAnswerDelayMs}`);
     }
-    const active: ActiveFault = { kind, delayMs, transport, remaining: count, thenAnswer, thenAnswerDelayMs };
+    const probability = options.probability ?? 1;
+    if (!(probability > 0 && probability <= 1)) throw new TypeError(`probability must be a number in (0, 1], got ${probability}`);
+    const active: ActiveFault = { kind, delayMs, transport, remaining: count, thenAnswer, thenAnswerDelayMs, probability };
     if (options.name !== undefined) active.name = normalizeName(validateName(options.name, 'fault name'));
+    if (options.domain !== undefined) active.domain = `.${normalizeName(validateName(options.domain, 'fault domain'))}`;
     this.faults.unshift(active);
   }
 
@@ -405,7 +420,11 @@ export class DnsTestServer {
   private takeFault(name: string, transport: 'udp' | 'tcp'): ActiveFault | undefined {
     const key = normalizeName(name);
     const index = this.faults.findIndex(
-      (f) => (f.name === undefined || f.name === key) && (f.transport === 'both' || f.transport === transport),
+      (f) =>
+        (f.name === undefined || f.name === key) &&
+        (f.domain === undefined || key.endsWith(f.domain) || key === f.domain.slice(1)) &&
+        (f.transport === 'both' || f.transport === transport) &&
+        (f.probability === 1 || Math.random() < f.probability),
     );
     const fault = this.faults[index];
     if (!fault) return undefined;

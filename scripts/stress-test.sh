@@ -4,7 +4,10 @@
 # machine. The burners are killed at the end, on failure and on Ctrl-C too.
 # Each run's output goes to a log file in the temp dir (kept only if a run
 # failed); the last line is "N passed, N failed"
-# (counting runs). Exit status 0 only if every run passed.
+# (counting runs). Then, beside the same burners, the heavy liveness tests
+# (test/liveness-heavy.test.ts: 5,000 names behind a lossy server, 4,000 slow
+# names beside fast ones; about two minutes, too long for npm test) run once,
+# counted as one more run. Exit status 0 only if every run passed.
 #
 #   scripts/stress-test.sh            # 5 runs
 #   RUNS=2 scripts/stress-test.sh     # fewer
@@ -39,6 +42,7 @@ echo "stress: ${RUNS} runs of npm test beside ${BURNERS} CPU burners (pids ${bur
 
 passed=0
 failed=0
+interrupted=0
 for run in $(seq 1 "$RUNS"); do
   log="${LOG_DIR}/run-${run}.log"
   started=$(date +%s)
@@ -47,6 +51,7 @@ for run in $(seq 1 "$RUNS"); do
   if [ "$status" -eq 130 ] || [ "$status" -eq 143 ]; then
     echo "run ${run}/${RUNS}: interrupted"
     failed=$((failed + 1))
+    interrupted=1
     break
   elif [ "$status" -eq 0 ]; then
     passed=$((passed + 1))
@@ -61,6 +66,20 @@ for run in $(seq 1 "$RUNS"); do
     grep -E '(FAIL|×) ' "$log" | sed 's/\x1b\[[0-9;]*m//g' | sort -u | head -20 | sed 's/^/  /'
   fi
 done
+
+if [ "$interrupted" -eq 0 ]; then
+  log="${LOG_DIR}/heavy.log"
+  started=$(date +%s)
+  GRPC_DNS_WATCH_HEAVY=1 npx vitest run test/liveness-heavy.test.ts >"$log" 2>&1
+  if [ $? -eq 0 ]; then
+    passed=$((passed + 1))
+    echo "heavy liveness tests: passed in $(($(date +%s) - started)) s"
+  else
+    failed=$((failed + 1))
+    echo "heavy liveness tests: FAILED (see ${log})"
+    grep -E '(FAIL|×) ' "$log" | sed 's/\x1b\[[0-9;]*m//g' | sort -u | head -20 | sed 's/^/  /'
+  fi
+fi
 
 stop_burners
 # Logs are kept only when a run failed.

@@ -1,4 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
+import type { AttemptEvent } from './dns/client.js';
 import type { DnsError, DnsErrorCode } from './dns/errors.js';
 import type { Family } from './dns/types.js';
 
@@ -19,12 +20,8 @@ export type WatchEvent =
    * (could not ask, with a set); `retryInMs` is the backoff before the next try.
    */
   | { type: 'error'; name: string; error: DnsError; kept: boolean; retryInMs: number }
-  /**
-   * One try of one query that failed (timeout, refused port, SERVFAIL…), on
-   * its way to the next nameserver or attempt. `server` reads `host:port`
-   * (`[v6]:port`); `durationMs` includes any wait in line for the server.
-   */
-  | { type: 'attempt'; name: string; recordType: 'A' | 'AAAA'; server: string; transport: 'udp' | 'tcp'; error: DnsError; durationMs: number };
+  /** One try of one query that failed, on its way to the next nameserver or attempt (see {@link AttemptEvent}). */
+  | AttemptEvent;
 
 export type WatchObserver = (event: WatchEvent) => void;
 

@@ -16,6 +16,7 @@ import * as dnsPacket from 'dns-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   DnsClient,
+  INITIAL_IN_FLIGHT_PER_NAMESERVER,
   MAX_ANSWER_LABELS,
   MAX_ANSWERS_DECODED_PER_TRY,
   MAX_IN_FLIGHT_PER_NAMESERVER,
@@ -24,8 +25,9 @@ import {
   type DnsClientOptions,
 } from '../src/dns/client.js';
 import { DnsError } from '../src/dns/errors.js';
+import { GROUP_SHARE } from '../src/dns/query-gate.js';
 import type { Nameserver } from '../src/dns/types.js';
-import { observe, type WatchEvent } from '../src/observe.js';
+import { observe, report, type WatchEvent } from '../src/observe.js';
 import { frameMessage } from '../src/dns/tcp-frames.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { labelLadderMessage } from '../harness/hostile-messages.js';
@@ -41,7 +43,7 @@ afterEach(async () => {
 });
 
 function newClient(options: Partial<DnsClientOptions> = {}): DnsClient {
-  const client = new DnsClient({ timeoutMs: 1_000, attempts: 1, ...options });
+  const client = new DnsClient({ timeoutMs: 1_000, attempts: 1, onAttempt: report, ...options });
   cleanups.push(() => client.close());
   return client;
 }
@@ -90,14 +92,14 @@ function collectEvents(): WatchEvent[] {
   return events;
 }
 
-describe(`queries in flight: MAX_IN_FLIGHT_PER_NAMESERVER (${MAX_IN_FLIGHT_PER_NAMESERVER}), MAX_QUEUED_PER_NAMESERVER (${MAX_QUEUED_PER_NAMESERVER})`, () => {
-  it('33,000 names against a dead server: at most 256 queries out at once, the line bounded, every query ends (TIMEOUT or OVERLOADED)', async () => {
+describe(`queries in flight: INITIAL_IN_FLIGHT_PER_NAMESERVER (${INITIAL_IN_FLIGHT_PER_NAMESERVER}) up to MAX_IN_FLIGHT_PER_NAMESERVER (${MAX_IN_FLIGHT_PER_NAMESERVER}), MAX_QUEUED_PER_NAMESERVER (${MAX_QUEUED_PER_NAMESERVER})`, () => {
+  it('33,000 names in two domains against a dead server: at most 256 queries out at once, one domain at most its share, the line bounded, every query ends (TIMEOUT or OVERLOADED)', async () => {
     const dead = await deadServer();
     const client = newClient({ timeoutMs: 1_000 });
     const codes = new Map<string, number>();
     let firstOverloaded = '';
     const all = Array.from({ length: 33_000 }, (_, i) =>
-      client.query([dead.nameserver], `n${i}.bounds.test`, i % 2 ? 'A' : 'AAAA').then(
+      client.query([dead.nameserver], `n${i}.${i % 2 ? 'a' : 'b'}.bounds.test`, i % 2 ? 'A' : 'AAAA').then(
         () => codes.set('ANSWER', (codes.get('ANSWER') ?? 0) + 1),
         (error: DnsError) => {
           codes.set(error.code, (codes.get(error.code) ?? 0) + 1);
@@ -106,17 +108,24 @@ describe(`queries in flight: MAX_IN_FLIGHT_PER_NAMESERVER (${MAX_IN_FLIGHT_PER_N
       ),
     );
     // Past the line, the rest fail at once: nothing waits for a slot that cannot come.
-    await waitUntil(() => (codes.get('OVERLOADED') ?? 0) >= 33_000 - MAX_IN_FLIGHT_PER_NAMESERVER - MAX_QUEUED_PER_NAMESERVER, 'the overflow failed', 10_000);
-    expect(firstOverloaded).toMatch(/^Not asking 127\.0\.0\.1:\d+ for n\d+\.bounds\.test A+: 256 queries in flight to it and 16384 queries already wait/);
-    await waitUntil(() => dead.received() === MAX_IN_FLIGHT_PER_NAMESERVER, 'the first 256 queries reached the server', 10_000);
+    const share = Math.floor(INITIAL_IN_FLIGHT_PER_NAMESERVER * GROUP_SHARE);
+    await waitUntil(() => (codes.get('OVERLOADED') ?? 0) >= 33_000 - INITIAL_IN_FLIGHT_PER_NAMESERVER - MAX_QUEUED_PER_NAMESERVER, 'the overflow failed', 10_000);
+    expect(firstOverloaded).toMatch(
+      new RegExp(`^Not asking 127\\.0\\.0\\.1:\\d+ for n\\d+\\.[ab]\\.bounds\\.test A+: 256 queries in flight to it \\(its limit now 256, ${share} for names under [ab]\\.bounds\\.test\\) and 16384 queries already wait`),
+    );
+    // The first domain takes its share, the second the rest of the window; a dead server never lets it grow.
+    await waitUntil(() => dead.received() === INITIAL_IN_FLIGHT_PER_NAMESERVER, 'the first 256 queries reached the server', 10_000);
+    expect(client.servers()[0]!.inFlightLimit).toBe(INITIAL_IN_FLIGHT_PER_NAMESERVER);
+    expect(client.servers()[0]!.inFlight).toBeLessThanOrEqual(INITIAL_IN_FLIGHT_PER_NAMESERVER);
     expect(client.udpSocketCount).toBeLessThanOrEqual(MAX_UDP_SOCKETS_PER_NAMESERVER);
     // Bounded wait: the in-flight tries time out (1 s), then the line expires.
     await Promise.race([Promise.all(all), new Promise((_, reject) => setTimeout(() => reject(new Error('queries still pending after 60 s')), 60_000))]);
     expect([...codes.keys()].sort()).toEqual(['OVERLOADED', 'TIMEOUT']);
-    expect(codes.get('TIMEOUT')).toBeGreaterThanOrEqual(MAX_IN_FLIGHT_PER_NAMESERVER);
+    expect(codes.get('TIMEOUT')).toBeGreaterThanOrEqual(INITIAL_IN_FLIGHT_PER_NAMESERVER);
     // Every query sent was one that got a slot: the server never saw a burst past the cap. (A try
     // whose timer fires before its socket has connected times out unsent, so not "equal".)
     expect(dead.received()).toBeLessThanOrEqual(codes.get('TIMEOUT')!);
+    expect(client.servers()[0]!.inFlightLimit).toBe(INITIAL_IN_FLIGHT_PER_NAMESERVER);
   }, 90_000);
 
   it('queues behind a small cap in order and hands each freed slot to the oldest try', async () => {

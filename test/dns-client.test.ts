@@ -8,14 +8,17 @@
  * nameserver.
  */
 import dgram from 'node:dgram';
+import { getEventListeners } from 'node:events';
 import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DnsClient, RCODE, UDP_PORT_MAX_AGE_MS, type DnsReply } from '../src/dns/client.js';
+import { DnsError } from '../src/dns/errors.js';
 import type { Timers } from '../src/dns/timers.js';
 import type { Nameserver } from '../src/dns/types.js';
 import { DnsTestServer, type DnsTestServerOptions, type Fault } from '../harness/dns-server.js';
 import { recordingTimers } from '../harness/recording-timers.js';
+import { shiftedTimers } from '../harness/shifted-timers.js';
 import {
   activeHandleCounts,
   expectDnsError,
@@ -122,14 +125,20 @@ describe('DnsClient: A and AAAA over UDP', () => {
     expect(new Set(server.queries.map((q) => q.id)).size).toBeGreaterThan(1);
   });
 
-  it('reuses one UDP socket (one source port) for successive and concurrent queries until it rotates', async () => {
+  it('reuses one UDP socket (one source port) per record type for successive and concurrent queries until it rotates; A and AAAA never share one', async () => {
     const server = await startServer();
     const client = newClient();
     await client.query([server.nameserver], NAME, 'A');
     await client.query([server.nameserver], NAME, 'AAAA');
     await Promise.all([client.query([server.nameserver], NAME, 'A'), client.query([server.nameserver], NAME, 'AAAA')]);
-    expect(server.queries).toHaveLength(4);
-    expect(new Set(server.queries.map((q) => q.sourcePort)).size).toBe(1);
+    await Promise.all([client.query([server.nameserver], 'other.test', 'A'), client.query([server.nameserver], 'other.test', 'A')]);
+    expect(server.queries).toHaveLength(6);
+    const portsOf = (type: string): Set<number> => new Set(server.queries.filter((q) => q.type === type).map((q) => q.sourcePort));
+    expect(portsOf('A').size).toBe(1);
+    expect(portsOf('AAAA').size).toBe(1);
+    // Two flows: the pair of one poll never races for one conntrack entry.
+    expect([...portsOf('A')][0]).not.toBe([...portsOf('AAAA')][0]);
+    expect(client.udpSocketCount).toBe(2);
   });
 });
 
@@ -376,9 +385,10 @@ describe('DnsClient: rcodes, failover and attempts', () => {
     expect(delays).toEqual([UDP_PORT_MAX_AGE_MS, 60_000]);
     callbacks[1]!();
     await server.waitForQueries(2);
-    // The second attempt reuses the port: one more timer, the try's.
-    expect(delays).toEqual([UDP_PORT_MAX_AGE_MS, 60_000, 60_000]);
-    callbacks[2]!();
+    // The timeout retired the port: the second attempt leaves from a fresh one (its age timer), then its own timeout.
+    expect(delays).toEqual([UDP_PORT_MAX_AGE_MS, 60_000, UDP_PORT_MAX_AGE_MS, 60_000]);
+    expect(server.queries[0]!.sourcePort).not.toBe(server.queries[1]!.sourcePort);
+    callbacks[3]!();
     const error = await outcome;
     expect(error.message).toMatch(/^No reply from 127\.0\.0\.1:\d+ for svc\.test A within 60000 ms \(2 attempts on /);
   });
@@ -456,6 +466,129 @@ describe('DnsClient: IPv6 nameserver', () => {
     const server = await startServer({ host: '::1' });
     server.setFault('other-port');
     await expectDnsError(newClient(200).query([server.nameserver], NAME, 'A'), 'TIMEOUT');
+  });
+});
+
+/** 'settled' when `promise` settles before the next turn of the event loop. */
+function settlesAtOnce(promise: Promise<unknown>): Promise<'settled' | 'pending'> {
+  return Promise.race([
+    promise.then(
+      () => 'settled' as const,
+      () => 'settled' as const,
+    ),
+    new Promise<'pending'>((resolve) => setImmediate(() => resolve('pending'))),
+  ]);
+}
+
+describe('DnsClient: a query given up with an AbortSignal (a server that never answers)', () => {
+  it('drops the try in flight at once: id, slot, socket count and timer released; no further try starts', async () => {
+    const silent = await startServer();
+    silent.setFault('drop');
+    const next = await startServer();
+    const timers = shiftedTimers();
+    const before = activeHandleCounts();
+    // glibc's defaults: a 5 s try, 2 rounds over the two servers.
+    const client = newClient(5_000, 2, timers);
+    const controller = new AbortController();
+    const outcome = client.query([silent.nameserver, next.nameserver], NAME, 'A', { signal: controller.signal });
+    await silent.waitForQueries(1);
+    expect(client.idsInUse).toBe(1);
+    // Both servers of the query are known; only the first was asked.
+    expect(client.servers()).toMatchObject([
+      { server: silent.address, inFlight: 1, queued: 0, udpSockets: 1 },
+      { server: next.address, inFlight: 0, queued: 0, udpSockets: 0 },
+    ]);
+    expect(timers.armed(5_000)).toBe(1);
+    expect(activeHandleCounts().udp).toBe(before.udp + 1);
+
+    controller.abort();
+    expect(await settlesAtOnce(outcome)).toBe('settled');
+    const error = await expectDnsError(outcome, 'TIMEOUT');
+    expect(error.message).toMatch(/^Gave up asking for svc\.test A before an answer came \(/);
+    expect(client.idsInUse).toBe(0);
+    expect(client.servers()[0]).toMatchObject({ server: silent.address, inFlight: 0, queued: 0, lingering: 0, udpSockets: 1 });
+    expect(timers.armed(5_000)).toBe(0);
+    // The socket stays open for the next query but no longer holds the process.
+    await waitForHandlesAtMost(before, 500);
+
+    // Nothing else was sent: a later query finds the log as the abort left it.
+    await client.query([next.nameserver], NAME, 'AAAA');
+    expect(silent.queries).toHaveLength(1);
+    expect(next.queries.map((q) => q.type)).toEqual(['AAAA']);
+    expect(timers.delays.filter((ms) => ms === 5_000)).toHaveLength(2);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('gives up its place in line, rejecting with the signal\'s DnsError reason; the slot it waited for is not lost', async () => {
+    const server = await startServer();
+    server.setFault('drop');
+    const client = new DnsClient({ timeoutMs: 5_000, attempts: 1, maxInFlightPerNameserver: 1 });
+    clients.push(client);
+    const holding = new AbortController();
+    const waiting = new AbortController();
+    const first = client.query([server.nameserver], 'first.test', 'A', { signal: holding.signal });
+    const second = client.query([server.nameserver], 'second.test', 'A', { signal: waiting.signal });
+    await server.waitForQueries(1);
+    expect(client.servers()[0]).toMatchObject({ inFlight: 1, queued: 1 });
+
+    const deadline = new DnsError('TIMEOUT', 'second.test', 'poll deadline passed');
+    waiting.abort(deadline);
+    expect(await settlesAtOnce(second)).toBe('settled');
+    await expect(second).rejects.toBe(deadline);
+    expect(client.servers()[0]).toMatchObject({ inFlight: 1, queued: 0 });
+
+    holding.abort();
+    await expectDnsError(first, 'TIMEOUT');
+    expect(client.servers()[0]).toMatchObject({ inFlight: 0, queued: 0 });
+    expect(client.idsInUse).toBe(0);
+
+    // The one slot is free: the next query goes out at once and is answered.
+    server.setFault(null);
+    server.setRecords('third.test', { A: ['10.3.3.3'] });
+    expect(addressesOf(await client.query([server.nameserver], 'third.test', 'A'))).toEqual(['10.3.3.3']);
+    expect(server.queries.map((q) => q.name)).toEqual(['first.test', 'third.test']);
+  });
+
+  it('an already aborted signal rejects without sending anything or opening a socket', async () => {
+    const server = await startServer();
+    const client = newClient(5_000, 2);
+    const reason = new DnsError('TIMEOUT', NAME, 'deadline passed before the query');
+    await expect(client.query([server.nameserver], NAME, 'A', { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    await expectDnsError(client.query([server.nameserver], NAME, 'A', { signal: AbortSignal.abort() }), 'TIMEOUT');
+    expect(client.servers()).toEqual([]);
+    expect(client.udpSocketCount).toBe(0);
+    expect(server.queries).toHaveLength(0);
+  });
+
+  it('drops a TCP try (after truncation) at once: the connection is closed and its id released', async () => {
+    const server = await startServer();
+    server.setFault('drop', { transport: 'tcp' });
+    server.setFault('truncate');
+    const timers = shiftedTimers();
+    const before = activeHandleCounts();
+    const client = newClient(5_000, 2, timers);
+    const controller = new AbortController();
+    const outcome = client.query([server.nameserver], NAME, 'A', { signal: controller.signal });
+    await server.waitForQueries(1, { transport: 'tcp' });
+    expect(client.idsInUse).toBe(1);
+    controller.abort();
+    expect(await settlesAtOnce(outcome)).toBe('settled');
+    await expectDnsError(outcome, 'TIMEOUT');
+    expect(client.idsInUse).toBe(0);
+    expect(client.servers()[0]).toMatchObject({ inFlight: 0, queued: 0 });
+    expect(timers.armed(5_000)).toBe(0);
+    await waitForHandlesAtMost(before);
+  });
+
+  it('an abort after the answer changes nothing, and leaves no listener on the signal', async () => {
+    const server = await startServer();
+    const client = newClient();
+    const controller = new AbortController();
+    const reply = await client.query([server.nameserver], NAME, 'A', { signal: controller.signal });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    controller.abort();
+    expect(addressesOf(reply)).toEqual(['10.0.0.1', '10.0.0.2']);
+    expect(client.idsInUse).toBe(0);
   });
 });
 

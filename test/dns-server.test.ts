@@ -489,6 +489,31 @@ describe('DnsTestServer faults', () => {
   });
 });
 
+describe('DnsTestServer faults for many names', () => {
+  it('domain: every name at or under it, no other', async () => {
+    const s = await start();
+    for (const name of ['slow.test', 'a.slow.test', 'b.a.slow.test', 'notslow.test', 'fast.test']) s.setRecords(name, { A: ['10.0.0.1'] });
+    s.setFault('servfail', { domain: 'SLOW.test.' });
+    const rcodes = await Promise.all(['slow.test', 'a.slow.test', 'b.a.slow.test', 'notslow.test', 'fast.test'].map(async (name) => rcodeOf(await ask(s, name))));
+    expect(rcodes).toEqual([2, 2, 2, 0, 0]);
+  });
+
+  it('probability: each matching query gets the fault with that chance, the others are answered', async () => {
+    const s = await start();
+    s.setRecords('p.test', { A: ['10.0.0.1'] });
+    s.setFault('servfail', { probability: 0.5 });
+    const rcodes: number[] = [];
+    for (let i = 0; i < 200; i++) rcodes.push(rcodeOf(await ask(s, 'p.test')));
+    const failed = rcodes.filter((rcode) => rcode === 2).length;
+    expect(failed + rcodes.filter((rcode) => rcode === 0).length).toBe(200);
+    // 100 expected; 60..140 is more than 5 standard deviations each way.
+    expect(failed).toBeGreaterThan(60);
+    expect(failed).toBeLessThan(140);
+    expect(() => s.setFault('drop', { probability: 0 })).toThrow(TypeError);
+    expect(() => s.setFault('drop', { probability: 1.5 })).toThrow(TypeError);
+  });
+});
+
 describe('DnsTestServer plumbing', () => {
   it('serves on ::1 over UDP and TCP', async () => {
     const s = await start({ host: '::1' });

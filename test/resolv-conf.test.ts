@@ -92,6 +92,9 @@ describe('parseResolvConf', () => {
       ndots: 1,
       timeoutMs: 5000,
       attempts: 2,
+      rotate: false,
+      singleRequest: false,
+      singleRequestReopen: false,
       warnings: [],
     });
   });
@@ -111,6 +114,9 @@ describe('parseResolvConf', () => {
       ndots: 5,
       timeoutMs: 5000,
       attempts: 2,
+      rotate: false,
+      singleRequest: false,
+      singleRequestReopen: false,
       warnings: [],
     });
   });
@@ -191,7 +197,15 @@ describe('parseResolvConf', () => {
     ]);
   });
 
-  it.each<[string, Partial<{ ndots: number; timeoutMs: number; attempts: number }>, number]>([
+  it.each<[string, Partial<{ ndots: number; timeoutMs: number; attempts: number; rotate: boolean; singleRequest: boolean; singleRequestReopen: boolean }>, number]>([
+    ['', { rotate: false, singleRequest: false, singleRequestReopen: false }, 0],
+    ['options rotate', { rotate: true, singleRequest: false, singleRequestReopen: false }, 0],
+    ['options single-request', { rotate: false, singleRequest: true, singleRequestReopen: false }, 0],
+    // glibc's send_dg: reopen implies asking one after the other.
+    ['options single-request-reopen', { singleRequest: true, singleRequestReopen: true }, 0],
+    // glibc matches flag options by prefix, and (2.41) turns one off with a leading "-".
+    ['options rotatex single-request-reopenx', { rotate: true, singleRequest: true, singleRequestReopen: true }, 0],
+    ['options rotate single-request\noptions -rotate', { rotate: false, singleRequest: true }, 0],
     ['options ndots:5', { ndots: 5 }, 0],
     ['options ndots:0', { ndots: 0 }, 0],
     ['options ndots:15', { ndots: 15 }, 0],
@@ -290,7 +304,14 @@ describe('parseResolvConf', () => {
         ndots: 1,
         timeoutMs: 1000,
         attempts: 2,
+        rotate: true,
       });
+    });
+
+    it('RES_OPTIONS sets and clears rotate and single-request after the file', () => {
+      const text = 'nameserver 10.0.0.1\noptions rotate\n';
+      expect(parseResolvConf(text, { RES_OPTIONS: 'single-request-reopen' })).toMatchObject({ rotate: true, singleRequest: true, singleRequestReopen: true });
+      expect(parseResolvConf(text, { RES_OPTIONS: '-rotate single-request' })).toMatchObject({ rotate: false, singleRequest: true, singleRequestReopen: false });
     });
 
     it('RES_OPTIONS malformed values become warnings naming RES_OPTIONS', () => {
@@ -383,6 +404,9 @@ describe('readResolvConf', () => {
       ndots: 3,
       timeoutMs: 5000,
       attempts: 3,
+      rotate: false,
+      singleRequest: false,
+      singleRequestReopen: false,
       warnings: [],
     });
   });

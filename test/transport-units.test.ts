@@ -1,12 +1,12 @@
 /**
  * Pure pieces of the transport, without sockets: the query-id pool, the
- * per-nameserver gate (cap + FIFO + bound), the TCP frame reader and the wire
+ * per-nameserver gate (limit, share per domain, lines in turn, bound), the TCP frame reader and the wire
  * checks run before any decoding (question match, A/AAAA data length).
  */
 import * as dnsPacket from 'dns-packet';
 import { describe, expect, it } from 'vitest';
 import { ID_SPACE, IdPool } from '../src/dns/id-pool.js';
-import { ANSWERING_WAIT_FACTOR, QueryGate } from '../src/dns/query-gate.js';
+import { ANSWERING_WAIT_FACTOR, GROUP_SHARE, QueryGate, groupOf } from '../src/dns/query-gate.js';
 import { TcpFrameReader, frameMessage } from '../src/dns/tcp-frames.js';
 import type { Timers } from '../src/dns/timers.js';
 import { answersQuery, badAddressRecord, decodeReply, encodeQuery, questionEnd } from '../src/dns/wire.js';
@@ -65,83 +65,168 @@ describe('IdPool: every draw is a free id, found without looping', () => {
   });
 });
 
-describe('QueryGate: a cap, a FIFO behind it, a bound on the FIFO', () => {
-  it('admits up to the limit at once, queues in order, refuses past the queue bound', async () => {
+function gate(limit: number, maxQueued: number, maxWaitMs: number, clock: Timers, answering?: () => boolean, maxLimit = limit): QueryGate {
+  return new QueryGate({ initialLimit: limit, maxLimit, maxQueued, maxWaitMs, timers: clock, answering });
+}
+
+describe('QueryGate: a limit, a share per domain, lines in turn behind it, a bound on the lines', () => {
+  it('admits up to the limit at once, one domain up to its share; queues in order; refuses past the queue bound', async () => {
     const clock = manualClock();
-    const gate = new QueryGate(2, 2, 1_000, clock);
-    expect([gate.tryEnter(), gate.tryEnter(), gate.tryEnter()]).toEqual([true, true, false]);
+    const g = gate(4, 2, 1_000, clock);
+    expect(g.groupLimit).toBe(Math.floor(4 * GROUP_SHARE));
+    expect([g.tryEnter('a'), g.tryEnter('a'), g.tryEnter('a'), g.tryEnter('a')]).toEqual([true, true, true, false]);
+    // The last quarter is for other domains.
+    expect([g.tryEnter('b'), g.tryEnter('c')]).toEqual([true, false]);
     const order: string[] = [];
-    const a = gate.wait().then(() => order.push('a'));
-    const b = gate.wait().then(() => order.push('b'));
-    await expect(gate.wait()).rejects.toBe('full');
-    expect(gate.queued).toBe(2);
-    gate.leave();
-    await a;
-    expect(order).toEqual(['a']);
-    expect(gate.active).toBe(2); // the slot passed on
-    gate.leave();
-    await b;
-    gate.leave();
-    gate.leave();
-    expect(gate.active).toBe(0);
-    expect(order).toEqual(['a', 'b']);
+    const a1 = g.wait('a').admitted.then(() => order.push('a1'));
+    const a2 = g.wait('a').admitted.then(() => order.push('a2'));
+    await expect(g.wait('c').admitted).rejects.toBe('full');
+    expect(g.queued).toBe(2);
+    // b's slot frees, but a holds its share: the slot stays free for others.
+    g.leave('b');
+    expect(g.active).toBe(3);
+    expect(g.tryEnter('d')).toBe(true);
+    g.leave('a');
+    await a1;
+    expect(order).toEqual(['a1']);
+    expect(g.active).toBe(4); // the slot passed on
+    g.leave('a');
+    await a2;
+    for (const group of ['a', 'a', 'a', 'd']) g.leave(group);
+    expect([g.active, g.queued]).toEqual([0, 0]);
+    expect(order).toEqual(['a1', 'a2']);
+  });
+
+  it('domains waiting in line take turns (round robin), each in its own order', async () => {
+    const g = gate(1, 10, 1_000, manualClock());
+    g.tryEnter('x');
+    const order: string[] = [];
+    const waits = ['a1', 'a2', 'a3', 'b1', 'b2'].map((name) => g.wait(name[0]!).admitted.then(() => order.push(name)));
+    for (const group of ['x', 'a', 'b', 'a', 'b', 'a']) g.leave(group);
+    await Promise.all(waits);
+    expect(order).toEqual(['a1', 'b1', 'a2', 'b2', 'a3']);
+  });
+
+  it('a domain of slow tries cannot hold every slot: another domain\'s try goes in at once', () => {
+    const g = gate(256, 16_384, 2_000, manualClock());
+    let slow = 0;
+    while (g.tryEnter('slow.test')) slow++;
+    for (let i = 0; i < 3_808; i++) void g.wait('slow.test').admitted.catch(() => undefined);
+    expect(slow).toBe(192);
+    expect(Array.from({ length: 10 }, () => g.tryEnter('fast.test'))).toEqual(Array.from({ length: 10 }, () => true));
+    expect([g.active, g.queued]).toEqual([202, 3_808]);
+    g.close();
+  });
+
+  it('grows by one per answer while tries wait, up to its maximum; falls back when a try times out and the server is silent', async () => {
+    let answering = true;
+    const g = gate(2, 100, 1_000, manualClock(), () => answering, 4);
+    g.answered();
+    expect(g.limit).toBe(2); // nobody waits: nothing to grow for
+    const admitted: number[] = [];
+    g.tryEnter('a');
+    g.tryEnter('b');
+    const waits = [1, 2, 3].map((i) => g.wait(`c${i}`).admitted.then(() => admitted.push(i)));
+    g.answered();
+    await Promise.resolve();
+    expect(g.limit).toBe(3);
+    expect(admitted).toEqual([1]);
+    g.answered();
+    g.answered();
+    expect(g.limit).toBe(4);
+    await Promise.resolve();
+    expect(admitted).toEqual([1, 2]);
+    g.leave('a');
+    await Promise.all(waits);
+    expect(admitted).toEqual([1, 2, 3]);
+    // Answering: a timeout (a lost datagram) keeps the limit.
+    g.timedOut();
+    expect(g.limit).toBe(4);
+    answering = false;
+    g.timedOut();
+    expect(g.limit).toBe(2);
   });
 
   it('refuses waiters that waited longer than maxWaitMs when a slot frees, and gives it to the next in time', async () => {
     const clock = manualClock();
-    const gate = new QueryGate(1, 10, 500, clock);
-    gate.tryEnter();
-    const old = gate.wait();
+    const g = gate(1, 10, 500, clock);
+    g.tryEnter('g');
+    const old = g.wait('g').admitted;
     clock.advance(400);
-    const recent = gate.wait();
+    const recent = g.wait('g').admitted;
     clock.advance(200); // old has waited 600 ms, recent 200 ms
-    gate.leave();
+    g.leave('g');
     await expect(old).rejects.toBe('expired');
     await expect(recent).resolves.toBeUndefined();
-    expect(gate.active).toBe(1);
+    expect(g.active).toBe(1);
   });
 
   it('while the nameserver answers, waiters wait up to ANSWERING_WAIT_FACTOR × maxWaitMs: a slow process polls late, not failed', async () => {
     const clock = manualClock();
     let answering = true;
-    const gate = new QueryGate(1, 10, 500, clock, () => answering);
-    gate.tryEnter();
-    const late = gate.wait();
-    const later = gate.wait();
-    const last = gate.wait();
+    const g = gate(1, 10, 500, clock, () => answering);
+    g.tryEnter('g');
+    const late = g.wait('g').admitted;
+    const later = g.wait('g').admitted;
+    const last = g.wait('g').admitted;
     clock.advance(500 * ANSWERING_WAIT_FACTOR - 100); // past maxWaitMs, within the answering allowance
-    gate.leave();
+    g.leave('g');
     await expect(late).resolves.toBeUndefined();
-    expect(gate.longestWait()).toBe(500 * ANSWERING_WAIT_FACTOR);
+    expect(g.longestWait()).toBe(500 * ANSWERING_WAIT_FACTOR);
     clock.advance(200); // now past the allowance too
-    gate.leave();
+    g.leave('g');
     await expect(later).rejects.toBe('expired');
     await expect(last).rejects.toBe('expired');
     // The server stopped answering: back to maxWaitMs.
     answering = false;
-    expect(gate.longestWait()).toBe(500);
-    const next = gate.wait();
+    expect(g.longestWait()).toBe(500);
+    g.tryEnter('g');
+    const next = g.wait('g').admitted;
     clock.advance(600);
-    gate.leave();
+    g.leave('g');
     await expect(next).rejects.toBe('expired');
   });
 
+  it('a cancelled waiter leaves the line at once: it is refused as cancelled, and the next slot goes to the one behind it', async () => {
+    const g = gate(1, 10, 500, manualClock());
+    g.tryEnter('g');
+    const first = g.wait('g');
+    const second = g.wait('g');
+    expect(g.queued).toBe(2);
+    first.cancel();
+    expect(g.queued).toBe(1);
+    await expect(first.admitted).rejects.toBe('cancelled');
+    g.leave('g');
+    await expect(second.admitted).resolves.toBeUndefined();
+    // Admitted: too late to cancel; the slot is given back with leave().
+    second.cancel();
+    expect(g.active).toBe(1);
+    g.leave('g');
+    expect([g.active, g.queued]).toEqual([0, 0]);
+  });
+
   it('refuses every waiter on close()', async () => {
-    const gate = new QueryGate(1, 10, 500, manualClock());
-    gate.tryEnter();
-    const waiting = [gate.wait(), gate.wait()];
-    gate.close();
+    const g = gate(1, 10, 500, manualClock());
+    g.tryEnter('g');
+    const waiting = [g.wait('g').admitted, g.wait('h').admitted];
+    g.close();
     for (const wait of waiting) await expect(wait).rejects.toBe('closed');
   });
 
-  it('keeps a long queue FIFO while it compacts', async () => {
-    const gate = new QueryGate(1, 5_000, 1_000, manualClock());
-    gate.tryEnter();
+  it('keeps a long line FIFO', async () => {
+    const g = gate(1, 5_000, 1_000, manualClock());
+    g.tryEnter('g');
     const order: number[] = [];
-    const waits = Array.from({ length: 3_000 }, (_, i) => gate.wait().then(() => order.push(i)));
-    for (let i = 0; i < 3_000; i++) gate.leave();
+    const waits = Array.from({ length: 3_000 }, (_, i) => g.wait('g').admitted.then(() => order.push(i)));
+    for (let i = 0; i < 3_000; i++) g.leave('g');
     await Promise.all(waits);
     expect(order).toEqual(Array.from({ length: 3_000 }, (_, i) => i));
+  });
+
+  it('groups tries by the parent domain of the name, letter case aside', () => {
+    expect(groupOf('web.ns.svc.cluster.local')).toBe('ns.svc.cluster.local');
+    expect(groupOf('API.NS.svc.cluster.local')).toBe('ns.svc.cluster.local');
+    expect(groupOf('localhost')).toBe('localhost');
   });
 });
 

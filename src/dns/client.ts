@@ -1,19 +1,26 @@
-import net from 'node:net';
-import type dgram from 'node:dgram';
+import type net from 'node:net';
 import type * as dnsPacket from 'dns-packet';
-import { report } from '../observe.js';
-import { trace } from '../trace.js';
-import { DnsError, type DnsErrorCode } from './errors.js';
+import { DnsError, closedError, idsExhausted, type DnsErrorCode } from './errors.js';
 import { IdPool } from './id-pool.js';
-import { QueryGate, type GateRefusal } from './query-gate.js';
+import { NameserverState, type NameserverStatus } from './nameserver-state.js';
+import { QueryGate, groupOf, type GateRefusal } from './query-gate.js';
+import { QueryRun } from './query-run.js';
+import type { TryQuestion } from './reply-reader.js';
 import { formatNameserver as formatServer } from './resolv-conf.js';
-import { TcpFrameReader, frameMessage } from './tcp-frames.js';
+import { nextServer, probeTarget } from './server-health.js';
+import { tryTimeoutMs } from './server-metrics.js';
+import { askOverTcp } from './tcp-exchange.js';
 import { systemTimers, type Timers } from './timers.js';
 import type { Nameserver } from './types.js';
-import { UdpLane, type UdpPort } from './udp-lane.js';
-import { MAX_ANSWER_RECORDS, announcedAnswers, answersQuery, decodeReply, encodeQuery, questionEnd, type ReplyPacket } from './wire.js';
+import { UdpLane } from './udp-lane.js';
+import { OVERSIZED, UdpTries } from './udp-tries.js';
+import { encodeQuery, questionEnd, type ReplyPacket } from './wire.js';
 
 export { MAX_ANSWER_LABELS, MAX_ANSWER_RECORDS, MAX_POINTER_CHAIN } from './wire.js';
+export { MAX_ANSWERS_DECODED_PER_TRY } from './reply-reader.js';
+export { MAX_TCP_BYTES_PER_QUERY, MAX_TCP_MESSAGE_SIZE } from './tcp-exchange.js';
+export { MAX_TIMEOUT_IO_TURNS, MAX_UDP_REPLY_SIZE } from './udp-tries.js';
+export type { NameserverStatus } from './nameserver-state.js';
 
 /** Record types this transport asks for. */
 export type QueryType = 'A' | 'AAAA';
@@ -30,11 +37,47 @@ export interface DnsReply {
   transport: 'udp' | 'tcp';
 }
 
+/**
+ * One try of one query that failed (timeout, refused port, SERVFAIL…), on its
+ * way to the next nameserver or attempt: what `DnsClientOptions.onAttempt`
+ * receives, and the `attempt` event of `observe()`. `server` reads
+ * `host:port` (`[v6]:port`); `durationMs` includes any wait in line for the server.
+ */
+export interface AttemptEvent {
+  type: 'attempt';
+  name: string;
+  recordType: QueryType;
+  server: string;
+  transport: 'udp' | 'tcp';
+  error: DnsError;
+  durationMs: number;
+  /** The timeout this try had, ms: adaptive over UDP (server-metrics.ts), the configured one over TCP. */
+  timeoutMs: number;
+}
+
+/** Per-query options of {@link DnsClient.query}. */
+export interface QueryOptions {
+  /**
+   * Gives the query up when it aborts: the try in progress is dropped at once
+   * (its id, its slot or place in line, its socket's count and its timer are
+   * released), no further try starts, and the query rejects with
+   * `signal.reason` when that is a {@link DnsError}, else with a `TIMEOUT`
+   * DnsError saying the query was given up.
+   */
+  signal?: AbortSignal;
+}
+
 export interface DnsClientOptions {
-  /** Milliseconds to wait for one server's reply on one attempt. */
+  /**
+   * Milliseconds a try waits for its reply at most (resolv.conf's `timeout`):
+   * the first try's timeout before a server's latency is known, and the
+   * ceiling of the adaptive timeouts after (server-metrics.ts).
+   */
   timeoutMs: number;
   /** Rounds over the nameserver list. */
   attempts: number;
+  /** resolv.conf's `options rotate`: the first server asked advances by one per query (server-health.ts). */
+  rotate?: boolean;
   /** EDNS(0) UDP payload size we advertise; 1232 avoids IP fragmentation (DNS flag day 2020). */
   udpPayloadSize?: number;
   /** Queries one UDP source port serves before a fresh one is opened; default {@link UDP_PORT_MAX_QUERIES}. */
@@ -43,12 +86,26 @@ export interface DnsClientOptions {
   udpPortMaxAgeMs?: number;
   /** UDP sockets open at once per nameserver, retired ones included; default {@link MAX_UDP_SOCKETS_PER_NAMESERVER}. */
   maxUdpSocketsPerNameserver?: number;
-  /** Tries in flight at once per nameserver; default {@link MAX_IN_FLIGHT_PER_NAMESERVER}. */
+  /**
+   * Tries in flight at once per nameserver at most; default
+   * {@link MAX_IN_FLIGHT_PER_NAMESERVER}. The limit starts at
+   * {@link INITIAL_IN_FLIGHT_PER_NAMESERVER} (or this, if lower) and grows
+   * with answers while tries wait (query-gate.ts).
+   */
   maxInFlightPerNameserver?: number;
   /** Tries waiting for a slot per nameserver; default {@link MAX_QUEUED_PER_NAMESERVER}. */
   maxQueuedPerNameserver?: number;
-  /** Clock and timers for timeouts and port ages; default the runtime's. */
+  /** Clock and timers for every timeout, age and latency; default the runtime's. */
   timers?: Timers;
+  /** Random numbers in [0, 1) for the retry jitter, probes and the rotation's start; default `Math.random`. */
+  random?: () => number;
+  /**
+   * Told of every failed try. Called with a function that builds the event,
+   * so a receiver that nobody listens to builds nothing (`observe.ts`'s `report`).
+   */
+  onAttempt?: (event: () => AttemptEvent) => void;
+  /** Trace lines (answers cut at a limit); called with a function that builds the line. */
+  trace?: (line: () => string) => void;
 }
 
 /** rcodes (RFC 1035 §4.1.1) the resolver distinguishes. */
@@ -63,11 +120,12 @@ const DEFAULT_UDP_PAYLOAD_SIZE = 1232;
  * query. We take the middle way (c-ares' `udp_max_queries`, port pools in
  * recursive resolvers): a UDP socket, bound by the kernel to a random
  * ephemeral port, serves at most this many queries and lives at most
- * {@link UDP_PORT_MAX_AGE_MS}; then the next query opens a fresh one. At a 5 s
- * poll of one name (A and AAAA) the age bound rotates the port every other
- * poll; a busy process (many names) rotates every 16 queries. A port that
- * leaves service closes as soon as its in-flight queries settle; while
- * {@link MAX_UDP_SOCKETS_PER_NAMESERVER} are open the current port serves on
+ * {@link UDP_PORT_MAX_AGE_MS}; then the next query opens a fresh one. A and
+ * AAAA leave from sockets of their own (udp-lane.ts), so at a 5 s poll of one
+ * name the age bound rotates each every other poll; a busy process (many
+ * names) rotates every 16 queries of each type. A port that leaves service
+ * closes as soon as its in-flight queries settle; while
+ * {@link MAX_UDP_SOCKETS_PER_NAMESERVER} are open the current ports serve on
  * instead of rotating.
  */
 export const UDP_PORT_MAX_QUERIES = 16;
@@ -75,141 +133,120 @@ export const UDP_PORT_MAX_QUERIES = 16;
 export const UDP_PORT_MAX_AGE_MS = 10_000;
 
 /**
- * UDP sockets open at once per nameserver: the current one and up to three
- * retired ones still waiting for replies. With a server that answers, a
- * retired socket closes within a round trip and one socket is open; with a
- * dead one, retired sockets wait for their queries' timeouts, and without
- * this bound a busy process would hold one socket per 16 queries in flight
- * (3,752 with 30,000 names). resolv.conf names at most 3 nameservers, so a
- * client holds at most 12 UDP sockets.
+ * UDP sockets open at once per nameserver: the current ones (one for A, one
+ * for AAAA) and up to two retired ones still waiting for replies. With a
+ * server that answers, a retired socket closes within a round trip and two
+ * sockets are open; with a dead one, retired sockets wait for their queries'
+ * timeouts, and without this bound a busy process would hold one socket per
+ * 16 queries in flight (3,752 with 30,000 names). resolv.conf names at most
+ * 3 nameservers, so a client holds at most 12 UDP sockets.
  */
 export const MAX_UDP_SOCKETS_PER_NAMESERVER = 4;
 
 /**
- * Tries in flight at once per nameserver (UDP, and the TCP fallback that
- * follows a truncated reply while it holds the same slot). Neither reference
- * caps this by default: CoreDNS's `forward` has `max_concurrent` unset
- * (unbounded) and asks for "at least the upstream query rate × latency",
- * each concurrent query costing it about 2 KB; c-ares has no cap and draws
- * random ids until one is free, which spins once the 65,536 ids are in use.
- * By that rule 256 carries 128,000 queries/s at a 2 ms in-cluster latency and
- * 2,560/s at 100 ms, far above what one process polls, while a dead server
- * (slots held for the whole timeout) sees at most 256 / timeout queries a
- * second and the id space stays 99 % free.
+ * Tries in flight per nameserver when it starts, and again whenever it has
+ * been silent for a timeout (query-gate.ts: the limit grows from here with
+ * answers while tries wait). Neither reference caps this by default:
+ * CoreDNS's `forward` has `max_concurrent` unset and asks for "at least the
+ * upstream query rate × latency", each concurrent query costing it about
+ * 2 KB; c-ares has no cap and draws random ids until one is free, which
+ * spins once the 65,536 ids are in use. By that rule 256 carries 128,000
+ * queries/s at a 2 ms in-cluster latency and 2,560/s at 100 ms, far above
+ * what one process polls, while a dead server (slots held for the whole
+ * timeout) sees at most 256 / timeout queries a second.
  */
-export const MAX_IN_FLIGHT_PER_NAMESERVER = 256;
+export const INITIAL_IN_FLIGHT_PER_NAMESERVER = 256;
 
 /**
- * Tries waiting in line (FIFO) per nameserver behind
- * {@link MAX_IN_FLIGHT_PER_NAMESERVER}. Past it a try fails at once with
- * `OVERLOADED` (the next nameserver is tried); a try that waited longer than
- * the per-try timeout fails with `OVERLOADED` when its turn comes — unless the
- * nameserver answered within the last timeout: then this process, not the
- * server, is slow, and the try may wait `ANSWERING_WAIT_FACTOR` (query-gate.ts) times as
- * long (late, not failed). 64 slots'
- * worth: a start-up burst of 8,000 names (16,384 queries) waits in line
- * against a server that answers; with a dead server the line drains by
- * expiry within about two timeouts. About 100 bytes a waiting try.
+ * Tries in flight per nameserver at most, however far the limit grew
+ * (query-gate.ts). Little's law for the slowest server this should keep up
+ * with: 4,000 names polled for A and AAAA every 5 s (1,600 queries/s) from a
+ * server that takes 1.8 s need 2,900 in flight; 4,096 covers it. Bounded
+ * with it: query ids (3 servers × (4,096 + {@link MAX_LINGERING_PER_NAMESERVER})
+ * = 13,056, a fifth of the id space, so drawing a free id stays cheap) and
+ * memory (about 4 KB a query in flight: its promises, timer, buffer and try).
+ */
+export const MAX_IN_FLIGHT_PER_NAMESERVER = 4_096;
+
+/**
+ * Tries waiting in line per nameserver, over all domains, behind the
+ * in-flight limit. Past it a try fails at once with `OVERLOADED` (the next
+ * nameserver is tried); a try that waited longer than the configured timeout
+ * fails with `OVERLOADED` when its turn comes — unless the nameserver
+ * answered within the last timeout: then this process, not the server, is
+ * slow, and the try may wait `ANSWERING_WAIT_FACTOR` (query-gate.ts) times as
+ * long (late, not failed). A start-up burst of 8,000 names (16,384 queries)
+ * waits in line against a server that answers; with a dead server the line
+ * drains by expiry within about two timeouts. About 3 KB a waiting query
+ * (its promises and async frames, and its place in line).
  */
 export const MAX_QUEUED_PER_NAMESERVER = 16_384;
 
 /**
- * Answer records decoded per try, over every message that carried our id
- * and question (two full replies' worth). A hostile server can put our id and
- * question on messages built to be slow to decode and fail at the end
- * (label ladders, see docs/hostile-input.md); this bounds the decoding work
- * of one try however many such messages fit in {@link MAX_TCP_BYTES_PER_QUERY}
- * or arrive over UDP before the timeout. Past it the try fails with BADRESPONSE.
+ * Tries per nameserver that timed out and still listen for their reply
+ * (udp-tries.ts): enough to measure a server that slowed down past its
+ * timeout and to take the answers of the queries waiting on it, while the
+ * ids one server holds stay within {@link MAX_IN_FLIGHT_PER_NAMESERVER} + 256.
  */
-export const MAX_ANSWERS_DECODED_PER_TRY = 2 * MAX_ANSWER_RECORDS;
+export const MAX_LINGERING_PER_NAMESERVER = 256;
 
-/** Largest DNS message over TCP: the 2-byte length prefix of RFC 1035 §4.2.2. */
-export const MAX_TCP_MESSAGE_SIZE = 65_535;
-/**
- * Bytes read on one TCP connection before giving up without our answer: two
- * maximum-size framed messages. A server sends one reply per query; the slack
- * allows stray messages while bounding what a hostile server can make us
- * buffer and decode (the per-try timeout bounds the time).
- */
-export const MAX_TCP_BYTES_PER_QUERY = 2 * (2 + MAX_TCP_MESSAGE_SIZE);
-
-/**
- * Largest UDP reply we decode. We advertise {@link DEFAULT_UDP_PAYLOAD_SIZE}
- * (EDNS, RFC 6891) and a server should not send more; 4096 leaves room for
- * servers that use the old EDNS default regardless. A bigger datagram that
- * passed the id, port and source checks is treated as truncated: the answer is
- * asked for again over TCP, never decoded from UDP.
- */
-export const MAX_UDP_REPLY_SIZE = 4096;
-
-/**
- * Node runs expired timers before it reads sockets, so after the event loop
- * was held up (GC, a busy app, a starved CPU) a try's timeout fires while its
- * reply already waits in the socket's buffer — and a process that is merely
- * slow turns every late-read reply into a timeout and a retry, more work
- * on a process that cannot keep up (the collapse docs/benchmarks.md shows
- * under load). c-ares reads before it expires; so do we: a timeout is decided
- * after the next I/O turn (`setImmediate` runs after the loop has read its
- * sockets), and after further turns while UDP replies keep arriving (libuv
- * reads at most 32 datagrams per socket per turn), at most this many turns.
- */
-export const MAX_TIMEOUT_IO_TURNS = 8;
-interface PendingUdpQuery {
-  lane: UdpLane;
-  /** The socket the query left from: RFC 5452 wants the reply to come in on it. */
-  port: UdpPort;
-  name: string;
-  type: QueryType;
-  /** Our encoded query, and where its question ends: a reply must repeat that question. */
-  query: Buffer;
-  questionEnd: number;
-  /** What was wrong with the last reply that matched id and question but could not be used. */
-  defect?: string;
-  /** Answer records decoded so far for this try (see {@link MAX_ANSWERS_DECODED_PER_TRY}). */
-  decoded: number;
-  settle: (outcome: { reply?: ReplyPacket | typeof OVERSIZED; error?: DnsError }) => void;
-}
-
-/** A UDP reply larger than {@link MAX_UDP_REPLY_SIZE}: handled like a truncated one. */
-const OVERSIZED = Symbol('oversized UDP reply');
-
-/** The transport a try ended on, for the `attempt` event. */
-interface TryState {
+/** What one try reports when it fails: the transport it ended on and the timeout it had. */
+interface TryReport {
   transport: 'udp' | 'tcp';
+  timeoutMs: number;
 }
 
+/** SERVFAIL, REFUSED and NOTIMP move a query on to the next server and count against this one's health (c-ares). */
+const FAILING_RCODES: ReadonlySet<number> = new Set([RCODE.SERVFAIL, RCODE.REFUSED, RCODE.NOTIMP]);
+
 /**
- * DNS transport: per nameserver, a bounded pipeline (at most
- * {@link MAX_IN_FLIGHT_PER_NAMESERVER} tries in flight, a FIFO of at most
- * {@link MAX_QUEUED_PER_NAMESERVER} behind them) and a few connected UDP
- * sockets rotated to fresh random ports (see {@link UdpLane}); ids from an
- * {@link IdPool}; RFC 5452 validation, nameserver failover, retries and TCP
- * fallback on truncation. It knows nothing about search lists, CNAMEs or
- * grpc; {@link query} returns the validated reply of the first server that
- * gave a usable one.
+ * DNS transport: per nameserver, a bounded pipeline (tries in flight from
+ * {@link INITIAL_IN_FLIGHT_PER_NAMESERVER}, growing with answers up to
+ * {@link MAX_IN_FLIGHT_PER_NAMESERVER}, shared fairly between domains; a line
+ * of at most {@link MAX_QUEUED_PER_NAMESERVER} behind them), a few connected UDP
+ * sockets rotated to fresh random ports (see {@link UdpLane}), its measured
+ * latency (try timeouts, server-metrics.ts) and its health (which server a
+ * try goes to, server-health.ts); ids from an {@link IdPool}; RFC 5452
+ * validation, retries and TCP fallback on truncation. It knows nothing about
+ * search lists, CNAMEs or grpc; {@link query} returns the validated reply of
+ * the first server that gave a usable one.
+ *
+ * A query asks its servers in `attempts` rounds, each server once a round,
+ * healthiest first. It resolves with the first NOERROR or NXDOMAIN reply —
+ * from the try in progress or from an earlier one that timed out but was
+ * answered late; SERVFAIL, REFUSED, timeouts, a refused port, a full line and
+ * socket errors move on to the next server (each reported to `onAttempt`).
+ * It rejects with a {@link DnsError} naming the most telling failure when no
+ * server gave a usable reply, or at once when its signal aborts. A truncated
+ * UDP reply is asked again over TCP with the configured timeout, not the
+ * adaptive one: TCP does not lose datagrams (the kernel retransmits), so a
+ * short timeout would only cut off a long answer on its way. (Comments on
+ * members are kept in the package's bundles, so the reasoning lives here.)
  */
 export class DnsClient {
   private readonly timeoutMs: number;
   private readonly attempts: number;
+  private readonly rotate: boolean;
   private readonly udpPayloadSize: number;
   private readonly timers: Timers;
+  private readonly random: () => number;
   private readonly laneSettings: ConstructorParameters<typeof UdpLane>[1];
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
-  /** One lane per nameserver asked, by `host|port`. */
-  private readonly lanes = new Map<string, { udp: UdpLane; gate: QueryGate }>();
-  private readonly laneByServer = new WeakMap<Nameserver, { udp: UdpLane; gate: QueryGate }>();
-  /** In-flight UDP queries by id; ids are unique across all sockets (and TCP). */
-  private readonly pending = new Map<number, PendingUdpQuery>();
+  private readonly onAttempt: ((event: () => AttemptEvent) => void) | undefined;
+  private readonly trace: ((line: () => string) => void) | undefined;
+  private readonly states = new Map<string, NameserverState>();
+  private readonly stateByServer = new WeakMap<Nameserver, NameserverState>();
   private readonly ids = new IdPool();
+  private readonly udp: UdpTries<QueryRun<DnsReply>>;
   private readonly tcpSockets = new Set<net.Socket>();
-  /** UDP datagrams received, any lane: tells a timed-out try whether the last I/O turn read anything. */
-  private udpDatagrams = 0;
+  private rotation: number;
   private closed = false;
 
   constructor({
     timeoutMs,
     attempts,
+    rotate = false,
     udpPayloadSize = DEFAULT_UDP_PAYLOAD_SIZE,
     udpPortMaxQueries = UDP_PORT_MAX_QUERIES,
     udpPortMaxAgeMs = UDP_PORT_MAX_AGE_MS,
@@ -217,378 +254,291 @@ export class DnsClient {
     maxInFlightPerNameserver = MAX_IN_FLIGHT_PER_NAMESERVER,
     maxQueuedPerNameserver = MAX_QUEUED_PER_NAMESERVER,
     timers = systemTimers,
+    random = Math.random,
+    onAttempt,
+    trace,
   }: DnsClientOptions) {
     this.timeoutMs = timeoutMs;
     this.attempts = attempts;
+    this.rotate = rotate;
     this.udpPayloadSize = udpPayloadSize;
     this.timers = timers;
+    this.random = random;
+    this.rotation = Math.floor(random() * 0x10000);
     this.maxInFlight = maxInFlightPerNameserver;
     this.maxQueued = maxQueuedPerNameserver;
+    this.onAttempt = onAttempt;
+    this.trace = trace;
     this.laneSettings = { maxQueriesPerPort: udpPortMaxQueries, maxAgeMs: udpPortMaxAgeMs, maxSockets: maxUdpSocketsPerNameserver, timers };
+    this.udp = new UdpTries({
+      ids: this.ids,
+      timers,
+      timeoutMs,
+      udpPayloadSize,
+      maxLingeringPerServer: Math.min(MAX_LINGERING_PER_NAMESERVER, maxInFlightPerNameserver),
+      trace,
+      replied: (state, packet, latencyMs) => this.replied(state, packet, latencyMs),
+      failed: (state) => {
+        state.health.failed(this.timers.now());
+        state.gate.timedOut();
+      },
+      answeredLate: (run, packet) => {
+        if (usable(rcodeOf(packet)) && !packet.flag_tc) run.succeed(toReply(packet, 'udp'));
+      },
+    });
   }
 
-  /**
-   * Ask `servers` (in order, `attempts` rounds) for `name`/`type`. Resolves with
-   * the first NOERROR or NXDOMAIN reply; SERVFAIL, REFUSED, timeouts, a refused
-   * port, a full queue and socket errors move on to the next server (each
-   * reported as an `attempt` event). Rejects with a {@link DnsError} naming the
-   * most telling failure when no server gave a usable reply.
-   */
-  async query(servers: readonly Nameserver[], name: string, type: QueryType): Promise<DnsReply> {
-    if (servers.length === 0) {
-      throw new DnsError('NETWORK', name, `No nameserver to ask for ${name}`);
-    }
-    const failures: DnsError[] = [];
-    for (let attempt = 0; attempt < this.attempts; attempt++) {
-      for (const server of servers) {
-        this.assertOpen(name);
-        const started = this.timers.now();
-        const state: TryState = { transport: 'udp' };
-        let failure: DnsError;
-        try {
-          const reply = await this.exchange(server, name, type, state);
-          if (reply.rcode === RCODE.NOERROR || reply.rcode === RCODE.NXDOMAIN) return reply;
-          failure = rcodeError(reply.rcode, name, server);
-        } catch (error) {
-          if (!(error instanceof DnsError) || error.code === 'CLOSED') throw error;
-          failure = error;
-        }
-        failures.push(failure);
-        report(() => ({
-          type: 'attempt',
-          name,
-          recordType: type,
-          server: formatServer(server),
-          transport: state.transport,
-          error: failure,
-          durationMs: this.timers.now() - started,
-        }));
-      }
-    }
-    throw mostTelling(failures, name, servers, this.attempts);
+  /** Ask `servers` for `name`/`type` (see the class notes and {@link QueryOptions.signal}). */
+  query(servers: readonly Nameserver[], name: string, type: QueryType, options: QueryOptions = {}): Promise<DnsReply> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(givenUp(signal, name, type));
+    const run = new QueryRun<DnsReply>(name, type, signal, (aborted) => givenUp(aborted, name, type));
+    void this.drive(run, servers);
+    return run.outcome;
   }
 
-  /** Close every socket; in-flight and queued queries reject with code `CLOSED`. Idempotent. */
+  /** Close every socket; queries in flight or in line reject with `CLOSED`. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const [, query] of this.pending) {
-      query.settle({ error: new DnsError('CLOSED', query.name, `Resolver closed while asking for ${query.name}`) });
+    this.udp.close();
+    for (const state of this.states.values()) {
+      state.gate.close();
+      state.udp.close();
     }
-    this.pending.clear();
-    for (const { udp, gate } of this.lanes.values()) {
-      gate.close();
-      udp.close();
-    }
-    this.lanes.clear();
+    this.states.clear();
     for (const socket of this.tcpSockets) socket.destroy();
     this.tcpSockets.clear();
   }
 
-  /** UDP sockets open now, over every nameserver (current and retired). */
+  /** Every nameserver asked, in the order first asked. */
+  servers(): NameserverStatus[] {
+    const now = this.timers.now();
+    return [...this.states.values()].map((state) => state.status(now));
+  }
+
+  /** Query ids held now. */
+  get idsInUse(): number {
+    return this.ids.inUse;
+  }
+
   get udpSocketCount(): number {
     let count = 0;
-    for (const { udp } of this.lanes.values()) count += udp.socketCount;
+    for (const { udp } of this.states.values()) count += udp.socketCount;
     return count;
   }
 
-  /** One question to one server, in its pipeline: UDP, then TCP if the UDP reply was truncated. */
-  private async exchange(server: Nameserver, name: string, type: QueryType, state: TryState): Promise<DnsReply> {
-    const lane = this.laneFor(server);
-    if (!lane.gate.tryEnter()) await this.waitForSlot(lane.gate, server, name, type);
+  private async drive(run: QueryRun<DnsReply>, servers: readonly Nameserver[]): Promise<void> {
     try {
-      this.assertOpen(name);
-      const udpReply = await this.exchangeUdp(lane.udp, name, type);
-      if (udpReply !== OVERSIZED && !udpReply.flag_tc) return toReply(udpReply, 'udp');
-      // close() may have run while the truncated reply was being handled.
-      this.assertOpen(name);
-      state.transport = 'tcp';
-      const tcpReply = await this.exchangeTcp(server, name, type);
-      lane.udp.lastAnswerAt = this.timers.now();
-      return toReply(tcpReply, 'tcp');
-    } finally {
-      lane.gate.leave();
-    }
-  }
-
-  private async waitForSlot(gate: QueryGate, server: Nameserver, name: string, type: QueryType): Promise<void> {
-    try {
-      await gate.wait();
-    } catch (reason) {
-      const why = reason as GateRefusal;
-      if (why === 'closed') throw new DnsError('CLOSED', name, `Resolver closed while asking for ${name}`);
-      const line =
-        why === 'full'
-          ? `${gate.queued} queries already wait`
-          : `waited more than ${gate.longestWait()} ms in line`;
-      throw new DnsError(
-        'OVERLOADED',
-        name,
-        `Not asking ${formatServer(server)} for ${name} ${type}: ${gate.limit} queries in flight to it and ${line} (MAX_IN_FLIGHT_PER_NAMESERVER ${gate.limit}, MAX_QUEUED_PER_NAMESERVER ${gate.maxQueued})`,
-      );
-    }
-  }
-
-  private laneFor(server: Nameserver): { udp: UdpLane; gate: QueryGate } {
-    // Callers pass the same nameserver objects poll after poll: skip the key.
-    const known = this.laneByServer.get(server);
-    if (known) return known;
-    const key = `${server.host}|${server.port}`;
-    let lane = this.lanes.get(key);
-    if (!lane) {
-      const udp: UdpLane = new UdpLane(server, this.laneSettings, {
-        message: (port, message, remote) => this.onUdpMessage(udp, port, message, remote),
-        error: (port, error) => this.onUdpError(udp, port, error),
-      });
-      // A server that answered within a timeout is alive: a long line then means this process is slow, not the server dead.
-      const answering = (): boolean => this.timers.now() - udp.lastAnswerAt <= this.timeoutMs;
-      lane = { udp, gate: new QueryGate(this.maxInFlight, this.maxQueued, this.timeoutMs, this.timers, answering) };
-      this.lanes.set(key, lane);
-    }
-    this.laneByServer.set(server, lane);
-    return lane;
-  }
-
-  /** The validated reply, or {@link OVERSIZED} for a reply too big to decode from UDP. */
-  private exchangeUdp(lane: UdpLane, name: string, type: QueryType): Promise<ReplyPacket | typeof OVERSIZED> {
-    const id = this.takeId(name);
-    const query = encodeQuery(id, name, type, this.udpPayloadSize);
-    const server = lane.server;
-    // Taken last: from here the port counts this query as in flight until it settles.
-    const port = lane.take();
-    return new Promise((resolve, reject) => {
-      const expire = (): void => {
-        const { defect } = pendingQuery;
-        settle({
-          error: defect
-            ? new DnsError('BADRESPONSE', name, `${formatServer(server)} sent an unusable reply for ${name} ${type}: ${defect}`)
-            : new DnsError('TIMEOUT', name, `No reply from ${formatServer(server)} for ${name} ${type} within ${this.timeoutMs} ms`),
-        });
-      };
-      const timer = this.timers.setTimeout(() => this.expireAfterReads(id, pendingQuery, expire), this.timeoutMs);
-      // The port's socket keeps the process alive while the query is in flight
-      // (UdpLane.take). A ref'd timer on top would make Node create and drop
-      // its timer list for this duration at every query when few are in flight.
-      timer.unref?.();
-      const settle: PendingUdpQuery['settle'] = ({ reply, error }) => {
-        // Settles once: a duplicate or late reply finds no pending query.
-        if (this.pending.get(id) !== pendingQuery) return;
-        this.timers.clearTimeout(timer);
-        this.pending.delete(id);
-        this.ids.release(id);
-        lane.release(port);
-        if (reply) resolve(reply);
-        else reject(error!);
-      };
-      const pendingQuery: PendingUdpQuery = { lane, port, name, type, query, questionEnd: questionEnd(query, this.udpPayloadSize > 0), decoded: 0, settle };
-      this.pending.set(id, pendingQuery);
-      lane.send(port, query, (error) => {
-        settle({ error: new DnsError('NETWORK', name, `Cannot send to ${formatServer(server)}: ${error.message}`, { cause: error }) });
-      });
-    });
-  }
-
-  /** A try's timeout, decided once the sockets have been read (see {@link MAX_TIMEOUT_IO_TURNS}). */
-  private expireAfterReads(id: number, query: PendingUdpQuery, expire: () => void): void {
-    let turns = 0;
-    let seen = this.udpDatagrams;
-    const decide = (): void => {
-      if (this.pending.get(id) !== query) return; // answered meanwhile, or closed
-      if (this.udpDatagrams !== seen && ++turns < MAX_TIMEOUT_IO_TURNS) {
-        seen = this.udpDatagrams;
-        setImmediate(decide);
-        return;
-      }
-      expire();
-    };
-    setImmediate(decide);
-  }
-
-  private exchangeTcp(server: Nameserver, name: string, type: QueryType): Promise<ReplyPacket> {
-    const id = this.takeId(name);
-    const query = encodeQuery(id, name, type, 0);
-    const end = questionEnd(query, false);
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: server.host, port: server.port });
-      this.tcpSockets.add(socket);
-      const reader = new TcpFrameReader(MAX_TCP_BYTES_PER_QUERY);
-      let answersDecoded = 0;
-      let defect: string | undefined;
-      let done = false;
-      const finish = (error: DnsError | null, reply?: ReplyPacket): void => {
-        if (done) return;
-        done = true;
-        this.timers.clearTimeout(timer);
-        this.ids.release(id);
-        this.tcpSockets.delete(socket);
-        socket.destroy();
-        if (reply) resolve(reply);
-        else reject(error!);
-      };
-      const timer = this.timers.setTimeout(() => {
-        finish(
-          new DnsError(
-            defect ? 'BADRESPONSE' : 'TIMEOUT',
-            name,
-            defect
-              ? `${formatServer(server)} sent an unusable TCP reply for ${name} ${type}: ${defect}`
-              : `No TCP reply from ${formatServer(server)} for ${name} ${type} within ${this.timeoutMs} ms`,
-          ),
-        );
-      }, this.timeoutMs);
-      socket.on('connect', () => socket.write(frameMessage(query)));
-      socket.on('data', (chunk: Buffer) => {
-        const frames = reader.push(chunk);
-        if (!frames) {
-          finish(new DnsError('BADRESPONSE', name, `${formatServer(server)} sent more than ${MAX_TCP_BYTES_PER_QUERY} bytes over TCP without answering ${name} ${type}`));
-          return;
-        }
-        // A server may send several messages on one connection; read until ours.
-        for (const frame of frames) {
-          if (!answersQuery(frame, query, end)) continue;
-          const announced = announcedAnswers(frame);
-          answersDecoded += Math.min(announced, MAX_ANSWER_RECORDS);
-          if (answersDecoded > MAX_ANSWERS_DECODED_PER_TRY) {
-            finish(tooManyAnswers(server, name, type, 'TCP'));
+      if (servers.length === 0) throw new DnsError('NETWORK', run.name, `No nameserver to ask for ${run.name}`);
+      const states = servers.map((server) => this.stateFor(server));
+      const offset = this.rotate ? this.rotation++ % states.length : 0;
+      const failures: DnsError[] = [];
+      const asked = states.map(() => false);
+      for (let round = 0; round < this.attempts; round++) {
+        asked.fill(false);
+        for (let step = 0; step < states.length; step++) {
+          if (this.closed) throw closedError(run.name);
+          if (run.done) return;
+          const index = nextServer(states, asked, offset);
+          asked[index] = true;
+          const state = states[index]!;
+          if (round === 0 && step === 0) this.maybeProbe(states, state, run);
+          const started = this.timers.now();
+          const report: TryReport = { transport: 'udp', timeoutMs: this.timeoutMs };
+          const outcome = await this.tryServer(run, state, round, report, false);
+          if (outcome === null || run.done) return;
+          if (outcome instanceof DnsError && outcome.code === 'CLOSED') throw outcome;
+          if (!(outcome instanceof DnsError) && usable(outcome.rcode)) {
+            run.succeed(outcome);
             return;
           }
-          const packet = decodeReply(frame, end);
-          if (typeof packet === 'string') {
-            defect = packet;
-            continue;
-          }
-          traceCappedAnswers(announced, packet.answers?.length ?? 0, name, type);
-          finish(null, packet);
-          return;
+          const failure = outcome instanceof DnsError ? outcome : rcodeError(outcome.rcode, run.name, state.label);
+          failures.push(failure);
+          this.onAttempt?.(() => ({
+            type: 'attempt',
+            name: run.name,
+            recordType: run.type,
+            server: state.label,
+            transport: report.transport,
+            error: failure,
+            durationMs: this.timers.now() - started,
+            timeoutMs: report.timeoutMs,
+          }));
         }
-      });
-      socket.on('error', (error) => {
-        finish(new DnsError('NETWORK', name, `TCP to ${formatServer(server)} failed: ${error.message}`, { cause: error }));
-      });
-      socket.on('close', () => {
-        finish(
-          this.closed
-            ? new DnsError('CLOSED', name, `Resolver closed while asking for ${name}`)
-            : new DnsError(
-                'BADRESPONSE',
-                name,
-                `${formatServer(server)} closed the TCP connection before answering ${name} ${type}${defect ? ` (it sent an unusable reply: ${defect})` : ''}`,
-              ),
-        );
-      });
-    });
-  }
-
-  private onUdpMessage(lane: UdpLane, port: UdpPort, message: Buffer, remote: dgram.RemoteInfo): void {
-    this.udpDatagrams++;
-    // Cheap checks first, so a flood of forgeries costs no decoding.
-    if (message.length < 2) return;
-    const query = this.pending.get(message.readUInt16BE(0));
-    // RFC 5452: the reply must arrive on the port the query left from…
-    if (!query || query.port !== port) return;
-    // …come from the address and port we sent to (the connected socket's
-    // kernel filter says so too)…
-    const server = lane.server;
-    if (remote.port !== server.port || !sameHost(remote.address, server.host)) return;
-    // …and answer our question.
-    if (!answersQuery(message, query.query, query.questionEnd)) return;
-    if (message.length > MAX_UDP_REPLY_SIZE) {
-      query.settle({ reply: OVERSIZED });
-      return;
-    }
-    const announced = announcedAnswers(message);
-    query.decoded += Math.min(announced, MAX_ANSWER_RECORDS);
-    if (query.decoded > MAX_ANSWERS_DECODED_PER_TRY) {
-      query.settle({ error: tooManyAnswers(lane.server, query.name, query.type, 'UDP') });
-      return;
-    }
-    const packet = decodeReply(message, query.questionEnd);
-    if (typeof packet === 'string') {
-      // Dropped, not fatal: anyone who guessed id and port could send it, and
-      // the genuine reply may still come. The try's error says what it was.
-      query.defect = packet;
-      return;
-    }
-    traceCappedAnswers(announced, packet.answers?.length ?? 0, query.name, query.type);
-    lane.lastAnswerAt = this.timers.now();
-    query.settle({ reply: packet });
-  }
-
-  /**
-   * ECONNREFUSED on a connected socket is an ICMP port unreachable from its
-   * nameserver: nothing listens there, so every query in flight on it fails
-   * now instead of at its timeout. Any other error has closed the socket.
-   */
-  private onUdpError(lane: UdpLane, port: UdpPort, error: NodeJS.ErrnoException): void {
-    const refused = error.code === 'ECONNREFUSED';
-    const server = formatServer(lane.server);
-    for (const query of [...this.pending.values()]) {
-      if (query.port !== port) continue;
-      query.settle({
-        error: refused
-          ? new DnsError('CONNREFUSED', query.name, `${server}: connection refused (ICMP port unreachable: nothing listens on that port) for ${query.name} ${query.type}`, {
-              cause: error,
-            })
-          : new DnsError('NETWORK', query.name, `UDP socket error while asking ${server}: ${error.message}`, { cause: error }),
-      });
+      }
+      throw mostTelling(failures, run.name, servers, this.attempts);
+    } catch (error) {
+      run.fail(error as Error);
     }
   }
 
-  private takeId(name: string): number {
+  /** A slot, UDP, then TCP after truncation; null when given up (or a probe found no slot). */
+  private async tryServer(run: QueryRun<DnsReply>, state: NameserverState, round: number, report: TryReport, probe: boolean): Promise<DnsReply | DnsError | null> {
+    const { gate } = state;
+    const group = groupOf(run.name);
+    if (!gate.tryEnter(group)) {
+      if (probe) return null;
+      // In line; a query given up leaves it at once.
+      const place = gate.wait(group);
+      const letGoOfPlace = run.hold(() => place.cancel());
+      try {
+        await place.admitted;
+      } catch (reason) {
+        return this.refusal(reason as GateRefusal, run, state, group);
+      } finally {
+        letGoOfPlace();
+      }
+    }
+    // The slot goes back at once if the query is given up, or when the try ends.
+    let holding = true;
+    const leave = (): void => {
+      if (holding) gate.leave(group);
+      holding = false;
+    };
+    const letGo = run.hold(leave);
+    try {
+      if (run.done) return null;
+      if (this.closed) return closedError(run.name);
+      const timeoutMs = tryTimeoutMs(state.baseTimeoutMs(this.timers.now()), round, this.timeoutMs, this.random);
+      report.timeoutMs = timeoutMs;
+      const udp = await this.udp.ask(run, state, run.type === 'A' ? 0 : 1, timeoutMs, !probe);
+      if (udp === null || udp instanceof DnsError) return udp;
+      if (udp !== OVERSIZED && !udp.flag_tc) return toReply(udp, 'udp');
+      if (run.done) return null;
+      if (this.closed) return closedError(run.name);
+      report.transport = 'tcp';
+      report.timeoutMs = this.timeoutMs;
+      return await this.askTcp(run, state);
+    } finally {
+      letGo();
+      leave();
+    }
+  }
+
+  private refusal(why: GateRefusal, run: QueryRun<DnsReply>, state: NameserverState, group: string): DnsError | null {
+    if (why === 'cancelled') return null;
+    if (why === 'closed') return closedError(run.name);
+    const { gate } = state;
+    const line = why === 'full' ? `${gate.queued} queries already wait (MAX_QUEUED_PER_NAMESERVER ${gate.maxQueued})` : `waited more than ${gate.longestWait()} ms in line`;
+    return new DnsError(
+      'OVERLOADED',
+      run.name,
+      `Not asking ${state.label} for ${run.name} ${run.type}: ${gate.active} queries in flight to it (its limit now ${gate.limit}, ${gate.groupLimit} for names under ${group}) and ${line}`,
+    );
+  }
+
+  /** The question again over TCP, with the configured timeout (see the class notes). */
+  private async askTcp(run: QueryRun<DnsReply>, state: NameserverState): Promise<DnsReply | DnsError | null> {
     const id = this.ids.take();
-    if (id === undefined) throw new DnsError('OVERLOADED', name, `All 65536 query ids are in use; not asking for ${name}`);
-    return id;
+    if (id === undefined) return idsExhausted(run.name);
+    const query = encodeQuery(id, run.name, run.type, 0);
+    const question: TryQuestion = { name: run.name, type: run.type, query, questionEnd: questionEnd(query, false), server: state.label, decoded: 0, defect: undefined };
+    const tcp = askOverTcp(state.server, question, {
+      timeoutMs: this.timeoutMs,
+      timers: this.timers,
+      trace: this.trace,
+      sockets: this.tcpSockets,
+      closing: () => this.closed,
+      ended: () => this.ids.release(id),
+    });
+    const letGo = run.hold(() => tcp.drop());
+    const outcome = await tcp.outcome;
+    letGo();
+    if (outcome === null) return null;
+    if (outcome instanceof DnsError) {
+      if (outcome.code !== 'CLOSED') state.health.failed(this.timers.now());
+      return outcome;
+    }
+    this.replied(state, outcome, this.timers.now() - tcp.sentAt);
+    return toReply(outcome, 'tcp');
   }
 
-  private assertOpen(name: string): void {
-    if (this.closed) throw new DnsError('CLOSED', name, `Resolver closed while asking for ${name}`);
+  private maybeProbe(states: readonly NameserverState[], asking: NameserverState, run: QueryRun<DnsReply>): void {
+    if (states.length < 2) return;
+    const target = probeTarget(states, asking, this.timers.now(), this.random);
+    if (!target) return;
+    target.health.probing = true;
+    void this.probe(target, run.name, run.type);
+  }
+
+  private async probe(state: NameserverState, name: string, type: QueryType): Promise<void> {
+    try {
+      await this.tryServer(new QueryRun<DnsReply>(name, type), state, 0, { transport: 'udp', timeoutMs: 0 }, true);
+    } finally {
+      state.health.probing = false;
+    }
+  }
+
+  private replied(state: NameserverState, packet: ReplyPacket, latencyMs: number): void {
+    const rcode = rcodeOf(packet);
+    const now = this.timers.now();
+    if (usable(rcode)) {
+      state.answered(latencyMs, now);
+      state.gate.answered();
+    }
+    else if (FAILING_RCODES.has(rcode)) state.health.failed(now);
+    else state.health.good();
+  }
+
+  private stateFor(server: Nameserver): NameserverState {
+    // Callers pass the same nameserver objects poll after poll: skip the key.
+    const known = this.stateByServer.get(server);
+    if (known) return known;
+    const key = `${server.host}|${server.port}`;
+    let state = this.states.get(key);
+    if (!state) {
+      const created: { state?: NameserverState } = {};
+      const udp = new UdpLane(server, this.laneSettings, {
+        message: (port, message, remote) => this.udp.message(created.state!, port, message, remote),
+        error: (port, error) => this.udp.error(created.state!, port, error),
+      });
+      // A server that answered within a timeout is alive: a long line then means this process is slow, not the server dead.
+      const answering = (): boolean => this.timers.now() - created.state!.lastAnswerAt <= this.timeoutMs;
+      const gate = new QueryGate({
+        initialLimit: INITIAL_IN_FLIGHT_PER_NAMESERVER,
+        maxLimit: this.maxInFlight,
+        maxQueued: this.maxQueued,
+        maxWaitMs: this.timeoutMs,
+        timers: this.timers,
+        answering,
+      });
+      state = created.state = new NameserverState(server, formatServer(server), udp, gate, this.timeoutMs);
+      this.states.set(key, state);
+    }
+    this.stateByServer.set(server, state);
+    return state;
   }
 }
 
-function tooManyAnswers(server: Nameserver, name: string, type: QueryType, transport: 'UDP' | 'TCP'): DnsError {
-  return new DnsError(
-    'BADRESPONSE',
-    name,
-    `${formatServer(server)} sent more than ${MAX_ANSWERS_DECODED_PER_TRY} answer records over ${transport} without a usable answer for ${name} ${type} (MAX_ANSWERS_DECODED_PER_TRY)`,
-  );
+function rcodeOf(packet: ReplyPacket): number {
+  return (packet.flags ?? 0) & 0xf;
 }
 
-/** Trace a valid reply whose answers were not all decoded (MAX_ANSWER_RECORDS, MAX_ANSWER_LABELS in wire.ts). */
-function traceCappedAnswers(announced: number, decoded: number, name: string, type: QueryType): void {
-  if (announced > decoded) {
-    const limit = announced > MAX_ANSWER_RECORDS && decoded === MAX_ANSWER_RECORDS ? 'MAX_ANSWER_RECORDS' : 'MAX_ANSWER_LABELS';
-    trace(() => `${name} ${type}: reply holds ${announced} answer records; using the first ${decoded} (${limit})`);
-  }
+function usable(rcode: number): boolean {
+  return rcode === RCODE.NOERROR || rcode === RCODE.NXDOMAIN;
 }
 
-function sameHost(remote: string, asked: string): boolean {
-  return remote === asked || canonicalHost(remote) === canonicalHost(asked);
-}
-
-/** The kernel may report an IPv6 source in another spelling (zeros, case, zone, v4-mapped). */
-function canonicalHost(host: string): string {
-  const bare = host.replace(/%.*$/, '');
-  if (!net.isIPv6(bare)) return bare;
-  const canonical = new URL(`http://[${bare}]/`).hostname.slice(1, -1);
-  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
-  if (!mapped) return canonical;
-  const high = parseInt(mapped[1]!, 16);
-  const low = parseInt(mapped[2]!, 16);
-  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+/** The error an aborted query rejects with: the signal's reason when it is a DnsError, else a TIMEOUT saying so. */
+function givenUp(signal: AbortSignal, name: string, type: QueryType): DnsError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof DnsError) return reason;
+  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted';
+  return new DnsError('TIMEOUT', name, `Gave up asking for ${name} ${type} before an answer came (${why})`, { cause: reason });
 }
 
 function toReply(packet: ReplyPacket, transport: 'udp' | 'tcp'): DnsReply {
   return {
-    rcode: (packet.flags ?? 0) & 0xf,
+    rcode: rcodeOf(packet),
     truncated: packet.flag_tc,
     answers: packet.answers ?? [],
     transport,
   };
 }
 
-function rcodeError(rcode: number, name: string, server: Nameserver): DnsError {
+function rcodeError(rcode: number, name: string, server: string): DnsError {
   const code: DnsErrorCode = rcode === RCODE.SERVFAIL ? 'SERVFAIL' : rcode === RCODE.REFUSED ? 'REFUSED' : 'BADRCODE';
-  return new DnsError(code, name, `${formatServer(server)} answered ${rcodeName(rcode)} for ${name}`);
+  return new DnsError(code, name, `${server} answered ${rcodeName(rcode)} for ${name}`);
 }
 
 function rcodeName(rcode: number): string {

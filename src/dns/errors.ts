@@ -64,3 +64,13 @@ export function messageBesideCode(error: DnsError): string {
   const suffix = ` (${error.code})`;
   return error.message.endsWith(suffix) ? error.message.slice(0, -suffix.length) : error.message;
 }
+
+/** Every one of the 65,536 query ids is in use: the query is not sent. */
+export function idsExhausted(name: string): DnsError {
+  return new DnsError('OVERLOADED', name, `All 65536 query ids are in use; not asking for ${name}`);
+}
+
+/** A query in flight when its client was closed. */
+export function closedError(name: string): DnsError {
+  return new DnsError('CLOSED', name, `Resolver closed while asking for ${name}`);
+}

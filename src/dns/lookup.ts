@@ -7,6 +7,7 @@ import { isAddressOf, mayBeIpLiteral } from './ip-text.js';
 import { hostNameProblem, isHostName, sameName, trimDot } from './names.js';
 import { readResolvConf, searchCandidates } from './resolv-conf.js';
 import type { Timers } from './timers.js';
+import { report } from '../observe.js';
 import { trace } from '../trace.js';
 import type { Family, Nameserver, ResolvConf, ResolvedAddress, Resolution } from './types.js';
 
@@ -151,7 +152,7 @@ export class StubResolver {
         timeoutMs: this.options.timeoutMs ?? base.timeoutMs,
         attempts: this.options.attempts ?? base.attempts,
       };
-      this.client = new DnsClient({ timeoutMs: conf.timeoutMs, attempts: conf.attempts, timers: this.options.timers });
+      this.client = new DnsClient({ timeoutMs: conf.timeoutMs, attempts: conf.attempts, rotate: conf.rotate, timers: this.options.timers, onAttempt: report, trace });
       if (this.closed) this.client.close();
       return { conf, client: this.client };
     })();

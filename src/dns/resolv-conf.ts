@@ -1,7 +1,8 @@
 /**
  * /etc/resolv.conf and its environment overrides, read the way glibc's stub
  * resolver reads them (resolv.conf(5)): `nameserver`, `search`, `domain`,
- * `options ndots: timeout: attempts:`, then `RES_OPTIONS` and `LOCALDOMAIN`.
+ * `options ndots: timeout: attempts: rotate single-request
+ * single-request-reopen`, then `RES_OPTIONS` and `LOCALDOMAIN`.
  *
  * Parsing never throws on file content: whatever is ignored is reported in
  * {@link ResolvConf.warnings}, quoting the line and saying why.
@@ -128,13 +129,42 @@ interface Options {
   ndots: number;
   timeoutMs: number;
   attempts: number;
+  rotate: boolean;
+  singleRequest: boolean;
+  singleRequestReopen: boolean;
+}
+
+type FlagOption = 'rotate' | 'singleRequest' | 'singleRequestReopen';
+
+/**
+ * The flag options this resolver acts on, in the order glibc's
+ * res_setoptions matches them: by prefix (`rotatex` is `rotate`), so
+ * `single-request-reopen` must come before `single-request`. A leading `-`
+ * turns a flag off (glibc 2.41). Other flags (`edns0`, `use-vc`, `trust-ad`,
+ * …) are accepted and ignored, as unknown ones are by glibc.
+ */
+const FLAG_OPTIONS: ReadonlyArray<readonly [string, FlagOption]> = [
+  ['rotate', 'rotate'],
+  ['single-request-reopen', 'singleRequestReopen'],
+  ['single-request', 'singleRequest'],
+];
+
+/** A flag option (`rotate`, `-rotate`, …): whether it was one. */
+function applyFlag(token: string, opts: Options): boolean {
+  const off = token.startsWith('-');
+  const word = off ? token.slice(1) : token;
+  const flag = FLAG_OPTIONS.find(([spelling]) => word.startsWith(spelling));
+  if (!flag) return false;
+  opts[flag[1]] = !off;
+  return true;
 }
 
 /** Apply one `options` token (`ndots:5`, `rotate`, …) the way glibc's res_setoptions does. */
 function applyOption(token: string, opts: Options, where: string, warnings: string[]): void {
+  if (applyFlag(token, opts)) return;
   const colon = token.indexOf(':');
   const name = colon < 0 ? token : token.slice(0, colon);
-  if (name !== 'ndots' && name !== 'timeout' && name !== 'attempts') return; // rotate, edns0, … : not ours
+  if (name !== 'ndots' && name !== 'timeout' && name !== 'attempts') return; // edns0, use-vc, … : not ours
   const value = colon < 0 ? undefined : token.slice(colon + 1);
   if (value === undefined || !/^[0-9]+$/.test(value)) {
     warnings.push(
@@ -247,7 +277,7 @@ export function parseResolvConf(
   const state: ParseState = {
     nameservers: [],
     search: [],
-    opts: { ndots: DEFAULT_NDOTS, timeoutMs: DEFAULT_TIMEOUT_MS, attempts: DEFAULT_ATTEMPTS },
+    opts: { ndots: DEFAULT_NDOTS, timeoutMs: DEFAULT_TIMEOUT_MS, attempts: DEFAULT_ATTEMPTS, rotate: false, singleRequest: false, singleRequestReopen: false },
     warnings: [],
   };
 
@@ -283,6 +313,10 @@ export function parseResolvConf(
     ndots: state.opts.ndots,
     timeoutMs: state.opts.timeoutMs,
     attempts: state.opts.attempts,
+    rotate: state.opts.rotate,
+    // glibc's send_dg: single-request-reopen asks one after the other too.
+    singleRequest: state.opts.singleRequest || state.opts.singleRequestReopen,
+    singleRequestReopen: state.opts.singleRequestReopen,
     warnings: state.warnings,
   };
 }

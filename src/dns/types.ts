@@ -29,6 +29,20 @@ export interface ResolvConf {
   timeoutMs: number;
   /** Rounds over the whole nameserver list. */
   attempts: number;
+  /** `options rotate`: the first nameserver asked advances by one per query (absent: off). */
+  rotate?: boolean;
+  /**
+   * `options single-request` or `single-request-reopen`: a name's A and AAAA
+   * queries are asked one after the other, not in parallel (absent: off).
+   */
+  singleRequest?: boolean;
+  /**
+   * `options single-request-reopen`: the second of the pair also leaves from
+   * a fresh socket. The transport always sends A and AAAA from sockets of
+   * their own (src/dns/udp-lane.ts), so this asks for nothing more than
+   * {@link singleRequest} (absent: off).
+   */
+  singleRequestReopen?: boolean;
   /** Lines or options that were ignored, each naming what was wrong. */
   warnings: string[];
 }

@@ -37,25 +37,40 @@ export interface UdpLaneEvents {
 }
 
 /**
+ * Which current socket a query leaves from: one for A, one for AAAA. The two
+ * queries of one poll then never share a source port, so they are two flows
+ * to the kernel's connection tracking, not two packets racing to create the
+ * same entry (Kubernetes' conntrack race, where one of A/AAAA sent together
+ * from one socket through a DNAT'ed Service address is dropped, and glibc's
+ * `single-request-reopen` workaround: the second query from a fresh socket).
+ */
+export type PortSlot = 0 | 1;
+
+/**
  * The UDP sockets that talk to one nameserver. Each is *connected* to it
  * (`connect()`): the kernel then delivers only that server's datagrams to it,
  * the per-send address lookup is gone, and an ICMP port unreachable comes
  * back as ECONNREFUSED (Linux reports ICMP errors only on connected UDP
  * sockets), so a closed port fails the try at once instead of at the timeout.
  *
- * Source-port rotation (RFC 5452): the current socket serves at most
- * `maxQueriesPerPort` queries and lives at most `maxAgeMs`; then the next
- * query opens a fresh one, bound by the kernel to a random ephemeral port,
- * and the old one closes once its in-flight queries settle. At most
- * `maxSockets` are open (current and retired together): while that many are
- * open, rotation waits and the current socket keeps serving, so a dead server
- * with thousands of queries in flight costs `maxSockets` descriptors, not
- * one per `maxQueriesPerPort` queries.
+ * Source-port rotation (RFC 5452): a current socket (one per {@link PortSlot})
+ * serves at most `maxQueriesPerPort` queries and lives at most `maxAgeMs`;
+ * then the next query opens a fresh one, bound by the kernel to a random
+ * ephemeral port, and the old one closes once its in-flight queries settle.
+ * A try that timed out retires its socket at once ({@link retire}, as c-ares
+ * does): a lost datagram may mean a broken path for that source port (a
+ * stale conntrack entry to a pod that is gone), and the retry should not
+ * take the same path. At most `maxSockets` are open (current and retired
+ * together): while that many are open, rotation waits and the current
+ * sockets keep serving, so a dead server with thousands of queries in flight
+ * costs `maxSockets` descriptors, not one per `maxQueriesPerPort` queries. A
+ * retired socket still receives the replies to its queries in flight, then
+ * closes; at the bound a timed-out socket keeps serving (a retry from a known
+ * port beats none), and a slot without a socket borrows an open one.
  */
 export class UdpLane {
-  /** When the nameserver last sent a usable reply (UDP or the TCP that followed), on the client's clock. */
-  lastAnswerAt = -Infinity;
-  private current: UdpPort | null = null;
+  /** Each slot's current socket. */
+  private readonly current: [UdpPort | null, UdpPort | null] = [null, null];
   /** The nameserver's family, found once (net.isIPv6 is a long regular expression; a lane opens a socket every 16 queries). */
   private readonly family: 4 | 6;
   private readonly open = new Set<UdpPort>();
@@ -68,13 +83,16 @@ export class UdpLane {
     this.family = net.isIPv6(server.host) ? 6 : 4;
   }
 
-  /** The port the next query leaves from, counted as in flight until {@link release}. */
-  take(): UdpPort {
-    let port = this.current;
-    if (!port || ((port.sent >= this.settings.maxQueriesPerPort || port.expired) && this.open.size < this.settings.maxSockets)) {
-      if (port) this.retire(port);
-      port = this.openPort();
+  /** The port the next query of `slot` leaves from, counted as in flight until {@link release}. */
+  take(slot: PortSlot): UdpPort {
+    let port = this.current[slot];
+    const room = this.open.size < this.settings.maxSockets;
+    if (port && room && (port.sent >= this.settings.maxQueriesPerPort || port.expired)) {
+      this.retire(port);
+      port = null;
     }
+    // At the bound a slot without a socket borrows one that is open (the other slot's, or a retired one still receiving).
+    port ??= (room ? undefined : this.openPortToBorrow(slot)) ?? this.openPort(slot);
     port.sent++;
     // A query in flight keeps the process alive until it settles (bounded by the timeout).
     if (port.inFlight++ === 0) port.socket.ref();
@@ -103,7 +121,7 @@ export class UdpLane {
     });
   }
 
-  /** Open sockets: the current one and retired ones still waiting for replies. */
+  /** Open sockets, retired and closing ones included. */
   get socketCount(): number {
     return this.open.size;
   }
@@ -112,7 +130,23 @@ export class UdpLane {
     for (const port of [...this.open]) this.closePort(port);
   }
 
-  private openPort(): UdpPort {
+  /** No new query from `port` (unless at the socket bound: see the notes above). */
+  retire(port: UdpPort): void {
+    const slot = this.current.indexOf(port);
+    if (slot !== -1 && this.open.size >= this.settings.maxSockets) return;
+    if (slot !== -1) this.current[slot] = null;
+    port.retired = true;
+    if (port.inFlight === 0) this.closePort(port);
+  }
+
+  private openPortToBorrow(slot: PortSlot): UdpPort | undefined {
+    const other = this.current[slot === 0 ? 1 : 0];
+    if (other) return other;
+    for (const port of this.open) if (!port.closed) return port;
+    return undefined;
+  }
+
+  private openPort(slot: PortSlot): UdpPort {
     const { server, settings } = this;
     const socket = dgram.createSocket({ type: this.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
     const port: UdpPort = {
@@ -147,7 +181,7 @@ export class UdpLane {
     };
     socket.connect(server.port, server.host, onConnect);
     socket.unref();
-    this.current = port;
+    this.current[slot] = port;
     this.open.add(port);
     return port;
   }
@@ -158,23 +192,19 @@ export class UdpLane {
     if (port.inFlight === 0) this.closePort(port);
   }
 
-  private retire(port: UdpPort): void {
-    if (this.current === port) this.current = null;
-    port.retired = true;
-    if (port.inFlight === 0) this.closePort(port);
-  }
-
   private closePort(port: UdpPort): void {
     if (port.closed) return;
     port.closed = true;
     port.retired = true;
     this.settings.timers.clearTimeout(port.ageTimer);
-    this.open.delete(port);
-    if (this.current === port) this.current = null;
+    const slot = this.current.indexOf(port);
+    if (slot !== -1) this.current[slot] = null;
+    // Counted until its descriptor is released (the close completes on the next turn), so the bound holds for the process's descriptors too.
     try {
-      port.socket.close();
+      port.socket.close(() => this.open.delete(port));
     } catch {
       // Already closed by the runtime (an error during bind): nothing left to release.
+      this.open.delete(port);
     }
   }
 }

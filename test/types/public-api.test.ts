@@ -225,6 +225,7 @@ describe('observe()', () => {
       transport: 'udp' | 'tcp';
       error: DnsError;
       durationMs: number;
+      timeoutMs: number;
     }>();
   });
 

@@ -1,0 +1,36 @@
+import { systemTimers, type TimerHandle, type Timers } from '../src/dns/timers.js';
+
+/**
+ * Real timers on a clock a test can move forward: `now()` is the runtime's
+ * monotonic clock plus what `advance()` added, so what is decided by age (a
+ * failed nameserver probed 5 s after its failure, a latency window) is
+ * driven by the test while sockets and timeouts run for real. Every delay
+ * asked for is recorded (assert what was scheduled, as p-retry's tests do),
+ * and `armed()` counts the timers still set: neither fired nor cleared.
+ */
+export function shiftedTimers(): Timers & { delays: number[]; advance(ms: number): void; armed(ms?: number): number } {
+  const delays: number[] = [];
+  const live = new Map<TimerHandle, number>();
+  let shift = 0;
+  return {
+    delays,
+    now: () => systemTimers.now() + shift,
+    setTimeout: (callback, ms) => {
+      delays.push(ms);
+      const handle: TimerHandle = systemTimers.setTimeout(() => {
+        live.delete(handle);
+        callback();
+      }, ms);
+      live.set(handle, ms);
+      return handle;
+    },
+    clearTimeout: (handle) => {
+      live.delete(handle);
+      systemTimers.clearTimeout(handle);
+    },
+    advance: (ms) => {
+      shift += ms;
+    },
+    armed: (ms) => [...live.values()].filter((delay) => ms === undefined || delay === ms).length,
+  };
+}
