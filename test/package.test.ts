@@ -109,7 +109,8 @@ describe('package.json points at files the build produces', () => {
     // The same objects either way: one registry, one registration with grpc-js (no dual-package hazard).
     // In a plain node process: vitest would load the module graph itself.
     const script = `
-            const imported = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href)});
+      import { createRequire } from 'node:module';
+      const imported = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href)});
       const required = createRequire(import.meta.url)(${JSON.stringify(path.join(ROOT, 'dist', 'index.cjs'))});
       const names = Object.keys(required).sort();
       const same = names.filter((name) => imported[name] === required[name]);
