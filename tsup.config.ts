@@ -1,15 +1,18 @@
-import { rmSync } from 'node:fs';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { defineConfig } from 'tsup';
 
 // What the tarball holds is exactly what users run (scripts/check-package.ts
 // checks the list and its size):
-//  - the library as ES module and CommonJS, each with its declarations;
-//  - the `grpc-dns-watch` bin as an ES module only: package.json's `bin`
-//    points at dist/cli.js and nothing requires the CLI, so a CJS copy would
-//    be dead weight. It is built with the ES module library in one esbuild
-//    run with code splitting, so the two share one chunk of the library's
-//    code instead of the bin carrying a second copy of it.
-// No source maps: the bundles are not minified, keep every name and read
+//  - dist/library.cjs: the one copy of the library's code, CommonJS (see
+//    src/package-entry.ts for why one copy);
+//  - three small entry points written here after it is built: dist/index.cjs
+//    (`require`), dist/index.js (`import`, the same objects) and dist/cli.js
+//    (the `grpc-dns-watch` bin, an ES module: package.json's `bin` points at
+//    it);
+//  - the declarations of the public API for each entry (index.d.ts,
+//    index.d.cts).
+// No source maps: the bundle is not minified, keeps every name and reads
 // like the source, so a stack trace is already readable; maps would point
 // at src/ files the tarball does not hold (or, with sources embedded, more
 // than double its size).
@@ -27,27 +30,37 @@ const shared = {
 // otherwise be published.
 rmSync('dist', { recursive: true, force: true });
 
+/** The entry points around dist/library.cjs, their export list read from the built library itself (it cannot drift). */
+function writeEntryPoints(): void {
+  const require = createRequire(import.meta.url);
+  const library = require('./dist/library.cjs') as { api: Record<string, unknown> };
+  const names = Object.keys(library.api).sort();
+  writeFileSync(
+    'dist/index.cjs',
+    `'use strict';\n// grpc-dns-watch for require(): the public API of the package's one copy of the library.\nmodule.exports = require('./library.cjs').api;\n`,
+  );
+  writeFileSync(
+    'dist/index.js',
+    `// grpc-dns-watch for import: the same objects require() gets, from the package's one copy of the library.\n` +
+      `import library from './library.cjs';\n\nexport const {\n${names.map((name) => `  ${name},\n`).join('')}} = library.api;\n`,
+  );
+  writeFileSync('dist/cli.js', `#!/usr/bin/env node\n// The grpc-dns-watch command.\nimport library from './library.cjs';\n\nlibrary.runBin();\n`);
+  chmodSync('dist/cli.js', 0o755);
+}
+
 export default defineConfig([
   {
     ...shared,
-    entry: { index: 'src/index.ts', cli: 'src/cli.ts' },
-    format: ['esm'],
-    splitting: true,
-    // One shared chunk, named for what it holds rather than a content hash,
-    // so the tarball's file list is fixed (a second chunk would collide and
-    // fail the build, which is how we would notice it).
-    esbuildOptions(options) {
-      options.chunkNames = 'library';
-    },
-    dts: { entry: { index: 'src/index.ts' } },
+    entry: { library: 'src/package-entry.ts' },
+    format: ['cjs'],
+    // import.meta.url (to find the peer grpc-js and the package's own files) in CommonJS.
+    shims: true,
+    onSuccess: async () => writeEntryPoints(),
   },
   {
     ...shared,
     entry: { index: 'src/index.ts' },
-    format: ['cjs'],
-    splitting: false,
-    dts: true,
-    // import.meta.url (to find the peer grpc-js) in the CommonJS build.
-    shims: true,
+    format: ['esm', 'cjs'],
+    dts: { only: true },
   },
 ]);

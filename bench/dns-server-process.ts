@@ -32,8 +32,10 @@ import dgram from 'node:dgram';
 import * as dnsPacket from 'dns-packet';
 import { DnsTestServer, type QueryFilter, type RecordSet } from '../harness/dns-server.js';
 
-export interface RecordSpec extends RecordSet {
+/** Records as sent to the child process: JSON, so a TTL is a number (never a function). */
+export interface RecordSpec extends Omit<RecordSet, 'ttl'> {
   name: string;
+  ttl?: number;
 }
 
 export type DnsChildRequest =

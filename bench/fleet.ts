@@ -19,7 +19,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CACHE_EXPIRY_MARGIN_MS } from '../src/schedule.js';
+import { MIN_EVIDENCE_MS, RECONFIRM_MS } from '../src/cache-detect.js';
+import { CACHE_EXPIRY_MARGIN_MS, cacheWaitCap } from '../src/schedule.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
 import type { FleetClientConfig, FleetClientMessage, FleetClientRequest } from './fleet-client.js';
 import { PROJECT_ROOT } from './lib/dns-child.js';
@@ -179,11 +180,30 @@ export function modelQps(processes: number, namesPerProcess: number, families: n
  * (respectTtl): each polls once per copy, 1 s (the margin) to 1 s + spread
  * after it expires (src/schedule.ts `delayAfterCachedAnswer`); the first of
  * them makes the cache fetch the next copy, so copies follow each other
- * every C + 1 s, and so do each watcher's polls. (Whole-second rounding in
- * the cache adds up to 1 s more; a lone watcher adds half the spread.)
+ * every L = C + 1 s, and so do each watcher's polls. And once the last
+ * countdown a watcher saw is RECONFIRM_MS old, it checks the cache inside
+ * a copy, p = refreshInterval after its start (held 2 s inside the copy:
+ * src/schedule.ts `delayForCacheProbe`): one probe every k copies, k the
+ * fewest with k × L − p ≥ RECONFIRM_MS, so k + 1 polls per k copies (two
+ * per copy behind a 30 s cache with the defaults). A copy too short for a
+ * probe has none. A copy longer than the wait cap (src/schedule.ts
+ * `cacheWaitCap`) is asked about every cap + 1 s and once after it expires,
+ * each capped poll a countdown (a probe may still come when the last gap is
+ * 20 s or more: this ignores it). (Whole-second
+ * rounding in the cache adds up to 1 s more; a lone watcher adds half the
+ * spread.)
  */
-export function cachedPollPeriod(cacheTtlSeconds: number): number {
-  return cacheTtlSeconds * 1_000 + CACHE_EXPIRY_MARGIN_MS;
+export function cachedPollPeriod(cacheTtlSeconds: number, refreshMs: number, minIntervalMs: number): number {
+  const copy = cacheTtlSeconds * 1_000 + CACHE_EXPIRY_MARGIN_MS;
+  const earliest = Math.max(minIntervalMs, MIN_EVIDENCE_MS);
+  const latest = cacheTtlSeconds * 1_000 - MIN_EVIDENCE_MS;
+  // A copy longer than the wait cap is asked about every cap + margin, and once after it expires (each capped poll sees the countdown).
+  const capped = cacheWaitCap({ refreshInterval: refreshMs }) + CACHE_EXPIRY_MARGIN_MS;
+  if (copy > capped) return copy / Math.ceil(copy / capped);
+  if (latest < earliest) return copy;
+  const probeAt = Math.min(latest, Math.max(earliest, refreshMs));
+  const copiesPerProbe = Math.max(1, Math.ceil((RECONFIRM_MS + probeAt) / copy));
+  return (copiesPerProbe * copy) / (copiesPerProbe + 1);
 }
 
 /**
@@ -257,7 +277,7 @@ export async function runScenario(scenario: Scenario, sizes: Sizes, log: (messag
         FAMILIES,
         // Behind a cache, watchers that see its countdown (respectTtl) poll once per cached copy.
         cache && (scenario.respectTtl ?? true)
-          ? cachedPollPeriod(sizes.cacheTtl)
+          ? cachedPollPeriod(sizes.cacheTtl, sizes.refreshMs, Math.min(1_000, sizes.refreshMs))
           : meanPollPeriod(sizes.refreshMs, scenario.jitter, Math.min(1_000, sizes.refreshMs)),
       ),
       serverCpu,

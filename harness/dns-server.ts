@@ -30,8 +30,13 @@ export type RecordSet = {
   A?: string[];
   AAAA?: string[];
   CNAME?: string;
-  /** Seconds; default 30. */
-  ttl?: number;
+  /**
+   * Seconds; default 30. Any 32-bit value: above 2^31 − 1 (the top bit set)
+   * only to see how a client reads it (RFC 2181 §8: as 0). A function is
+   * asked at every reply, so a test can serve a TTL that counts down, as a
+   * cache's copy does.
+   */
+  ttl?: number | (() => number);
 };
 
 export type Fault =
@@ -122,7 +127,22 @@ interface StoredRecords {
   A: string[];
   AAAA: string[];
   CNAME?: string;
-  ttl: number;
+  ttl: number | (() => number);
+}
+
+/** The largest value a TTL field holds on the wire (32 bits). */
+const MAX_WIRE_TTL = 0xffffffff;
+
+function checkTtl(ttl: number): number {
+  if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_WIRE_TTL) {
+    throw new TypeError(`ttl must be an integer 0..${MAX_WIRE_TTL} seconds, got ${ttl}`);
+  }
+  return ttl;
+}
+
+/** The TTL to put in a reply now. */
+function ttlNow(records: StoredRecords): number {
+  return typeof records.ttl === 'function' ? checkTtl(records.ttl()) : records.ttl;
 }
 
 type FaultKind = Exclude<Fault, { delayMs: number }> | 'delay';
@@ -324,9 +344,7 @@ export class DnsTestServer {
   setRecords(name: string, records: RecordSet): void {
     const stored = validateName(name, 'name');
     const ttl = records.ttl ?? DEFAULT_TTL;
-    if (!Number.isInteger(ttl) || ttl < 0 || ttl > 0x7fffffff) {
-      throw new TypeError(`ttl must be an integer 0..2147483647 seconds, got ${ttl}`);
-    }
+    if (typeof ttl !== 'function') checkTtl(ttl);
     const a = [...(records.A ?? [])];
     const aaaa = [...(records.AAAA ?? [])];
     for (const ip of a) if (!net.isIPv4(ip)) throw new TypeError(`A record for ${name} is not an IPv4 address: ${ip}`);
@@ -782,7 +800,7 @@ export class DnsTestServer {
     let current: StoredRecords = first;
     for (let steps = 0; ; steps++) {
       if (current.CNAME !== undefined) {
-        answers.push({ type: 'CNAME', class: 'IN', name: owner, ttl: current.ttl, data: current.CNAME });
+        answers.push({ type: 'CNAME', class: 'IN', name: owner, ttl: ttlNow(current), data: current.CNAME });
         if (type === 'CNAME' || steps >= MAX_CNAME_STEPS) break;
         const key = normalizeName(current.CNAME);
         const next = this.records.get(key);
@@ -793,7 +811,8 @@ export class DnsTestServer {
         continue;
       }
       if (type === 'A' || type === 'AAAA') {
-        for (const data of current[type]) answers.push({ type, class: 'IN', name: owner, ttl: current.ttl, data });
+        const ttl = ttlNow(current);
+        for (const data of current[type]) answers.push({ type, class: 'IN', name: owner, ttl, data });
       }
       break;
     }

@@ -64,7 +64,10 @@ export const DEAD_UPSTREAM = Object.freeze({ host: '127.0.0.99', port: 5353 });
 export interface DnsmasqOptions {
   /** Loopback address to listen on. Default 127.0.0.1. */
   host?: string;
-  /** Port to listen on (UDP and TCP). Default: a free port. 53 needs root (as in a private network namespace). */
+  /**
+   * Port to listen on (UDP and TCP). Default: a free port. 53 needs root (as in a private network namespace).
+   * A port just released starts a server in the place of one closed (the clients' resolv.conf unchanged).
+   */
   port?: number;
   /**
    * Domains forwarded to an upstream of their own instead of answered here
@@ -91,6 +94,12 @@ export interface DnsmasqOptions {
   upstream?: { host: string; port: number };
   /** With `upstream`: seconds a NODATA/NXDOMAIN answer without SOA is cached (`--neg-ttl`). Default none. */
   negativeTtl?: number;
+  /**
+   * With `upstream`: answers kept (`--cache-size`). Default 10,000; 0 makes a
+   * forwarder that caches nothing and passes the upstream's TTLs on as they
+   * are — a cache taken out of the path, at the same address.
+   */
+  cacheSize?: number;
 }
 
 /** Result of one raw query: rcode and the address set of the answers. */
@@ -360,7 +369,9 @@ export class Dnsmasq {
     ];
     if (options.upstream) {
       // Room for a fleet's worth of concurrent misses, like CoreDNS forward's max_concurrent 1000 in kubeadm's Corefile (dnsmasq: 150).
-      args.push('--cache-size=10000', '--dns-forward-max=1000');
+      const cacheSize = options.cacheSize ?? 10_000;
+      if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new TypeError(`Invalid cacheSize ${String(cacheSize)}: expected an integer >= 0`);
+      args.push(`--cache-size=${cacheSize}`, '--dns-forward-max=1000');
       if (options.negativeTtl !== undefined) args.push(`--neg-ttl=${options.negativeTtl}`);
     }
     if (options.logQueries || options.queryLogFile) args.push('--log-queries');

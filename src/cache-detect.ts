@@ -24,12 +24,34 @@
  *   copy must have been fetched after the old one expired, or it is another
  *   cache's copy.
  * A copy whose expiry is known (`tracking`) is what the schedule may wait for.
+ *
+ * A verdict that can change its mind. Waiting for each copy's expiry means
+ * every answer after detection is a fresh copy, with the cache's full TTL:
+ * exactly what the owner of the records would send if the cache went away
+ * (its TTL, repeated). Such answers are no evidence either way, so the
+ * verdict has to be checked where the two differ — inside a copy's life,
+ * where a cache's TTL has counted down and the owner's has not. The
+ * countdown last seen (`confirmedAt`) is the evidence; once it is
+ * `RECONFIRM_MS` old, the next poll is a probe inside the copy (about
+ * `refreshInterval` after the answer; schedule.ts `delayForCacheProbe`)
+ * instead of after its expiry:
+ * - the TTL counted down: still a cache, `confirmedAt` moves on;
+ * - the same TTL again: the owner answered (the cache went away, or was
+ *   never in the way of this name): `none`, and polling is back on the
+ *   interval at once;
+ * - another TTL: another copy (another cache, or the owner with a TTL of
+ *   its own): the copy is no longer tracked and the watcher polls on its
+ *   interval, where the next answers tell a countdown from a repeat.
+ * A poll that the wait cap (schedule.ts `cacheWaitCap`) puts inside a long
+ * copy is such a probe too. The cost: at most one extra query per
+ * `RECONFIRM_MS` per name and family, none while the cap already asks
+ * inside each copy.
  */
 
 /** `unknown`: not enough answers yet; `none`: the TTL repeats (fresh answers); `detected`: it counts down. */
 export type CacheVerdict = 'unknown' | 'none' | 'detected';
 
-/** One answer: when it arrived (epoch ms) and its shortest TTL (seconds). */
+/** One answer: when it arrived (clock ms) and its shortest TTL (seconds). */
 export interface TtlObservation {
   at: number;
   ttl: number;
@@ -45,6 +67,8 @@ export interface CacheView {
   tracking: boolean;
   /** Countdowns seen since the TTL last repeated: `COUNTDOWNS_TO_DETECT` make a cache. */
   countdowns: number;
+  /** When a countdown was last seen (clock ms): the last evidence of a cache in front. */
+  confirmedAt: number | undefined;
 }
 
 /** Whole-second TTLs and round trips: two expiry times this close are the same copy's. */
@@ -59,12 +83,23 @@ export const MIN_EVIDENCE_MS = 2 * TOLERANCE_MS;
  */
 export const COUNTDOWNS_TO_DETECT = 2;
 
+/**
+ * How old the last countdown may be before a detected cache is checked
+ * again (see {@link probeDue}). With the defaults a cache that goes away is
+ * noticed within this, one wait behind the cache (at most 33 s) and one
+ * probe delay (at most 6 s): 59 s. Behind a 30 s cache every copy is
+ * probed (two polls per copy instead of one); behind a 5 s cache one copy
+ * in three.
+ */
+export const RECONFIRM_MS = 20_000;
+
 export const NO_CACHE_VIEW: CacheView = Object.freeze({
   verdict: 'unknown',
   reference: undefined,
   largestTtl: undefined,
   tracking: false,
   countdowns: 0,
+  confirmedAt: undefined,
 });
 
 /**
@@ -89,18 +124,19 @@ export function observeTtl(view: CacheView, observation: TtlObservation, setChan
     return newCopy ? { ...view, reference: observation, largestTtl, tracking: view.verdict === 'detected' } : { ...view, largestTtl };
   }
   const expiry = expiryOf(observation);
-  const next = (verdict: CacheVerdict, tracking: boolean, countdowns = view.countdowns): CacheView => ({
+  const next = (verdict: CacheVerdict, tracking: boolean, countdowns = view.countdowns, confirmedAt = view.confirmedAt): CacheView => ({
     verdict,
     reference: observation,
     largestTtl: verdict === 'none' ? observation.ttl : largestTtl,
     tracking,
     countdowns,
+    confirmedAt: verdict === 'none' ? undefined : confirmedAt,
   });
   // The same expiry, 2 s or more later: the TTL went down by the time elapsed.
   if (Math.abs(expiry - refExpiry) <= TOLERANCE_MS) {
     const countdowns = view.countdowns + 1;
-    if (countdowns >= COUNTDOWNS_TO_DETECT) return next('detected', true, countdowns);
-    return next(view.verdict, false, countdowns);
+    if (countdowns >= COUNTDOWNS_TO_DETECT) return next('detected', true, countdowns, observation.at);
+    return next(view.verdict, false, countdowns, observation.at);
   }
   // A TTL of t whole seconds may have had only a little over t − 1 left.
   if (observation.at < refExpiry - TOLERANCE_MS) {
@@ -114,7 +150,18 @@ export function observeTtl(view: CacheView, observation: TtlObservation, setChan
   return next('detected', fetchedAfterExpiry);
 }
 
-/** When the tracked copy expires (epoch ms), if a cache is detected and its copy is known. */
+/**
+ * Whether the next poll should check the cache is still there, inside the
+ * tracked copy, rather than wait for its expiry: a cache is detected, its
+ * copy tracked, and the last countdown is {@link RECONFIRM_MS} old or more
+ * at `now`.
+ */
+export function probeDue(view: CacheView, now: number): boolean {
+  if (cachedCopyExpiry(view) === undefined) return false;
+  return view.confirmedAt === undefined || now - view.confirmedAt >= RECONFIRM_MS;
+}
+
+/** When the tracked copy expires (clock ms), if a cache is detected and its copy is known. */
 export function cachedCopyExpiry(view: CacheView): number | undefined {
   if (view.verdict !== 'detected' || !view.tracking || view.reference === undefined) return undefined;
   return expiryOf(view.reference);

@@ -1,3 +1,4 @@
+import { MIN_EVIDENCE_MS } from './cache-detect.js';
 import { MAX_TIMER_MS } from './dns/timers.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -137,6 +138,31 @@ export function earliestRequestedRun(now: number, lastQueryAt: number | undefine
 export const CACHE_EXPIRY_MARGIN_MS = 1_000;
 
 /**
+ * The longest wait for a cached copy's expiry: `max(refreshInterval, 30 s)`.
+ * A copy that lives longer (a cache that keeps answers for hours, a TTL
+ * counting down from 86,400) is asked about again at least this often, so
+ * the watcher is never blind for longer than one wait (see
+ * {@link cacheWaitLimit}) — a cache that went away, or a server that hands
+ * out long countdowns but changes its records, is seen. 30 s because the
+ * common caches in front of a cluster's DNS keep a copy that long (NodeLocal
+ * DNSCache and kubeadm's `ttl 30`): they keep one poll per copy. Never below
+ * `refreshInterval`: a user who asked for rare polls gets no more than that.
+ */
+export const CACHE_WAIT_CAP_MS = 30_000;
+
+export function cacheWaitCap(options: Pick<ScheduleOptions, 'refreshInterval'>): number {
+  return Math.max(options.refreshInterval, CACHE_WAIT_CAP_MS);
+}
+
+/**
+ * The longest delay {@link delayAfterCachedAnswer} returns: the cap, the
+ * margin and the spread (33 s with the defaults, whatever the TTL).
+ */
+export function cacheWaitLimit(options: ScheduleOptions, cacheTtlSeconds: number): number {
+  return Math.max(options.minInterval, cacheWaitCap(options) + CACHE_EXPIRY_MARGIN_MS + cacheSpread(options, cacheTtlSeconds));
+}
+
+/**
  * Delay before the next poll when a cache answers and its copy expires in
  * `expiresInMs` (`respectTtl`): just after the expiry, never before it —
  * asking a cache sooner returns the same copy, so neither `refreshInterval`
@@ -144,6 +170,9 @@ export const CACHE_EXPIRY_MARGIN_MS = 1_000;
  * one expiry, so the polls are spread over a window *after* it:
  * `margin + U[0, spread)`, the spread as wide as the jitter window of
  * polling on the interval (see `cacheSpread`). Never below `minInterval`.
+ * A copy that expires later than {@link cacheWaitCap} is waited for that
+ * long only (then the margin and the spread, as after an expiry): the poll
+ * gets the same copy, counting down, and the watcher then waits again.
  */
 export function delayAfterCachedAnswer(
   options: ScheduleOptions,
@@ -151,8 +180,27 @@ export function delayAfterCachedAnswer(
   cacheTtlSeconds: number,
   random: () => number = Math.random,
 ): number {
-  const delay = Math.max(0, expiresInMs) + CACHE_EXPIRY_MARGIN_MS + cacheSpread(options, cacheTtlSeconds) * random();
+  const wait = Math.min(Math.max(0, expiresInMs), cacheWaitCap(options));
+  const delay = wait + CACHE_EXPIRY_MARGIN_MS + cacheSpread(options, cacheTtlSeconds) * random();
   return Math.round(Math.min(MAX_TIMER_MS, Math.max(options.minInterval, delay)));
+}
+
+/**
+ * Delay of a poll that checks a cache is still there (cache-detect.ts,
+ * `probeDue`): inside the copy, where the cache's TTL has counted down
+ * while the records' owner would repeat its own. About `refreshInterval`
+ * after the answer (the jitter window narrowed to fit), at least
+ * `MIN_EVIDENCE_MS` after it and `MIN_EVIDENCE_MS` before the copy expires
+ * — closer than that, a countdown and a repeat look alike — and never below
+ * `minInterval`. Undefined when the copy has no such room (under about 4 s
+ * left): then the poll waits for the expiry, and the next copy is probed.
+ */
+export function delayForCacheProbe(options: ScheduleOptions, expiresInMs: number, random: () => number = Math.random): number | undefined {
+  const earliest = Math.max(options.minInterval, MIN_EVIDENCE_MS);
+  const latest = expiresInMs - MIN_EVIDENCE_MS;
+  if (latest < earliest) return undefined;
+  const mean = Math.min(latest, Math.max(earliest, options.refreshInterval));
+  return Math.round(jitterAbout(mean, earliest, latest, options.jitter, random));
 }
 
 /**

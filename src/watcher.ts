@@ -2,7 +2,7 @@ import { DnsError, type DnsErrorCode } from './dns/errors.js';
 import type { Family, ResolveControl, ResolvedAddress, Resolution } from './dns/types.js';
 import { PollDeadline } from './poll-deadline.js';
 import { UNKNOWN, diff, nextBelief, signature, whatToTell, type Belief, type Outcome, type Told } from './contract.js';
-import { cachedCopyExpiry, NO_CACHE_VIEW, observeTtl, type CacheView } from './cache-detect.js';
+import { cachedCopyExpiry, NO_CACHE_VIEW, observeTtl, probeDue, type CacheView } from './cache-detect.js';
 import {
   cacheStalenessBound,
   delayAfterCachedAnswer,
@@ -10,6 +10,7 @@ import {
   delayAfterSuccess,
   BEHIND_MS,
   DEADLINE_PATIENCE,
+  delayForCacheProbe,
   earliestRequestedRun,
   pollDeadline,
   recheckPeriod,
@@ -554,13 +555,21 @@ export class Watcher implements PollEntry, ResolveControl {
 
   /**
    * After an answer: with `respectTtl` and a cache's copy whose expiry is
-   * known, just after that expiry (asking sooner gets the same copy);
-   * otherwise by the interval and the records' TTL.
+   * known, just after that expiry (asking sooner gets the same copy), at
+   * most the cap away — or, when the cache has not been seen counting down
+   * for a while, a probe inside the copy (cache-detect.ts); otherwise by the
+   * interval and the records' TTL.
    */
   private delayAfterAnswer(): number {
     const expiry = this.options.respectTtl && this.belief.kind === 'addresses' ? cachedCopyExpiry(this.cacheView) : undefined;
     if (expiry !== undefined) {
-      return delayAfterCachedAnswer(this.options, expiry - this.now(), this.cacheView.largestTtl ?? 0, this.random);
+      const expiresIn = expiry - this.now();
+      const probe = probeDue(this.cacheView, this.now()) ? delayForCacheProbe(this.options, expiresIn, this.random) : undefined;
+      if (probe !== undefined) {
+        trace(() => `${this.name}: checking that a cache still answers, inside its copy (${Math.round(expiresIn / 1_000)} s left)`);
+        return probe;
+      }
+      return delayAfterCachedAnswer(this.options, expiresIn, this.cacheView.largestTtl ?? 0, this.random);
     }
     return delayAfterSuccess(this.options, this.belief.kind === 'addresses' ? minTtl(this.belief.addresses) : Infinity, this.random);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NO_CACHE_VIEW, cachedCopyExpiry, observeTtl, type CacheView } from '../src/cache-detect.js';
+import { NO_CACHE_VIEW, RECONFIRM_MS, cachedCopyExpiry, observeTtl, probeDue, type CacheView } from '../src/cache-detect.js';
 
 /**
  * The cache detector, pure: sequences of (arrival time, TTL) as a cache or
@@ -215,5 +215,67 @@ describe('observeTtl', () => {
         if (i >= 3) expect(view.verdict, `period ${period}, answer ${i}`).toBe('detected');
       }
     }
+  });
+
+});
+
+describe('a verdict that can change its mind', () => {
+  /** Detected at 20 s, then polled only after each expiry (a fresh copy each time, as the schedule does). */
+  function afterExpiries(count: number): CacheView {
+    let view = detectedAt20s();
+    for (let i = 0, at = 41_000; i < count; i++, at += 31_000) view = observeTtl(view, { at, ttl: 30 }, false);
+    return view;
+  }
+
+  it('the last countdown is the evidence: each countdown moves it, fresh copies after an expiry do not', () => {
+    expect(detectedAt20s().confirmedAt).toBe(20_000);
+    expect(run([[10_000, 30], [15_000, 25]]).confirmedAt).toBe(15_000);
+    const refreshed = afterExpiries(2);
+    expect(refreshed.verdict).toBe('detected');
+    expect(refreshed.confirmedAt).toBe(20_000);
+    // A poll inside the copy fetched at 72 s: counting down.
+    expect(observeTtl(refreshed, { at: 77_000, ttl: 25 }, false).confirmedAt).toBe(77_000);
+  });
+
+  it(`probeDue: once the last countdown is ${RECONFIRM_MS / 1_000} s old, while a copy is tracked`, () => {
+    const detected = detectedAt20s();
+    expect(probeDue(detected, 20_000 + RECONFIRM_MS - 1)).toBe(false);
+    expect(probeDue(detected, 20_000 + RECONFIRM_MS)).toBe(true);
+    // No verdict, or no copy tracked (polling on the interval already tells): no probe.
+    expect(probeDue(run([[10_000, 30], [15_000, 25]]), 100_000)).toBe(false);
+    const untracked = observeTtl(detected, { at: 22_000, ttl: 10 }, false);
+    expect(cachedCopyExpiry(untracked)).toBeUndefined();
+    expect(probeDue(untracked, 100_000)).toBe(false);
+  });
+
+  it('after expiries, the owner and a cache that refetches look alike; inside a copy they do not', () => {
+    const view = afterExpiries(1); // a fresh "30" at 41 s
+    expect(probeDue(view, 41_000)).toBe(true);
+    // The cache: 5 s into its copy, 25 left.
+    const cache = observeTtl(view, { at: 46_000, ttl: 25 }, false);
+    expect(cache).toMatchObject({ verdict: 'detected', tracking: true, confirmedAt: 46_000 });
+    expect(cachedCopyExpiry(cache)).toBe(71_000);
+    // The owner (the cache went away): 30 again, 5 s later.
+    const owner = observeTtl(view, { at: 46_000, ttl: 30 }, false);
+    expect(owner).toMatchObject({ verdict: 'none', tracking: false, confirmedAt: undefined, largestTtl: 30 });
+    // Another cache, with a copy of its own age: no copy waited for; polling on the interval tells the rest.
+    const other = observeTtl(view, { at: 46_000, ttl: 12 }, false);
+    expect(other).toMatchObject({ verdict: 'detected', tracking: false });
+  });
+
+  it('the case of issue 20, answer by answer: a 10 s cache, then the owner with TTL 10; cleared by the first answer inside a copy', () => {
+    let view = run([
+      [0, 10],
+      [3_600, 6],
+      [6_000, 4],
+    ]);
+    expect(view.verdict).toBe('detected');
+    // After each expiry: the cache's fresh copies, then (from 25 s) the owner's "10", indistinguishable.
+    for (const at of [11_200, 22_800, 33_800]) {
+      view = observeTtl(view, { at, ttl: 10 }, false);
+      expect(view.verdict).toBe('detected');
+    }
+    expect(probeDue(view, 33_800)).toBe(true);
+    expect(observeTtl(view, { at: 35_800, ttl: 10 }, false).verdict).toBe('none');
   });
 });

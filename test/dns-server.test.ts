@@ -180,6 +180,19 @@ describe('DnsTestServer answers', () => {
     expect(() => s.setRecords('x.test', { A: ['1.2.3.4'], CNAME: 'y.test' })).toThrow(TypeError);
     expect(() => s.setRecords('', { A: ['1.2.3.4'] })).toThrow(TypeError);
     expect(() => s.setRecords('x.test', { ttl: -1 })).toThrow(TypeError);
+    expect(() => s.setRecords('x.test', { ttl: 2 ** 32 })).toThrow(TypeError);
+  });
+
+  it('serves any 32-bit TTL, and a TTL computed at each reply', async () => {
+    const s = await start();
+    s.setRecords('top-bit.test', { A: ['10.0.0.1'], ttl: 0xffffffff });
+    // dns-packet's decode (the test's own, not the library's) shows the raw value.
+    expect(ttlOf((await ask(s, 'top-bit.test')).answers?.[0])).toBe(0xffffffff);
+    let left = 86_400;
+    s.setRecords('counting.test', { A: ['10.0.0.2'], AAAA: ['fd00::2'], ttl: () => left });
+    expect(ttlOf((await ask(s, 'counting.test')).answers?.[0])).toBe(86_400);
+    left = 86_396;
+    expect(ttlOf((await ask(s, 'counting.test', 'AAAA')).answers?.[0])).toBe(86_396);
   });
 
   it('follows CNAME chains inside the server, stops on loops and unknown targets', async () => {

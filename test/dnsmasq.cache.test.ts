@@ -4,7 +4,12 @@
  * CoreDNS) counts the TTL of its copy down, and the watcher says so and then
  * polls just after the copy expires; dnsmasq serving its own records, and
  * the in-process test server, repeat the TTL and are not taken for a cache.
- * A TTL of 7 s and polls 2-3 s apart (three answers per copy) keep each case to a few seconds.
+ * When the cache is taken away (a forwarder that caches nothing at its
+ * address), the verdict clears and polling goes back to the interval. TTLs
+ * the wire makes odd (the top bit set, a countdown from a day) never make a
+ * wait longer than the cap. A TTL of 7 s and polls 2-3 s apart (three
+ * answers per copy) keep each case to a few seconds; the cache going away
+ * takes about 30.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { observe, watch, type WatcherStats, type WatchOptions } from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
-import { CACHE_EXPIRY_MARGIN_MS, cacheStalenessBound } from '../src/schedule.js';
+import { CACHE_EXPIRY_MARGIN_MS, cacheStalenessBound, cacheWaitCap, cacheWaitLimit } from '../src/schedule.js';
 import { setTraceSink } from '../src/trace.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
@@ -24,7 +29,7 @@ const TTL = 7;
 const binary = dnsmasqBinary();
 if (!binary) console.warn('dnsmasq.cache.test: dnsmasq not found in PATH or /usr/sbin — skipped (apt-get install dnsmasq-base)');
 
-/** What the watcher said after one poll: its stats, and the TTL and delay of its trace line. */
+/** What the watcher said after one poll: its stats, and the TTL (NaN for a failure) and delay of its trace line. */
 interface Poll {
   stats: WatcherStats;
   ttl: number;
@@ -49,11 +54,11 @@ async function options(label: string, server: { host: string; port: number }): P
 }
 
 /**
- * Watch `name` until `enough(polls)` says so (checked after each poll has
- * settled), within a bounded time. Each poll's TTL and next delay are read
- * from the watcher's own trace line; `lines` gets every trace line about it.
+ * Watch `name`, recording each poll as it settles: its stats, and the TTL
+ * and next delay of the watcher's own trace line; `lines` gets every trace
+ * line about it. One recording at a time (the trace sink is global).
  */
-async function watchUntil(name: string, watchOptions: WatchOptions, enough: (polls: Poll[]) => boolean, lines: string[] = []): Promise<Poll[]> {
+function recordPolls(name: string, watchOptions: WatchOptions, lines: string[] = []): { polls: Poll[]; close(): void } {
   const polls: Poll[] = [];
   let pending: { ttl: number; nextPollInMs: number } | undefined;
   setTraceSink((line) => {
@@ -61,9 +66,10 @@ async function watchUntil(name: string, watchOptions: WatchOptions, enough: (pol
     lines.push(line);
     const said = /min TTL (\d+) s; next poll in (\d+) ms/.exec(line);
     if (said) pending = { ttl: Number(said[1]), nextPollInMs: Number(said[2]) };
+    // A poll that could not ask (a server restarting) is recorded too, with no TTL: its retry is part of the schedule.
+    const failed = /; retry in (\d+) ms/.exec(line);
+    if (failed) pending = { ttl: NaN, nextPollInMs: Number(failed[1]) };
   });
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => (done = resolve));
   const svc = watch(name, watchOptions);
   const stop = observe((event) => {
     if (event.type !== 'query' || event.name !== name) return;
@@ -72,16 +78,26 @@ async function watchUntil(name: string, watchOptions: WatchOptions, enough: (pol
       if (!pending) return;
       polls.push({ stats: svc.stats()!, ...pending });
       pending = undefined;
-      if (enough(polls)) done();
     });
   });
+  return {
+    polls,
+    close: () => {
+      svc.close();
+      stop();
+      setTraceSink(null);
+    },
+  };
+}
+
+/** Watch `name` until `enough(polls)` says so (checked as polls settle), within a bounded time. */
+async function watchUntil(name: string, watchOptions: WatchOptions, enough: (polls: Poll[]) => boolean, lines: string[] = []): Promise<Poll[]> {
+  const recording = recordPolls(name, watchOptions, lines);
   try {
-    await withTimeout(finished, 20_000, `enough polls of ${name}`);
-    return polls;
+    await waitUntil(() => enough(recording.polls), `enough polls of ${name}`, 20_000, 20);
+    return recording.polls;
   } finally {
-    svc.close();
-    stop();
-    setTraceSink(null);
+    recording.close();
   }
 }
 
@@ -128,6 +144,46 @@ describe.skipIf(!binary)('behind a caching dnsmasq', () => {
     // Tracking the fresh copy: the following poll waits for its expiry too.
     expect(next.nextPollInMs).toBeGreaterThanOrEqual(TTL * 1_000 + CACHE_EXPIRY_MARGIN_MS);
   }, 30_000);
+
+  // Last in this block: it takes the cache away.
+  it('replaced at its address by a forwarder that caches nothing: the verdict clears within 60 s of scheduled polling, then a change is seen at the next poll, one interval later', async () => {
+    const name = 'goes-away.svc.test';
+    await origin.setHost(name, ['127.0.0.7']);
+    const watchOptions = await options('goes-away', cache.nameserver);
+    const { refreshInterval, jitter } = resolveOptions(watchOptions);
+    const oneInterval = refreshInterval * (1 + jitter);
+    const recording = recordPolls(name, watchOptions);
+    const { polls } = recording;
+    const describe = () => JSON.stringify(polls.map((poll) => [poll.stats.cache, poll.ttl, poll.nextPollInMs]));
+    try {
+      await waitUntil(() => polls.some((poll) => poll.stats.cache === 'detected'), () => `the cache to be detected: ${describe()}`, 20_000, 20);
+      // The cache goes away: the same address now forwards every query, and the owner's TTL repeats.
+      const { port } = cache;
+      await cache.close();
+      cache = await Dnsmasq.start({ upstream: origin.nameserver, cacheSize: 0, port });
+      const lastBefore = polls.length - 1;
+      const clearing = () => polls.findIndex((poll, i) => i > lastBefore && poll.stats.cache !== 'detected');
+      await waitUntil(() => clearing() >= 0, () => `the verdict to clear: ${describe()}`, 90_000, 20);
+      const cleared = clearing();
+      expect(polls[cleared]!.stats).toMatchObject({ cache: 'none', cacheTtl: undefined, stalenessBoundMs: undefined });
+      // What the watcher scheduled from its last poll of the cache to the poll that cleared the verdict.
+      const scheduled = polls.slice(lastBefore, cleared).reduce((sum, poll) => sum + poll.nextPollInMs, 0);
+      expect(scheduled, describe()).toBeLessThanOrEqual(60_000);
+      // Back on the interval.
+      expect(polls[cleared]!.nextPollInMs).toBeLessThanOrEqual(oneInterval);
+
+      await origin.setHost(name, ['127.0.0.8']);
+      const changedAt = Date.now();
+      const firstAfter = () => polls.findIndex((poll) => poll.stats.lastQueryAt!.getTime() >= changedAt);
+      await waitUntil(() => firstAfter() >= 0, () => `a poll after the change: ${describe()}`, 10_000, 20);
+      const seen = polls[firstAfter()]!;
+      expect(seen.stats.addresses).toEqual(['127.0.0.8']);
+      // It came one scheduled interval (with jitter) after the poll before it.
+      expect(polls[firstAfter() - 1]!.nextPollInMs).toBeLessThanOrEqual(oneInterval);
+    } finally {
+      recording.close();
+    }
+  }, 150_000);
 });
 
 /** The command in watch mode, in-process, until `enough(stdout, stderr)` holds (bounded); returns what it printed. */
@@ -227,6 +283,37 @@ describe('the in-process test server', () => {
   afterAll(async () => {
     await server?.close();
   });
+
+  it('a TTL with the top bit set (0xFFFFFFFF) reads as 0 (RFC 2181 §8): no cache, no wait of 24.8 days, the poll at minInterval', async () => {
+    const name = 'top-bit.svc.test';
+    server.setRecords(name, { A: ['127.0.0.4'], ttl: 0xffffffff });
+    const watchOptions = await options('top-bit', server.nameserver);
+    const polls = await watchUntil(name, watchOptions, (seen) => seen.length >= 3);
+    for (const poll of polls) {
+      expect(poll.ttl).toBe(0);
+      // respectTtl with a TTL of 0: as soon as minInterval allows.
+      expect(poll.nextPollInMs).toBe(resolveOptions(watchOptions).minInterval);
+      expect(poll.stats.cache).not.toBe('detected');
+      expect(poll.stats.stalenessBoundMs).toBeUndefined();
+    }
+  }, 30_000);
+
+  it('a TTL counting down from 86,400: a cache, whose next poll is at most the cap away, with a finite staleness bound', async () => {
+    const name = 'a-day.svc.test';
+    const startedAt = performance.now();
+    server.setRecords(name, { A: ['127.0.0.4'], ttl: () => 86_400 - Math.floor((performance.now() - startedAt) / 1_000) });
+    const watchOptions = await options('a-day', server.nameserver);
+    const schedule = resolveOptions(watchOptions);
+    const polls = await watchUntil(name, watchOptions, (seen) => seen.some((poll) => poll.stats.cache === 'detected'));
+    const detected = polls.find((poll) => poll.stats.cache === 'detected')!;
+    expect(detected.ttl).toBeLessThan(86_400);
+    // Waiting for the copy's expiry (a day away) is cut to the cap: max(2.5 s, 30 s) + 1 s + the spread.
+    expect(detected.nextPollInMs).toBeGreaterThanOrEqual(cacheWaitCap(schedule) + CACHE_EXPIRY_MARGIN_MS);
+    expect(detected.nextPollInMs).toBeLessThanOrEqual(cacheWaitLimit(schedule, 86_400));
+    expect(cacheWaitLimit(schedule, 86_400)).toBe(32_000);
+    expect(detected.stats.stalenessBoundMs).toBe(cacheStalenessBound(schedule, 86_400));
+    expect(Number.isFinite(detected.stats.stalenessBoundMs)).toBe(true);
+  }, 30_000);
 
   it('repeats the TTL: no cache', async () => {
     const name = 'in-process.svc.test';

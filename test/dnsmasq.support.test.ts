@@ -102,6 +102,38 @@ describe.skipIf(!binary)('harness/dnsmasq: a real dnsmasq', () => {
     }
   }, 15_000);
 
+  it('a cache counts the upstream TTL down; restarted in its place with cacheSize 0 it passes the TTL on unchanged', async () => {
+    const origin = await Dnsmasq.start({ ttl: 30 });
+    let front = await Dnsmasq.start({ upstream: origin.nameserver });
+    try {
+      await origin.setHost('cached.test', ['127.0.0.9']);
+      expect((await front.query('cached.test'))?.ttls).toEqual([30]);
+      // The copy counts down (bounded: it has 30 s to live).
+      const fetched = performance.now();
+      let ttl = 30;
+      while (ttl > 28 && performance.now() - fetched < 10_000) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        ttl = (await front.query('cached.test'))?.ttls[0] ?? ttl;
+      }
+      expect(ttl).toBe(28);
+      const { port } = front;
+      await front.close();
+      front = await Dnsmasq.start({ upstream: origin.nameserver, cacheSize: 0, port });
+      expect(front.port).toBe(port);
+      // Over more than 2 s (a countdown would have shown by then), every answer has the origin's TTL.
+      const started = performance.now();
+      const ttls = new Set<number>();
+      while (performance.now() - started < 2_500) {
+        for (const seen of (await front.query('cached.test'))?.ttls ?? []) ttls.add(seen);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect([...ttls]).toEqual([30]);
+    } finally {
+      await front.close();
+      await origin.close();
+    }
+  }, 20_000);
+
   it.skipIf(!existsSync('/proc/net/if_inet6'))('listens on IPv6 loopback when asked', async () => {
     let v6: Dnsmasq | undefined;
     try {

@@ -9,7 +9,7 @@
 import * as dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeCommonReply, encodeQueryFast } from '../src/dns/fast-wire.js';
+import { decodeCommonReply, encodeQueryFast, ttlFromWire } from '../src/dns/fast-wire.js';
 import { MAX_ANSWER_LABELS, decodeByDnsPacket, decodeReply, encodeQuery, zeroCounts } from '../src/dns/wire.js';
 
 const label = fc.oneof(
@@ -84,7 +84,8 @@ const record: fc.Arbitrary<RecordSpec> = fc.record({
   ),
   type: fc.constantFrom(1, 1, 28, 28, 5, 5, 16, 15, 2, 33),
   klass: fc.constantFrom(1, 1, 1, 0x8001, 3, 4, 255),
-  ttl: fc.oneof(fc.nat({ max: 600 }), fc.constant(0xffffffff)),
+  // Small TTLs mostly (the common shape is picked by ttl % 3), and the top bit set now and then (RFC 2181 §8: read as 0).
+  ttl: fc.oneof({ weight: 6, arbitrary: fc.nat({ max: 600 }) }, { weight: 1, arbitrary: fc.constantFrom(0xffffffff, 0x80000000, 0x7fffffff) }, { weight: 1, arbitrary: fc.nat({ max: 0xffffffff }) }),
   rdata: fc.oneof(
     fc.array(zeroBiased, { minLength: 0, maxLength: 20 }).map((bytes) => ({ kind: 'bytes' as const, bytes })),
     fc.array(zeroBiased, { minLength: 16, maxLength: 16 }).map((bytes) => ({ kind: 'bytes' as const, bytes })),
@@ -272,5 +273,43 @@ describe('decodeCommonReply', () => {
     expect(decodeCommonReply(packet, end, 2, MAX_ANSWER_LABELS)).toBeNull();
     const decoded = decodeReply(Buffer.from(packet), end);
     expect(decoded).toMatchObject({ answers: [{ type: 'TXT' }, { type: 'A', data: '10.0.0.1' }] });
+  });
+});
+
+describe('TTLs with the top bit set (RFC 2181 §8)', () => {
+  /** A reply to an A query for QUESTION with one A record of raw TTL `ttl`, and a TXT record first when `viaDnsPacket`. */
+  function replyWithTtl(ttl: number, viaDnsPacket: boolean): { message: Buffer; end: number } {
+    const packet = dnsPacket.encode({
+      type: 'response',
+      id: 5,
+      questions: [{ type: 'A', class: 'IN', name: QUESTION }],
+      answers: [
+        ...(viaDnsPacket ? [{ type: 'TXT' as const, class: 'IN' as const, name: QUESTION, ttl: 5, data: 'x' }] : []),
+        { type: 'A', class: 'IN', name: QUESTION, ttl: 30, data: '10.0.0.1' },
+      ],
+    });
+    // dns-packet writes the TTL it is given; put the raw 32 bits in by hand (the A record is last).
+    packet.writeUInt32BE(ttl, packet.length - 4 - 2 - 4);
+    return { message: packet, end: encodeQuery(5, QUESTION, 'A', 0).length };
+  }
+
+  it.each([
+    [0, 0],
+    [30, 30],
+    [86_400, 86_400],
+    [0x7fffffff, 0x7fffffff],
+    [0x80000000, 0],
+    [0xffffffff, 0],
+  ])('raw TTL %i reads as %i on both paths', (raw, expected) => {
+    expect(ttlFromWire(raw)).toBe(expected);
+    for (const viaDnsPacket of [false, true]) {
+      const { message, end } = replyWithTtl(raw, viaDnsPacket);
+      // dns-packet alone hands the raw value over.
+      expect(dnsPacket.decode(Buffer.from(message)).answers?.at(-1)).toMatchObject({ type: 'A', ttl: raw });
+      if (!viaDnsPacket) expect(decodeCommonReply(Buffer.from(message), end, 1, MAX_ANSWER_LABELS)?.answers?.[0]).toMatchObject({ ttl: expected });
+      const decoded = decodeReply(Buffer.from(message), end);
+      expect(typeof decoded).not.toBe('string');
+      expect((decoded as { answers: dnsPacket.Answer[] }).answers.at(-1)).toMatchObject({ type: 'A', data: '10.0.0.1', ttl: expected });
+    }
   });
 });

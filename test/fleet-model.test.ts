@@ -2,7 +2,10 @@
  * The capacity model of docs/capacity.md as bench/fleet.ts computes it, and
  * how it counts dnsmasq's query log: pure functions, checked by hand.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Resolution } from '../src/dns/types.js';
+import { DEFAULTS } from '../src/options.js';
+import { Watcher } from '../src/watcher.js';
 import { cachedPollPeriod, meanPollPeriod, modelQps, queryTimes, rate } from '../bench/fleet.js';
 
 describe('capacity model', () => {
@@ -19,10 +22,74 @@ describe('capacity model', () => {
     expect(meanPollPeriod(500, 0, 1_000)).toBe(1_000);
   });
 
-  it('behind a cache that keeps a copy C seconds, each watcher polls once per copy: every C + 1 s', () => {
-    expect(cachedPollPeriod(30)).toBe(31_000);
-    // 8 × 250 × 2 behind a 30 s cache: 129 queries/s at the cache instead of 800.
-    expect(Math.round(modelQps(8, 250, 2, cachedPollPeriod(30)))).toBe(129);
+  it('behind a cache that keeps a copy C seconds, each watcher polls once per copy (every C + 1 s), and checks the cache inside a copy every 20 s or more', () => {
+    // 30 s copies, refreshInterval 5 s: a probe 5 s into every copy (31 s − 5 s ≥ 20 s), two polls per 31 s.
+    expect(cachedPollPeriod(30, 5_000, 1_000)).toBe(15_500);
+    // 8 × 250 × 2 behind a 30 s cache: 258 queries/s at the cache instead of 800.
+    expect(Math.round(modelQps(8, 250, 2, cachedPollPeriod(30, 5_000, 1_000)))).toBe(258);
+    // 5 s copies (the kubernetes plugin's TTL behind NodeLocal DNSCache): a probe 3 s in, one copy in four.
+    expect(cachedPollPeriod(5, 5_000, 1_000)).toBe((4 * 6_000) / 5);
+    // 3 s copies: no room for a probe (2 s after the answer and 2 s before the expiry): once per copy.
+    expect(cachedPollPeriod(3, 1_000, 1_000)).toBe(4_000);
+    // A copy of a day: asked about every max(refreshInterval, 30 s) + 1 s, each time a countdown.
+    expect(cachedPollPeriod(86_400, 5_000, 1_000)).toBeCloseTo(86_401_000 / 2_788, 6);
+  });
+});
+
+describe('the cached poll period against a watcher', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it.each([7, 10, 20, 30, 45, 600])('a lone watcher behind a %i s cache (refreshInterval 5 s, jitter 0) polls as cachedPollPeriod says', async (ttl) => {
+    // A cache: one copy counted down in whole seconds, fetched again at the first question after it expired.
+    const calls: number[] = [];
+    let fetchedAt: number | undefined;
+    const resolve = async (name: string): Promise<Resolution> => {
+      const now = Date.now();
+      if (fetchedAt === undefined || now >= fetchedAt + ttl * 1_000) fetchedAt = now;
+      calls.push(now);
+      const left = Math.floor((fetchedAt + ttl * 1_000 - now) / 1_000);
+      return { name, addresses: [{ address: '10.0.0.1', family: 4, ttl: left }], source: 'dns', failedFamilies: [] };
+    };
+    const options = { refreshInterval: 5_000, respectTtl: true, minInterval: 1_000, jitter: 0, backoff: { ...DEFAULTS.backoff }, family: 4 as const };
+    const watcher = new Watcher('svc', options, resolve);
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(2_000_000);
+    watcher.stop();
+    const steady = calls.filter((at) => at >= 200_000 && at < 1_900_000).length;
+    const measured = 1_700_000 / steady;
+    expect(Math.abs(measured / cachedPollPeriod(ttl, 5_000, 1_000) - 1)).toBeLessThan(0.02);
+  });
+
+  it.each([0.2, 0])('50 watchers behind one cache that counts whole seconds as dnsmasq does (jitter %d): each polls as cachedPollPeriod says', async (jitter) => {
+    const ttl = 30;
+    let fetchedAt: number | undefined;
+    let queries = 0;
+    const resolve = async (name: string): Promise<Resolution> => {
+      const now = Date.now();
+      // dnsmasq: the expiry second minus the current second; a new copy at the first question after it.
+      let left = fetchedAt === undefined ? -1 : Math.floor(fetchedAt / 1_000) + ttl - Math.floor(now / 1_000);
+      if (left < 0) {
+        fetchedAt = now;
+        left = ttl;
+      }
+      if (now >= 200_000) queries++;
+      return { name, addresses: [{ address: '10.0.0.1', family: 4, ttl: left }], source: 'dns', failedFamilies: [] };
+    };
+    const options = { refreshInterval: 5_000, respectTtl: true, minInterval: 1_000, jitter, backoff: { ...DEFAULTS.backoff }, family: 4 as const };
+    const watchers = Array.from({ length: 50 }, (_, i) => new Watcher(`svc-${i}`, options, resolve));
+    for (const watcher of watchers) watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(1_200_000);
+    for (const watcher of watchers) {
+      expect(watcher.stats().cache).toBe('detected');
+      watcher.stop();
+    }
+    const measured = 1_000_000 / (queries / watchers.length);
+    expect(Math.abs(measured / cachedPollPeriod(ttl, 5_000, 1_000) - 1)).toBeLessThan(0.03);
   });
 });
 

@@ -1,7 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { quickStartSnippet, readReadme, readmeLinkProblems, readmeLinks, repositoryUrl, withQuickStartServers } from '../scripts/readme.js';
 import * as source from '../src/index.js';
@@ -97,17 +97,28 @@ describe('package.json points at files the build produces', () => {
   });
 
   it('the build writes only what users run: no CommonJS bin, no source maps', () => {
-    expect(readdirSync(path.join(ROOT, 'dist')).sort()).toEqual(['cli.js', 'index.cjs', 'index.d.cts', 'index.d.ts', 'index.js', 'library.js']);
+    expect(readdirSync(path.join(ROOT, 'dist')).sort()).toEqual(['cli.js', 'index.cjs', 'index.d.cts', 'index.d.ts', 'index.js', 'library.cjs']);
   });
 
-  it('the bin and the ES module library share one copy of the library code (dist/library.js)', () => {
-    const bin = readFileSync(path.join(ROOT, 'dist', 'cli.js'), 'utf8');
-    const index = readFileSync(path.join(ROOT, 'dist', 'index.js'), 'utf8');
-    expect(bin).toMatch(/from "\.\/library\.js"/);
-    expect(index).toMatch(/from "\.\/library\.js"/);
-    // The stub resolver is defined once, in the shared chunk, not in the bin.
-    expect(bin).not.toMatch(/StubResolver = class\b/);
-    expect(readFileSync(path.join(ROOT, 'dist', 'library.js'), 'utf8')).toMatch(/StubResolver = class\b/);
+  it('one copy of the library code (dist/library.cjs) behind require(), import and the bin', () => {
+    for (const entry of ['index.cjs', 'index.js', 'cli.js']) {
+      const text = readFileSync(path.join(ROOT, 'dist', entry), 'utf8');
+      expect(text, entry).toMatch(/['"]\.\/library\.cjs['"]/);
+      expect(text.length, entry).toBeLessThan(1_000);
+    }
+    // The same objects either way: one registry, one registration with grpc-js (no dual-package hazard).
+    // In a plain node process: vitest would load the module graph itself.
+    const script = `
+      import { createRequire } from 'node:module';
+      const imported = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href)});
+      const required = createRequire(import.meta.url)(${JSON.stringify(path.join(ROOT, 'dist', 'index.cjs'))});
+      const names = Object.keys(required).sort();
+      const same = names.filter((name) => imported[name] === required[name]);
+      console.log(JSON.stringify({ imported: Object.keys(imported).sort(), names, same }));`;
+    const { imported, names, same } = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as Record<string, string[]>;
+    expect(imported).toEqual(names);
+    expect(same).toEqual(names);
+    expect(names).toContain('register');
   });
 
   it('every {@link} in the shipped declarations names something they declare', () => {

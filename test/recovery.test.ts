@@ -18,6 +18,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { observe, watch, type DnsWatch, type WatchEvent, type WatchOptions } from '../src/index.js';
 import { DnsTestServer, type Fault } from '../harness/dns-server.js';
+import { seededRandom } from '../harness/seeded-random.js';
 
 const INTERVAL = 300;
 const JITTER = 0.2;
@@ -115,18 +116,6 @@ describe('after 6+ intervals of a fault, with a last good set', () => {
   });
 });
 
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 describe('random faults: 20 watchers over 4 names', () => {
   /** Faults for 12 s, as issue 10 asks: 60 intervals of 200 ms. */
   const FAULT_MS = 12_000;
@@ -134,7 +123,7 @@ describe('random faults: 20 watchers over 4 names', () => {
   const SEED = Number(process.env.RECOVERY_SEED ?? 0x5eed);
 
   it(`every watcher reaches every final set within 6 intervals + 1 s of the faults stopping (seed ${SEED})`, async () => {
-    const random = seeded(SEED);
+    const random = seededRandom(SEED);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
     const names = [0, 1, 2, 3].map((i) => `random-${i}.test`);
     const address = (n: number) => `10.1.${Math.floor(n / 250)}.${(n % 250) + 1}`;

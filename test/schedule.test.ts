@@ -1,11 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { MIN_EVIDENCE_MS } from '../src/cache-detect.js';
 import { resolveOptions } from '../src/options.js';
 import {
   CACHE_EXPIRY_MARGIN_MS,
+  CACHE_WAIT_CAP_MS,
   backoffCap,
   cacheSpread,
   cacheStalenessBound,
+  cacheWaitCap,
+  cacheWaitLimit,
   delayAfterCachedAnswer,
+  delayForCacheProbe,
   delayAfterFailure,
   delayAfterSuccess,
   jitterAbout,
@@ -196,8 +201,55 @@ describe('delayAfterCachedAnswer (a cache answers, respectTtl)', () => {
     expect(delayAfterCachedAnswer(schedule({ jitter: 0, minInterval: 2_500 }), 0, 5, () => 0)).toBe(2_500);
   });
 
-  it('a copy that lives longer than a timer can wait: the longest timer, not one that fires at once', () => {
-    expect(delayAfterCachedAnswer(schedule(), 2_147_483_647 * 1_000, 2_147_483_647, () => 0.5)).toBe(2_147_483_647);
+  it.each([
+    ['a TTL counting down from 86,400', 86_396_000, 86_400],
+    ['the longest TTL there is (2^31 − 1 s)', 2_147_483_647 * 1_000, 2_147_483_647],
+    ['a copy 1 ms longer than the cap', 30_001, 31],
+  ])('a copy that lives longer than the cap is waited for max(refreshInterval, 30 s) only, then the margin and spread: %s', (_label, expiresIn, ttl) => {
+    const options = schedule();
+    expect(cacheWaitCap(options)).toBe(CACHE_WAIT_CAP_MS);
+    const delays = draw(1_000, (() => {
+      const random = evenDraws(1_000);
+      return () => delayAfterCachedAnswer(options, expiresIn, ttl, random);
+    })());
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(30_000 + CACHE_EXPIRY_MARGIN_MS);
+    // 30 s + 1 s + 2 × 0.2 × 5 s: 33 s with the defaults.
+    expect(cacheWaitLimit(options, ttl)).toBe(33_000);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(cacheWaitLimit(options, ttl));
+  });
+
+  it('the cap is never below refreshInterval: a user who asked for rare polls is not polled more often', () => {
+    const options = schedule({ refreshInterval: 120_000 });
+    expect(cacheWaitCap(options)).toBe(120_000);
+    expect(delayAfterCachedAnswer(options, 86_396_000, 86_400, () => 0)).toBe(121_000);
+    // The spread follows min(refreshInterval, TTL): 2 × 0.2 × 120 s.
+    expect(cacheWaitLimit(options, 86_400)).toBe(121_000 + 48_000);
+  });
+});
+
+describe('delayForCacheProbe (checking a detected cache inside its copy)', () => {
+  it('about refreshInterval after the answer, jittered, when the copy has room', () => {
+    const options = schedule();
+    const random = evenDraws(1_000);
+    const delays = draw(1_000, () => delayForCacheProbe(options, 29_000, random)!);
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(4_000);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(6_000);
+    expect(Math.abs(mean(delays) - 5_000)).toBeLessThan(5);
+  });
+
+  it('at least MIN_EVIDENCE_MS after the answer and before the expiry, where a countdown and a repeat differ', () => {
+    // refreshInterval 1 s: pulled up to 2 s after the answer.
+    expect(delayForCacheProbe(schedule({ refreshInterval: 1_000, minInterval: 100 }), 20_000, () => 0)).toBe(MIN_EVIDENCE_MS);
+    // A copy with 5 s left and a 60 s interval: 3 s in, 2 s before the expiry (the window narrowed to fit).
+    for (const r of [0, 0.5, 0.9999]) expect(delayForCacheProbe(schedule({ refreshInterval: 60_000 }), 5_000, () => r)).toBe(3_000);
+    // minInterval above that: never sooner than minInterval.
+    expect(delayForCacheProbe(schedule({ refreshInterval: 2_500, minInterval: 2_500 }), 20_000, () => 0)).toBe(2_500);
+  });
+
+  it('no room in a copy with under 4 s left (or under minInterval + 2 s): undefined, the poll waits for the expiry', () => {
+    expect(delayForCacheProbe(schedule(), 3_999, () => 0.5)).toBeUndefined();
+    expect(delayForCacheProbe(schedule(), 4_000, () => 0.5)).toBe(2_000);
+    expect(delayForCacheProbe(schedule({ minInterval: 5_000 }), 6_000, () => 0.5)).toBeUndefined();
   });
 });
 

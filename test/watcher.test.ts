@@ -2,8 +2,18 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DnsError } from '../src/dns/errors.js';
 import type { ResolveControl, Resolution } from '../src/dns/types.js';
 import { DEFAULTS } from '../src/options.js';
-import { PollTimers, pollTimers } from '../src/poll-timers.js';
-import { BEHIND_MS, DEADLINE_MARGIN_MS, DEADLINE_PATIENCE, RECHECK_EVERY_POLLS, pollDeadline, recheckPeriod } from '../src/schedule.js';
+import {
+  BEHIND_MS,
+  CACHE_EXPIRY_MARGIN_MS,
+  DEADLINE_MARGIN_MS,
+  DEADLINE_PATIENCE,
+  RECHECK_EVERY_POLLS,
+  cacheStalenessBound,
+  cacheWaitLimit,
+  pollDeadline,
+  recheckPeriod,
+} from '../src/schedule.js';
+import { PollTimers, pollTimers, type PollEntry } from '../src/poll-timers.js';
 import { Watcher, type Delivery, type WatcherOptions } from '../src/watcher.js';
 
 /**
@@ -346,6 +356,45 @@ function cachingDns(ttl: number) {
   return { resolve, calls };
 }
 
+/**
+ * A cache in front until `cacheGoneAt` (ms), then the records' owner
+ * answering directly with the same TTL every time — the cache removed, or
+ * the client moved to a server that does not cache. `owner.addresses` is
+ * what the owner serves (the cache keeps its copy of an earlier set).
+ */
+function cacheThenOwner(ttl: number, cacheGoneAt: number) {
+  const cache = cachingDns(ttl);
+  const owner = { addresses: ['10.0.0.1'] };
+  const calls: Array<{ at: number; ttl: number; from: 'cache' | 'owner' }> = [];
+  const resolve = async (name: string): Promise<Resolution> => {
+    const now = Date.now();
+    if (now < cacheGoneAt) {
+      const answer = await cache.resolve(name);
+      calls.push({ ...cache.calls.at(-1)!, from: 'cache' });
+      return answer;
+    }
+    calls.push({ at: now, ttl, from: 'owner' });
+    return { name, addresses: owner.addresses.map((address) => ({ address, family: 4 as const, ttl })), source: 'dns', failedFamilies: [] };
+  };
+  return { resolve, calls, owner };
+}
+
+/** The shared poll timer's heap, remembering every delay a watcher asked for. */
+class RecordingPollTimers extends PollTimers {
+  readonly delays: number[] = [];
+  override schedule(entry: PollEntry, delayMs: number): void {
+    this.delays.push(delayMs);
+    super.schedule(entry, delayMs);
+  }
+}
+
+/** Draws spread over [0, 1) in turn, so jittered delays take their whole range without Math.random. */
+function cyclingRandom(): () => number {
+  const draws = [0, 0.5, 0.9999, 0.25, 0.75];
+  let i = 0;
+  return () => draws[i++ % draws.length]!;
+}
+
 describe('Watcher behind a cache', () => {
   beforeEach(() => {
     vi.useFakeTimers({ now: 0 });
@@ -354,7 +403,7 @@ describe('Watcher behind a cache', () => {
     vi.useRealTimers();
   });
 
-  it('respectTtl: once the countdown shows, each poll lands just after the cached copy expires, not every refreshInterval', async () => {
+  it('respectTtl: once the countdown shows, each poll lands just after the cached copy expires, not every refreshInterval; each copy is checked once inside it', async () => {
     const dns = cachingDns(30);
     const watcher = new Watcher('svc', options({ respectTtl: true }), dns.resolve);
     watcher.subscribe(() => {});
@@ -362,13 +411,17 @@ describe('Watcher behind a cache', () => {
     expect(watcher.stats().cache).toBe('unknown');
     await vi.advanceTimersByTimeAsync(100_000);
     // 5 s and 10 s: counting down, a cache; then 1 s after each expiry (jitter 0), every answer a fresh copy.
+    // The last countdown is 20 s old (RECONFIRM_MS) by each expiry: one probe per copy, refreshInterval into it.
     expect(dns.calls).toEqual([
       { at: 0, ttl: 30 },
       { at: 5_000, ttl: 25 },
       { at: 10_000, ttl: 20 },
       { at: 31_000, ttl: 30 },
+      { at: 36_000, ttl: 25 },
       { at: 62_000, ttl: 30 },
+      { at: 67_000, ttl: 25 },
       { at: 93_000, ttl: 30 },
+      { at: 98_000, ttl: 25 },
     ]);
     const stats = watcher.stats();
     expect(stats.cache).toBe('detected');
@@ -398,6 +451,116 @@ describe('Watcher behind a cache', () => {
     }
     // margin 1 s + U[0, 2 × 0.2 × 5 s)
     expect(gapsAfterExpiry).toEqual([1_000, 2_000, 3_000]);
+  });
+
+  it('a cache that goes away: the owner repeating its TTL clears the verdict within 60 s, then polls on the interval and sees a change within one', async () => {
+    // The case of issue 20: a 10 s cache for 25 s, then the owner answers with TTL 10 every time; refreshInterval 2 s.
+    const dns = cacheThenOwner(10, 25_000);
+    const schedule = options({ respectTtl: true, refreshInterval: 2_000, minInterval: 500, jitter: 0.2 });
+    const watcher = new Watcher('svc', schedule, dns.resolve, () => {}, { random: cyclingRandom() });
+    const { deliveries, deliver } = collect();
+    watcher.subscribe(deliver);
+    await vi.advanceTimersByTimeAsync(25_000);
+    expect(watcher.stats().cache).toBe('detected');
+    let clearedAt: number | undefined;
+    while (clearedAt === undefined && Date.now() < 25_000 + 60_000) {
+      await vi.advanceTimersByTimeAsync(100);
+      if (watcher.stats().cache !== 'detected') clearedAt = Date.now();
+    }
+    expect(clearedAt, `polls: ${JSON.stringify(dns.calls)}`).toBeDefined();
+    expect(watcher.stats()).toMatchObject({ cache: 'none', cacheTtl: undefined, stalenessBoundMs: undefined });
+    // Within a few polls of the owner: the after-expiry ones tell nothing, the probe inside a copy does.
+    expect(dns.calls.filter((call) => call.from === 'owner' && call.at <= clearedAt!).length).toBeLessThanOrEqual(4);
+    // Back on the interval: 2 s ± 20 %.
+    const before = dns.calls.length;
+    await vi.advanceTimersByTimeAsync(20_000);
+    const gaps = dns.calls.slice(before - 1).map((call, i, all) => (i === 0 ? undefined : call.at - all[i - 1]!.at)).slice(1);
+    expect(gaps.length).toBeGreaterThanOrEqual(8);
+    for (const gap of gaps) {
+      expect(gap).toBeGreaterThanOrEqual(1_600);
+      expect(gap).toBeLessThanOrEqual(2_400);
+    }
+    // A change at the owner reaches the subscriber within one interval (with jitter).
+    dns.owner.addresses = ['10.0.0.2'];
+    const changedAt = Date.now();
+    const delivered = deliveries.length;
+    await vi.advanceTimersByTimeAsync(2_400);
+    expect(deliveries.slice(delivered)).toMatchObject([{ kind: 'update', added: ['10.0.0.2'], removed: ['10.0.0.1'] }]);
+    expect(watcher.stats().lastChangeAt!.getTime() - changedAt).toBeLessThanOrEqual(2_400);
+    watcher.stop();
+  });
+
+  it('another cache taking over (a copy of another age): the old copy is no longer waited for, polls go back to the interval until the new countdown shows', async () => {
+    const first = cachingDns(30);
+    const second = cachingDns(30);
+    // The second cache fetched its copy 12 s before the switch at 40 s.
+    const calls: Array<{ at: number; ttl: number }> = [];
+    const resolve = async (name: string): Promise<Resolution> => {
+      if (Date.now() < 40_000) {
+        if (Date.now() >= 28_000) await second.resolve(name);
+        const answer = await first.resolve(name);
+        calls.push(first.calls.at(-1)!);
+        return answer;
+      }
+      const answer = await second.resolve(name);
+      calls.push(second.calls.at(-1)!);
+      return answer;
+    };
+    const watcher = new Watcher('svc', options({ respectTtl: true }), resolve);
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(120_000);
+    const gapsAfter = (from: number) => calls.filter((call) => call.at >= from).map((call, i, all) => (i === 0 ? 0 : call.at - all[i - 1]!.at));
+    // Every gap bounded by one wait behind a cache; the verdict stays (it is still a cache), tracking the second one's copies.
+    for (const gap of gapsAfter(0)) expect(gap).toBeLessThanOrEqual(33_000);
+    expect(watcher.stats().cache).toBe('detected');
+    const last = calls.at(-1)!;
+    // The second cache's copies (fetched at 28 s, then refetched after each expiry) are the ones waited for now.
+    expect(watcher.nextPollAt! - performance.now()).toBeLessThanOrEqual(last.ttl * 1_000 + CACHE_EXPIRY_MARGIN_MS);
+    watcher.stop();
+  });
+
+  it.each([
+    ['a TTL counting down from 86,400 (a cache that keeps copies a day)', 86_400],
+    ['the longest TTL there is (2^31 − 1 s)', 0x7fffffff],
+  ])('%s: the next poll is never more than the cap away, and the staleness bound is finite', async (_label, ttl) => {
+    const dns = cachingDns(ttl);
+    const schedule = options({ respectTtl: true, refreshInterval: 2_000, minInterval: 500, jitter: 0.2 });
+    const timers = new RecordingPollTimers();
+    const watcher = new Watcher('svc', schedule, dns.resolve, () => {}, { random: cyclingRandom(), timers });
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(300_000);
+    expect(watcher.stats().cache).toBe('detected');
+    const limit = cacheWaitLimit(schedule, ttl);
+    // 30 s (max(refreshInterval, 30 s)) + 1 s + 2 × 0.2 × 2 s.
+    expect(limit).toBe(31_800);
+    expect(timers.delays.length).toBeGreaterThanOrEqual(10);
+    for (const delay of timers.delays) expect(delay).toBeLessThanOrEqual(limit);
+    // Each capped poll lands inside the copy: a countdown, so no extra probe is needed.
+    expect(dns.calls.every((call) => call.ttl < ttl || call.at === 0)).toBe(true);
+    const stats = watcher.stats();
+    expect(Number.isFinite(stats.stalenessBoundMs)).toBe(true);
+    expect(stats.stalenessBoundMs).toBe(cacheStalenessBound(schedule, ttl));
+    watcher.stop();
+  });
+
+  it('a server that counts its TTL down from 86,400 but changes its records: the change is seen within the cap', async () => {
+    let fetchedAt = 0;
+    let addresses = ['10.0.0.1'];
+    const resolve = async (name: string): Promise<Resolution> => {
+      const ttl = 86_400 - Math.floor((Date.now() - fetchedAt) / 1_000);
+      return { name, addresses: addresses.map((address) => ({ address, family: 4 as const, ttl })), source: 'dns', failedFamilies: [] };
+    };
+    const schedule = options({ respectTtl: true, refreshInterval: 2_000, minInterval: 500, jitter: 0.2 });
+    const watcher = new Watcher('svc', schedule, resolve, () => {}, { random: cyclingRandom() });
+    const { deliveries, deliver } = collect();
+    watcher.subscribe(deliver);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(watcher.stats().cache).toBe('detected');
+    addresses = ['10.0.0.2'];
+    fetchedAt = Date.now();
+    await vi.advanceTimersByTimeAsync(cacheWaitLimit(schedule, 86_400));
+    expect(deliveries.at(-1)).toMatchObject({ kind: 'update', added: ['10.0.0.2'] });
+    watcher.stop();
   });
 
   it('respectTtl off: the cache is reported, the polls stay on the interval', async () => {

@@ -1,6 +1,6 @@
 /**
  * `grpc-dns-watch` without the process: {@link main} takes argv and streams
- * and returns the exit code, so tests drive it in-process. src/cli.ts is the
+ * and returns the exit code, so tests drive it in-process. src/cli/bin.ts is the
  * bin wrapper around it.
  *
  * Watch mode runs the library's own watcher (`watch()`), so what it prints is

@@ -21,6 +21,21 @@ const FLAG_TC = 0x0200;
 const HEADER_SIZE = 12;
 const OPT_SIZE = 11;
 
+/** The largest TTL RFC 2181 §8 allows: 2^31 − 1 seconds. */
+const MAX_TTL = 0x7fffffff;
+
+/**
+ * A TTL as read from the wire, as the resolver uses it: RFC 2181 §8 makes
+ * the TTL a value of 0 to 2^31 − 1 and says one with the top bit set is
+ * read as 0. Used as is, 0xFFFFFFFF would be a copy held for 136 years: the
+ * schedule waiting for it, and the staleness bound built on it, would be
+ * nonsense. Both readings of a reply (this file's and dns-packet's in
+ * wire.ts) go through it, so they still agree.
+ */
+export function ttlFromWire(raw: number): number {
+  return raw > MAX_TTL ? 0 : raw;
+}
+
 /** What the resolver reads from a decoded reply: dns-packet's fields of the same names. */
 export type ReplyPacket = Pick<dnsPacket.DecodedPacket, 'flags' | 'flag_tc' | 'answers'>;
 
@@ -89,7 +104,8 @@ export function encodeQueryFast(id: number, name: string, type: 'A' | 'AAAA', ud
  * read. The caller has zeroed the header's counts, as it does before
  * dns-packet reads the message: a name that points into the header must
  * read the same bytes here as there. Names are read as dns-packet reads them, compression pointers
- * included (backward only; the caller has refused pointer ladders).
+ * included (backward only; the caller has refused pointer ladders). TTLs
+ * go through {@link ttlFromWire}, as wire.ts's dns-packet reading does.
  */
 export function decodeCommonReply(message: Buffer, questionEnd: number, count: number, maxLabels: number): ReplyPacket | null {
   if (message.length < HEADER_SIZE || questionEnd > message.length) return null;
@@ -126,7 +142,7 @@ export function decodeCommonReply(message: Buffer, questionEnd: number, count: n
     const type = message.readUInt16BE(offset);
     const klass = message.readUInt16BE(offset + 2);
     if ((klass & 0x7fff) !== CLASS_IN) return null;
-    const ttl = message.readUInt32BE(offset + 4);
+    const ttl = ttlFromWire(message.readUInt32BE(offset + 4));
     const rdlength = message.readUInt16BE(offset + 8);
     const data = offset + 10;
     if (data + rdlength > message.length) return null;

@@ -188,7 +188,7 @@ export class StubResolver {
   private ready: Settings | undefined;
   private client: DnsClient | null = null;
   private closed = false;
-  /** The hosts-file error last traced, so a persisting one is traced once. */
+  /** The hosts-file error or warning last traced, so a persisting one is traced once. */
   private reportedHostsError: string | undefined;
 
   constructor(options: StubResolverOptions = {}) {
@@ -234,11 +234,12 @@ export class StubResolver {
     }
     assertValidName(name);
     const fromHosts = await this.hosts?.lookup(name, family);
-    if (this.hosts?.lastError && this.hosts.lastError !== this.reportedHostsError) {
-      const hostsError = this.hosts.lastError;
-      trace(() => `hosts file not used: ${hostsError}`);
+    const hostsProblem = this.hosts?.lastError ?? this.hosts?.lastWarning;
+    if (hostsProblem && hostsProblem !== this.reportedHostsError) {
+      const used = this.hosts?.lastError ? 'not used' : 'used in part';
+      trace(() => `hosts file ${used}: ${hostsProblem}`);
     }
-    this.reportedHostsError = this.hosts?.lastError;
+    this.reportedHostsError = hostsProblem;
     if (fromHosts && fromHosts.length > 0) {
       return { name: trimDot(name), addresses: fromHosts, source: 'hosts', failedFamilies: [] };
     }

@@ -10,7 +10,7 @@
  * swapped in between), and read at most `maxBytes`.
  */
 import { constants, type Stats } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 
 /** What identifies one version of a file: a change to any of these means "read it again". */
 export interface FileIdentity {
@@ -85,6 +85,29 @@ export async function statRegular(path: string): Promise<FileIdentity> {
 }
 
 /**
+ * Open a regular file for reading without ever blocking on a FIFO or device:
+ * stat() first, open with O_NONBLOCK, then fstat() the descriptor (the path
+ * may have been swapped in between). The caller closes the handle.
+ */
+async function openRegular(path: string): Promise<{ handle: FileHandle; stats: Stats }> {
+  await statRegular(path);
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (error) {
+    throw asReadError(path, error);
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw notRegular(path, stats);
+    return { handle, stats };
+  } catch (error) {
+    await handle.close();
+    throw asReadError(path, error);
+  }
+}
+
+/**
  * Read a regular file as UTF-8, at most `maxBytes` of it; past the cap the
  * text ends at the last complete line. Never blocks on a FIFO or device.
  *
@@ -92,20 +115,12 @@ export async function statRegular(path: string): Promise<FileIdentity> {
  * directory or socket; the errno code for anything else.
  */
 export async function readTextFile(path: string, maxBytes: number): Promise<TextFile> {
-  await statRegular(path);
-  let handle;
+  const { handle, stats } = await openRegular(path);
   try {
-    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-  } catch (error) {
-    throw asReadError(path, error);
-  }
-  try {
-    const st = await handle.stat();
-    if (!st.isFile()) throw notRegular(path, st);
     // One byte more than the cap tells "exactly the cap" from "over it". The
     // size is only a first guess: a file may grow, and some file systems report 0.
     const limit = maxBytes + 1;
-    let buffer = Buffer.allocUnsafe(Math.min(Math.max(st.size + 1, 4096), limit));
+    let buffer = Buffer.allocUnsafe(Math.min(Math.max(stats.size + 1, 4096), limit));
     let length = 0;
     for (;;) {
       if (length === buffer.length) {
@@ -121,7 +136,58 @@ export async function readTextFile(path: string, maxBytes: number): Promise<Text
     const truncated = length > maxBytes;
     let end = Math.min(length, maxBytes);
     if (truncated) end = buffer.lastIndexOf(0x0a, end - 1) + 1;
-    return { text: buffer.toString('utf8', 0, end), identity: identityOf(st), truncated };
+    return { text: buffer.toString('utf8', 0, end), identity: identityOf(stats), truncated };
+  } catch (error) {
+    throw asReadError(path, error);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** What {@link readFileInSlices} read: the version, and whether the file went on past the cap. */
+export interface SlicedRead {
+  identity: FileIdentity;
+  /** Bytes handed to `onSlice` (at most the cap). */
+  bytes: number;
+  /** Slices handed to `onSlice`: each one followed by a read, so a turn of the event loop. */
+  slices: number;
+  truncated: boolean;
+}
+
+/**
+ * Read a regular file in slices of at most `sliceBytes`, handing each to
+ * `onSlice` (a view of one reused buffer, valid during the call), at most
+ * `maxBytes` in all. Never holds more than one slice, and every slice is
+ * followed by an asynchronous read, so the event loop runs between two of
+ * them: the work per turn is what `onSlice` does with one slice. Safe on
+ * FIFOs and devices as {@link readTextFile}.
+ *
+ * @throws FileReadError as {@link readTextFile}.
+ */
+export async function readFileInSlices(path: string, maxBytes: number, sliceBytes: number, onSlice: (slice: Buffer) => void): Promise<SlicedRead> {
+  const { handle, stats } = await openRegular(path);
+  try {
+    // One byte more than the cap tells "exactly the cap" from "over it".
+    const buffer = Buffer.allocUnsafe(Math.min(sliceBytes, maxBytes + 1));
+    let bytes = 0;
+    let slices = 0;
+    let truncated = false;
+    for (;;) {
+      const want = Math.min(buffer.length, maxBytes + 1 - bytes);
+      const { bytesRead } = await handle.read(buffer, 0, want, bytes);
+      if (bytesRead === 0) break;
+      const used = Math.min(bytesRead, maxBytes - bytes);
+      if (used > 0) {
+        onSlice(buffer.subarray(0, used));
+        slices++;
+        bytes += used;
+      }
+      if (used < bytesRead) {
+        truncated = true;
+        break;
+      }
+    }
+    return { identity: identityOf(stats), bytes, slices, truncated };
   } catch (error) {
     throw asReadError(path, error);
   } finally {

@@ -1,5 +1,5 @@
 import * as dnsPacket from 'dns-packet';
-import { CLASS_IN, TYPE_A, TYPE_AAAA, decodeCommonReply, encodeQueryFast, type ReplyPacket } from './fast-wire.js';
+import { CLASS_IN, TYPE_A, TYPE_AAAA, decodeCommonReply, encodeQueryFast, ttlFromWire, type ReplyPacket } from './fast-wire.js';
 
 export type { ReplyPacket } from './fast-wire.js';
 
@@ -119,7 +119,8 @@ export function decodeReply(message: Buffer, end: number): ReplyPacket | string 
  * The reference reading: header and question by dns-packet, then the first
  * `announced` answer records one by one, stopping before the one that takes
  * the labels of their names past `maxLabels`. Rewrites the header's counts in
- * place (see {@link decodeReply}).
+ * place (see {@link decodeReply}). A TTL with the top bit set reads as 0
+ * (RFC 2181 §8, {@link ttlFromWire}): dns-packet hands it over as is.
  */
 export function decodeByDnsPacket(message: Buffer, announced: number, maxLabels: number): dnsPacket.DecodedPacket | string {
   // Header and question by dns-packet; the answers one by one below, so the label budget can stop them.
@@ -134,6 +135,8 @@ export function decodeByDnsPacket(message: Buffer, announced: number, maxLabels:
       labels += labelsIn(answer);
       if (labels > maxLabels) break;
       offset += answerCodec.decode.bytes;
+      const record = answer as { ttl?: number };
+      if (typeof record.ttl === 'number') record.ttl = ttlFromWire(record.ttl);
       answers.push(answer);
     }
     packet.answers = answers;

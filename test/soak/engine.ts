@@ -35,6 +35,7 @@ import { registry } from '../../src/registry.js';
 import { DnsTestServer, type Fault, type FaultOptions } from '../../harness/dns-server.js';
 import { Pod, type LoadHandle, type LoadReport } from '../../harness/pods.js';
 import { createRecordedClient, type ChannelRecord, registerRecordingScheme, setKey, type RecordedClient } from './recording.js';
+import { seededRandom } from '../../harness/seeded-random.js';
 
 // ----------------------------------------------------------------- settings
 
@@ -177,17 +178,6 @@ export function exposeGc(): () => void {
   if (existing) return existing;
   v8.setFlagsFromString('--expose-gc');
   return vm.runInNewContext('gc') as () => void;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 export function resourceCounts(): Record<string, number> {
@@ -403,7 +393,7 @@ async function soak(options: SoakOptions, undo: Array<() => unknown>): Promise<S
   const convergeLimitMs = options.convergeMs ?? CONVERGE_MS;
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   const log = options.log ?? (() => {});
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const started = performance.now();
