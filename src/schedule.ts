@@ -233,19 +233,15 @@ export function cacheStalenessBound(options: ScheduleOptions, cacheTtlSeconds: n
 /**
  * A watcher whose search-list answer moved to a later candidate (the one it
  * polled said NXDOMAIN, a wildcard further down answered) asks the earlier
- * candidates again at the first poll at least this long after it last did,
- * until one of them answers again: every {@link RECHECK_EVERY_POLLS}th poll
- * on the interval, at least every {@link RECHECK_MAX_MS}. The name that
- * answered before is then polled again within this period plus one poll of
- * answering again (with the default 5 s interval: 25 s + 6 s), and the
- * recheck costs the earlier candidates' queries on one poll in five at most.
- * A watcher whose first walk found a later candidate never rechecks: its
- * walk asked the earlier ones and they said none.
+ * candidates again every {@link RECHECK_EVERY_POLLS}th poll, and at the
+ * first poll {@link RECHECK_MAX_MS} after the last recheck if that comes
+ * sooner, until one of them answers. The name that answered before is then
+ * polled again within five polls (with the default 5 s interval: 25 s + the
+ * jitter) or 30 s + one poll of answering again, and the recheck costs the
+ * earlier candidates' queries on one poll in five at most. A watcher whose
+ * first walk found a later candidate never rechecks: its walk asked the
+ * earlier ones and they said none.
  */
 export const RECHECK_EVERY_POLLS = 5;
 /** See {@link RECHECK_EVERY_POLLS}: keeps the return within 60 s for intervals up to 24 s. */
 export const RECHECK_MAX_MS = 30_000;
-
-export function recheckPeriod(options: Pick<ScheduleOptions, 'refreshInterval'>): number {
-  return Math.min(RECHECK_MAX_MS, RECHECK_EVERY_POLLS * options.refreshInterval);
-}

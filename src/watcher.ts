@@ -13,7 +13,8 @@ import {
   delayForCacheProbe,
   earliestRequestedRun,
   pollDeadline,
-  recheckPeriod,
+  RECHECK_EVERY_POLLS,
+  RECHECK_MAX_MS,
   type ScheduleOptions,
 } from './schedule.js';
 import type { PacedStart, PacerMember } from './pacer.js';
@@ -182,7 +183,7 @@ export class Watcher implements PollEntry, ResolveControl {
   /** Its place in the search-list walk; -1 when none. */
   private polledIndex = -1;
   /** While a later candidate stands in (see remember()): the earliest place that answered before, and the next recheck. */
-  private takeover: { anchor: number; recheckAt: number } | undefined;
+  private takeover: { anchor: number; pollsToRecheck: number; recheckBy: number } | undefined;
   /** @internal This poll also asks the candidates before the polled one. */
   recheckEarlier = false;
   /** The running poll's deadline, re-armed for every poll. */
@@ -405,7 +406,7 @@ export class Watcher implements PollEntry, ResolveControl {
     // While the poll runs, the watcher's place in the poll timers holds its deadline (schedule.ts pollDeadline).
     this.timers.schedule(this, pollDeadline(this.options, this.resolve.firstTryTimeoutMs?.() ?? 0, this.givenUpInARow));
     if (tracing()) trace(() => `${this.name}: query (family ${this.options.family})`);
-    this.recheckEarlier = this.takeover !== undefined && startedAt >= this.takeover.recheckAt;
+    this.recheckEarlier = this.takeover !== undefined && recheckDue(this.takeover, startedAt);
     let outcome: Outcome;
     try {
       outcome = { kind: 'answer', resolution: await this.resolve(this.name, this.options.family, this.polledName, this) };
@@ -417,7 +418,7 @@ export class Watcher implements PollEntry, ResolveControl {
     if (this.stopped) return;
     const givenUp = deadline.aborted;
     this.givenUpInARow = givenUp ? this.givenUpInARow + 1 : 0;
-    if (this.recheckEarlier && this.takeover) this.takeover.recheckAt = startedAt + recheckPeriod(this.options);
+    if (this.recheckEarlier && this.takeover) restartRecheck(this.takeover, startedAt);
     this.totalQueries++;
     const durationMs = Math.round(this.now() - startedAt);
     if (observed()) report(() => ({
@@ -519,17 +520,17 @@ export class Watcher implements PollEntry, ResolveControl {
     }
   }
 
-  /** Poll the candidate that answered; after a later one took over, recheck the earlier ones (schedule.ts recheckPeriod). */
+  /** Poll the candidate that answered; after a later one took over, recheck the earlier ones (schedule.ts RECHECK_EVERY_POLLS). */
   private remember(resolution: Resolution): void {
     const polled = resolution.source === 'dns' ? resolution.name : undefined;
     const index = polled === undefined ? -1 : (resolution.searchIndex ?? -1);
     let takeover = this.takeover;
     if (polled !== undefined && this.polledName !== undefined && index > this.polledIndex) {
       const anchor = Math.min(takeover?.anchor ?? this.polledIndex, this.polledIndex);
-      takeover ??= { anchor, recheckAt: this.now() + recheckPeriod(this.options) };
+      takeover ??= restartRecheck({ anchor, pollsToRecheck: 0, recheckBy: 0 }, this.lastQueryAt ?? this.now());
       takeover.anchor = anchor;
       const before = this.polledName;
-      trace(() => `${this.name}: ${polled}. answers where ${before}. stopped; asking the earlier candidates again every ${recheckPeriod(this.options)} ms until one answers`);
+      trace(() => `${this.name}: ${polled}. answers where ${before}. stopped; asking the earlier candidates again every ${RECHECK_EVERY_POLLS} polls until one answers`);
     }
     if (takeover && (polled === undefined || index <= takeover.anchor)) takeover = undefined;
     this.takeover = takeover;
@@ -672,6 +673,17 @@ function sameRecords(a: readonly ResolvedAddress[], b: readonly ResolvedAddress[
     if (x.address !== y.address || x.family !== y.family || x.ttl !== y.ttl) return false;
   }
   return true;
+}
+
+/** A recheck at the poll starting at `startedAt`: the RECHECK_EVERY_POLLS-th since the last, or RECHECK_MAX_MS after it. */
+function recheckDue(takeover: { pollsToRecheck: number; recheckBy: number }, startedAt: number): boolean {
+  return --takeover.pollsToRecheck <= 0 || startedAt >= takeover.recheckBy;
+}
+
+function restartRecheck<T extends { pollsToRecheck: number; recheckBy: number }>(takeover: T, at: number): T {
+  takeover.pollsToRecheck = RECHECK_EVERY_POLLS;
+  takeover.recheckBy = at + RECHECK_MAX_MS;
+  return takeover;
 }
 
 /** Whether `belief` holds exactly `addresses` (in order, TTLs aside) for `family`: no early delivery needed. */

@@ -10,8 +10,8 @@ import {
   RECHECK_EVERY_POLLS,
   cacheStalenessBound,
   cacheWaitLimit,
+  RECHECK_MAX_MS,
   pollDeadline,
-  recheckPeriod,
 } from '../src/schedule.js';
 import { PollTimers, pollTimers, type PollEntry } from '../src/poll-timers.js';
 import { Watcher, type Delivery, type WatcherOptions } from '../src/watcher.js';
@@ -620,8 +620,7 @@ describe('Watcher: the name glibc would pick now (search-list candidates)', () =
     const { deliveries, deliver } = collect();
     watcher.subscribe(deliver);
     await vi.advanceTimersByTimeAsync(20_000);
-    const period = recheckPeriod({ refreshInterval: 1_000 });
-    expect(period).toBe(RECHECK_EVERY_POLLS * 1_000);
+    const period = RECHECK_EVERY_POLLS * 1_000;
     // Poll 1 walked on to svc.c.test: a takeover at 1 s; rechecks at 6 s, 11 s, 16 s.
     expect(dns.polls.filter((poll) => poll.recheck).map((poll) => poll.at)).toEqual([1_000 + period, 1_000 + 2 * period, 1_000 + 3 * period]);
     expect(dns.polls.map((poll) => poll.known)).toEqual([
@@ -639,6 +638,16 @@ describe('Watcher: the name glibc would pick now (search-list candidates)', () =
       ['10.0.0.2'],
       ['10.0.0.1'],
     ]);
+    watcher.stop();
+  });
+
+  it(`with a long interval, a recheck comes ${RECHECK_MAX_MS / 1_000} s after the last at the latest`, async () => {
+    const dns = searchListDns((poll) => (poll === 0 ? new Set([0, 1, 2]) : poll === 1 ? new Set([2]) : new Set([1, 2])));
+    const watcher = new Watcher('svc', options({ refreshInterval: 10_000, minInterval: 1_000 }), dns.resolve);
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(75_000);
+    // Taken over at 10 s; rechecks at the first polls 30 s after it and after each recheck (not every 5th: 50 s).
+    expect(dns.polls.filter((poll) => poll.recheck).map((poll) => poll.at)).toEqual([40_000, 70_000]);
     watcher.stop();
   });
 
