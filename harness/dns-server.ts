@@ -54,6 +54,8 @@ export type Fault =
 export interface FaultOptions {
   /** Only queries for this name (case-insensitive, trailing dot optional). Default: all names. */
   name?: string;
+  /** Only queries of this type ('A', 'AAAA', …): "only the AAAA of this name". Default: every type. */
+  type?: string;
   /** Only queries for this name or names under it (`slow.test` matches `a.slow.test`). Default: all names. */
   domain?: string;
   /**
@@ -149,6 +151,7 @@ interface ActiveFault {
   kind: FaultKind;
   delayMs: number;
   name?: string;
+  type?: string;
   /** With its leading dot, for a suffix match; the domain itself is `domain.slice(1)`. */
   domain?: string;
   probability: number;
@@ -412,16 +415,18 @@ export class DnsTestServer {
     if (!(probability > 0 && probability <= 1)) throw new TypeError(`probability must be a number in (0, 1], got ${probability}`);
     const active: ActiveFault = { kind, delayMs, transport, remaining: count, thenAnswer, thenAnswerDelayMs, probability };
     if (options.name !== undefined) active.name = normalizeName(validateName(options.name, 'fault name'));
+    if (options.type !== undefined) active.type = options.type;
     if (options.domain !== undefined) active.domain = `.${normalizeName(validateName(options.domain, 'fault domain'))}`;
     this.faults.unshift(active);
   }
 
   /** Finds the fault for this query and consumes one use of it. */
-  private takeFault(name: string, transport: 'udp' | 'tcp'): ActiveFault | undefined {
+  private takeFault(name: string, type: string, transport: 'udp' | 'tcp'): ActiveFault | undefined {
     const key = normalizeName(name);
     const index = this.faults.findIndex(
       (f) =>
         (f.name === undefined || f.name === key) &&
+        (f.type === undefined || typeMatches(f.type, type)) &&
         (f.domain === undefined || key.endsWith(f.domain) || key === f.domain.slice(1)) &&
         (f.transport === 'both' || f.transport === transport) &&
         (f.probability === 1 || Math.random() < f.probability),
@@ -696,7 +701,7 @@ export class DnsTestServer {
       sourceHost,
       at: Date.now(),
     };
-    const fault = this.takeFault(entry.name, channel.transport);
+    const fault = this.takeFault(entry.name, entry.type, channel.transport);
     if (fault) entry.fault = faultLabel(fault);
     this.log(entry);
 

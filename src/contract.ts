@@ -14,14 +14,22 @@
  *
  * A half answer (family 0, one family could not be asked) keeps the last
  * good addresses of the family that failed, so a lost AAAA reply never
- * removes IPv6 pods.
+ * removes IPv6 pods. `maxAddresses` applies to the set that results, last
+ * good addresses included: this process's stable subset of it (subset.ts),
+ * so a family that fails and recovers changes nothing that is delivered.
  */
 import type { DnsError } from './dns/errors.js';
 import type { ResolvedAddress, Resolution } from './dns/types.js';
+import { pickSubset } from './subset.js';
 
 export type Belief =
   | { kind: 'unknown' }
-  | { kind: 'addresses'; addresses: readonly ResolvedAddress[] }
+  | {
+      kind: 'addresses';
+      addresses: readonly ResolvedAddress[];
+      /** Distinct addresses before `maxAddresses` picked `addresses` from them; set only when it did. */
+      available?: number;
+    }
   | { kind: 'none'; error: DnsError }
   | { kind: 'failed'; error: DnsError };
 
@@ -33,9 +41,9 @@ export type Told =
 
 export const UNKNOWN: Belief = Object.freeze({ kind: 'unknown' });
 
-export function nextBelief(previous: Belief, outcome: Outcome): Belief {
+export function nextBelief(previous: Belief, outcome: Outcome, maxAddresses?: number): Belief {
   if (outcome.kind === 'answer') {
-    return { kind: 'addresses', addresses: withLastGoodOfFailedFamilies(previous, outcome.resolution) };
+    return capped(withLastGoodOfFailedFamilies(previous, outcome.resolution), maxAddresses);
   }
   if (outcome.error.authoritative) return { kind: 'none', error: outcome.error };
   if (previous.kind === 'addresses') return previous;
@@ -98,6 +106,14 @@ export function diff(
     added: [...now].filter((address) => !old.has(address)).sort(),
     removed: [...old].filter((address) => !now.has(address)).sort(),
   };
+}
+
+/** The set as delivered: every address, or this process's subset of them past `maxAddresses`. */
+function capped(addresses: ResolvedAddress[], maxAddresses: number | undefined): Belief {
+  if (maxAddresses === undefined || addresses.length <= maxAddresses) return { kind: 'addresses', addresses };
+  const available = new Set(addresses.map((entry) => entry.address)).size;
+  if (available <= maxAddresses) return { kind: 'addresses', addresses };
+  return { kind: 'addresses', addresses: [...pickSubset(addresses, maxAddresses)], available };
 }
 
 function withLastGoodOfFailedFamilies(previous: Belief, resolution: Resolution): ResolvedAddress[] {

@@ -1,5 +1,5 @@
 import { StubResolver } from './dns/lookup.js';
-import { limitAddresses } from './subset.js';
+import type { Family, ResolveControl } from './dns/types.js';
 import type { ResolvedOptions } from './options.js';
 import { STARTUP_BURST, StartupPacer } from './pacer.js';
 import { pollTimers, type PollTimers } from './poll-timers.js';
@@ -82,13 +82,15 @@ export class Registry {
     const known = this.settings.get(key);
     if (known) return known;
     const resolver = this.acquireResolver(options);
-    const { maxAddresses } = options;
     const settings: Settings = {
       key,
       options,
       watchers: new Map(),
       resolver,
-      resolve: async (target, family, polled) => limitAddresses(await resolver.resolver.resolve(target, family, polled), maxAddresses),
+      resolve: Object.assign((target: string, family: Family, polled?: string, control?: ResolveControl) => resolver.resolver.resolve(target, family, polled, control), {
+        firstTryTimeoutMs: () => resolver.resolver.firstTryTimeoutMs(),
+        waitingInLine: () => resolver.resolver.waitingInLine(),
+      }),
       onStop: (watcher) => {
         const name = watcher.name.toLowerCase();
         if (settings.watchers.get(name) === watcher) settings.watchers.delete(name);

@@ -70,6 +70,58 @@ export function jitterAbout(mean: number, floor: number, ceiling: number, jitter
 }
 
 /**
+ * How long a poll may run before it is given up — its queries aborted, the
+ * poll settled as "could not ask" (the last good set kept; with family 0 the
+ * family that answered is used), the next poll started at once:
+ * `refreshInterval × (1 + jitter)`, the longest a healthy watcher waits
+ * between two polls, so no try keeps a watcher from asking again for longer
+ * than that; but never shorter than the timeout the poll's first try has
+ * (the client's adaptive timeout for the server it asks first: 5 × its
+ * measured latency, 250 ms at least, the configured timeout before three
+ * replies were measured) plus {@link DEADLINE_MARGIN_MS}, so a server whose
+ * replies take longer than the interval is still heard, and a first try
+ * that times out does so on its own: the client counts the server's failure
+ * and asks the next server, which a dead first nameserver needs to be
+ * passed over at later polls.
+ *
+ * Each poll given up in a row (`givenUpInARow`) doubles the next one's
+ * deadline, up to {@link DEADLINE_PATIENCE} times: a server that slowed down
+ * past the interval before its latency was measured — the client would
+ * still take its late replies, up to the configured timeout — is heard by
+ * the fourth poll, and its measured latency then sets the first try's
+ * timeout; a single lost reply costs one poll at the plain deadline.
+ */
+export function pollDeadline(options: Pick<ScheduleOptions, 'refreshInterval' | 'jitter'>, firstTryTimeoutMs: number, givenUpInARow = 0): number {
+  const plain = Math.max(options.refreshInterval * (1 + options.jitter), firstTryTimeoutMs + DEADLINE_MARGIN_MS);
+  return Math.round(Math.min(MAX_TIMER_MS, plain * Math.min(DEADLINE_PATIENCE, 2 ** givenUpInARow)));
+}
+
+/**
+ * A deadline timer that runs this much after it was due (or a line of
+ * queries waiting for a slot at the nameserver) means this process, not the
+ * network, is behind — a GC pause is shorter, a CPU-starved or overloaded
+ * process's turns longer. Giving the poll up then would turn a late poll
+ * into a failed one and its retry into more work for a process that cannot
+ * keep up (the client waits in line past its timeout for the same reason,
+ * query-gate.ts): the deadline is pushed back by its own length, up to
+ * {@link DEADLINE_PATIENCE} plain deadlines from the poll's start.
+ */
+export const BEHIND_MS = 100;
+/**
+ * See {@link BEHIND_MS} and {@link pollDeadline}: as many plain deadlines as
+ * the client's line waits timeouts while its server answers
+ * (ANSWERING_WAIT_FACTOR).
+ */
+export const DEADLINE_PATIENCE = 8;
+
+/**
+ * Room after the first try's timeout before a poll is given up: the least
+ * time a try gets (c-ares' 250 ms timeout floor), for the next server to
+ * answer once the first try timed out.
+ */
+export const DEADLINE_MARGIN_MS = 250;
+
+/**
  * When a re-resolution requested at `now` may run, given that the last query
  * started at `lastQueryAt`: now, or once `minInterval` has passed.
  */
@@ -177,3 +229,19 @@ export function cacheStalenessBound(options: ScheduleOptions, cacheTtlSeconds: n
   const afterExpiry = options.respectTtl ? CACHE_EXPIRY_MARGIN_MS + cacheSpread(options, cacheTtlSeconds) : 0;
   return Math.round(cacheTtlSeconds * 1_000 + 1_000 + Math.max(onInterval, afterExpiry));
 }
+
+/**
+ * A watcher whose search-list answer moved to a later candidate (the one it
+ * polled said NXDOMAIN, a wildcard further down answered) asks the earlier
+ * candidates again every {@link RECHECK_EVERY_POLLS}th poll, and at the
+ * first poll {@link RECHECK_MAX_MS} after the last recheck if that comes
+ * sooner, until one of them answers. The name that answered before is then
+ * polled again within five polls (with the default 5 s interval: 25 s + the
+ * jitter) or 30 s + one poll of answering again, and the recheck costs the
+ * earlier candidates' queries on one poll in five at most. A watcher whose
+ * first walk found a later candidate never rechecks: its walk asked the
+ * earlier ones and they said none.
+ */
+export const RECHECK_EVERY_POLLS = 5;
+/** See {@link RECHECK_EVERY_POLLS}: keeps the return within 60 s for intervals up to 24 s. */
+export const RECHECK_MAX_MS = 30_000;

@@ -1,6 +1,4 @@
 import { randomInt } from 'node:crypto';
-import type { Resolution } from './dns/types.js';
-import { trace } from './trace.js';
 
 /** Largest `maxAddresses` accepted: more than two maximum DNS answers hold, i.e. "no cap". */
 export const MAX_ADDRESSES_OPTION_LIMIT = 65_535;
@@ -53,16 +51,4 @@ export function score(seed: number, text: string): number {
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
   h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
-}
-
-/**
- * A resolution with at most `max` addresses (this process's subset, see
- * {@link pickSubset}), saying how many the answer held; unchanged without a
- * cap or within it.
- */
-export function limitAddresses(resolution: Resolution, max: number | undefined, seed: number = PROCESS_SEED): Resolution {
-  if (max === undefined || resolution.addresses.length <= max) return resolution;
-  const available = resolution.addresses.length;
-  trace(() => `${resolution.name}: answer holds ${available} addresses; using this process's stable random subset of ${max} (maxAddresses)`);
-  return { ...resolution, addresses: [...pickSubset(resolution.addresses, max, seed)], addressesAvailable: available };
 }

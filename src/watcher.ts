@@ -1,5 +1,6 @@
 import { DnsError, type DnsErrorCode } from './dns/errors.js';
-import type { Family, ResolvedAddress, Resolution } from './dns/types.js';
+import type { Family, ResolveControl, ResolvedAddress, Resolution } from './dns/types.js';
+import { PollDeadline } from './poll-deadline.js';
 import { UNKNOWN, diff, nextBelief, signature, whatToTell, type Belief, type Outcome, type Told } from './contract.js';
 import { cachedCopyExpiry, NO_CACHE_VIEW, observeTtl, probeDue, type CacheView } from './cache-detect.js';
 import {
@@ -7,8 +8,13 @@ import {
   delayAfterCachedAnswer,
   delayAfterFailure,
   delayAfterSuccess,
+  BEHIND_MS,
+  DEADLINE_PATIENCE,
   delayForCacheProbe,
   earliestRequestedRun,
+  pollDeadline,
+  RECHECK_EVERY_POLLS,
+  RECHECK_MAX_MS,
   type ScheduleOptions,
 } from './schedule.js';
 import type { PacedStart, PacerMember } from './pacer.js';
@@ -20,9 +26,16 @@ import { trace, tracing } from './trace.js';
 /**
  * Asks DNS once: addresses with TTLs, or a typed failure. `known` is the
  * fully qualified name that answered last time ({@link Resolution.name}),
- * to be asked directly instead of walking the search list again.
+ * to be asked directly instead of walking the search list again; `control`
+ * is the watcher itself (see {@link ResolveControl}).
  */
-export type ResolveFn = (name: string, family: Family, known?: string) => Promise<Resolution>;
+export interface ResolveFn {
+  (name: string, family: Family, known?: string, control?: ResolveControl): Promise<Resolution>;
+  /** The timeout the first try of a query has now, ms (`StubResolver.firstTryTimeoutMs`): a poll's deadline is never shorter. */
+  firstTryTimeoutMs?(): number;
+  /** Whether queries wait in line for a nameserver's slot (`StubResolver.waitingInLine`): this process is behind, not the network. */
+  waitingInLine?(): boolean;
+}
 
 /** What a subscriber receives: the contract's verdict plus the change against what it held before. */
 export type Delivery = Told & { added: string[]; removed: string[] };
@@ -38,6 +51,8 @@ export interface Subscription {
 
 export interface WatcherOptions extends ScheduleOptions {
   family: Family;
+  /** Deliver at most this many addresses: this process's stable subset of the set (contract.ts, subset.ts). */
+  maxAddresses?: number;
 }
 
 /** Injectable clock and randomness, so scheduling can be tested with fake timers. */
@@ -146,7 +161,7 @@ class Subscriber implements Subscription {
  * says so. One Watcher serves every channel that targets the same name with
  * the same settings (see registry.ts). Knows neither wire format nor grpc.
  */
-export class Watcher implements PollEntry {
+export class Watcher implements PollEntry, ResolveControl {
   /**
    * The one subscriber (the common case: one channel or watch() per name),
    * or a Set once there are more; a Set and its table cost more than all the
@@ -165,6 +180,16 @@ export class Watcher implements PollEntry {
   private pacedStart: PacedStart | undefined;
   /** The candidate name that answered last (no trailing dot), asked directly at the next poll. */
   private polledName: string | undefined;
+  /** Its place in the search-list walk; -1 when none. */
+  private polledIndex = -1;
+  /** While a later candidate stands in (see remember()): the earliest place that answered before, and the next recheck. */
+  private takeover: { anchor: number; pollsToRecheck: number; recheckBy: number } | undefined;
+  /** @internal This poll also asks the candidates before the polled one. */
+  recheckEarlier = false;
+  /** The running poll's deadline, re-armed for every poll. */
+  private deadline: PollDeadline | undefined;
+  /** Polls given up at their deadline in a row. */
+  private givenUpInARow = 0;
   private lastQueryAt: number | undefined;
   private failures = 0;
   private totalQueries = 0;
@@ -206,8 +231,14 @@ export class Watcher implements PollEntry {
     return this.timers.clock.now();
   }
 
-  /** When the next poll is due, on the watcher's clock, if one is scheduled. */
+  /** @internal The running poll's deadline: its queries' signal. */
+  get signal(): PollDeadline | undefined {
+    return this.deadline;
+  }
+
+  /** When the next poll is due, on the watcher's clock (none while a poll runs). */
   get nextPollAt(): number | undefined {
+    if (this.inFlight) return undefined;
     const remaining = this.timers.remaining(this);
     return remaining === undefined ? undefined : this.now() + remaining;
   }
@@ -320,11 +351,12 @@ export class Watcher implements PollEntry {
     if (this.subscribers === undefined) this.stop();
   }
 
-  /** Stop polling; results of a query in flight are dropped. */
+  /** Stop polling; a poll in flight is given up and its result dropped. */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
     this.timers.cancel(this);
+    if (this.inFlight) this.deadline?.abort(new DnsError('CLOSED', this.name, `Stopped watching ${this.name}`));
     this.pacedStart?.cancel();
     this.pacedStart = undefined;
     this.pacer?.leave();
@@ -338,9 +370,30 @@ export class Watcher implements PollEntry {
     this.timers.schedule(this, at - this.now());
   }
 
-  /** @internal Called by {@link PollTimers} when the next poll is due. */
+  /** @internal By {@link PollTimers}: the next poll is due, or the running poll's deadline has come. */
   onPollDue(): void {
-    void this.poll();
+    if (!this.inFlight) {
+      void this.poll();
+      return;
+    }
+    const late = this.now() - this.pollDue;
+    const poll = this.lastQueryAt;
+    // Decided in the next turn, after the sockets have been read: a reply already waiting there beats the deadline.
+    this.timers.clock.setTimeout(() => this.deadlineReached(poll, late), 0).unref?.();
+  }
+
+  /** Give the running poll up (could not ask), unless this process is behind (schedule.ts BEHIND_MS). */
+  private deadlineReached(poll: number | undefined, late: number): void {
+    if (!this.inFlight || this.stopped || this.lastQueryAt !== poll) return;
+    const ran = this.now() - (this.lastQueryAt ?? 0);
+    const deadlineMs = pollDeadline(this.options, this.resolve.firstTryTimeoutMs?.() ?? 0);
+    const behind = late > BEHIND_MS || this.resolve.waitingInLine?.() === true;
+    if (behind && ran + deadlineMs <= DEADLINE_PATIENCE * deadlineMs) {
+      trace(() => `${this.name}: poll running for ${Math.round(ran)} ms, but this process is behind (timer ${Math.round(late)} ms late, or queries waiting in line): ${deadlineMs} ms more`);
+      this.timers.schedule(this, deadlineMs);
+      return;
+    }
+    this.deadline?.abort(new DnsError('TIMEOUT', this.name, `No answer for ${this.name} within the poll's deadline (${Math.round(ran)} ms); asking again now`));
   }
 
   private async poll(): Promise<void> {
@@ -348,20 +401,25 @@ export class Watcher implements PollEntry {
     this.inFlight = true;
     const startedAt = this.now();
     this.lastQueryAt = startedAt;
+    const deadline = (this.deadline ??= new PollDeadline());
+    deadline.rearm();
+    // While the poll runs, the watcher's place in the poll timers holds its deadline (schedule.ts pollDeadline).
+    this.timers.schedule(this, pollDeadline(this.options, this.resolve.firstTryTimeoutMs?.() ?? 0, this.givenUpInARow));
     if (tracing()) trace(() => `${this.name}: query (family ${this.options.family})`);
+    this.recheckEarlier = this.takeover !== undefined && recheckDue(this.takeover, startedAt);
     let outcome: Outcome;
     try {
-      outcome = { kind: 'answer', resolution: await this.resolve(this.name, this.options.family, this.polledName) };
+      outcome = { kind: 'answer', resolution: await this.resolve(this.name, this.options.family, this.polledName, this) };
     } catch (error) {
       outcome = { kind: 'error', error: asDnsError(error, this.name) };
     }
     this.inFlight = false;
+    // The deadline still holds the watcher's place in the poll timers: the next poll, scheduled below, replaces it.
     if (this.stopped) return;
+    const givenUp = deadline.aborted;
+    this.givenUpInARow = givenUp ? this.givenUpInARow + 1 : 0;
+    if (this.recheckEarlier && this.takeover) restartRecheck(this.takeover, startedAt);
     this.totalQueries++;
-    if (outcome.kind === 'answer') {
-      const { addresses, addressesAvailable } = outcome.resolution;
-      this.addressesAvailable = addressesAvailable ?? distinctAddresses(addresses);
-    }
     const durationMs = Math.round(this.now() - startedAt);
     if (observed()) report(() => ({
       type: 'query',
@@ -371,14 +429,18 @@ export class Watcher implements PollEntry {
       result: outcome.kind === 'answer' ? 'NOERROR' : outcome.error.code,
       addresses: outcome.kind === 'answer' ? outcome.resolution.addresses.length : 0,
     }));
-    this.settle(outcome, durationMs);
+    this.settle(outcome, durationMs, givenUp);
   }
 
   /** After a poll: what to believe, when to ask next, then what to report and tell. */
-  private settle(outcome: Outcome, durationMs: number): void {
+  private settle(outcome: Outcome, durationMs: number, givenUp: boolean): void {
     const change = this.believe(outcome);
-    const delay = this.scheduleNext(outcome);
+    const delay = this.scheduleNext(outcome, givenUp);
     this.reportOutcome(outcome, change, durationMs, delay);
+    this.tellAll();
+  }
+
+  private tellAll(): void {
     const subscribers = this.subscribers;
     if (subscribers instanceof Set) for (const subscriber of [...subscribers]) this.tell(subscriber);
     else if (subscribers) this.tell(subscribers);
@@ -390,10 +452,14 @@ export class Watcher implements PollEntry {
    */
   private believe(outcome: Outcome): { previous: Belief; setChanged: boolean } {
     const previous = this.belief;
-    const next = nextBelief(previous, outcome);
+    const next = nextBelief(previous, outcome, this.options.maxAddresses);
     // The same records as last time (the usual poll): keep the belief held, so
     // nothing new outlives the poll and no signature is computed.
-    this.belief = next.kind === 'addresses' && previous.kind === 'addresses' && sameRecords(previous.addresses, next.addresses) ? previous : next;
+    this.belief =
+      next.kind === 'addresses' && previous.kind === 'addresses' && next.available === previous.available && sameRecords(previous.addresses, next.addresses)
+        ? previous
+        : next;
+    if (outcome.kind === 'answer' && this.belief.kind === 'addresses') this.countAvailable(this.belief);
     let setChanged = false;
     if (this.belief !== previous) {
       const previousSignature = this.beliefSignature;
@@ -407,6 +473,8 @@ export class Watcher implements PollEntry {
         this.failures = 0;
         // The whole list was walked and nothing answered: start from it again.
         this.polledName = undefined;
+        this.polledIndex = -1;
+        this.takeover = undefined;
       } else {
         this.failures++;
         this.totalFailures++;
@@ -418,6 +486,17 @@ export class Watcher implements PollEntry {
       this.watchTtl(outcome.resolution, previous.kind === 'addresses' && !setChanged);
     }
     return { previous, setChanged };
+  }
+
+  /** Addresses the set held before `maxAddresses` picked from it. */
+  private countAvailable(belief: Extract<Belief, { kind: 'addresses' }>): void {
+    const { available } = belief;
+    if (available === undefined) {
+      this.addressesAvailable = distinctAddresses(belief.addresses);
+      return;
+    }
+    this.addressesAvailable = available;
+    trace(() => `${this.name}: ${available} addresses; using this process's stable random subset of ${this.options.maxAddresses} (maxAddresses)`);
   }
 
   /** Feed the answer's TTL to the cache detector; a trace line when its verdict changes. */
@@ -441,9 +520,21 @@ export class Watcher implements PollEntry {
     }
   }
 
-  /** Keep polling the search-list candidate that answered, directly. */
+  /** Poll the candidate that answered; after a later one took over, recheck the earlier ones (schedule.ts RECHECK_EVERY_POLLS). */
   private remember(resolution: Resolution): void {
     const polled = resolution.source === 'dns' ? resolution.name : undefined;
+    const index = polled === undefined ? -1 : (resolution.searchIndex ?? -1);
+    let takeover = this.takeover;
+    if (polled !== undefined && this.polledName !== undefined && index > this.polledIndex) {
+      const anchor = Math.min(takeover?.anchor ?? this.polledIndex, this.polledIndex);
+      takeover ??= restartRecheck({ anchor, pollsToRecheck: 0, recheckBy: 0 }, this.lastQueryAt ?? this.now());
+      takeover.anchor = anchor;
+      const before = this.polledName;
+      trace(() => `${this.name}: ${polled}. answers where ${before}. stopped; asking the earlier candidates again every ${RECHECK_EVERY_POLLS} polls until one answers`);
+    }
+    if (takeover && (polled === undefined || index <= takeover.anchor)) takeover = undefined;
+    this.takeover = takeover;
+    this.polledIndex = index;
     if (polled === this.polledName) return;
     this.polledName = polled;
     // An absolute name has no list to walk: only a relative one is news.
@@ -452,10 +543,11 @@ export class Watcher implements PollEntry {
     }
   }
 
-  /** Schedule step: the next poll, by the answer's TTL or the failure count. Returns the delay. */
-  private scheduleNext(outcome: Outcome): number {
-    const delay =
-      outcome.kind === 'error' && !outcome.error.authoritative
+  /** Schedule step: by the TTL or the failure count; at once after a poll given up at its deadline. Returns the delay. */
+  private scheduleNext(outcome: Outcome, givenUp: boolean): number {
+    const delay = givenUp
+      ? earliestRequestedRun(this.now(), this.lastQueryAt, this.options.minInterval) - this.now()
+      : outcome.kind === 'error' && !outcome.error.authoritative
         ? delayAfterFailure(this.options, this.failures, this.random)
         : this.delayAfterAnswer();
     this.scheduleAt(this.now() + delay);
@@ -483,6 +575,31 @@ export class Watcher implements PollEntry {
     return delayAfterSuccess(this.options, this.belief.kind === 'addresses' ? minTtl(this.belief.addresses) : Infinity, this.random);
   }
 
+  /** @internal Family 0: one family's addresses as they come in; a change is delivered in the next turn (docs/design.md). */
+  familyAnswered(_candidate: string, family: 4 | 6, addresses: readonly ResolvedAddress[]): void {
+    if (!this.inFlight || this.stopped || sameFamilyRecords(this.belief, family, addresses)) return;
+    const poll = this.lastQueryAt;
+    // After the replies read in this turn (a timer runs in the next one): a change is rare, this is its only cost.
+    this.timers.clock.setTimeout(() => this.deliverEarly(poll, family, addresses), 0).unref?.();
+  }
+
+  private deliverEarly(poll: number | undefined, family: 4 | 6, addresses: readonly ResolvedAddress[]): void {
+    if (!this.inFlight || this.stopped || this.lastQueryAt !== poll) return;
+    const other = family === 4 ? 6 : 4;
+    const pending = new DnsError('TIMEOUT', this.name, `${other === 4 ? 'A' : 'AAAA'} for ${this.name} not answered yet`);
+    const resolution: Resolution = { name: this.name, addresses: [...addresses], source: 'dns', failedFamilies: [{ family: other, error: pending }] };
+    const previous = this.belief;
+    const next = nextBelief(previous, { kind: 'answer', resolution }, this.options.maxAddresses);
+    const nextSignature = signature(next);
+    if (nextSignature === this.beliefSignature) return;
+    this.belief = next;
+    this.beliefSignature = nextSignature;
+    this.lastChangeAt = this.now();
+    trace(() => `${this.name}: ${family === 4 ? 'A' : 'AAAA'} answered while ${other === 4 ? 'A' : 'AAAA'} is still being asked; delivering the change now`);
+    this.reportChange(previous);
+    this.tellAll();
+  }
+
   /** Report step: trace lines and observe() events for the outcome. */
   private reportOutcome(
     outcome: Outcome,
@@ -507,7 +624,12 @@ export class Watcher implements PollEntry {
     }
     const addresses = this.belief.kind === 'addresses' ? this.belief.addresses : [];
     if (tracing()) trace(() => `${this.name}: ${addresses.length} addresses in ${durationMs} ms, min TTL ${minTtl(addresses)} s; next poll in ${delay} ms`);
-    if (!setChanged) return;
+    if (setChanged) this.reportChange(previous);
+  }
+
+  /** A trace line and the update event for a changed set. */
+  private reportChange(previous: Belief): void {
+    const addresses = this.belief.kind === 'addresses' ? this.belief.addresses : [];
     const change = diff(previous.kind === 'addresses' ? previous.addresses : [], addresses);
     if (previous.kind === 'addresses') {
       trace(() => `${this.name}: changed: +[${change.added.join(', ')}] -[${change.removed.join(', ')}]`);
@@ -551,6 +673,29 @@ function sameRecords(a: readonly ResolvedAddress[], b: readonly ResolvedAddress[
     if (x.address !== y.address || x.family !== y.family || x.ttl !== y.ttl) return false;
   }
   return true;
+}
+
+/** A recheck at the poll starting at `startedAt`: the RECHECK_EVERY_POLLS-th since the last, or RECHECK_MAX_MS after it. */
+function recheckDue(takeover: { pollsToRecheck: number; recheckBy: number }, startedAt: number): boolean {
+  return --takeover.pollsToRecheck <= 0 || startedAt >= takeover.recheckBy;
+}
+
+function restartRecheck<T extends { pollsToRecheck: number; recheckBy: number }>(takeover: T, at: number): T {
+  takeover.pollsToRecheck = RECHECK_EVERY_POLLS;
+  takeover.recheckBy = at + RECHECK_MAX_MS;
+  return takeover;
+}
+
+/** Whether `belief` holds exactly `addresses` (in order, TTLs aside) for `family`: no early delivery needed. */
+function sameFamilyRecords(belief: Belief, family: 4 | 6, addresses: readonly ResolvedAddress[]): boolean {
+  if (belief.kind !== 'addresses') return false;
+  let i = 0;
+  for (const entry of belief.addresses) {
+    if (entry.family !== family) continue;
+    if (i >= addresses.length || addresses[i]!.address !== entry.address) return false;
+    i++;
+  }
+  return i === addresses.length;
 }
 
 /** Distinct addresses; small sets (the usual) counted without building a Set. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UNKNOWN, addressKey, diff, nextBelief, signature, whatToTell, type Belief, type Outcome } from '../src/contract.js';
 import { DnsError } from '../src/dns/errors.js';
 import type { ResolvedAddress } from '../src/dns/types.js';
+import { pickSubset } from '../src/subset.js';
 
 const v4 = (address: string, ttl = 30): ResolvedAddress => ({ address, family: 4, ttl });
 const v6 = (address: string, ttl = 30): ResolvedAddress => ({ address, family: 6, ttl });
@@ -123,5 +124,39 @@ describe('set identity and diff', () => {
       added: ['10.0.0.3', 'fd00::1'],
       removed: ['10.0.0.1'],
     });
+  });
+});
+
+describe('maxAddresses in the contract: the delivered set, last good addresses of a failed family included', () => {
+  const pods = (n: number): ResolvedAddress[] => Array.from({ length: n }, (_, i) => v4(`10.0.${i >> 8}.${i & 255}`));
+  const v6s = (n: number): ResolvedAddress[] => Array.from({ length: n }, (_, i) => v6(`fd00::${i + 1}`));
+  const names = (list: readonly { address: string }[]): string[] => list.map((entry) => entry.address).sort();
+  const delivered = (belief: Belief): string[] => (belief.kind === 'addresses' ? names(belief.addresses) : []);
+
+  it('without a cap or within it: every address, nothing counted apart', () => {
+    const belief = nextBelief(UNKNOWN, answer(pods(5)), 5);
+    expect(delivered(belief)).toEqual(names(pods(5)));
+    expect(belief.kind === 'addresses' && belief.available).toBeUndefined();
+  });
+
+  it('over the cap: this process’s subset, and how many there were', () => {
+    const belief = nextBelief(UNKNOWN, answer(pods(3_000)), 50);
+    expect(delivered(belief)).toEqual(names(pickSubset(pods(3_000), 50)));
+    expect(belief.kind === 'addresses' && belief.available).toBe(3_000);
+  });
+
+  it('maxAddresses 2, family 0, AAAA fails and recovers: never more than 2, and no change at either step', () => {
+    const whole = [...pods(3), ...v6s(2)];
+    const first = nextBelief(UNKNOWN, answer(whole), 2);
+    expect(delivered(first)).toEqual(names(pickSubset(whole, 2)));
+    // AAAA SERVFAILs: the A answer plus the last good AAAA the belief holds.
+    const failing = nextBelief(first, answer(pods(3), [6]), 2);
+    expect(delivered(failing)).toEqual(delivered(first));
+    const still = nextBelief(failing, answer(pods(3), [6]), 2);
+    expect(delivered(still)).toEqual(delivered(first));
+    // Recovered: the whole answer again, the same subset.
+    expect(delivered(nextBelief(still, answer(whole), 2))).toEqual(delivered(first));
+    // A failing A instead: the same.
+    expect(delivered(nextBelief(first, answer(v6s(2), [4]), 2))).toEqual(delivered(first));
   });
 });

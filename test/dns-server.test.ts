@@ -461,7 +461,7 @@ describe('DnsTestServer faults', () => {
     expect(() => s.setFault('servfail', { thenAnswer: true })).toThrow(TypeError);
   });
 
-  it('name filter, count, transport and ordering (most recent first)', async () => {
+  it('name and type filters, count, transport and ordering (most recent first)', async () => {
     const s = await start();
     s.setRecords('a.test', { A: ['10.0.0.1'] });
     s.setRecords('b.test', { A: ['10.0.0.2'] });
@@ -481,6 +481,13 @@ describe('DnsTestServer faults', () => {
     expect(rcodeOf(await ask(s, 'a.test'))).toBe(0);
     const { replies } = await tcpExchange(s, [makeQuery('a.test').buf]);
     expect(rcodeOf(decode(replies[0]!))).toBe(2);
+
+    s.setFault(null);
+    s.setRecords('a.test', { A: ['10.0.0.1'], AAAA: ['fd00::1'] });
+    s.setFault('servfail', { name: 'a.test', type: 'aaaa', count: 1 });
+    expect(rcodeOf(await ask(s, 'a.test', 'A'))).toBe(0); // another type: not this fault's
+    expect(rcodeOf(await ask(s, 'a.test', 'AAAA'))).toBe(2);
+    expect(rcodeOf(await ask(s, 'a.test', 'AAAA'))).toBe(0); // count used up
 
     s.setFault(null);
     expect(rcodeOf(await ask(s, 'a.test'))).toBe(0);

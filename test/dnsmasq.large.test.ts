@@ -58,7 +58,6 @@ describe.skipIf(!binary)('large answers from a real dnsmasq', () => {
     const resolution = await resolver.resolve(`${name}.`, 4);
     expect(resolution.addresses).toHaveLength(count);
     expect(resolution.addresses.map((entry) => entry.address).sort()).toEqual([...all].sort());
-    expect(resolution.addressesAvailable).toBeUndefined();
     await dnsmasq.removeHost(name);
   }, 30_000);
 

@@ -120,6 +120,20 @@ describe('StubResolver: A and AAAA', () => {
     expect(Math.abs(a.at - aaaa.at)).toBeLessThan(D);
   });
 
+  it('with `options single-request` (glibc\'s RES_SNGLKUP) asks A, then AAAA once A is answered', async () => {
+    const D = 300;
+    const server = await startServer();
+    server.setRecords('one-by-one.test', { A: ['10.0.0.1'], AAAA: ['fd00::1'] });
+    server.setFault({ delayMs: D });
+    const resolver = resolverWith([server.nameserver], 'options single-request', { timeoutMs: 30 * D });
+    const resolution = await resolver.resolve('one-by-one.test', 0);
+    expect(addresses(resolution)).toEqual(['10.0.0.1', 'fd00::1']);
+    expect(server.queries.map((q) => q.type)).toEqual(['A', 'AAAA']);
+    // The AAAA query left only once the A reply, sent no sooner than D after the A query arrived, came back.
+    const [a, aaaa] = server.queries;
+    expect(aaaa!.at - a!.at).toBeGreaterThanOrEqual(D - 10);
+  });
+
   it('returns what one family found and lists the other in failedFamilies (AAAA times out)', async () => {
     const server = await startScripted((q) =>
       q.type === 'A' ? { answers: [{ type: 'A', class: 'IN', name: q.name, ttl: 30, data: '10.0.0.1' }] } : null,
@@ -512,13 +526,14 @@ describe('StubResolver: search list and ndots, as in a Kubernetes pod', () => {
     expect(resolution.name).toBe('my-svc.cluster.local');
   });
 
-  it('stops the search at a candidate that timed out, instead of falling through to a later one', async () => {
+  it('ends the list at a candidate that timed out instead of falling through to a later one, and asks the name as written (glibc)', async () => {
     const server = await kubeServer();
     server.setRecords('my-svc.svc.cluster.local', { A: ['10.6.6.6'] });
     server.setFault('drop', { name: 'my-svc.ns.svc.cluster.local' });
     const resolver = resolverWith([server.nameserver], KUBE_SEARCH, { timeoutMs: 150, attempts: 1 });
-    await expectDnsError(resolver.resolve('my-svc', 0), 'TIMEOUT');
-    expect(askedNames(server)).toEqual(['my-svc.ns.svc.cluster.local']);
+    const error = await expectDnsError(resolver.resolve('my-svc', 0), 'NXDOMAIN');
+    expect(error.message).toBe('my-svc does not exist (NXDOMAIN); my-svc.ns.svc.cluster.local could not be asked (TIMEOUT)');
+    expect(askedNames(server)).toEqual(['my-svc.ns.svc.cluster.local', 'my-svc']);
   });
 });
 
@@ -549,6 +564,34 @@ describe('StubResolver: a known candidate asked directly', () => {
     server.resetLog();
     await expectDnsError(resolver.resolve('gone', 4, 'gone.ns.svc.cluster.local'), 'NXDOMAIN');
     expect(askedNames(server)).toEqual(['gone.ns.svc.cluster.local', 'gone.svc.cluster.local', 'gone.cluster.local', 'gone']);
+  });
+
+  it('with recheckEarlier, also asks the candidates before it, in order: the first with addresses answers', async () => {
+    const server = await startServer();
+    server.setRecords('svc.svc.cluster.local', { A: ['10.0.0.2'] });
+    server.setRecords('svc.cluster.local', { A: ['10.0.0.3'] });
+    const resolver = resolverWith([server.nameserver], KUBE_SEARCH);
+    const found = await resolver.resolve('svc', 4, 'svc.cluster.local', { recheckEarlier: true });
+    expect(found).toMatchObject({ name: 'svc.svc.cluster.local', searchIndex: 1 });
+    expect([...new Set(askedNames(server))].sort()).toEqual(['svc.cluster.local', 'svc.ns.svc.cluster.local', 'svc.svc.cluster.local']);
+    server.resetLog();
+    // Without it: the known one alone.
+    expect(await resolver.resolve('svc', 4, 'svc.cluster.local')).toMatchObject({ name: 'svc.cluster.local', searchIndex: 2 });
+    expect(askedNames(server)).toEqual(['svc.cluster.local']);
+  });
+
+  it('with recheckEarlier, SERVFAIL on an earlier candidate goes on; REFUSED ends the recheck and the known one stands', async () => {
+    const server = await startServer();
+    server.setRecords('svc.svc.cluster.local', { A: ['10.0.0.2'] });
+    server.setRecords('svc.cluster.local', { A: ['10.0.0.3'] });
+    const resolver = resolverWith([server.nameserver], KUBE_SEARCH);
+    server.setFault('servfail', { name: 'svc.ns.svc.cluster.local' });
+    expect((await resolver.resolve('svc', 4, 'svc.cluster.local', { recheckEarlier: true })).name).toBe('svc.svc.cluster.local');
+    server.setFault(null);
+    server.setFault('refused', { name: 'svc.ns.svc.cluster.local' });
+    server.resetLog();
+    expect((await resolver.resolve('svc', 4, 'svc.cluster.local', { recheckEarlier: true })).name).toBe('svc.cluster.local');
+    expect(server.queries.some((query) => query.name === 'svc.svc.cluster.local')).toBe(false);
   });
 
   it('ignores a known name that is not one of the candidates', async () => {

@@ -8,7 +8,9 @@
  *
  * Then the random-fault run: 20 watchers over 4 names, records changing and
  * faults injected at random, all reaching every final set within
- * 6 intervals + 1 s of the faults stopping.
+ * 6 intervals + 1 s of the faults stopping — with the library's own timeout
+ * and attempts (glibc's 5 s and 2), which a poll's deadline and the
+ * client's adaptive try timeouts keep from holding a watcher.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,6 +34,8 @@ type Timed = WatchEvent & { at: number };
 let dns: DnsTestServer;
 let dir: string;
 let resolvConfPath: string;
+/** resolv.conf with no options line: glibc's timeout (5 s) and attempts (2). */
+let plainResolvConfPath: string;
 const events: Timed[] = [];
 let stopObserving: () => void;
 
@@ -40,6 +44,8 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'grpc-dns-watch-recovery-'));
   resolvConfPath = path.join(dir, 'resolv.conf');
   await writeFile(resolvConfPath, `nameserver ${dns.address}\noptions attempts:1\n`);
+  plainResolvConfPath = path.join(dir, 'plain.resolv.conf');
+  await writeFile(plainResolvConfPath, `nameserver ${dns.address}\n`);
   stopObserving = observe((event) => events.push({ ...event, at: performance.now() }));
 });
 
@@ -124,9 +130,9 @@ describe('random faults: 20 watchers over 4 names', () => {
     let serial = 0;
     for (const name of names) dns.setRecords(name, { A: [address(serial++)] });
     // Five schedules (distinct jitter) per name: 20 watchers, none shared.
-    const watches = names.flatMap((name) =>
-      [0.05, 0.1, 0.15, 0.2, 0.25].map((jitter) => ({ name, svc: watch(name, options({ refreshInterval: RANDOM_INTERVAL, jitter })) })),
-    );
+    // The library's own timeout and attempts (resolv.conf without options: glibc's 5 s and 2), not shortened.
+    const defaults = (jitter: number): WatchOptions => ({ refreshInterval: RANDOM_INTERVAL, jitter, minInterval: 50, family: 4, resolvConfPath: plainResolvConfPath, hostsPath: false });
+    const watches = names.flatMap((name) => [0.05, 0.1, 0.15, 0.2, 0.25].map((jitter) => ({ name, svc: watch(name, defaults(jitter)) })));
     const faults: Fault[] = ['drop', 'servfail', 'refused', 'garbage', 'wrong-id', 'nxdomain', 'truncate', { delayMs: 150 }];
     let ticks: NodeJS.Timeout | undefined;
     try {

@@ -14,6 +14,7 @@ import { StubResolver } from '../src/dns/lookup.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import type { Family } from '../src/dns/types.js';
 import { observe, watch, type WatcherStats, type WatchOptions } from '../src/index.js';
+import { RECHECK_EVERY_POLLS } from '../src/schedule.js';
 import { setTraceSink } from '../src/trace.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
@@ -150,14 +151,17 @@ describe('the in-process DNS server counts the queries', () => {
         unpublish(dns, first);
         await vi.waitFor(() => expect(handle.current?.addresses).toEqual(['10.0.2.1', 'fd00::21']), { timeout: 5_000 });
         await vi.waitFor(() => expect(handle.stats()?.polledName).toBe(`${later}.`), { timeout: 5_000 });
-        // Once moved, the old name is no longer asked: steady polls go to the new one only.
+        // Once moved, the old name is asked again only on the recheck schedule (schedule.ts RECHECK_EVERY_POLLS:
+        // every 5th poll), in case it comes back; the other polls ask the new one only.
         const oldAsked = queriesOf(first);
         const newAsked = queriesOf(later);
         const polls = handle.stats()!.queries;
-        await vi.waitFor(() => expect(handle.stats()!.queries).toBeGreaterThanOrEqual(polls + 3), { timeout: 5_000 });
+        await vi.waitFor(() => expect(handle.stats()!.queries).toBeGreaterThanOrEqual(polls + 2 * RECHECK_EVERY_POLLS), { timeout: 10_000 });
         const morePolls = handle.stats()!.queries - polls;
-        expect(queriesOf(first)).toBe(oldAsked);
-        // Within one poll of the count read (a poll may be in flight): two queries a poll, the new name only.
+        const rechecks = (queriesOf(first) - oldAsked) / 2;
+        expect(rechecks).toBeGreaterThanOrEqual(1);
+        expect(rechecks).toBeLessThanOrEqual(Math.floor(morePolls / RECHECK_EVERY_POLLS) + 1);
+        // Within one poll of the count read (a poll may be in flight): two queries a poll for the new name.
         expect(queriesOf(later) - newAsked).toBeGreaterThanOrEqual(2 * morePolls);
         expect(queriesOf(later) - newAsked).toBeLessThanOrEqual(2 * (morePolls + 1));
       } finally {
@@ -174,6 +178,45 @@ describe('the in-process DNS server counts the queries', () => {
       }
     },
   );
+
+  it('issue 20, case 4: after one NXDOMAIN the wildcard under a later search domain answers, and the real name is polled again at the next recheck', async () => {
+    const search = 'search ns.svc.cluster.test svc.cluster.test corp.test\noptions ndots:5';
+    const file = path.join(dir, 'case4.resolv.conf');
+    await writeFile(file, `nameserver ${dns.host}:${dns.port}\n${search}\n`);
+    const real = 'svc.ns.svc.cluster.test';
+    // What a wildcard *.corp.test gives the candidate svc.corp.test.
+    const wildcard = 'svc.corp.test';
+    dns.setRecords(real, { A: ['10.0.4.1'] });
+    dns.setRecords(wildcard, { A: ['10.9.9.9'] });
+    const interval = 1_000;
+    const handle = watch('svc', { refreshInterval: interval, minInterval: 50, jitter: 0, family: 0, resolvConfPath: file, hostsPath: false });
+    const polledNames: Array<string | undefined> = [];
+    const stop = observe((event) => {
+      if (event.type === 'query' && event.name === 'svc') queueMicrotask(() => polledNames.push(handle.stats()?.polledName));
+    });
+    try {
+      await vi.waitFor(() => expect(handle.stats()?.polledName).toBe(`${real}.`), { timeout: 5_000 });
+      // A Service deleted and re-created: one NXDOMAIN (A and AAAA of one poll), then it answers again.
+      dns.setFault('nxdomain', { name: real, count: 2 });
+      await vi.waitFor(() => expect(handle.stats()?.polledName).toBe(`${wildcard}.`), { timeout: 5_000 });
+      expect(handle.current?.addresses).toEqual(['10.9.9.9']);
+      const movedAt = polledNames.length;
+      // The recheck comes at the RECHECK_EVERY_POLLS-th poll after the move.
+      await vi.waitFor(() => expect(handle.stats()?.polledName).toBe(`${real}.`), { timeout: (RECHECK_EVERY_POLLS + 3) * interval });
+      expect(handle.current?.addresses).toEqual(['10.0.4.1']);
+      const pollsOnWildcard = polledNames.slice(movedAt).filter((name) => name === `${wildcard}.`).length;
+      expect(pollsOnWildcard).toBeLessThanOrEqual(RECHECK_EVERY_POLLS);
+      // Back to one name per poll: the real one, two queries.
+      const before = dns.queries.length;
+      const polls = handle.stats()!.queries;
+      await vi.waitFor(() => expect(handle.stats()!.queries).toBeGreaterThanOrEqual(polls + 2), { timeout: 5_000 });
+      const asked = dns.queries.slice(before).map((query) => query.name.toLowerCase());
+      expect(new Set(asked)).toEqual(new Set([real]));
+    } finally {
+      stop();
+      handle.close();
+    }
+  }, 30_000);
 
   it('a remembered name that times out is kept (could not ask is not "stopped answering")', async () => {
     const fqdn = 'steady.ns.svc.cluster.local';

@@ -3,12 +3,14 @@
  * pure logic over many simulated clients (one seed each), and the option's
  * validation. Large answers from a real server: test/dnsmasq.large.test.ts.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ResolvedAddress, Resolution } from '../src/dns/types.js';
+import { describe, expect, it } from 'vitest';
+import type { ResolvedAddress } from '../src/dns/types.js';
 import { channelOptions } from '../src/grpc/channel-options.js';
+import { watch } from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
-import { MAX_ADDRESSES_OPTION_LIMIT, PROCESS_SEED, limitAddresses, pickSubset, score } from '../src/subset.js';
-import { setTraceSink } from '../src/trace.js';
+import { MAX_ADDRESSES_OPTION_LIMIT, PROCESS_SEED, pickSubset, score } from '../src/subset.js';
+import { ScriptedDnsServer } from '../harness/resolver-helpers.js';
+import { waitUntil } from '../harness/wait.js';
 
 /** `n` pod addresses 10.x.y.z. */
 function pods(n: number, from = 0): ResolvedAddress[] {
@@ -138,27 +140,45 @@ describe('pickSubset: rendezvous hashing with a per-client seed', () => {
   });
 });
 
-describe('limitAddresses: the resolution a capped watcher sees', () => {
-  afterEach(() => setTraceSink(null));
-  const resolution = (addresses: ResolvedAddress[]): Resolution => ({ name: 'big.ns.svc.cluster.local', addresses, source: 'dns', failedFamilies: [] });
-
-  it('without a cap or within it: the resolution itself, nothing traced', () => {
-    const traces: string[] = [];
-    setTraceSink((line) => traces.push(line));
-    const small = resolution(pods(5));
-    expect(limitAddresses(small, undefined)).toBe(small);
-    expect(limitAddresses(small, 5)).toBe(small);
-    expect(traces).toEqual([]);
-  });
-
-  it('over the cap: the subset, how many were available, and a trace line', () => {
-    const traces: string[] = [];
-    setTraceSink((line) => traces.push(line));
-    const limited = limitAddresses(resolution(pods(3_000)), 50, 42);
-    expect(limited.addresses).toHaveLength(50);
-    expect(limited.addressesAvailable).toBe(3_000);
-    expect(names(limited.addresses)).toEqual(names(pickSubset(pods(3_000), 50, 42)));
-    expect(traces).toEqual(["big.ns.svc.cluster.local: answer holds 3000 addresses; using this process's stable random subset of 50 (maxAddresses)"]);
+describe('maxAddresses 2 through watch(), family 0, while AAAA fails and recovers (issue 20, case 5)', () => {
+  it('never delivers more than 2 addresses, and delivers nothing new when AAAA fails or comes back', async () => {
+    let aaaa: 'answer' | 'SERVFAIL' = 'answer';
+    const server = await ScriptedDnsServer.start((query) => {
+      if (query.type === 'A') return { answers: ['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((data) => ({ type: 'A', name: query.name, ttl: 30, data })) };
+      if (aaaa === 'SERVFAIL') return { rcode: 2 };
+      return { answers: ['fd00::1', 'fd00::2'].map((data) => ({ type: 'AAAA', name: query.name, ttl: 30, data })) };
+    });
+    const handle = watch('capped.subset.test.', {
+      nameservers: [`${server.host}:${server.port}`],
+      hostsPath: false,
+      family: 0,
+      maxAddresses: 2,
+      refreshInterval: 100,
+      minInterval: 0,
+      jitter: 0,
+    });
+    const updates: string[][] = [];
+    handle.on('update', (update) => updates.push(update.addresses));
+    handle.on('error', () => {});
+    const polls = async (n: number) => {
+      const target = (handle.stats()?.queries ?? 0) + n;
+      await waitUntil(() => (handle.stats()?.queries ?? 0) >= target, `${n} more polls`, 10_000);
+    };
+    try {
+      await polls(2);
+      aaaa = 'SERVFAIL';
+      await polls(3);
+      expect(handle.stats()?.failures).toBe(0); // half answers: A answered
+      aaaa = 'answer';
+      await polls(3);
+      const all = [...['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((address) => ({ address })), ...['fd00::1', 'fd00::2'].map((address) => ({ address }))];
+      expect(updates).toEqual([names(pickSubset(all, 2))]);
+      expect(handle.stats()?.addresses).toEqual(names(pickSubset(all, 2)));
+      expect(handle.stats()?.addressesAvailable).toBe(5);
+    } finally {
+      handle.close();
+      await server.close();
+    }
   });
 });
 

@@ -1,8 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DnsError } from '../src/dns/errors.js';
-import type { Resolution } from '../src/dns/types.js';
+import type { ResolveControl, Resolution } from '../src/dns/types.js';
 import { DEFAULTS } from '../src/options.js';
-import { CACHE_EXPIRY_MARGIN_MS, cacheStalenessBound, cacheWaitLimit } from '../src/schedule.js';
+import {
+  BEHIND_MS,
+  CACHE_EXPIRY_MARGIN_MS,
+  DEADLINE_MARGIN_MS,
+  DEADLINE_PATIENCE,
+  RECHECK_EVERY_POLLS,
+  cacheStalenessBound,
+  cacheWaitLimit,
+  RECHECK_MAX_MS,
+  pollDeadline,
+} from '../src/schedule.js';
 import { PollTimers, pollTimers, type PollEntry } from '../src/poll-timers.js';
 import { Watcher, type Delivery, type WatcherOptions } from '../src/watcher.js';
 
@@ -570,6 +580,263 @@ describe('Watcher behind a cache', () => {
     await vi.advanceTimersByTimeAsync(10_000);
     expect(dns.calls).toEqual([0, 5_000, 10_000]);
     expect(watcher.stats()).toMatchObject({ cache: 'none', cacheTtl: undefined, stalenessBoundMs: undefined });
+    watcher.stop();
+  });
+});
+
+describe('Watcher: the name glibc would pick now (search-list candidates)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /**
+   * A search list of three candidates: `answering(poll)` says which ones have
+   * addresses at each poll; the resolver walks as StubResolver does (the
+   * known one asked first, the earlier ones too when the watcher asks for a
+   * recheck). Records every poll's known name and whether it rechecked.
+   */
+  function searchListDns(answering: (poll: number) => ReadonlySet<number>) {
+    const polls: Array<{ at: number; known: string | undefined; recheck: boolean }> = [];
+    const candidates = ['svc.a.test', 'svc.b.test', 'svc.c.test'];
+    const resolve = vi.fn(async (_name: string, _family: 0 | 4 | 6, known?: string, control?: ResolveControl): Promise<Resolution> => {
+      const has = answering(polls.length);
+      polls.push({ at: Date.now(), known, recheck: control?.recheckEarlier ?? false });
+      const knownIndex = known === undefined ? -1 : candidates.indexOf(known);
+      const earlierFirst = knownIndex >= 0 && control?.recheckEarlier ? candidates.findIndex((_, i) => i < knownIndex && has.has(i)) : -1;
+      const index = earlierFirst >= 0 ? earlierFirst : knownIndex >= 0 && has.has(knownIndex) ? knownIndex : candidates.findIndex((_, i) => has.has(i));
+      if (index < 0) throw new DnsError('NXDOMAIN', 'svc', 'none');
+      return { name: candidates[index]!, addresses: [{ address: `10.0.0.${index + 1}`, family: 4, ttl: 30 }], source: 'dns', failedFamilies: [], searchIndex: index };
+    });
+    return { resolve, polls };
+  }
+
+  it(`after a later candidate takes over, the earlier ones are asked again every ${RECHECK_EVERY_POLLS}th poll until the first answers again`, async () => {
+    // The first candidate answers, says NXDOMAIN at poll 1 (svc.b.test is not there yet), and answers again from poll 12 on.
+    const dns = searchListDns((poll) => (poll === 0 || poll >= 12 ? new Set([0, 1, 2]) : poll === 1 ? new Set([2]) : new Set([1, 2])));
+    const watcher = new Watcher('svc', options({ refreshInterval: 1_000 }), dns.resolve);
+    const { deliveries, deliver } = collect();
+    watcher.subscribe(deliver);
+    await vi.advanceTimersByTimeAsync(20_000);
+    const period = RECHECK_EVERY_POLLS * 1_000;
+    // Poll 1 walked on to svc.c.test: a takeover at 1 s; rechecks at 6 s, 11 s, 16 s.
+    expect(dns.polls.filter((poll) => poll.recheck).map((poll) => poll.at)).toEqual([1_000 + period, 1_000 + 2 * period, 1_000 + 3 * period]);
+    expect(dns.polls.map((poll) => poll.known)).toEqual([
+      undefined,
+      'svc.a.test',
+      ...Array<string>(5).fill('svc.c.test'), // 2 s … 6 s; the recheck at 6 s finds svc.b.test, earlier but not the first
+      ...Array<string>(5).fill('svc.b.test'), // 7 s … 11 s; the recheck at 11 s finds nothing earlier yet (poll 11 < 12)
+      ...Array<string>(5).fill('svc.b.test'), // 12 s … 16 s; the recheck at 16 s finds svc.a.test again
+      ...Array<string>(4).fill('svc.a.test'), // no more rechecks
+    ]);
+    expect(watcher.stats().polledName).toBe('svc.a.test.');
+    expect(deliveries.map((delivery) => delivery.kind === 'update' && delivery.addresses.map((entry) => entry.address))).toEqual([
+      ['10.0.0.1'],
+      ['10.0.0.3'],
+      ['10.0.0.2'],
+      ['10.0.0.1'],
+    ]);
+    watcher.stop();
+  });
+
+  it(`with a long interval, a recheck comes ${RECHECK_MAX_MS / 1_000} s after the last at the latest`, async () => {
+    const dns = searchListDns((poll) => (poll === 0 ? new Set([0, 1, 2]) : poll === 1 ? new Set([2]) : new Set([1, 2])));
+    const watcher = new Watcher('svc', options({ refreshInterval: 10_000, minInterval: 1_000 }), dns.resolve);
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(75_000);
+    // Taken over at 10 s; rechecks at the first polls 30 s after it and after each recheck (not every 5th: 50 s).
+    expect(dns.polls.filter((poll) => poll.recheck).map((poll) => poll.at)).toEqual([40_000, 70_000]);
+    watcher.stop();
+  });
+
+  it('a first walk that finds a later candidate is what glibc picks: no rechecks', async () => {
+    const dns = searchListDns(() => new Set([2]));
+    const watcher = new Watcher('svc', options({ refreshInterval: 1_000 }), dns.resolve);
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(dns.polls.some((poll) => poll.recheck)).toBe(false);
+    watcher.stop();
+  });
+});
+
+describe('Watcher: a poll never holds the watcher longer than its deadline', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /**
+   * A resolver whose `hangAt` polls get no reply: they settle only when the
+   * watcher gives them up, as a query to a server that lost the datagram
+   * would while its try's timeout runs (rejecting with the signal's reason,
+   * as DnsClient does). Every other poll answers `addresses(poll)`.
+   */
+  function hangingDns(hangAt: ReadonlySet<number>, addresses: (poll: number) => string[], firstTryTimeoutMs: number) {
+    const polls: number[] = [];
+    const resolve = Object.assign(
+      vi.fn((name: string, _family: 0 | 4 | 6, _known?: string, control?: ResolveControl): Promise<Resolution> => {
+        const poll = polls.push(Date.now()) - 1;
+        const answer: Resolution = { name, addresses: addresses(poll).map((address) => ({ address, family: 4, ttl: 30 })), source: 'dns', failedFamilies: [] };
+        if (!hangAt.has(poll)) return Promise.resolve(answer);
+        return new Promise<Resolution>((_, reject) =>
+          control!.signal!.addEventListener('abort', () => {
+            const reason = control!.signal!.reason;
+            reject(reason instanceof Error ? reason : new Error(String(reason)));
+          }),
+        );
+      }),
+      { firstTryTimeoutMs: () => firstTryTimeoutMs },
+    );
+    return { resolve, polls };
+  }
+
+  it('refreshInterval 1000, jitter 0.2, a fast server (first try 250 ms): the poll that lost its reply is given up at 1200 ms and the next one starts then', async () => {
+    const dns = hangingDns(new Set([1]), (poll) => (poll === 0 ? ['10.0.0.1'] : ['10.0.0.2']), 250);
+    const watcher = new Watcher('svc', options({ refreshInterval: 1_000, jitter: 0.2 }), dns.resolve, undefined, { random: () => 0.5 });
+    const { deliveries, deliver } = collect();
+    watcher.subscribe(deliver);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(watcher.stats().querying).toBe(true);
+    expect(watcher.stats().nextPollAt).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1_202);
+    // Due at 1000 + max(1000 × 1.2, 250 + 250), decided after one turn (the sockets read first: Node's shortest
+    // timer, 1 ms), and asked again at once.
+    expect(dns.polls).toEqual([0, 1_000, 2_202]);
+    expect(watcher.stats()).toMatchObject({ failures: 1, consecutiveFailures: 0, addresses: ['10.0.0.2'] });
+    expect(deliveries.map((delivery) => delivery.kind === 'update' && delivery.addresses.map((entry) => entry.address))).toEqual([['10.0.0.1'], ['10.0.0.2']]);
+    // Nothing was told about the poll given up: the last good set stood.
+    expect(deliveries).toHaveLength(2);
+    watcher.stop();
+  });
+
+  it('a server slower than the interval (first try 5 s) is still heard: the deadline is its first try’s timeout + 250 ms', async () => {
+    const dns = hangingDns(new Set([1]), () => ['10.0.0.1'], 5_000);
+    const watcher = new Watcher('svc', options({ refreshInterval: 1_000, jitter: 0.2 }), dns.resolve, undefined, { random: () => 0.5 });
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(1_000 + 5_249);
+    expect(dns.polls).toEqual([0, 1_000]);
+    await vi.advanceTimersByTimeAsync(3);
+    expect(dns.polls).toEqual([0, 1_000, 6_252]);
+    expect(pollDeadline({ refreshInterval: 1_000, jitter: 0.2 }, 5_000)).toBe(5_000 + DEADLINE_MARGIN_MS);
+    watcher.stop();
+  });
+
+  it('a process behind its timers (the deadline ran late) pushes the deadline back, up to DEADLINE_PATIENCE deadlines', async () => {
+    const dns = hangingDns(new Set([1]), () => ['10.0.0.1'], 250);
+    // The watcher's clock, `behind` ms ahead of when its timers run: an event loop held up.
+    let behind = 0;
+    const clock = { now: () => performance.now() + behind, setTimeout: (callback: () => void, ms: number) => setTimeout(callback, ms), clearTimeout: (timer: unknown) => clearTimeout(timer as NodeJS.Timeout) };
+    const timers = new PollTimers(clock);
+    const watcher = new Watcher('svc', options({ refreshInterval: 1_000, jitter: 0.2 }), dns.resolve, undefined, { random: () => 0.5, timers });
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(1_000);
+    behind = BEHIND_MS + 1;
+    await vi.advanceTimersByTimeAsync(1_200 + 2);
+    // Its deadline ran BEHIND_MS + 1 late: pushed back by one deadline, not given up.
+    expect(dns.polls).toEqual([0, 1_000]);
+    expect(watcher.stats().querying).toBe(true);
+    // On time from then on: given up at the next deadline.
+    await vi.advanceTimersByTimeAsync(1_200 + 2);
+    expect(dns.polls).toHaveLength(3);
+    expect(watcher.stats().consecutiveFailures).toBe(0);
+    expect(watcher.stats().failures).toBe(1);
+    expect(DEADLINE_PATIENCE * 1_200).toBeGreaterThan(2 * 1_200);
+    watcher.stop();
+  });
+
+  it('polls given up in a row double the next deadline: a server that slowed down past the interval is heard by the fourth poll', async () => {
+    // Replies now take 3 s; the client's first try timeout still says 250 ms (the latency measured before the slowdown).
+    const polls: number[] = [];
+    const resolve = Object.assign(
+      vi.fn((name: string, _family: 0 | 4 | 6, _known?: string, control?: ResolveControl): Promise<Resolution> => {
+        polls.push(Date.now());
+        const answer: Resolution = { name, addresses: [{ address: '10.0.0.1', family: 4, ttl: 30 }], source: 'dns', failedFamilies: [] };
+        if (polls.length === 1) return Promise.resolve(answer);
+        return new Promise<Resolution>((resolve, reject) => {
+          const timer = setTimeout(() => resolve(answer), 3_000);
+          control!.signal!.addEventListener('abort', () => {
+            clearTimeout(timer);
+            reject(new DnsError('TIMEOUT', name, 'given up'));
+          });
+        });
+      }),
+      { firstTryTimeoutMs: () => 250 },
+    );
+    const watcher = new Watcher('svc', options({ refreshInterval: 1_000, jitter: 0.2 }), resolve, undefined, { random: () => 0.5 });
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(1_000 + 1_202 + 2_402 + 3_000);
+    // Deadlines 1200, 2400, then 4800: the third slow poll is answered after 3 s.
+    expect(polls).toEqual([0, 1_000, 2_202, 4_604]);
+    expect(watcher.stats()).toMatchObject({ failures: 2, consecutiveFailures: 0, querying: false });
+    expect([0, 1, 2, 3, 4].map((n) => pollDeadline({ refreshInterval: 1_000, jitter: 0.2 }, 250, n))).toEqual([1_200, 2_400, 4_800, 9_600, 9_600]);
+    watcher.stop();
+  });
+
+  it('stop() gives a poll in flight up at once', async () => {
+    const dns = hangingDns(new Set([0]), () => ['10.0.0.1'], 5_000);
+    const watcher = new Watcher('svc', options(), dns.resolve);
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(0);
+    const signal = watcher.signal!;
+    expect(signal.aborted).toBe(false);
+    watcher.stop();
+    expect(signal.aborted).toBe(true);
+    expect((signal.reason as DnsError).code).toBe('CLOSED');
+  });
+
+  it('family 0: a changed A set is delivered while AAAA is still asked, with the last good AAAA; the poll then settles as a half answer', async () => {
+    let poll = 0;
+    const resolve = Object.assign(
+      vi.fn(async (name: string, _family: 0 | 4 | 6, _known?: string, control?: ResolveControl): Promise<Resolution> => {
+        const a = [{ address: poll === 0 ? '10.0.0.1' : '10.0.0.2', family: 4 as const, ttl: 30 }];
+        const aaaa = [{ address: 'fd00::1', family: 6 as const, ttl: 30 }];
+        if (poll++ === 0) return { name, addresses: [...a, ...aaaa], source: 'dns', failedFamilies: [] };
+        // The A reply comes at once; the AAAA one was lost and its retry is slow.
+        control!.familyAnswered!(name, 4, a);
+        await new Promise<void>((resolve) => control!.signal!.addEventListener('abort', resolve));
+        return { name, addresses: a, source: 'dns', failedFamilies: [{ family: 6, error: control!.signal!.reason as DnsError }] };
+      }),
+      { firstTryTimeoutMs: () => 250 },
+    );
+    const watcher = new Watcher('svc', options({ family: 0, refreshInterval: 1_000, jitter: 0.2 }), resolve, undefined, { random: () => 0.5 });
+    const { deliveries, deliver } = collect();
+    watcher.subscribe(deliver);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(deliveries).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    // At once, not at the deadline: the new A with the last good AAAA.
+    expect(deliveries).toHaveLength(2);
+    expect(deliveries[1]).toMatchObject({ kind: 'update', added: ['10.0.0.2'], removed: ['10.0.0.1'] });
+    expect(watcher.stats()).toMatchObject({ querying: true, addresses: ['10.0.0.2', 'fd00::1'] });
+    await vi.advanceTimersByTimeAsync(1_200);
+    // The poll settled at its deadline as a half answer: nothing more to tell, AAAA's last good kept.
+    expect(deliveries).toHaveLength(2);
+    expect(watcher.stats()).toMatchObject({ failures: 0, addresses: ['10.0.0.2', 'fd00::1'] });
+    watcher.stop();
+  });
+
+  it('family 0: when the other family answers in the same turn, one update carries both', async () => {
+    let poll = 0;
+    const resolve = vi.fn(async (name: string, _family: 0 | 4 | 6, _known?: string, control?: ResolveControl): Promise<Resolution> => {
+      const a = [{ address: `10.0.0.${poll + 1}`, family: 4 as const, ttl: 30 }];
+      const aaaa = [{ address: `fd00::${poll + 1}`, family: 6 as const, ttl: 30 }];
+      poll++;
+      control?.familyAnswered?.(name, 4, a);
+      control?.familyAnswered?.(name, 6, aaaa);
+      return { name, addresses: [...a, ...aaaa], source: 'dns', failedFamilies: [] };
+    });
+    const watcher = new Watcher('svc', options({ family: 0 }), resolve);
+    const { deliveries, deliver } = collect();
+    watcher.subscribe(deliver);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(deliveries.map((delivery) => delivery.kind === 'update' && delivery.addresses.map((entry) => entry.address))).toEqual([
+      ['10.0.0.1', 'fd00::1'],
+      ['10.0.0.2', 'fd00::2'],
+    ]);
     watcher.stop();
   });
 });

@@ -11,7 +11,7 @@ import { nextServer, probeTarget } from './server-health.js';
 import { tryTimeoutMs } from './server-metrics.js';
 import { askOverTcp } from './tcp-exchange.js';
 import { systemTimers, type Timers } from './timers.js';
-import type { Nameserver } from './types.js';
+import type { AbortSignalLike, Nameserver } from './types.js';
 import { UdpLane } from './udp-lane.js';
 import { OVERSIZED, UdpTries } from './udp-tries.js';
 import { encodeQuery, questionEnd, type ReplyPacket } from './wire.js';
@@ -64,7 +64,7 @@ export interface QueryOptions {
    * `signal.reason` when that is a {@link DnsError}, else with a `TIMEOUT`
    * DnsError saying the query was given up.
    */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike | undefined;
 }
 
 export interface DnsClientOptions {
@@ -317,6 +317,25 @@ export class DnsClient {
     return [...this.states.values()].map((state) => state.status(now));
   }
 
+  /** The first try's timeout to `servers` now, ms: the longest among the healthiest (a watcher's deadline is never shorter). */
+  firstTryTimeoutMs(servers: readonly Nameserver[]): number {
+    const now = this.timers.now();
+    let fewestFailures = Infinity;
+    let longest = 0;
+    for (const server of servers) {
+      const state = this.stateByServer.get(server);
+      const failures = state ? state.health.failures : 0;
+      const timeout = state ? state.baseTimeoutMs(now) : this.timeoutMs;
+      if (failures < fewestFailures) {
+        fewestFailures = failures;
+        longest = timeout;
+      } else if (failures === fewestFailures) {
+        longest = Math.max(longest, timeout);
+      }
+    }
+    return servers.length === 0 ? this.timeoutMs : longest;
+  }
+
   /** Query ids held now. */
   get idsInUse(): number {
     return this.ids.inUse;
@@ -520,7 +539,7 @@ function usable(rcode: number): boolean {
 }
 
 /** The error an aborted query rejects with: the signal's reason when it is a DnsError, else a TIMEOUT saying so. */
-function givenUp(signal: AbortSignal, name: string, type: QueryType): DnsError {
+function givenUp(signal: AbortSignalLike, name: string, type: QueryType): DnsError {
   const reason: unknown = signal.reason;
   if (reason instanceof DnsError) return reason;
   const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted';

@@ -1,3 +1,5 @@
+import type { AbortSignalLike } from './types.js';
+
 /**
  * One `DnsClient.query()` call while it runs: its outcome, settled once, and
  * what it holds meanwhile — the try in progress or its place in line, and the
@@ -20,8 +22,8 @@ export class QueryRun<Reply> {
     readonly name: string,
     readonly type: 'A' | 'AAAA',
     /** Gives the query up when it aborts, rejecting with what `givenUp` makes of its reason. */
-    private readonly signal?: AbortSignal,
-    givenUp?: (signal: AbortSignal) => Error,
+    private readonly signal?: AbortSignalLike,
+    givenUp?: (signal: AbortSignalLike) => Error,
   ) {
     this.outcome = new Promise<Reply>((resolve, reject) => {
       this.resolve = resolve;

@@ -62,6 +62,47 @@ export interface Resolution {
    * other answered. The caller decides whether to trust a half answer.
    */
   failedFamilies: Array<{ family: 4 | 6; error: DnsError }>;
-  /** Addresses the answer held when `maxAddresses` kept fewer of them (src/subset.ts). */
-  addressesAvailable?: number;
+  /**
+   * Where `name` stands among the search-list candidates, in the order a
+   * fresh walk asks them (0: asked first). Set for DNS answers only.
+   */
+  searchIndex?: number;
+}
+
+/**
+ * What a query watches to be given up: an `AbortSignal`, or any object with
+ * these members (a watcher's `PollDeadline`, re-armed for every poll, since
+ * an AbortSignal is costly to make and to keep). Every listener is called
+ * once, when it aborts.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/**
+ * What a poll hands `StubResolver.resolve` (lookup.ts) beside the name. A watcher
+ * passes itself: one object per watcher, nothing allocated per poll.
+ */
+export interface ResolveControl {
+  /**
+   * Aborting gives the resolution up: queries in flight settle at once, no
+   * further candidate is asked, and it rejects with the signal's reason
+   * (a DnsError).
+   */
+  readonly signal?: AbortSignalLike | undefined;
+  /**
+   * Also ask the candidates before `known`, in the walk's order (after a
+   * later candidate took over): the first of them with addresses answers, as
+   * it would for a fresh lookup.
+   */
+  readonly recheckEarlier?: boolean;
+  /**
+   * Family 0: one family's addresses for the candidate `name`, as soon as
+   * they are in, whether or not the other family is still being asked — so
+   * a changed set is not held back by the other family's retries.
+   */
+  familyAnswered?(name: string, family: 4 | 6, addresses: readonly ResolvedAddress[]): void;
 }
