@@ -27,7 +27,7 @@ import {
 import { DnsError } from '../src/dns/errors.js';
 import { GROUP_SHARE } from '../src/dns/query-gate.js';
 import type { Nameserver } from '../src/dns/types.js';
-import { observe, report, type WatchEvent } from '../src/observe.js';
+import { observe, report, type WatchEvent } from '../src/watch/observe.js';
 import { frameMessage } from '../src/dns/tcp-frames.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { labelLadderMessage } from '../harness/hostile-messages.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { UNKNOWN, addressKey, diff, nextBelief, signature, whatToTell, type Belief, type Outcome } from '../src/contract.js';
+import { UNKNOWN, addressKey, diff, nextBelief, signature, whatToTell, type Belief, type Outcome } from '../src/watch/contract.js';
 import { DnsError } from '../src/dns/errors.js';
 import type { ResolvedAddress } from '../src/dns/types.js';
-import { pickSubset } from '../src/subset.js';
+import { pickSubset } from '../src/watch/subset.js';
 
 const v4 = (address: string, ttl = 30): ResolvedAddress => ({ address, family: 4, ttl });
 const v6 = (address: string, ttl = 30): ResolvedAddress => ({ address, family: 6, ttl });

@@ -23,9 +23,9 @@ import {
   lastHostsScan,
   parseHosts,
 } from '../src/dns/hosts.js';
-import { StubResolver } from '../src/dns/lookup.js';
+import { StubResolver } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
-import { setTraceSink } from '../src/trace.js';
+import { setTraceSink } from '../src/watch/trace.js';
 import { seededRandom } from '../harness/seeded-random.js';
 
 let dir: string;

@@ -22,12 +22,12 @@ import {
 } from '../src/dns/client.js';
 import type { Timers } from '../src/dns/timers.js';
 import { hasPointerLadder } from '../src/dns/wire.js';
-import { MAX_CNAME_DEPTH, StubResolver } from '../src/dns/lookup.js';
+import { MAX_CNAME_DEPTH, StubResolver } from '../src/dns/stub-resolver.js';
 import type { Nameserver } from '../src/dns/types.js';
 import { ListenerAdapter, MAX_ADDRESSES_TO_GRPC, type HostPort } from '../src/grpc/listener.js';
 import type { GrpcModuleLike } from '../src/grpc/types.js';
 import { MAX_HOST_NAME_LENGTH, MAX_LABEL_LENGTH, TargetError, parseTarget } from '../src/target.js';
-import { setTraceSink } from '../src/trace.js';
+import { setTraceSink } from '../src/watch/trace.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { opaqueRecord, pointerLadder } from '../harness/hostile-messages.js';
 import { recordingTimers } from '../harness/recording-timers.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UDP_PORT_MAX_QUERIES } from '../src/dns/client.js';
 import { DnsError } from '../src/dns/errors.js';
-import { MAX_CNAME_DEPTH, StubResolver, type StubResolverOptions } from '../src/dns/lookup.js';
+import { MAX_CNAME_DEPTH, StubResolver, type StubResolverOptions } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import type { Family, Nameserver, Resolution } from '../src/dns/types.js';
 import { DnsTestServer, type DnsTestServerOptions } from '../harness/dns-server.js';

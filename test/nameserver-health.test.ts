@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DnsClient, MAX_UDP_SOCKETS_PER_NAMESERVER, UDP_PORT_MAX_AGE_MS, type AttemptEvent, type DnsClientOptions } from '../src/dns/client.js';
-import { StubResolver } from '../src/dns/lookup.js';
+import { StubResolver } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import { PROBE_CHANCE, PROBE_DELAY_MS } from '../src/dns/server-health.js';
 import type { Nameserver } from '../src/dns/types.js';

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { MAX_ATTEMPTS, formatNameserver, parseNameserver } from '../dns/resolv-conf.js';
 import type { Family, Nameserver } from '../dns/types.js';
-import { resolveOptions } from '../options.js';
+import { resolveOptions } from '../watch/options.js';
 import { TargetError, parseWrittenTarget } from '../target.js';
 
 export const COMMAND = 'grpc-dns-watch';

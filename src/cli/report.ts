@@ -7,9 +7,9 @@
 import type { DnsError } from '../dns/errors.js';
 import { canonicalName, trimDot } from '../dns/names.js';
 import type { Family, Nameserver, ResolvedAddress } from '../dns/types.js';
-import type { WatchEvent } from '../observe.js';
-import type { WatchUpdate } from '../dns-watch.js';
-import { minTtl, type WatcherStats } from '../watcher.js';
+import type { WatchEvent } from '../watch/observe.js';
+import type { WatchUpdate } from '../watch-handle.js';
+import { minTtl, type WatcherStats } from '../watch/watcher.js';
 import { formatNameserver } from '../dns/resolv-conf.js';
 import type { CliConfig } from './args.js';
 import {

@@ -51,7 +51,7 @@ export interface ResolvConf {
 export interface Resolution {
   /**
    * The fully qualified name that answered, after search-list expansion (no
-   * trailing dot). Passed back to `StubResolver.resolve` (src/dns/lookup.ts)
+   * trailing dot). Passed back to `StubResolver.resolve` (src/dns/stub-resolver.ts)
    * as `known`, it is polled directly.
    */
   name: string;
@@ -83,7 +83,7 @@ export interface AbortSignalLike {
 }
 
 /**
- * What a poll hands `StubResolver.resolve` (lookup.ts) beside the name. A watcher
+ * What a poll hands `StubResolver.resolve` (stub-resolver.ts) beside the name. A watcher
  * passes itself: one object per watcher, nothing allocated per poll.
  */
 export interface ResolveControl {

@@ -1,9 +1,9 @@
 import { messageBesideCode } from '../dns/errors.js';
-import type { ResolvedOptions } from '../options.js';
-import { registry } from '../registry.js';
+import type { ResolvedOptions } from '../watch/options.js';
+import { registry } from '../watch/registry.js';
 import { TargetError, formatTarget, parseTarget, type ParsedTarget } from '../target.js';
-import { trace } from '../trace.js';
-import type { Delivery, Subscription } from '../watcher.js';
+import { trace } from '../watch/trace.js';
+import type { Delivery, Subscription } from '../watch/watcher.js';
 import { channelOptions } from './channel-options.js';
 import { ListenerAdapter } from './listener.js';
 import { claimBind } from './server-bind.js';

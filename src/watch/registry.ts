@@ -1,5 +1,5 @@
-import { StubResolver } from './dns/lookup.js';
-import type { Family, ResolveControl } from './dns/types.js';
+import { StubResolver } from '../dns/stub-resolver.js';
+import type { Family, ResolveControl } from '../dns/types.js';
 import type { ResolvedOptions } from './options.js';
 import { STARTUP_BURST, StartupPacer } from './pacer.js';
 import { pollTimers, type PollTimers } from './poll-timers.js';

@@ -7,8 +7,8 @@ import { isAddressOf, mayBeIpLiteral } from './ip-text.js';
 import { hostNameProblem, isHostName, sameName, trimDot } from './names.js';
 import { DEFAULT_TIMEOUT_MS, readResolvConf, searchCandidates } from './resolv-conf.js';
 import type { Timers } from './timers.js';
-import { report } from '../observe.js';
-import { trace } from '../trace.js';
+import { report } from '../watch/observe.js';
+import { trace } from '../watch/trace.js';
 import type { Family, Nameserver, ResolvConf, ResolveControl, ResolvedAddress, Resolution } from './types.js';
 
 /**
@@ -470,7 +470,7 @@ function addressRecords(answers: readonly dnsPacket.Answer[], name: string, type
   }
   // Every address: the answer is bounded by one message (MAX_ANSWER_RECORDS in
   // client.ts), and a cap here would leave the same pods unused by every
-  // client of a fleet. Fewer per client is `maxAddresses` (src/subset.ts).
+  // client of a fleet. Fewer per client is `maxAddresses` (src/watch/subset.ts).
   return [...byAddress.values()];
 }
 

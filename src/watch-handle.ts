@@ -4,11 +4,11 @@ import { DnsError } from './dns/errors.js';
 import { hostNameProblem } from './dns/names.js';
 import { formatNameserver } from './dns/resolv-conf.js';
 import type { ResolvedAddress } from './dns/types.js';
-import { describe, resolveOptions, type WatchOptions } from './options.js';
+import { describe, resolveOptions, type WatchOptions } from './watch/options.js';
 import { TargetError, parseWrittenTarget } from './target.js';
-import { registry } from './registry.js';
-import type { Delivery, Subscription, WatcherStats } from './watcher.js';
-import { minTtl } from './watcher.js';
+import { registry } from './watch/registry.js';
+import type { Delivery, Subscription, WatcherStats } from './watch/watcher.js';
+import { minTtl } from './watch/watcher.js';
 
 /** One change of a watched name's address set. */
 export interface WatchUpdate {

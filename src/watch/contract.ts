@@ -18,8 +18,8 @@
  * good addresses included: this process's stable subset of it (subset.ts),
  * so a family that fails and recovers changes nothing that is delivered.
  */
-import type { DnsError } from './dns/errors.js';
-import type { ResolvedAddress, Resolution } from './dns/types.js';
+import type { DnsError } from '../dns/errors.js';
+import type { ResolvedAddress, Resolution } from '../dns/types.js';
 import { pickSubset } from './subset.js';
 
 export type Belief =

@@ -1,4 +1,4 @@
-import { systemTimers, type TimerHandle, type Timers } from './dns/timers.js';
+import { systemTimers, type TimerHandle, type Timers } from '../dns/timers.js';
 
 /**
  * Start-up pacing for the first polls of many names sharing one set of DNS

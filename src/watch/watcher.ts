@@ -1,5 +1,5 @@
-import { DnsError, type DnsErrorCode } from './dns/errors.js';
-import type { Family, ResolveControl, ResolvedAddress, Resolution } from './dns/types.js';
+import { DnsError, type DnsErrorCode } from '../dns/errors.js';
+import type { Family, ResolveControl, ResolvedAddress, Resolution } from '../dns/types.js';
 import { PollDeadline } from './poll-deadline.js';
 import { UNKNOWN, diff, nextBelief, signature, whatToTell, type Belief, type Outcome, type Told } from './contract.js';
 import { cachedCopyExpiry, NO_CACHE_VIEW, observeTtl, probeDue, type CacheView } from './cache-detect.js';
@@ -19,7 +19,7 @@ import {
 } from './schedule.js';
 import type { PacedStart, PacerMember } from './pacer.js';
 import { pollTimers, type PollEntry, type PollTimers } from './poll-timers.js';
-import { wallClockDate } from './dns/timers.js';
+import { wallClockDate } from '../dns/timers.js';
 import { observed, report } from './observe.js';
 import { trace, tracing } from './trace.js';
 

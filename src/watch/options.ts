@@ -1,6 +1,6 @@
-import { MAX_ATTEMPTS, parseNameserver } from './dns/resolv-conf.js';
-import { MAX_TIMER_MS } from './dns/timers.js';
-import type { Family, Nameserver } from './dns/types.js';
+import { MAX_ATTEMPTS, parseNameserver } from '../dns/resolv-conf.js';
+import { MAX_TIMER_MS } from '../dns/timers.js';
+import type { Family, Nameserver } from '../dns/types.js';
 import { MAX_ADDRESSES_OPTION_LIMIT } from './subset.js';
 
 /** Retry schedule after consecutive failures: `initial * multiplier^(n-1)`, capped at `max`. */
