@@ -14,6 +14,7 @@ import { MAX_UDP_SOCKETS_PER_NAMESERVER } from '../src/dns/client.js';
 import { watch, type DnsWatch, type WatchOptions } from '../src/index.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { activeHandleCounts, waitUntil } from '../harness/resolver-helpers.js';
+import { HEAVY } from '../harness/heavy.js';
 import { serverFixture } from '../harness/server-fixture.js';
 
 const { cleanups } = serverFixture('liveness.test');
@@ -36,7 +37,7 @@ function watchAll(names: string[], options: WatchOptions): DnsWatch[] {
   return watches;
 }
 
-describe.runIf(process.env.GRPC_DNS_WATCH_HEAVY === '1')('liveness at full size (test:stress)', () => {
+describe.runIf(HEAVY)('liveness at full size (test:stress)', () => {
   it('a server that answers 10 % of queries at random: of 5,000 names watched with the defaults, 80 % have addresses within 60 s', async () => {
     const { server, options } = await setup();
     const names = Array.from({ length: 5_000 }, (_, i) => `n${i}.lossy.test`);
