@@ -51,7 +51,8 @@ describe('the listener recorder the soak relies on', () => {
   });
 });
 
-describe('soak', () => {
+// The in-process soak and main.ts in its child process side by side: pods on 127.0.3.x, each on a port of its own.
+describe.concurrent('soak', () => {
   it('8 s of pod rotation, DNS faults and channel churn: every invariant holds', { timeout: 120_000 }, async () => {
     const report = await runSoak({
       durationMs: 8_000,
