@@ -32,6 +32,7 @@ import { DnsTestServer } from '../harness/dns-server.js';
 import { opaqueRecord, pointerLadder } from '../harness/hostile-messages.js';
 import { recordingTimers } from '../harness/recording-timers.js';
 import { ScriptedDnsServer, expectDnsError, listenTcpOn, waitForHandlesAtMost } from '../harness/resolver-helpers.js';
+import { escapeRegExp } from '../harness/within.js';
 
 const NAME = 'limits.test';
 
@@ -517,7 +518,3 @@ describe(`target names: ${MAX_HOST_NAME_LENGTH} characters, labels of 1-${MAX_LA
     expect(server.queries).toHaveLength(0);
   });
 });
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}

@@ -18,6 +18,7 @@ import { RECHECK_EVERY_POLLS } from '../src/watch/schedule.js';
 import { setTraceSink } from '../src/watch/trace.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
+import { withTimeout } from '../harness/within.js';
 
 const SEARCH = 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5 timeout:1 attempts:2';
 const POLLS = 5;
@@ -79,14 +80,6 @@ async function pollAndCount(target: string, options: WatchOptions, count: () => 
     svc.close();
     stop();
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 const perPoll = (counts: number[]) => counts.slice(1).map((count, i) => count - counts[i]!);
