@@ -3,7 +3,7 @@
  *
  *   npm run bench                         full run, writes bench/results.json
  *   npm run bench -- --quick              small sizes, two at a time, < 60 s (CI: checks every benchmark runs and reports)
- *   npm run bench -- --only scale         one benchmark (comma-separated list accepted)
+ *   npm run bench -- --only load          one benchmark (comma-separated list accepted)
  *   npm run bench -- --out file.json      write the results elsewhere
  *
  * Each benchmark runs in its own worker process (bench/lib/worker.ts); those
