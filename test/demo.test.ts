@@ -117,7 +117,8 @@ describe('npm run demo --quick', () => {
 });
 
 describe('demo flags', () => {
-  it.each([
+  // Each a child process of its own that exits at once: side by side.
+  it.concurrent.each([
     [['--pods', '0'], '--pods'],
     [['--pods', 'many'], '--pods'],
     [['--interval', '5'], '--interval'],
