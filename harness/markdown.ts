@@ -5,6 +5,22 @@
  * matters (escaped `\|` inside table cells, fences indented in list items),
  * nothing more: the docs are ours, not arbitrary Markdown.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+
+/** The documents a reader meets, relative to the repository: README, changelog, docs/*.md, the examples' READMEs. */
+export function projectDocuments(root: string): string[] {
+  return [
+    'README.md',
+    'CHANGELOG.md',
+    ...readdirSync(path.join(root, 'docs'))
+      .filter((file) => file.endsWith('.md'))
+      .map((file) => `docs/${file}`),
+    ...readdirSync(path.join(root, 'examples'))
+      .map((dir) => `examples/${dir}/README.md`)
+      .filter((file) => existsSync(path.join(root, file))),
+  ];
+}
 
 /** A fenced code block: its language, its code (dedented), the line it starts on, the marker comment before it. */
 export interface FencedBlock {

@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { quickStartSnippet, readReadme, readmeLinkProblems, readmeLinks, repositoryUrl, withQuickStartServers } from '../scripts/readme.js';
 import * as source from '../src/index.js';
+import { projectDocuments } from '../harness/markdown.js';
 
 /**
  * The package as Node resolves it by name, in a second: the built files the
@@ -225,14 +226,7 @@ describe('Node resolves the package by name to the right build', () => {
 });
 
 describe('the docs point at things that exist', () => {
-  const documents = [
-    'README.md',
-    'CHANGELOG.md',
-    ...readdirSync(path.join(ROOT, 'docs')).filter((file) => file.endsWith('.md')).map((file) => `docs/${file}`),
-    ...readdirSync(path.join(ROOT, 'examples'))
-      .map((dir) => `examples/${dir}/README.md`)
-      .filter((file) => existsSync(path.join(ROOT, file))),
-  ];
+  const documents = projectDocuments(ROOT);
   /** Named in the docs without being files of this checkout: written by a run, or grpc-js's own source. */
   const NOT_HERE = new Set(['bench/results.quick.json', 'src/resolver-dns.ts']);
 
