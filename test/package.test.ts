@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { quickStartSnippet, readReadme, readmeLinkProblems, readmeLinks, repositoryUrl, withQuickStartServers } from '../scripts/readme.js';
+import { quickStartAsCommonJs, quickStartSnippet, readReadme, readmeLinkProblems, readmeLinks, repositoryUrl, withQuickStartServers } from '../scripts/readme.js';
 import * as source from '../src/index.js';
 import { projectDocuments } from '../harness/markdown.js';
 
@@ -172,20 +172,32 @@ git clone ${repository}.git
     expect(readme).toContain(`npm install ../grpc-dns-watch/${pkg.name}-${pkg.version}.tgz`);
   });
 
-  it('the quick start, exactly as written, connects to a loopback server found through a loopback DNS server, and ends by itself', async () => {
-    const snippet = quickStartSnippet(readme);
-    expect(snippet).toMatch(/^import \* as grpc from '@grpc\/grpc-js';$/m);
-    expect(snippet).toMatch(/^import \{ register \} from 'grpc-dns-watch';$/m);
+  /** Runs code as Node reads `--input-type`, against the quick start's loopback servers. */
+  async function runQuickStart(code: string, inputType: 'module' | 'commonjs'): Promise<void> {
     const { result: stdout, target, queries } = await withQuickStartServers('readme.package.test', (target) => {
       const env: NodeJS.ProcessEnv = { ...process.env, TARGET: target, GRPC_TRACE: '', GRPC_VERBOSITY: 'ERROR' };
       return new Promise<string>((resolve, reject) =>
-        execFile(process.execPath, ['--input-type', 'module', '--eval', snippet], { cwd: ROOT, env, timeout: 20_000 }, (error, out, err) =>
+        execFile(process.execPath, ['--input-type', inputType, '--eval', code], { cwd: ROOT, env, timeout: 20_000 }, (error, out, err) =>
           error ? reject(new Error(`${error.message}\n${out}\n${err}`)) : resolve(out),
         ),
       );
     });
     expect(stdout.trim()).toBe(`ready: ${target}`);
     expect(queries).toBeGreaterThan(0);
+  }
+
+  it('the quick start, exactly as written, connects to a loopback server found through a loopback DNS server, and ends by itself', async () => {
+    const snippet = quickStartSnippet(readme);
+    expect(snippet).toMatch(/^import \* as grpc from '@grpc\/grpc-js';$/m);
+    expect(snippet).toMatch(/^import \{ register \} from 'grpc-dns-watch';$/m);
+    await runQuickStart(snippet, 'module');
+  });
+
+  it('the quick start as CommonJS, with the require() lines the README gives for its imports, runs the same', async () => {
+    const commonJs = quickStartAsCommonJs(readme);
+    expect(commonJs).not.toMatch(/^import /m);
+    expect(commonJs).toMatch(/^const .* = require\('grpc-dns-watch'\);$/m);
+    await runQuickStart(commonJs, 'commonjs');
   });
 });
 
