@@ -143,3 +143,28 @@ export function namesInCode(text: string, name: string): boolean {
   const word = new RegExp(`(^|[^\\w$])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w$])`);
   return codeSpans(text).some((span) => word.test(span));
 }
+
+/**
+ * The anchors GitHub gives the document's headings: lower case, punctuation
+ * dropped (code backticks and em dashes included), spaces as `-`, and `-1`,
+ * `-2` … for a heading text seen before.
+ */
+export function headingAnchors(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  const seen = new Map<string, number>();
+  let fenced = false;
+  for (const line of markdown.split('\n')) {
+    if (FENCE.test(line)) fenced = !fenced;
+    const heading = fenced ? undefined : /^#{1,6} (.*)$/.exec(line)?.[1];
+    if (heading === undefined) continue;
+    const slug = heading
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N} _-]/gu, '')
+      .replace(/ /g, '-');
+    const count = seen.get(slug) ?? 0;
+    seen.set(slug, count + 1);
+    anchors.add(count === 0 ? slug : `${slug}-${count}`);
+  }
+  return anchors;
+}

@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { quickStartAsCommonJs, quickStartSnippet, readReadme, readmeLinkProblems, readmeLinks, repositoryUrl, withQuickStartServers } from '../scripts/readme.js';
 import * as source from '../src/index.js';
-import { projectDocuments } from '../harness/markdown.js';
+import { headingAnchors, projectDocuments } from '../harness/markdown.js';
 
 /**
  * The package as Node resolves it by name, in a second: the built files the
@@ -251,6 +251,36 @@ describe('the docs point at things that exist', () => {
       .map((url) => path.relative(ROOT, path.resolve(ROOT, path.dirname(document), url)));
     const missing = [...paths, ...relative].filter((file) => !NOT_HERE.has(file) && !existsSync(path.join(ROOT, file)));
     expect(missing).toEqual([]);
+  });
+
+  it('every #anchor of a link into this repository\'s Markdown names a heading there', () => {
+    const repository = `${repositoryUrl(pkg)}/blob/main/`;
+    const anchorsOf = new Map<string, Set<string>>();
+    const anchors = (file: string) => {
+      if (!anchorsOf.has(file)) anchorsOf.set(file, headingAnchors(readFileSync(path.join(ROOT, file), 'utf8')));
+      return anchorsOf.get(file) ?? new Set<string>();
+    };
+    const checked: string[] = [];
+    const broken = documents.flatMap((document) =>
+      readmeLinks(readFileSync(path.join(ROOT, document), 'utf8')).flatMap(({ line, url }) => {
+        const [target = '', anchor] = url.startsWith(repository) ? [url.slice(repository.length).split('#')[0], url.split('#')[1]] : url.split('#');
+        if (anchor === undefined || /^[a-z][a-z0-9+.-]*:/i.test(target)) return [];
+        const file = target === '' ? document : path.relative(ROOT, url.startsWith(repository) ? path.join(ROOT, target) : path.resolve(ROOT, path.dirname(document), target));
+        if (!file.endsWith('.md') || !existsSync(path.join(ROOT, file))) return [];
+        checked.push(url);
+        return anchors(file).has(anchor) ? [] : [`${document}:${line}: ${url}: no heading "#${anchor}" in ${file}`];
+      }),
+    );
+    expect(checked.length).toBeGreaterThan(10);
+    expect(broken).toEqual([]);
+  });
+
+  it('the anchor reader gives GitHub\'s anchors', () => {
+    expect([...headingAnchors('# A `b()` and C\n## 6. Queries, per poll — resolv.conf\n## A `b()` and C\n```\n# not a heading\n```')]).toEqual([
+      'a-b-and-c',
+      '6-queries-per-poll--resolvconf',
+      'a-b-and-c-1',
+    ]);
   });
 
   it('every it.fails test a doc cites for an open bug is still in test/ (fixed bugs are described as fixed)', () => {
