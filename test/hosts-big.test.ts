@@ -25,7 +25,7 @@ import {
 } from '../src/dns/hosts.js';
 import { StubResolver } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
-import { setTraceSink } from '../src/watch/trace.js';
+import { setTraceSink, trace } from '../src/watch/trace.js';
 import { seededRandom } from '../harness/seeded-random.js';
 
 let dir: string;
@@ -136,7 +136,7 @@ describe('a hosts file at the size cap (32 MiB of distinct short names, and more
   it('a resolver traces it as used in part, once — not as "not used"', async () => {
     const lines: string[] = [];
     setTraceSink((text) => lines.push(text));
-    const resolver = new StubResolver({ resolvConf: parseResolvConf(''), hostsPath: path });
+    const resolver = new StubResolver({ resolvConf: parseResolvConf(''), hostsPath: path, trace });
     try {
       for (let i = 0; i < 3; i++) expect((await resolver.resolve(nameOf(7), 4)).source).toBe('hosts');
     } finally {

@@ -27,7 +27,7 @@ import type { Nameserver } from '../src/dns/types.js';
 import { ListenerAdapter, MAX_ADDRESSES_TO_GRPC, type HostPort } from '../src/grpc/listener.js';
 import type { GrpcModuleLike } from '../src/grpc/types.js';
 import { MAX_HOST_NAME_LENGTH, MAX_LABEL_LENGTH, TargetError, parseTarget } from '../src/target.js';
-import { setTraceSink } from '../src/watch/trace.js';
+import { setTraceSink, trace } from '../src/watch/trace.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { opaqueRecord, pointerLadder } from '../harness/hostile-messages.js';
 import { recordingTimers } from '../harness/recording-timers.js';
@@ -59,6 +59,7 @@ function resolverFor(nameservers: Nameserver[], timeoutMs = 2_000): StubResolver
   const resolver = new StubResolver({
     resolvConf: { nameservers, search: [], ndots: 1, timeoutMs, attempts: 1, warnings: [] },
     hostsPath: false,
+    trace,
   });
   cleanups.push(() => resolver.close());
   return resolver;

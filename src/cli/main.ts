@@ -16,9 +16,9 @@ import { StubResolver } from '../dns/stub-resolver.js';
 import { formatNameserver, readResolvConf } from '../dns/resolv-conf.js';
 import { FileReadError, statRegular } from '../dns/text-file.js';
 import type { ResolvConf } from '../dns/types.js';
-import { observe } from '../watch/observe.js';
+import { observe, report } from '../watch/observe.js';
 import { DEFAULTS } from '../watch/options.js';
-import { setTraceSink } from '../watch/trace.js';
+import { setTraceSink, trace } from '../watch/trace.js';
 import { watch, type DnsWatch, type WatchUpdate } from '../watch-handle.js';
 import { COMMAND, HELP_HINT, USAGE, UsageError, parseCommandLine, type CliConfig } from './args.js';
 import { errorMessage } from './output.js';
@@ -132,6 +132,8 @@ async function runOnce(config: CliConfig, io: CliIo, reporter: Reporter, asking:
     env: io.env,
     timeoutMs: config.timeout,
     attempts: config.attempts,
+    onAttempt: report,
+    trace,
   });
   const onAbort = (): void => resolver.close();
   signal?.addEventListener('abort', onAbort, { once: true });

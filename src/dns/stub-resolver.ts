@@ -1,14 +1,12 @@
 import net from 'node:net';
 import type * as dnsPacket from 'dns-packet';
-import { DnsClient, RCODE, type QueryType } from './client.js';
+import { DnsClient, RCODE, type AttemptEvent, type QueryType } from './client.js';
 import { DnsError, type DnsErrorCode } from './errors.js';
 import { HostsFile } from './hosts.js';
 import { isAddressOf, mayBeIpLiteral } from './ip-text.js';
 import { hostNameProblem, isHostName, sameName, trimDot } from './names.js';
 import { DEFAULT_TIMEOUT_MS, readResolvConf, searchCandidates } from './resolv-conf.js';
 import type { Timers } from './timers.js';
-import { report } from '../watch/observe.js';
-import { trace } from '../watch/trace.js';
 import type { Family, Nameserver, ResolvConf, ResolveControl, ResolvedAddress, Resolution } from './types.js';
 
 /**
@@ -34,7 +32,14 @@ export interface StubResolverOptions {
   attempts?: number;
   /** The clock for try timeouts, socket ages and hosts-file re-reads; the library's one clock unless given. */
   timers?: Timers;
+  /** Told of every failed try (see `DnsClientOptions.onAttempt`); the registry wires `observe()`'s reporting here. */
+  onAttempt?: (event: () => AttemptEvent) => void;
+  /** Trace lines (walk steps, ignored resolv.conf lines, hosts-file problems); called with a function that builds the line. */
+  trace?: (line: () => string) => void;
 }
+
+/** No trace sink: a line is never built. */
+const NO_TRACE = (): void => {};
 
 type FamilyOutcome =
   | { kind: 'addresses'; addresses: ResolvedAddress[] }
@@ -182,6 +187,7 @@ const NO_CONTROL: ResolveControl = Object.freeze({});
  */
 export class StubResolver {
   private readonly options: StubResolverOptions;
+  private readonly trace: (line: () => string) => void;
   private readonly hosts: HostsFile | null;
   private config: Promise<Settings> | null = null;
   /** The settings once made. */
@@ -193,6 +199,7 @@ export class StubResolver {
 
   constructor(options: StubResolverOptions = {}) {
     this.options = options;
+    this.trace = options.trace ?? NO_TRACE;
     this.hosts = options.hostsPath === false ? null : new HostsFile(options.hostsPath, { clock: options.timers });
   }
 
@@ -237,7 +244,7 @@ export class StubResolver {
     const hostsProblem = this.hosts?.lastError ?? this.hosts?.lastWarning;
     if (hostsProblem && hostsProblem !== this.reportedHostsError) {
       const used = this.hosts?.lastError ? 'not used' : 'used in part';
-      trace(() => `hosts file ${used}: ${hostsProblem}`);
+      this.trace(() => `hosts file ${used}: ${hostsProblem}`);
     }
     this.reportedHostsError = hostsProblem;
     if (fromHosts && fromHosts.length > 0) {
@@ -263,7 +270,7 @@ export class StubResolver {
     // Could not ask: the poll fails and the name is kept (see the essay above).
     if (asked.kind === 'failed') throw asked.error;
     const noData = asked.noData;
-    trace(() => `${name}: ${known}. stopped answering (${noData ? 'NODATA' : 'NXDOMAIN'}); walking the search list again`);
+    this.trace(() => `${name}: ${known}. stopped answering (${noData ? 'NODATA' : 'NXDOMAIN'}); walking the search list again`);
     // Its answer stands in for asking it again in the walk (and so do the earlier candidates just asked): the walk's result is a fresh resolution's.
     const standIns: AskedCandidate[] = earlier ? [...earlier.asked, { candidate: known!, outcome: asked }] : [{ candidate: known!, outcome: asked }];
     return this.walk(settings, name, candidates, family, control, standIns);
@@ -280,14 +287,14 @@ export class StubResolver {
       const base =
         this.options.resolvConf ?? (await readResolvConf({ path: this.options.resolvConfPath, env: this.options.env ?? process.env }));
       // A mistyped path or a bad line must be findable: say what was ignored, once per resolver.
-      for (const warning of base.warnings) trace(() => `resolv.conf: ${warning}`);
+      for (const warning of base.warnings) this.trace(() => `resolv.conf: ${warning}`);
       const conf: ResolvConf = {
         ...base,
         nameservers: this.options.nameservers && this.options.nameservers.length > 0 ? [...this.options.nameservers] : base.nameservers,
         timeoutMs: this.options.timeoutMs ?? base.timeoutMs,
         attempts: this.options.attempts ?? base.attempts,
       };
-      this.client = new DnsClient({ timeoutMs: conf.timeoutMs, attempts: conf.attempts, rotate: conf.rotate, timers: this.options.timers, onAttempt: report, trace });
+      this.client = new DnsClient({ timeoutMs: conf.timeoutMs, attempts: conf.attempts, rotate: conf.rotate, timers: this.options.timers, onAttempt: this.options.onAttempt, trace: this.options.trace });
       if (this.closed) this.client.close();
       this.ready = { conf, client: this.client };
       return this.ready;
@@ -360,7 +367,7 @@ export class StubResolver {
       const candidate = candidates[i]!;
       const outcome = await this.askCandidate(settings, candidate, family, control);
       if (outcome.kind === 'addresses') {
-        trace(() => `${name}: ${candidate}. answers again, before the name polled; polling it instead`);
+        this.trace(() => `${name}: ${candidate}. answers again, before the name polled; polling it instead`);
         return { found: answered(outcome, candidate, i), asked };
       }
       if (outcome.kind === 'none') {

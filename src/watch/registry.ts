@@ -3,6 +3,8 @@ import type { Family, ResolveControl } from '../dns/types.js';
 import type { ResolvedOptions } from './options.js';
 import { STARTUP_BURST, StartupPacer } from './pacer.js';
 import { pollTimers, type PollTimers } from './poll-timers.js';
+import { report } from './observe.js';
+import { trace } from './trace.js';
 import { Watcher, type Delivery, type ResolveFn, type Subscription, type WatcherStats } from './watcher.js';
 
 /** One DNS client and its start-up pacer, shared by every set of settings that asks the same nameservers the same way. */
@@ -115,6 +117,8 @@ export class Registry {
           resolvConfPath: options.resolvConfPath,
           hostsPath: options.hostsPath,
           timers: this.timers.clock,
+          onAttempt: report,
+          trace,
         }),
         pacer: new StartupPacer(STARTUP_BURST, this.timers.clock),
         users: 0,
