@@ -10,18 +10,12 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  DnsClient,
-  MAX_ANSWER_LABELS,
-  MAX_ANSWER_RECORDS,
-  MAX_POINTER_CHAIN,
-  MAX_TCP_BYTES_PER_QUERY,
-  MAX_TCP_MESSAGE_SIZE,
-  MAX_UDP_REPLY_SIZE,
-  UDP_PORT_MAX_AGE_MS,
-} from '../src/dns/client.js';
+import { DnsClient } from '../src/dns/client.js';
+import { MAX_TCP_BYTES_PER_QUERY, MAX_TCP_MESSAGE_SIZE } from '../src/dns/tcp-exchange.js';
+import { MAX_UDP_REPLY_SIZE } from '../src/dns/udp-tries.js';
+import { UDP_PORT_MAX_AGE_MS } from '../src/dns/udp-lane.js';
 import type { Timers } from '../src/dns/timers.js';
-import { hasPointerLadder } from '../src/dns/wire.js';
+import { hasPointerLadder, MAX_ANSWER_LABELS, MAX_ANSWER_RECORDS, MAX_POINTER_CHAIN } from '../src/dns/wire.js';
 import { MAX_CNAME_DEPTH, StubResolver } from '../src/dns/stub-resolver.js';
 import type { Nameserver } from '../src/dns/types.js';
 import { ListenerAdapter, MAX_ADDRESSES_TO_GRPC, type HostPort } from '../src/grpc/listener.js';

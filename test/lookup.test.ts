@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { UDP_PORT_MAX_QUERIES } from '../src/dns/client.js';
+import { UDP_PORT_MAX_QUERIES } from '../src/dns/udp-lane.js';
 import { DnsError } from '../src/dns/errors.js';
 import { MAX_CNAME_DEPTH, StubResolver, type StubResolverOptions } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';

@@ -1,13 +1,14 @@
 import net from 'node:net';
 import type * as dnsPacket from 'dns-packet';
-import { DnsClient, RCODE, type AttemptEvent, type QueryType } from './client.js';
+import { DnsClient } from './client.js';
 import { DnsError, type DnsErrorCode } from './errors.js';
 import { HostsFile } from './hosts.js';
 import { isAddressOf, mayBeIpLiteral } from './ip-text.js';
 import { hostNameProblem, isHostName, sameName, trimDot } from './names.js';
 import { DEFAULT_TIMEOUT_MS, readResolvConf, searchCandidates } from './resolv-conf.js';
 import type { Timers } from './timers.js';
-import type { Family, Nameserver, ResolvConf, ResolveControl, ResolvedAddress, Resolution } from './types.js';
+import type { AttemptEvent, Family, Nameserver, QueryType, ResolvConf, ResolveControl, ResolvedAddress, Resolution } from './types.js';
+import { RCODE } from './wire.js';
 
 /**
  * CNAME hops followed for one question, across answers and re-queries. Real

@@ -1,7 +1,11 @@
+import type { Answer } from 'dns-packet';
 import type { DnsError } from './errors.js';
 
 /** Address family asked for: 4 (A), 6 (AAAA) or 0 (both, asked in parallel). */
 export type Family = 0 | 4 | 6;
+
+/** Record types the resolver asks for: A for family 4, AAAA for family 6. */
+export type QueryType = 'A' | 'AAAA';
 
 /** One address with the time-to-live its record carried, in seconds. */
 export interface ResolvedAddress {
@@ -105,4 +109,34 @@ export interface ResolveControl {
    * a changed set is not held back by the other family's retries.
    */
   familyAnswered?(name: string, family: 4 | 6, addresses: readonly ResolvedAddress[]): void;
+}
+
+/**
+ * A reply that passed validation (RFC 5452): it came from the server asked,
+ * carries our id and our question, and is a response.
+ */
+export interface DnsReply {
+  rcode: number;
+  truncated: boolean;
+  answers: Answer[];
+  /** Which transport produced this reply. */
+  transport: 'udp' | 'tcp';
+}
+
+/**
+ * One try of one query that failed (timeout, refused port, SERVFAIL…), on its
+ * way to the next nameserver or attempt: what `DnsClientOptions.onAttempt`
+ * receives, and the `attempt` event of `observe()`. `server` reads
+ * `host:port` (`[v6]:port`); `durationMs` includes any wait in line for the server.
+ */
+export interface AttemptEvent {
+  type: 'attempt';
+  name: string;
+  recordType: QueryType;
+  server: string;
+  transport: 'udp' | 'tcp';
+  error: DnsError;
+  durationMs: number;
+  /** The timeout this try had, ms: adaptive over UDP (server-metrics.ts), the configured one over TCP. */
+  timeoutMs: number;
 }

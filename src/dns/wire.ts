@@ -3,6 +3,21 @@ import { CLASS_IN, TYPE_A, TYPE_AAAA, decodeCommonReply, encodeQueryFast, ttlFro
 
 export type { ReplyPacket } from './fast-wire.js';
 
+/** rcodes (RFC 1035 §4.1.1) the resolver distinguishes. */
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+
+const RCODE_NAMES: Readonly<Record<number, string>> = { 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED' };
+
+/** An rcode as messages name it: `SERVFAIL`, or `rcode 9` for one without a name here. */
+export function rcodeName(rcode: number): string {
+  return RCODE_NAMES[rcode] ?? `rcode ${rcode}`;
+}
+
+/** The rcode of a decoded reply (the low 4 bits of its flags). */
+export function rcodeOf(packet: ReplyPacket): number {
+  return (packet.flags ?? 0) & 0xf;
+}
+
 /** A DNS header is 12 bytes; anything shorter cannot be a reply. */
 export const HEADER_SIZE = 12;
 
