@@ -9,7 +9,8 @@ import { canonicalName, trimDot } from '../dns/names.js';
 import type { Family, Nameserver, ResolvedAddress } from '../dns/types.js';
 import type { WatchEvent } from '../watch/observe.js';
 import type { WatchUpdate } from '../watch-handle.js';
-import { minTtl, type WatcherStats } from '../watch/watcher.js';
+import { minTtl } from '../watch/records.js';
+import type { WatcherStats } from '../watch/stats.js';
 import { formatNameserver } from '../dns/resolv-conf.js';
 import type { CliConfig } from './args.js';
 import {

@@ -3,7 +3,7 @@ import type { ResolvedOptions } from '../watch/options.js';
 import { registry } from '../watch/registry.js';
 import { TargetError, formatTarget, parseTarget, type ParsedTarget } from '../target.js';
 import { trace } from '../watch/trace.js';
-import type { Delivery, Subscription } from '../watch/watcher.js';
+import type { Delivery, Subscription } from '../watch/subscribers.js';
 import { channelOptions } from './channel-options.js';
 import { ListenerAdapter } from './listener.js';
 import { claimBind } from './server-bind.js';

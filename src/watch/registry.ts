@@ -1,11 +1,15 @@
 import { StubResolver } from '../dns/stub-resolver.js';
-import type { Family, ResolveControl } from '../dns/types.js';
+import type { Family, ResolveControl, Resolution } from '../dns/types.js';
 import type { ResolvedOptions } from './options.js';
 import { STARTUP_BURST, StartupPacer } from './pacer.js';
 import { pollTimers, type PollTimers } from './poll-timers.js';
 import { report } from './observe.js';
 import { trace } from './trace.js';
-import { Watcher, type Delivery, type ResolveFn, type Subscription, type WatcherStats } from './watcher.js';
+import type { ResolveFn } from './dns-source.js';
+import type { Poller } from './poller.js';
+import type { WatcherStats } from './stats.js';
+import type { Delivery, Subscription } from './subscribers.js';
+import { Watcher } from './watcher.js';
 
 /** One DNS client and its start-up pacer, shared by every set of settings that asks the same nameservers the same way. */
 interface ResolverEntry {
@@ -29,7 +33,7 @@ interface Settings {
   readonly watchers: Map<string, Watcher>;
   readonly resolver: ResolverEntry;
   readonly resolve: ResolveFn;
-  readonly onStop: (watcher: Watcher) => void;
+  readonly onStop: (watcher: Poller<Resolution>) => void;
 }
 
 /**
