@@ -13,16 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  HostsFile,
-  MAX_HOSTS_BYTES,
-  SCAN_SLICE_BYTES,
-  WHOLE_TABLE_BYTES,
-  hostsParseCount,
-  hostsScanCount,
-  lastHostsScan,
-  parseHosts,
-} from '../src/dns/hosts.js';
+import { HostsFile, MAX_HOSTS_BYTES, SCAN_SLICE_BYTES, WHOLE_TABLE_BYTES, hostsParseCount, hostsScanCount, lastHostsScan } from '../src/dns/hosts.js';
+import { parseHosts } from '../src/dns/hosts-scanner.js';
 import { StubResolver } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import { setTraceSink, trace } from '../src/watch/trace.js';

@@ -1,15 +1,8 @@
 import type net from 'node:net';
 import { DnsError, abortedError, closedError, mostTellingError, rcodeError } from './errors.js';
 import { IdPool } from './id-pool.js';
-import { NameserverState, type NameserverStatus } from './nameserver-state.js';
-import {
-  INITIAL_IN_FLIGHT_PER_NAMESERVER,
-  MAX_IN_FLIGHT_PER_NAMESERVER,
-  MAX_QUEUED_PER_NAMESERVER,
-  QueryGate,
-  groupOf,
-  type GateRefusal,
-} from './query-gate.js';
+import { NameserverState, type NameserverSettings, type NameserverStatus } from './nameserver-state.js';
+import { MAX_IN_FLIGHT_PER_NAMESERVER, MAX_QUEUED_PER_NAMESERVER, groupOf, type GateRefusal } from './query-gate.js';
 import { QueryRun } from './query-run.js';
 import { formatNameserver } from './resolv-conf.js';
 import { nextServer, probeTarget } from './server-health.js';
@@ -17,9 +10,9 @@ import { tryTimeoutMs } from './server-metrics.js';
 import { askOverTcp } from './tcp-exchange.js';
 import { systemTimers, type Timers } from './timers.js';
 import type { AbortSignalLike, AttemptEvent, DnsReply, Nameserver, QueryType } from './types.js';
-import { MAX_UDP_SOCKETS_PER_NAMESERVER, UDP_PORT_MAX_AGE_MS, UDP_PORT_MAX_QUERIES, UdpLane } from './udp-lane.js';
+import { MAX_UDP_SOCKETS_PER_NAMESERVER, UDP_PORT_MAX_AGE_MS, UDP_PORT_MAX_QUERIES } from './udp-lane.js';
 import { MAX_LINGERING_PER_NAMESERVER, OVERSIZED, UdpTries } from './udp-tries.js';
-import { RCODE, rcodeOf, type ReplyPacket } from './wire.js';
+import { rcodeOf, usableRcode, type ReplyPacket } from './wire.js';
 
 /** Per-query options of {@link DnsClient.query}. */
 export interface QueryOptions {
@@ -55,7 +48,7 @@ export interface DnsClientOptions {
   /**
    * Tries in flight at once per nameserver at most; default
    * {@link MAX_IN_FLIGHT_PER_NAMESERVER}. The limit starts at
-   * {@link INITIAL_IN_FLIGHT_PER_NAMESERVER} (or this, if lower) and grows
+   * INITIAL_IN_FLIGHT_PER_NAMESERVER (query-gate.ts) (or this, if lower) and grows
    * with answers while tries wait (query-gate.ts).
    */
   maxInFlightPerNameserver?: number;
@@ -85,15 +78,13 @@ interface TryReport {
   timeoutMs: number;
 }
 
-/** SERVFAIL, REFUSED and NOTIMP move a query on to the next server and count against this one's health (c-ares). */
-const FAILING_RCODES: ReadonlySet<number> = new Set([RCODE.SERVFAIL, RCODE.REFUSED, RCODE.NOTIMP]);
 
 /**
  * DNS transport: per nameserver, a bounded pipeline (tries in flight from
- * {@link INITIAL_IN_FLIGHT_PER_NAMESERVER}, growing with answers up to
+ * INITIAL_IN_FLIGHT_PER_NAMESERVER (query-gate.ts), growing with answers up to
  * {@link MAX_IN_FLIGHT_PER_NAMESERVER}, shared fairly between domains; a line
  * of at most {@link MAX_QUEUED_PER_NAMESERVER} behind them), a few connected UDP
- * sockets rotated to fresh random ports (see {@link UdpLane}), its measured
+ * sockets rotated to fresh random ports (see udp-lane.ts), its measured
  * latency (try timeouts, server-metrics.ts) and its health (which server a
  * try goes to, server-health.ts); ids from an {@link IdPool}; RFC 5452
  * validation, retries and TCP fallback on truncation. It knows nothing about
@@ -119,9 +110,7 @@ export class DnsClient {
   private readonly udpPayloadSize: number;
   private readonly timers: Timers;
   private readonly random: () => number;
-  private readonly laneSettings: ConstructorParameters<typeof UdpLane>[1];
-  private readonly maxInFlight: number;
-  private readonly maxQueued: number;
+  private readonly nameserverSettings: NameserverSettings;
   private readonly onAttempt: ((event: () => AttemptEvent) => void) | undefined;
   private readonly trace: ((line: () => string) => void) | undefined;
   private readonly states = new Map<string, NameserverState>();
@@ -154,11 +143,10 @@ export class DnsClient {
     this.timers = timers;
     this.random = random;
     this.rotation = Math.floor(random() * 0x10000);
-    this.maxInFlight = maxInFlightPerNameserver;
-    this.maxQueued = maxQueuedPerNameserver;
     this.onAttempt = onAttempt;
     this.trace = trace;
-    this.laneSettings = { maxQueriesPerPort: udpPortMaxQueries, maxAgeMs: udpPortMaxAgeMs, maxSockets: maxUdpSocketsPerNameserver, timers };
+    const lane = { maxQueriesPerPort: udpPortMaxQueries, maxAgeMs: udpPortMaxAgeMs, maxSockets: maxUdpSocketsPerNameserver, timers };
+    this.nameserverSettings = { timeoutMs, timers, lane, maxInFlight: maxInFlightPerNameserver, maxQueued: maxQueuedPerNameserver };
     this.udp = new UdpTries({
       ids: this.ids,
       timers,
@@ -172,7 +160,7 @@ export class DnsClient {
         state.gate.timedOut();
       },
       answeredLate: (run, packet) => {
-        if (usable(rcodeOf(packet)) && !packet.flag_tc) run.succeed(toReply(packet, 'udp'));
+        if (usableRcode(rcodeOf(packet)) && !packet.flag_tc) run.succeed(toReply(packet, 'udp'));
       },
     });
   }
@@ -257,7 +245,7 @@ export class DnsClient {
           const outcome = await this.tryServer(run, state, round, report, false);
           if (outcome === null || run.done) return;
           if (outcome instanceof DnsError && outcome.code === 'CLOSED') throw outcome;
-          if (!(outcome instanceof DnsError) && usable(outcome.rcode)) {
+          if (!(outcome instanceof DnsError) && usableRcode(outcome.rcode)) {
             run.succeed(outcome);
             return;
           }
@@ -327,13 +315,7 @@ export class DnsClient {
   private refusal(why: GateRefusal, run: QueryRun<DnsReply>, state: NameserverState, group: string): DnsError | null {
     if (why === 'cancelled') return null;
     if (why === 'closed') return closedError(run.name);
-    const { gate } = state;
-    const line = why === 'full' ? `${gate.queued} queries already wait (MAX_QUEUED_PER_NAMESERVER ${gate.maxQueued})` : `waited more than ${gate.longestWait()} ms in line`;
-    return new DnsError(
-      'OVERLOADED',
-      run.name,
-      `Not asking ${state.label} for ${run.name} ${run.type}: ${gate.active} queries in flight to it (its limit now ${gate.limit}, ${gate.groupLimit} for names under ${group}) and ${line}`,
-    );
+    return state.gate.overloadedError(why, `${state.label} for ${run.name} ${run.type}`, run.name, group);
   }
 
   /** The question again over TCP, with the configured timeout (see the class notes). */
@@ -370,14 +352,7 @@ export class DnsClient {
   }
 
   private replied(state: NameserverState, packet: ReplyPacket, latencyMs: number): void {
-    const rcode = rcodeOf(packet);
-    const now = this.timers.now();
-    if (usable(rcode)) {
-      state.answered(latencyMs, now);
-      state.gate.answered();
-    }
-    else if (FAILING_RCODES.has(rcode)) state.health.failed(now);
-    else state.health.good();
+    state.replied(rcodeOf(packet), latencyMs, this.timers.now());
   }
 
   private stateFor(server: Nameserver): NameserverState {
@@ -387,31 +362,12 @@ export class DnsClient {
     const key = `${server.host}|${server.port}`;
     let state = this.states.get(key);
     if (!state) {
-      const created: { state?: NameserverState } = {};
-      const udp = new UdpLane(server, this.laneSettings, {
-        message: (port, message, remote) => this.udp.message(created.state!, port, message, remote),
-        error: (port, error) => this.udp.error(created.state!, port, error),
-      });
-      // A server that answered within a timeout is alive: a long line then means this process is slow, not the server dead.
-      const answering = (): boolean => this.timers.now() - created.state!.lastAnswerAt <= this.timeoutMs;
-      const gate = new QueryGate({
-        initialLimit: INITIAL_IN_FLIGHT_PER_NAMESERVER,
-        maxLimit: this.maxInFlight,
-        maxQueued: this.maxQueued,
-        maxWaitMs: this.timeoutMs,
-        timers: this.timers,
-        answering,
-      });
-      state = created.state = new NameserverState(server, formatNameserver(server), udp, gate, this.timeoutMs);
+      state = new NameserverState(server, this.nameserverSettings, this.udp);
       this.states.set(key, state);
     }
     this.stateByServer.set(server, state);
     return state;
   }
-}
-
-function usable(rcode: number): boolean {
-  return rcode === RCODE.NOERROR || rcode === RCODE.NXDOMAIN;
 }
 
 function toReply(packet: ReplyPacket, transport: 'udp' | 'tcp'): DnsReply {

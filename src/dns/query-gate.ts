@@ -43,6 +43,8 @@
  * process is slow (short of CPU, or a burst of start-ups), and it may wait
  * {@link ANSWERING_WAIT_FACTOR} times as long (late, not failed).
  */
+import { DnsError } from './errors.js';
+import { canonicalName } from './names.js';
 import type { Timers } from './timers.js';
 
 /** Why a waiting try did not get a slot; 'cancelled' is the waiter's own doing ({@link GateWait.cancel}). */
@@ -119,7 +121,7 @@ export const MAX_QUEUED_PER_NAMESERVER = 16_384;
 /** The group a name's tries count in: its parent domain, lower-cased (a single label is its own group). */
 export function groupOf(name: string): string {
   const dot = name.indexOf('.');
-  return (dot === -1 ? name : name.slice(dot + 1)).toLowerCase();
+  return canonicalName(dot === -1 ? name : name.slice(dot + 1));
 }
 
 /** A waiter is a node of its group's doubly linked list: leaving the line is O(1) and leaves nothing behind. */
@@ -242,6 +244,20 @@ export class QueryGate {
 
   longestWait(): number {
     return this.answering() ? this.settings.maxWaitMs * ANSWERING_WAIT_FACTOR : this.settings.maxWaitMs;
+  }
+
+  /**
+   * The OVERLOADED error of a try that got no slot (`why`: the line was
+   * full, or it waited too long): `asking` says what it asked whom,
+   * `group` the names it counts with.
+   */
+  overloadedError(why: 'full' | 'expired', asking: string, name: string, group: string): DnsError {
+    const line = why === 'full' ? `${this.queued} queries already wait (MAX_QUEUED_PER_NAMESERVER ${this.maxQueued})` : `waited more than ${this.longestWait()} ms in line`;
+    return new DnsError(
+      'OVERLOADED',
+      name,
+      `Not asking ${asking}: ${this.active} queries in flight to it (its limit now ${this.limit}, ${this.groupLimit} for names under ${group}) and ${line}`,
+    );
   }
 
   close(): void {

@@ -7,6 +7,21 @@ export type Family = 0 | 4 | 6;
 /** Record types the resolver asks for: A for family 4, AAAA for family 6. */
 export type QueryType = 'A' | 'AAAA';
 
+/** The record type of an address family: A for 4, AAAA for 6. */
+export function recordType(family: 4 | 6): QueryType {
+  return family === 4 ? 'A' : 'AAAA';
+}
+
+/** The address family of a record type. */
+export function familyOf(type: QueryType): 4 | 6 {
+  return type === 'A' ? 4 : 6;
+}
+
+/** What a family asks for, in words: `A`, `AAAA`, or for 0 `A and AAAA` (`A or AAAA` with `or`). */
+export function recordTypesText(family: Family, both: 'and' | 'or' = 'and'): string {
+  return family === 0 ? `A ${both} AAAA` : recordType(family);
+}
+
 /** One address with the time-to-live its record carried, in seconds. */
 export interface ResolvedAddress {
   address: string;

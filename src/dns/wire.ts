@@ -1,5 +1,5 @@
 import * as dnsPacket from 'dns-packet';
-import { CLASS_IN, TYPE_A, TYPE_AAAA, decodeCommonReply, encodeQueryFast, ttlFromWire, type ReplyPacket } from './fast-wire.js';
+import { CLASS_IN, HEADER_SIZE, OPT_SIZE, TYPE_A, TYPE_AAAA, decodeCommonReply, encodeQueryFast, ttlFromWire, type ReplyPacket } from './fast-wire.js';
 
 export type { ReplyPacket } from './fast-wire.js';
 
@@ -13,13 +13,15 @@ export function rcodeName(rcode: number): string {
   return RCODE_NAMES[rcode] ?? `rcode ${rcode}`;
 }
 
+/** A reply that answers the question: NOERROR, or NXDOMAIN (the name does not exist). */
+export function usableRcode(rcode: number): boolean {
+  return rcode === RCODE.NOERROR || rcode === RCODE.NXDOMAIN;
+}
+
 /** The rcode of a decoded reply (the low 4 bits of its flags). */
 export function rcodeOf(packet: ReplyPacket): number {
   return (packet.flags ?? 0) & 0xf;
 }
-
-/** A DNS header is 12 bytes; anything shorter cannot be a reply. */
-export const HEADER_SIZE = 12;
 
 /**
  * Longest chain of compression pointers pointing at pointers that a message
@@ -71,9 +73,9 @@ export function encodeQuery(id: number, name: string, type: 'A' | 'AAAA', udpPay
   });
 }
 
-/** Where the question of a query made by {@link encodeQuery} ends (the OPT record, 11 bytes, follows it). */
+/** Where the question of a query made by {@link encodeQuery} ends (the OPT record follows it). */
 export function questionEnd(query: Buffer, withOpt: boolean): number {
-  return withOpt ? query.length - 11 : query.length;
+  return withOpt ? query.length - OPT_SIZE : query.length;
 }
 
 /**
