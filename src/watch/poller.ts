@@ -16,7 +16,7 @@
  */
 import { DnsError, asDnsError } from '../dns/errors.js';
 import { wallClockDate } from '../dns/timers.js';
-import type { ResolvedAddress } from '../dns/types.js';
+import { recordType, type ResolvedAddress } from '../dns/types.js';
 import { UNKNOWN, nextBelief, signature, type Belief, type Outcome, type SourceAnswer } from './contract.js';
 import { observed } from './observe.js';
 import type { PacedStart, PacerMember } from './pacer.js';
@@ -388,7 +388,7 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
     this.belief = next;
     this.beliefSignature = nextSignature;
     this.lastChangeAt = this.now();
-    trace(() => `${this.name}: ${family === 4 ? 'A' : 'AAAA'} answered while ${other === 4 ? 'A' : 'AAAA'} is still being asked; delivering the change now`);
+    trace(() => `${this.name}: ${recordType(family)} answered while ${recordType(other)} is still being asked; delivering the change now`);
     reportChange(this.name, previous, next);
     tellAll(this.subscribers, this.belief, this.beliefSignature, this.name);
   }

@@ -1,3 +1,4 @@
+import { writtenNameKey } from '../dns/names.js';
 import { StubResolver } from '../dns/stub-resolver.js';
 import type { Family, ResolveControl, Resolution } from '../dns/types.js';
 import type { ResolvedOptions } from './options.js';
@@ -57,8 +58,7 @@ export class Registry {
 
   subscribe(name: string, options: ResolvedOptions, deliver: (delivery: Delivery) => void): Subscription {
     const settings = this.settingsFor(options);
-    // `my-svc` and `my-svc.` stay distinct: only the first goes through the search list.
-    const key = name.toLowerCase();
+    const key = writtenNameKey(name);
     let watcher = settings.watchers.get(key);
     if (!watcher || watcher.isStopped) {
       watcher = new Watcher(name, settings.options, settings.resolve, settings.onStop, {
@@ -98,8 +98,8 @@ export class Registry {
         waitingInLine: () => resolver.resolver.waitingInLine(),
       }),
       onStop: (watcher) => {
-        const name = watcher.name.toLowerCase();
-        if (settings.watchers.get(name) === watcher) settings.watchers.delete(name);
+        const nameKey = writtenNameKey(watcher.name);
+        if (settings.watchers.get(nameKey) === watcher) settings.watchers.delete(nameKey);
         this.releaseResolver(settings.resolver);
         if (settings.watchers.size === 0 && this.settings.get(key) === settings) this.settings.delete(key);
       },
