@@ -75,7 +75,7 @@ export interface CliConfig {
   verbose: boolean;
 }
 
-export type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: CliConfig };
+type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: CliConfig };
 
 const OPTIONS = {
   server: { type: 'string', short: 's', multiple: true },
@@ -211,7 +211,7 @@ function numberText(text: string): number | string {
  * The name argument: a DNS name, an IP literal, or a grpc target whose host
  * is used (`dns:///my-svc:50051`, `my-svc:50051`, `dns://10.0.0.10:53/my-svc`).
  */
-export function parseName(input: string): { host: string; nameserver: Nameserver | undefined; note: string | undefined } {
+function parseName(input: string): { host: string; nameserver: Nameserver | undefined; note: string | undefined } {
   if (input.trim() === '') throw new UsageError('the DNS name is empty; expected e.g. my-svc.ns.svc.cluster.local');
   let written;
   try {

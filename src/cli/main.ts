@@ -44,7 +44,7 @@ export const EXIT = Object.freeze({
 
 export type { TextSink } from './report.js';
 
-export interface CliIo {
+interface CliIo {
   stdout: TextSink;
   stderr: TextSink;
   /** RES_OPTIONS / LOCALDOMAIN for --once and the settings shown; see docs/cli.md for watch mode. */
@@ -220,7 +220,7 @@ function stopped(signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-export function exitCodeFor(error: DnsError): number {
+function exitCodeFor(error: DnsError): number {
   if (error.authoritative) return EXIT.NO_ADDRESSES;
   if (error.code === 'BADNAME') return EXIT.USAGE;
   return EXIT.CANNOT_ASK;
@@ -246,7 +246,7 @@ function describeSettings(config: CliConfig, conf: ResolvConf): string {
 let cachedVersion: string | undefined;
 
 /** This package's version, from the package.json above this file (src/ or dist/). */
-export function packageVersion(): string {
+function packageVersion(): string {
   if (cachedVersion) return cachedVersion;
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {

@@ -11,7 +11,7 @@ import { sameName } from '../dns/names.js';
 import { recordTypesText, type Family, type ResolvedAddress } from '../dns/types.js';
 
 /** One address as printed in JSON; `ttl` is null for /etc/hosts entries and IP literals. */
-export interface JsonRecord {
+interface JsonRecord {
   address: string;
   family: 4 | 6;
   ttl: number | null;
@@ -48,7 +48,7 @@ export interface ChangeEvent {
   addresses: JsonRecord[];
 }
 
-export interface ErrorEvent {
+interface ErrorEvent {
   type: 'error';
   at: string;
   name: string;
@@ -73,10 +73,10 @@ export interface CacheEvent {
   stalenessBoundMs: number | null;
 }
 
-export type CliEvent = AddressesEvent | ChangeEvent | ErrorEvent | CacheEvent;
+type CliEvent = AddressesEvent | ChangeEvent | ErrorEvent | CacheEvent;
 
 /** IPv4 before IPv6; IPv4 numerically (10.0.0.9 before 10.0.0.10), IPv6 as text. */
-export function compareAddresses(a: string, b: string): number {
+function compareAddresses(a: string, b: string): number {
   const a4 = isIPv4(a);
   const b4 = isIPv4(b);
   if (a4 !== b4) return a4 ? -1 : 1;
@@ -92,7 +92,7 @@ export function compareAddresses(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function sortRecords(records: readonly ResolvedAddress[]): ResolvedAddress[] {
+function sortRecords(records: readonly ResolvedAddress[]): ResolvedAddress[] {
   // One line per address even if a record set repeats one (a half answer merged with the last good set).
   const unique = new Map<string, ResolvedAddress>();
   for (const record of records) {

@@ -34,7 +34,7 @@ export interface TextSink {
   write(chunk: string): unknown;
 }
 
-export type AttemptEvent = Extract<WatchEvent, { type: 'attempt' }>;
+type AttemptEvent = Extract<WatchEvent, { type: 'attempt' }>;
 
 /** The settings a run asks with, for the progress lines. */
 export interface Asking {

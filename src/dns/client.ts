@@ -15,7 +15,7 @@ import { MAX_LINGERING_PER_NAMESERVER, OVERSIZED, UdpTries } from './udp-tries.j
 import { rcodeOf, usableRcode, type ReplyPacket } from './wire.js';
 
 /** Per-query options of {@link DnsClient.query}. */
-export interface QueryOptions {
+interface QueryOptions {
   /**
    * Gives the query up when it aborts: the try in progress is dropped at once
    * (its id, its slot or place in line, its socket's count and its timer are

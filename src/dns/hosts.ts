@@ -37,7 +37,7 @@ import { FileReadError, formatBytes, readFileInSlices, sameIdentity, statRegular
 import type { Family, ResolvedAddress } from './types.js';
 import { systemTimers, type Timers } from './timers.js';
 
-export const DEFAULT_HOSTS_PATH = '/etc/hosts';
+const DEFAULT_HOSTS_PATH = '/etc/hosts';
 
 /**
  * Bytes of a hosts file read. Blocklists in hosts format are the big real
@@ -66,7 +66,7 @@ export const WHOLE_TABLE_BYTES = 64 * 1024;
 export const SCAN_SLICE_BYTES = 64 * 1024;
 
 /** What the last scan of a hosts file did: for tests and measurements (scripts/hosts-cost.ts). */
-export interface HostsScanReport {
+interface HostsScanReport {
   path: string;
   /** Bytes scanned, and the slices they came in: each slice is one turn's work. */
   bytes: number;
@@ -233,7 +233,7 @@ async function loadTable(path: string, identity: FileIdentity, maxBytes: number)
   return pending;
 }
 
-export interface HostsFileOptions {
+interface HostsFileOptions {
   /**
    * At most one stat() of the file per this many ms; lookups in between use
    * what was read last. Default 1000.

@@ -46,7 +46,7 @@ export interface NameserverSettings {
 }
 
 /** Datagrams and socket errors on a nameserver's UDP sockets, with the nameserver they came from. */
-export interface NameserverEvents {
+interface NameserverEvents {
   message(state: NameserverState, port: UdpPort, message: Buffer, remote: dgram.RemoteInfo): void;
   error(state: NameserverState, port: UdpPort, error: NodeJS.ErrnoException): void;
 }

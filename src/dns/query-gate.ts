@@ -51,7 +51,7 @@ import type { Timers } from './timers.js';
 export type GateRefusal = 'full' | 'expired' | 'closed' | 'cancelled';
 
 /** A place in line: `admitted` resolves when a slot is handed over; `cancel()` gives the place up. */
-export interface GateWait {
+interface GateWait {
   readonly admitted: Promise<void>;
   /**
    * Leave the line (an aborted query): `admitted` rejects with 'cancelled'.
@@ -144,7 +144,7 @@ interface Group {
   tail: Waiter | null;
 }
 
-export interface GateSettings {
+interface GateSettings {
   /** The limit a gate starts with and returns to when its server stops answering. */
   initialLimit: number;
   /** The limit never grows past this. */

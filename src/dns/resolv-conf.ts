@@ -14,13 +14,13 @@ import { FileReadError, formatBytes, quoteShort, readTextFile, type TextFile } f
 import type { Nameserver, ResolvConf } from './types.js';
 
 /** glibc MAXNS: nameservers beyond the third are ignored. */
-export const MAX_NAMESERVERS = 3;
+const MAX_NAMESERVERS = 3;
 /** glibc MAXDNSRCH: at most six search domains. */
-export const MAX_SEARCH_DOMAINS = 6;
+const MAX_SEARCH_DOMAINS = 6;
 /** glibc RES_MAXNDOTS. */
-export const MAX_NDOTS = 15;
+const MAX_NDOTS = 15;
 /** glibc RES_MAXRETRANS, in seconds. */
-export const MAX_TIMEOUT_SECONDS = 30;
+const MAX_TIMEOUT_SECONDS = 30;
 /**
  * glibc RES_MAXRETRY: resolv.conf's `options attempts:` is capped here, as glibc
  * caps it: the file is shared by every program on the host and means the same to each.
@@ -44,11 +44,11 @@ export const DEFAULT_RESOLV_CONF_PATH = '/etc/resolv.conf';
 export const MAX_RESOLV_CONF_BYTES = 64 * 1024;
 
 /** glibc's defaults when resolv.conf says nothing. */
-export const DEFAULT_NDOTS = 1;
+const DEFAULT_NDOTS = 1;
 export const DEFAULT_TIMEOUT_MS = 5_000;
 export const DEFAULT_ATTEMPTS = 2;
 /** With no usable `nameserver` line, glibc asks the local host. */
-export const DEFAULT_NAMESERVER: Readonly<Nameserver> = Object.freeze({ host: '127.0.0.1', port: 53 });
+const DEFAULT_NAMESERVER: Readonly<Nameserver> = Object.freeze({ host: '127.0.0.1', port: 53 });
 
 /** glibc's defaults as resolv.conf would spell them, for the warning that falls back to them. */
 const DEFAULTS_TEXT = `nameserver ${DEFAULT_NAMESERVER.host}:${DEFAULT_NAMESERVER.port}, ndots:${DEFAULT_NDOTS}, timeout:${DEFAULT_TIMEOUT_MS / 1000}, attempts:${DEFAULT_ATTEMPTS}`;
@@ -352,7 +352,7 @@ export async function readResolvConf(
 }
 
 /** What a caller sets over resolv.conf: the `nameservers`, `timeout` and `attempts` options, the command's flags. */
-export interface ResolvConfOverrides {
+interface ResolvConfOverrides {
   nameservers?: readonly Nameserver[] | undefined;
   timeoutMs?: number | undefined;
   attempts?: number | undefined;

@@ -17,7 +17,7 @@ export const MAX_TCP_MESSAGE_SIZE = 65_535;
  */
 export const MAX_TCP_BYTES_PER_QUERY = 2 * (2 + MAX_TCP_MESSAGE_SIZE);
 
-export interface TcpSettings {
+interface TcpSettings {
   /** The client's query ids: the try takes one and gives it back when it ends. */
   ids: IdPool;
   timeoutMs: number;
@@ -30,7 +30,7 @@ export interface TcpSettings {
 }
 
 /** One question asked over TCP, on a connection of its own (after a truncated UDP reply). */
-export interface TcpTry {
+interface TcpTry {
   /** The validated reply, the error that ended the try, or null when it was dropped. */
   readonly outcome: Promise<ReplyPacket | DnsError | null>;
   /** When the query was written, on the client's clock (NaN before): a reply's latency runs from here. */

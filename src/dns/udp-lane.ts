@@ -20,14 +20,14 @@ export interface UdpPort {
   ageTimer: TimerHandle;
 }
 
-export interface UdpLaneSettings {
+interface UdpLaneSettings {
   maxQueriesPerPort: number;
   maxAgeMs: number;
   maxSockets: number;
   timers: Timers;
 }
 
-export interface UdpLaneEvents {
+interface UdpLaneEvents {
   message(port: UdpPort, message: Buffer, remote: dgram.RemoteInfo): void;
   /**
    * A socket error; the lane has already closed the port unless the error was

@@ -29,7 +29,7 @@ export const MAX_UDP_REPLY_SIZE = 4096;
  * sockets), and after further turns while UDP replies keep arriving (libuv
  * reads at most 32 datagrams per socket per turn), at most this many turns.
  */
-export const MAX_TIMEOUT_IO_TURNS = 8;
+const MAX_TIMEOUT_IO_TURNS = 8;
 
 /**
  * Tries per nameserver that timed out and still listen for their reply
@@ -43,10 +43,10 @@ export const MAX_LINGERING_PER_NAMESERVER = 256;
 export const OVERSIZED = Symbol('oversized UDP reply');
 
 /** How a UDP try ends for its query: the reply, {@link OVERSIZED}, the error that ended it, or null when dropped. */
-export type UdpOutcome = ReplyPacket | typeof OVERSIZED | DnsError | null;
+type UdpOutcome = ReplyPacket | typeof OVERSIZED | DnsError | null;
 
 /** The query a try belongs to (a `QueryRun`): what the try needs of it. */
-export interface TryOwner {
+interface TryOwner {
   readonly name: string;
   readonly type: QueryType;
   /** Settled: a late reply has nothing left to answer. */
@@ -83,7 +83,7 @@ class UdpTry<Owner extends TryOwner> extends TryQuestion {
   }
 }
 
-export interface UdpTriesSettings<Owner extends TryOwner> {
+interface UdpTriesSettings<Owner extends TryOwner> {
   ids: IdPool;
   timers: Timers;
   /** The configured timeout: how long a try listens for its reply in all, timed out or not. */
