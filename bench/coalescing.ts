@@ -15,7 +15,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { register, unregister } from '../src/index.js';
-import { registry } from '../src/registry.js';
+import { registry } from '../src/watch/registry.js';
 import { PodFleet } from '../harness/pods.js';
 import { startDnsChild } from './lib/dns-child.js';
 import { sleep } from './lib/harness.js';

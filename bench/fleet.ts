@@ -19,8 +19,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MIN_EVIDENCE_MS, RECONFIRM_MS } from '../src/cache-detect.js';
-import { CACHE_EXPIRY_MARGIN_MS, cacheWaitCap } from '../src/schedule.js';
+import { MIN_EVIDENCE_MS, RECONFIRM_MS } from '../src/watch/cache-detect.js';
+import { CACHE_EXPIRY_MARGIN_MS, cacheWaitCap } from '../src/watch/schedule.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
 import type { FleetClientConfig, FleetClientMessage, FleetClientRequest } from './fleet-client.js';
 import { PROJECT_ROOT } from './lib/dns-child.js';
@@ -178,15 +178,15 @@ export function modelQps(processes: number, namesPerProcess: number, families: n
  * Mean time between two polls of one name by a fleet behind one cache that
  * keeps a copy C seconds, once the watchers have seen its countdown
  * (respectTtl): each polls once per copy, 1 s (the margin) to 1 s + spread
- * after it expires (src/schedule.ts `delayAfterCachedAnswer`); the first of
+ * after it expires (src/watch/schedule.ts `delayAfterCachedAnswer`); the first of
  * them makes the cache fetch the next copy, so copies follow each other
  * every L = C + 1 s, and so do each watcher's polls. And once the last
  * countdown a watcher saw is RECONFIRM_MS old, it checks the cache inside
  * a copy, p = refreshInterval after its start (held 2 s inside the copy:
- * src/schedule.ts `delayForCacheProbe`): one probe every k copies, k the
+ * src/watch/schedule.ts `delayForCacheProbe`): one probe every k copies, k the
  * fewest with k × L − p ≥ RECONFIRM_MS, so k + 1 polls per k copies (two
  * per copy behind a 30 s cache with the defaults). A copy too short for a
- * probe has none. A copy longer than the wait cap (src/schedule.ts
+ * probe has none. A copy longer than the wait cap (src/watch/schedule.ts
  * `cacheWaitCap`) is asked about every cap + 1 s and once after it expires,
  * each capped poll a countdown (a probe may still come when the last gap is
  * 20 s or more: this ignores it). (Whole-second

@@ -20,7 +20,7 @@ import { randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { Bench } from 'tinybench';
-import { StubResolver } from '../src/dns/lookup.js';
+import { StubResolver } from '../src/dns/stub-resolver.js';
 import { startDnsChild } from './lib/dns-child.js';
 import { interleaved, type Side, roundRatios } from './lib/harness.js';
 import type { BenchContext, BenchReport } from './lib/report.js';

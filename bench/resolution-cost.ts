@@ -16,7 +16,7 @@
  * server a network hop away), where getaddrinfo's 4-thread pool queues.
  */
 import dns from 'node:dns';
-import { StubResolver } from '../src/dns/lookup.js';
+import { StubResolver } from '../src/dns/stub-resolver.js';
 import { startDnsChild, type RecordSpec } from './lib/dns-child.js';
 import { interleaved, roundRatios, sleep, type Side } from './lib/harness.js';
 import type { BenchContext, BenchReport, SummaryLine } from './lib/report.js';

@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { watch, type DnsWatch } from '../src/index.js';
-import { registry } from '../src/registry.js';
+import { registry } from '../src/watch/registry.js';
 import { startDnsChild, type RecordSpec } from './lib/dns-child.js';
 import { memoryWhilePolling, settledMemory, sleep } from './lib/harness.js';
 import { pollUntil } from '../harness/wait.js';

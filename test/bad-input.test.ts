@@ -9,7 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { register, unregister, watch, type RegisterOptions, type WatchOptions } from '../src/index.js';
-import { resolveOptions } from '../src/options.js';
+import { resolveOptions } from '../src/watch/options.js';
 import { parseNameserver } from '../src/dns/resolv-conf.js';
 import { parseTarget } from '../src/target.js';
 import { createPodClient } from '../harness/pods.js';

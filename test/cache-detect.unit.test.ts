@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NO_CACHE_VIEW, RECONFIRM_MS, cachedCopyExpiry, observeTtl, probeDue, type CacheView } from '../src/cache-detect.js';
+import { NO_CACHE_VIEW, RECONFIRM_MS, cachedCopyExpiry, observeTtl, probeDue, type CacheView } from '../src/watch/cache-detect.js';
 
 /**
  * The cache detector, pure: sequences of (arrival time, TTL) as a cache or

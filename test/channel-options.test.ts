@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { channelOptions } from '../src/grpc/channel-options.js';
-import { resolveOptions } from '../src/options.js';
+import { resolveOptions } from '../src/watch/options.js';
 
 /** Per-channel overrides of register()'s options, read when a channel is created. */
 describe('channel options', () => {

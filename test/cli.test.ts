@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../src/cli/main.js';
-import { registry } from '../src/registry.js';
+import { registry } from '../src/watch/registry.js';
 import { BIN, ensureBuilt } from '../harness/built-cli.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { escapeRegExp, withTimeout } from '../harness/within.js';

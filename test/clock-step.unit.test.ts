@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HostsFile } from '../src/dns/hosts.js';
 import type { Resolution } from '../src/dns/types.js';
-import { DEFAULTS } from '../src/options.js';
-import { STARTUP_BURST, StartupPacer } from '../src/pacer.js';
-import { Watcher, type WatcherOptions } from '../src/watcher.js';
+import { DEFAULTS } from '../src/watch/options.js';
+import { STARTUP_BURST, StartupPacer } from '../src/watch/pacer.js';
+import { Watcher, type WatcherOptions } from '../src/watch/watcher.js';
 
 /**
  * A step of the wall clock (an NTP correction, a VM resumed, `date -s`)

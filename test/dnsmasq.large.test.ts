@@ -6,10 +6,10 @@
  * so in stats().
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StubResolver } from '../src/dns/lookup.js';
+import { StubResolver } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
-import { PROCESS_SEED, pickSubset } from '../src/subset.js';
-import { watch, type DnsWatch } from '../src/dns-watch.js';
+import { PROCESS_SEED, pickSubset } from '../src/watch/subset.js';
+import { watch, type DnsWatch } from '../src/watch-handle.js';
 import { Dnsmasq, dnsmasqBinary, rawQuery } from '../harness/dnsmasq.js';
 
 const binary = dnsmasqBinary();

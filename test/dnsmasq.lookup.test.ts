@@ -4,7 +4,7 @@
  * resolve() must see the change — the resolver keeps no cache of its own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StubResolver } from '../src/dns/lookup.js';
+import { StubResolver } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
 import { expectDnsError } from '../harness/resolver-helpers.js';

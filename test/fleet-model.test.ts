@@ -4,8 +4,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Resolution } from '../src/dns/types.js';
-import { DEFAULTS } from '../src/options.js';
-import { Watcher } from '../src/watcher.js';
+import { DEFAULTS } from '../src/watch/options.js';
+import { Watcher } from '../src/watch/watcher.js';
 import { cachedPollPeriod, meanPollPeriod, modelQps, queryTimes, rate } from '../bench/fleet.js';
 
 describe('capacity model', () => {

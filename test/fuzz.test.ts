@@ -29,9 +29,10 @@ import * as dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { trackEscapes } from '../harness/escapes.js';
-import { MAX_POINTER_CHAIN, MAX_UDP_REPLY_SIZE } from '../src/dns/client.js';
+import { MAX_POINTER_CHAIN } from '../src/dns/wire.js';
+import { MAX_UDP_REPLY_SIZE } from '../src/dns/udp-tries.js';
 import { DnsError } from '../src/dns/errors.js';
-import { StubResolver } from '../src/dns/lookup.js';
+import { StubResolver } from '../src/dns/stub-resolver.js';
 import type { ResolvConf } from '../src/dns/types.js';
 
 const NAME = 'fuzz.test';

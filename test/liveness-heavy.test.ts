@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MAX_UDP_SOCKETS_PER_NAMESERVER } from '../src/dns/client.js';
+import { MAX_UDP_SOCKETS_PER_NAMESERVER } from '../src/dns/udp-lane.js';
 import { watch, type DnsWatch, type WatchOptions } from '../src/index.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { activeHandleCounts, waitUntil } from '../harness/resolver-helpers.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { observe, stats, watch, type WatchEvent, type WatchOptions } from '../src/index.js';
-import { CHANNELS, report } from '../src/observe.js';
+import { CHANNELS, report } from '../src/watch/observe.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 
 /** The hook surface for logs and metrics: observe() events and stats() snapshots. */

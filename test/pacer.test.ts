@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Resolution } from '../src/dns/types.js';
-import { DEFAULTS } from '../src/options.js';
-import { STARTUP_BURST, StartupPacer } from '../src/pacer.js';
-import { Watcher, type WatcherOptions } from '../src/watcher.js';
+import { DEFAULTS } from '../src/watch/options.js';
+import { STARTUP_BURST, StartupPacer } from '../src/watch/pacer.js';
+import { Watcher, type WatcherOptions } from '../src/watch/watcher.js';
 
 /**
  * Start-up pacing, with fake timers: the first-poll times the pacer and the

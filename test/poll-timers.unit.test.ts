@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_TIMER_MS, type Timers } from '../src/dns/timers.js';
-import { PollTimers, type PollEntry } from '../src/poll-timers.js';
+import { PollTimers, type PollEntry } from '../src/watch/poll-timers.js';
 
 /**
  * The shared poll timer: one heap, one armed timer. A scripted clock records

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveOptions } from '../src/options.js';
+import { resolveOptions } from '../src/watch/options.js';
 import {
   MAX_ATTEMPTS,
   MAX_RESOLV_CONF_ATTEMPTS,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MIN_EVIDENCE_MS } from '../src/cache-detect.js';
-import { resolveOptions } from '../src/options.js';
+import { MIN_EVIDENCE_MS } from '../src/watch/cache-detect.js';
+import { resolveOptions } from '../src/watch/options.js';
 import {
   CACHE_EXPIRY_MARGIN_MS,
   CACHE_WAIT_CAP_MS,
@@ -15,7 +15,7 @@ import {
   delayAfterSuccess,
   jitterAbout,
   type ScheduleOptions,
-} from '../src/schedule.js';
+} from '../src/watch/schedule.js';
 
 /**
  * The delay arithmetic, pure: over many draws of an injected random source

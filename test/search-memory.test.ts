@@ -10,12 +10,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { StubResolver } from '../src/dns/lookup.js';
+import { StubResolver } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import type { Family } from '../src/dns/types.js';
 import { observe, watch, type WatcherStats, type WatchOptions } from '../src/index.js';
-import { RECHECK_EVERY_POLLS } from '../src/schedule.js';
-import { setTraceSink } from '../src/trace.js';
+import { RECHECK_EVERY_POLLS } from '../src/watch/schedule.js';
+import { setTraceSink } from '../src/watch/trace.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
 

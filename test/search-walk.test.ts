@@ -1,7 +1,7 @@
 /**
  * The search-list walk, outcome by outcome, against glibc's res_search
  * (resolv/res_query.c, `__res_context_search`; the essay in
- * src/dns/lookup.ts quotes it). One row per outcome of one candidate and
+ * src/dns/stub-resolver.ts quotes it). One row per outcome of one candidate and
  * where the candidate stands in the walk; each row says what glibc asks and
  * gives, and what we ask and give — the same unless the row says why not —
  * and runs against the in-process DNS server with glibc's defaults
@@ -17,7 +17,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DnsError } from '../src/dns/errors.js';
-import { StubResolver } from '../src/dns/lookup.js';
+import { StubResolver } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 

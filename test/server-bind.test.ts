@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { observe, register, stats, unregister, type WatchEvent } from '../src/index.js';
-import { registry } from '../src/registry.js';
+import { registry } from '../src/watch/registry.js';
 import { GRPC_VERSIONS, loadGrpc, type GrpcModule } from '../harness/grpc-versions.js';
 import { POD_SERVICE, createPodClient, type GrpcLike, type PodClient } from '../harness/pods.js';
 import { unusedUdpPort, waitUntil } from '../harness/resolver-helpers.js';

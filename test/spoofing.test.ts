@@ -17,7 +17,9 @@ import path from 'node:path';
 import * as dnsPacket from 'dns-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { trackEscapes } from '../harness/escapes.js';
-import { DnsClient, MAX_UDP_SOCKETS_PER_NAMESERVER, UDP_PORT_MAX_QUERIES, type DnsReply } from '../src/dns/client.js';
+import { DnsClient } from '../src/dns/client.js';
+import { MAX_UDP_SOCKETS_PER_NAMESERVER, UDP_PORT_MAX_QUERIES } from '../src/dns/udp-lane.js';
+import type { DnsReply } from '../src/dns/types.js';
 import { watch, type WatchUpdate } from '../src/index.js';
 import { activeHandleCounts, expectDnsError, waitForHandlesAtMost, waitUntil } from '../harness/resolver-helpers.js';
 

@@ -1,5 +1,5 @@
 /**
- * maxAddresses: the per-client random, stable subset (src/subset.ts), as
+ * maxAddresses: the per-client random, stable subset (src/watch/subset.ts), as
  * pure logic over many simulated clients (one seed each), and the option's
  * validation. Large answers from a real server: test/dnsmasq.large.test.ts.
  */
@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { ResolvedAddress } from '../src/dns/types.js';
 import { channelOptions } from '../src/grpc/channel-options.js';
 import { watch } from '../src/index.js';
-import { resolveOptions } from '../src/options.js';
-import { MAX_ADDRESSES_OPTION_LIMIT, PROCESS_SEED, pickSubset, score } from '../src/subset.js';
+import { resolveOptions } from '../src/watch/options.js';
+import { MAX_ADDRESSES_OPTION_LIMIT, PROCESS_SEED, pickSubset, score } from '../src/watch/subset.js';
 import { ScriptedDnsServer } from '../harness/resolver-helpers.js';
 import { waitUntil } from '../harness/wait.js';
 

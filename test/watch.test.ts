@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DnsError, watch, type WatchOptions, type WatchUpdate } from '../src/index.js';
-import { registry } from '../src/registry.js';
+import { registry } from '../src/watch/registry.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 
 /** `watch()`: the watcher without grpc, over a real DNS server on loopback. */

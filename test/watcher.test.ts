@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DnsError } from '../src/dns/errors.js';
 import type { ResolveControl, Resolution } from '../src/dns/types.js';
-import { DEFAULTS } from '../src/options.js';
+import { DEFAULTS } from '../src/watch/options.js';
 import {
   BEHIND_MS,
   CACHE_EXPIRY_MARGIN_MS,
@@ -12,9 +12,10 @@ import {
   cacheWaitLimit,
   RECHECK_MAX_MS,
   pollDeadline,
-} from '../src/schedule.js';
-import { PollTimers, pollTimers, type PollEntry } from '../src/poll-timers.js';
-import { Watcher, type Delivery, type WatcherOptions } from '../src/watcher.js';
+} from '../src/watch/schedule.js';
+import { PollTimers, pollTimers, type PollEntry } from '../src/watch/poll-timers.js';
+import { Watcher, type WatcherOptions } from '../src/watch/watcher.js';
+import type { Delivery } from '../src/watch/subscribers.js';
 
 /**
  * Scheduling and delivery rules of the watcher, with fake timers and a

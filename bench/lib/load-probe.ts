@@ -133,8 +133,8 @@ async function main(job: LoadJob): Promise<void> {
   const inspector = await import('node:inspector');
   const fs = await import('node:fs');
   const { watch } = await import('../../src/index.js');
-  const { resolveOptions } = await import('../../src/options.js');
-  const { registry } = await import('../../src/registry.js');
+  const { resolveOptions } = await import('../../src/watch/options.js');
+  const { registry } = await import('../../src/watch/registry.js');
   const { memoryWhilePolling, settledMemory, sleep } = await import('./harness.js');
   const { pollUntil: waitFor } = await import('../../harness/wait.js');
   const options = {

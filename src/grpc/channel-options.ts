@@ -1,4 +1,4 @@
-import { resolveOptions, type ResolvedOptions, type WatchOptions } from '../options.js';
+import { resolveOptions, type ResolvedOptions, type WatchOptions } from '../watch/options.js';
 
 /** Channel option keys a channel may set to override `register()`'s options for itself. */
 export const CHANNEL_OPTION_KEYS = {

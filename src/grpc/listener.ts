@@ -1,4 +1,4 @@
-import { trace } from '../trace.js';
+import { trace } from '../watch/trace.js';
 import type { GrpcModuleLike, ListenerLike } from './types.js';
 
 /**

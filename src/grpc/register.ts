@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { resolveOptions, type ResolvedOptions, type WatchOptions } from '../options.js';
+import { resolveOptions, type ResolvedOptions, type WatchOptions } from '../watch/options.js';
 import { requireGrpcFile } from './internals.js';
 import { channelMark, rememberOurChannels, warnIfLate } from './late-register.js';
 import { IS_DNS_WATCH, SCHEME, createResolverClass } from './resolver.js';

@@ -1,4 +1,4 @@
-import { setTraceSink } from '../trace.js';
+import { setTraceSink } from '../watch/trace.js';
 import type { GrpcModuleLike } from './types.js';
 
 /** `GRPC_TRACE=dns_watch GRPC_VERBOSITY=DEBUG` shows every query, diff, failure and backoff. */

@@ -31,7 +31,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { observe, register, stats, unregister } from '../../src/index.js';
-import { registry } from '../../src/registry.js';
+import { registry } from '../../src/watch/registry.js';
 import { DnsTestServer, type Fault, type FaultOptions } from '../../harness/dns-server.js';
 import { Pod, type LoadHandle, type LoadReport } from '../../harness/pods.js';
 import { createRecordedClient, type ChannelRecord, registerRecordingScheme, setKey, type RecordedClient } from './recording.js';

@@ -1,6 +1,6 @@
-import { MAX_ATTEMPTS, parseNameserver } from './dns/resolv-conf.js';
-import { MAX_TIMER_MS } from './dns/timers.js';
-import type { Family, Nameserver } from './dns/types.js';
+import { MAX_ATTEMPTS, parseNameserver } from '../dns/resolv-conf.js';
+import { MAX_TIMER_MS } from '../dns/timers.js';
+import type { Family, Nameserver } from '../dns/types.js';
 import { MAX_ADDRESSES_OPTION_LIMIT } from './subset.js';
 
 /** Retry schedule after consecutive failures: `initial * multiplier^(n-1)`, capped at `max`. */
@@ -97,7 +97,7 @@ const KNOWN_KEYS = new Set([
  * API option (`Option "refreshInterval"`), a channel option, a command-line
  * flag. The rest of the message is the same wherever the value came from.
  */
-export type OptionSubject = (option: string) => string;
+type OptionSubject = (option: string) => string;
 
 const API_OPTION: OptionSubject = (option) => `Option "${option}"`;
 
@@ -167,7 +167,7 @@ export function resolveOptions(
   return resolved;
 }
 
-export function defaultOptions(): ResolvedOptions {
+function defaultOptions(): ResolvedOptions {
   return {
     ...DEFAULTS,
     backoff: { ...DEFAULTS.backoff },

@@ -1,5 +1,5 @@
-import type { DnsError } from './dns/errors.js';
-import type { AbortSignalLike } from './dns/types.js';
+import type { DnsError } from '../dns/errors.js';
+import type { AbortSignalLike } from '../dns/types.js';
 
 /**
  * A poll's deadline as the DNS client sees it: the members of an

@@ -1,5 +1,5 @@
 import { MIN_EVIDENCE_MS } from './cache-detect.js';
-import { MAX_TIMER_MS } from './dns/timers.js';
+import { MAX_TIMER_MS } from '../dns/timers.js';
 import type { ResolvedOptions } from './options.js';
 
 /** The parts of the options that decide when a name is asked again. */

@@ -8,7 +8,7 @@
  * O(log n) with nothing allocated.
  */
 
-import { MAX_TIMER_MS, systemTimers, type Timers } from './dns/timers.js';
+import { MAX_TIMER_MS, systemTimers, type Timers } from '../dns/timers.js';
 
 /** What the heap holds: a watcher, with two fields owned by {@link PollTimers}. */
 export interface PollEntry {

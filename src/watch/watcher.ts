@@ -1,0 +1,27 @@
+/**
+ * A watcher: the poller (src/watch/poller.ts) of one DNS name, its source
+ * the DNS source (src/watch/dns-source.ts) asking through `resolve` — the
+ * shared stub resolver of its DNS settings (src/watch/registry.ts), or a
+ * scripted one in tests. What every channel and watch() handle of a name
+ * shares.
+ */
+import type { Family, Resolution } from '../dns/types.js';
+import { DnsSource, type ResolveFn } from './dns-source.js';
+import { Poller, type PollerEnvironment, type PollerOptions } from './poller.js';
+
+export interface WatcherOptions extends PollerOptions {
+  /** 4 (A), 6 (AAAA) or 0 (both). */
+  family: Family;
+}
+
+export class Watcher extends Poller<Resolution> {
+  constructor(
+    name: string,
+    options: WatcherOptions,
+    resolve: ResolveFn,
+    onStop?: (watcher: Poller<Resolution>) => void,
+    environment?: PollerEnvironment,
+  ) {
+    super(new DnsSource(name, options.family, resolve, options), options, onStop, environment);
+  }
+}
