@@ -18,7 +18,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DnsClient } from '../src/dns/client.js';
 import { MAX_ANSWER_LABELS, MAX_ANSWER_RECORDS } from '../src/dns/wire.js';
-import { MAX_ANSWERS_DECODED_PER_TRY } from '../src/dns/client.js';
+import { MAX_ANSWERS_DECODED_PER_TRY } from '../src/dns/reply-reader.js';
 import type { Nameserver } from '../src/dns/types.js';
 import { PROJECT_ROOT } from './lib/dns-child.js';
 import type { BenchContext, BenchReport, SummaryLine } from './lib/report.js';

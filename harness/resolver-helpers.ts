@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { expect } from 'vitest';
 import { DnsError, type DnsErrorCode } from '../src/dns/errors.js';
-import type { DnsReply } from '../src/dns/client.js';
+import type { DnsReply } from '../src/dns/types.js';
 import { bindUdp, closeUdp } from './udp-sockets.js';
 import { waitUntil } from './wait.js';
 

@@ -22,9 +22,11 @@
  *       ending by itself;
  *       both must see the same exports;
  *     - the README's quick start, extracted from README.md and run
- *       unchanged as an ES module against a loopback gRPC server; its
- *       `TARGET` names a loopback test DNS server in the target's authority
- *       (`dns://127.0.0.1:PORT/name:port`), so no other nameserver is asked;
+ *       unchanged as an ES module against a loopback gRPC server, then as
+ *       CommonJS with the require() lines the README gives for its imports;
+ *       its `TARGET` names a loopback test DNS server in the target's
+ *       authority (`dns://127.0.0.1:PORT/name:port`), so no other nameserver
+ *       is asked;
  *     - the `grpc-dns-watch` bin (--version, --help);
  *     - `tsc --noEmit` on TypeScript using the public types, and on the
  *       quick start, with moduleResolution node16 (CJS and ESM files) and
@@ -47,7 +49,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
-import { quickStartSnippet, readReadme, readmeLinkProblems, repositoryUrl, withQuickStartServers } from './readme.js';
+import { quickStartAsCommonJs, quickStartSnippet, readReadme, readmeLinkProblems, repositoryUrl, withQuickStartServers } from './readme.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -371,6 +373,10 @@ function writeConsumerProject(dir: string): void {
   const quickStart = quickStartSnippet(readReadme(ROOT));
   writeFileSync(path.join(dir, 'quick-start.mjs'), quickStart);
   writeFileSync(path.join(dir, 'quick-start.mts'), quickStart);
+  // TypeScript compiled to CommonJS keeps the imports (they become require() calls)…
+  writeFileSync(path.join(dir, 'quick-start.cts'), quickStart);
+  // …and a CommonJS script is written as the README says: its require() lines for the imports.
+  writeFileSync(path.join(dir, 'quick-start.cjs'), quickStartAsCommonJs(readReadme(ROOT)));
   const compilerOptions = {
     strict: true,
     noEmit: true,
@@ -381,7 +387,7 @@ function writeConsumerProject(dir: string): void {
   };
   writeFileSync(
     path.join(dir, 'tsconfig.node16.json'),
-    JSON.stringify({ compilerOptions: { ...compilerOptions, module: 'node16', moduleResolution: 'node16' }, files: ['consumer.cts', 'consumer.mts', 'quick-start.mts'] }, null, 2),
+    JSON.stringify({ compilerOptions: { ...compilerOptions, module: 'node16', moduleResolution: 'node16' }, files: ['consumer.cts', 'consumer.mts', 'quick-start.mts', 'quick-start.cts'] }, null, 2),
   );
   writeFileSync(
     path.join(dir, 'tsconfig.bundler.json'),
@@ -517,16 +523,21 @@ async function main(): Promise<void> {
       return cjs.join(', ');
     });
 
-    await step("the README's quick start, unchanged, against a loopback gRPC server found through a loopback DNS server", async () => {
-      const { result, target, queries } = await withQuickStartServers(QUICK_START_HOST, (target) =>
-        runAsync(process.execPath, ['quick-start.mjs'], { cwd: consumer, timeoutMs: 30_000, env: { TARGET: target, GRPC_TRACE: '', GRPC_VERBOSITY: 'ERROR' } }),
-      );
-      const output = `\n--- stdout\n${result.stdout.trim()}\n--- stderr\n${result.stderr.trim()}`;
-      if (result.status !== 0) throw new StepError(`quick-start.mjs ${result.signal ? `was killed by ${result.signal} (did not end by itself?)` : `exited ${result.status}`}${output}`);
-      if (result.stdout.trim() !== `ready: ${target}`) throw new StepError(`quick-start.mjs did not print "ready: ${target}"${output}`);
-      if (queries === 0) throw new StepError(`the test DNS server was never asked for ${QUICK_START_HOST}: what resolved it?${output}`);
-      return `${result.stdout.trim()} (${queries} DNS ${queries === 1 ? 'query' : 'queries'}), ended by itself`;
-    });
+    for (const [file, form] of [
+      ['quick-start.mjs', 'unchanged, as an ES module'],
+      ['quick-start.cjs', "as CommonJS, with the README's require() lines"],
+    ] as const) {
+      await step(`the README's quick start ${form}, against a loopback gRPC server found through a loopback DNS server`, async () => {
+        const { result, target, queries } = await withQuickStartServers(QUICK_START_HOST, (target) =>
+          runAsync(process.execPath, [file], { cwd: consumer, timeoutMs: 30_000, env: { TARGET: target, GRPC_TRACE: '', GRPC_VERBOSITY: 'ERROR' } }),
+        );
+        const output = `\n--- stdout\n${result.stdout.trim()}\n--- stderr\n${result.stderr.trim()}`;
+        if (result.status !== 0) throw new StepError(`${file} ${result.signal ? `was killed by ${result.signal} (did not end by itself?)` : `exited ${result.status}`}${output}`);
+        if (result.stdout.trim() !== `ready: ${target}`) throw new StepError(`${file} did not print "ready: ${target}"${output}`);
+        if (queries === 0) throw new StepError(`the test DNS server was never asked for ${QUICK_START_HOST}: what resolved it?${output}`);
+        return `${result.stdout.trim()} (${queries} DNS ${queries === 1 ? 'query' : 'queries'}), ended by itself`;
+      });
+    }
 
     await step('bin: grpc-dns-watch --version / --help', () => {
       const bin = path.join(consumer, 'node_modules', '.bin', 'grpc-dns-watch');

@@ -99,6 +99,26 @@ export function quickStartSnippet(markdown: string): string {
   return `${block[1]}\n`;
 }
 
+/**
+ * The quick start as CommonJS, the way the README says to write it: each
+ * `import … from 'module'` line of the snippet replaced by the README's own
+ * `const … = require('module');` for that module (code spans of the Quick
+ * start section). Throws when the README does not give one for every import.
+ */
+export function quickStartAsCommonJs(markdown: string): string {
+  const start = markdown.indexOf('## Quick start');
+  const end = markdown.indexOf('\n## ', start + 1);
+  const text = markdown.slice(start, end < 0 ? undefined : end);
+  const requires = new Map(
+    [...text.matchAll(/`(const [^`]+ = require\('([^']+)'\);)`/g)].map((match) => [match[2] ?? '', match[1] ?? '']),
+  );
+  return quickStartSnippet(markdown).replace(/^import .* from '([^']+)';$/gm, (line, module: string) => {
+    const replacement = requires.get(module);
+    if (!replacement) throw new Error(`README.md's Quick start shows no \`const … = require('${module}');\` for \`${line}\``);
+    return replacement;
+  });
+}
+
 export function readReadme(root: string): string {
   return readFileSync(path.join(root, 'README.md'), 'utf8');
 }

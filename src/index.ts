@@ -10,7 +10,7 @@ export { CHANNEL_OPTION_KEYS } from './grpc/channel-options.js';
 export { watch, DnsWatch, type WatchUpdate, type DnsWatchEvents } from './watch-handle.js';
 export { observe, type WatchEvent, type WatchObserver } from './watch/observe.js';
 export { stats } from './watch/registry.js';
-export type { WatcherStats } from './watch/watcher.js';
+export type { WatcherStats } from './watch/stats.js';
 export { DEFAULTS, type WatchOptions, type BackoffOptions } from './watch/options.js';
 export { DnsError, type DnsErrorCode } from './dns/errors.js';
 export { TargetError } from './target.js';

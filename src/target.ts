@@ -5,7 +5,7 @@ import { parseNameserver } from './dns/resolv-conf.js';
 import type { Nameserver } from './dns/types.js';
 
 /** grpc's default port for `dns:` targets without one. */
-export const DEFAULT_PORT = 443;
+const DEFAULT_PORT = 443;
 
 export interface ParsedTarget {
   /** Host name (as written, trailing dot kept: it means "absolute") or IP literal without brackets. */
@@ -57,7 +57,7 @@ const OTHER_SCHEMES = new Set(['unix', 'unix-abstract', 'ipv4', 'ipv6', 'xds', '
 const DNS_SCHEMES = new Set(['dns', 'dns-watch']);
 
 /** What a person wrote for a service, read as grpc-js reads a target: which form it had, and its parts. */
-export interface WrittenTarget extends ParsedTarget {
+interface WrittenTarget extends ParsedTarget {
   /** `name`: a bare host (a DNS name or IP literal); `target`: with a scheme; `address`: a host with a port, or a bracketed IPv6 address. */
   form: 'name' | 'target' | 'address';
 }

@@ -7,8 +7,9 @@ import type { ResolvedAddress } from './dns/types.js';
 import { describe, resolveOptions, type WatchOptions } from './watch/options.js';
 import { TargetError, parseWrittenTarget } from './target.js';
 import { registry } from './watch/registry.js';
-import type { Delivery, Subscription, WatcherStats } from './watch/watcher.js';
-import { minTtl } from './watch/watcher.js';
+import type { Delivery, Subscription } from './watch/subscribers.js';
+import type { WatcherStats } from './watch/stats.js';
+import { minTtl, sortedAddresses } from './watch/records.js';
 
 /** One change of a watched name's address set. */
 export interface WatchUpdate {
@@ -232,7 +233,7 @@ export class DnsWatch extends EventEmitter<DnsWatchEvents> implements AsyncItera
 function buildUpdate(name: string, records: readonly ResolvedAddress[], added: readonly string[], removed: readonly string[], at: number): WatchUpdate {
   return {
     name,
-    addresses: [...new Set(records.map((entry) => entry.address))].sort(),
+    addresses: sortedAddresses(records),
     records: [...records],
     added: [...added],
     removed: [...removed],

@@ -6,7 +6,9 @@
  * saw, not on how long a busy machine took.
  */
 import { describe, expect, it } from 'vitest';
-import { DnsClient, UDP_PORT_MAX_AGE_MS, type AttemptEvent, type DnsClientOptions } from '../src/dns/client.js';
+import { DnsClient, type DnsClientOptions } from '../src/dns/client.js';
+import { UDP_PORT_MAX_AGE_MS } from '../src/dns/udp-lane.js';
+import type { AttemptEvent } from '../src/dns/types.js';
 import { MIN_TRY_TIMEOUT_MS } from '../src/dns/server-metrics.js';
 import { expectDnsError } from '../harness/resolver-helpers.js';
 import { serverFixture } from '../harness/server-fixture.js';

@@ -10,9 +10,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { isOwnPublicMember, readPublicApi } from '../harness/public-api.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SRC = `${path.join(ROOT, 'src')}${path.sep}`;
+const SRC = path.join(ROOT, 'src');
 
 interface PublicField {
   /** Where a user meets it, e.g. `WatcherStats.lastError.code`. */
@@ -24,15 +25,7 @@ interface PublicField {
 
 /** Every property of the exported types and values declared in src/, followed into object types, arrays and unions. */
 function publicFields(): PublicField[] {
-  const program = ts.createProgram([path.join(ROOT, 'src', 'index.ts')], {
-    strict: true,
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    target: ts.ScriptTarget.ES2022,
-    noEmit: true,
-  });
-  const checker = program.getTypeChecker();
-  const moduleSymbol = checker.getSymbolAtLocation(program.getSourceFile(path.join(ROOT, 'src', 'index.ts'))!)!;
+  const { checker, exports } = readPublicApi(ROOT);
   const fields: PublicField[] = [];
   const visit = (type: ts.Type, at: string, seen: Set<ts.Type>): void => {
     for (const part of type.isUnion() ? type.types : [type]) {
@@ -44,10 +37,7 @@ function publicFields(): PublicField[] {
       }
       seen.add(part);
       for (const property of checker.getPropertiesOfType(part)) {
-        const declaration = property.valueDeclaration ?? property.declarations?.[0];
-        // Ours only: not Error's, EventEmitter's or Date's members.
-        if (!declaration?.getSourceFile().fileName.startsWith(SRC)) continue;
-        if (ts.getCombinedModifierFlags(declaration) & ts.ModifierFlags.Private) continue;
+        if (!isOwnPublicMember(property, SRC)) continue;
         const propertyType = checker.getNonNullableType(checker.getTypeOfSymbol(property));
         const typeText = checker.typeToString(propertyType);
         // The grpc-js module a user passes in: its fields are grpc-js's.
@@ -60,14 +50,13 @@ function publicFields(): PublicField[] {
       seen.delete(part);
     }
   };
-  for (const exported of checker.getExportsOfModule(moduleSymbol)) {
+  for (const [name, symbol] of exports) {
     // The grpc-js module a user passes in: its fields are grpc-js's.
-    if (exported.name === 'GrpcJsModule') continue;
-    const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+    if (name === 'GrpcJsModule') continue;
     const isType = symbol.flags & (ts.SymbolFlags.Interface | ts.SymbolFlags.TypeAlias);
     const type = isType ? checker.getDeclaredTypeOfSymbol(symbol) : checker.getTypeOfSymbol(symbol);
-    visit(type, exported.name, new Set());
-    if (symbol.flags & ts.SymbolFlags.Class) visit(checker.getDeclaredTypeOfSymbol(symbol), exported.name, new Set());
+    visit(type, name, new Set());
+    if (symbol.flags & ts.SymbolFlags.Class) visit(checker.getDeclaredTypeOfSymbol(symbol), name, new Set());
   }
   return fields;
 }

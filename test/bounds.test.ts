@@ -13,18 +13,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as dnsPacket from 'dns-packet';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  DnsClient,
-  INITIAL_IN_FLIGHT_PER_NAMESERVER,
-  MAX_ANSWER_LABELS,
-  MAX_ANSWERS_DECODED_PER_TRY,
-  MAX_IN_FLIGHT_PER_NAMESERVER,
-  MAX_QUEUED_PER_NAMESERVER,
-  MAX_UDP_SOCKETS_PER_NAMESERVER,
-  type DnsClientOptions,
-} from '../src/dns/client.js';
+import { DnsClient, type DnsClientOptions } from '../src/dns/client.js';
+import { MAX_ANSWER_LABELS } from '../src/dns/wire.js';
+import { MAX_ANSWERS_DECODED_PER_TRY } from '../src/dns/reply-reader.js';
+import { MAX_UDP_SOCKETS_PER_NAMESERVER } from '../src/dns/udp-lane.js';
 import { DnsError } from '../src/dns/errors.js';
-import { GROUP_SHARE } from '../src/dns/query-gate.js';
+import { GROUP_SHARE, INITIAL_IN_FLIGHT_PER_NAMESERVER, MAX_IN_FLIGHT_PER_NAMESERVER, MAX_QUEUED_PER_NAMESERVER } from '../src/dns/query-gate.js';
 import type { Nameserver } from '../src/dns/types.js';
 import { observe, report, type WatchEvent } from '../src/watch/observe.js';
 import { DnsTestServer } from '../harness/dns-server.js';

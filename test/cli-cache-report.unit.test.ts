@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommandLine } from '../src/cli/args.js';
 import { Reporter } from '../src/cli/report.js';
-import type { WatcherStats } from '../src/watch/watcher.js';
+import type { WatcherStats } from '../src/watch/stats.js';
 
 /** What the command says about a cache in front, as the verdict moves poll by poll. */
 

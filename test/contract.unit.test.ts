@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { UNKNOWN, addressKey, diff, nextBelief, signature, whatToTell, type Belief, type Outcome } from '../src/watch/contract.js';
+import { UNKNOWN, nextBelief, signature, whatToTell, type Belief, type Outcome } from '../src/watch/contract.js';
+import { addressKey, diff } from '../src/watch/records.js';
 import { DnsError } from '../src/dns/errors.js';
-import type { ResolvedAddress } from '../src/dns/types.js';
+import type { ResolvedAddress, Resolution } from '../src/dns/types.js';
 import { pickSubset } from '../src/watch/subset.js';
 
 const v4 = (address: string, ttl = 30): ResolvedAddress => ({ address, family: 4, ttl });
 const v6 = (address: string, ttl = 30): ResolvedAddress => ({ address, family: 6, ttl });
-const answer = (addresses: ResolvedAddress[], failed: Array<4 | 6> = []): Outcome => ({
+const answer = (addresses: ResolvedAddress[], failed: Array<4 | 6> = []): Outcome<Resolution> => ({
   kind: 'answer',
   resolution: {
     name: 'svc',

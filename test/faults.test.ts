@@ -240,7 +240,7 @@ const TRANSIENT: TransientFault[] = [
       ctx.down = false;
       publish(ctx, ctx.hosts);
     },
-    note: 'UDP and TCP closed, restarted on the same port; loopback sends no ICMP to an unconnected UDP socket, so each poll times out',
+    note: 'UDP and TCP closed, restarted on the same port; the sockets are connected, so the ICMP port unreachable fails each try at once (CONNREFUSED)',
   },
   {
     label: 'slow (answers after the timeout)',
@@ -389,7 +389,7 @@ const STEADY: SteadyCase[] = [
       const dead = await unusedUdpPort();
       return { resolvConfPath: await writeConf(name, `nameserver 127.0.0.1:${dead}\nnameserver ${dns.address}\n`) };
     },
-    note: 'resolv.conf lists an unused port first: every poll waits one timeout on it, then the second server answers',
+    note: 'resolv.conf lists an unused port first: its tries fail at once (CONNREFUSED) and, once failed, it is asked after the second server',
   },
   {
     label: 'resolv.conf malformed (one good line)',

@@ -13,19 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  HostsFile,
-  MAX_HOSTS_BYTES,
-  SCAN_SLICE_BYTES,
-  WHOLE_TABLE_BYTES,
-  hostsParseCount,
-  hostsScanCount,
-  lastHostsScan,
-  parseHosts,
-} from '../src/dns/hosts.js';
+import { HostsFile, MAX_HOSTS_BYTES, SCAN_SLICE_BYTES, WHOLE_TABLE_BYTES, hostsParseCount, hostsScanCount, lastHostsScan } from '../src/dns/hosts.js';
+import { parseHosts } from '../src/dns/hosts-scanner.js';
 import { StubResolver } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
-import { setTraceSink } from '../src/watch/trace.js';
+import { setTraceSink, trace } from '../src/watch/trace.js';
 import { seededRandom } from '../harness/seeded-random.js';
 
 let dir: string;
@@ -136,7 +128,7 @@ describe('a hosts file at the size cap (32 MiB of distinct short names, and more
   it('a resolver traces it as used in part, once — not as "not used"', async () => {
     const lines: string[] = [];
     setTraceSink((text) => lines.push(text));
-    const resolver = new StubResolver({ resolvConf: parseResolvConf(''), hostsPath: path });
+    const resolver = new StubResolver({ resolvConf: parseResolvConf(''), hostsPath: path, trace });
     try {
       for (let i = 0; i < 3; i++) expect((await resolver.resolve(nameOf(7), 4)).source).toBe('hosts');
     } finally {

@@ -4,7 +4,8 @@ import { mkdtemp, rename, rm, unlink, writeFile, utimes } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HostsFile, MAX_HOSTS_BYTES, hostsParseCount, parseHosts } from '../src/dns/hosts.js';
+import { HostsFile, MAX_HOSTS_BYTES, hostsParseCount } from '../src/dns/hosts.js';
+import { parseHosts } from '../src/dns/hosts-scanner.js';
 import { withTimeout } from '../harness/within.js';
 
 const DEBIAN_HOSTS = `127.0.0.1\tlocalhost

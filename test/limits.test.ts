@@ -9,24 +9,19 @@
 import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  DnsClient,
-  MAX_ANSWER_LABELS,
-  MAX_ANSWER_RECORDS,
-  MAX_POINTER_CHAIN,
-  MAX_TCP_BYTES_PER_QUERY,
-  MAX_TCP_MESSAGE_SIZE,
-  MAX_UDP_REPLY_SIZE,
-  UDP_PORT_MAX_AGE_MS,
-} from '../src/dns/client.js';
+import { DnsClient } from '../src/dns/client.js';
+import { MAX_TCP_BYTES_PER_QUERY, MAX_TCP_MESSAGE_SIZE } from '../src/dns/tcp-exchange.js';
+import { MAX_UDP_REPLY_SIZE } from '../src/dns/udp-tries.js';
+import { UDP_PORT_MAX_AGE_MS } from '../src/dns/udp-lane.js';
 import type { Timers } from '../src/dns/timers.js';
-import { hasPointerLadder } from '../src/dns/wire.js';
-import { MAX_CNAME_DEPTH, StubResolver } from '../src/dns/stub-resolver.js';
+import { hasPointerLadder, MAX_ANSWER_LABELS, MAX_ANSWER_RECORDS, MAX_POINTER_CHAIN } from '../src/dns/wire.js';
+import { StubResolver } from '../src/dns/stub-resolver.js';
+import { MAX_CNAME_DEPTH } from '../src/dns/answer-records.js';
 import type { Nameserver } from '../src/dns/types.js';
 import { ListenerAdapter, MAX_ADDRESSES_TO_GRPC, type HostPort } from '../src/grpc/listener.js';
 import type { GrpcModuleLike } from '../src/grpc/types.js';
 import { MAX_HOST_NAME_LENGTH, MAX_LABEL_LENGTH, TargetError, parseTarget } from '../src/target.js';
-import { setTraceSink } from '../src/watch/trace.js';
+import { setTraceSink, trace } from '../src/watch/trace.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { opaqueRecord, pointerLadder } from '../harness/hostile-messages.js';
 import { recordingTimers } from '../harness/recording-timers.js';
@@ -60,6 +55,7 @@ function resolverFor(nameservers: Nameserver[], timeoutMs = 2_000): StubResolver
   const resolver = new StubResolver({
     resolvConf: { nameservers, search: [], ndots: 1, timeoutMs, attempts: 1, warnings: [] },
     hostsPath: false,
+    trace,
   });
   cleanups.push(() => resolver.close());
   return resolver;

@@ -7,7 +7,7 @@
  * burners); `npm test` runs the light versions in test/liveness.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_UDP_SOCKETS_PER_NAMESERVER } from '../src/dns/client.js';
+import { MAX_UDP_SOCKETS_PER_NAMESERVER } from '../src/dns/udp-lane.js';
 import { watch, type DnsWatch, type WatchOptions } from '../src/index.js';
 import type { DnsTestServer } from '../harness/dns-server.js';
 import { activeHandleCounts, waitUntil } from '../harness/resolver-helpers.js';

@@ -7,11 +7,12 @@
  * from sockets of their own.
  */
 import { describe, expect, it } from 'vitest';
-import { DnsClient, MAX_UDP_SOCKETS_PER_NAMESERVER, UDP_PORT_MAX_AGE_MS, type AttemptEvent, type DnsClientOptions } from '../src/dns/client.js';
+import { DnsClient, type DnsClientOptions } from '../src/dns/client.js';
+import { MAX_UDP_SOCKETS_PER_NAMESERVER, UDP_PORT_MAX_AGE_MS } from '../src/dns/udp-lane.js';
 import { StubResolver } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import { PROBE_CHANCE, PROBE_DELAY_MS } from '../src/dns/server-health.js';
-import type { Nameserver } from '../src/dns/types.js';
+import { type Nameserver, type AttemptEvent } from '../src/dns/types.js';
 import type { DnsTestServer } from '../harness/dns-server.js';
 import { unusedUdpPort, waitUntil } from '../harness/resolver-helpers.js';
 import { serverFixture } from '../harness/server-fixture.js';

@@ -14,7 +14,7 @@ import { resolveOptions } from '../src/watch/options.js';
 import { PollTimers } from '../src/watch/poll-timers.js';
 import { Registry } from '../src/watch/registry.js';
 import { pollDeadline } from '../src/watch/schedule.js';
-import type { Delivery } from '../src/watch/watcher.js';
+import type { Delivery } from '../src/watch/subscribers.js';
 import { recordingTimers } from '../harness/recording-timers.js';
 import { startDnsServer } from '../harness/server-fixture.js';
 import { waitUntil } from '../harness/wait.js';

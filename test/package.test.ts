@@ -3,8 +3,9 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { quickStartSnippet, readReadme, readmeLinkProblems, readmeLinks, repositoryUrl, withQuickStartServers } from '../scripts/readme.js';
+import { quickStartAsCommonJs, quickStartSnippet, readReadme, readmeLinkProblems, readmeLinks, repositoryUrl, withQuickStartServers } from '../scripts/readme.js';
 import * as source from '../src/index.js';
+import { headingAnchors, projectDocuments } from '../harness/markdown.js';
 
 /**
  * The package as Node resolves it by name, in a second: the built files the
@@ -171,20 +172,32 @@ git clone ${repository}.git
     expect(readme).toContain(`npm install ../grpc-dns-watch/${pkg.name}-${pkg.version}.tgz`);
   });
 
-  it('the quick start, exactly as written, connects to a loopback server found through a loopback DNS server, and ends by itself', async () => {
-    const snippet = quickStartSnippet(readme);
-    expect(snippet).toMatch(/^import \* as grpc from '@grpc\/grpc-js';$/m);
-    expect(snippet).toMatch(/^import \{ register \} from 'grpc-dns-watch';$/m);
+  /** Runs code as Node reads `--input-type`, against the quick start's loopback servers. */
+  async function runQuickStart(code: string, inputType: 'module' | 'commonjs'): Promise<void> {
     const { result: stdout, target, queries } = await withQuickStartServers('readme.package.test', (target) => {
       const env: NodeJS.ProcessEnv = { ...process.env, TARGET: target, GRPC_TRACE: '', GRPC_VERBOSITY: 'ERROR' };
       return new Promise<string>((resolve, reject) =>
-        execFile(process.execPath, ['--input-type', 'module', '--eval', snippet], { cwd: ROOT, env, timeout: 20_000 }, (error, out, err) =>
+        execFile(process.execPath, ['--input-type', inputType, '--eval', code], { cwd: ROOT, env, timeout: 20_000 }, (error, out, err) =>
           error ? reject(new Error(`${error.message}\n${out}\n${err}`)) : resolve(out),
         ),
       );
     });
     expect(stdout.trim()).toBe(`ready: ${target}`);
     expect(queries).toBeGreaterThan(0);
+  }
+
+  it('the quick start, exactly as written, connects to a loopback server found through a loopback DNS server, and ends by itself', async () => {
+    const snippet = quickStartSnippet(readme);
+    expect(snippet).toMatch(/^import \* as grpc from '@grpc\/grpc-js';$/m);
+    expect(snippet).toMatch(/^import \{ register \} from 'grpc-dns-watch';$/m);
+    await runQuickStart(snippet, 'module');
+  });
+
+  it('the quick start as CommonJS, with the require() lines the README gives for its imports, runs the same', async () => {
+    const commonJs = quickStartAsCommonJs(readme);
+    expect(commonJs).not.toMatch(/^import /m);
+    expect(commonJs).toMatch(/^const .* = require\('grpc-dns-watch'\);$/m);
+    await runQuickStart(commonJs, 'commonjs');
   });
 });
 
@@ -225,14 +238,7 @@ describe('Node resolves the package by name to the right build', () => {
 });
 
 describe('the docs point at things that exist', () => {
-  const documents = [
-    'README.md',
-    'CHANGELOG.md',
-    ...readdirSync(path.join(ROOT, 'docs')).filter((file) => file.endsWith('.md')).map((file) => `docs/${file}`),
-    ...readdirSync(path.join(ROOT, 'examples'))
-      .map((dir) => `examples/${dir}/README.md`)
-      .filter((file) => existsSync(path.join(ROOT, file))),
-  ];
+  const documents = projectDocuments(ROOT);
   /** Named in the docs without being files of this checkout: written by a run, or grpc-js's own source. */
   const NOT_HERE = new Set(['bench/results.quick.json', 'src/resolver-dns.ts']);
 
@@ -245,6 +251,36 @@ describe('the docs point at things that exist', () => {
       .map((url) => path.relative(ROOT, path.resolve(ROOT, path.dirname(document), url)));
     const missing = [...paths, ...relative].filter((file) => !NOT_HERE.has(file) && !existsSync(path.join(ROOT, file)));
     expect(missing).toEqual([]);
+  });
+
+  it('every #anchor of a link into this repository\'s Markdown names a heading there', () => {
+    const repository = `${repositoryUrl(pkg)}/blob/main/`;
+    const anchorsOf = new Map<string, Set<string>>();
+    const anchors = (file: string) => {
+      if (!anchorsOf.has(file)) anchorsOf.set(file, headingAnchors(readFileSync(path.join(ROOT, file), 'utf8')));
+      return anchorsOf.get(file) ?? new Set<string>();
+    };
+    const checked: string[] = [];
+    const broken = documents.flatMap((document) =>
+      readmeLinks(readFileSync(path.join(ROOT, document), 'utf8')).flatMap(({ line, url }) => {
+        const [target = '', anchor] = url.startsWith(repository) ? [url.slice(repository.length).split('#')[0], url.split('#')[1]] : url.split('#');
+        if (anchor === undefined || /^[a-z][a-z0-9+.-]*:/i.test(target)) return [];
+        const file = target === '' ? document : path.relative(ROOT, url.startsWith(repository) ? path.join(ROOT, target) : path.resolve(ROOT, path.dirname(document), target));
+        if (!file.endsWith('.md') || !existsSync(path.join(ROOT, file))) return [];
+        checked.push(url);
+        return anchors(file).has(anchor) ? [] : [`${document}:${line}: ${url}: no heading "#${anchor}" in ${file}`];
+      }),
+    );
+    expect(checked.length).toBeGreaterThan(10);
+    expect(broken).toEqual([]);
+  });
+
+  it('the anchor reader gives GitHub\'s anchors', () => {
+    expect([...headingAnchors('# A `b()` and C\n## 6. Queries, per poll — resolv.conf\n## A `b()` and C\n```\n# not a heading\n```')]).toEqual([
+      'a-b-and-c',
+      '6-queries-per-poll--resolvconf',
+      'a-b-and-c-1',
+    ]);
   });
 
   it('every it.fails test a doc cites for an open bug is still in test/ (fixed bugs are described as fixed)', () => {

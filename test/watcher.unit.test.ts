@@ -14,7 +14,8 @@ import {
   pollDeadline,
 } from '../src/watch/schedule.js';
 import { PollTimers, pollTimers, type PollEntry } from '../src/watch/poll-timers.js';
-import { Watcher, type Delivery, type WatcherOptions } from '../src/watch/watcher.js';
+import { Watcher, type WatcherOptions } from '../src/watch/watcher.js';
+import type { Delivery } from '../src/watch/subscribers.js';
 
 /**
  * Scheduling and delivery rules of the watcher, with fake timers and a

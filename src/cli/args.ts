@@ -4,10 +4,11 @@
  * message names the argument and says what is accepted (exit code 2).
  */
 import { parseArgs } from 'node:util';
-import { MAX_ATTEMPTS, formatNameserver, parseNameserver } from '../dns/resolv-conf.js';
+import { DEFAULT_ATTEMPTS, DEFAULT_RESOLV_CONF_PATH, DEFAULT_TIMEOUT_MS, MAX_ATTEMPTS, formatNameserver, parseNameserver } from '../dns/resolv-conf.js';
 import type { Family, Nameserver } from '../dns/types.js';
-import { resolveOptions } from '../watch/options.js';
+import { DEFAULTS, resolveOptions } from '../watch/options.js';
 import { TargetError, parseWrittenTarget } from '../target.js';
+import { formatMs } from './output.js';
 
 export const COMMAND = 'grpc-dns-watch';
 
@@ -24,11 +25,11 @@ dns://10.0.0.10:53/my-svc asks that server.
 Options:
   -s, --server <ip[:port]>   DNS server to ask instead of resolv.conf's; repeat
                              for failover (10.0.0.10, 10.0.0.10:53, [fd00::a]:53)
-  -i, --interval <duration>  poll period in watch mode (default 5s)
-  -f, --family <4|6|0>       A only, AAAA only, or both (default 0)
-  -t, --timeout <duration>   per-try timeout (default: resolv.conf, 5s)
-      --attempts <n>         rounds over the servers, 1-${MAX_ATTEMPTS} (default: resolv.conf, 2)
-      --resolv-conf <path>   resolv.conf to read (default /etc/resolv.conf)
+  -i, --interval <duration>  poll period in watch mode (default ${formatMs(DEFAULTS.refreshInterval)})
+  -f, --family <4|6|0>       A only, AAAA only, or both (default ${DEFAULTS.family})
+  -t, --timeout <duration>   per-try timeout (default: resolv.conf, ${formatMs(DEFAULT_TIMEOUT_MS)})
+      --attempts <n>         rounds over the servers, 1-${MAX_ATTEMPTS} (default: resolv.conf, ${DEFAULT_ATTEMPTS})
+      --resolv-conf <path>   resolv.conf to read (default ${DEFAULT_RESOLV_CONF_PATH})
       --once                 resolve once, print, exit (see exit codes)
       --json                 one JSON object per line (NDJSON) on stdout
   -v, --verbose              also print resolver settings and every query,
@@ -37,7 +38,7 @@ Options:
   -V, --version              show the version
 
 Durations take a unit: 500ms, 5s, 1.5s, 1m (a bare 5 is refused: seconds
-or milliseconds?). An --interval under 1s is used, with a warning.
+or milliseconds?). An --interval under ${formatMs(DEFAULTS.minInterval)} is used, with a warning.
 Exit codes: 0 ok (or stopped by Ctrl-C / SIGTERM), 1 internal error,
   2 bad arguments, 3 DNS says the name has no addresses (NXDOMAIN, NODATA),
   4 could not ask DNS (TIMEOUT, CONNREFUSED, SERVFAIL, REFUSED, ...),
@@ -74,7 +75,7 @@ export interface CliConfig {
   verbose: boolean;
 }
 
-export type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: CliConfig };
+type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: CliConfig };
 
 const OPTIONS = {
   server: { type: 'string', short: 's', multiple: true },
@@ -112,49 +113,14 @@ export function parseCommandLine(argv: readonly string[]): Command {
   }
   const input = positionals[0] ?? '';
   const name = parseName(input);
-
-  let nameservers: Nameserver[] | undefined;
-  if (values.server && values.server.length > 0) {
-    nameservers = values.server.map((spec) => {
-      try {
-        return parseNameserver(spec);
-      } catch (error) {
-        throw new UsageError(`--server ${JSON.stringify(spec)}: ${lowerFirst((error as Error).message)}`);
-      }
-    });
-  } else if (name.nameserver) {
-    nameservers = [name.nameserver];
-  }
-
+  const nameservers = serversOf(values.server, name.nameserver);
   const resolvConfPath = values['resolv-conf'];
   if (resolvConfPath !== undefined && resolvConfPath.length === 0) {
     throw new UsageError('--resolv-conf "": expected the path of a resolv.conf file');
   }
-
   const interval = values.interval === undefined ? undefined : durationText('--interval', values.interval);
   const timeout = values.timeout === undefined ? undefined : durationText('--timeout', values.timeout);
-  const family = values.family === undefined ? undefined : numberText(values.family);
-  const attempts = values.attempts === undefined ? undefined : numberText(values.attempts);
-  // The ranges are the library's own, checked by its validators, in its words, under the flag's name.
-  const flags: Record<string, string> = {
-    refreshInterval: `--interval ${JSON.stringify(values.interval)}`,
-    timeout: `--timeout ${JSON.stringify(values.timeout)}`,
-    family: `--family ${JSON.stringify(values.family)}`,
-    attempts: `--attempts ${JSON.stringify(values.attempts)}`,
-  };
-  let checked;
-  try {
-    checked = resolveOptions(
-      { refreshInterval: interval, timeout, family: family as Family | undefined, attempts: attempts as number | undefined },
-      undefined,
-      [],
-      (option) => flags[option] ?? `Option "${option}"`,
-    );
-  } catch (error) {
-    if (error instanceof TypeError) throw new UsageError(error.message);
-    throw error;
-  }
-
+  const checked = checkRanges(values, interval, timeout);
   return {
     kind: 'run',
     config: {
@@ -172,6 +138,45 @@ export function parseCommandLine(argv: readonly string[]): Command {
       verbose: values.verbose ?? false,
     },
   };
+}
+
+/** From --server (each parsed, the flag named in the error), else the target's `dns://server/` part; undefined: resolv.conf's. */
+function serversOf(specs: readonly string[] | undefined, fromTarget: Nameserver | undefined): Nameserver[] | undefined {
+  if (!specs || specs.length === 0) return fromTarget ? [fromTarget] : undefined;
+  return specs.map((spec) => {
+    try {
+      return parseNameserver(spec);
+    } catch (error) {
+      throw new UsageError(`--server ${JSON.stringify(spec)}: ${lowerFirst((error as Error).message)}`);
+    }
+  });
+}
+
+/** The ranges are the library's own, checked by its validators, in its words, under the flag's name. */
+function checkRanges(
+  values: { interval?: string; timeout?: string; family?: string; attempts?: string },
+  interval: number | undefined,
+  timeout: number | undefined,
+): { family: Family; attempts: number | undefined } {
+  const family = values.family === undefined ? undefined : numberText(values.family);
+  const attempts = values.attempts === undefined ? undefined : numberText(values.attempts);
+  const flags: Record<string, string> = {
+    refreshInterval: `--interval ${JSON.stringify(values.interval)}`,
+    timeout: `--timeout ${JSON.stringify(values.timeout)}`,
+    family: `--family ${JSON.stringify(values.family)}`,
+    attempts: `--attempts ${JSON.stringify(values.attempts)}`,
+  };
+  try {
+    return resolveOptions(
+      { refreshInterval: interval, timeout, family: family as Family | undefined, attempts: attempts as number | undefined },
+      undefined,
+      [],
+      (option) => flags[option] ?? `Option "${option}"`,
+    );
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m)$/;
@@ -206,7 +211,7 @@ function numberText(text: string): number | string {
  * The name argument: a DNS name, an IP literal, or a grpc target whose host
  * is used (`dns:///my-svc:50051`, `my-svc:50051`, `dns://10.0.0.10:53/my-svc`).
  */
-export function parseName(input: string): { host: string; nameserver: Nameserver | undefined; note: string | undefined } {
+function parseName(input: string): { host: string; nameserver: Nameserver | undefined; note: string | undefined } {
   if (input.trim() === '') throw new UsageError('the DNS name is empty; expected e.g. my-svc.ns.svc.cluster.local');
   let written;
   try {

@@ -13,16 +13,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DnsError } from '../dns/errors.js';
 import { StubResolver } from '../dns/stub-resolver.js';
-import { formatNameserver, readResolvConf } from '../dns/resolv-conf.js';
+import { DEFAULT_RESOLV_CONF_PATH, formatNameserver, readResolvConf, withOverrides } from '../dns/resolv-conf.js';
 import { FileReadError, statRegular } from '../dns/text-file.js';
 import type { ResolvConf } from '../dns/types.js';
-import { observe } from '../watch/observe.js';
+import { observe, report } from '../watch/observe.js';
 import { DEFAULTS } from '../watch/options.js';
-import { setTraceSink } from '../watch/trace.js';
+import { setTraceSink, trace } from '../watch/trace.js';
 import { watch, type DnsWatch, type WatchUpdate } from '../watch-handle.js';
 import { COMMAND, HELP_HINT, USAGE, UsageError, parseCommandLine, type CliConfig } from './args.js';
-import { errorMessage } from './output.js';
-import { Reporter, formatMs, type Asking, type TextSink } from './report.js';
+import { errorMessage, formatMs } from './output.js';
+import { Reporter, type Asking, type TextSink } from './report.js';
 
 /** Exit codes; docs/cli.md documents them. */
 export const EXIT = Object.freeze({
@@ -44,7 +44,7 @@ export const EXIT = Object.freeze({
 
 export type { TextSink } from './report.js';
 
-export interface CliIo {
+interface CliIo {
   stdout: TextSink;
   stderr: TextSink;
   /** RES_OPTIONS / LOCALDOMAIN for --once and the settings shown; see docs/cli.md for watch mode. */
@@ -103,13 +103,10 @@ async function run(config: CliConfig, io: CliIo): Promise<number> {
   }
   const conf = await readResolvConf({ path: config.resolvConfPath, env: io.env });
   if (io.signal?.aborted) return config.once ? interruptedCode(io.signal) : EXIT.OK;
-  if (config.verbose) io.stderr.write(describeSettings(config, conf));
+  const settings = withOverrides(conf, { nameservers: config.nameservers, timeoutMs: config.timeout, attempts: config.attempts });
+  if (config.verbose) io.stderr.write(describeSettings(config, settings));
   const reporter = new Reporter(config, io.stdout, io.stderr, io.now);
-  const asking: Asking = {
-    servers: config.nameservers ?? conf.nameservers,
-    timeoutMs: config.timeout ?? conf.timeoutMs,
-    attempts: config.attempts ?? conf.attempts,
-  };
+  const asking: Asking = { servers: settings.nameservers, timeoutMs: settings.timeoutMs, attempts: settings.attempts };
   return config.once ? runOnce(config, io, reporter, asking) : runWatch(config, io, reporter, asking);
 }
 
@@ -132,6 +129,8 @@ async function runOnce(config: CliConfig, io: CliIo, reporter: Reporter, asking:
     env: io.env,
     timeoutMs: config.timeout,
     attempts: config.attempts,
+    onAttempt: report,
+    trace,
   });
   const onAbort = (): void => resolver.close();
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -221,7 +220,7 @@ function stopped(signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-export function exitCodeFor(error: DnsError): number {
+function exitCodeFor(error: DnsError): number {
   if (error.authoritative) return EXIT.NO_ADDRESSES;
   if (error.code === 'BADNAME') return EXIT.USAGE;
   return EXIT.CANNOT_ASK;
@@ -231,14 +230,13 @@ function interruptedCode(signal: AbortSignal): number {
   return signal.reason === 'SIGTERM' ? EXIT.TERMINATED : EXIT.INTERRUPTED;
 }
 
+/** `conf`: resolv.conf with the flags over it. */
 function describeSettings(config: CliConfig, conf: ResolvConf): string {
-  const servers = config.nameservers
-    ? `${config.nameservers.map(formatNameserver).join(', ')} (given)`
-    : `${conf.nameservers.map(formatNameserver).join(', ')} (from ${config.resolvConfPath ?? '/etc/resolv.conf'})`;
+  const from = config.nameservers ? 'given' : `from ${config.resolvConfPath ?? DEFAULT_RESOLV_CONF_PATH}`;
   const lines = [
-    `settings: nameservers ${servers}`,
+    `settings: nameservers ${conf.nameservers.map(formatNameserver).join(', ')} (${from})`,
     `settings: search ${conf.search.length > 0 ? conf.search.join(' ') : '(none)'}, ndots:${conf.ndots}`,
-    `settings: timeout ${formatMs(config.timeout ?? conf.timeoutMs)}, attempts ${config.attempts ?? conf.attempts}, family ${config.family}` +
+    `settings: timeout ${formatMs(conf.timeoutMs)}, attempts ${conf.attempts}, family ${config.family}` +
       (config.once ? '' : `, interval ${formatMs(config.interval ?? DEFAULTS.refreshInterval)}`),
     ...conf.warnings.map((warning) => `warning: ${warning}`),
   ];
@@ -248,7 +246,7 @@ function describeSettings(config: CliConfig, conf: ResolvConf): string {
 let cachedVersion: string | undefined;
 
 /** This package's version, from the package.json above this file (src/ or dist/). */
-export function packageVersion(): string {
+function packageVersion(): string {
   if (cachedVersion) return cachedVersion;
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {

@@ -8,10 +8,10 @@
 import { isIPv4 } from 'node:net';
 import { messageBesideCode, type DnsError, type DnsErrorCode } from '../dns/errors.js';
 import { sameName } from '../dns/names.js';
-import type { Family, ResolvedAddress } from '../dns/types.js';
+import { recordTypesText, type Family, type ResolvedAddress } from '../dns/types.js';
 
 /** One address as printed in JSON; `ttl` is null for /etc/hosts entries and IP literals. */
-export interface JsonRecord {
+interface JsonRecord {
   address: string;
   family: 4 | 6;
   ttl: number | null;
@@ -48,7 +48,7 @@ export interface ChangeEvent {
   addresses: JsonRecord[];
 }
 
-export interface ErrorEvent {
+interface ErrorEvent {
   type: 'error';
   at: string;
   name: string;
@@ -73,10 +73,10 @@ export interface CacheEvent {
   stalenessBoundMs: number | null;
 }
 
-export type CliEvent = AddressesEvent | ChangeEvent | ErrorEvent | CacheEvent;
+type CliEvent = AddressesEvent | ChangeEvent | ErrorEvent | CacheEvent;
 
 /** IPv4 before IPv6; IPv4 numerically (10.0.0.9 before 10.0.0.10), IPv6 as text. */
-export function compareAddresses(a: string, b: string): number {
+function compareAddresses(a: string, b: string): number {
   const a4 = isIPv4(a);
   const b4 = isIPv4(b);
   if (a4 !== b4) return a4 ? -1 : 1;
@@ -92,7 +92,7 @@ export function compareAddresses(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function sortRecords(records: readonly ResolvedAddress[]): ResolvedAddress[] {
+function sortRecords(records: readonly ResolvedAddress[]): ResolvedAddress[] {
   // One line per address even if a record set repeats one (a half answer merged with the last good set).
   const unique = new Map<string, ResolvedAddress>();
   for (const record of records) {
@@ -110,14 +110,16 @@ export function toJsonRecords(records: readonly ResolvedAddress[]): JsonRecord[]
   return sortRecords(records).map(({ address, family, ttl }) => ({ address, family, ttl: jsonTtl(ttl) }));
 }
 
+/** A duration as the command's flags take it: `5s`, `1m`, `500ms`. */
+export function formatMs(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1_000 === 0) return `${ms / 1_000}s`;
+  return `${ms}ms`;
+}
+
 /** `families` names what was asked (or what failed): a TIMEOUT then names both A and AAAA. */
 export function errorEvent(name: string, error: DnsError, at: Date, families: Family): ErrorEvent {
   return { type: 'error', at: at.toISOString(), name, code: error.code, authoritative: error.authoritative, message: errorMessage(error, families) };
-}
-
-/** "A", "AAAA" or "A and AAAA". */
-export function familiesText(family: Family): string {
-  return family === 4 ? 'A' : family === 6 ? 'AAAA' : 'A and AAAA';
 }
 
 /**
@@ -134,7 +136,7 @@ export function errorMessage(error: DnsError, families: Family): string {
     const at = message.indexOf(named);
     const after = message.charAt(at + named.length);
     if (at >= 0 && (after === '' || after === ' ' || after === ':')) {
-      return `${message.slice(0, at)} for ${error.hostname} A and AAAA${message.slice(at + named.length)}`;
+      return `${message.slice(0, at)} for ${error.hostname} ${recordTypesText(0)}${message.slice(at + named.length)}`;
     }
   }
   return message;

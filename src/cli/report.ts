@@ -6,15 +6,16 @@
  */
 import type { DnsError } from '../dns/errors.js';
 import { canonicalName, trimDot } from '../dns/names.js';
-import type { Family, Nameserver, ResolvedAddress } from '../dns/types.js';
+import { recordType, recordTypesText, type Family, type Nameserver, type ResolvedAddress } from '../dns/types.js';
 import type { WatchEvent } from '../watch/observe.js';
 import type { WatchUpdate } from '../watch-handle.js';
-import { minTtl, type WatcherStats } from '../watch/watcher.js';
+import { minTtl } from '../watch/records.js';
+import type { WatcherStats } from '../watch/stats.js';
 import { formatNameserver } from '../dns/resolv-conf.js';
 import type { CliConfig } from './args.js';
 import {
   errorEvent,
-  familiesText,
+  formatMs,
   humanAddresses,
   humanCache,
   humanChange,
@@ -33,19 +34,13 @@ export interface TextSink {
   write(chunk: string): unknown;
 }
 
-export type AttemptEvent = Extract<WatchEvent, { type: 'attempt' }>;
+type AttemptEvent = Extract<WatchEvent, { type: 'attempt' }>;
 
 /** The settings a run asks with, for the progress lines. */
 export interface Asking {
   servers: readonly Nameserver[];
   timeoutMs: number;
   attempts: number;
-}
-
-export function formatMs(ms: number): string {
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1_000 === 0) return `${ms / 1_000}s`;
-  return `${ms}ms`;
 }
 
 export class Reporter {
@@ -71,7 +66,7 @@ export class Reporter {
   asking(asking: Asking): void {
     const servers = asking.servers.map(formatNameserver).join(', ');
     this.stderr.write(
-      `querying ${this.config.host} ${familiesText(this.config.family)} via ${servers} ` +
+      `querying ${this.config.host} ${recordTypesText(this.config.family)} via ${servers} ` +
         `(timeout ${formatMs(asking.timeoutMs)}, ${plural(asking.attempts, 'attempt')})…\n`,
     );
   }
@@ -114,7 +109,7 @@ export class Reporter {
     this.stdout.write(humanAddresses(this.config.host, records, extra));
     for (const { family, code, message } of extra.failedFamilies ?? []) {
       this.stderr.write(
-        `${at.toISOString()}  warning: the ${family === 4 ? 'A' : 'AAAA'} query failed (${code}: ${message}); showing IPv${family === 4 ? 6 : 4} addresses only\n`,
+        `${at.toISOString()}  warning: the ${recordType(family)} query failed (${code}: ${message}); showing IPv${family === 4 ? 6 : 4} addresses only\n`,
       );
     }
   }

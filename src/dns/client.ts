@@ -1,62 +1,21 @@
 import type net from 'node:net';
-import type * as dnsPacket from 'dns-packet';
-import { DnsError, closedError, idsExhausted, type DnsErrorCode } from './errors.js';
+import { DnsError, abortedError, closedError, mostTellingError, rcodeError } from './errors.js';
 import { IdPool } from './id-pool.js';
-import { NameserverState, type NameserverStatus } from './nameserver-state.js';
-import { QueryGate, groupOf, type GateRefusal } from './query-gate.js';
+import { NameserverState, type NameserverSettings, type NameserverStatus } from './nameserver-state.js';
+import { MAX_IN_FLIGHT_PER_NAMESERVER, MAX_QUEUED_PER_NAMESERVER, groupOf, type GateRefusal } from './query-gate.js';
 import { QueryRun } from './query-run.js';
-import type { TryQuestion } from './reply-reader.js';
-import { formatNameserver as formatServer } from './resolv-conf.js';
+import { formatNameserver } from './resolv-conf.js';
 import { nextServer, probeTarget } from './server-health.js';
 import { tryTimeoutMs } from './server-metrics.js';
 import { askOverTcp } from './tcp-exchange.js';
 import { systemTimers, type Timers } from './timers.js';
-import type { AbortSignalLike, Nameserver } from './types.js';
-import { UdpLane } from './udp-lane.js';
-import { OVERSIZED, UdpTries } from './udp-tries.js';
-import { encodeQuery, questionEnd, type ReplyPacket } from './wire.js';
-
-export { MAX_ANSWER_LABELS, MAX_ANSWER_RECORDS, MAX_POINTER_CHAIN } from './wire.js';
-export { MAX_ANSWERS_DECODED_PER_TRY } from './reply-reader.js';
-export { MAX_TCP_BYTES_PER_QUERY, MAX_TCP_MESSAGE_SIZE } from './tcp-exchange.js';
-export { MAX_TIMEOUT_IO_TURNS, MAX_UDP_REPLY_SIZE } from './udp-tries.js';
-export type { NameserverStatus } from './nameserver-state.js';
-
-/** Record types this transport asks for. */
-export type QueryType = 'A' | 'AAAA';
-
-/**
- * A reply that passed validation (RFC 5452): it came from the server asked,
- * carries our id and our question, and is a response.
- */
-export interface DnsReply {
-  rcode: number;
-  truncated: boolean;
-  answers: dnsPacket.Answer[];
-  /** Which transport produced this reply. */
-  transport: 'udp' | 'tcp';
-}
-
-/**
- * One try of one query that failed (timeout, refused port, SERVFAIL…), on its
- * way to the next nameserver or attempt: what `DnsClientOptions.onAttempt`
- * receives, and the `attempt` event of `observe()`. `server` reads
- * `host:port` (`[v6]:port`); `durationMs` includes any wait in line for the server.
- */
-export interface AttemptEvent {
-  type: 'attempt';
-  name: string;
-  recordType: QueryType;
-  server: string;
-  transport: 'udp' | 'tcp';
-  error: DnsError;
-  durationMs: number;
-  /** The timeout this try had, ms: adaptive over UDP (server-metrics.ts), the configured one over TCP. */
-  timeoutMs: number;
-}
+import type { AbortSignalLike, AttemptEvent, DnsReply, Nameserver, QueryType } from './types.js';
+import { MAX_UDP_SOCKETS_PER_NAMESERVER, UDP_PORT_MAX_AGE_MS, UDP_PORT_MAX_QUERIES } from './udp-lane.js';
+import { MAX_LINGERING_PER_NAMESERVER, OVERSIZED, UdpTries } from './udp-tries.js';
+import { rcodeOf, usableRcode, type ReplyPacket } from './wire.js';
 
 /** Per-query options of {@link DnsClient.query}. */
-export interface QueryOptions {
+interface QueryOptions {
   /**
    * Gives the query up when it aborts: the try in progress is dropped at once
    * (its id, its slot or place in line, its socket's count and its timer are
@@ -89,7 +48,7 @@ export interface DnsClientOptions {
   /**
    * Tries in flight at once per nameserver at most; default
    * {@link MAX_IN_FLIGHT_PER_NAMESERVER}. The limit starts at
-   * {@link INITIAL_IN_FLIGHT_PER_NAMESERVER} (or this, if lower) and grows
+   * INITIAL_IN_FLIGHT_PER_NAMESERVER (query-gate.ts) (or this, if lower) and grows
    * with answers while tries wait (query-gate.ts).
    */
   maxInFlightPerNameserver?: number;
@@ -108,87 +67,10 @@ export interface DnsClientOptions {
   trace?: (line: () => string) => void;
 }
 
-/** rcodes (RFC 1035 §4.1.1) the resolver distinguishes. */
-export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
-
 const DEFAULT_UDP_PAYLOAD_SIZE = 1232;
 
-/**
- * Source-port rotation. RFC 5452 asks for an unpredictable source port
- * per query, so an off-path forger must guess it as well as the 16-bit id; a
- * socket per query costs a bind per query and one descriptor per concurrent
- * query. We take the middle way (c-ares' `udp_max_queries`, port pools in
- * recursive resolvers): a UDP socket, bound by the kernel to a random
- * ephemeral port, serves at most this many queries and lives at most
- * {@link UDP_PORT_MAX_AGE_MS}; then the next query opens a fresh one. A and
- * AAAA leave from sockets of their own (udp-lane.ts), so at a 5 s poll of one
- * name the age bound rotates each every other poll; a busy process (many
- * names) rotates every 16 queries of each type. A port that leaves service
- * closes as soon as its in-flight queries settle; while
- * {@link MAX_UDP_SOCKETS_PER_NAMESERVER} are open the current ports serve on
- * instead of rotating.
- */
-export const UDP_PORT_MAX_QUERIES = 16;
-/** See {@link UDP_PORT_MAX_QUERIES}: bounds how long a discovered port (port scan, SAD DNS side channel) stays useful. */
-export const UDP_PORT_MAX_AGE_MS = 10_000;
 
-/**
- * UDP sockets open at once per nameserver: the current ones (one for A, one
- * for AAAA) and up to two retired ones still waiting for replies. With a
- * server that answers, a retired socket closes within a round trip and two
- * sockets are open; with a dead one, retired sockets wait for their queries'
- * timeouts, and without this bound a busy process would hold one socket per
- * 16 queries in flight (3,752 with 30,000 names). resolv.conf names at most
- * 3 nameservers, so a client holds at most 12 UDP sockets.
- */
-export const MAX_UDP_SOCKETS_PER_NAMESERVER = 4;
 
-/**
- * Tries in flight per nameserver when it starts, and again whenever it has
- * been silent for a timeout (query-gate.ts: the limit grows from here with
- * answers while tries wait). Neither reference caps this by default:
- * CoreDNS's `forward` has `max_concurrent` unset and asks for "at least the
- * upstream query rate × latency", each concurrent query costing it about
- * 2 KB; c-ares has no cap and draws random ids until one is free, which
- * spins once the 65,536 ids are in use. By that rule 256 carries 128,000
- * queries/s at a 2 ms in-cluster latency and 2,560/s at 100 ms, far above
- * what one process polls, while a dead server (slots held for the whole
- * timeout) sees at most 256 / timeout queries a second.
- */
-export const INITIAL_IN_FLIGHT_PER_NAMESERVER = 256;
-
-/**
- * Tries in flight per nameserver at most, however far the limit grew
- * (query-gate.ts). Little's law for the slowest server this should keep up
- * with: 4,000 names polled for A and AAAA every 5 s (1,600 queries/s) from a
- * server that takes 1.8 s need 2,900 in flight; 4,096 covers it. Bounded
- * with it: query ids (3 servers × (4,096 + {@link MAX_LINGERING_PER_NAMESERVER})
- * = 13,056, a fifth of the id space, so drawing a free id stays cheap) and
- * memory (about 4 KB a query in flight: its promises, timer, buffer and try).
- */
-export const MAX_IN_FLIGHT_PER_NAMESERVER = 4_096;
-
-/**
- * Tries waiting in line per nameserver, over all domains, behind the
- * in-flight limit. Past it a try fails at once with `OVERLOADED` (the next
- * nameserver is tried); a try that waited longer than the configured timeout
- * fails with `OVERLOADED` when its turn comes — unless the nameserver
- * answered within the last timeout: then this process, not the server, is
- * slow, and the try may wait `ANSWERING_WAIT_FACTOR` (query-gate.ts) times as
- * long (late, not failed). A start-up burst of 8,000 names (16,384 queries)
- * waits in line against a server that answers; with a dead server the line
- * drains by expiry within about two timeouts. About 3 KB a waiting query
- * (its promises and async frames, and its place in line).
- */
-export const MAX_QUEUED_PER_NAMESERVER = 16_384;
-
-/**
- * Tries per nameserver that timed out and still listen for their reply
- * (udp-tries.ts): enough to measure a server that slowed down past its
- * timeout and to take the answers of the queries waiting on it, while the
- * ids one server holds stay within {@link MAX_IN_FLIGHT_PER_NAMESERVER} + 256.
- */
-export const MAX_LINGERING_PER_NAMESERVER = 256;
 
 /** What one try reports when it fails: the transport it ended on and the timeout it had. */
 interface TryReport {
@@ -196,15 +78,13 @@ interface TryReport {
   timeoutMs: number;
 }
 
-/** SERVFAIL, REFUSED and NOTIMP move a query on to the next server and count against this one's health (c-ares). */
-const FAILING_RCODES: ReadonlySet<number> = new Set([RCODE.SERVFAIL, RCODE.REFUSED, RCODE.NOTIMP]);
 
 /**
  * DNS transport: per nameserver, a bounded pipeline (tries in flight from
- * {@link INITIAL_IN_FLIGHT_PER_NAMESERVER}, growing with answers up to
+ * INITIAL_IN_FLIGHT_PER_NAMESERVER (query-gate.ts), growing with answers up to
  * {@link MAX_IN_FLIGHT_PER_NAMESERVER}, shared fairly between domains; a line
  * of at most {@link MAX_QUEUED_PER_NAMESERVER} behind them), a few connected UDP
- * sockets rotated to fresh random ports (see {@link UdpLane}), its measured
+ * sockets rotated to fresh random ports (see udp-lane.ts), its measured
  * latency (try timeouts, server-metrics.ts) and its health (which server a
  * try goes to, server-health.ts); ids from an {@link IdPool}; RFC 5452
  * validation, retries and TCP fallback on truncation. It knows nothing about
@@ -230,9 +110,7 @@ export class DnsClient {
   private readonly udpPayloadSize: number;
   private readonly timers: Timers;
   private readonly random: () => number;
-  private readonly laneSettings: ConstructorParameters<typeof UdpLane>[1];
-  private readonly maxInFlight: number;
-  private readonly maxQueued: number;
+  private readonly nameserverSettings: NameserverSettings;
   private readonly onAttempt: ((event: () => AttemptEvent) => void) | undefined;
   private readonly trace: ((line: () => string) => void) | undefined;
   private readonly states = new Map<string, NameserverState>();
@@ -265,11 +143,10 @@ export class DnsClient {
     this.timers = timers;
     this.random = random;
     this.rotation = Math.floor(random() * 0x10000);
-    this.maxInFlight = maxInFlightPerNameserver;
-    this.maxQueued = maxQueuedPerNameserver;
     this.onAttempt = onAttempt;
     this.trace = trace;
-    this.laneSettings = { maxQueriesPerPort: udpPortMaxQueries, maxAgeMs: udpPortMaxAgeMs, maxSockets: maxUdpSocketsPerNameserver, timers };
+    const lane = { maxQueriesPerPort: udpPortMaxQueries, maxAgeMs: udpPortMaxAgeMs, maxSockets: maxUdpSocketsPerNameserver, timers };
+    this.nameserverSettings = { timeoutMs, timers, lane, maxInFlight: maxInFlightPerNameserver, maxQueued: maxQueuedPerNameserver };
     this.udp = new UdpTries({
       ids: this.ids,
       timers,
@@ -283,7 +160,7 @@ export class DnsClient {
         state.gate.timedOut();
       },
       answeredLate: (run, packet) => {
-        if (usable(rcodeOf(packet)) && !packet.flag_tc) run.succeed(toReply(packet, 'udp'));
+        if (usableRcode(rcodeOf(packet)) && !packet.flag_tc) run.succeed(toReply(packet, 'udp'));
       },
     });
   }
@@ -291,8 +168,8 @@ export class DnsClient {
   /** Ask `servers` for `name`/`type` (see the class notes and {@link QueryOptions.signal}). */
   query(servers: readonly Nameserver[], name: string, type: QueryType, options: QueryOptions = {}): Promise<DnsReply> {
     const { signal } = options;
-    if (signal?.aborted) return Promise.reject(givenUp(signal, name, type));
-    const run = new QueryRun<DnsReply>(name, type, signal, (aborted) => givenUp(aborted, name, type));
+    if (signal?.aborted) return Promise.reject(abortedError(signal, name, type));
+    const run = new QueryRun<DnsReply>(name, type, signal, (aborted) => abortedError(aborted, name, type));
     void this.drive(run, servers);
     return run.outcome;
   }
@@ -368,7 +245,7 @@ export class DnsClient {
           const outcome = await this.tryServer(run, state, round, report, false);
           if (outcome === null || run.done) return;
           if (outcome instanceof DnsError && outcome.code === 'CLOSED') throw outcome;
-          if (!(outcome instanceof DnsError) && usable(outcome.rcode)) {
+          if (!(outcome instanceof DnsError) && usableRcode(outcome.rcode)) {
             run.succeed(outcome);
             return;
           }
@@ -386,7 +263,7 @@ export class DnsClient {
           }));
         }
       }
-      throw mostTelling(failures, run.name, servers, this.attempts);
+      throw mostTellingError(failures, run.name, servers.map(formatNameserver).join(', '), this.attempts);
     } catch (error) {
       run.fail(error as Error);
     }
@@ -438,29 +315,14 @@ export class DnsClient {
   private refusal(why: GateRefusal, run: QueryRun<DnsReply>, state: NameserverState, group: string): DnsError | null {
     if (why === 'cancelled') return null;
     if (why === 'closed') return closedError(run.name);
-    const { gate } = state;
-    const line = why === 'full' ? `${gate.queued} queries already wait (MAX_QUEUED_PER_NAMESERVER ${gate.maxQueued})` : `waited more than ${gate.longestWait()} ms in line`;
-    return new DnsError(
-      'OVERLOADED',
-      run.name,
-      `Not asking ${state.label} for ${run.name} ${run.type}: ${gate.active} queries in flight to it (its limit now ${gate.limit}, ${gate.groupLimit} for names under ${group}) and ${line}`,
-    );
+    return state.gate.overloadedError(why, `${state.label} for ${run.name} ${run.type}`, run.name, group);
   }
 
   /** The question again over TCP, with the configured timeout (see the class notes). */
   private async askTcp(run: QueryRun<DnsReply>, state: NameserverState): Promise<DnsReply | DnsError | null> {
-    const id = this.ids.take();
-    if (id === undefined) return idsExhausted(run.name);
-    const query = encodeQuery(id, run.name, run.type, 0);
-    const question: TryQuestion = { name: run.name, type: run.type, query, questionEnd: questionEnd(query, false), server: state.label, decoded: 0, defect: undefined };
-    const tcp = askOverTcp(state.server, question, {
-      timeoutMs: this.timeoutMs,
-      timers: this.timers,
-      trace: this.trace,
-      sockets: this.tcpSockets,
-      closing: () => this.closed,
-      ended: () => this.ids.release(id),
-    });
+    const settings = { ids: this.ids, timeoutMs: this.timeoutMs, timers: this.timers, trace: this.trace, sockets: this.tcpSockets, closing: () => this.closed };
+    const tcp = askOverTcp(state.server, state.label, run.name, run.type, settings);
+    if (tcp instanceof DnsError) return tcp;
     const letGo = run.hold(() => tcp.drop());
     const outcome = await tcp.outcome;
     letGo();
@@ -490,14 +352,7 @@ export class DnsClient {
   }
 
   private replied(state: NameserverState, packet: ReplyPacket, latencyMs: number): void {
-    const rcode = rcodeOf(packet);
-    const now = this.timers.now();
-    if (usable(rcode)) {
-      state.answered(latencyMs, now);
-      state.gate.answered();
-    }
-    else if (FAILING_RCODES.has(rcode)) state.health.failed(now);
-    else state.health.good();
+    state.replied(rcodeOf(packet), latencyMs, this.timers.now());
   }
 
   private stateFor(server: Nameserver): NameserverState {
@@ -507,22 +362,7 @@ export class DnsClient {
     const key = `${server.host}|${server.port}`;
     let state = this.states.get(key);
     if (!state) {
-      const created: { state?: NameserverState } = {};
-      const udp = new UdpLane(server, this.laneSettings, {
-        message: (port, message, remote) => this.udp.message(created.state!, port, message, remote),
-        error: (port, error) => this.udp.error(created.state!, port, error),
-      });
-      // A server that answered within a timeout is alive: a long line then means this process is slow, not the server dead.
-      const answering = (): boolean => this.timers.now() - created.state!.lastAnswerAt <= this.timeoutMs;
-      const gate = new QueryGate({
-        initialLimit: INITIAL_IN_FLIGHT_PER_NAMESERVER,
-        maxLimit: this.maxInFlight,
-        maxQueued: this.maxQueued,
-        maxWaitMs: this.timeoutMs,
-        timers: this.timers,
-        answering,
-      });
-      state = created.state = new NameserverState(server, formatServer(server), udp, gate, this.timeoutMs);
+      state = new NameserverState(server, this.nameserverSettings, this.udp);
       this.states.set(key, state);
     }
     this.stateByServer.set(server, state);
@@ -530,50 +370,6 @@ export class DnsClient {
   }
 }
 
-function rcodeOf(packet: ReplyPacket): number {
-  return (packet.flags ?? 0) & 0xf;
-}
-
-function usable(rcode: number): boolean {
-  return rcode === RCODE.NOERROR || rcode === RCODE.NXDOMAIN;
-}
-
-/** The error an aborted query rejects with: the signal's reason when it is a DnsError, else a TIMEOUT saying so. */
-function givenUp(signal: AbortSignalLike, name: string, type: QueryType): DnsError {
-  const reason: unknown = signal.reason;
-  if (reason instanceof DnsError) return reason;
-  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted';
-  return new DnsError('TIMEOUT', name, `Gave up asking for ${name} ${type} before an answer came (${why})`, { cause: reason });
-}
-
 function toReply(packet: ReplyPacket, transport: 'udp' | 'tcp'): DnsReply {
-  return {
-    rcode: rcodeOf(packet),
-    truncated: packet.flag_tc,
-    answers: packet.answers ?? [],
-    transport,
-  };
-}
-
-function rcodeError(rcode: number, name: string, server: string): DnsError {
-  const code: DnsErrorCode = rcode === RCODE.SERVFAIL ? 'SERVFAIL' : rcode === RCODE.REFUSED ? 'REFUSED' : 'BADRCODE';
-  return new DnsError(code, name, `${server} answered ${rcodeName(rcode)} for ${name}`);
-}
-
-function rcodeName(rcode: number): string {
-  const names: Record<number, string> = { 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED' };
-  return names[rcode] ?? `rcode ${rcode}`;
-}
-
-/** Prefer an answer a server gave (SERVFAIL, REFUSED) over silence, so the cause reads true. */
-function mostTelling(failures: DnsError[], name: string, servers: readonly Nameserver[], attempts: number): DnsError {
-  // A refused port beats a timeout elsewhere: it names a cause the user can fix.
-  const rank: Partial<Record<DnsErrorCode, number>> = { SERVFAIL: 7, REFUSED: 6, BADRCODE: 5, BADRESPONSE: 4, CONNREFUSED: 3, NETWORK: 2, OVERLOADED: 1, TIMEOUT: 0 };
-  const best = failures.reduce<DnsError | undefined>(
-    (chosen, failure) => (!chosen || (rank[failure.code] ?? 0) > (rank[chosen.code] ?? 0) ? failure : chosen),
-    undefined,
-  );
-  const asked = servers.map(formatServer).join(', ');
-  const summary = `${attempts} attempt${attempts === 1 ? '' : 's'} on ${asked}`;
-  return new DnsError(best?.code ?? 'TIMEOUT', name, `${best?.message ?? `No reply for ${name}`} (${summary})`, { cause: best });
+  return { rcode: rcodeOf(packet), truncated: packet.flag_tc, answers: packet.answers ?? [], transport };
 }

@@ -1,3 +1,6 @@
+import type { AbortSignalLike, QueryType } from './types.js';
+import { RCODE, rcodeName } from './wire.js';
+
 /**
  * A failure to resolve a name, with a stable `code`. `NXDOMAIN` and `NODATA`
  * mean DNS answered that there is nothing ({@link DnsError.authoritative});
@@ -73,4 +76,38 @@ export function idsExhausted(name: string): DnsError {
 /** A query in flight when its client was closed. */
 export function closedError(name: string): DnsError {
   return new DnsError('CLOSED', name, `Resolver closed while asking for ${name}`);
+}
+
+/** A reply whose rcode says the server could not or would not answer: SERVFAIL, REFUSED, or BADRCODE for the rest. */
+export function rcodeError(rcode: number, name: string, server: string): DnsError {
+  const code: DnsErrorCode = rcode === RCODE.SERVFAIL ? 'SERVFAIL' : rcode === RCODE.REFUSED ? 'REFUSED' : 'BADRCODE';
+  return new DnsError(code, name, `${server} answered ${rcodeName(rcode)} for ${name}`);
+}
+
+/** Failure ranks: an answer a server gave (SERVFAIL, REFUSED) over silence; a refused port over a timeout elsewhere (it names a cause the user can fix). */
+const TELLING: Partial<Record<DnsErrorCode, number>> = { SERVFAIL: 7, REFUSED: 6, BADRCODE: 5, BADRESPONSE: 4, CONNREFUSED: 3, NETWORK: 2, OVERLOADED: 1, TIMEOUT: 0 };
+
+/** A query's failure after every try failed: the most telling one, so the cause reads true, with what was asked (`asked`: the servers, formatted). */
+export function mostTellingError(failures: readonly DnsError[], name: string, asked: string, attempts: number): DnsError {
+  const best = failures.reduce<DnsError | undefined>(
+    (chosen, failure) => (!chosen || (TELLING[failure.code] ?? 0) > (TELLING[chosen.code] ?? 0) ? failure : chosen),
+    undefined,
+  );
+  const summary = `${attempts} attempt${attempts === 1 ? '' : 's'} on ${asked}`;
+  return new DnsError(best?.code ?? 'TIMEOUT', name, `${best?.message ?? `No reply for ${name}`} (${summary})`, { cause: best });
+}
+
+/** The error an aborted query rejects with: the signal's reason when it is a DnsError, else a TIMEOUT saying so. */
+export function abortedError(signal: AbortSignalLike, name: string, type: QueryType): DnsError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof DnsError) return reason;
+  const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted';
+  return new DnsError('TIMEOUT', name, `Gave up asking for ${name} ${type} before an answer came (${why})`, { cause: reason });
+}
+
+/** A failure as a DnsError: itself, or a NETWORK error around anything else a resolver threw (a bug, not a DNS outcome). */
+export function asDnsError(error: unknown, name: string): DnsError {
+  if (error instanceof DnsError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new DnsError('NETWORK', name, `Unexpected resolver failure for ${name}: ${message}`, { cause: error });
 }

@@ -1,4 +1,5 @@
 import type * as dnsPacket from 'dns-packet';
+import { MAX_LABEL_LENGTH } from './names.js';
 
 /**
  * The common shapes of the wire format, read and written without building
@@ -18,8 +19,10 @@ const TYPE_OPT = 41;
 export const CLASS_IN = 1;
 const FLAG_RD = 0x0100;
 const FLAG_TC = 0x0200;
-const HEADER_SIZE = 12;
-const OPT_SIZE = 11;
+/** A DNS header is 12 bytes; anything shorter cannot be a reply. */
+export const HEADER_SIZE = 12;
+/** The EDNS(0) OPT record a query carries without options: root name, type, payload size, extended rcode and flags, no data. */
+export const OPT_SIZE = 11;
 
 /** The largest TTL RFC 2181 §8 allows: 2^31 − 1 seconds. */
 const MAX_TTL = 0x7fffffff;
@@ -68,7 +71,7 @@ export function encodeQueryFast(id: number, name: string, type: 'A' | 'AAAA', ud
     if (c >= 0x80) return null;
     if (c === 0x2e) {
       const length = offset - lengthAt - 1;
-      if (length === 0 || length > 63) return null;
+      if (length === 0 || length > MAX_LABEL_LENGTH) return null;
       buf[lengthAt] = length;
       lengthAt = offset++;
       continue;
@@ -76,7 +79,7 @@ export function encodeQueryFast(id: number, name: string, type: 'A' | 'AAAA', ud
     buf[offset++] = c;
   }
   const last = offset - lengthAt - 1;
-  if (last === 0 || last > 63) return null;
+  if (last === 0 || last > MAX_LABEL_LENGTH) return null;
   buf[lengthAt] = last;
   buf[offset++] = 0;
   buf.writeUInt16BE(type === 'A' ? TYPE_A : TYPE_AAAA, offset);
@@ -146,24 +149,9 @@ export function decodeCommonReply(message: Buffer, questionEnd: number, count: n
     const rdlength = message.readUInt16BE(offset + 8);
     const data = offset + 10;
     if (data + rdlength > message.length) return null;
-    let value: string;
-    let recordLabels = 1 + ownerParts;
-    if (type === TYPE_A) {
-      if (rdlength !== 4) return null;
-      value = `${message[data]}.${message[data + 1]}.${message[data + 2]}.${message[data + 3]}`;
-    } else if (type === TYPE_AAAA) {
-      if (rdlength !== 16) return null;
-      value = ipv6Text(message, data);
-    } else if (type === TYPE_CNAME) {
-      const target = readName(message, data);
-      // dns-packet steps over the name, not over rdlength: the two must agree.
-      if (target === null || nameBytes !== rdlength) return null;
-      value = target;
-      recordLabels += nameParts;
-    } else {
-      return null;
-    }
-    labels += recordLabels;
+    const value = recordData(message, type, data, rdlength);
+    if (value === null) return null;
+    labels += 1 + ownerParts + (type === TYPE_CNAME ? nameParts : 0);
     if (labels > maxLabels) break;
     // The same properties, in the same order, as dns-packet's answer.decode.
     answers.push({
@@ -177,6 +165,20 @@ export function decodeCommonReply(message: Buffer, questionEnd: number, count: n
     offset = data + rdlength;
   }
   return { flags: flags & 0x7fff, flag_tc: (flags & FLAG_TC) !== 0, answers };
+}
+
+/**
+ * The data of an A, AAAA or CNAME record at `data` as dns-packet gives it
+ * (for a CNAME, {@link nameParts} then holds its target's parts); null for
+ * any other type, or data of the wrong length.
+ */
+function recordData(message: Buffer, type: number, data: number, rdlength: number): string | null {
+  if (type === TYPE_A) return rdlength === 4 ? `${message[data]}.${message[data + 1]}.${message[data + 2]}.${message[data + 3]}` : null;
+  if (type === TYPE_AAAA) return rdlength === 16 ? ipv6Text(message, data) : null;
+  if (type !== TYPE_CNAME) return null;
+  const target = readName(message, data);
+  // dns-packet steps over the name, not over rdlength: the two must agree.
+  return target !== null && nameBytes === rdlength ? target : null;
 }
 
 /**

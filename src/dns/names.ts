@@ -1,6 +1,6 @@
 /** DNS name rules shared by the stub resolver and target parsing (RFC 1035 §2.3.4). */
 
-/** Longest name, without the trailing dot. */
+/** Longest name written out, without the trailing dot: 255 octets on the wire (RFC 1035 §2.3.4). */
 export const MAX_NAME_LENGTH = 253;
 export const MAX_LABEL_LENGTH = 63;
 
@@ -12,14 +12,30 @@ export function trimDot(name: string): string {
   return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
-/** The form DNS compares names in: lower case, without the trailing dot (a key for lookups). */
+/**
+ * The form names and domains are compared and kept in: lower case, without
+ * trailing dots (every one: `corp.example.com..` in a search line is
+ * `corp.example.com`). Hosts-file names, search domains, CNAME chains and
+ * the names a reply's records are owned by all go through it.
+ */
 export function canonicalName(name: string): string {
-  return trimDot(name).toLowerCase();
+  let end = name.length;
+  while (end > 0 && name.charCodeAt(end - 1) === DOT) end--;
+  return (end === name.length ? name : name.slice(0, end)).toLowerCase();
 }
 
-/** Names compared as DNS compares them: case-insensitively, trailing dot ignored. */
+/** Names compared as DNS compares them: case-insensitively, trailing dots ignored. */
 export function sameName(a: string, b: string): boolean {
   return canonicalName(a) === canonicalName(b);
+}
+
+/**
+ * A name as written, for telling two watched names apart: lower case, the
+ * trailing dot kept — `my-svc.` is absolute and `my-svc` goes through the
+ * search list, so they are different names to watch.
+ */
+export function writtenNameKey(name: string): string {
+  return name.toLowerCase();
 }
 
 /**

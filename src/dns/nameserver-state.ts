@@ -1,8 +1,15 @@
-import type { QueryGate } from './query-gate.js';
+import type dgram from 'node:dgram';
+import { INITIAL_IN_FLIGHT_PER_NAMESERVER, QueryGate } from './query-gate.js';
+import { formatNameserver } from './resolv-conf.js';
 import { ServerHealth } from './server-health.js';
 import { LatencyMetrics, baseTryTimeoutMs } from './server-metrics.js';
+import type { Timers } from './timers.js';
 import type { Nameserver } from './types.js';
-import type { UdpLane } from './udp-lane.js';
+import { UdpLane, type UdpPort } from './udp-lane.js';
+import { RCODE, usableRcode } from './wire.js';
+
+/** SERVFAIL, REFUSED and NOTIMP move a query on to the next server and count against this one's health (c-ares). */
+const FAILING_RCODES: ReadonlySet<number> = new Set([RCODE.SERVFAIL, RCODE.REFUSED, RCODE.NOTIMP]);
 
 /** One nameserver as a client sees it now (see `DnsClient.servers()`). */
 export interface NameserverStatus {
@@ -29,6 +36,21 @@ export interface NameserverStatus {
   udpSockets: number;
 }
 
+/** What every nameserver of one client shares: the configured timeout, the clock and the limits of its lanes and gates. */
+export interface NameserverSettings {
+  timeoutMs: number;
+  timers: Timers;
+  lane: ConstructorParameters<typeof UdpLane>[1];
+  maxInFlight: number;
+  maxQueued: number;
+}
+
+/** Datagrams and socket errors on a nameserver's UDP sockets, with the nameserver they came from. */
+interface NameserverEvents {
+  message(state: NameserverState, port: UdpPort, message: Buffer, remote: dgram.RemoteInfo): void;
+  error(state: NameserverState, port: UdpPort, error: NodeJS.ErrnoException): void;
+}
+
 /** Everything a client keeps about one nameserver: its sockets, its gate, its latency and its health. */
 export class NameserverState {
   readonly latency = new LatencyMetrics();
@@ -38,25 +60,47 @@ export class NameserverState {
   /** Timed-out tries still listening. */
   lingering = 0;
 
+  /** `host:port` for messages. */
+  readonly label: string;
+  readonly udp: UdpLane;
+  readonly gate: QueryGate;
+
   constructor(
     readonly server: Nameserver,
-    /** `host:port` for messages. */
-    readonly label: string,
-    readonly udp: UdpLane,
-    readonly gate: QueryGate,
-    private readonly configuredTimeoutMs: number,
-  ) {}
+    private readonly settings: NameserverSettings,
+    events: NameserverEvents,
+  ) {
+    this.label = formatNameserver(server);
+    this.udp = new UdpLane(server, settings.lane, {
+      message: (port, message, remote) => events.message(this, port, message, remote),
+      error: (port, error) => events.error(this, port, error),
+    });
+    const { timers, timeoutMs } = settings;
+    // A server that answered within a timeout is alive: a long line then means this process is slow, not the server dead.
+    const answering = (): boolean => timers.now() - this.lastAnswerAt <= timeoutMs;
+    const { maxInFlight, maxQueued } = settings;
+    this.gate = new QueryGate({ initialLimit: INITIAL_IN_FLIGHT_PER_NAMESERVER, maxLimit: maxInFlight, maxQueued, maxWaitMs: timeoutMs, timers, answering });
+  }
 
   /** The first round's try timeout now (see server-metrics.ts). */
   baseTimeoutMs(now: number): number {
-    return baseTryTimeoutMs(this.latency.averageMs(now), this.configuredTimeoutMs);
+    return baseTryTimeoutMs(this.latency.averageMs(now), this.settings.timeoutMs);
   }
 
-  /** A NOERROR or NXDOMAIN reply that took `latencyMs`. */
-  answered(latencyMs: number, now: number): void {
-    this.latency.record(latencyMs, now);
-    this.health.good();
-    this.lastAnswerAt = now;
+  /**
+   * A validated reply with `rcode` that took `latencyMs`: NOERROR and
+   * NXDOMAIN measure the server and open its gate further; SERVFAIL, REFUSED
+   * and NOTIMP count against its health (c-ares); any other rcode is a
+   * server that answers.
+   */
+  replied(rcode: number, latencyMs: number, now: number): void {
+    if (usableRcode(rcode)) {
+      this.latency.record(latencyMs, now);
+      this.health.good();
+      this.lastAnswerAt = now;
+      this.gate.answered();
+    } else if (FAILING_RCODES.has(rcode)) this.health.failed(now);
+    else this.health.good();
   }
 
   status(now: number): NameserverStatus {

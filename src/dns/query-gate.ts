@@ -43,13 +43,15 @@
  * process is slow (short of CPU, or a burst of start-ups), and it may wait
  * {@link ANSWERING_WAIT_FACTOR} times as long (late, not failed).
  */
+import { DnsError } from './errors.js';
+import { canonicalName } from './names.js';
 import type { Timers } from './timers.js';
 
 /** Why a waiting try did not get a slot; 'cancelled' is the waiter's own doing ({@link GateWait.cancel}). */
 export type GateRefusal = 'full' | 'expired' | 'closed' | 'cancelled';
 
 /** A place in line: `admitted` resolves when a slot is handed over; `cancel()` gives the place up. */
-export interface GateWait {
+interface GateWait {
   readonly admitted: Promise<void>;
   /**
    * Leave the line (an aborted query): `admitted` rejects with 'cancelled'.
@@ -77,10 +79,49 @@ export const ANSWERING_WAIT_FACTOR = 8;
  */
 export const GROUP_SHARE = 0.75;
 
+/**
+ * Tries in flight per nameserver when it starts, and again whenever it has
+ * been silent for a timeout (the limit grows from here with answers while
+ * tries wait: see the notes above). Neither reference caps this by default:
+ * CoreDNS's `forward` has `max_concurrent` unset and asks for "at least the
+ * upstream query rate × latency", each concurrent query costing it about
+ * 2 KB; c-ares has no cap and draws random ids until one is free, which
+ * spins once the 65,536 ids are in use. By that rule 256 carries 128,000
+ * queries/s at a 2 ms in-cluster latency and 2,560/s at 100 ms, far above
+ * what one process polls, while a dead server (slots held for the whole
+ * timeout) sees at most 256 / timeout queries a second.
+ */
+export const INITIAL_IN_FLIGHT_PER_NAMESERVER = 256;
+
+/**
+ * Tries in flight per nameserver at most, however far the limit grew
+ * (see the notes above). Little's law for the slowest server this should keep up
+ * with: 4,000 names polled for A and AAAA every 5 s (1,600 queries/s) from a
+ * server that takes 1.8 s need 2,900 in flight; 4,096 covers it. Bounded
+ * with it: query ids (3 servers × (4,096 + MAX_LINGERING_PER_NAMESERVER in udp-tries.ts)
+ * = 13,056, a fifth of the id space, so drawing a free id stays cheap) and
+ * memory (about 4 KB a query in flight: its promises, timer, buffer and try).
+ */
+export const MAX_IN_FLIGHT_PER_NAMESERVER = 4_096;
+
+/**
+ * Tries waiting in line per nameserver, over all domains, behind the
+ * in-flight limit. Past it a try fails at once with `OVERLOADED` (the next
+ * nameserver is tried); a try that waited longer than the configured timeout
+ * fails with `OVERLOADED` when its turn comes — unless the nameserver
+ * answered within the last timeout: then this process, not the server, is
+ * slow, and the try may wait {@link ANSWERING_WAIT_FACTOR} times as
+ * long (late, not failed). A start-up burst of 8,000 names (16,384 queries)
+ * waits in line against a server that answers; with a dead server the line
+ * drains by expiry within about two timeouts. About 3 KB a waiting query
+ * (its promises and async frames, and its place in line).
+ */
+export const MAX_QUEUED_PER_NAMESERVER = 16_384;
+
 /** The group a name's tries count in: its parent domain, lower-cased (a single label is its own group). */
 export function groupOf(name: string): string {
   const dot = name.indexOf('.');
-  return (dot === -1 ? name : name.slice(dot + 1)).toLowerCase();
+  return canonicalName(dot === -1 ? name : name.slice(dot + 1));
 }
 
 /** A waiter is a node of its group's doubly linked list: leaving the line is O(1) and leaves nothing behind. */
@@ -103,7 +144,7 @@ interface Group {
   tail: Waiter | null;
 }
 
-export interface GateSettings {
+interface GateSettings {
   /** The limit a gate starts with and returns to when its server stops answering. */
   initialLimit: number;
   /** The limit never grows past this. */
@@ -203,6 +244,20 @@ export class QueryGate {
 
   longestWait(): number {
     return this.answering() ? this.settings.maxWaitMs * ANSWERING_WAIT_FACTOR : this.settings.maxWaitMs;
+  }
+
+  /**
+   * The OVERLOADED error of a try that got no slot (`why`: the line was
+   * full, or it waited too long): `asking` says what it asked whom,
+   * `group` the names it counts with.
+   */
+  overloadedError(why: 'full' | 'expired', asking: string, name: string, group: string): DnsError {
+    const line = why === 'full' ? `${this.queued} queries already wait (MAX_QUEUED_PER_NAMESERVER ${this.maxQueued})` : `waited more than ${this.longestWait()} ms in line`;
+    return new DnsError(
+      'OVERLOADED',
+      name,
+      `Not asking ${asking}: ${this.active} queries in flight to it (its limit now ${this.limit}, ${this.groupLimit} for names under ${group}) and ${line}`,
+    );
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 import { DnsError } from './errors.js';
-import { MAX_ANSWER_RECORDS, announcedAnswers, answersQuery, decodeReply, type ReplyPacket } from './wire.js';
+import type { QueryType } from './types.js';
+import { MAX_ANSWER_RECORDS, announcedAnswers, answersQuery, decodeReply, encodeQuery, questionEnd, type ReplyPacket } from './wire.js';
 
 /**
  * Answer records decoded per try, over every message that carried our id
@@ -12,19 +13,32 @@ import { MAX_ANSWER_RECORDS, announcedAnswers, answersQuery, decodeReply, type R
  */
 export const MAX_ANSWERS_DECODED_PER_TRY = 2 * MAX_ANSWER_RECORDS;
 
-/** What one try asked, and what its replies cost so far: all a message is read against. */
-export interface TryQuestion {
-  readonly name: string;
-  readonly type: 'A' | 'AAAA';
-  /** Our encoded query, and where its question ends: a reply must repeat that question. */
+/**
+ * What one try asked, and what its replies cost so far: all a message is
+ * read against. Made for each try, over UDP (extended by the UDP try) and
+ * over TCP alike: the query is encoded under the try's id, with an EDNS(0)
+ * OPT record advertising `udpPayloadSize` unless it is 0 (TCP). `decoded`
+ * counts answer records against {@link MAX_ANSWERS_DECODED_PER_TRY};
+ * `defect` says what was wrong with the last message that matched id and
+ * question but could not be used.
+ */
+export class TryQuestion {
   readonly query: Buffer;
   readonly questionEnd: number;
-  /** `host:port` of the server asked, for messages. */
-  readonly server: string;
-  /** Answer records decoded so far (see {@link MAX_ANSWERS_DECODED_PER_TRY}). */
-  decoded: number;
-  /** What was wrong with the last message that matched id and question but could not be used. */
-  defect: string | undefined;
+  decoded = 0;
+  defect: string | undefined = undefined;
+
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly type: QueryType,
+    /** `host:port` of the server asked, for messages. */
+    readonly server: string,
+    udpPayloadSize: number,
+  ) {
+    this.query = encodeQuery(id, name, type, udpPayloadSize);
+    this.questionEnd = questionEnd(this.query, udpPayloadSize > 0);
+  }
 }
 
 /**

@@ -8,19 +8,19 @@
  * {@link ResolvConf.warnings}, quoting the line and saying why.
  */
 import { isIP } from 'node:net';
-import { trimDot } from './names.js';
+import { canonicalName, trimDot } from './names.js';
 import { MAX_PORT, parsePort } from './port.js';
 import { FileReadError, formatBytes, quoteShort, readTextFile, type TextFile } from './text-file.js';
 import type { Nameserver, ResolvConf } from './types.js';
 
 /** glibc MAXNS: nameservers beyond the third are ignored. */
-export const MAX_NAMESERVERS = 3;
+const MAX_NAMESERVERS = 3;
 /** glibc MAXDNSRCH: at most six search domains. */
-export const MAX_SEARCH_DOMAINS = 6;
+const MAX_SEARCH_DOMAINS = 6;
 /** glibc RES_MAXNDOTS. */
-export const MAX_NDOTS = 15;
+const MAX_NDOTS = 15;
 /** glibc RES_MAXRETRANS, in seconds. */
-export const MAX_TIMEOUT_SECONDS = 30;
+const MAX_TIMEOUT_SECONDS = 30;
 /**
  * glibc RES_MAXRETRY: resolv.conf's `options attempts:` is capped here, as glibc
  * caps it: the file is shared by every program on the host and means the same to each.
@@ -44,11 +44,14 @@ export const DEFAULT_RESOLV_CONF_PATH = '/etc/resolv.conf';
 export const MAX_RESOLV_CONF_BYTES = 64 * 1024;
 
 /** glibc's defaults when resolv.conf says nothing. */
-export const DEFAULT_NDOTS = 1;
+const DEFAULT_NDOTS = 1;
 export const DEFAULT_TIMEOUT_MS = 5_000;
 export const DEFAULT_ATTEMPTS = 2;
 /** With no usable `nameserver` line, glibc asks the local host. */
-export const DEFAULT_NAMESERVER: Readonly<Nameserver> = Object.freeze({ host: '127.0.0.1', port: 53 });
+const DEFAULT_NAMESERVER: Readonly<Nameserver> = Object.freeze({ host: '127.0.0.1', port: 53 });
+
+/** glibc's defaults as resolv.conf would spell them, for the warning that falls back to them. */
+const DEFAULTS_TEXT = `nameserver ${DEFAULT_NAMESERVER.host}:${DEFAULT_NAMESERVER.port}, ndots:${DEFAULT_NDOTS}, timeout:${DEFAULT_TIMEOUT_MS / 1000}, attempts:${DEFAULT_ATTEMPTS}`;
 
 const ACCEPTED = 'expected an IPv4 or IPv6 address, optionally with a port (1.2.3.4, 1.2.3.4:53, [::1]:53)';
 
@@ -103,16 +106,11 @@ export function formatNameserver(server: Nameserver): string {
   return server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
 }
 
-/** Lowercase a domain and strip trailing dots; '' for the root or nothing. */
-function normalizeDomain(domain: string): string {
-  return domain.replace(/\.+$/, '').toLowerCase();
-}
-
 /** Up to {@link MAX_SEARCH_DOMAINS} domains, normalized, empties (the root) dropped. */
 function buildSearchList(domains: string[], where: string, warnings: string[]): string[] {
   const out: string[] = [];
   for (const raw of domains) {
-    const domain = normalizeDomain(raw);
+    const domain = canonicalName(raw);
     if (domain === '') continue;
     if (out.length >= MAX_SEARCH_DOMAINS) {
       warnings.push(
@@ -342,7 +340,7 @@ export async function readResolvConf(
     const code = err instanceof FileReadError ? err.code : 'EUNKNOWN';
     const why = code === 'ENOTREG' ? `${(err as FileReadError).message}; expected a file` : `${path}: could not be read (${code})`;
     const conf = parseResolvConf('', overrides);
-    conf.warnings.unshift(`${why}; using defaults: nameserver 127.0.0.1:53, ndots:1, timeout:5, attempts:2`);
+    conf.warnings.unshift(`${why}; using defaults: ${DEFAULTS_TEXT}`);
     return conf;
   }
   const conf = parseResolvConf(file.text, overrides);
@@ -351,6 +349,24 @@ export async function readResolvConf(
     conf.warnings.unshift(`${path}: larger than ${formatBytes(MAX_RESOLV_CONF_BYTES)}; only its first ${formatBytes(MAX_RESOLV_CONF_BYTES)} are read`);
   }
   return conf;
+}
+
+/** What a caller sets over resolv.conf: the `nameservers`, `timeout` and `attempts` options, the command's flags. */
+interface ResolvConfOverrides {
+  nameservers?: readonly Nameserver[] | undefined;
+  timeoutMs?: number | undefined;
+  attempts?: number | undefined;
+}
+
+/** resolv.conf with the caller's settings over it: the one place they are merged (an empty nameserver list sets none). */
+export function withOverrides(conf: ResolvConf, overrides: ResolvConfOverrides): ResolvConf {
+  const { nameservers, timeoutMs, attempts } = overrides;
+  return {
+    ...conf,
+    nameservers: nameservers && nameservers.length > 0 ? [...nameservers] : conf.nameservers,
+    timeoutMs: timeoutMs ?? conf.timeoutMs,
+    attempts: attempts ?? conf.attempts,
+  };
 }
 
 /**
@@ -365,7 +381,7 @@ export function searchCandidates(name: string, conf: Pick<ResolvConf, 'search' |
   if (name.endsWith('.')) return [trimDot(name)];
   const dots = name.split('.').length - 1;
   const withDomains = conf.search
-    .map(normalizeDomain)
+    .map(canonicalName)
     .filter((d) => d !== '')
     .map((d) => `${name}.${d}`);
   const ordered = dots >= conf.ndots ? [name, ...withDomains] : [...withDomains, name];

@@ -69,7 +69,7 @@ export const LATENCY_TIMEOUT_MULTIPLIER = 5;
 export const MIN_SAMPLES_FOR_AVERAGE = 3;
 
 /** The windows, shortest first (c-ares' 1 minute, 15 minutes, 1 hour, 1 day, since inception). */
-export const LATENCY_WINDOWS_MS: readonly number[] = [60_000, 15 * 60_000, 60 * 60_000, 24 * 60 * 60_000, Infinity];
+const LATENCY_WINDOWS_MS: readonly number[] = [60_000, 15 * 60_000, 60 * 60_000, 24 * 60 * 60_000, Infinity];
 
 /** One window: the current period's sum and count, and the period before it. */
 interface Bucket {

@@ -1,9 +1,10 @@
 import net from 'node:net';
-import { DnsError, closedError } from './errors.js';
-import { readReply, unansweredError, type TryQuestion } from './reply-reader.js';
+import { DnsError, closedError, idsExhausted } from './errors.js';
+import type { IdPool } from './id-pool.js';
+import { TryQuestion, readReply, unansweredError } from './reply-reader.js';
 import { TcpFrameReader, frameMessage } from './tcp-frames.js';
-import type { Timers } from './timers.js';
-import type { Nameserver } from './types.js';
+import type { TimerHandle, Timers } from './timers.js';
+import type { Nameserver, QueryType } from './types.js';
 import type { ReplyPacket } from './wire.js';
 
 /** Largest DNS message over TCP: the 2-byte length prefix of RFC 1035 §4.2.2. */
@@ -16,7 +17,9 @@ export const MAX_TCP_MESSAGE_SIZE = 65_535;
  */
 export const MAX_TCP_BYTES_PER_QUERY = 2 * (2 + MAX_TCP_MESSAGE_SIZE);
 
-export interface TcpSettings {
+interface TcpSettings {
+  /** The client's query ids: the try takes one and gives it back when it ends. */
+  ids: IdPool;
   timeoutMs: number;
   timers: Timers;
   trace: ((line: () => string) => void) | undefined;
@@ -24,12 +27,10 @@ export interface TcpSettings {
   sockets: Set<net.Socket>;
   /** Whether the client is closing: a connection closed then ends the try as CLOSED. */
   closing(): boolean;
-  /** Called once when the try ends, however it ends (before `outcome` settles): release its id here. */
-  ended(): void;
 }
 
 /** One question asked over TCP, on a connection of its own (after a truncated UDP reply). */
-export interface TcpTry {
+interface TcpTry {
   /** The validated reply, the error that ended the try, or null when it was dropped. */
   readonly outcome: Promise<ReplyPacket | DnsError | null>;
   /** When the query was written, on the client's clock (NaN before): a reply's latency runs from here. */
@@ -38,69 +39,87 @@ export interface TcpTry {
   drop(): void;
 }
 
-/** Ask `server` the `question` (encoded without EDNS) over TCP, within `settings.timeoutMs`. */
-export function askOverTcp(server: Nameserver, question: TryQuestion, settings: TcpSettings): TcpTry {
-  const { timers, sockets } = settings;
+/**
+ * Ask `server` (`label` in messages) for `name`/`type` over TCP, without
+ * EDNS, within `settings.timeoutMs`; an error at once when every query id
+ * is in use.
+ */
+export function askOverTcp(server: Nameserver, label: string, name: string, type: QueryType, settings: TcpSettings): TcpTry | DnsError {
+  const id = settings.ids.take();
+  if (id === undefined) return idsExhausted(name);
+  const question = new TryQuestion(id, name, type, label, 0);
   const socket = net.connect({ host: server.host, port: server.port });
-  sockets.add(socket);
-  const reader = new TcpFrameReader(MAX_TCP_BYTES_PER_QUERY);
-  let finish!: (outcome: ReplyPacket | DnsError | null) => void;
-  const tcp = {
-    sentAt: NaN,
-    outcome: new Promise<ReplyPacket | DnsError | null>((resolve) => {
-      let done = false;
-      finish = (outcome) => {
-        if (done) return;
-        done = true;
-        timers.clearTimeout(timer);
-        sockets.delete(socket);
-        socket.destroy();
-        settings.ended();
-        resolve(outcome);
-      };
-    }),
-    drop: () => finish(null),
-  };
-  const timer = timers.setTimeout(() => finish(unansweredError(question, 'TCP', settings.timeoutMs)), settings.timeoutMs);
-  socket.on('connect', () => {
-    tcp.sentAt = timers.now();
-    socket.write(frameMessage(question.query));
+  settings.sockets.add(socket);
+  const tcp = new TcpExchange(question, socket, settings);
+  socket.on('connect', () => tcp.send());
+  socket.on('data', (chunk: Buffer) => tcp.read(chunk));
+  socket.on('error', (error) => {
+    tcp.finish(new DnsError('NETWORK', name, `TCP to ${label} failed: ${error.message}`, { cause: error }));
   });
-  socket.on('data', (chunk: Buffer) => {
-    const frames = reader.push(chunk);
+  socket.on('close', () => tcp.finish(settings.closing() ? closedError(name) : closedBeforeAnswer(question)));
+  return tcp;
+}
+
+/** One TCP try while it runs: settled once, releasing its id, timer and connection. */
+class TcpExchange implements TcpTry {
+  readonly outcome: Promise<ReplyPacket | DnsError | null>;
+  sentAt = NaN;
+  private resolve!: (outcome: ReplyPacket | DnsError | null) => void;
+  private done = false;
+  private readonly reader = new TcpFrameReader(MAX_TCP_BYTES_PER_QUERY);
+  private readonly timer: TimerHandle;
+
+  constructor(
+    private readonly question: TryQuestion,
+    private readonly socket: net.Socket,
+    private readonly settings: TcpSettings,
+  ) {
+    this.outcome = new Promise((resolve) => {
+      this.resolve = resolve;
+    });
+    this.timer = settings.timers.setTimeout(() => this.finish(unansweredError(question, 'TCP', settings.timeoutMs)), settings.timeoutMs);
+  }
+
+  drop(): void {
+    this.finish(null);
+  }
+
+  send(): void {
+    this.sentAt = this.settings.timers.now();
+    this.socket.write(frameMessage(this.question.query));
+  }
+
+  /** Bytes from the server: a server may send several messages on one connection; read until ours. */
+  read(chunk: Buffer): void {
+    const frames = this.reader.push(chunk);
     if (!frames) {
-      finish(
-        new DnsError(
-          'BADRESPONSE',
-          question.name,
-          `${question.server} sent more than ${MAX_TCP_BYTES_PER_QUERY} bytes over TCP without answering ${question.name} ${question.type}`,
-        ),
-      );
+      const { name, type, server } = this.question;
+      this.finish(new DnsError('BADRESPONSE', name, `${server} sent more than ${MAX_TCP_BYTES_PER_QUERY} bytes over TCP without answering ${name} ${type}`));
       return;
     }
-    // A server may send several messages on one connection; read until ours.
     for (const frame of frames) {
-      const read = readReply(question, frame, 'TCP', settings.trace);
+      const read = readReply(this.question, frame, 'TCP', this.settings.trace);
       if (read) {
-        finish(read);
+        this.finish(read);
         return;
       }
     }
-  });
-  socket.on('error', (error) => {
-    finish(new DnsError('NETWORK', question.name, `TCP to ${question.server} failed: ${error.message}`, { cause: error }));
-  });
-  socket.on('close', () => {
-    const { name, type, defect } = question;
-    finish(
-      settings.closing()
-        ? closedError(name)
-        : new DnsError(
-            'BADRESPONSE',
-            name,
-            `${question.server} closed the TCP connection before answering ${name} ${type}${defect ? ` (it sent an unusable reply: ${defect})` : ''}`,
-          ),
-    );
-  });
-  return tcp;
+  }
+
+  finish(outcome: ReplyPacket | DnsError | null): void {
+    if (this.done) return;
+    this.done = true;
+    const { settings, socket } = this;
+    settings.timers.clearTimeout(this.timer);
+    settings.sockets.delete(socket);
+    socket.destroy();
+    settings.ids.release(this.question.id);
+    this.resolve(outcome);
+  }
+}
+
+/** The server closed the connection without our answer (after an unusable reply, if any). */
+function closedBeforeAnswer({ name, type, server, defect }: TryQuestion): DnsError {
+  const unusable = defect ? ` (it sent an unusable reply: ${defect})` : '';
+  return new DnsError('BADRESPONSE', name, `${server} closed the TCP connection before answering ${name} ${type}${unusable}`);
 }

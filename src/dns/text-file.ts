@@ -44,7 +44,7 @@ export class FileReadError extends Error {
   }
 }
 
-export function identityOf(st: Stats): FileIdentity {
+function identityOf(st: Stats): FileIdentity {
   return { mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, size: st.size, ino: st.ino, dev: st.dev };
 }
 
@@ -145,7 +145,7 @@ export async function readTextFile(path: string, maxBytes: number): Promise<Text
 }
 
 /** What {@link readFileInSlices} read: the version, and whether the file went on past the cap. */
-export interface SlicedRead {
+interface SlicedRead {
   identity: FileIdentity;
   /** Bytes handed to `onSlice` (at most the cap). */
   bytes: number;

@@ -1,7 +1,26 @@
+import type { Answer } from 'dns-packet';
 import type { DnsError } from './errors.js';
 
 /** Address family asked for: 4 (A), 6 (AAAA) or 0 (both, asked in parallel). */
 export type Family = 0 | 4 | 6;
+
+/** Record types the resolver asks for: A for family 4, AAAA for family 6. */
+export type QueryType = 'A' | 'AAAA';
+
+/** The record type of an address family: A for 4, AAAA for 6. */
+export function recordType(family: 4 | 6): QueryType {
+  return family === 4 ? 'A' : 'AAAA';
+}
+
+/** The address family of a record type. */
+export function familyOf(type: QueryType): 4 | 6 {
+  return type === 'A' ? 4 : 6;
+}
+
+/** What a family asks for, in words: `A`, `AAAA`, or for 0 `A and AAAA` (`A or AAAA` with `or`). */
+export function recordTypesText(family: Family, both: 'and' | 'or' = 'and'): string {
+  return family === 0 ? `A ${both} AAAA` : recordType(family);
+}
 
 /** One address with the time-to-live its record carried, in seconds. */
 export interface ResolvedAddress {
@@ -105,4 +124,34 @@ export interface ResolveControl {
    * a changed set is not held back by the other family's retries.
    */
   familyAnswered?(name: string, family: 4 | 6, addresses: readonly ResolvedAddress[]): void;
+}
+
+/**
+ * A reply that passed validation (RFC 5452): it came from the server asked,
+ * carries our id and our question, and is a response.
+ */
+export interface DnsReply {
+  rcode: number;
+  truncated: boolean;
+  answers: Answer[];
+  /** Which transport produced this reply. */
+  transport: 'udp' | 'tcp';
+}
+
+/**
+ * One try of one query that failed (timeout, refused port, SERVFAIL…), on its
+ * way to the next nameserver or attempt: what `DnsClientOptions.onAttempt`
+ * receives, and the `attempt` event of `observe()`. `server` reads
+ * `host:port` (`[v6]:port`); `durationMs` includes any wait in line for the server.
+ */
+export interface AttemptEvent {
+  type: 'attempt';
+  name: string;
+  recordType: QueryType;
+  server: string;
+  transport: 'udp' | 'tcp';
+  error: DnsError;
+  durationMs: number;
+  /** The timeout this try had, ms: adaptive over UDP (server-metrics.ts), the configured one over TCP. */
+  timeoutMs: number;
 }

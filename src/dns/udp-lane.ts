@@ -20,14 +20,14 @@ export interface UdpPort {
   ageTimer: TimerHandle;
 }
 
-export interface UdpLaneSettings {
+interface UdpLaneSettings {
   maxQueriesPerPort: number;
   maxAgeMs: number;
   maxSockets: number;
   timers: Timers;
 }
 
-export interface UdpLaneEvents {
+interface UdpLaneEvents {
   message(port: UdpPort, message: Buffer, remote: dgram.RemoteInfo): void;
   /**
    * A socket error; the lane has already closed the port unless the error was
@@ -45,6 +45,36 @@ export interface UdpLaneEvents {
  * `single-request-reopen` workaround: the second query from a fresh socket).
  */
 export type PortSlot = 0 | 1;
+
+/**
+ * Source-port rotation. RFC 5452 asks for an unpredictable source port
+ * per query, so an off-path forger must guess it as well as the 16-bit id; a
+ * socket per query costs a bind per query and one descriptor per concurrent
+ * query. We take the middle way (c-ares' `udp_max_queries`, port pools in
+ * recursive resolvers): a UDP socket, bound by the kernel to a random
+ * ephemeral port, serves at most this many queries and lives at most
+ * {@link UDP_PORT_MAX_AGE_MS}; then the next query opens a fresh one. A and
+ * AAAA leave from sockets of their own ({@link PortSlot}), so at a 5 s poll of one
+ * name the age bound rotates each every other poll; a busy process (many
+ * names) rotates every 16 queries of each type. A port that leaves service
+ * closes as soon as its in-flight queries settle; while
+ * {@link MAX_UDP_SOCKETS_PER_NAMESERVER} are open the current ports serve on
+ * instead of rotating.
+ */
+export const UDP_PORT_MAX_QUERIES = 16;
+/** See {@link UDP_PORT_MAX_QUERIES}: bounds how long a discovered port (port scan, SAD DNS side channel) stays useful. */
+export const UDP_PORT_MAX_AGE_MS = 10_000;
+
+/**
+ * UDP sockets open at once per nameserver: the current ones (one for A, one
+ * for AAAA) and up to two retired ones still waiting for replies. With a
+ * server that answers, a retired socket closes within a round trip and two
+ * sockets are open; with a dead one, retired sockets wait for their queries'
+ * timeouts, and without this bound a busy process would hold one socket per
+ * 16 queries in flight (3,752 with 30,000 names). resolv.conf names at most
+ * 3 nameservers, so a client holds at most 12 UDP sockets.
+ */
+export const MAX_UDP_SOCKETS_PER_NAMESERVER = 4;
 
 /**
  * The UDP sockets that talk to one nameserver. Each is *connected* to it

@@ -3,10 +3,11 @@ import net from 'node:net';
 import { DnsError, closedError, idsExhausted } from './errors.js';
 import type { IdPool } from './id-pool.js';
 import type { NameserverState } from './nameserver-state.js';
-import { readReply, unansweredError, type TryQuestion } from './reply-reader.js';
+import { TryQuestion, readReply, unansweredError } from './reply-reader.js';
 import type { TimerHandle, Timers } from './timers.js';
 import type { PortSlot, UdpPort } from './udp-lane.js';
-import { answersQuery, encodeQuery, questionEnd, type ReplyPacket } from './wire.js';
+import type { QueryType } from './types.js';
+import { answersQuery, type ReplyPacket } from './wire.js';
 
 /**
  * Largest UDP reply we decode. We advertise 1232 bytes (EDNS, RFC 6891) and
@@ -28,44 +29,61 @@ export const MAX_UDP_REPLY_SIZE = 4096;
  * sockets), and after further turns while UDP replies keep arriving (libuv
  * reads at most 32 datagrams per socket per turn), at most this many turns.
  */
-export const MAX_TIMEOUT_IO_TURNS = 8;
+const MAX_TIMEOUT_IO_TURNS = 8;
+
+/**
+ * Tries per nameserver that timed out and still listen for their reply
+ * (see the notes of {@link UdpTries}): enough to measure a server that slowed down past its
+ * timeout and to take the answers of the queries waiting on it, while the
+ * ids one server holds stay within MAX_IN_FLIGHT_PER_NAMESERVER (query-gate.ts) + 256.
+ */
+export const MAX_LINGERING_PER_NAMESERVER = 256;
 
 /** A UDP reply larger than {@link MAX_UDP_REPLY_SIZE}: handled like a truncated one. */
 export const OVERSIZED = Symbol('oversized UDP reply');
 
 /** How a UDP try ends for its query: the reply, {@link OVERSIZED}, the error that ended it, or null when dropped. */
-export type UdpOutcome = ReplyPacket | typeof OVERSIZED | DnsError | null;
+type UdpOutcome = ReplyPacket | typeof OVERSIZED | DnsError | null;
 
 /** The query a try belongs to (a `QueryRun`): what the try needs of it. */
-export interface TryOwner {
+interface TryOwner {
   readonly name: string;
-  readonly type: 'A' | 'AAAA';
+  readonly type: QueryType;
   /** Settled: a late reply has nothing left to answer. */
   readonly done: boolean;
   /** Keep `drop` until the query settles; returns its release. */
   hold(drop: () => void): () => void;
 }
 
-interface UdpTry<Owner extends TryOwner> extends TryQuestion {
-  readonly id: number;
-  readonly state: NameserverState;
-  /** The socket the query left from: RFC 5452 wants the reply to come in on it. */
-  readonly port: UdpPort;
-  readonly run: Owner;
-  /** When the query was handed to the socket, on the client's clock: the reply's latency runs from here. */
-  readonly sentAt: number;
-  readonly timeoutMs: number;
-  /** Its try timeout, then (lingering) the end of its listening. */
-  timer: TimerHandle;
-  /** Timed out and asked again, but still listening for its own reply until the configured timeout. */
-  lingering: boolean;
-  /** Ends the try for its query; called at most once, never once lingering. */
-  resolve: (outcome: UdpOutcome) => void;
-  /** Lets go of the query's hold on this try. */
-  release: () => void;
+/**
+ * One UDP try: its question, the socket it left from (RFC 5452 wants the
+ * reply to come in on it), when it was sent (the reply's latency runs from
+ * there, on the client's clock), its timer (the try timeout, then — lingering:
+ * timed out and asked again, but still listening for its own reply until the
+ * configured timeout — the end of its listening), `resolve` (ends the try for
+ * its query; called at most once, never once lingering) and `release` (lets
+ * go of the query's hold on it).
+ */
+class UdpTry<Owner extends TryOwner> extends TryQuestion {
+  port!: UdpPort;
+  sentAt = 0;
+  timer!: TimerHandle;
+  lingering = false;
+  release: () => void = () => undefined;
+
+  constructor(
+    id: number,
+    readonly run: Owner,
+    readonly state: NameserverState,
+    udpPayloadSize: number,
+    readonly timeoutMs: number,
+    readonly resolve: (outcome: UdpOutcome) => void,
+  ) {
+    super(id, run.name, run.type, state.label, udpPayloadSize);
+  }
 }
 
-export interface UdpTriesSettings<Owner extends TryOwner> {
+interface UdpTriesSettings<Owner extends TryOwner> {
   ids: IdPool;
   timers: Timers;
   /** The configured timeout: how long a try listens for its reply in all, timed out or not. */
@@ -120,36 +138,19 @@ export class UdpTries<Owner extends TryOwner> {
     const { ids, timers, udpPayloadSize } = this.settings;
     const id = ids.take();
     if (id === undefined) return Promise.resolve(idsExhausted(run.name));
-    const query = encodeQuery(id, run.name, run.type, udpPayloadSize);
-    // Taken last: from here the port counts this query as in flight until it ends.
-    const port = state.udp.take(slot);
     return new Promise((resolve) => {
-      const attempt: UdpTry<Owner> = {
-        id,
-        state,
-        port,
-        run,
-        name: run.name,
-        type: run.type,
-        query,
-        questionEnd: questionEnd(query, udpPayloadSize > 0),
-        server: state.label,
-        decoded: 0,
-        defect: undefined,
-        sentAt: timers.now(),
-        timeoutMs,
-        timer: timers.setTimeout(() => this.expireAfterReads(attempt, mayLinger), timeoutMs),
-        lingering: false,
-        resolve,
-        release: () => undefined,
-      };
+      const attempt = new UdpTry(id, run, state, udpPayloadSize, timeoutMs, resolve);
+      // Taken after the query is made: from here the port counts this query as in flight until it ends.
+      attempt.port = state.udp.take(slot);
+      attempt.sentAt = timers.now();
+      attempt.timer = timers.setTimeout(() => this.expireAfterReads(attempt, mayLinger), timeoutMs);
       // The port's socket keeps the process alive while the query is in flight
       // (UdpLane.take). A ref'd timer on top would make Node create and drop
       // its timer list for this duration at every query when few are in flight.
       attempt.timer.unref?.();
       attempt.release = run.hold(() => this.end(attempt, null));
       this.pending.set(id, attempt);
-      state.udp.send(port, query, (error) => {
+      state.udp.send(attempt.port, attempt.query, (error) => {
         this.settings.failed(state);
         this.end(attempt, new DnsError('NETWORK', run.name, `Cannot send to ${state.label}: ${error.message}`, { cause: error }));
       });

@@ -1,10 +1,27 @@
 import * as dnsPacket from 'dns-packet';
-import { CLASS_IN, TYPE_A, TYPE_AAAA, decodeCommonReply, encodeQueryFast, ttlFromWire, type ReplyPacket } from './fast-wire.js';
+import { CLASS_IN, HEADER_SIZE, OPT_SIZE, TYPE_A, TYPE_AAAA, decodeCommonReply, encodeQueryFast, ttlFromWire, type ReplyPacket } from './fast-wire.js';
 
 export type { ReplyPacket } from './fast-wire.js';
 
-/** A DNS header is 12 bytes; anything shorter cannot be a reply. */
-export const HEADER_SIZE = 12;
+/** rcodes (RFC 1035 §4.1.1) the resolver distinguishes. */
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+
+const RCODE_NAMES: Readonly<Record<number, string>> = { 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED' };
+
+/** An rcode as messages name it: `SERVFAIL`, or `rcode 9` for one without a name here. */
+export function rcodeName(rcode: number): string {
+  return RCODE_NAMES[rcode] ?? `rcode ${rcode}`;
+}
+
+/** A reply that answers the question: NOERROR, or NXDOMAIN (the name does not exist). */
+export function usableRcode(rcode: number): boolean {
+  return rcode === RCODE.NOERROR || rcode === RCODE.NXDOMAIN;
+}
+
+/** The rcode of a decoded reply (the low 4 bits of its flags). */
+export function rcodeOf(packet: ReplyPacket): number {
+  return (packet.flags ?? 0) & 0xf;
+}
 
 /**
  * Longest chain of compression pointers pointing at pointers that a message
@@ -56,9 +73,9 @@ export function encodeQuery(id: number, name: string, type: 'A' | 'AAAA', udpPay
   });
 }
 
-/** Where the question of a query made by {@link encodeQuery} ends (the OPT record, 11 bytes, follows it). */
+/** Where the question of a query made by {@link encodeQuery} ends (the OPT record follows it). */
 export function questionEnd(query: Buffer, withOpt: boolean): number {
-  return withOpt ? query.length - 11 : query.length;
+  return withOpt ? query.length - OPT_SIZE : query.length;
 }
 
 /**

@@ -62,7 +62,7 @@ function stateOf(grpc: object): ModuleState {
 }
 
 /** A live channel whose target resolves through the `dns` scheme. */
-export interface DnsChannel {
+interface DnsChannel {
   id: number;
   target: string;
 }

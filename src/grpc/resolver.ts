@@ -3,7 +3,7 @@ import type { ResolvedOptions } from '../watch/options.js';
 import { registry } from '../watch/registry.js';
 import { TargetError, formatTarget, parseTarget, type ParsedTarget } from '../target.js';
 import { trace } from '../watch/trace.js';
-import type { Delivery, Subscription } from '../watch/watcher.js';
+import type { Delivery, Subscription } from '../watch/subscribers.js';
 import { channelOptions } from './channel-options.js';
 import { ListenerAdapter } from './listener.js';
 import { claimBind } from './server-bind.js';
@@ -15,6 +15,109 @@ export const SCHEME = 'dns-watch';
 /** Marks our resolver classes, so `register()` never mistakes one for grpc-js's built-in. */
 export const IS_DNS_WATCH = Symbol.for('grpc-dns-watch.resolver');
 
+/** One channel's resolver: a subscription to the shared watcher of its target (grpc-js gets it bound by {@link createResolverClass}). */
+class ChannelResolver implements ResolverLike {
+  static readonly [IS_DNS_WATCH] = true;
+
+  private readonly display: string;
+  private readonly listener: ListenerAdapter;
+  private readonly target: ParsedTarget | TargetError;
+  private readonly options: ResolvedOptions;
+  /** Serves a Server.bindAsync(): one answer per updateResolution(), nothing left polling. */
+  private readonly forBind: boolean;
+  private subscription: Subscription | undefined;
+  private returnedLiteral = false;
+  /** Bumped by destroy(), so deferred calls scheduled before it are dropped. */
+  private generation = 0;
+
+  constructor(grpc: GrpcModuleLike, registered: ResolvedOptions, target: GrpcUriLike, listener: ListenerLike, options: Record<string, unknown>) {
+    this.display = formatTarget(target);
+    this.forBind = claimBind(target);
+    this.listener = new ListenerAdapter(grpc, listener);
+    this.options = channelOptions(registered, options ?? {});
+    try {
+      this.target = parseTarget(target, this.display);
+    } catch (error) {
+      if (!(error instanceof TargetError)) throw error;
+      this.target = error;
+    }
+    trace(() => `resolver created for ${this.display}${this.forBind ? ' (server bind: resolved once)' : ''}`);
+  }
+
+  updateResolution(): void {
+    const target = this.target;
+    if (target instanceof TargetError) {
+      this.defer(() => this.listener.error(target.message));
+      return;
+    }
+    if (target.ipLiteral !== 0) {
+      // An address needs no DNS: hand it over once, never poll.
+      if (!this.returnedLiteral) {
+        this.returnedLiteral = true;
+        this.defer(() => this.listener.addresses([{ host: target.host, port: target.port }]));
+      }
+      return;
+    }
+    if (this.subscription) {
+      this.subscription.request();
+      return;
+    }
+    this.subscribe(target);
+  }
+
+  destroy(): void {
+    this.generation++;
+    this.subscription?.close();
+    this.subscription = undefined;
+    this.returnedLiteral = false;
+  }
+
+  static getDefaultAuthority(target: GrpcUriLike): string {
+    return target.path;
+  }
+
+  private subscribe(target: ParsedTarget): void {
+    const options = target.nameserver ? { ...this.options, nameservers: [target.nameserver] } : this.options;
+    const generation = this.generation;
+    // Deliveries are asynchronous by construction (after a query or setImmediate).
+    const subscription = registry.subscribe(target.host, options, (delivery) => {
+      if (this.forBind) {
+        // A server looks at the first answer only and never destroys its resolver:
+        // leave the watcher now, so it stops (and closes its sockets) unless a channel shares it.
+        subscription.close();
+        if (this.subscription === subscription) this.subscription = undefined;
+      }
+      if (generation === this.generation) this.deliver(delivery, target.port);
+    });
+    this.subscription = subscription;
+  }
+
+  private deliver(delivery: Delivery, port: number): void {
+    if (delivery.kind === 'update') {
+      trace(() => `${this.display}: update with ${delivery.addresses.length} addresses (+${delivery.added.length} -${delivery.removed.length})`);
+      const accepted = this.listener.addresses(delivery.addresses.map((entry) => ({ host: entry.address, port })));
+      if (!accepted) {
+        trace(() => `${this.display}: load balancer rejected the update; asking again`);
+        this.subscription?.request();
+      }
+      return;
+    }
+    // The status every RPC on the channel fails with until an answer comes:
+    // the DNS cause in full (code, server, name), where an app's logs show it.
+    const cause = `${delivery.error.code}: ${messageBesideCode(delivery.error)}`;
+    const details = delivery.authoritative ? `No addresses for ${this.display}: ${cause}` : `Name resolution failed for ${this.display}: ${cause}`;
+    trace(() => `${this.display}: error to channel: ${details}`);
+    this.listener.error(details);
+  }
+
+  private defer(call: () => void): void {
+    const generation = this.generation;
+    setImmediate(() => {
+      if (generation === this.generation) call();
+    });
+  }
+}
+
 /**
  * A grpc-js resolver class bound to one grpc-js module and a source of
  * options (read when each channel is created, so `register()` again
@@ -22,102 +125,9 @@ export const IS_DNS_WATCH = Symbol.for('grpc-dns-watch.resolver');
  * shared watcher.
  */
 export function createResolverClass(grpc: GrpcModuleLike, currentOptions: () => ResolvedOptions): ResolverConstructorLike {
-  class DnsWatchResolver implements ResolverLike {
-    static readonly [IS_DNS_WATCH] = true;
-
-    private readonly display: string;
-    private readonly listener: ListenerAdapter;
-    private readonly target: ParsedTarget | TargetError;
-    private readonly options: ResolvedOptions;
-    /** Serves a Server.bindAsync(): one answer per updateResolution(), nothing left polling. */
-    private readonly forBind: boolean;
-    private subscription: Subscription | undefined;
-    private returnedLiteral = false;
-    /** Bumped by destroy(), so deferred calls scheduled before it are dropped. */
-    private generation = 0;
-
+  return class DnsWatchResolver extends ChannelResolver {
     constructor(target: GrpcUriLike, listener: ListenerLike, options: Record<string, unknown>) {
-      this.display = formatTarget(target);
-      this.forBind = claimBind(target);
-      this.listener = new ListenerAdapter(grpc, listener);
-      this.options = channelOptions(currentOptions(), options ?? {});
-      try {
-        this.target = parseTarget(target, this.display);
-      } catch (error) {
-        if (!(error instanceof TargetError)) throw error;
-        this.target = error;
-      }
-      trace(() => `resolver created for ${this.display}${this.forBind ? ' (server bind: resolved once)' : ''}`);
+      super(grpc, currentOptions(), target, listener, options);
     }
-
-    updateResolution(): void {
-      const target = this.target;
-      if (target instanceof TargetError) {
-        this.defer(() => this.listener.error(target.message));
-        return;
-      }
-      if (target.ipLiteral !== 0) {
-        // An address needs no DNS: hand it over once, never poll.
-        if (!this.returnedLiteral) {
-          this.returnedLiteral = true;
-          this.defer(() => this.listener.addresses([{ host: target.host, port: target.port }]));
-        }
-        return;
-      }
-      if (this.subscription) {
-        this.subscription.request();
-        return;
-      }
-      const options = target.nameserver ? { ...this.options, nameservers: [target.nameserver] } : this.options;
-      const generation = this.generation;
-      // Deliveries are asynchronous by construction (after a query or setImmediate).
-      const subscription = registry.subscribe(target.host, options, (delivery) => {
-        if (this.forBind) {
-          // A server looks at the first answer only and never destroys its resolver:
-          // leave the watcher now, so it stops (and closes its sockets) unless a channel shares it.
-          subscription.close();
-          if (this.subscription === subscription) this.subscription = undefined;
-        }
-        if (generation === this.generation) this.deliver(delivery, target.port);
-      });
-      this.subscription = subscription;
-    }
-
-    destroy(): void {
-      this.generation++;
-      this.subscription?.close();
-      this.subscription = undefined;
-      this.returnedLiteral = false;
-    }
-
-    static getDefaultAuthority(target: GrpcUriLike): string {
-      return target.path;
-    }
-
-    private deliver(delivery: Delivery, port: number): void {
-      if (delivery.kind === 'update') {
-        trace(() => `${this.display}: update with ${delivery.addresses.length} addresses (+${delivery.added.length} -${delivery.removed.length})`);
-        const accepted = this.listener.addresses(delivery.addresses.map((entry) => ({ host: entry.address, port })));
-        if (!accepted) {
-          trace(() => `${this.display}: load balancer rejected the update; asking again`);
-          this.subscription?.request();
-        }
-        return;
-      }
-      // The status every RPC on the channel fails with until an answer comes:
-      // the DNS cause in full (code, server, name), where an app's logs show it.
-      const cause = `${delivery.error.code}: ${messageBesideCode(delivery.error)}`;
-      const details = delivery.authoritative ? `No addresses for ${this.display}: ${cause}` : `Name resolution failed for ${this.display}: ${cause}`;
-      trace(() => `${this.display}: error to channel: ${details}`);
-      this.listener.error(details);
-    }
-
-    private defer(call: () => void): void {
-      const generation = this.generation;
-      setImmediate(() => {
-        if (generation === this.generation) call();
-      });
-    }
-  }
-  return DnsWatchResolver;
+  };
 }

@@ -10,14 +10,14 @@ export interface GrpcUriLike {
   path: string;
 }
 
-export interface StatusObjectLike {
+interface StatusObjectLike {
   code: number;
   details: string;
   metadata: unknown;
 }
 
 /** 1.14+: one callback taking StatusOr<Endpoint[]>, returning whether the LB accepted it. */
-export type CallbackListener = (
+type CallbackListener = (
   endpoints: { ok: true; value: unknown[] } | { ok: false; error: StatusObjectLike },
   attributes: Record<string, unknown>,
   serviceConfig: null,
@@ -25,7 +25,7 @@ export type CallbackListener = (
 ) => boolean | void;
 
 /** 1.8–1.13: an object; 1.10+ takes endpoints, older versions plain addresses. */
-export interface ObjectListener {
+interface ObjectListener {
   onSuccessfulResolution(
     list: unknown[],
     serviceConfig: null,

@@ -49,10 +49,10 @@
  */
 
 /** `unknown`: not enough answers yet; `none`: the TTL repeats (fresh answers); `detected`: it counts down. */
-export type CacheVerdict = 'unknown' | 'none' | 'detected';
+type CacheVerdict = 'unknown' | 'none' | 'detected';
 
 /** One answer: when it arrived (clock ms) and its shortest TTL (seconds). */
-export interface TtlObservation {
+interface TtlObservation {
   at: number;
   ttl: number;
 }
@@ -72,7 +72,7 @@ export interface CacheView {
 }
 
 /** Whole-second TTLs and round trips: two expiry times this close are the same copy's. */
-export const TOLERANCE_MS = 1_000;
+const TOLERANCE_MS = 1_000;
 /** Below this between two answers, a countdown (≥ 1 s less) cannot be told from a repeat. */
 export const MIN_EVIDENCE_MS = 2 * TOLERANCE_MS;
 
@@ -81,7 +81,7 @@ export const MIN_EVIDENCE_MS = 2 * TOLERANCE_MS;
  * TTL by just the time elapsed (a re-published record); two in a row,
  * with no repeat between, cannot.
  */
-export const COUNTDOWNS_TO_DETECT = 2;
+const COUNTDOWNS_TO_DETECT = 2;
 
 /**
  * How old the last countdown may be before a detected cache is checked

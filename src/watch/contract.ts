@@ -19,8 +19,19 @@
  * so a family that fails and recovers changes nothing that is delivered.
  */
 import type { DnsError } from '../dns/errors.js';
-import type { ResolvedAddress, Resolution } from '../dns/types.js';
+import type { ResolvedAddress } from '../dns/types.js';
+import { addressKey, distinctCount } from './records.js';
 import { pickSubset } from './subset.js';
+
+/**
+ * What a source answered: its addresses, and the families it could not
+ * ask this time (a half answer: their last good addresses are kept). A DNS
+ * `Resolution` is one, with more beside.
+ */
+export interface SourceAnswer {
+  readonly addresses: readonly ResolvedAddress[];
+  readonly failedFamilies: readonly { readonly family: 4 | 6 }[];
+}
 
 export type Belief =
   | { kind: 'unknown' }
@@ -33,7 +44,8 @@ export type Belief =
   | { kind: 'none'; error: DnsError }
   | { kind: 'failed'; error: DnsError };
 
-export type Outcome = { kind: 'answer'; resolution: Resolution } | { kind: 'error'; error: DnsError };
+/** How a poll ended: an answer, or a DnsError — authoritative "none" (NXDOMAIN, NODATA) or "could not ask". */
+export type Outcome<Answer extends SourceAnswer = SourceAnswer> = { kind: 'answer'; resolution: Answer } | { kind: 'error'; error: DnsError };
 
 export type Told =
   | { kind: 'update'; addresses: readonly ResolvedAddress[] }
@@ -90,33 +102,15 @@ export function signature(belief: Belief): string | undefined {
   }
 }
 
-/** The set of addresses as a string: sorted, de-duplicated. */
-export function addressKey(addresses: readonly ResolvedAddress[]): string {
-  return [...new Set(addresses.map((entry) => entry.address))].sort().join(',');
-}
-
-/** Added and removed addresses between two sets. */
-export function diff(
-  before: readonly ResolvedAddress[],
-  after: readonly ResolvedAddress[],
-): { added: string[]; removed: string[] } {
-  const old = new Set(before.map((entry) => entry.address));
-  const now = new Set(after.map((entry) => entry.address));
-  return {
-    added: [...now].filter((address) => !old.has(address)).sort(),
-    removed: [...old].filter((address) => !now.has(address)).sort(),
-  };
-}
-
 /** The set as delivered: every address, or this process's subset of them past `maxAddresses`. */
 function capped(addresses: ResolvedAddress[], maxAddresses: number | undefined): Belief {
   if (maxAddresses === undefined || addresses.length <= maxAddresses) return { kind: 'addresses', addresses };
-  const available = new Set(addresses.map((entry) => entry.address)).size;
+  const available = distinctCount(addresses);
   if (available <= maxAddresses) return { kind: 'addresses', addresses };
   return { kind: 'addresses', addresses: [...pickSubset(addresses, maxAddresses)], available };
 }
 
-function withLastGoodOfFailedFamilies(previous: Belief, resolution: Resolution): ResolvedAddress[] {
+function withLastGoodOfFailedFamilies(previous: Belief, resolution: SourceAnswer): ResolvedAddress[] {
   const addresses = [...resolution.addresses];
   if (previous.kind !== 'addresses' || resolution.failedFamilies.length === 0) return addresses;
   for (const { family } of resolution.failedFamilies) {

@@ -1,7 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import type { AttemptEvent } from '../dns/client.js';
 import type { DnsError, DnsErrorCode } from '../dns/errors.js';
-import type { Family } from '../dns/types.js';
+import type { AttemptEvent, Family } from '../dns/types.js';
 
 /**
  * A typed hook surface for logs, metrics or OpenTelemetry, with no

@@ -97,7 +97,7 @@ const KNOWN_KEYS = new Set([
  * API option (`Option "refreshInterval"`), a channel option, a command-line
  * flag. The rest of the message is the same wherever the value came from.
  */
-export type OptionSubject = (option: string) => string;
+type OptionSubject = (option: string) => string;
 
 const API_OPTION: OptionSubject = (option) => `Option "${option}"`;
 
@@ -167,7 +167,7 @@ export function resolveOptions(
   return resolved;
 }
 
-export function defaultOptions(): ResolvedOptions {
+function defaultOptions(): ResolvedOptions {
   return {
     ...DEFAULTS,
     backoff: { ...DEFAULTS.backoff },

@@ -24,7 +24,7 @@ import { systemTimers, type TimerHandle, type Timers } from '../dns/timers.js';
  */
 export const STARTUP_BURST = 100;
 /** First polls start at this multiple of the steady poll rate once the burst is spent. */
-export const STARTUP_RATE_FACTOR = 1.5;
+const STARTUP_RATE_FACTOR = 1.5;
 /**
  * …and never slower than this many per second: an app that opens and closes
  * channels to a few names (each close of the last channel stops a watcher,
@@ -32,7 +32,7 @@ export const STARTUP_RATE_FACTOR = 1.5;
  * names it watches. 100/s is at most 200 queries/s, nothing to a DNS server;
  * pacing matters from thousands of names, where the steady rate is higher.
  */
-export const STARTUP_MIN_PER_SECOND = 100;
+const STARTUP_MIN_PER_SECOND = 100;
 /** Shortest timer between two releases: several first polls start per tick, not one timer each. */
 const MIN_TICK_MS = 10;
 

@@ -1,9 +1,16 @@
+import { writtenNameKey } from '../dns/names.js';
 import { StubResolver } from '../dns/stub-resolver.js';
-import type { Family, ResolveControl } from '../dns/types.js';
+import type { Family, ResolveControl, Resolution } from '../dns/types.js';
 import type { ResolvedOptions } from './options.js';
 import { STARTUP_BURST, StartupPacer } from './pacer.js';
 import { pollTimers, type PollTimers } from './poll-timers.js';
-import { Watcher, type Delivery, type ResolveFn, type Subscription, type WatcherStats } from './watcher.js';
+import { report } from './observe.js';
+import { trace } from './trace.js';
+import type { ResolveFn } from './dns-source.js';
+import type { Poller } from './poller.js';
+import type { WatcherStats } from './stats.js';
+import type { Delivery, Subscription } from './subscribers.js';
+import { Watcher } from './watcher.js';
 
 /** One DNS client and its start-up pacer, shared by every set of settings that asks the same nameservers the same way. */
 interface ResolverEntry {
@@ -27,7 +34,7 @@ interface Settings {
   readonly watchers: Map<string, Watcher>;
   readonly resolver: ResolverEntry;
   readonly resolve: ResolveFn;
-  readonly onStop: (watcher: Watcher) => void;
+  readonly onStop: (watcher: Poller<Resolution>) => void;
 }
 
 /**
@@ -51,8 +58,7 @@ export class Registry {
 
   subscribe(name: string, options: ResolvedOptions, deliver: (delivery: Delivery) => void): Subscription {
     const settings = this.settingsFor(options);
-    // `my-svc` and `my-svc.` stay distinct: only the first goes through the search list.
-    const key = name.toLowerCase();
+    const key = writtenNameKey(name);
     let watcher = settings.watchers.get(key);
     if (!watcher || watcher.isStopped) {
       watcher = new Watcher(name, settings.options, settings.resolve, settings.onStop, {
@@ -92,8 +98,8 @@ export class Registry {
         waitingInLine: () => resolver.resolver.waitingInLine(),
       }),
       onStop: (watcher) => {
-        const name = watcher.name.toLowerCase();
-        if (settings.watchers.get(name) === watcher) settings.watchers.delete(name);
+        const nameKey = writtenNameKey(watcher.name);
+        if (settings.watchers.get(nameKey) === watcher) settings.watchers.delete(nameKey);
         this.releaseResolver(settings.resolver);
         if (settings.watchers.size === 0 && this.settings.get(key) === settings) this.settings.delete(key);
       },
@@ -115,6 +121,8 @@ export class Registry {
           resolvConfPath: options.resolvConfPath,
           hostsPath: options.hostsPath,
           timers: this.timers.clock,
+          onAttempt: report,
+          trace,
         }),
         pacer: new StartupPacer(STARTUP_BURST, this.timers.clock),
         users: 0,

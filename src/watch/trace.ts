@@ -3,7 +3,7 @@
  * the grpc adapter plugs grpc-js's own tracer in here (`src/grpc/trace.ts`);
  * with no sink, tracing costs one null check.
  */
-export type TraceSink = (text: string) => void;
+type TraceSink = (text: string) => void;
 
 let sink: TraceSink | null = null;
 

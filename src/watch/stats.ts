@@ -1,0 +1,68 @@
+import type { DnsErrorCode } from '../dns/errors.js';
+import type { Family } from '../dns/types.js';
+
+/**
+ * A point-in-time view of one watcher, for diagnostics and metrics. Units as
+ * everywhere in the API: durations in ms, TTLs in seconds (docs/api-conventions.md).
+ */
+export interface WatcherStats {
+  name: string;
+  family: Family;
+  /** Channels and watch() handles sharing this watcher. */
+  subscribers: number;
+  /**
+   * What the watcher believes: `addresses` (a set), `none` (DNS said there
+   * is none), `failed` (could not ask, no set yet) or `unknown` (no answer yet).
+   */
+  state: 'unknown' | 'addresses' | 'none' | 'failed';
+  /** The current set, sorted (empty unless state is 'addresses'). */
+  addresses: string[];
+  /**
+   * Addresses the last answer held: more than `addresses` when the
+   * `maxAddresses` option picked this process's subset of them.
+   */
+  addressesAvailable: number | undefined;
+  /** Resolutions run, and how many of them could not ask DNS. */
+  queries: number;
+  failures: number;
+  consecutiveFailures: number;
+  /** The last failure, until an answer comes. */
+  lastError: { code: DnsErrorCode; message: string } | undefined;
+  lastQueryAt: Date | undefined;
+  /** When the set last changed (the first set counts as a change). */
+  lastChangeAt: Date | undefined;
+  /** True while a query is in flight ("querying now"); nextPollAt is then undefined. */
+  querying: boolean;
+  /**
+   * When the next poll is due; for a first poll waiting its turn behind many
+   * others (start-up pacing), when it is expected. Undefined while querying.
+   */
+  nextPollAt: Date | undefined;
+  /**
+   * The fully qualified name DNS is asked for, with its trailing dot: the
+   * search-list candidate that answered, polled directly. Undefined until DNS
+   * answers (the search list is walked), and when /etc/hosts or an IP literal
+   * answers.
+   */
+  polledName: string | undefined;
+  /**
+   * Whether the answers come from a cache: `detected` when an unchanged set
+   * comes back with its TTL counting down between polls, `none` when the TTL
+   * repeats (the server that owns the records), `unknown` until two answers
+   * tell.
+   */
+  cache: 'unknown' | 'none' | 'detected';
+  /** With a cache detected: the largest TTL seen, seconds — how long the cache keeps a copy. */
+  cacheTtl: number | undefined;
+  /**
+   * With a cache detected: how late a change can reach this watcher, ms —
+   * `cacheTtl` + 1 s + the longest wait for the next poll, whatever
+   * `refreshInterval` says (docs/design.md, "Scheduling").
+   */
+  stalenessBoundMs: number | undefined;
+}
+
+/** What a source adds to its poller's stats (src/watch/source.ts); a source without any reads as none. */
+export type SourceStats = Pick<WatcherStats, 'polledName' | 'cache' | 'cacheTtl' | 'stalenessBoundMs'>;
+
+export const NO_SOURCE_STATS: SourceStats = Object.freeze({ polledName: undefined, cache: 'unknown', cacheTtl: undefined, stalenessBoundMs: undefined });
