@@ -10,18 +10,34 @@ import { systemTimers, type Timers } from '../src/dns/timers.js';
  * keep `factor` where a slow machine's round trip stays well inside the
  * shortest timeout (10: a 5 s try is 500 ms of real time). Every delay asked
  * for is recorded, on the code's own scale (assert what was scheduled).
+ * `setFactor()` changes the pace from then on (the clock never jumps; a
+ * timer already set keeps the pace it was set at): a test can wait out a
+ * dead server's 5 s fast, then measure round trips on the machine's clock.
  */
-export function fastTimers(factor: number): Timers & { delays: number[] } {
-  if (!(factor >= 1)) throw new RangeError(`factor must be at least 1, got ${factor}`);
+export function fastTimers(factor: number): Timers & { delays: number[]; setFactor(factor: number): void } {
+  checkFactor(factor);
   const delays: number[] = [];
-  const start = systemTimers.now();
+  // The clock's reading when the pace last changed, and the machine's then.
+  let base = systemTimers.now();
+  let since = base;
+  const now = () => base + (systemTimers.now() - since) * factor;
   return {
     delays,
-    now: () => start + (systemTimers.now() - start) * factor,
+    now,
     setTimeout: (callback, ms) => {
       delays.push(ms);
       return systemTimers.setTimeout(callback, ms / factor);
     },
     clearTimeout: (handle) => systemTimers.clearTimeout(handle),
+    setFactor: (next) => {
+      checkFactor(next);
+      base = now();
+      since = systemTimers.now();
+      factor = next;
+    },
   };
+}
+
+function checkFactor(factor: number): void {
+  if (!(factor >= 1)) throw new RangeError(`factor must be at least 1, got ${factor}`);
 }

@@ -9,9 +9,11 @@ import { fastTimers } from './fast-timers.js';
  * asked for is recorded (assert what was scheduled, as p-retry's tests do),
  * and `armed()` counts the timers still set: neither fired nor cleared.
  * With `factor` above 1 the clock also runs that many times faster than
- * the machine's, as harness/fast-timers.ts's does.
+ * the machine's, as harness/fast-timers.ts's does, until `setFactor()`.
  */
-export function shiftedTimers(factor = 1): Timers & { delays: number[]; advance(ms: number): void; armed(ms?: number): number } {
+export function shiftedTimers(
+  factor = 1,
+): Timers & { delays: number[]; advance(ms: number): void; armed(ms?: number): number; setFactor(factor: number): void } {
   const clock = fastTimers(factor);
   const delays: number[] = [];
   const live = new Map<TimerHandle, number>();
@@ -36,5 +38,6 @@ export function shiftedTimers(factor = 1): Timers & { delays: number[]; advance(
       shift += ms;
     },
     armed: (ms) => [...live.values()].filter((delay) => ms === undefined || delay === ms).length,
+    setFactor: (next) => clock.setFactor(next),
   };
 }
