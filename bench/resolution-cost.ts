@@ -260,13 +260,16 @@ function summaryLines(seq: Sequential, flight: Map<string, FlightFigures>, inFli
   return summary;
 }
 
-export async function run(context: BenchContext): Promise<BenchReport> {
-  const { quick } = context;
-  const inFlight = quick ? 200 : 1_000;
-  const nameList = names(Math.max(inFlight, 1_000));
-  const lookupAvailable = context.netns;
-  const lookupSkipped = lookupAvailable ? undefined : `skipped: ${context.netnsUnavailable ?? 'needs unshare'}`;
+interface Measured {
+  sides: SideName[];
+  perResolution: Partial<Record<SideName, number>>;
+  seq: Sequential;
+  batches: BatchResult[];
+}
 
+/** The DNS server and the three resolvers around the phases: queries per resolution, sequential, in flight. */
+async function measureResolvers(context: BenchContext, nameList: string[], inFlight: number, flightRounds: number): Promise<Measured> {
+  const lookupAvailable = context.netns;
   // In the namespace the server takes 127.0.0.1:53, where resolv.conf points getaddrinfo.
   const server = await startDnsChild({ mode: 'full', port: lookupAvailable ? 53 : 0, records: records(nameList) });
   const stub = new StubResolver({
@@ -281,41 +284,50 @@ export async function run(context: BenchContext): Promise<BenchReport> {
     'dns.lookup': (name) => dns.promises.lookup(name, { all: true, family: 0 }),
   };
   const sides: SideName[] = lookupAvailable ? ['stub', 'c-ares', 'dns.lookup'] : ['stub', 'c-ares'];
-  const flightRounds = quick ? 1 : 3;
-  let perResolution: Partial<Record<SideName, number>>;
-  let seq: Sequential;
-  let batches: BatchResult[];
   try {
-    perResolution = await queriesPerResolution(server, sides, resolvers, nameList);
-    seq = await sequentialPhase(context, sides, resolvers, nameList);
-    batches = await inFlightPhase(context, server, sides, resolvers, nameList.slice(0, inFlight), flightRounds);
+    const perResolution = await queriesPerResolution(server, sides, resolvers, nameList);
+    const seq = await sequentialPhase(context, sides, resolvers, nameList);
+    const batches = await inFlightPhase(context, server, sides, resolvers, nameList.slice(0, inFlight), flightRounds);
+    return { sides, perResolution, seq, batches };
   } finally {
     stub.close();
     cares.cancel();
     await server.close();
   }
+}
+
+function methodText(inFlight: number, lookupAvailable: boolean, lookupSkipped: string | undefined): string {
+  return (
+    'One A+AAAA resolution of one name against DnsTestServer in a child process (this process\'s CPU is the resolver\'s). ' +
+    'Sequential: tinybench samples, sides interleaved in rotated order each round; CPU = process.cpuUsage() (user+system, all threads) over each measured phase / resolutions. ' +
+    `In flight: ${inFlight} distinct names started at once per side, with the server answering at once and ${DELAYS_MS.filter((d) => d > 0).join(', ')} ms later. ` +
+    (lookupAvailable
+      ? 'Runs in a private network namespace (unshare --net --mount; only lo; resolv.conf bind-mounted to "nameserver 127.0.0.1"), DNS server on 127.0.0.1:53, so dns.lookup asks the same server. '
+      : `dns.lookup ${lookupSkipped}. `) +
+    'Overhead: raw round trips, the stub and c-ares interleaved with tinybench against a pre-encoded-answer responder in a child process; ' +
+    '"raw" sends the stub\'s own query bytes (pre-encoded, EDNS included) over a plain dgram socket and matches replies by id without decoding. ' +
+    'Own work = stub CPU per resolution − raw A+AAAA CPU per resolution (process.cpuUsage, user+system).'
+  );
+}
+
+export async function run(context: BenchContext): Promise<BenchReport> {
+  const { quick } = context;
+  const inFlight = quick ? 200 : 1_000;
+  const flightRounds = quick ? 1 : 3;
+  const lookupSkipped = context.netns ? undefined : `skipped: ${context.netnsUnavailable ?? 'needs unshare'}`;
+  const { sides, perResolution, seq, batches } = await measureResolvers(context, names(Math.max(inFlight, 1_000)), inFlight, flightRounds);
   const flight = new Map(DELAYS_MS.flatMap((delayMs) => sides.map((side) => [`${delayMs}|${side}`, flightFigures(batches, side, delayMs)] as const)));
   const overhead = await measureOverhead(context);
-
   return {
     name: 'resolution-cost',
     title: '1. Resolution cost: stub vs c-ares vs dns.lookup, and the overhead vs the physical limit',
-    method:
-      'One A+AAAA resolution of one name against DnsTestServer in a child process (this process\'s CPU is the resolver\'s). ' +
-      'Sequential: tinybench samples, sides interleaved in rotated order each round; CPU = process.cpuUsage() (user+system, all threads) over each measured phase / resolutions. ' +
-      `In flight: ${inFlight} distinct names started at once per side, with the server answering at once and ${DELAYS_MS.filter((d) => d > 0).join(', ')} ms later. ` +
-      (lookupAvailable
-        ? 'Runs in a private network namespace (unshare --net --mount; only lo; resolv.conf bind-mounted to "nameserver 127.0.0.1"), DNS server on 127.0.0.1:53, so dns.lookup asks the same server. '
-        : `dns.lookup ${lookupSkipped}. `) +
-      'Overhead: raw round trips, the stub and c-ares interleaved with tinybench against a pre-encoded-answer responder in a child process; ' +
-      '"raw" sends the stub\'s own query bytes (pre-encoded, EDNS included) over a plain dgram socket and matches replies by id without decoding. ' +
-      'Own work = stub CPU per resolution − raw A+AAAA CPU per resolution (process.cpuUsage, user+system).',
+    method: methodText(inFlight, context.netns, lookupSkipped),
     tables: [sequentialTable(seq, perResolution, quick ? 2 : 6, lookupSkipped), flightTable(flight, inFlight, flightRounds, lookupSkipped), ...overhead.tables],
     summary: [...summaryLines(seq, flight, inFlight, quick, lookupSkipped), ...overhead.summary],
     notes: [],
     data: {
       inFlight,
-      netns: lookupAvailable,
+      netns: context.netns,
       queriesPerResolution: perResolution,
       sequential: Object.fromEntries([...seq].map(([side, result]) => [side, { ops: result.ops, cpuUsPerOp: result.cpuUsPerOp, wallUsPerOp: result.wallUsPerOp, latencyMs: result.latency }])),
       inFlightResults: Object.fromEntries(flight),
