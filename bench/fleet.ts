@@ -218,80 +218,100 @@ export function meanPollPeriod(refreshMs: number, jitter: number, minIntervalMs:
   return ((minIntervalMs - low) * minIntervalMs + (high ** 2 - minIntervalMs ** 2) / 2) / (high - low);
 }
 
+type FleetClient = ReturnType<typeof startClient>;
+type ConvergedReport = Extract<FleetClientMessage, { type: 'converged' }>;
+
+/** The servers of one scenario: the authoritative one, the cache in front of it if cached, and the one the clients ask. */
+interface Servers {
+  authoritative: Dnsmasq;
+  cache: Dnsmasq | undefined;
+  asked: Dnsmasq;
+}
+
+/** CPU of a process over `ms`, as a fraction of one core. */
+async function cpuOver(pids: Array<number | undefined>, ms: number): Promise<Array<number | undefined>> {
+  const before = pids.map((pid) => (pid === undefined ? NaN : cpuSeconds(pid)));
+  await sleep(ms);
+  return pids.map((pid, i) => (pid === undefined ? undefined : (cpuSeconds(pid) - before[i]!) / (ms / 1000)));
+}
+
+/** Every name changes at once; each watcher notes when its set holds the new address. Lags from the change. */
+async function changeEverything(clients: FleetClient[], { authoritative }: Servers, watched: string[], scenario: Scenario, sizes: Sizes) {
+  const bound = (scenario.cached ? sizes.cacheTtl * 1000 : 0) + sizes.refreshMs * (1 + scenario.jitter) + 3_000;
+  const pending = clients.map((client) => client.converged(NEW_ADDRESS, bound + 2_000));
+  const changedAt = await authoritative.setHosts('fleet', records(watched, [NEW_ADDRESS]));
+  const reports: ConvergedReport[] = await Promise.all(pending);
+  const lags = reports.flatMap((report) => report.times.filter((time): time is number => time !== null).map((time) => time - changedAt));
+  const missing = reports.reduce((sum, report) => sum + report.times.filter((time) => time === null).length, 0);
+  return { reports, lags, missing };
+}
+
+/** What one scenario measured, with the model's figures beside it. */
+function scenarioResult(
+  scenario: Scenario,
+  sizes: Sizes,
+  watched: string[],
+  logs: { asked: string; authoritative: string },
+  phases: { startedAt: number; steadyFrom: number; serverCpu: number; upstreamCpu: number | undefined; cached: boolean },
+  change: Awaited<ReturnType<typeof changeEverything>>,
+): ScenarioResult {
+  const { startedAt, steadyFrom } = phases;
+  const askedTimes = queryTimes(fs.readFileSync(logs.asked, 'utf8'), startedAt);
+  const lagSummary = summarize(change.lags);
+  const result: ScenarioResult = {
+    label: scenario.label,
+    cached: scenario.cached,
+    jitter: scenario.jitter,
+    watchers: sizes.processes * watched.length,
+    startup: rate(askedTimes, startedAt, steadyFrom - startedAt),
+    steady: rate(askedTimes, steadyFrom, sizes.steadyMs),
+    modelQps: modelQps(
+      sizes.processes,
+      watched.length,
+      FAMILIES,
+      // Behind a cache, watchers that see its countdown (respectTtl) poll once per cached copy.
+      phases.cached && (scenario.respectTtl ?? true)
+        ? cachedPollPeriod(sizes.cacheTtl, sizes.refreshMs, Math.min(1_000, sizes.refreshMs))
+        : meanPollPeriod(sizes.refreshMs, scenario.jitter, Math.min(1_000, sizes.refreshMs)),
+    ),
+    serverCpu: phases.serverCpu,
+    convergence: { n: change.lags.length, missing: change.missing, p50: lagSummary.p50, p99: lagSummary.p99, max: lagSummary.max },
+    clientQueries: change.reports.reduce((sum, report) => sum + report.queries, 0),
+    clientFailures: change.reports.reduce((sum, report) => sum + report.failures, 0),
+  };
+  if (phases.cached) {
+    result.upstreamSteady = rate(queryTimes(fs.readFileSync(logs.authoritative, 'utf8'), startedAt), steadyFrom, sizes.steadyMs);
+    // One cache: each name and family fetched once per TTL, whatever the number of clients.
+    result.modelUpstreamQps = (watched.length * FAMILIES) / sizes.cacheTtl;
+    result.upstreamCpu = phases.upstreamCpu;
+  }
+  return result;
+}
+
+/** One scenario: the client processes start, a start-up phase, a steady phase (server CPU), then every name changes. */
 export async function runScenario(scenario: Scenario, sizes: Sizes, log: (message: string) => void): Promise<ScenarioResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-fleet-'));
-  const authLog = path.join(dir, 'authoritative.log');
-  const cacheLog = path.join(dir, 'cache.log');
+  const logs = { authoritative: path.join(dir, 'authoritative.log'), asked: path.join(dir, scenario.cached ? 'cache.log' : 'authoritative.log') };
   const watched = names(sizes.namesPerProcess);
-  const ttl = scenario.cached ? sizes.cacheTtl : sizes.directTtl;
-  const authoritative = await Dnsmasq.start({ ttl, queryLogFile: authLog });
+  const authoritative = await Dnsmasq.start({ ttl: scenario.cached ? sizes.cacheTtl : sizes.directTtl, queryLogFile: logs.authoritative });
   let cache: Dnsmasq | undefined;
-  const clients: Array<ReturnType<typeof startClient>> = [];
+  const clients: FleetClient[] = [];
   try {
     await authoritative.setHosts('fleet', records(watched));
-    if (scenario.cached) cache = await Dnsmasq.start({ upstream: authoritative.nameserver, queryLogFile: cacheLog, negativeTtl: sizes.cacheTtl });
-    const asked = cache ?? authoritative;
-    const options = {
-      nameservers: [`${asked.host}:${asked.port}`],
-      hostsPath: false as const,
-      refreshInterval: sizes.refreshMs,
-      jitter: scenario.jitter,
-      respectTtl: scenario.respectTtl ?? true,
-    };
+    if (scenario.cached) cache = await Dnsmasq.start({ upstream: authoritative.nameserver, queryLogFile: logs.asked, negativeTtl: sizes.cacheTtl });
+    const servers: Servers = { authoritative, cache, asked: cache ?? authoritative };
+    const options = { nameservers: [`${servers.asked.host}:${servers.asked.port}`], hostsPath: false as const, refreshInterval: sizes.refreshMs, jitter: scenario.jitter, respectTtl: scenario.respectTtl ?? true };
     const startedAt = Date.now();
     for (let i = 0; i < sizes.processes; i++) clients.push(startClient({ names: [...watched], options }));
     await Promise.all(clients.map((client) => client.ready));
     log(`${scenario.label}: ${clients.length} × ${watched.length} watchers ready after ${Date.now() - startedAt} ms`);
     const steadyFrom = Date.now() + sizes.startupMs;
     await sleep(sizes.startupMs);
-    const cpu0 = cpuSeconds(asked.pid);
-    const upstreamCpu0 = cache ? cpuSeconds(authoritative.pid) : NaN;
-    await sleep(sizes.steadyMs + 1_000);
-    const serverCpu = (cpuSeconds(asked.pid) - cpu0) / ((sizes.steadyMs + 1_000) / 1000);
-    const upstreamCpu = cache ? (cpuSeconds(authoritative.pid) - upstreamCpu0) / ((sizes.steadyMs + 1_000) / 1000) : undefined;
-
-    // Every name changes at once; each watcher notes when its set holds the new address.
-    const bound = (scenario.cached ? sizes.cacheTtl * 1000 : 0) + sizes.refreshMs * (1 + scenario.jitter) + 3_000;
-    const pending = clients.map((client) => client.converged(NEW_ADDRESS, bound + 2_000));
-    const changedAt = await authoritative.setHosts('fleet', records(watched, [NEW_ADDRESS]));
-    const reports = await Promise.all(pending);
-    const lags = reports.flatMap((report) => report.times.filter((time): time is number => time !== null).map((time) => time - changedAt));
-    const missing = reports.reduce((sum, report) => sum + report.times.filter((time) => time === null).length, 0);
-    const lagSummary = summarize(lags);
+    const [serverCpu, upstreamCpu] = await cpuOver([servers.asked.pid, cache ? authoritative.pid : undefined], sizes.steadyMs + 1_000);
+    const change = await changeEverything(clients, servers, watched, scenario, sizes);
     await Promise.all(clients.map((client) => stopClient(client.child)));
     clients.length = 0;
-
-    const askedLog = fs.readFileSync(cache ? cacheLog : authLog, 'utf8');
-    const askedTimes = queryTimes(askedLog, startedAt);
-    const watchers = sizes.processes * watched.length;
-    const result: ScenarioResult = {
-      label: scenario.label,
-      cached: scenario.cached,
-      jitter: scenario.jitter,
-      watchers,
-      startup: rate(askedTimes, startedAt, steadyFrom - startedAt),
-      steady: rate(askedTimes, steadyFrom, sizes.steadyMs),
-      modelQps: modelQps(
-        sizes.processes,
-        watched.length,
-        FAMILIES,
-        // Behind a cache, watchers that see its countdown (respectTtl) poll once per cached copy.
-        cache && (scenario.respectTtl ?? true)
-          ? cachedPollPeriod(sizes.cacheTtl, sizes.refreshMs, Math.min(1_000, sizes.refreshMs))
-          : meanPollPeriod(sizes.refreshMs, scenario.jitter, Math.min(1_000, sizes.refreshMs)),
-      ),
-      serverCpu,
-      convergence: { n: lags.length, missing, p50: lagSummary.p50, p99: lagSummary.p99, max: lagSummary.max },
-      clientQueries: reports.reduce((sum, report) => sum + report.queries, 0),
-      clientFailures: reports.reduce((sum, report) => sum + report.failures, 0),
-    };
-    if (cache) {
-      result.upstreamSteady = rate(queryTimes(fs.readFileSync(authLog, 'utf8'), startedAt), steadyFrom, sizes.steadyMs);
-      // One cache: each name and family fetched once per TTL, whatever the number of clients.
-      result.modelUpstreamQps = (watched.length * FAMILIES) / sizes.cacheTtl;
-      result.upstreamCpu = upstreamCpu;
-    }
-    return result;
+    return scenarioResult(scenario, sizes, watched, logs, { startedAt, steadyFrom, serverCpu: serverCpu!, upstreamCpu, cached: cache !== undefined }, change);
   } finally {
     await Promise.all(clients.map((client) => stopClient(client.child)));
     await cache?.close();
