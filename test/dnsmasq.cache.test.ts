@@ -104,7 +104,9 @@ async function watchUntil(name: string, watchOptions: WatchOptions, enough: (pol
   }
 }
 
-describe.skipIf(!binary)('behind a caching dnsmasq', () => {
+// Beside the command's cases below (a dnsmasq pair of their own, no trace sink); its own two cases
+// one after another, as the heavier one replaces the cache the first one asks.
+describe.skipIf(!binary).concurrent('behind a caching dnsmasq', () => {
   let origin: Dnsmasq;
   let cache: Dnsmasq;
 
@@ -118,7 +120,7 @@ describe.skipIf(!binary)('behind a caching dnsmasq', () => {
     await origin?.close();
   });
 
-  it('the TTL counting down is seen as a cache; the next poll lands after the copy expired and gets a fresh copy', async () => {
+  it.sequential('the TTL counting down is seen as a cache; the next poll lands after the copy expired and gets a fresh copy', async () => {
     const name = 'cached.svc.test';
     await origin.setHost(name, ['127.0.0.2']);
     const watchOptions = await options('cache', cache.nameserver);
@@ -149,7 +151,7 @@ describe.skipIf(!binary)('behind a caching dnsmasq', () => {
   }, 30_000);
 
   // Last in this block: it takes the cache away.
-  it.runIf(HEAVY)('replaced at its address by a forwarder that caches nothing: the verdict clears within 60 s of scheduled polling, then a change is seen at the next poll, one interval later', async () => {
+  it.runIf(HEAVY).sequential('replaced at its address by a forwarder that caches nothing: the verdict clears within 60 s of scheduled polling, then a change is seen at the next poll, one interval later', async () => {
     const name = 'goes-away.svc.test';
     await origin.setHost(name, ['127.0.0.7']);
     const watchOptions = await options('goes-away', cache.nameserver);
