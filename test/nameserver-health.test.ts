@@ -30,8 +30,12 @@ async function deadServer(): Promise<DnsTestServer> {
   return server;
 }
 
-/** A client with glibc's defaults on a shifted clock; `factor` runs that clock faster than the machine's. */
-function newClient(options: Partial<DnsClientOptions> & { chance?: { value: number }; factor?: number } = {}) {
+/**
+ * A client with glibc's defaults on a shifted clock; `factor` runs that clock faster than the machine's,
+ * until a try fails if `machineClockAfterFailure` is set: a dead server's timeouts pass fast, and the
+ * round trips measured after them are read on the machine's clock.
+ */
+function newClient(options: Partial<DnsClientOptions> & { chance?: { value: number }; factor?: number; machineClockAfterFailure?: boolean } = {}) {
   const timers = shiftedTimers(options.factor);
   const attempts: AttemptEvent[] = [];
   const chance = options.chance ?? { value: 0.5 };
@@ -41,7 +45,10 @@ function newClient(options: Partial<DnsClientOptions> & { chance?: { value: numb
     timers,
     // 0.5: no probe is drawn (one in PROBE_CHANCE is below 1 / PROBE_CHANCE), unless a test lowers it.
     random: () => chance.value,
-    onAttempt: (event) => attempts.push(event()),
+    onAttempt: (event) => {
+      attempts.push(event());
+      if (options.machineClockAfterFailure) timers.setFactor(1);
+    },
     ...options,
   });
   cleanups.push(() => client.close());
@@ -61,8 +68,10 @@ describe('nameservers [dead, live] with glibc\'s defaults: polls after the first
   it('the first poll pays the dead server\'s 5 s once; after it every try goes to the live server first and no timer fires', async () => {
     const dead = await deadServer();
     const live = await startServer();
-    // The clock ten times faster than the machine's: the dead server's 5 s pass in half a second.
-    const { client, timers, attempts } = newClient({ factor: 10 });
+    // The clock ten times faster than the machine's: the dead server's 5 s pass in half a second. From
+    // its failures on, the machine's clock: the live server's timeout is 5 × its average round trip
+    // (250 ms at least), and a round trip read ten times longer would move it.
+    const { client, timers, attempts } = newClient({ factor: 10, machineClockAfterFailure: true });
     const servers = [dead.nameserver, live.nameserver];
 
     const started = timers.now();
@@ -79,9 +88,6 @@ describe('nameservers [dead, live] with glibc\'s defaults: polls after the first
       { server: live.address, healthy: true, failures: 0 },
     ]);
 
-    // The live server's round trips on the machine's clock from here: its own timeout is
-    // 5 × their average (250 ms at least), and a round trip read ten times longer would move it.
-    timers.setFactor(1);
     const scheduled = tryDelays(timers).length;
     live.resetLog();
     for (let i = 0; i < 10; i++) await poll(client, servers);

@@ -51,8 +51,9 @@ describe('the listener recorder the soak relies on', () => {
   });
 });
 
-// The in-process soak and main.ts in its child process side by side: pods on 127.0.3.x, each on a port of its own.
-describe.concurrent('soak', () => {
+// One after the other: the in-process soak compares this process's handles and descriptors after
+// destroy with those at its start, and a child process started beside it holds pipes and a timer.
+describe('soak', () => {
   it('8 s of pod rotation, DNS faults and channel churn: every invariant holds', { timeout: 120_000 }, async () => {
     const report = await runSoak({
       durationMs: 8_000,
