@@ -220,7 +220,7 @@ describe('observe()', () => {
     expectTypeOf<Extract<WatchEvent, { type: 'attempt' }>>().toEqualTypeOf<{
       type: 'attempt';
       name: string;
-      recordType: 'A' | 'AAAA';
+      recordType: 'A' | 'AAAA' | 'TXT';
       server: string;
       transport: 'udp' | 'tcp';
       error: DnsError;
@@ -235,7 +235,7 @@ describe('observe()', () => {
       else if (event.type === 'query') expectTypeOf(event.result).toEqualTypeOf<'NOERROR' | DnsErrorCode>();
       else if (event.type === 'attempt') {
         expectTypeOf(event.transport).toEqualTypeOf<'udp' | 'tcp'>();
-        expectTypeOf(event.recordType).toEqualTypeOf<'A' | 'AAAA'>();
+        expectTypeOf(event.recordType).toEqualTypeOf<'A' | 'AAAA' | 'TXT'>();
       }
       else expectTypeOf(event.added).toEqualTypeOf<string[]>();
       // @ts-expect-error: kept exists only on error events
