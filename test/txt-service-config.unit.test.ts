@@ -51,7 +51,7 @@ const record = fc.oneof(
     const cut = Math.min(text.length, 20);
     return [text.slice(0, cut), text.slice(cut)];
   }),
-  fc.constantFrom(['v=spf1 -all'], ['grpc_config=not json'], ['grpc_config=', '{}'], ['grpc_con', 'fig=[]'], ['Grpc_config=[]'], [], ['grpc_config=null']),
+  fc.constantFrom<string[]>(['v=spf1 -all'], ['grpc_config=not json'], ['grpc_config=', '{}'], ['grpc_con', 'fig=[]'], ['Grpc_config=[]'], [], ['grpc_config=null']),
 );
 
 describe('selectTxtServiceConfig', () => {
