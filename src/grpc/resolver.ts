@@ -7,7 +7,11 @@ import type { Delivery, Subscription } from '../watch/subscribers.js';
 import { channelOptions } from './channel-options.js';
 import { ListenerAdapter } from './listener.js';
 import { claimBind } from './server-bind.js';
+import { rollPercentage } from './txt-service-config.js';
 import type { GrpcModuleLike, GrpcUriLike, ListenerLike, ResolverConstructorLike, ResolverLike } from './types.js';
+
+/** grpc-js's channel option that turns the service config from DNS off, when it is exactly the number 1 (as grpc-js reads it). */
+const DISABLE_SERVICE_CONFIG_KEY = 'grpc.service_config_disable_resolution';
 
 /** Our own scheme, usable beside grpc-js's `dns` (which we also take over). */
 export const SCHEME = 'dns-watch';
@@ -25,14 +29,26 @@ class ChannelResolver implements ResolverLike {
   private readonly options: ResolvedOptions;
   /** Serves a Server.bindAsync(): one answer per updateResolution(), nothing left polling. */
   private readonly forBind: boolean;
+  /** Takes a service config from the name's TXT records (src/grpc/txt-service-config.ts). */
+  private readonly wantsServiceConfig: boolean;
+  /** This channel's side of a `percentage` choice: drawn once, as grpc-js draws it per resolver. */
+  private readonly percentage = rollPercentage();
   private subscription: Subscription | undefined;
   private returnedLiteral = false;
   /** Bumped by destroy(), so deferred calls scheduled before it are dropped. */
   private generation = 0;
 
-  constructor(grpc: GrpcModuleLike, registered: ResolvedOptions, target: GrpcUriLike, listener: ListenerLike, options: Record<string, unknown>) {
+  constructor(
+    private readonly grpc: GrpcModuleLike,
+    registered: ResolvedOptions,
+    serviceConfigFromDns: boolean,
+    target: GrpcUriLike,
+    listener: ListenerLike,
+    options: Record<string, unknown>,
+  ) {
     this.display = formatTarget(target);
     this.forBind = claimBind(target);
+    this.wantsServiceConfig = serviceConfigFromDns && !this.forBind && options?.[DISABLE_SERVICE_CONFIG_KEY] !== 1;
     this.listener = new ListenerAdapter(grpc, listener);
     this.options = channelOptions(registered, options ?? {});
     try {
@@ -80,7 +96,10 @@ class ChannelResolver implements ResolverLike {
     const options = target.nameserver ? { ...this.options, nameservers: [target.nameserver] } : this.options;
     const generation = this.generation;
     // Deliveries are asynchronous by construction (after a query or setImmediate).
-    const subscription = registry.subscribe(target.host, options, (delivery) => {
+    const subscription = registry.subscribe(
+      target.host,
+      options,
+      (delivery) => {
       if (this.forBind) {
         // A server looks at the first answer only and never destroys its resolver:
         // leave the watcher now, so it stops (and closes its sockets) unless a channel shares it.
@@ -88,7 +107,9 @@ class ChannelResolver implements ResolverLike {
         if (this.subscription === subscription) this.subscription = undefined;
       }
       if (generation === this.generation) this.deliver(delivery, target.port);
-    });
+      },
+      this.wantsServiceConfig,
+    );
     this.subscription = subscription;
   }
 
@@ -124,10 +145,14 @@ class ChannelResolver implements ResolverLike {
  * reconfigures new channels). Each instance is one channel's view of a
  * shared watcher.
  */
-export function createResolverClass(grpc: GrpcModuleLike, currentOptions: () => ResolvedOptions): ResolverConstructorLike {
+export function createResolverClass(
+  grpc: GrpcModuleLike,
+  currentOptions: () => ResolvedOptions,
+  serviceConfigFromDns: () => boolean = () => true,
+): ResolverConstructorLike {
   return class DnsWatchResolver extends ChannelResolver {
     constructor(target: GrpcUriLike, listener: ListenerLike, options: Record<string, unknown>) {
-      super(grpc, currentOptions(), target, listener, options);
+      super(grpc, currentOptions(), serviceConfigFromDns(), target, listener, options);
     }
   };
 }

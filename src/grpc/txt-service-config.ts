@@ -26,7 +26,7 @@ interface ServiceConfigFile {
 }
 
 /** What one channel brings to the choice: its roll, and its grpc-js copy (whose rules decide). */
-export interface TxtChoice {
+interface TxtChoice {
   /** The channel's roll in [0, 100), drawn once per resolver as grpc-js draws it ({@link rollPercentage}). */
   readonly percentage: number;
   /** The app's `@grpc/grpc-js` module. */

@@ -12,6 +12,9 @@
  *   waits for.
  * - With family 0, each family's addresses as they arrive, handed to the
  *   poller as a partial answer.
+ * - For channels that want a service config, the name's TXT records
+ *   (src/watch/txt-records.ts), asked after the addresses and handed on
+ *   with the answer when they changed.
  *
  * The stub resolver it asks is shared by every name with the same DNS
  * settings and stays stateless: this memory is per name.
@@ -24,6 +27,7 @@ import { cacheStalenessBound, RECHECK_EVERY_POLLS, RECHECK_MAX_MS, type Schedule
 import type { AddressSource, CachedCopy, PollContext } from './source.js';
 import type { SourceStats } from './stats.js';
 import { trace } from './trace.js';
+import { TxtRecords, type TxtFn, type TxtServiceConfig } from './txt-records.js';
 
 /**
  * Asks DNS once: addresses with TTLs, or a typed failure. `known` is the
@@ -37,7 +41,12 @@ export interface ResolveFn {
   firstTryTimeoutMs?(): number;
   /** Whether queries wait in line for a nameserver's slot (`StubResolver.waitingInLine`): this process is behind, not the network. */
   waitingInLine?(): boolean;
+  /** A name's TXT records (`StubResolver.resolveTxt`), for a service config; without it none is asked. */
+  txt?: TxtFn;
 }
+
+/** What a DNS poll answers: the resolution, and the name's TXT records when they are news. */
+export type DnsAnswer = Resolution & { readonly serviceConfig?: TxtServiceConfig };
 
 /** While a later candidate stands in: the earliest place that answered before, and the next recheck. */
 interface Takeover {
@@ -46,7 +55,7 @@ interface Takeover {
   recheckBy: number;
 }
 
-export class DnsSource implements AddressSource<Resolution>, ResolveControl {
+export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
   /** The poll running, or that ran last: the poller. */
   private poll: PollContext | undefined;
   /** The candidate name that answered last (no trailing dot), asked directly at the next poll. */
@@ -58,23 +67,29 @@ export class DnsSource implements AddressSource<Resolution>, ResolveControl {
   recheckEarlier = false;
   /** What the TTLs of the answers say about a cache in front. */
   private cacheView: CacheView = NO_CACHE_VIEW;
+  /** The name's TXT records, for the subscribers that want a service config. */
+  readonly txt: TxtRecords;
 
   constructor(
     readonly name: string,
     readonly family: Family,
     private readonly resolve: ResolveFn,
     private readonly schedule: ScheduleOptions,
-  ) {}
+  ) {
+    this.txt = new TxtRecords(name, resolve.txt);
+  }
 
   /** @internal The running poll's deadline: its queries' signal. */
   get signal(): PollContext['signal'] {
     return this.poll?.signal;
   }
 
-  ask(poll: PollContext): Promise<Resolution> {
+  async ask(poll: PollContext): Promise<DnsAnswer> {
     this.poll = poll;
     this.recheckEarlier = this.takeover !== undefined && recheckDue(this.takeover, poll.startedAt);
-    return this.resolve(this.name, this.family, this.polledName, this);
+    const resolution = await this.resolve(this.name, this.family, this.polledName, this);
+    const serviceConfig = await this.txt.after(resolution, poll.startedAt, poll.signal);
+    return serviceConfig ? { ...resolution, serviceConfig } : resolution;
   }
 
   /** @internal Family 0: one family's addresses as they come in. */
@@ -82,7 +97,7 @@ export class DnsSource implements AddressSource<Resolution>, ResolveControl {
     this.poll?.partial(family, addresses);
   }
 
-  settled(outcome: Outcome<Resolution>, sameSet: boolean, at: number): CachedCopy | undefined {
+  settled(outcome: Outcome<DnsAnswer>, sameSet: boolean, at: number): CachedCopy | undefined {
     if (this.recheckEarlier && this.takeover && this.poll) restartRecheck(this.takeover, this.poll.startedAt);
     if (outcome.kind === 'error') {
       if (outcome.error.authoritative) this.forget();

@@ -1,12 +1,12 @@
 import { writtenNameKey } from '../dns/names.js';
 import { StubResolver } from '../dns/stub-resolver.js';
-import type { Family, ResolveControl, Resolution } from '../dns/types.js';
+import type { AbortSignalLike, Family, ResolveControl } from '../dns/types.js';
 import type { ResolvedOptions } from './options.js';
 import { STARTUP_BURST, StartupPacer } from './pacer.js';
 import { pollTimers, type PollTimers } from './poll-timers.js';
 import { report } from './observe.js';
 import { trace } from './trace.js';
-import type { ResolveFn } from './dns-source.js';
+import type { DnsAnswer, ResolveFn } from './dns-source.js';
 import type { Poller } from './poller.js';
 import type { WatcherStats } from './stats.js';
 import type { Delivery, Subscription } from './subscribers.js';
@@ -34,7 +34,7 @@ interface Settings {
   readonly watchers: Map<string, Watcher>;
   readonly resolver: ResolverEntry;
   readonly resolve: ResolveFn;
-  readonly onStop: (watcher: Poller<Resolution>) => void;
+  readonly onStop: (watcher: Poller<DnsAnswer>) => void;
 }
 
 /**
@@ -56,7 +56,14 @@ export class Registry {
    */
   constructor(private readonly timers: PollTimers = pollTimers) {}
 
-  subscribe(name: string, options: ResolvedOptions, deliver: (delivery: Delivery) => void): Subscription {
+  /**
+   * `wantsServiceConfig`: a channel that takes a service config from the
+   * name's TXT records. The watcher asks TXT only while one of its
+   * subscribers wants it, so a watch() handle, or a channel with
+   * `grpc.service_config_disable_resolution`, shares the watcher and pays
+   * no TXT query of its own (src/watch/txt-records.ts).
+   */
+  subscribe(name: string, options: ResolvedOptions, deliver: (delivery: Delivery) => void, wantsServiceConfig = false): Subscription {
     const settings = this.settingsFor(options);
     const key = writtenNameKey(name);
     let watcher = settings.watchers.get(key);
@@ -68,7 +75,23 @@ export class Registry {
       settings.resolver.users++;
       settings.watchers.set(key, watcher);
     }
-    return watcher.subscribe(deliver);
+    const subscription = watcher.subscribe(deliver);
+    if (!wantsServiceConfig) return subscription;
+    const { txt } = watcher.dns;
+    // A watcher that has answered but never asked TXT (only watch() handles so far): ask at a poll now, not an interval later.
+    const askNow = !txt.everAsked && watcher.state.kind !== 'unknown';
+    txt.want(1);
+    if (askNow) subscription.request();
+    let open = true;
+    return {
+      request: () => subscription.request(),
+      stats: () => subscription.stats(),
+      close: () => {
+        if (open) txt.want(-1);
+        open = false;
+        subscription.close();
+      },
+    };
   }
 
   stats(): WatcherStats[] {
@@ -96,6 +119,7 @@ export class Registry {
       resolve: Object.assign((target: string, family: Family, polled?: string, control?: ResolveControl) => resolver.resolver.resolve(target, family, polled, control), {
         firstTryTimeoutMs: () => resolver.resolver.firstTryTimeoutMs(),
         waitingInLine: () => resolver.resolver.waitingInLine(),
+        txt: (name: string, signal?: AbortSignalLike) => resolver.resolver.resolveTxt(name, signal),
       }),
       onStop: (watcher) => {
         const nameKey = writtenNameKey(watcher.name);

@@ -49,9 +49,9 @@ describe('register() / unregister()', () => {
     expectTypeOf(unregister).returns.toBeVoid();
   });
 
-  it('RegisterOptions are the watch options plus grpc and replaceBuiltin', () => {
+  it('RegisterOptions are the watch options plus grpc, replaceBuiltin and dnsServiceConfig', () => {
     expectTypeOf<RegisterOptions>().toExtend<WatchOptions>();
-    expectTypeOf<Omit<RegisterOptions, keyof WatchOptions>>().toEqualTypeOf<{ grpc?: GrpcJsModule; replaceBuiltin?: boolean }>();
+    expectTypeOf<Omit<RegisterOptions, keyof WatchOptions>>().toEqualTypeOf<{ grpc?: GrpcJsModule; replaceBuiltin?: boolean; dnsServiceConfig?: boolean }>();
   });
 
   it('grpc is a grpc-js module, of any copy of every version the adapter serves', () => {

@@ -1,0 +1,89 @@
+/**
+ * The TXT side of one DNS name: the records grpc-js's built-in resolver
+ * reads a service config from (`grpc_config=`), asked for the channels that
+ * want one, and handed on only when they changed.
+ *
+ * - Which name: the one the addresses resolved as (the search-list
+ *   candidate that answered, `Resolution.name`). grpc-js asks the host as
+ *   written, without the search list, so in a pod `my-svc` would be asked as
+ *   `my-svc.` and never find the Service's records; the name as resolved is
+ *   the one a Kubernetes user publishes them on (`my-svc.ns.svc.cluster.local`).
+ *   For a fully qualified target both are the same name. Nothing is asked
+ *   for an answer from /etc/hosts or an IP literal (gRFC A10).
+ * - When: right after the addresses of the first answer, then at most once
+ *   per {@link TXT_INTERVAL_MS}, and again when the name answering changes.
+ *   grpc-js asks TXT at every resolution; a poller resolves every
+ *   `refreshInterval` (5 s), so that would double the queries a watcher
+ *   makes for records that change about never (a deploy of a new config).
+ * - Never beside A/AAAA, always after them: the name is known then, and the
+ *   query never races A or AAAA for a conntrack entry (src/dns/udp-lane.ts).
+ *   The poll waits for it (one round trip to the server that just answered;
+ *   with family 0 a changed set is delivered meanwhile, as each family
+ *   answers), bounded by the poll's deadline.
+ * - A TXT query that fails (timeout, SERVFAIL, the deadline) changes
+ *   nothing: the last records stand, as in grpc-js, and the poll's addresses
+ *   go on. NXDOMAIN or NODATA is an answer: no records, so no config.
+ */
+import type { AbortSignalLike, Resolution } from '../dns/types.js';
+import { trace } from './trace.js';
+
+/** Milliseconds between two TXT queries for one name at most once (see the notes above). */
+export const TXT_INTERVAL_MS = 60_000;
+
+/** A name's TXT records as a service config source hands them on: every record, each its strings (none: no config). */
+export interface TxtServiceConfig {
+  readonly kind: 'txt';
+  readonly records: readonly (readonly string[])[];
+}
+
+/** Asks one fully qualified name's TXT records (`StubResolver.resolveTxt`). */
+export type TxtFn = (name: string, signal?: AbortSignalLike) => Promise<string[][]>;
+
+export class TxtRecords {
+  /** Subscribers that want a service config: TXT is asked only while there is one. */
+  private wanted = 0;
+  /** When the last TXT query was asked (poller clock), and for which name. */
+  private askedAt: number | undefined;
+  private askedName: string | undefined;
+  /** The records last handed on, as a key. */
+  private heldKey: string | undefined;
+
+  constructor(
+    private readonly watched: string,
+    private readonly ask: TxtFn | undefined,
+  ) {}
+
+  /** One more (+1) or one less (−1) subscriber wants a service config. */
+  want(change: 1 | -1): void {
+    this.wanted = Math.max(0, this.wanted + change);
+  }
+
+  /** Whether TXT was ever asked for this name. */
+  get everAsked(): boolean {
+    return this.askedAt !== undefined;
+  }
+
+  /**
+   * After a poll's addresses: the TXT records when they are due (see the
+   * notes) and changed since last handed on; undefined for no news.
+   */
+  async after(resolution: Resolution, startedAt: number, signal: AbortSignalLike | undefined): Promise<TxtServiceConfig | undefined> {
+    if (!this.ask || this.wanted === 0 || resolution.source !== 'dns') return undefined;
+    const name = resolution.name;
+    if (this.askedAt !== undefined && name === this.askedName && startedAt - this.askedAt < TXT_INTERVAL_MS) return undefined;
+    this.askedAt = startedAt;
+    this.askedName = name;
+    let records: string[][];
+    try {
+      records = await this.ask(name, signal);
+    } catch (error) {
+      trace(() => `${this.watched}: TXT query for ${name}. failed (${(error as Error).message}); the last service config stands`);
+      return undefined;
+    }
+    const key = JSON.stringify(records);
+    if (key === this.heldKey) return undefined;
+    this.heldKey = key;
+    trace(() => `${this.watched}: TXT records of ${name}. changed (${records.length} records); handing them to the channels`);
+    return { kind: 'txt', records };
+  }
+}
