@@ -3,14 +3,19 @@ import type { ResolvedOptions } from '../watch/options.js';
 import { registry } from '../watch/registry.js';
 import { TargetError, formatTarget, parseTarget, type ParsedTarget } from '../target.js';
 import { trace } from '../watch/trace.js';
+import type { ServiceConfigAnswer } from '../watch/contract.js';
 import type { Delivery, Subscription } from '../watch/subscribers.js';
 import { channelOptions } from './channel-options.js';
 import { ListenerAdapter } from './listener.js';
 import { claimBind } from './server-bind.js';
+import { validatedServiceConfig } from './service-config.js';
 import type { GrpcModuleLike, GrpcUriLike, ListenerLike, ResolverConstructorLike, ResolverLike } from './types.js';
 
 /** Our own scheme, usable beside grpc-js's `dns` (which we also take over). */
 export const SCHEME = 'dns-watch';
+
+/** grpc-js's channel option that turns service configs from the resolver off (exactly the number 1, as grpc-js reads it). */
+const DISABLE_SERVICE_CONFIG_KEY = 'grpc.service_config_disable_resolution';
 
 /** Marks our resolver classes, so `register()` never mistakes one for grpc-js's built-in. */
 export const IS_DNS_WATCH = Symbol.for('grpc-dns-watch.resolver');
@@ -20,7 +25,10 @@ class ChannelResolver implements ResolverLike {
   static readonly [IS_DNS_WATCH] = true;
 
   private readonly display: string;
+  private readonly grpc: GrpcModuleLike;
   private readonly listener: ListenerAdapter;
+  /** `grpc.service_config_disable_resolution: 1`: the channel keeps its own service config. */
+  private readonly serviceConfigDisabled: boolean;
   private readonly target: ParsedTarget | TargetError;
   private readonly options: ResolvedOptions;
   /** Serves a Server.bindAsync(): one answer per updateResolution(), nothing left polling. */
@@ -33,8 +41,10 @@ class ChannelResolver implements ResolverLike {
   constructor(grpc: GrpcModuleLike, registered: ResolvedOptions, target: GrpcUriLike, listener: ListenerLike, options: Record<string, unknown>) {
     this.display = formatTarget(target);
     this.forBind = claimBind(target);
+    this.grpc = grpc;
     this.listener = new ListenerAdapter(grpc, listener);
     this.options = channelOptions(registered, options ?? {});
+    this.serviceConfigDisabled = options?.[DISABLE_SERVICE_CONFIG_KEY] === 1;
     try {
       this.target = parseTarget(target, this.display);
     } catch (error) {
@@ -54,7 +64,7 @@ class ChannelResolver implements ResolverLike {
       // An address needs no DNS: hand it over once, never poll.
       if (!this.returnedLiteral) {
         this.returnedLiteral = true;
-        this.defer(() => this.listener.addresses([{ host: target.host, port: target.port }]));
+        this.defer(() => this.listener.addresses([{ host: target.host, port: target.port }], null));
       }
       return;
     }
@@ -80,23 +90,34 @@ class ChannelResolver implements ResolverLike {
     const options = target.nameserver ? { ...this.options, nameservers: [target.nameserver] } : this.options;
     const generation = this.generation;
     // Deliveries are asynchronous by construction (after a query or setImmediate).
-    const subscription = registry.subscribe(target.host, options, (delivery) => {
-      if (this.forBind) {
-        // A server looks at the first answer only and never destroys its resolver:
-        // leave the watcher now, so it stops (and closes its sockets) unless a channel shares it.
-        subscription.close();
-        if (this.subscription === subscription) this.subscription = undefined;
-      }
-      if (generation === this.generation) this.deliver(delivery, target.port);
-    });
+    const subscription = registry.subscribe(
+      target.host,
+      options,
+      (delivery) => {
+        if (this.forBind) {
+          // A server looks at the first answer only and never destroys its resolver:
+          // leave the watcher now, so it stops (and closes its sockets) unless a channel shares it.
+          subscription.close();
+          if (this.subscription === subscription) this.subscription = undefined;
+        }
+        if (generation === this.generation) this.deliver(delivery, target.port);
+      },
+      true,
+    );
     this.subscription = subscription;
   }
 
   private deliver(delivery: Delivery, port: number): void {
     if (delivery.kind === 'update') {
       trace(() => `${this.display}: update with ${delivery.addresses.length} addresses (+${delivery.added.length} -${delivery.removed.length})`);
-      const accepted = this.listener.addresses(delivery.addresses.map((entry) => ({ host: entry.address, port })));
-      if (!accepted) {
+      const serviceConfig = this.serviceConfigFor(delivery.serviceConfig);
+      if (serviceConfig instanceof Error) trace(() => `${this.display}: ${serviceConfig.message}`);
+      const accepted = this.listener.addresses(
+        delivery.addresses.map((entry) => ({ host: entry.address, port })),
+        serviceConfig,
+      );
+      // A rejection for a config the channel cannot use would come back with every answer: wait for news instead.
+      if (!accepted && !(serviceConfig instanceof Error)) {
         trace(() => `${this.display}: load balancer rejected the update; asking again`);
         this.subscription?.request();
       }
@@ -108,6 +129,17 @@ class ChannelResolver implements ResolverLike {
     const details = delivery.authoritative ? `No addresses for ${this.display}: ${cause}` : `Name resolution failed for ${this.display}: ${cause}`;
     trace(() => `${this.display}: error to channel: ${details}`);
     this.listener.error(details);
+  }
+
+  /**
+   * The one place a source's service config becomes what this channel is
+   * handed: a config validated by the app's grpc-js, null for the channel's
+   * own (`grpc.service_config`, or none), or an Error for one it cannot use.
+   * DNS answers carry no service config yet, so `txt` records read as none.
+   */
+  private serviceConfigFor(answer: ServiceConfigAnswer | undefined): object | null | Error {
+    if (this.serviceConfigDisabled || answer === undefined || answer.kind === 'txt') return null;
+    return answer.config === null ? null : validatedServiceConfig(this.grpc, answer.config, this.display);
   }
 
   private defer(call: () => void): void {

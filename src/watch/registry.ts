@@ -56,7 +56,8 @@ export class Registry {
    */
   constructor(private readonly timers: PollTimers = pollTimers) {}
 
-  subscribe(name: string, options: ResolvedOptions, deliver: (delivery: Delivery) => void): Subscription {
+  /** `takesServiceConfig`: a channel's subscription, told the service config too (subscribers.ts). */
+  subscribe(name: string, options: ResolvedOptions, deliver: (delivery: Delivery) => void, takesServiceConfig = false): Subscription {
     const settings = this.settingsFor(options);
     const key = writtenNameKey(name);
     let watcher = settings.watchers.get(key);
@@ -68,7 +69,7 @@ export class Registry {
       settings.resolver.users++;
       settings.watchers.set(key, watcher);
     }
-    return watcher.subscribe(deliver);
+    return watcher.subscribe(deliver, takesServiceConfig);
   }
 
   stats(): WatcherStats[] {
