@@ -74,6 +74,14 @@ describe('TXT records of a watched name', () => {
     expect(server.countQueries({ type: 'TXT' })).toBe(4);
   });
 
+  it('a name without TXT records is no news: asked, nothing handed on', async () => {
+    const { server, source, poll } = await setup();
+    server.setRecords('svc.test', { A: ['127.0.0.2'] });
+    source.txt.want(1);
+    expect((await poll(0)).serviceConfig).toBeUndefined();
+    expect(server.countQueries({ type: 'TXT' })).toBe(1);
+  });
+
   it('keeps the last records when the TXT query fails, and the addresses flow', async () => {
     const { server, source, poll } = await setup();
     server.setRecords('svc.test', { A: ['127.0.0.2'], TXT: [CONFIG] });

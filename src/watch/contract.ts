@@ -11,6 +11,13 @@
  * | could not ask, with a last good set               | the last good set     | nothing (retry with backoff)         |
  * | could not ask, no set yet                         | failed                | UNAVAILABLE with the cause, once     |
  * | channel asked (updateResolution)                  | (as above)            | one call with the current belief     |
+ * | same set, a different service config              | that set              | channels: one update, the same list  |
+ *
+ * A source may answer a service config beside its addresses (DNS TXT
+ * records, or a config of a custom source): the poller holds the latest
+ * beside the belief (service-config.ts), and a change of it alone reaches
+ * channels as an update with the same list — never watch() handles, which
+ * take addresses only.
  *
  * A half answer (family 0, one family could not be asked) keeps the last
  * good addresses of the family that failed, so a lost AAAA reply never
@@ -31,7 +38,22 @@ import { pickSubset } from './subset.js';
 export interface SourceAnswer {
   readonly addresses: readonly ResolvedAddress[];
   readonly failedFamilies: readonly { readonly family: 4 | 6 }[];
+  /**
+   * The service config this poll learnt: `undefined` when it brought no news
+   * about it (what is held is kept).
+   */
+  readonly serviceConfig?: ServiceConfigAnswer;
 }
+
+/**
+ * A service config as a source answers it: `json` a config object, or
+ * `null` when the source says there is none (the channel's own default
+ * applies); `txt` the DNS TXT records of the name, from which each channel
+ * selects its config by grpc-js's rules.
+ */
+export type ServiceConfigAnswer =
+  | { readonly kind: 'json'; readonly config: object | null }
+  | { readonly kind: 'txt'; readonly records: readonly (readonly string[])[] };
 
 export type Belief =
   | { kind: 'unknown' }
@@ -67,15 +89,18 @@ export function nextBelief(previous: Belief, outcome: Outcome, maxAddresses?: nu
  * {@link signature} of what it was last told; `asked` is true when it called
  * updateResolution() since, which is always answered. A caller telling many
  * subscribers passes the belief's signature, computed once.
+ * `serviceConfigNews`: the subscriber takes service configs and the one held
+ * is not the one it was last told — with a set, that alone is an update.
  */
 export function whatToTell(
   belief: Belief,
   lastTold: string | undefined,
   asked: boolean,
   current: string | undefined = signature(belief),
+  serviceConfigNews = false,
 ): Told | null {
   if (belief.kind === 'unknown') return null;
-  if (!asked && current === lastTold) return null;
+  if (!asked && current === lastTold && !(serviceConfigNews && belief.kind === 'addresses')) return null;
   switch (belief.kind) {
     case 'addresses':
       return { kind: 'update', addresses: belief.addresses };

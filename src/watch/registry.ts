@@ -57,13 +57,14 @@ export class Registry {
   constructor(private readonly timers: PollTimers = pollTimers) {}
 
   /**
-   * `wantsServiceConfig`: a channel that takes a service config from the
-   * name's TXT records. The watcher asks TXT only while one of its
-   * subscribers wants it, so a watch() handle, or a channel with
-   * `grpc.service_config_disable_resolution`, shares the watcher and pays
-   * no TXT query of its own (src/watch/txt-records.ts).
+   * `takesServiceConfig`: a channel's subscription, told the service config
+   * too (subscribers.ts): for a DNS name, its TXT records. The watcher asks
+   * TXT only while one of its subscribers takes a config, so a watch()
+   * handle, or a channel with `grpc.service_config_disable_resolution`,
+   * shares the watcher and pays no TXT query of its own
+   * (src/watch/txt-records.ts).
    */
-  subscribe(name: string, options: ResolvedOptions, deliver: (delivery: Delivery) => void, wantsServiceConfig = false): Subscription {
+  subscribe(name: string, options: ResolvedOptions, deliver: (delivery: Delivery) => void, takesServiceConfig = false): Subscription {
     const settings = this.settingsFor(options);
     const key = writtenNameKey(name);
     let watcher = settings.watchers.get(key);
@@ -75,8 +76,8 @@ export class Registry {
       settings.resolver.users++;
       settings.watchers.set(key, watcher);
     }
-    const subscription = watcher.subscribe(deliver);
-    if (!wantsServiceConfig) return subscription;
+    const subscription = watcher.subscribe(deliver, takesServiceConfig);
+    if (!takesServiceConfig) return subscription;
     const { txt } = watcher.dns;
     // A watcher that has answered but never asked TXT (only watch() handles so far): ask at a poll now, not an interval later.
     const askNow = !txt.everAsked && watcher.state.kind !== 'unknown';

@@ -45,8 +45,8 @@ export class TxtRecords {
   /** When the last TXT query was asked (poller clock), and for which name. */
   private askedAt: number | undefined;
   private askedName: string | undefined;
-  /** The records last handed on, as a key. */
-  private heldKey: string | undefined;
+  /** The records last handed on, as a key: none at first (no records and no answer both mean no config, so neither is news). */
+  private heldKey = '[]';
 
   constructor(
     private readonly watched: string,
