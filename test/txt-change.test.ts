@@ -1,0 +1,99 @@
+/**
+ * A changed TXT record reaches the channels of a shared watcher, end to end
+ * through the registry, the poller, StubResolver and DnsClient against the
+ * in-process DNS server, on a clock the test moves forward (real sockets and
+ * timers, `now()` shifted): the first answer brings the records, polls within
+ * the minute ask no TXT, the first poll a minute on brings the changed
+ * records as an update with the same addresses, and each channel's grpc-js
+ * chooses its config from them. A TXT query that fails changes nothing and
+ * the addresses keep flowing. Counted at the server.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import { selectTxtServiceConfig } from '../src/grpc/txt-service-config.js';
+import { resolveOptions } from '../src/watch/options.js';
+import { PollTimers } from '../src/watch/poll-timers.js';
+import { Registry } from '../src/watch/registry.js';
+import type { Delivery } from '../src/watch/subscribers.js';
+import { TXT_INTERVAL_MS } from '../src/watch/txt-records.js';
+import { DnsTestServer } from '../harness/dns-server.js';
+import { shiftedTimers } from '../harness/shifted-timers.js';
+import { waitUntil } from '../harness/wait.js';
+
+const NAME = 'txt-change.test';
+const ROUND_ROBIN = 'grpc_config=[{"serviceConfig":{"loadBalancingConfig":[{"round_robin":{}}]}}]';
+const PICK_FIRST = 'grpc_config=[{"serviceConfig":{"loadBalancingConfig":[{"pick_first":{}}]}}]';
+
+let dns: DnsTestServer;
+let dir: string;
+let resolvConfPath: string;
+
+beforeAll(async () => {
+  dns = await DnsTestServer.start();
+  dir = await mkdtemp(path.join(tmpdir(), 'grpc-dns-watch-txt-change-'));
+  resolvConfPath = path.join(dir, 'resolv.conf');
+  await writeFile(resolvConfPath, `nameserver ${dns.address}\n`);
+});
+
+afterAll(async () => {
+  await dns.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The load-balancing policy a channel's grpc-js chooses from a delivery's TXT records. */
+function policyChosen(delivery: Delivery | undefined): string | undefined {
+  const answer = delivery?.serviceConfig;
+  if (answer?.kind !== 'txt') return undefined;
+  const config = selectTxtServiceConfig(answer.records, { percentage: 0, grpc }) as { loadBalancingConfig?: Array<Record<string, unknown>> } | null;
+  return config?.loadBalancingConfig?.map((entry) => Object.keys(entry)[0]).join(',');
+}
+
+describe('a changed TXT record', () => {
+  it('reaches the channels at the first poll a minute on, not before; a failed TXT query changes nothing', async () => {
+    dns.setRecords(NAME, { A: ['10.0.0.1'], TXT: [ROUND_ROBIN] });
+    const timers = shiftedTimers();
+    const registry = new Registry(new PollTimers(timers));
+    const options = resolveOptions({ refreshInterval: 200, jitter: 0, family: 4, resolvConfPath, hostsPath: false });
+    const channel: Delivery[] = [];
+    const handle: Delivery[] = [];
+    const subscription = registry.subscribe(NAME, options, (delivery) => channel.push(delivery), true);
+    const watching = registry.subscribe(NAME, options, (delivery) => handle.push(delivery));
+    const txtQueries = () => dns.countQueries({ name: NAME, type: 'TXT' });
+    try {
+      await waitUntil(() => policyChosen(channel.at(-1)) === 'round_robin', 'the first config', 5_000);
+      expect(txtQueries()).toBe(1);
+
+      // Changed now, but within the minute no poll asks TXT again.
+      dns.setRecords(NAME, { A: ['10.0.0.1'], TXT: [PICK_FIRST] });
+      const polled = subscription.stats().queries;
+      await waitUntil(() => subscription.stats().queries >= polled + 5, 'five more polls', 5_000);
+      expect(txtQueries()).toBe(1);
+      expect(channel).toHaveLength(1);
+
+      // A minute on: the next poll asks, and the change alone is an update with the same addresses.
+      timers.advance(TXT_INTERVAL_MS);
+      await waitUntil(() => channel.length === 2, 'the changed config', 5_000);
+      expect(channel[1]).toMatchObject({ kind: 'update', added: [], removed: [] });
+      expect(policyChosen(channel[1])).toBe('pick_first');
+      expect(txtQueries()).toBe(2);
+      // A watch() handle hears of addresses only: the config change was no news to it.
+      expect(handle).toHaveLength(1);
+
+      // TXT failing a minute later: no config news, and a changed address set still arrives.
+      dns.setFault('servfail', { name: NAME, type: 'TXT' });
+      timers.advance(TXT_INTERVAL_MS);
+      const asked = txtQueries();
+      await waitUntil(() => txtQueries() > asked, 'the next TXT query', 5_000);
+      dns.setRecords(NAME, { A: ['10.0.0.2'], TXT: [ROUND_ROBIN] });
+      await waitUntil(() => channel.some((delivery) => delivery.kind === 'update' && delivery.added.includes('10.0.0.2')), 'the new address', 5_000);
+      expect(policyChosen(channel.at(-1))).toBe('pick_first');
+    } finally {
+      subscription.close();
+      watching.close();
+      dns.setFault(null);
+    }
+  }, 30_000);
+});
