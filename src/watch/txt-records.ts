@@ -25,16 +25,14 @@
  *   go on. NXDOMAIN or NODATA is an answer: no records, so no config.
  */
 import type { AbortSignalLike, Resolution } from '../dns/types.js';
+import type { ServiceConfigAnswer } from './contract.js';
 import { trace } from './trace.js';
 
 /** Milliseconds between two TXT queries for one name at most once (see the notes above). */
 export const TXT_INTERVAL_MS = 60_000;
 
-/** A name's TXT records as a service config source hands them on: every record, each its strings (none: no config). */
-export interface TxtServiceConfig {
-  readonly kind: 'txt';
-  readonly records: readonly (readonly string[])[];
-}
+/** A name's TXT records as a source answers them (contract.ts): every record, each its strings (none: no config). */
+export type TxtServiceConfig = Extract<ServiceConfigAnswer, { kind: 'txt' }>;
 
 /** Asks one fully qualified name's TXT records (`StubResolver.resolveTxt`). */
 export type TxtFn = (name: string, signal?: AbortSignalLike) => Promise<string[][]>;
