@@ -65,19 +65,25 @@ describe('a changed TXT record', () => {
     try {
       await waitUntil(() => policyChosen(channel.at(-1)) === 'round_robin', 'the first config', 5_000);
       expect(txtQueries()).toBe(1);
+      // The addresses went out first, not held back by the TXT query; the config followed with the same list.
+      expect(channel.map((delivery) => [delivery.kind, delivery.added])).toEqual([
+        ['update', ['10.0.0.1']],
+        ['update', []],
+      ]);
+      expect(channel[0]!.serviceConfig).toBeUndefined();
 
       // Changed now, but within the minute no poll asks TXT again.
       dns.setRecords(NAME, { A: ['10.0.0.1'], TXT: [PICK_FIRST] });
       const polled = subscription.stats().queries;
       await waitUntil(() => subscription.stats().queries >= polled + 5, 'five more polls', 5_000);
       expect(txtQueries()).toBe(1);
-      expect(channel).toHaveLength(1);
+      expect(channel).toHaveLength(2);
 
       // A minute on: the next poll asks, and the change alone is an update with the same addresses.
       timers.advance(TXT_INTERVAL_MS);
-      await waitUntil(() => channel.length === 2, 'the changed config', 5_000);
-      expect(channel[1]).toMatchObject({ kind: 'update', added: [], removed: [] });
-      expect(policyChosen(channel[1])).toBe('pick_first');
+      await waitUntil(() => channel.length === 3, 'the changed config', 5_000);
+      expect(channel[2]).toMatchObject({ kind: 'update', added: [], removed: [] });
+      expect(policyChosen(channel[2])).toBe('pick_first');
       expect(txtQueries()).toBe(2);
       // A watch() handle hears of addresses only: the config change was no news to it.
       expect(handle).toHaveLength(1);

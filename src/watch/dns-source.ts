@@ -88,7 +88,10 @@ export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
     this.poll = poll;
     this.recheckEarlier = this.takeover !== undefined && recheckDue(this.takeover, poll.startedAt);
     const resolution = await this.resolve(this.name, this.family, this.polledName, this);
-    const serviceConfig = await this.txt.after(resolution, poll.startedAt, poll.signal);
+    if (!this.txt.due(resolution, poll.startedAt)) return resolution;
+    // The TXT query must not hold the addresses back: a changed set goes out now (family 0's did as each family answered).
+    if (this.family !== 0) poll.partial(this.family, resolution.addresses);
+    const serviceConfig = await this.txt.records(resolution, poll.startedAt, poll.signal);
     return serviceConfig ? { ...resolution, serviceConfig } : resolution;
   }
 

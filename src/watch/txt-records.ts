@@ -17,9 +17,11 @@
  *   makes for records that change about never (a deploy of a new config).
  * - Never beside A/AAAA, always after them: the name is known then, and the
  *   query never races A or AAAA for a conntrack entry (src/dns/udp-lane.ts).
- *   The poll waits for it (one round trip to the server that just answered;
- *   with family 0 a changed set is delivered meanwhile, as each family
- *   answers), bounded by the poll's deadline.
+ *   The addresses are not held back by it: a changed set is delivered as
+ *   soon as it is in (as each family answers), and the poll then waits for
+ *   the TXT answer — one round trip to the server that just answered,
+ *   bounded by the poll's deadline — so the config follows in its own
+ *   update, as grpc-js's built-in resolver hands a late TXT answer on.
  * - A TXT query that fails (timeout, SERVFAIL, the deadline) changes
  *   nothing: the last records stand, as in grpc-js, and the poll's addresses
  *   go on. NXDOMAIN or NODATA is an answer: no records, so no config.
@@ -61,19 +63,20 @@ export class TxtRecords {
     return this.askedAt !== undefined;
   }
 
-  /**
-   * After a poll's addresses: the TXT records when they are due (see the
-   * notes) and changed since last handed on; undefined for no news.
-   */
-  async after(resolution: Resolution, startedAt: number, signal: AbortSignalLike | undefined): Promise<TxtServiceConfig | undefined> {
-    if (!this.ask || this.wanted === 0 || resolution.source !== 'dns') return undefined;
+  /** Whether the TXT records are to be asked after this poll's addresses (see the notes above). */
+  due(resolution: Resolution, startedAt: number): boolean {
+    if (!this.ask || this.wanted === 0 || resolution.source !== 'dns') return false;
+    return this.askedAt === undefined || resolution.name !== this.askedName || startedAt - this.askedAt >= TXT_INTERVAL_MS;
+  }
+
+  /** Ask the TXT records of the name `resolution` answered as: the records when they changed since last handed on, else undefined (no news). */
+  async records(resolution: Resolution, startedAt: number, signal: AbortSignalLike | undefined): Promise<TxtServiceConfig | undefined> {
     const name = resolution.name;
-    if (this.askedAt !== undefined && name === this.askedName && startedAt - this.askedAt < TXT_INTERVAL_MS) return undefined;
     this.askedAt = startedAt;
     this.askedName = name;
     let records: string[][];
     try {
-      records = await this.ask(name, signal);
+      records = await this.ask!(name, signal);
     } catch (error) {
       trace(() => `${this.watched}: TXT query for ${name}. failed (${(error as Error).message}); the last service config stands`);
       return undefined;
