@@ -124,6 +124,13 @@ describe('TXT records of a watched name', () => {
     expect(server.countQueries({ type: 'TXT' })).toBe(1);
   });
 
+  it('asks no TXT for an IP literal (no DNS name to ask)', async () => {
+    const { server, source, poll } = await setup('127.0.0.5');
+    source.txt.want(1);
+    expect((await poll(0)).serviceConfig).toBeUndefined();
+    expect(server.countQueries()).toBe(0);
+  });
+
   it('asks no TXT when the addresses could not be asked, and the poll fails as before', async () => {
     const { server, source, poll } = await setup();
     server.setRecords('svc.test', { A: ['127.0.0.2'], TXT: [CONFIG] });
