@@ -10,9 +10,9 @@ import dns from 'node:dns';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StubResolver } from '../src/dns/stub-resolver.js';
 import { DnsTestServer } from '../harness/dns-server.js';
-import { expectDnsError } from '../harness/resolver-helpers.js';
+import { ScriptedDnsServer, expectDnsError } from '../harness/resolver-helpers.js';
 
-const servers: DnsTestServer[] = [];
+const servers: Array<{ close(): Promise<void> }> = [];
 const resolvers: StubResolver[] = [];
 
 afterEach(async () => {
@@ -63,6 +63,23 @@ describe('StubResolver.resolveTxt', () => {
     server.setRecords('alias.test', { CNAME: 'target.test' });
     server.setRecords('target.test', { TXT: ['grpc_config=[]'] });
     expect(await resolver.resolveTxt('alias.test')).toEqual([['grpc_config=[]']]);
+  });
+
+  it('uses only records owned by the name asked (c-ares, which Node and grpc-js ask, takes every TXT record of the reply)', async () => {
+    const server = await ScriptedDnsServer.start((query) => ({
+      answers: [
+        { type: 'TXT', name: 'evil.test', ttl: 5, data: ['grpc_config=[]'] },
+        { type: 'TXT', name: query.name.toUpperCase(), ttl: 5, data: ['genuine'] },
+        { type: 'TXT', name: query.name, class: 'CH', ttl: 5, data: ['chaos'] },
+      ],
+    }));
+    servers.push(server);
+    const resolver = new StubResolver({ nameservers: [{ host: server.host, port: server.port }], hostsPath: false, timeoutMs: 1_000, attempts: 1 });
+    resolvers.push(resolver);
+    expect(await resolver.resolveTxt('svc.test')).toEqual([['genuine']]);
+    const node = new dns.promises.Resolver({ timeout: 1_000, tries: 1 });
+    node.setServers([`${server.host}:${server.port}`]);
+    expect(await node.resolveTxt('svc.test')).toContainEqual(['grpc_config=[]']);
   });
 
   it('rejects with the cause when it could not ask: SERVFAIL, no reply', async () => {
