@@ -28,6 +28,8 @@ const CONFIG = 'grpc_config=[{"serviceConfig":{"loadBalancingConfig":[{"round_ro
 /** One Service name per grpc-js version, so each counts its own TXT queries. */
 const nameOf = (version: GrpcVersionName): string => `${version.replace(/[@/.]/g, '-').replace(/^-+/, '')}.svc.test`;
 const BUILTIN_COMPARED = new Set<GrpcVersionName>(['grpc-js-1.13', '@grpc/grpc-js']);
+/** The name a registration with `dnsServiceConfig: false` watches. */
+const OFF_NAME = 'off.svc.test';
 
 let dnsmasq: Dnsmasq;
 let fleet: PodFleet;
@@ -35,13 +37,13 @@ const clients: PodClient[] = [];
 
 beforeAll(async () => {
   if (!binary) return;
-  const txtRecords = GRPC_VERSIONS.flatMap((version) => [
-    { name: nameOf(version), strings: [CONFIG.slice(0, 40), CONFIG.slice(40)] },
-    { name: nameOf(version), strings: ['v=spf1 -all'] },
+  const txtRecords = [...GRPC_VERSIONS.map(nameOf), OFF_NAME].flatMap((name) => [
+    { name, strings: [CONFIG.slice(0, 40), CONFIG.slice(40)] },
+    { name, strings: ['v=spf1 -all'] },
   ]);
   dnsmasq = await Dnsmasq.start({ txtRecords, logQueries: true });
   fleet = await PodFleet.create({ pods: 3 });
-  for (const version of GRPC_VERSIONS) await dnsmasq.setHost(nameOf(version), fleet.addresses);
+  for (const name of [...GRPC_VERSIONS.map(nameOf), OFF_NAME]) await dnsmasq.setHost(name, fleet.addresses);
 }, 30_000);
 
 afterAll(async () => {
@@ -102,4 +104,16 @@ describe.skipIf(!binary)('service config from a DNS TXT record', () => {
       }
     });
   }
+
+  it('register({ dnsServiceConfig: false }): no TXT query, and channels keep their own config (pick_first)', async () => {
+    const grpc = loadGrpc('@grpc/grpc-js');
+    register({ grpc, replaceBuiltin: false, nameservers: [`${dnsmasq.host}:${dnsmasq.port}`], hostsPath: false, refreshInterval: 500, dnsServiceConfig: false });
+    const client = createPodClient(`dns-watch:///${OFF_NAME}:${fleet.port}`, { grpc, roundRobin: false });
+    clients.push(client);
+    const burst = await client.burst(30);
+    expect(burst.failed, burst.errors.join('; ')).toBe(0);
+    expect(burst.byPod.size).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(txtQueries(OFF_NAME)).toBe(0);
+  });
 });
