@@ -1,9 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { observe, registerPollingResolver, stats, type PollingAnswer, type PollingTarget, type WatchEvent } from '../src/index.js';
 import { registry } from '../src/watch/registry.js';
 import { DEADLINE_MARGIN_MS } from '../src/watch/schedule.js';
 import { GRPC_VERSIONS, createResolverFor, grpcVersion, loadGrpc } from '../harness/grpc-versions.js';
 import { recordedResolver, recorder, type Recorder } from '../harness/listener-recorder.js';
+import { PodFleet, createPodClient, type GrpcLike } from '../harness/pods.js';
 import { waitUntil } from '../harness/wait.js';
 
 /**
@@ -256,6 +257,33 @@ describe.each(GRPC_VERSIONS)('polling resolver on %s', (name) => {
     // The channels made before keep polling their function.
     const seen = first.state.calls.length;
     await waitUntil(() => first.state.calls.length > seen, 'the old channel still polled');
+  });
+});
+
+describe.each(GRPC_VERSIONS)('a polling resolver\'s service config and a real channel on %s', (name) => {
+  const grpc = loadGrpc(name);
+  let fleet: PodFleet;
+  beforeAll(async () => {
+    fleet = await PodFleet.create({ pods: 2, firstHost: 40 });
+  });
+  afterAll(async () => {
+    await fleet.close();
+  });
+
+  it(`(grpc-js ${grpcVersion(name)}) round_robin from resolve spreads RPCs over every pod; the config alone going back to none is delivered`, async () => {
+    let serviceConfig: object | null = { loadBalancingConfig: [{ round_robin: {} }] };
+    const scheme = nextScheme();
+    const undo = registerPollingResolver(scheme, () => ({ addresses: fleet.addresses.map((host) => ({ host, port: fleet.port })), serviceConfig }), { grpc, ...schedule });
+    const client = createPodClient(`${scheme}:pods`, { grpc: grpc as unknown as GrpcLike, roundRobin: false });
+    try {
+      await client.waitUntil((byPod) => fleet.addresses.every((host) => (byPod.get(host) ?? 0) > 0), { timeoutMs: 10_000 });
+      // Same addresses, no config: grpc-js goes back to the channel's default, pick_first, one pod.
+      serviceConfig = null;
+      await client.waitUntil((byPod, window) => byPod.size === 1 && window.failed === 0, { timeoutMs: 10_000 });
+    } finally {
+      client.close();
+      undo();
+    }
   });
 });
 

@@ -64,6 +64,7 @@ export function registerPollingResolver(scheme: string, resolve: PollingResolve,
       return { port: 0, subscribe: (channel, deliver) => registry.subscribeSource({ group: registration.group, target: display, createSource }, channel, deliver, true) };
     },
     channelOptions: (registered, channel) => channelOptions(registered, channel, scheme),
+    defaultAuthority: (target) => defaultAuthority(pollingTarget(target, scheme)),
   };
   const previous = registeredResolverClass(grpc, scheme);
   const resolverClass = createResolverClass(grpc, () => resolved, binding);
@@ -84,6 +85,17 @@ function checkScheme(scheme: unknown): asserts scheme is string {
   if (RESERVED.includes(scheme.toLowerCase())) {
     throw new TypeError(`registerPollingResolver() cannot take the scheme "${scheme}": "dns" and "${SCHEME}" are register()'s; accepted: any other URI scheme, e.g. "file" or "consul"`);
   }
+}
+
+/**
+ * A channel's `:authority` when it sets no `grpc.default_authority`: the
+ * path when it is `host[:port]` (as grpc-js's dns resolver takes it), else
+ * the target's authority, else `localhost` — a path such as `etc/pods.json`
+ * is no HTTP/2 authority, and a server resets every stream that carries it.
+ */
+function defaultAuthority(target: PollingTarget): string {
+  if (target.host !== undefined) return target.path;
+  return target.authority ? target.authority : 'localhost';
 }
 
 /** A target as `resolve` gets it: grpc-js's parse, with host and port when the path is `host`, `host:port` or `[v6]:port`. */

@@ -39,6 +39,8 @@ export interface TargetBinding {
   bind(target: GrpcUriLike, display: string): BoundTarget | Error;
   /** The options one channel runs with: the registration's, with its channel options (a bad one throws a TypeError). */
   channelOptions(registered: ResolvedOptions, options: Record<string, unknown>): ResolvedOptions;
+  /** The channel's default `:authority` (grpc-js asks the resolver class); the target's path unless given. */
+  defaultAuthority?(target: GrpcUriLike): string;
 }
 
 /** DNS names: `dns:[//nameserver/]host[:port]`, an IP literal handed over once. */
@@ -197,6 +199,10 @@ export function createResolverClass(grpc: GrpcModuleLike, currentOptions: () => 
   return class DnsWatchResolver extends ChannelResolver {
     constructor(target: GrpcUriLike, listener: ListenerLike, options: Record<string, unknown>) {
       super(grpc, currentOptions(), binding, target, listener, options);
+    }
+
+    static override getDefaultAuthority(target: GrpcUriLike): string {
+      return binding.defaultAuthority?.(target) ?? target.path;
     }
   };
 }
