@@ -26,8 +26,7 @@
  * so a family that fails and recovers changes nothing that is delivered.
  */
 import type { DnsError } from '../dns/errors.js';
-import type { ResolvedAddress } from '../dns/types.js';
-import { addressKey, distinctCount } from './records.js';
+import { addressKey, distinctCount, type SourceAddress } from './records.js';
 import { pickSubset } from './subset.js';
 
 /**
@@ -36,7 +35,7 @@ import { pickSubset } from './subset.js';
  * `Resolution` is one, with more beside.
  */
 export interface SourceAnswer {
-  readonly addresses: readonly ResolvedAddress[];
+  readonly addresses: readonly SourceAddress[];
   readonly failedFamilies: readonly { readonly family: 4 | 6 }[];
   /**
    * The service config this poll learnt: `undefined` when it brought no news
@@ -59,7 +58,7 @@ export type Belief =
   | { kind: 'unknown' }
   | {
       kind: 'addresses';
-      addresses: readonly ResolvedAddress[];
+      addresses: readonly SourceAddress[];
       /** Distinct addresses before `maxAddresses` picked `addresses` from them; set only when it did. */
       available?: number;
     }
@@ -70,7 +69,7 @@ export type Belief =
 export type Outcome<Answer extends SourceAnswer = SourceAnswer> = { kind: 'answer'; resolution: Answer } | { kind: 'error'; error: DnsError };
 
 export type Told =
-  | { kind: 'update'; addresses: readonly ResolvedAddress[] }
+  | { kind: 'update'; addresses: readonly SourceAddress[] }
   | { kind: 'error'; error: DnsError; authoritative: boolean };
 
 export const UNKNOWN: Belief = Object.freeze({ kind: 'unknown' });
@@ -128,14 +127,14 @@ export function signature(belief: Belief): string | undefined {
 }
 
 /** The set as delivered: every address, or this process's subset of them past `maxAddresses`. */
-function capped(addresses: ResolvedAddress[], maxAddresses: number | undefined): Belief {
+function capped(addresses: SourceAddress[], maxAddresses: number | undefined): Belief {
   if (maxAddresses === undefined || addresses.length <= maxAddresses) return { kind: 'addresses', addresses };
   const available = distinctCount(addresses);
   if (available <= maxAddresses) return { kind: 'addresses', addresses };
   return { kind: 'addresses', addresses: [...pickSubset(addresses, maxAddresses)], available };
 }
 
-function withLastGoodOfFailedFamilies(previous: Belief, resolution: SourceAnswer): ResolvedAddress[] {
+function withLastGoodOfFailedFamilies(previous: Belief, resolution: SourceAnswer): SourceAddress[] {
   const addresses = [...resolution.addresses];
   if (previous.kind !== 'addresses' || resolution.failedFamilies.length === 0) return addresses;
   for (const { family } of resolution.failedFamilies) {

@@ -7,7 +7,7 @@
  * only once there are more — a Set and its table cost more than all the
  * rest of a subscription, and 10,000 watched names hold 10,000 of them.
  */
-import type { ResolvedAddress } from '../dns/types.js';
+import type { SourceAddress } from './records.js';
 import { whatToTell, type Belief, type ServiceConfigAnswer, type Told } from './contract.js';
 import { diff } from './records.js';
 import type { HeldServiceConfig } from './service-config.js';
@@ -40,7 +40,7 @@ export interface SubscriptionOwner {
 /** One subscriber, and its handle: a class rather than an object of closures (one per watched name and channel). */
 export class Subscriber implements Subscription {
   lastTold: string | undefined = undefined;
-  lastAddresses: readonly ResolvedAddress[] = [];
+  lastAddresses: readonly SourceAddress[] = [];
   /** The key of the service config it was last told (HeldServiceConfig.key). */
   lastServiceConfig: string | undefined = undefined;
   asked = true;
