@@ -40,7 +40,7 @@ async function setup(name = 'svc.test.', resolvConf = ''): Promise<{ server: Dns
   const options = { ...DEFAULTS, backoff: { ...DEFAULTS.backoff } };
   const source = new DnsSource(name, 4, resolve, options);
   const poll = async (at: number): Promise<DnsAnswer> => {
-    const context: PollContext = { signal: undefined, startedAt: at, partial: (_family: 4 | 6, _addresses: readonly ResolvedAddress[]) => {} };
+    const context: PollContext = { signal: undefined, startedAt: at, remainingMs: () => 5_000, partial: (_family: 4 | 6, _addresses: readonly ResolvedAddress[]) => {} };
     const answer = await source.ask(context);
     source.settled({ kind: 'answer', resolution: answer }, false, at);
     return answer;

@@ -84,6 +84,11 @@ export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
     return this.poll?.signal;
   }
 
+  /** @internal What is left of the running poll, for its queries' extra tries. */
+  remainingMs(): number {
+    return this.poll?.remainingMs() ?? 0;
+  }
+
   async ask(poll: PollContext): Promise<DnsAnswer> {
     this.poll = poll;
     this.recheckEarlier = this.takeover !== undefined && recheckDue(this.takeover, poll.startedAt);
