@@ -13,8 +13,9 @@
  * - When: right after the addresses of the first answer, then at most once
  *   per {@link TXT_INTERVAL_MS}, and again when the name answering changes.
  *   grpc-js asks TXT at every resolution; a poller resolves every
- *   `refreshInterval` (5 s), so that would double the queries a watcher
- *   makes for records that change about never (a deploy of a new config).
+ *   `refreshInterval` (5 s), so that would add a query to every poll (half
+ *   as many again with family 0, twice as many with one family) for records
+ *   that change about never (a deploy of a new config).
  * - Never beside A/AAAA, always after them: the name is known then, and the
  *   query never races A or AAAA for a conntrack entry (src/dns/udp-lane.ts).
  *   The addresses are not held back by it: a changed set is delivered as
