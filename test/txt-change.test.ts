@@ -12,7 +12,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as grpc from '@grpc/grpc-js';
 import { selectTxtServiceConfig } from '../src/grpc/txt-service-config.js';
 import { resolveOptions } from '../src/watch/options.js';
 import { PollTimers } from '../src/watch/poll-timers.js';
@@ -20,6 +19,7 @@ import { Registry } from '../src/watch/registry.js';
 import type { Delivery } from '../src/watch/subscribers.js';
 import { TXT_INTERVAL_MS } from '../src/watch/txt-records.js';
 import { DnsTestServer } from '../harness/dns-server.js';
+import { GRPC_VERSIONS, loadGrpc } from '../harness/grpc-versions.js';
 import { shiftedTimers } from '../harness/shifted-timers.js';
 import { waitUntil } from '../harness/wait.js';
 
@@ -43,12 +43,18 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The load-balancing policy a channel's grpc-js chooses from a delivery's TXT records. */
-function policyChosen(delivery: Delivery | undefined): string | undefined {
+/**
+ * The load-balancing policy a channel's grpc-js chooses from a delivery's TXT
+ * records (the newest grpc-js unless given): a name in 1.10+, a config object
+ * that tells its name in 1.8.
+ */
+function policyChosen(delivery: Delivery | undefined, grpc: object = loadGrpc('@grpc/grpc-js')): string | undefined {
   const answer = delivery?.serviceConfig;
   if (answer?.kind !== 'txt') return undefined;
-  const config = selectTxtServiceConfig(answer.records, { percentage: 0, grpc }) as { loadBalancingConfig?: Array<Record<string, unknown>> } | null;
-  return config?.loadBalancingConfig?.map((entry) => Object.keys(entry)[0]).join(',');
+  const config = selectTxtServiceConfig(answer.records, { percentage: 0, grpc }) as { loadBalancingConfig?: unknown[] } | null;
+  const first = config?.loadBalancingConfig?.[0] as { getLoadBalancerName?: () => string } | undefined;
+  if (!first) return undefined;
+  return typeof first.getLoadBalancerName === 'function' ? first.getLoadBalancerName() : Object.keys(first)[0];
 }
 
 describe('a changed TXT record', () => {
@@ -83,7 +89,7 @@ describe('a changed TXT record', () => {
       timers.advance(TXT_INTERVAL_MS);
       await waitUntil(() => channel.length === 3, 'the changed config', 5_000);
       expect(channel[2]).toMatchObject({ kind: 'update', added: [], removed: [] });
-      expect(policyChosen(channel[2])).toBe('pick_first');
+      for (const version of GRPC_VERSIONS) expect(policyChosen(channel[2], loadGrpc(version)), version).toBe('pick_first');
       expect(txtQueries()).toBe(2);
       // A watch() handle hears of addresses only: the config change was no news to it.
       expect(handle).toHaveLength(1);
