@@ -1,7 +1,9 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { observe, registerPollingResolver, stats, type PollingAnswer, type PollingTarget, type WatchEvent } from '../src/index.js';
 import { registry } from '../src/watch/registry.js';
 import { DEADLINE_MARGIN_MS } from '../src/watch/schedule.js';
+import { setTraceSink } from '../src/watch/trace.js';
 import { GRPC_VERSIONS, createResolverFor, grpcVersion, loadGrpc } from '../harness/grpc-versions.js';
 import { recordedResolver, recorder, type Recorder } from '../harness/listener-recorder.js';
 import { PodFleet, createPodClient, type GrpcLike } from '../harness/pods.js';
@@ -282,6 +284,36 @@ describe.each(GRPC_VERSIONS)('a polling resolver\'s service config and a real ch
       await client.waitUntil((byPod, window) => byPod.size === 1 && window.failed === 0, { timeoutMs: 10_000 });
     } finally {
       client.close();
+      undo();
+    }
+  });
+});
+
+describe('a polling resolver in traces and on diagnostics_channel', () => {
+  it('trace lines and the update event name the target', async () => {
+    const grpc = loadGrpc('@grpc/grpc-js');
+    const createResolver = createResolverFor('@grpc/grpc-js');
+    const scheme = nextScheme();
+    const undo = registerPollingResolver(scheme, () => pods('127.0.0.2'), { grpc, ...schedule });
+    const lines: string[] = [];
+    const updates: unknown[] = [];
+    const onUpdate = (message: unknown) => updates.push(message);
+    // After registering: register…() points the sink at grpc-js's tracer, off here (no GRPC_TRACE).
+    setTraceSink((line) => lines.push(line));
+    diagnosticsChannel.subscribe('grpc-dns-watch:update', onUpdate);
+    const rec = recorder('@grpc/grpc-js');
+    const resolver = recordedResolver(createResolver, `${scheme}:svc`, rec);
+    try {
+      resolver.updateResolution();
+      await waitUntil(() => rec.calls.length === 1, 'the first call');
+      expect(lines).toContain(`resolver created for ${scheme}:svc`);
+      expect(lines).toContain(`${scheme}:svc: query (family 0)`);
+      expect(lines.some((line) => line.startsWith(`${scheme}:svc: 1 addresses in `))).toBe(true);
+      expect(updates).toContainEqual({ type: 'update', name: `${scheme}:svc`, addresses: ['127.0.0.2:50051'], added: ['127.0.0.2:50051'], removed: [] });
+    } finally {
+      resolver.destroy();
+      diagnosticsChannel.unsubscribe('grpc-dns-watch:update', onUpdate);
+      setTraceSink(null);
       undo();
     }
   });
