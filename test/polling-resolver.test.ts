@@ -272,13 +272,22 @@ describe.each(GRPC_VERSIONS)('a polling resolver\'s service config and a real ch
     await fleet.close();
   });
 
-  it(`(grpc-js ${grpcVersion(name)}) round_robin from resolve spreads RPCs over every pod; the config alone going back to none is delivered`, async () => {
+  it(`(grpc-js ${grpcVersion(name)}) round_robin from resolve spreads RPCs over every pod, not with grpc.service_config_disable_resolution: 1; the config alone going back to none is delivered`, async () => {
     let serviceConfig: object | null = { loadBalancingConfig: [{ round_robin: {} }] };
     const scheme = nextScheme();
     const undo = registerPollingResolver(scheme, () => ({ addresses: fleet.addresses.map((host) => ({ host, port: fleet.port })), serviceConfig }), { grpc, ...schedule });
     const client = createPodClient(`${scheme}:pods`, { grpc: grpc as unknown as GrpcLike, roundRobin: false });
     try {
       await client.waitUntil((byPod) => fleet.addresses.every((host) => (byPod.get(host) ?? 0) > 0), { timeoutMs: 10_000 });
+      // grpc.service_config_disable_resolution: 1 keeps the channel's own (none: pick_first, one pod).
+      const own = createPodClient(`${scheme}:pods`, { grpc: grpc as unknown as GrpcLike, roundRobin: false, channelOptions: { 'grpc.service_config_disable_resolution': 1 } });
+      try {
+        const window = await own.burst(20);
+        expect(window.failed).toBe(0);
+        expect(window.byPod.size).toBe(1);
+      } finally {
+        own.close();
+      }
       // Same addresses, no config: grpc-js goes back to the channel's default, pick_first, one pod.
       serviceConfig = null;
       await client.waitUntil((byPod, window) => byPod.size === 1 && window.failed === 0, { timeoutMs: 10_000 });
