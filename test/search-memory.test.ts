@@ -107,19 +107,19 @@ describe('the in-process DNS server counts the queries', () => {
 
   // Family 0 on an IPv4-only name: AAAA is NODATA, demoted after DEMOTE_AFTER_POLLS polls (family-demotion.ts), then one query per poll.
   describe.each([
-    ['family 0, IPv4-only', 0, { A: ['10.0.0.1'] }, [2, 2, 1, 1]],
-    ['family 0, dual-stack', 0, { A: ['10.0.0.1'], AAAA: ['fd00::1'] }, [2, 2, 2, 2]],
-    ['family 4', 4, { A: ['10.0.0.1'] }, [1, 1, 1, 1]],
-  ] as const)('%s', (label, family, records, later) => {
+    ['family 0, IPv4-only', 0, false, [2, 2, 1, 1]],
+    ['family 0, dual-stack', 0, true, [2, 2, 2, 2]],
+    ['family 4', 4, false, [1, 1, 1, 1]],
+  ] as const)('%s', (label, family, dualStack, later) => {
     const families = family === 0 ? 2 : 1;
     const svc = `web${label.length}${family}`;
     it.each(forms(svc))('%s: the first poll walks the list, every later poll asks one name per family asked', async (target, walked) => {
       const fqdn = `${svc}.ns.svc.cluster.local`;
-      dns.setRecords(fqdn, records);
+      dns.setRecords(fqdn, dualStack ? { A: ['10.0.0.1'], AAAA: ['fd00::1'] } : { A: ['10.0.0.1'] });
       const mine = () => dns.queries.filter((query) => query.name.toLowerCase().startsWith(`${svc}.`)).length;
       const before = mine();
       const { counts, stats, addresses } = await pollAndCount(target, watchOptions(resolvConfPath, family), () => mine() - before);
-      expect(addresses).toEqual(family === 4 ? ['10.0.0.1'] : [...(records.A ?? []), ...('AAAA' in records ? records.AAAA : [])]);
+      expect(addresses).toEqual(dualStack ? ['10.0.0.1', 'fd00::1'] : ['10.0.0.1']);
       expect(counts[0]).toBe(walked * families);
       expect(perPoll(counts)).toEqual(later);
       expect(stats.polledName).toBe(`${fqdn}.`);
