@@ -50,7 +50,7 @@ function longestPollSpacingMs(options: Pick<ScheduleOptions, 'refreshInterval' |
  * again: {@link DEMOTED_BOUND_MS} less the reply margin and the longest
  * spacing of two polls, so the first poll to start after it is at most the
  * bound less the margin away (53 s with the defaults). 0: demotion would
- * skip no poll (an interval of about 25 s or more with jitter 0.2), and a
+ * skip no poll (an interval of about 24.6 s or more with jitter 0.2), and a
  * family is never demoted.
  */
 export function demotedAskAfterMs(options: Pick<ScheduleOptions, 'refreshInterval' | 'jitter' | 'backoff'>): number {
