@@ -131,10 +131,11 @@ export interface EarlierCandidates {
   asked: AskedCandidate[];
 }
 
-/** A candidate that answered becomes the resolution. */
-export function answered(asked: Extract<CandidateOutcome, { kind: 'addresses' }>, candidate: string, searchIndex: number): Resolution {
+/** A candidate that answered becomes the resolution (`unasked`: the family left out of its queries, demoted by the watcher). */
+export function answered(asked: Extract<CandidateOutcome, { kind: 'addresses' }>, candidate: string, searchIndex: number, unasked?: 4 | 6): Resolution {
   const resolution: Resolution = { name: candidate, addresses: asked.addresses, source: 'dns', failedFamilies: asked.failed, searchIndex };
   if (asked.noData !== undefined) resolution.noDataFamily = asked.noData;
+  if (unasked !== undefined) resolution.unaskedFamily = unasked;
   return resolution;
 }
 

@@ -141,7 +141,7 @@ export class StubResolver {
     } else {
       asked = await asking;
     }
-    if (asked.kind === 'addresses') return skip === undefined ? answered(asked, known!, knownIndex) : { ...answered(asked, known!, knownIndex), unaskedFamily: skip };
+    if (asked.kind === 'addresses') return answered(asked, known!, knownIndex, skip);
     // Could not ask: the poll fails and the name is kept (see search-walk.ts).
     if (asked.kind === 'failed') throw asked.error;
     const noData = asked.noData;
