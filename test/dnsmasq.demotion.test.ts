@@ -329,6 +329,32 @@ describe('a failure is not NODATA (the in-process server, faults on AAAA only)',
     }
   }, 60_000);
 
+  it('another search-list candidate taking over restores the demoted family: its families are news', async () => {
+    const first = 'mover.ns.svc.cluster.local';
+    const later = 'mover.svc.cluster.local';
+    dns.setRecords(first, { A: ['10.0.5.3'] });
+    const seen = recording();
+    const w = steppedWatcher('mover', resolvConfPath);
+    try {
+      await w.settled(1);
+      for (let i = 1; i < DEMOTE_AFTER_POLLS; i++) await w.poll();
+      expect(w.watcher.stats().demotedFamily?.family).toBe(6);
+      dns.deleteName(first);
+      dns.setRecords(later, { A: ['10.0.5.4'] });
+      await w.poll();
+      expect(w.watcher.stats().polledName).toBe(`${later}.`);
+      expect(seen.events.at(-1)).toMatchObject({ change: 'restored', family: 6, reason: `${later}. answers in place of ${first}.` });
+      // The walk asked the new candidate for both families: its NODATA run starts at one.
+      expect(w.watcher.stats().familiesEveryPoll).toEqual([4, 6]);
+      await w.poll();
+      await w.poll();
+      expect(seen.events.at(-1)).toMatchObject({ change: 'demoted', family: 6 });
+    } finally {
+      w.close();
+      seen.stop();
+    }
+  }, 60_000);
+
   it('a demoted AAAA whose check fails stays demoted and is asked again at the next poll', async () => {
     const fqdn = 'recheck-fail.ns.svc.cluster.local';
     dns.setRecords(fqdn, { A: ['10.0.5.2'] });

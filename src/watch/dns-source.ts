@@ -160,7 +160,10 @@ export class DnsSource implements AddressSource<Resolution>, ResolveControl {
     this.polledIndex = index;
     if (polled === this.polledName) return;
     // Another name polled: its families are news.
-    if (this.polledName !== undefined) this.familyChanged(this.demotion?.reset(`${polled ?? 'another source'} answers in place of ${this.polledName}.`));
+    if (this.polledName !== undefined) {
+      const now = polled === undefined ? 'the hosts file' : `${polled}.`;
+      this.familyChanged(this.demotion?.reset(`${now} answers in place of ${this.polledName}.`));
+    }
     this.polledName = polled;
     // An absolute name has no list to walk: only a relative one is news.
     if (polled !== undefined && !this.name.endsWith('.')) {
