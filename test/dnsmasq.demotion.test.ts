@@ -7,13 +7,14 @@
  * was scheduled. The resolver is the library's own, with a kubelet
  * resolv.conf (search list, ndots:5) and glibc's default timeout and attempts.
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { StubResolver } from '../src/dns/stub-resolver.js';
 import { DEMOTE_AFTER_POLLS, DEMOTED_BOUND_MS } from '../src/watch/family-demotion.js';
-import { observe, type WatchEvent } from '../src/watch/observe.js';
+import { CHANNELS, observe, type WatchEvent } from '../src/watch/observe.js';
 import { resolveOptions, type WatchOptions } from '../src/watch/options.js';
 import { PollTimers } from '../src/watch/poll-timers.js';
 import type { Delivery } from '../src/watch/subscribers.js';
@@ -83,18 +84,24 @@ function addressesOf(delivery: Delivery | undefined): string[] {
   return delivery?.kind === 'update' ? delivery.addresses.map((entry) => entry.address) : [];
 }
 
+/** The family events observe() and the diagnostics channel carry (the same objects), and the trace lines. */
 function recording() {
   const events: Array<Extract<WatchEvent, { type: 'family' }>> = [];
+  const published: unknown[] = [];
   const traced: string[] = [];
   const stop = observe((event) => {
     if (event.type === 'family') events.push(event);
   });
+  const onPublished = (message: unknown) => published.push(message);
+  diagnosticsChannel.subscribe(CHANNELS.family, onPublished);
   setTraceSink((line) => traced.push(line));
   return {
     events,
+    published,
     traced,
     stop: () => {
       stop();
+      diagnosticsChannel.unsubscribe(CHANNELS.family, onPublished);
       setTraceSink(null);
     },
   };
@@ -204,6 +211,7 @@ describe.skipIf(!binary)('family demotion, counted at a real dnsmasq', () => {
       expect(deliveredAt! - addedAt).toBeLessThanOrEqual(DEMOTED_BOUND_MS - 1_000);
       expect(w.deliveries.at(-1)?.added).toEqual(['fd00::6']);
       expect(seen.events.map((event) => event.change)).toEqual(['demoted', 'restored']);
+      expect(seen.published).toEqual(seen.events);
       expect(w.watcher.stats().familiesEveryPoll).toEqual([4, 6]);
       expect(w.watcher.stats().demotedFamily).toBeUndefined();
       // Both families at every poll again: a change of either arrives at the next poll.
