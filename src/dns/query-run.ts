@@ -1,3 +1,4 @@
+import type { DnsError } from './errors.js';
 import type { AbortSignalLike } from './types.js';
 
 /**
@@ -10,6 +11,8 @@ import type { AbortSignalLike } from './types.js';
 export class QueryRun<Reply> {
   /** Settled: nothing more starts. */
   done = false;
+  /** Each failed try's error, in order. */
+  readonly failures: DnsError[] = [];
   /** What `DnsClient.query()` returns. */
   readonly outcome: Promise<Reply>;
   /** Usually one thing: an array, not a Set. */

@@ -135,6 +135,12 @@ export interface ResolveControl {
    */
   readonly skipFamily?: 4 | 6 | undefined;
   /**
+   * Milliseconds left of the poll that asks, from now: its queries keep
+   * asking past `attempts` rounds while a short try fits (client.ts
+   * `QueryOptions.remainingMs`; the control is each query's options).
+   */
+  remainingMs?(): number;
+  /**
    * Family 0: one family's addresses for the candidate `name`, as soon as
    * they are in, whether or not the other family is still being asked — so
    * a changed set is not held back by the other family's retries.

@@ -82,6 +82,11 @@ export class DnsSource implements AddressSource<Resolution>, ResolveControl {
     return this.poll?.signal;
   }
 
+  /** @internal What is left of the running poll, for its queries' extra tries. */
+  remainingMs(): number {
+    return this.poll?.remainingMs() ?? 0;
+  }
+
   ask(poll: PollContext): Promise<Resolution> {
     this.poll = poll;
     this.recheckEarlier = this.takeover !== undefined && recheckDue(this.takeover, poll.startedAt);

@@ -28,7 +28,7 @@ import {
   BEHIND_MS,
   DEADLINE_PATIENCE,
   delayAfterCachedAnswer,
-  delayAfterFailure,
+  delayAfterFailedPoll,
   delayAfterSuccess,
   delayForCacheProbe,
   earliestRequestedRun,
@@ -125,6 +125,11 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
   /** @internal The running poll's deadline: its queries' signal. */
   get signal(): PollDeadline | undefined {
     return this.deadline;
+  }
+
+  /** @internal Milliseconds to the running poll's deadline (its place in the poll timers holds it); 0 between polls. */
+  remainingMs(): number {
+    return this.inFlight ? Math.max(0, this.pollDue - this.now()) : 0;
   }
 
   /** @internal When the running (or last) poll started, on the poller's clock. */
@@ -352,7 +357,7 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
     const delay = givenUp
       ? earliestRequestedRun(this.now(), this.lastQueryAt, this.options.minInterval) - this.now()
       : outcome.kind === 'error' && !outcome.error.authoritative
-        ? delayAfterFailure(this.options, this.failures, this.random)
+        ? delayAfterFailedPoll(this.options, this.failures, outcome.error.code === 'TIMEOUT', this.now() - (this.lastQueryAt ?? this.now()), this.random)
         : this.delayAfterAnswer(copy);
     this.scheduleAt(this.now() + delay);
     return delay;

@@ -32,6 +32,8 @@ export interface PollContext {
   readonly signal: AbortSignalLike | undefined;
   /** When this poll started, on the poller's clock (ms). */
   readonly startedAt: number;
+  /** Milliseconds from now to this poll's deadline (0 once it has passed): what is left for the source's tries. */
+  remainingMs(): number;
   /**
    * Part of the answer before the poll ends: `family`'s addresses, complete,
    * while the other family is still asked (its last good addresses are
