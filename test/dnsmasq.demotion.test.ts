@@ -337,6 +337,25 @@ describe('a failure is not NODATA (the in-process server, faults on AAAA only)',
     }
   }, 60_000);
 
+  it('with options single-request (A, then AAAA): demoted the same, then one query per poll', async () => {
+    const fqdn = 'single-req.ns.svc.cluster.local';
+    dns.setRecords(fqdn, { A: ['10.0.5.5'] });
+    const file = path.join(dir, 'single-request.resolv.conf');
+    await writeFile(file, `nameserver ${dns.host}:${dns.port}\n${SEARCH} single-request\n`);
+    const w = steppedWatcher('single-req', file);
+    const mine = () => dns.queries.filter((query) => query.name.toLowerCase() === fqdn).length;
+    try {
+      await w.settled(1);
+      for (let i = 1; i < DEMOTE_AFTER_POLLS; i++) await w.poll();
+      expect(w.watcher.stats().demotedFamily?.family).toBe(6);
+      const before = mine();
+      for (let i = 0; i < 5; i++) await w.poll();
+      expect(mine() - before).toBe(5);
+    } finally {
+      w.close();
+    }
+  }, 60_000);
+
   it('another search-list candidate taking over restores the demoted family: its families are news', async () => {
     const first = 'mover.ns.svc.cluster.local';
     const later = 'mover.svc.cluster.local';
