@@ -12,6 +12,8 @@ import { Poller, type PollerEnvironment, type PollerOptions } from './poller.js'
 export interface WatcherOptions extends PollerOptions {
   /** 4 (A), 6 (AAAA) or 0 (both). */
   family: Family;
+  /** Family 0: ask A and AAAA at every poll, never demoting one that answers NODATA (src/watch/family-demotion.ts). Default false. */
+  askBothFamilies?: boolean;
 }
 
 export class Watcher extends Poller<Resolution> {
@@ -22,6 +24,6 @@ export class Watcher extends Poller<Resolution> {
     onStop?: (watcher: Poller<Resolution>) => void,
     environment?: PollerEnvironment,
   ) {
-    super(new DnsSource(name, options.family, resolve, options), options, onStop, environment);
+    super(new DnsSource(name, options.family, resolve, options, options.askBothFamilies), options, onStop, environment);
   }
 }
