@@ -1,7 +1,9 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { observe, registerPollingResolver, stats, type PollingAnswer, type PollingTarget, type WatchEvent } from '../src/index.js';
 import { registry } from '../src/watch/registry.js';
 import { DEADLINE_MARGIN_MS } from '../src/watch/schedule.js';
+import { setTraceSink } from '../src/watch/trace.js';
 import { GRPC_VERSIONS, createResolverFor, grpcVersion, loadGrpc } from '../harness/grpc-versions.js';
 import { recordedResolver, recorder, type Recorder } from '../harness/listener-recorder.js';
 import { PodFleet, createPodClient, type GrpcLike } from '../harness/pods.js';
@@ -270,18 +272,57 @@ describe.each(GRPC_VERSIONS)('a polling resolver\'s service config and a real ch
     await fleet.close();
   });
 
-  it(`(grpc-js ${grpcVersion(name)}) round_robin from resolve spreads RPCs over every pod; the config alone going back to none is delivered`, async () => {
+  it(`(grpc-js ${grpcVersion(name)}) round_robin from resolve spreads RPCs over every pod, not with grpc.service_config_disable_resolution: 1; the config alone going back to none is delivered`, async () => {
     let serviceConfig: object | null = { loadBalancingConfig: [{ round_robin: {} }] };
     const scheme = nextScheme();
     const undo = registerPollingResolver(scheme, () => ({ addresses: fleet.addresses.map((host) => ({ host, port: fleet.port })), serviceConfig }), { grpc, ...schedule });
     const client = createPodClient(`${scheme}:pods`, { grpc: grpc as unknown as GrpcLike, roundRobin: false });
     try {
       await client.waitUntil((byPod) => fleet.addresses.every((host) => (byPod.get(host) ?? 0) > 0), { timeoutMs: 10_000 });
+      // grpc.service_config_disable_resolution: 1 keeps the channel's own (none: pick_first, one pod).
+      const own = createPodClient(`${scheme}:pods`, { grpc: grpc as unknown as GrpcLike, roundRobin: false, channelOptions: { 'grpc.service_config_disable_resolution': 1 } });
+      try {
+        const window = await own.burst(20);
+        expect(window.failed).toBe(0);
+        expect(window.byPod.size).toBe(1);
+      } finally {
+        own.close();
+      }
       // Same addresses, no config: grpc-js goes back to the channel's default, pick_first, one pod.
       serviceConfig = null;
       await client.waitUntil((byPod, window) => byPod.size === 1 && window.failed === 0, { timeoutMs: 10_000 });
     } finally {
       client.close();
+      undo();
+    }
+  });
+});
+
+describe('a polling resolver in traces and on diagnostics_channel', () => {
+  it('trace lines and the update event name the target', async () => {
+    const grpc = loadGrpc('@grpc/grpc-js');
+    const createResolver = createResolverFor('@grpc/grpc-js');
+    const scheme = nextScheme();
+    const undo = registerPollingResolver(scheme, () => pods('127.0.0.2'), { grpc, ...schedule });
+    const lines: string[] = [];
+    const updates: unknown[] = [];
+    const onUpdate = (message: unknown) => updates.push(message);
+    // After registering: register…() points the sink at grpc-js's tracer, off here (no GRPC_TRACE).
+    setTraceSink((line) => lines.push(line));
+    diagnosticsChannel.subscribe('grpc-dns-watch:update', onUpdate);
+    const rec = recorder('@grpc/grpc-js');
+    const resolver = recordedResolver(createResolver, `${scheme}:svc`, rec);
+    try {
+      resolver.updateResolution();
+      await waitUntil(() => rec.calls.length === 1, 'the first call');
+      expect(lines).toContain(`resolver created for ${scheme}:svc`);
+      expect(lines).toContain(`${scheme}:svc: query (family 0)`);
+      expect(lines.some((line) => line.startsWith(`${scheme}:svc: 1 addresses in `))).toBe(true);
+      expect(updates).toContainEqual({ type: 'update', name: `${scheme}:svc`, addresses: ['127.0.0.2:50051'], added: ['127.0.0.2:50051'], removed: [] });
+    } finally {
+      resolver.destroy();
+      diagnosticsChannel.unsubscribe('grpc-dns-watch:update', onUpdate);
+      setTraceSink(null);
       undo();
     }
   });

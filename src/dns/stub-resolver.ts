@@ -138,8 +138,9 @@ export class StubResolver {
     const candidates = searchCandidates(name, settings.conf).filter(isHostName);
     const knownIndex = known === undefined ? -1 : candidates.indexOf(known);
     if (knownIndex < 0) return this.walk(settings, name, candidates, family, control);
-    // The name that answered last time, asked directly: one query per family.
-    const asking = this.askCandidate(settings, known!, family, control);
+    // The name that answered last time, asked directly: one query per family (a demoted one skipped).
+    const skip = family === 0 ? control.skipFamily : undefined;
+    const asking = this.askCandidate(settings, known!, skip === undefined ? family : skip === 4 ? 6 : 4, control);
     let earlier: EarlierCandidates | undefined;
     let asked: CandidateOutcome;
     if (control.recheckEarlier && knownIndex > 0) {
@@ -150,13 +151,15 @@ export class StubResolver {
     } else {
       asked = await asking;
     }
-    if (asked.kind === 'addresses') return answered(asked, known!, knownIndex);
+    if (asked.kind === 'addresses') return answered(asked, known!, knownIndex, skip);
     // Could not ask: the poll fails and the name is kept (see search-walk.ts).
     if (asked.kind === 'failed') throw asked.error;
     const noData = asked.noData;
     this.trace(() => `${name}: ${known}. stopped answering (${noData ? 'NODATA' : 'NXDOMAIN'}); walking the search list again`);
     // Its answer stands in for asking it again in the walk (and so do the earlier candidates just asked): the walk's result is a fresh resolution's.
-    const standIns: AskedCandidate[] = earlier ? [...earlier.asked, { candidate: known!, outcome: asked }] : [{ candidate: known!, outcome: asked }];
+    // With a family skipped it answered for one family only: the walk asks it again, for both.
+    const standIns: AskedCandidate[] = earlier ? [...earlier.asked] : [];
+    if (skip === undefined) standIns.push({ candidate: known!, outcome: asked });
     return this.walk(settings, name, candidates, family, control, standIns);
   }
 

@@ -85,6 +85,14 @@ export interface Resolution {
    */
   failedFamilies: Array<{ family: 4 | 6; error: DnsError }>;
   /**
+   * With family 0: the family the candidate that answered has no records of
+   * (NODATA), while the other family answered with addresses in this
+   * resolution — what a watcher counts to demote a family (src/watch/family-demotion.ts).
+   */
+  noDataFamily?: 4 | 6;
+  /** With family 0: the family not asked of the polled candidate ({@link ResolveControl.skipFamily} honoured). */
+  unaskedFamily?: 4 | 6;
+  /**
    * Where `name` stands among the search-list candidates, in the order a
    * fresh walk asks them (0: asked first). Set for DNS answers only.
    */
@@ -121,6 +129,14 @@ export interface ResolveControl {
    * it would for a fresh lookup.
    */
   readonly recheckEarlier?: boolean;
+  /**
+   * Family 0: a family not to ask of `known` at this resolution (a watcher
+   * demoted it: NODATA poll after poll). Honoured only when `known` is asked
+   * directly and answers with the other family's addresses; a walk of the
+   * search list, and the recheck of earlier candidates, ask both families,
+   * as a fresh lookup does.
+   */
+  readonly skipFamily?: 4 | 6 | undefined;
   /**
    * Milliseconds left of the poll that asks, from now: its queries keep
    * asking past `attempts` rounds while a short try fits (client.ts

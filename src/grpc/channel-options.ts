@@ -7,10 +7,13 @@ export const CHANNEL_OPTION_KEYS = {
   'grpc-dns-watch.respect_ttl': 'respectTtl',
   'grpc-dns-watch.jitter': 'jitter',
   'grpc-dns-watch.family': 'family',
+  'grpc-dns-watch.ask_both_families': 'askBothFamilies',
   'grpc-dns-watch.max_addresses': 'maxAddresses',
 } as const satisfies Record<string, keyof WatchOptions>;
 
 const PREFIX = 'grpc-dns-watch.';
+/** Options that are booleans: a channel option may give them as 1 / 0. */
+const BOOLEAN_OPTIONS: ReadonlySet<keyof WatchOptions> = new Set(['respectTtl', 'askBothFamilies']);
 /** grpc-js's own rate limit for its dns resolver; honoured as the channel's minInterval. */
 const GRPC_MIN_TIME_KEY = 'grpc.dns_min_time_between_resolutions_ms';
 
@@ -36,7 +39,7 @@ export function channelOptions(base: ResolvedOptions, options: Record<string, un
       throw new TypeError(`Channel option "${key}" does not apply to the polling resolver of scheme "${pollingScheme}"; accepted: ${POLLING_CHANNEL_OPTION_KEYS.join(', ')}`);
     }
     // grpc channel options are numbers or strings: 1/0 stand for booleans.
-    (overrides as Record<string, unknown>)[option] = option === 'respectTtl' && typeof value === 'number' ? value !== 0 : value;
+    (overrides as Record<string, unknown>)[option] = BOOLEAN_OPTIONS.has(option) && typeof value === 'number' ? value !== 0 : value;
     any = true;
   }
   const grpcMinTime = options[GRPC_MIN_TIME_KEY];

@@ -11,7 +11,9 @@
  *   (src/watch/cache-detect.ts): its copy's expiry is the hint the schedule
  *   waits for.
  * - With family 0, each family's addresses as they arrive, handed to the
- *   poller as a partial answer.
+ *   poller as a partial answer; a family that answers NODATA poll after
+ *   poll while the other answers is asked less often
+ *   (src/watch/family-demotion.ts), unless `askBothFamilies`.
  * - For channels that want a service config, the name's TXT records
  *   (src/watch/txt-records.ts), asked after the addresses and handed on
  *   with the answer when they changed.
@@ -22,10 +24,11 @@
 import type { Family, ResolveControl, ResolvedAddress, Resolution } from '../dns/types.js';
 import { cachedCopyExpiry, NO_CACHE_VIEW, observeTtl, probeDue, type CacheView } from './cache-detect.js';
 import type { Outcome } from './contract.js';
+import { demotedAskAfterMs, FamilyDemotion, reportFamilyChange, type FamilyChange } from './family-demotion.js';
 import { minTtl } from './records.js';
 import { cacheStalenessBound, RECHECK_EVERY_POLLS, RECHECK_MAX_MS, type ScheduleOptions } from './schedule.js';
 import type { AddressSource, CachedCopy, PollContext } from './source.js';
-import type { SourceStats } from './stats.js';
+import { familiesEveryPoll, type SourceStats } from './stats.js';
 import { trace } from './trace.js';
 import { TxtRecords, type TxtFn, type TxtServiceConfig } from './txt-records.js';
 
@@ -67,6 +70,10 @@ export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
   recheckEarlier = false;
   /** What the TTLs of the answers say about a cache in front. */
   private cacheView: CacheView = NO_CACHE_VIEW;
+  /** Family 0: the family demoted, if any (none with `askBothFamilies`). */
+  private readonly demotion: FamilyDemotion | undefined;
+  /** @internal This poll leaves the demoted family out (asked of the polled candidate only). */
+  skipFamily: 4 | 6 | undefined;
   /** The name's TXT records, for the subscribers that want a service config. */
   readonly txt: TxtRecords;
 
@@ -75,7 +82,10 @@ export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
     readonly family: Family,
     private readonly resolve: ResolveFn,
     private readonly schedule: ScheduleOptions,
+    askBothFamilies = false,
   ) {
+    const askAfterMs = family === 0 && !askBothFamilies ? demotedAskAfterMs(schedule) : 0;
+    this.demotion = askAfterMs > 0 ? new FamilyDemotion(askAfterMs) : undefined;
     this.txt = new TxtRecords(name, resolve.txt);
   }
 
@@ -92,10 +102,12 @@ export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
   async ask(poll: PollContext): Promise<DnsAnswer> {
     this.poll = poll;
     this.recheckEarlier = this.takeover !== undefined && recheckDue(this.takeover, poll.startedAt);
+    this.skipFamily = this.demotion?.skipAt(poll.startedAt);
     const resolution = await this.resolve(this.name, this.family, this.polledName, this);
     if (!this.txt.due(resolution, poll.startedAt)) return resolution;
-    // The TXT query must not hold the addresses back: a changed set goes out now (family 0's did as each family answered).
-    if (this.family !== 0) poll.partial(this.family, resolution.addresses);
+    // The TXT query must not hold the addresses back: a changed set goes out now (family 0 announced each family as it answered).
+    const unannounced = this.family !== 0 ? this.family : this.skipFamily === undefined ? undefined : this.skipFamily === 4 ? 6 : 4;
+    if (unannounced !== undefined) poll.partial(unannounced, resolution.addresses.filter((entry) => entry.family === unannounced));
     const serviceConfig = await this.txt.records(resolution, poll.startedAt, poll.signal);
     return serviceConfig ? { ...resolution, serviceConfig } : resolution;
   }
@@ -108,10 +120,11 @@ export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
   settled(outcome: Outcome<DnsAnswer>, sameSet: boolean, at: number): CachedCopy | undefined {
     if (this.recheckEarlier && this.takeover && this.poll) restartRecheck(this.takeover, this.poll.startedAt);
     if (outcome.kind === 'error') {
-      if (outcome.error.authoritative) this.forget();
+      if (outcome.error.authoritative) this.forget(`${outcome.error.code} for the name`);
       return undefined;
     }
     this.remember(outcome.resolution);
+    if (this.demotion && this.poll) this.familyChanged(this.demotion.answered(outcome.resolution, this.poll.startedAt));
     this.watchTtl(outcome.resolution, sameSet, at);
     const expiresAt = cachedCopyExpiry(this.cacheView);
     if (expiresAt === undefined) return undefined;
@@ -126,22 +139,31 @@ export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
     return this.resolve.waitingInLine?.() === true;
   }
 
-  stats(): SourceStats {
+  stats(date: (at: number) => Date | undefined = () => undefined): SourceStats {
     const { verdict, largestTtl } = this.cacheView;
     const detected = verdict === 'detected' && largestTtl !== undefined;
+    const demoted = this.demotion?.family;
+    const nextAskAt = date(this.demotion?.nextAskAt ?? 0);
     return {
       polledName: this.polledName === undefined ? undefined : `${this.polledName}.`,
       cache: verdict,
       cacheTtl: detected ? largestTtl : undefined,
       stalenessBoundMs: detected ? cacheStalenessBound(this.schedule, largestTtl) : undefined,
+      familiesEveryPoll: familiesEveryPoll(this.family, demoted),
+      demotedFamily: demoted === undefined || nextAskAt === undefined ? undefined : { family: demoted, nextAskAt },
     };
   }
 
-  /** The whole list was walked and nothing answered: start from it again. */
-  private forget(): void {
+  /** The whole list was walked and nothing answered: start from it again (`why`), both families included. */
+  private forget(why: string): void {
     this.polledName = undefined;
     this.polledIndex = -1;
     this.takeover = undefined;
+    this.familyChanged(this.demotion?.reset(why));
+  }
+
+  private familyChanged(change: FamilyChange | undefined): void {
+    if (change) reportFamilyChange(this.name, change);
   }
 
   /** Poll the candidate that answered; after a later one took over, recheck the earlier ones. */
@@ -160,6 +182,11 @@ export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
     this.takeover = takeover;
     this.polledIndex = index;
     if (polled === this.polledName) return;
+    // Another name polled: its families are news.
+    if (this.polledName !== undefined) {
+      const now = polled === undefined ? 'the hosts file' : `${polled}.`;
+      this.familyChanged(this.demotion?.reset(`${now} answers in place of ${this.polledName}.`));
+    }
     this.polledName = polled;
     // An absolute name has no list to walk: only a relative one is news.
     if (polled !== undefined && !this.name.endsWith('.')) {

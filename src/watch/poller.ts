@@ -37,7 +37,7 @@ import {
   type ScheduleOptions,
 } from './schedule.js';
 import type { AddressSource, CachedCopy, PollContext } from './source.js';
-import { NO_SOURCE_STATS, type WatcherStats } from './stats.js';
+import { noSourceStats, type WatcherStats } from './stats.js';
 import { Subscriber, subscriberCount, subscriberList, tell, tellAll, withSubscriber, withoutSubscriber } from './subscribers.js';
 import type { Delivery, Subscribers, Subscription, SubscriptionOwner, Telling } from './subscribers.js';
 import { trace, tracing } from './trace.js';
@@ -155,7 +155,7 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
       lastChangeAt: date(this.lastChangeAt),
       querying: this.inFlight,
       nextPollAt: date(this.nextPollAt ?? this.pacedStart?.expectedAt()),
-      ...(this.source.stats?.() ?? NO_SOURCE_STATS),
+      ...(this.source.stats?.(date) ?? noSourceStats(this.source.family)),
     };
   }
 

@@ -225,6 +225,7 @@ function resolverKey(options: ResolvedOptions): string {
 function settingsKey(options: ResolvedOptions): string {
   return JSON.stringify([
     options.family,
+    options.askBothFamilies,
     options.refreshInterval,
     options.respectTtl,
     options.minInterval,

@@ -74,6 +74,6 @@ export interface AddressSource<Answer extends SourceAnswer = SourceAnswer> {
   firstTryTimeoutMs?(): number;
   /** Whether this process's asks wait in line: then the process is behind, and the deadline is pushed back. */
   waitingInLine?(): boolean;
-  /** What the source adds to the poller's stats. */
-  stats?(): SourceStats;
+  /** What the source adds to the poller's stats; `date` shows a time of the poller's clock as a Date. */
+  stats?(date: (at: number) => Date | undefined): SourceStats;
 }

@@ -12,6 +12,8 @@ import { Poller, type PollerEnvironment, type PollerOptions } from './poller.js'
 export interface WatcherOptions extends PollerOptions {
   /** 4 (A), 6 (AAAA) or 0 (both). */
   family: Family;
+  /** Family 0: ask A and AAAA at every poll, never demoting one that answers NODATA (src/watch/family-demotion.ts). Default false. */
+  askBothFamilies?: boolean;
 }
 
 export class Watcher extends Poller<DnsAnswer> {
@@ -25,7 +27,7 @@ export class Watcher extends Poller<DnsAnswer> {
     onStop?: (watcher: Poller<DnsAnswer>) => void,
     environment?: PollerEnvironment,
   ) {
-    const source = new DnsSource(name, options.family, resolve, options);
+    const source = new DnsSource(name, options.family, resolve, options, options.askBothFamilies);
     super(source, options, onStop, environment);
     this.dns = source;
   }
