@@ -108,4 +108,27 @@ describe('a changed TXT record', () => {
       dns.setFault(null);
     }
   }, 30_000);
+
+  it('a first channel on a watcher only watch() used asks TXT at a poll now, not an interval later', async () => {
+    const name = 'txt-join.test';
+    dns.setRecords(name, { A: ['10.0.0.1'], TXT: [ROUND_ROBIN] });
+    const registry = new Registry(new PollTimers(shiftedTimers()));
+    // An interval far longer than the test: only the channel's arrival can make the watcher poll again.
+    const options = resolveOptions({ refreshInterval: 600_000, family: 4, resolvConfPath, hostsPath: false });
+    const handle: Delivery[] = [];
+    const watching = registry.subscribe(name, options, (delivery) => handle.push(delivery));
+    const channel: Delivery[] = [];
+    let subscription: ReturnType<Registry['subscribe']> | undefined;
+    try {
+      await waitUntil(() => handle.length === 1, 'the first answer', 5_000);
+      expect(dns.countQueries({ name, type: 'TXT' })).toBe(0);
+      subscription = registry.subscribe(name, options, (delivery) => channel.push(delivery), true);
+      await waitUntil(() => policyChosen(channel.at(-1)) === 'round_robin', 'the config', 5_000);
+      expect(dns.countQueries({ name, type: 'TXT' })).toBe(1);
+      expect(handle).toHaveLength(1);
+    } finally {
+      subscription?.close();
+      watching.close();
+    }
+  });
 });
