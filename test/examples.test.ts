@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,12 +7,14 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/index.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { GRPC_VERSIONS, grpcVersion, loadGrpc } from '../harness/grpc-versions.js';
+import { fencedBlocks, section } from '../harness/markdown.js';
 import { PodFleet } from '../harness/pods.js';
 
 /**
@@ -253,6 +255,41 @@ describe('examples/file-resolver.ts and examples/http-resolver.ts', () => {
     await followsScaleUp(HTTP_RESOLVER, `http-json://127.0.0.1:${port}/pods`, fleet, async () => {
       list = JSON.stringify(endpoints(fleet!));
     });
+  });
+});
+
+describe("the README's file resolver", () => {
+  it('runs as written: a client of file:///…/addresses.json reaches every pod listed', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const [block] = fencedBlocks(section(readme, '## Any address source')).filter((candidate) => candidate.language === 'ts');
+    expect(block!.code.split('\n').length).toBeLessThan(15);
+    const fleet = await PodFleet.create({ pods: 2, firstHost: 165 });
+    const dir = mkdtempSync(path.join(tmpdir(), 'readme-resolver-'));
+    try {
+      const file = path.join(dir, 'addresses.json');
+      writeFileSync(file, JSON.stringify(endpoints(fleet)));
+      // The block as written (plain JavaScript too), then a client of the README's target form with round_robin.
+      const driver = `
+        const grpc = await import('@grpc/grpc-js');
+        const client = new grpc.Client(process.env.TARGET, grpc.credentials.createInsecure(), { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) });
+        const raw = (value) => value;
+        const seen = new Set();
+        for (let i = 0; i < 200 && seen.size < 2; i++) {
+          const pod = await new Promise((resolve) => client.makeUnaryRequest('/demo.Pod/WhoAmI', raw, raw, Buffer.alloc(0), { deadline: Date.now() + 5000 }, (error, reply) => resolve(error ? '' : reply.toString())));
+          if (pod) seen.add(pod);
+        }
+        console.log('pods: ' + [...seen].sort().join(' '));
+        client.close();`;
+      const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', block!.code + driver], {
+        cwd: ROOT,
+        env: { ...process.env, TARGET: `file://${file}` },
+        timeout: CHILD_WAIT_MS,
+      });
+      expect(stdout.trim()).toBe(`pods: ${[...fleet.addresses].sort().join(' ')}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await fleet.close();
+    }
   });
 });
 
