@@ -18,6 +18,7 @@ import { DnsError, asDnsError } from '../dns/errors.js';
 import { wallClockDate } from '../dns/timers.js';
 import { recordType, type ResolvedAddress } from '../dns/types.js';
 import { UNKNOWN, nextBelief, signature, type Belief, type Outcome, type SourceAnswer } from './contract.js';
+import { holdServiceConfig, type HeldServiceConfig } from './service-config.js';
 import { observed } from './observe.js';
 import type { PacedStart, PacerMember } from './pacer.js';
 import { PollDeadline } from './poll-deadline.js';
@@ -37,19 +38,8 @@ import {
 } from './schedule.js';
 import type { AddressSource, CachedCopy, PollContext } from './source.js';
 import { noSourceStats, type WatcherStats } from './stats.js';
-import {
-  Subscriber,
-  subscriberCount,
-  subscriberList,
-  tell,
-  tellAll,
-  withSubscriber,
-  withoutSubscriber,
-  type Delivery,
-  type Subscribers,
-  type Subscription,
-  type SubscriptionOwner,
-} from './subscribers.js';
+import { Subscriber, subscriberCount, subscriberList, tell, tellAll, withSubscriber, withoutSubscriber } from './subscribers.js';
+import type { Delivery, Subscribers, Subscription, SubscriptionOwner, Telling } from './subscribers.js';
 import { trace, tracing } from './trace.js';
 
 export interface PollerOptions extends ScheduleOptions {
@@ -69,11 +59,14 @@ export interface PollerEnvironment {
 /** A settled poll, and the cached copy its source hinted at. */
 type Believed = SettledPoll & { readonly copy: CachedCopy | undefined };
 
-export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollEntry, PollContext, SubscriptionOwner {
+export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollEntry, PollContext, SubscriptionOwner, Telling {
   private subscribers: Subscribers = undefined;
-  private belief: Belief = UNKNOWN;
-  /** signature(belief), kept with it: every subscriber is compared against it after every poll. */
-  private beliefSignature: string | undefined = undefined;
+  /** @internal What the contract says now; read through {@link state}. */
+  belief: Belief = UNKNOWN;
+  /** @internal signature(belief), kept with it: every subscriber is compared against it after every poll. */
+  beliefSignature: string | undefined = undefined;
+  /** @internal The latest service config the source answered, beside the belief (contract.ts). */
+  serviceConfig: HeldServiceConfig | undefined = undefined;
   /** @internal Owned by {@link PollTimers}: where this poller's next poll sits in the shared timer heap. */
   pollSlot = -1;
   /** @internal Owned by {@link PollTimers}. */
@@ -170,12 +163,12 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
    * Subscribe. A poller that already knows something tells the newcomer on
    * the next turn of the event loop; otherwise the first poll starts now.
    */
-  subscribe(deliver: (delivery: Delivery) => void): Subscription {
+  subscribe(deliver: (delivery: Delivery) => void, takesServiceConfig = false): Subscription {
     if (this.stopped) throw new Error(`Watcher for ${this.name} is stopped`);
-    const subscriber = new Subscriber(this, deliver);
+    const subscriber = new Subscriber(this, deliver, takesServiceConfig);
     this.subscribers = withSubscriber(this.subscribers, subscriber);
     if (this.belief.kind !== 'unknown') {
-      setImmediate(() => tell(subscriber, this.belief, this.beliefSignature, this.name));
+      setImmediate(() => tell(subscriber, this, this.name));
     } else if (!this.inFlight && !this.pacedStart && this.pollSlot < 0) {
       this.startFirstPoll();
     }
@@ -305,7 +298,7 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
     const believed = this.believe(outcome);
     const delay = this.scheduleNext(outcome, givenUp, believed.copy);
     reportOutcome(this.name, outcome, believed, this.failures, durationMs, delay);
-    tellAll(this.subscribers, this.belief, this.beliefSignature, this.name);
+    tellAll(this.subscribers, this, this.name);
   }
 
   /** Belief step: the contract's new belief and the counters; then the source hears how the poll ended. */
@@ -329,6 +322,7 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
     if (outcome.kind === 'answer') {
       this.failures = 0;
       this.lastError = undefined;
+      this.serviceConfig = holdServiceConfig(this.serviceConfig, outcome.resolution.serviceConfig, this.name);
     } else {
       this.lastError = outcome.error;
       if (outcome.error.authoritative) this.failures = 0;
@@ -395,6 +389,6 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
     this.lastChangeAt = this.now();
     trace(() => `${this.name}: ${recordType(family)} answered while ${recordType(other)} is still being asked; delivering the change now`);
     reportChange(this.name, previous, next);
-    tellAll(this.subscribers, this.belief, this.beliefSignature, this.name);
+    tellAll(this.subscribers, this, this.name);
   }
 }
