@@ -24,7 +24,7 @@ const TARGET_TAIL = '; expected dns:[//nameserver[:port]/]host[:port] with host 
 const BAD_CHARACTER = (character: string) =>
   `is not a valid DNS label: character ${JSON.stringify(character)} is not allowed (letters, digits, "-" and "_"; IDNs in punycode)`;
 const KNOWN = 'refreshInterval, respectTtl, minInterval, jitter, backoff, family, askBothFamilies, nameservers, timeout, attempts, resolvConfPath, hostsPath, maxAddresses';
-const KNOWN_TO_REGISTER = `${KNOWN}, grpc, replaceBuiltin`;
+const KNOWN_TO_REGISTER = `${KNOWN}, grpc, replaceBuiltin, dnsServiceConfig`;
 const CHANNEL_KEYS = 'grpc-dns-watch.refresh_interval_ms, grpc-dns-watch.min_interval_ms, grpc-dns-watch.respect_ttl, grpc-dns-watch.jitter, grpc-dns-watch.family, grpc-dns-watch.ask_both_families, grpc-dns-watch.max_addresses';
 
 /** The error `fn` throws (it must throw). */

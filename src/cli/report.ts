@@ -83,7 +83,8 @@ export class Reporter {
 
   /** One stderr line per failed try, as kdig prints `;; WARNING: failed to query server`. */
   attempt(event: AttemptEvent): void {
-    this.failedTypes.add(event.recordType);
+    // The command asks no TXT (only channels do); the type says it could.
+    if (event.recordType !== 'TXT') this.failedTypes.add(event.recordType);
     this.stderr.write(
       `${this.now().toISOString()}  try failed: ${event.name} ${event.recordType} via ${event.server} (${event.transport.toUpperCase()}): ` +
         `${event.error.code} after ${Math.round(event.durationMs)} ms\n`,

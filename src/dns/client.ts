@@ -308,7 +308,8 @@ export class DnsClient {
       if (this.closed) return closedError(run.name);
       const timeoutMs = tryTimeoutMs(state.baseTimeoutMs(this.timers.now()), round, this.timeoutMs, this.random);
       report.timeoutMs = timeoutMs;
-      const udp = await this.udp.ask(run, state, run.type === 'A' ? 0 : 1, timeoutMs, !probe);
+      // TXT leaves from A's socket: it is asked after the addresses are in, never beside them (udp-lane.ts PortSlot).
+      const udp = await this.udp.ask(run, state, run.type === 'AAAA' ? 1 : 0, timeoutMs, !probe);
       if (udp === null || udp instanceof DnsError) return udp;
       if (udp !== OVERSIZED && !udp.flag_tc) return toReply(udp, 'udp');
       if (run.done) return null;

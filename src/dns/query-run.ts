@@ -1,5 +1,5 @@
 import type { DnsError } from './errors.js';
-import type { AbortSignalLike } from './types.js';
+import type { AbortSignalLike, QueryType } from './types.js';
 
 /**
  * One `DnsClient.query()` call while it runs: its outcome, settled once, and
@@ -23,7 +23,7 @@ export class QueryRun<Reply> {
 
   constructor(
     readonly name: string,
-    readonly type: 'A' | 'AAAA',
+    readonly type: QueryType,
     /** Gives the query up when it aborts, rejecting with what `givenUp` makes of its reason. */
     private readonly signal?: AbortSignalLike,
     givenUp?: (signal: AbortSignalLike) => Error,

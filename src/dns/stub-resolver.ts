@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { walkAnswer } from './answer-records.js';
+import { txtRecords, walkAnswer } from './answer-records.js';
 import { DnsClient } from './client.js';
 import { DnsError } from './errors.js';
 import { HostsFile } from './hosts.js';
@@ -16,7 +16,17 @@ import {
   type FamilyOutcome,
 } from './search-walk.js';
 import type { Timers } from './timers.js';
-import { recordType, recordTypesText, type AttemptEvent, type Family, type Nameserver, type ResolvConf, type ResolveControl, type Resolution } from './types.js';
+import {
+  recordType,
+  recordTypesText,
+  type AbortSignalLike,
+  type AttemptEvent,
+  type Family,
+  type Nameserver,
+  type ResolvConf,
+  type ResolveControl,
+  type Resolution,
+} from './types.js';
 import { RCODE } from './wire.js';
 
 export interface StubResolverOptions {
@@ -151,6 +161,22 @@ export class StubResolver {
     const standIns: AskedCandidate[] = earlier ? [...earlier.asked] : [];
     if (skip === undefined) standIns.push({ candidate: known!, outcome: asked });
     return this.walk(settings, name, candidates, family, control, standIns);
+  }
+
+  /**
+   * The TXT records of the fully qualified `name` (no search list: the
+   * caller passes the name its addresses resolved as), each record's
+   * character-strings as Node's `dns.resolveTxt` gives them. NXDOMAIN and
+   * NODATA are an answer: no records (`[]`). Could not ask (timeout,
+   * SERVFAIL, a bad reply…) rejects with a DnsError. The same transport as
+   * addresses: every nameserver and attempt, the same checks of a reply, the
+   * same caps, TCP after a truncated reply.
+   */
+  async resolveTxt(name: string, signal?: AbortSignalLike): Promise<string[][]> {
+    assertValidName(name);
+    const settings = await this.setup();
+    const reply = await settings.client.query(settings.conf.nameservers, name, 'TXT', { signal });
+    return reply.rcode === RCODE.NXDOMAIN ? [] : txtRecords(reply.answers, trimDot(name));
   }
 
   /** Close sockets; queries in flight reject with code `CLOSED`. */

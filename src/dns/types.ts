@@ -4,16 +4,19 @@ import type { DnsError } from './errors.js';
 /** Address family asked for: 4 (A), 6 (AAAA) or 0 (both, asked in parallel). */
 export type Family = 0 | 4 | 6;
 
-/** Record types the resolver asks for: A for family 4, AAAA for family 6. */
-export type QueryType = 'A' | 'AAAA';
+/** Record types that hold addresses: A for family 4, AAAA for family 6. */
+export type AddressType = 'A' | 'AAAA';
+
+/** Record types the resolver asks for: addresses, and TXT for a service config (`StubResolver.resolveTxt`). */
+export type QueryType = AddressType | 'TXT';
 
 /** The record type of an address family: A for 4, AAAA for 6. */
-export function recordType(family: 4 | 6): QueryType {
+export function recordType(family: 4 | 6): AddressType {
   return family === 4 ? 'A' : 'AAAA';
 }
 
 /** The address family of a record type. */
-export function familyOf(type: QueryType): 4 | 6 {
+export function familyOf(type: AddressType): 4 | 6 {
   return type === 'A' ? 4 : 6;
 }
 

@@ -61,7 +61,7 @@ export function registerPollingResolver(scheme: string, resolve: PollingResolve,
       if (!registration.live) return new Error(`No resolver for ${display}: the polling resolver of scheme "${scheme}" was unregistered`);
       const polled = pollingTarget(target, scheme);
       const createSource = () => new FunctionSource(display, polled, resolve);
-      return { port: 0, subscribe: (channel, deliver) => registry.subscribeSource({ group: registration.group, target: display, createSource }, channel, deliver, true) };
+      return { port: 0, subscribe: (channel, deliver, takesServiceConfig) => registry.subscribeSource({ group: registration.group, target: display, createSource }, channel, deliver, takesServiceConfig) };
     },
     channelOptions: (registered, channel) => channelOptions(registered, channel, scheme),
     defaultAuthority: (target) => defaultAuthority(pollingTarget(target, scheme)),

@@ -19,11 +19,20 @@ export interface RegisterOptions extends WatchOptions {
    * grpc-js's built-in resolver in place beside it.
    */
   replaceBuiltin?: boolean;
+  /**
+   * Apply the service config a name publishes in its DNS TXT records
+   * (`grpc_config=…`), as grpc-js's built-in `dns` resolver does: asked
+   * after the first answer, then at most once a minute. Default true; a
+   * channel opts out with `grpc.service_config_disable_resolution: 1`.
+   */
+  dnsServiceConfig?: boolean;
 }
 
 interface Registration {
   grpc: GrpcModuleLike;
   options: ResolvedOptions;
+  /** The `dnsServiceConfig` option. */
+  dnsServiceConfig: boolean;
   replacedBuiltin: boolean;
   /** Puts grpc-js's built-in `dns` resolver back. */
   restoreBuiltin: (() => void) | null;
@@ -45,27 +54,29 @@ export function register(options: RegisterOptions = {}): void {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`register() options must be an object, got ${String(options)}`);
   }
-  const { grpc: grpcOption, replaceBuiltin = true, ...watchOptions } = options;
-  if (typeof replaceBuiltin !== 'boolean') {
-    throw new TypeError(`Option "replaceBuiltin" must be true or false, got ${String(replaceBuiltin)}`);
+  const { grpc: grpcOption, replaceBuiltin = true, dnsServiceConfig = true, ...watchOptions } = options;
+  for (const [option, value] of [['replaceBuiltin', replaceBuiltin], ['dnsServiceConfig', dnsServiceConfig]] as const) {
+    if (typeof value !== 'boolean') throw new TypeError(`Option "${option}" must be true or false, got ${String(value)}`);
   }
   const grpc = grpcOption === undefined ? loadPeerGrpc() : asGrpcModule(grpcOption);
-  const resolved = resolveOptions(watchOptions, undefined, ['grpc', 'replaceBuiltin']);
+  const resolved = resolveOptions(watchOptions, undefined, ['grpc', 'replaceBuiltin', 'dnsServiceConfig']);
   if (current && (current.grpc !== grpc || current.replacedBuiltin !== replaceBuiltin)) unregister();
   if (current) {
     current.options = resolved;
+    current.dnsServiceConfig = dnsServiceConfig;
   } else {
     if (replaceBuiltin) warnIfLate(grpc);
     const registration: Registration = {
       grpc,
       options: resolved,
+      dnsServiceConfig,
       replacedBuiltin: replaceBuiltin,
       restoreBuiltin: replaceBuiltin ? captureBuiltin(grpc) : () => {},
       // Binds resolve through the `dns-watch` scheme too, so also with replaceBuiltin: false.
       untrackBinds: trackBinds(grpc),
       channelMark: replaceBuiltin ? channelMark(grpc) : 0,
     };
-    const resolverClass = createResolverClass(grpc, () => registration.options);
+    const resolverClass = createResolverClass(grpc, () => registration.options, undefined, () => registration.dnsServiceConfig);
     if (replaceBuiltin) grpc.experimental.registerResolver('dns', resolverClass);
     grpc.experimental.registerResolver(SCHEME, resolverClass);
     current = registration;

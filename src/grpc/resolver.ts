@@ -9,6 +9,7 @@ import { channelOptions } from './channel-options.js';
 import { ListenerAdapter, type HostPort } from './listener.js';
 import { claimBind } from './server-bind.js';
 import { validatedServiceConfig } from './service-config.js';
+import { rollPercentage, selectTxtServiceConfig } from './txt-service-config.js';
 import type { GrpcModuleLike, GrpcUriLike, ListenerLike, ResolverConstructorLike, ResolverLike } from './types.js';
 
 /** Our own scheme, usable beside grpc-js's `dns` (which we also take over). */
@@ -29,8 +30,8 @@ type BoundTarget =
   | { readonly literal: HostPort }
   | {
       readonly port: number;
-      /** This channel's subscription to the shared poller of its target, told service configs too. */
-      subscribe(options: ResolvedOptions, deliver: (delivery: Delivery) => void): Subscription;
+      /** This channel's subscription to the shared poller of its target, told service configs too when it takes them. */
+      subscribe(options: ResolvedOptions, deliver: (delivery: Delivery) => void, takesServiceConfig: boolean): Subscription;
     };
 
 /** How a scheme's targets are polled: DNS names ({@link DNS_TARGETS}), or a polling resolver's function. */
@@ -57,7 +58,7 @@ const DNS_TARGETS: TargetBinding = {
     if (parsed.ipLiteral !== 0) return { literal: { host, port } };
     return {
       port,
-      subscribe: (options, deliver) => registry.subscribe(host, nameserver ? { ...options, nameservers: [nameserver] } : options, deliver, true),
+      subscribe: (options, deliver, takesServiceConfig) => registry.subscribe(host, nameserver ? { ...options, nameservers: [nameserver] } : options, deliver, takesServiceConfig),
     };
   },
   channelOptions,
@@ -76,6 +77,15 @@ class ChannelResolver implements ResolverLike {
   private readonly options: ResolvedOptions;
   /** Serves a Server.bindAsync(): one answer per updateResolution(), nothing left polling. */
   private readonly forBind: boolean;
+  /**
+   * Takes a service config from its source (for DNS, the name's TXT
+   * records, asked only while a channel takes them): not with
+   * `register({ dnsServiceConfig: false })`, nor with
+   * `grpc.service_config_disable_resolution: 1`, nor for a server's bind.
+   */
+  private readonly takesServiceConfig: boolean;
+  /** This channel's side of a TXT config's `percentage` choice: drawn once, as grpc-js draws it per resolver. */
+  private readonly percentage = rollPercentage();
   private subscription: Subscription | undefined;
   private returnedLiteral = false;
   /** Bumped by destroy(), so deferred calls scheduled before it are dropped. */
@@ -85,6 +95,7 @@ class ChannelResolver implements ResolverLike {
     grpc: GrpcModuleLike,
     registered: ResolvedOptions,
     binding: TargetBinding,
+    serviceConfigFromSource: boolean,
     target: GrpcUriLike,
     listener: ListenerLike,
     options: Record<string, unknown>,
@@ -95,6 +106,7 @@ class ChannelResolver implements ResolverLike {
     this.listener = new ListenerAdapter(grpc, listener);
     this.options = binding.channelOptions(registered, options ?? {});
     this.serviceConfigDisabled = options?.[DISABLE_SERVICE_CONFIG_KEY] === 1;
+    this.takesServiceConfig = serviceConfigFromSource && !this.serviceConfigDisabled && !this.forBind;
     this.target = binding.bind(target, this.display);
     trace(() => `resolver created for ${this.display}${this.forBind ? ' (server bind: resolved once)' : ''}`);
   }
@@ -134,15 +146,19 @@ class ChannelResolver implements ResolverLike {
   private subscribe(target: Exclude<BoundTarget, { literal: HostPort }>): void {
     const generation = this.generation;
     // Deliveries are asynchronous by construction (after a query or setImmediate).
-    const subscription = target.subscribe(this.options, (delivery) => {
-      if (this.forBind) {
-        // A server looks at the first answer only and never destroys its resolver:
-        // leave the watcher now, so it stops (and closes its sockets) unless a channel shares it.
-        subscription.close();
-        if (this.subscription === subscription) this.subscription = undefined;
-      }
-      if (generation === this.generation) this.deliver(delivery, target.port);
-    });
+    const subscription = target.subscribe(
+      this.options,
+      (delivery) => {
+        if (this.forBind) {
+          // A server looks at the first answer only and never destroys its resolver:
+          // leave the watcher now, so it stops (and closes its sockets) unless a channel shares it.
+          subscription.close();
+          if (this.subscription === subscription) this.subscription = undefined;
+        }
+        if (generation === this.generation) this.deliver(delivery, target.port);
+      },
+      this.takesServiceConfig,
+    );
     this.subscription = subscription;
   }
 
@@ -174,10 +190,16 @@ class ChannelResolver implements ResolverLike {
    * The one place a source's service config becomes what this channel is
    * handed: a config validated by the app's grpc-js, null for the channel's
    * own (`grpc.service_config`, or none), or an Error for one it cannot use.
-   * DNS answers carry no service config yet, so `txt` records read as none.
+   * TXT records are chosen from by the app's grpc-js, as its own `dns`
+   * resolver chooses (txt-service-config.ts), with this channel's roll.
    */
   private serviceConfigFor(answer: ServiceConfigAnswer | undefined): object | null | Error {
-    if (this.serviceConfigDisabled || answer === undefined || answer.kind === 'txt') return null;
+    if (!this.takesServiceConfig || answer === undefined) return null;
+    if (answer.kind === 'txt') {
+      const chosen = selectTxtServiceConfig(answer.records, { percentage: this.percentage, grpc: this.grpc });
+      // grpc-js's own words for a grpc_config it cannot use.
+      return chosen instanceof Error ? new Error(`Parsing service config failed with error ${chosen.message}`) : chosen;
+    }
     return answer.config === null ? null : validatedServiceConfig(this.grpc, answer.config, this.display);
   }
 
@@ -195,10 +217,16 @@ class ChannelResolver implements ResolverLike {
  * channels) and what its scheme's targets are polled through (DNS unless
  * given). Each instance is one channel's view of a shared poller.
  */
-export function createResolverClass(grpc: GrpcModuleLike, currentOptions: () => ResolvedOptions, binding: TargetBinding = DNS_TARGETS): ResolverConstructorLike {
+export function createResolverClass(
+  grpc: GrpcModuleLike,
+  currentOptions: () => ResolvedOptions,
+  binding: TargetBinding = DNS_TARGETS,
+  /** Whether channels take a service config from the source: `register()`'s `dnsServiceConfig`, read when each channel is created. */
+  serviceConfigFromSource: () => boolean = () => true,
+): ResolverConstructorLike {
   return class DnsWatchResolver extends ChannelResolver {
     constructor(target: GrpcUriLike, listener: ListenerLike, options: Record<string, unknown>) {
-      super(grpc, currentOptions(), binding, target, listener, options);
+      super(grpc, currentOptions(), binding, serviceConfigFromSource(), target, listener, options);
     }
 
     static override getDefaultAuthority(target: GrpcUriLike): string {

@@ -14,6 +14,9 @@
  *   poller as a partial answer; a family that answers NODATA poll after
  *   poll while the other answers is asked less often
  *   (src/watch/family-demotion.ts), unless `askBothFamilies`.
+ * - For channels that want a service config, the name's TXT records
+ *   (src/watch/txt-records.ts), asked after the addresses and handed on
+ *   with the answer when they changed.
  *
  * The stub resolver it asks is shared by every name with the same DNS
  * settings and stays stateless: this memory is per name.
@@ -27,6 +30,7 @@ import { cacheStalenessBound, RECHECK_EVERY_POLLS, RECHECK_MAX_MS, type Schedule
 import type { AddressSource, CachedCopy, PollContext } from './source.js';
 import { familiesEveryPoll, type SourceStats } from './stats.js';
 import { trace } from './trace.js';
+import { TxtRecords, type TxtFn, type TxtServiceConfig } from './txt-records.js';
 
 /**
  * Asks DNS once: addresses with TTLs, or a typed failure. `known` is the
@@ -40,7 +44,12 @@ export interface ResolveFn {
   firstTryTimeoutMs?(): number;
   /** Whether queries wait in line for a nameserver's slot (`StubResolver.waitingInLine`): this process is behind, not the network. */
   waitingInLine?(): boolean;
+  /** A name's TXT records (`StubResolver.resolveTxt`), for a service config; without it none is asked. */
+  txt?: TxtFn;
 }
+
+/** What a DNS poll answers: the resolution, and the name's TXT records when they are news. */
+export type DnsAnswer = Resolution & { readonly serviceConfig?: TxtServiceConfig };
 
 /** While a later candidate stands in: the earliest place that answered before, and the next recheck. */
 interface Takeover {
@@ -49,7 +58,7 @@ interface Takeover {
   recheckBy: number;
 }
 
-export class DnsSource implements AddressSource<Resolution>, ResolveControl {
+export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
   /** The poll running, or that ran last: the poller. */
   private poll: PollContext | undefined;
   /** The candidate name that answered last (no trailing dot), asked directly at the next poll. */
@@ -65,6 +74,8 @@ export class DnsSource implements AddressSource<Resolution>, ResolveControl {
   private readonly demotion: FamilyDemotion | undefined;
   /** @internal This poll leaves the demoted family out (asked of the polled candidate only). */
   skipFamily: 4 | 6 | undefined;
+  /** The name's TXT records, for the subscribers that want a service config. */
+  readonly txt: TxtRecords;
 
   constructor(
     readonly name: string,
@@ -75,6 +86,7 @@ export class DnsSource implements AddressSource<Resolution>, ResolveControl {
   ) {
     const askAfterMs = family === 0 && !askBothFamilies ? demotedAskAfterMs(schedule) : 0;
     this.demotion = askAfterMs > 0 ? new FamilyDemotion(askAfterMs) : undefined;
+    this.txt = new TxtRecords(name, resolve.txt);
   }
 
   /** @internal The running poll's deadline: its queries' signal. */
@@ -87,11 +99,17 @@ export class DnsSource implements AddressSource<Resolution>, ResolveControl {
     return this.poll?.remainingMs() ?? 0;
   }
 
-  ask(poll: PollContext): Promise<Resolution> {
+  async ask(poll: PollContext): Promise<DnsAnswer> {
     this.poll = poll;
     this.recheckEarlier = this.takeover !== undefined && recheckDue(this.takeover, poll.startedAt);
     this.skipFamily = this.demotion?.skipAt(poll.startedAt);
-    return this.resolve(this.name, this.family, this.polledName, this);
+    const resolution = await this.resolve(this.name, this.family, this.polledName, this);
+    if (!this.txt.due(resolution, poll.startedAt)) return resolution;
+    // The TXT query must not hold the addresses back: a changed set goes out now (family 0 announced each family as it answered).
+    const unannounced = this.family !== 0 ? this.family : this.skipFamily === undefined ? undefined : this.skipFamily === 4 ? 6 : 4;
+    if (unannounced !== undefined) poll.partial(unannounced, resolution.addresses.filter((entry) => entry.family === unannounced));
+    const serviceConfig = await this.txt.records(resolution, poll.startedAt, poll.signal);
+    return serviceConfig ? { ...resolution, serviceConfig } : resolution;
   }
 
   /** @internal Family 0: one family's addresses as they come in. */
@@ -99,7 +117,7 @@ export class DnsSource implements AddressSource<Resolution>, ResolveControl {
     this.poll?.partial(family, addresses);
   }
 
-  settled(outcome: Outcome<Resolution>, sameSet: boolean, at: number): CachedCopy | undefined {
+  settled(outcome: Outcome<DnsAnswer>, sameSet: boolean, at: number): CachedCopy | undefined {
     if (this.recheckEarlier && this.takeover && this.poll) restartRecheck(this.takeover, this.poll.startedAt);
     if (outcome.kind === 'error') {
       if (outcome.error.authoritative) this.forget(`${outcome.error.code} for the name`);

@@ -387,7 +387,9 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
     this.belief = next;
     this.beliefSignature = nextSignature;
     this.lastChangeAt = this.now();
-    trace(() => `${this.name}: ${recordType(family)} answered while ${recordType(other)} is still being asked; delivering the change now`);
+    // One family: the source goes on asking something else (DNS: the TXT records).
+    const still = this.source.family === 0 ? `${recordType(other)} is` : 'the poll is';
+    trace(() => `${this.name}: ${recordType(family)} answered while ${still} still being asked; delivering the change now`);
     reportChange(this.name, previous, next);
     tellAll(this.subscribers, this, this.name);
   }

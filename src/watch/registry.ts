@@ -1,6 +1,6 @@
 import { writtenNameKey } from '../dns/names.js';
 import { StubResolver } from '../dns/stub-resolver.js';
-import type { Family, ResolveControl } from '../dns/types.js';
+import type { AbortSignalLike, Family, ResolveControl } from '../dns/types.js';
 import type { ResolvedOptions } from './options.js';
 import { STARTUP_BURST, StartupPacer } from './pacer.js';
 import { pollTimers, type PollTimers } from './poll-timers.js';
@@ -79,13 +79,15 @@ export class Registry {
    */
   constructor(private readonly timers: PollTimers = pollTimers) {}
 
-  /** `takesServiceConfig`: a channel's subscription, told the service config too (subscribers.ts). */
+  /** `takesServiceConfig`: a channel's subscription, told the service config too (subscribers.ts): for a DNS name, its TXT records ({@link wantingTxt}). */
   subscribe(name: string, options: ResolvedOptions, deliver: (delivery: Delivery) => void, takesServiceConfig = false): Subscription {
     const group = this.dnsGroupFor(options);
-    return this.subscribeIn(group, name, deliver, takesServiceConfig, () => {
+    const subscription = this.subscribeIn(group, name, deliver, takesServiceConfig, () => {
       group.resolver.users++;
       return new Watcher(name, group.options, group.resolve, group.onStop, this.environment(group));
     });
+    if (!takesServiceConfig) return subscription;
+    return wantingTxt(group.pollers.get(group.keyOf(name)) as Watcher, subscription);
   }
 
   /** Subscribe to the shared poller of a source other than DNS (see {@link SourceRequest}). */
@@ -152,6 +154,7 @@ export class Registry {
       resolve: Object.assign((target: string, family: Family, polled?: string, control?: ResolveControl) => resolver.resolver.resolve(target, family, polled, control), {
         firstTryTimeoutMs: () => resolver.resolver.firstTryTimeoutMs(),
         waitingInLine: () => resolver.resolver.waitingInLine(),
+        txt: (name: string, signal?: AbortSignalLike) => resolver.resolver.resolveTxt(name, signal),
       }),
       released: () => this.releaseResolver(resolver),
     });
@@ -187,6 +190,31 @@ export class Registry {
     entry.resolver.close();
     if (this.resolvers.get(entry.key) === entry) this.resolvers.delete(entry.key);
   }
+}
+
+/**
+ * A channel's subscription to a DNS watcher, counted as wanting the name's
+ * TXT records while it is open: the watcher asks TXT only while one does,
+ * so a watch() handle, or a channel with
+ * `grpc.service_config_disable_resolution`, shares the watcher and pays no
+ * TXT query of its own (src/watch/txt-records.ts).
+ */
+function wantingTxt(watcher: Watcher, subscription: Subscription): Subscription {
+  const { txt } = watcher.dns;
+  // A watcher that has answered but never asked TXT (only watch() handles so far): ask at a poll now, not an interval later.
+  const askNow = !txt.everAsked && watcher.state.kind !== 'unknown';
+  txt.want(1);
+  if (askNow) subscription.request();
+  let open = true;
+  return {
+    request: () => subscription.request(),
+    stats: () => subscription.stats(),
+    close: () => {
+      if (open) txt.want(-1);
+      open = false;
+      subscription.close();
+    },
+  };
 }
 
 function resolverKey(options: ResolvedOptions): string {

@@ -5,8 +5,8 @@
  * scripted one in tests. What every channel and watch() handle of a name
  * shares.
  */
-import type { Family, Resolution } from '../dns/types.js';
-import { DnsSource, type ResolveFn } from './dns-source.js';
+import type { Family } from '../dns/types.js';
+import { DnsSource, type DnsAnswer, type ResolveFn } from './dns-source.js';
 import { Poller, type PollerEnvironment, type PollerOptions } from './poller.js';
 
 export interface WatcherOptions extends PollerOptions {
@@ -16,14 +16,19 @@ export interface WatcherOptions extends PollerOptions {
   askBothFamilies?: boolean;
 }
 
-export class Watcher extends Poller<Resolution> {
+export class Watcher extends Poller<DnsAnswer> {
+  /** The DNS source polled (its TXT side counts the subscribers that want a service config). */
+  readonly dns: DnsSource;
+
   constructor(
     name: string,
     options: WatcherOptions,
     resolve: ResolveFn,
-    onStop?: (watcher: Poller<Resolution>) => void,
+    onStop?: (watcher: Poller<DnsAnswer>) => void,
     environment?: PollerEnvironment,
   ) {
-    super(new DnsSource(name, options.family, resolve, options, options.askBothFamilies), options, onStop, environment);
+    const source = new DnsSource(name, options.family, resolve, options, options.askBothFamilies);
+    super(source, options, onStop, environment);
+    this.dns = source;
   }
 }

@@ -49,9 +49,9 @@ describe('register() / unregister()', () => {
     expectTypeOf(unregister).returns.toBeVoid();
   });
 
-  it('RegisterOptions are the watch options plus grpc and replaceBuiltin', () => {
+  it('RegisterOptions are the watch options plus grpc, replaceBuiltin and dnsServiceConfig', () => {
     expectTypeOf<RegisterOptions>().toExtend<WatchOptions>();
-    expectTypeOf<Omit<RegisterOptions, keyof WatchOptions>>().toEqualTypeOf<{ grpc?: GrpcJsModule; replaceBuiltin?: boolean }>();
+    expectTypeOf<Omit<RegisterOptions, keyof WatchOptions>>().toEqualTypeOf<{ grpc?: GrpcJsModule; replaceBuiltin?: boolean; dnsServiceConfig?: boolean }>();
   });
 
   it('grpc is a grpc-js module, of any copy of every version the adapter serves', () => {
@@ -229,7 +229,7 @@ describe('observe()', () => {
     expectTypeOf<Extract<WatchEvent, { type: 'attempt' }>>().toEqualTypeOf<{
       type: 'attempt';
       name: string;
-      recordType: 'A' | 'AAAA';
+      recordType: 'A' | 'AAAA' | 'TXT';
       server: string;
       transport: 'udp' | 'tcp';
       error: DnsError;
@@ -244,7 +244,7 @@ describe('observe()', () => {
       else if (event.type === 'query') expectTypeOf(event.result).toEqualTypeOf<'NOERROR' | DnsErrorCode>();
       else if (event.type === 'attempt') {
         expectTypeOf(event.transport).toEqualTypeOf<'udp' | 'tcp'>();
-        expectTypeOf(event.recordType).toEqualTypeOf<'A' | 'AAAA'>();
+        expectTypeOf(event.recordType).toEqualTypeOf<'A' | 'AAAA' | 'TXT'>();
       }
       else if (event.type === 'family') expectTypeOf(event.change).toEqualTypeOf<'demoted' | 'restored'>();
       else expectTypeOf(event.added).toEqualTypeOf<string[]>();
