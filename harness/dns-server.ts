@@ -30,6 +30,8 @@ export type RecordSet = {
   A?: string[];
   AAAA?: string[];
   CNAME?: string;
+  /** TXT records: each a string, or its character-strings (each up to 255 bytes). */
+  TXT?: (string | string[])[];
   /**
    * Seconds; default 30. Any 32-bit value: above 2^31 − 1 (the top bit set)
    * only to see how a client reads it (RFC 2181 §8: as 0). A function is
@@ -127,6 +129,7 @@ interface StoredRecords {
   A: string[];
   AAAA: string[];
   CNAME?: string;
+  TXT: string[][];
   ttl: number | (() => number);
 }
 
@@ -349,6 +352,10 @@ export class DnsTestServer {
     const aaaa = [...(records.AAAA ?? [])];
     for (const ip of a) if (!net.isIPv4(ip)) throw new TypeError(`A record for ${name} is not an IPv4 address: ${ip}`);
     for (const ip of aaaa) if (!net.isIPv6(ip)) throw new TypeError(`AAAA record for ${name} is not an IPv6 address: ${ip}`);
+    const txt = (records.TXT ?? []).map((record) => (typeof record === 'string' ? [record] : [...record]));
+    for (const record of txt) {
+      for (const part of record) if (Buffer.byteLength(part) > 255) throw new TypeError(`TXT string for ${name} is over 255 bytes`);
+    }
     let cname: string | undefined;
     if (records.CNAME !== undefined) {
       cname = validateName(records.CNAME, `CNAME target of ${name}`);
@@ -356,7 +363,7 @@ export class DnsTestServer {
         throw new TypeError(`${name}: a name with a CNAME cannot also have A/AAAA records`);
       }
     }
-    this.records.set(stored.toLowerCase(), { A: a, AAAA: aaaa, CNAME: cname, ttl });
+    this.records.set(stored.toLowerCase(), { A: a, AAAA: aaaa, CNAME: cname, TXT: txt, ttl });
   }
 
   deleteName(name: string): void {
@@ -813,6 +820,9 @@ export class DnsTestServer {
       if (type === 'A' || type === 'AAAA') {
         const ttl = ttlNow(current);
         for (const data of current[type]) answers.push({ type, class: 'IN', name: owner, ttl, data });
+      } else if (type === 'TXT') {
+        const ttl = ttlNow(current);
+        for (const data of current.TXT) answers.push({ type, class: 'IN', name: owner, ttl, data });
       }
       break;
     }

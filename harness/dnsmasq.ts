@@ -100,6 +100,12 @@ export interface DnsmasqOptions {
    * are — a cache taken out of the path, at the same address.
    */
   cacheSize?: number;
+  /**
+   * TXT records served (`txt-record=` lines of a config file, where quoted
+   * strings keep their commas): each record a name and its character-strings
+   * (each up to 255 bytes). Fixed for the server's life.
+   */
+  txtRecords?: ReadonlyArray<{ name: string; strings: readonly string[] }>;
 }
 
 /** Result of one raw query: rcode and the address set of the answers. */
@@ -254,6 +260,22 @@ function canonicalAddress(address: string): string {
 
 const NAME_RE = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 
+/** A config file of `txt-record=` lines (quoted, so a string may hold commas and quotes), or /dev/null for none. */
+async function txtConfigFile(dir: string, records: ReadonlyArray<{ name: string; strings: readonly string[] }>): Promise<string> {
+  if (records.length === 0) return '/dev/null';
+  const quote = (text: string): string => `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  const lines = records.map(({ name, strings }) => {
+    if (!NAME_RE.test(name.toLowerCase().replace(/\.$/, ''))) throw new TypeError(`Invalid TXT record name ${JSON.stringify(name)}: expected a DNS name`);
+    for (const text of strings) {
+      if (Buffer.byteLength(text) > 255 || /[\r\n]/.test(text)) throw new TypeError(`Invalid TXT string for ${name}: at most 255 bytes, one line`);
+    }
+    return `txt-record=${[name, ...strings.map(quote)].join(',')}\n`;
+  });
+  const file = join(dir, 'txt.conf');
+  await writeFile(file, lines.join(''));
+  return file;
+}
+
 export class Dnsmasq {
   readonly #child: ChildProcess;
   readonly #dir: string;
@@ -350,7 +372,7 @@ export class Dnsmasq {
   ): Promise<Dnsmasq> {
     const args = [
       '--keep-in-foreground',
-      '--conf-file=/dev/null',
+      `--conf-file=${await txtConfigFile(dir, options.txtRecords ?? [])}`,
       '--no-resolv',
       '--no-hosts',
       '--no-poll',

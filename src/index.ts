@@ -3,6 +3,8 @@
  * Public API only; see DESIGN in docs/ for how the parts fit.
  */
 export { register, unregister, type RegisterOptions } from './grpc/register.js';
+export { registerPollingResolver, type PollingResolverOptions } from './grpc/polling-resolver.js';
+export type { PollingAnswer, PollingEndpoint, PollingResolve, PollingTarget } from './watch/function-source.js';
 export type { GrpcJsModule } from './grpc/types.js';
 export { TRACER_NAME } from './grpc/trace.js';
 export { SCHEME } from './grpc/resolver.js';

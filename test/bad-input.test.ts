@@ -23,9 +23,9 @@ const NS = (index: number, spec: string, why?: string) =>
 const TARGET_TAIL = '; expected dns:[//nameserver[:port]/]host[:port] with host a DNS name, an IPv4 address or a bracketed IPv6 address';
 const BAD_CHARACTER = (character: string) =>
   `is not a valid DNS label: character ${JSON.stringify(character)} is not allowed (letters, digits, "-" and "_"; IDNs in punycode)`;
-const KNOWN = 'refreshInterval, respectTtl, minInterval, jitter, backoff, family, nameservers, timeout, attempts, resolvConfPath, hostsPath, maxAddresses';
-const KNOWN_TO_REGISTER = `${KNOWN}, grpc, replaceBuiltin`;
-const CHANNEL_KEYS = 'grpc-dns-watch.refresh_interval_ms, grpc-dns-watch.min_interval_ms, grpc-dns-watch.respect_ttl, grpc-dns-watch.jitter, grpc-dns-watch.family, grpc-dns-watch.max_addresses';
+const KNOWN = 'refreshInterval, respectTtl, minInterval, jitter, backoff, family, askBothFamilies, nameservers, timeout, attempts, resolvConfPath, hostsPath, maxAddresses';
+const KNOWN_TO_REGISTER = `${KNOWN}, grpc, replaceBuiltin, dnsServiceConfig`;
+const CHANNEL_KEYS = 'grpc-dns-watch.refresh_interval_ms, grpc-dns-watch.min_interval_ms, grpc-dns-watch.respect_ttl, grpc-dns-watch.jitter, grpc-dns-watch.family, grpc-dns-watch.ask_both_families, grpc-dns-watch.max_addresses';
 
 /** The error `fn` throws (it must throw). */
 function thrown(fn: () => unknown): Error {
@@ -72,6 +72,7 @@ const OPTION_ROWS: Array<[string, WatchOptions, string]> = [
   ['family null', { family: null as unknown as 4 }, 'Option "family" must be 4 (IPv4), 6 (IPv6) or 0 (both), got null'],
   ['respectTtl "yes"', { respectTtl: 'yes' as unknown as boolean }, 'Option "respectTtl" must be true or false, got "yes"'],
   ['respectTtl 1', { respectTtl: 1 as unknown as boolean }, 'Option "respectTtl" must be true or false, got 1'],
+  ['askBothFamilies "no"', { askBothFamilies: 'no' as unknown as boolean }, 'Option "askBothFamilies" must be true or false, got "no"'],
   ['backoff a number', { backoff: 5 as unknown as object }, 'Option "backoff" must be an object { initial, max, multiplier }, got 5'],
   ['backoff.initial 0', { backoff: { initial: 0 } }, MS('backoff.initial', 1, '0')],
   ['backoff.max negative', { backoff: { max: -1 } }, MS('backoff.max', 1, '-1')],
@@ -215,6 +216,7 @@ describe('channel options: a TypeError naming the channel option when the channe
     ['family 5', { 'grpc-dns-watch.family': 5 }, `${C('family')} must be 4 (IPv4), 6 (IPv6) or 0 (both), got 5`],
     ['family "6"', { 'grpc-dns-watch.family': '6' }, `${C('family')} must be 4 (IPv4), 6 (IPv6) or 0 (both), got "6"`],
     ['respect_ttl "yes"', { 'grpc-dns-watch.respect_ttl': 'yes' }, `${C('respect_ttl')} must be true or false, got "yes"`],
+    ['ask_both_families "yes"', { 'grpc-dns-watch.ask_both_families': 'yes' }, `${C('ask_both_families')} must be true or false, got "yes"`],
     ['unknown key', { 'grpc-dns-watch.refresh_interval': 5_000 }, `Unknown channel option "grpc-dns-watch.refresh_interval"; accepted: ${CHANNEL_KEYS}`],
     ['a register()-only option', { 'grpc-dns-watch.nameservers': '10.0.0.1' }, `Unknown channel option "grpc-dns-watch.nameservers"; accepted: ${CHANNEL_KEYS}`],
     ['grpc.dns_min_time_between_resolutions_ms negative', { 'grpc.dns_min_time_between_resolutions_ms': -1 }, 'Channel option "grpc.dns_min_time_between_resolutions_ms" must be a number of milliseconds >= 0, got -1'],

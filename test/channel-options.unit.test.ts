@@ -17,8 +17,11 @@ describe('channel options', () => {
       'grpc-dns-watch.respect_ttl': 0,
       'grpc-dns-watch.jitter': 0.1,
       'grpc-dns-watch.family': 6,
+      'grpc-dns-watch.ask_both_families': 1,
     });
-    expect(options).toMatchObject({ refreshInterval: 2_000, minInterval: 500, respectTtl: false, jitter: 0.1, family: 6 });
+    expect(options).toMatchObject({ refreshInterval: 2_000, minInterval: 500, respectTtl: false, jitter: 0.1, family: 6, askBothFamilies: true });
+    expect(channelOptions(base, { 'grpc-dns-watch.ask_both_families': true }).askBothFamilies).toBe(true);
+    expect(base.askBothFamilies).toBe(false);
     expect(base.refreshInterval).toBe(5_000);
   });
 

@@ -544,6 +544,45 @@ describe('grpc-dns-watch (watch mode)', () => {
     for (const event of events()) expect(new Date(String(event.at)).toISOString()).toBe(event.at);
   });
 
+  it('says when AAAA of an IPv4-only name is demoted and when it is restored (human on stderr, --json on stdout); not with --ask-both-families', async () => {
+    for (const json of [false, true]) {
+      const name = `single${json ? 'json' : ''}.cli.test`;
+      dns.setRecords(name, { A: ['10.0.4.1'], ttl: 1 });
+      const cli = start([...(json ? ['--json'] : []), '--interval', '100ms', '--resolv-conf', resolvConf, name]);
+      const sink = json ? cli.stdout : cli.stderr;
+      try {
+        await waitFor(() => sink.text.includes('demoted') || sink.text.includes('less often'), () => `a demotion; ${JSON.stringify(sink.text)}`);
+        dns.deleteName(name);
+        await waitFor(() => sink.text.includes('restored') || sink.text.includes('every poll again'), () => `a restoration; ${JSON.stringify(sink.text)}`);
+      } finally {
+        expect(await cli.stop()).toBe(EXIT.OK);
+      }
+      if (json) {
+        const events = lines(cli.stdout.text).map((line) => JSON.parse(line) as Record<string, unknown>).filter((event) => event.type === 'family');
+        expect(events).toMatchObject([
+          { type: 'family', name, family: 6, change: 'demoted', reason: 'NODATA on 3 polls in a row while A answers' },
+          { type: 'family', name, family: 6, change: 'restored', nextAskAt: null, reason: 'NXDOMAIN for the name' },
+        ]);
+        // 60 s less the 1 s reply margin less the longest spacing of two polls (100 ms × 1.2).
+        expect(new Date(String(events[0]!.nextAskAt)).getTime() - new Date(String(events[0]!.at)).getTime()).toBe(58_880);
+      } else {
+        const notes = lines(cli.stderr.text).filter((line) => line.includes('asked'));
+        expect(notes).toHaveLength(2);
+        expect(notes[0]).toMatch(new RegExp(`^${ISO}  note: AAAA asked less often \\(NODATA on 3 polls in a row while A answers\\): next at the first poll from ${ISO}, about once a minute until it has records$`));
+        expect(notes[1]).toMatch(new RegExp(`^${ISO}  note: AAAA asked at every poll again \\(NXDOMAIN for the name\\)$`));
+      }
+    }
+    dns.setRecords('both.cli.test', { A: ['10.0.4.2'], ttl: 1 });
+    const cli = start(['--ask-both-families', '--interval', '100ms', '--resolv-conf', resolvConf, 'both.cli.test']);
+    const aaaa = () => dns.queries.filter((query) => query.name === 'both.cli.test' && query.type === 'AAAA').length;
+    try {
+      await waitFor(() => aaaa() >= 6, () => 'six polls');
+    } finally {
+      expect(await cli.stop()).toBe(EXIT.OK);
+    }
+    expect(cli.stderr.text).not.toContain('note:');
+  });
+
   it('traces every query with --verbose', async () => {
     dns.setRecords('trace.cli.test', { A: ['10.0.4.1'], ttl: 1 });
     const cli = start(['--verbose', '--interval', '100ms', '--resolv-conf', resolvConf, '--family', '4', 'trace.cli.test']);

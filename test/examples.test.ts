@@ -1,9 +1,13 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +15,7 @@ import { DEFAULTS } from '../src/index.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { startDnsServer, type DnsServerSetup } from '../harness/server-fixture.js';
 import { GRPC_VERSIONS, grpcVersion, loadGrpc } from '../harness/grpc-versions.js';
+import { fencedBlocks, section } from '../harness/markdown.js';
 import { PodFleet } from '../harness/pods.js';
 
 /**
@@ -28,6 +33,8 @@ const GRPC_JS_CLIENT = path.join(EXAMPLES, 'grpc-js-client', 'client.ts');
 const NICE_GRPC_CLIENT = path.join(EXAMPLES, 'nice-grpc-client', 'client.ts');
 const K8S = path.join(EXAMPLES, 'kubernetes');
 const K8S_SERVER = path.join(K8S, 'server.ts');
+const FILE_RESOLVER = path.join(EXAMPLES, 'file-resolver.ts');
+const HTTP_RESOLVER = path.join(EXAMPLES, 'http-resolver.ts');
 
 /**
  * Bounded waits for an example's output. Generous: a tsx child compiles on
@@ -187,6 +194,103 @@ describe.each([
     expect(client.stdout()).toMatch(new RegExp(`done: \\d+ RPCs, 0 failed, 3 pods answered: ${fleet.addresses.join(' ').replaceAll('.', '\\.')}`));
     expect(client.stderr()).toBe('');
     expect(dns.countQueries({ name: NAME })).toBeGreaterThan(0);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// the polling resolvers follow a scale-up
+// ---------------------------------------------------------------------------
+
+const POLLING = { REFRESH_INTERVAL_MS: '250', RPC_INTERVAL_MS: '10', REPORT_INTERVAL_MS: '200' };
+const endpoints = (fleet: PodFleet) => fleet.addresses.map((host) => ({ host, port: fleet.port }));
+
+/** Start a polling-resolver example on `target`, grow `fleet` by a pod once every pod answers, with `publish` making it known; the child must follow and exit 0 on SIGTERM. */
+async function followsScaleUp(file: string, target: string, fleet: PodFleet, publish: () => Promise<void>): Promise<void> {
+  const client = startExample(file, [target], POLLING);
+  const initial = fleet.addresses;
+  await client.waitFor(answeredByAll(initial), `a report with RPCs answered by ${initial.join(' and ')}`);
+  const [added] = await fleet.add(1);
+  await publish();
+  await client.waitFor((line) => line.includes(`added: ${added!.host}:${fleet.port}`), `the resolver's update adding ${added!.host}`, CHILD_WAIT_MS / 2);
+  await client.waitFor(answeredByAll([added!.host]), `RPCs answered by the new pod ${added!.host}`, CHILD_WAIT_MS / 2);
+  client.kill('SIGTERM');
+  const exit = await client.exited;
+  expect(exit, client.stderr()).toEqual({ code: 0, signal: null });
+  expect(client.stdout()).toContain(`done: 3 pods answered: ${[...fleet.addresses].sort().join(' ')}`);
+  expect(client.stderr()).toBe('');
+}
+
+describe('examples/file-resolver.ts and examples/http-resolver.ts', () => {
+  let fleet: PodFleet | undefined;
+  const cleanups: Array<() => unknown> = [];
+
+  afterEach(async () => {
+    await fleet?.close();
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
+
+  it('file:///…/addresses.json: re-read when it changes, a pod added to it gets traffic', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
+    fleet = await PodFleet.create({ pods: 2, firstHost: 170 });
+    const dir = mkdtempSync(path.join(tmpdir(), 'file-resolver-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'addresses.json');
+    // Written whole: a new file renamed over the old one, as the example asks.
+    const publish = async () => {
+      writeFileSync(`${file}.new`, JSON.stringify(endpoints(fleet!)));
+      renameSync(`${file}.new`, file);
+    };
+    await publish();
+    await followsScaleUp(FILE_RESOLVER, `file://${file}`, fleet, publish);
+  });
+
+  it('http-json://host:port/path: a JSON endpoint on node:http, a pod added to it gets traffic', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
+    fleet = await PodFleet.create({ pods: 2, firstHost: 175 });
+    let list = JSON.stringify(endpoints(fleet));
+    const server = http.createServer((request, response) => {
+      if (request.url !== '/pods') return void response.writeHead(404).end();
+      response.writeHead(200, { 'content-type': 'application/json' }).end(list);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)), () => server.closeAllConnections());
+    const { port } = server.address() as AddressInfo;
+    await followsScaleUp(HTTP_RESOLVER, `http-json://127.0.0.1:${port}/pods`, fleet, async () => {
+      list = JSON.stringify(endpoints(fleet!));
+    });
+  });
+});
+
+describe("the README's file resolver", () => {
+  it('runs as written: a client of file:///…/addresses.json reaches every pod listed', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const [block] = fencedBlocks(section(readme, '## Any address source')).filter((candidate) => candidate.language === 'ts');
+    expect(block!.code.split('\n').length).toBeLessThan(15);
+    const fleet = await PodFleet.create({ pods: 2, firstHost: 165 });
+    const dir = mkdtempSync(path.join(tmpdir(), 'readme-resolver-'));
+    try {
+      const file = path.join(dir, 'addresses.json');
+      writeFileSync(file, JSON.stringify(endpoints(fleet)));
+      // The block as written (plain JavaScript too), then a client of the README's target form with round_robin.
+      const driver = `
+        const grpc = await import('@grpc/grpc-js');
+        const client = new grpc.Client(process.env.TARGET, grpc.credentials.createInsecure(), { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) });
+        const raw = (value) => value;
+        const seen = new Set();
+        for (let i = 0; i < 200 && seen.size < 2; i++) {
+          const pod = await new Promise((resolve) => client.makeUnaryRequest('/demo.Pod/WhoAmI', raw, raw, Buffer.alloc(0), { deadline: Date.now() + 5000 }, (error, reply) => resolve(error ? '' : reply.toString())));
+          if (pod) seen.add(pod);
+        }
+        console.log('pods: ' + [...seen].sort().join(' '));
+        client.close();`;
+      const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', block!.code + driver], {
+        cwd: ROOT,
+        env: { ...process.env, TARGET: `file://${file}` },
+        timeout: CHILD_WAIT_MS,
+      });
+      expect(stdout.trim()).toBe(`pods: ${[...fleet.addresses].sort().join(' ')}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await fleet.close();
+    }
   });
 });
 

@@ -6,7 +6,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Resolution } from '../src/dns/types.js';
 import { DEFAULTS } from '../src/watch/options.js';
 import { Watcher } from '../src/watch/watcher.js';
-import { cachedPollPeriod, meanPollPeriod, modelQps, queryTimes, rate } from '../bench/fleet.js';
+import { DEMOTE_AFTER_POLLS, demotedAskAfterMs, FamilyDemotion } from '../src/watch/family-demotion.js';
+import { delayAfterSuccess } from '../src/watch/schedule.js';
+import { cachedPollPeriod, familiesPerPoll, meanPollPeriod, modelQps, queryTimes, rate } from '../bench/fleet.js';
 
 describe('capacity model', () => {
   it('P × N × F ÷ T: 10,000 pods × 20 names × 2 families every 5 s is 80,000 queries/s', () => {
@@ -33,6 +35,42 @@ describe('capacity model', () => {
     expect(cachedPollPeriod(3, 1_000, 1_000)).toBe(4_000);
     // A copy of a day: asked about every max(refreshInterval, 30 s) + 1 s, each time a countdown.
     expect(cachedPollPeriod(86_400, 5_000, 1_000)).toBeCloseTo(86_401_000 / 2_788, 6);
+  });
+});
+
+describe('queries per poll of a single-stack name, family 0 (the demoted family)', () => {
+  it('1 + 1/11.1 = 1.09 with the defaults; 2 for dual-stack; 2 when the interval leaves nothing to skip', () => {
+    expect(familiesPerPoll('dual', 5_000, 5_000, 0.2)).toBe(2);
+    expect(familiesPerPoll('single', 5_000, 5_000, 0.2)).toBeCloseTo(1 + 5_000 / (53_000 + 2_533.33), 4);
+    expect(familiesPerPoll('single', 5_000, 5_000, 0.2)).toBeLessThan(1.1);
+    expect(familiesPerPoll('single', 30_000, 30_000, 0.2)).toBe(2);
+    // 10,000 pods × 20 single-stack names every 5 s: 43,600 queries/s instead of 80,000.
+    expect(Math.round(modelQps(10_000, 20, familiesPerPoll('single', 5_000, 5_000, 0.2), 5_000) / 100) * 100).toBe(43_600);
+  });
+
+  it('matches the demotion schedule run poll by poll over a day of jittered polls (within 1 %)', () => {
+    const options = { refreshInterval: 5_000, respectTtl: false, minInterval: 1_000, jitter: 0.2, backoff: { ...DEFAULTS.backoff } };
+    let seed = 7;
+    const random = () => ((seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647);
+    const demotion = new FamilyDemotion(demotedAskAfterMs(options));
+    const answer = (asked: boolean): Resolution => ({
+      name: 'svc',
+      addresses: [{ address: '10.0.0.1', family: 4, ttl: 30 }],
+      source: 'dns',
+      failedFamilies: [],
+      ...(asked ? { noDataFamily: 6 as const } : { unaskedFamily: 6 as const }),
+    });
+    let at = 0;
+    let polls = 0;
+    let queries = 0;
+    for (let i = 0; i < DEMOTE_AFTER_POLLS; i++, at += delayAfterSuccess(options, Infinity, random)) demotion.answered(answer(true), at);
+    for (; at < 86_400_000; at += delayAfterSuccess(options, Infinity, random)) {
+      const asked = demotion.skipAt(at) === undefined;
+      demotion.answered(answer(asked), at);
+      polls++;
+      queries += asked ? 2 : 1;
+    }
+    expect(queries / polls / familiesPerPoll('single', 5_000, 5_000, 0.2)).toBeCloseTo(1, 2);
   });
 });
 

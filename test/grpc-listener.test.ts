@@ -2,8 +2,9 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { register, unregister, watch } from '../src/index.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { dnsServerForFile } from '../harness/server-fixture.js';
-import { GRPC_VERSIONS, createResolverFor, grpcVersion, loadGrpc, type GrpcVersionName } from '../harness/grpc-versions.js';
+import { GRPC_VERSIONS, createResolverFor, grpcVersion, loadGrpc } from '../harness/grpc-versions.js';
 import { waitUntil } from '../harness/wait.js';
+import { recordedResolver, recorder, type Recorder } from '../harness/listener-recorder.js';
 
 /**
  * The adapter at the listener level, against each grpc-js listener shape:
@@ -11,43 +12,6 @@ import { waitUntil } from '../harness/wait.js';
  * is built by grpc-js's own createResolver, so the scheme registration is
  * exercised too.
  */
-
-type Call = { kind: 'addresses'; list: Array<{ host: string; port: number }> } | { kind: 'error'; code: number; details: string };
-
-interface Recorder {
-  listener: unknown;
-  calls: Call[];
-  /** Set while a constructor or updateResolution() runs, to catch synchronous calls. */
-  inside: { value: boolean };
-  synchronousCalls: number;
-}
-
-/** A listener in the shape `name` expects, recording every call in one normalised form. */
-function recorder(name: GrpcVersionName): Recorder {
-  const rec: Recorder = { listener: undefined, calls: [], inside: { value: false }, synchronousCalls: 0 };
-  const toHostPorts = (list: unknown[]) =>
-    list.flatMap((entry) => {
-      const endpoint = entry as { addresses?: Array<{ host: string; port: number }>; host?: string; port?: number };
-      return endpoint.addresses ?? [{ host: endpoint.host!, port: endpoint.port! }];
-    });
-  const note = (call: Call) => {
-    if (rec.inside.value) rec.synchronousCalls++;
-    rec.calls.push(call);
-  };
-  if (name === '@grpc/grpc-js') {
-    rec.listener = (result: { ok: boolean; value?: unknown[]; error?: { code: number; details: string } }) => {
-      if (result.ok) note({ kind: 'addresses', list: toHostPorts(result.value!) });
-      else note({ kind: 'error', code: result.error!.code, details: result.error!.details });
-      return true;
-    };
-  } else {
-    rec.listener = {
-      onSuccessfulResolution: (list: unknown[]) => note({ kind: 'addresses', list: toHostPorts(list) }),
-      onError: (status: { code: number; details: string }) => note({ kind: 'error', code: status.code, details: status.details }),
-    };
-  }
-  return rec;
-}
 
 const INTERVAL = 150;
 // The machine's own nameserver is never asked: resolv.conf points at the test server.
@@ -65,22 +29,9 @@ describe.each(GRPC_VERSIONS)('listener shape of %s', (name) => {
   const resolvers: Array<{ destroy(): void }> = [];
 
   function resolverFor(target: string, rec: Recorder, channelOptions: Record<string, unknown> = {}) {
-    const match = /^([a-z-]+):(?:\/\/([^/]*)\/)?(.*)$/.exec(target)!;
-    rec.inside.value = true;
-    const resolver = createResolver({ scheme: match[1], authority: match[2], path: match[3]! }, rec.listener, channelOptions) as {
-      updateResolution(): void;
-      destroy(): void;
-    };
-    rec.inside.value = false;
+    const resolver = recordedResolver(createResolver, target, rec, channelOptions);
     resolvers.push(resolver);
-    return {
-      updateResolution() {
-        rec.inside.value = true;
-        resolver.updateResolution();
-        rec.inside.value = false;
-      },
-      destroy: () => resolver.destroy(),
-    };
+    return resolver;
   }
 
   beforeEach(() => {

@@ -133,6 +133,7 @@ describe('diagnostics_channel', () => {
       update: 'grpc-dns-watch:update',
       error: 'grpc-dns-watch:error',
       attempt: 'grpc-dns-watch:attempt',
+      family: 'grpc-dns-watch:family',
     });
   });
 

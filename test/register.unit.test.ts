@@ -62,6 +62,7 @@ describe('register() validation happens at once', () => {
     [{ respectTtl: 'yes' }, /Option "respectTtl" must be true or false, got "yes"/],
     [{ refreshIntervall: 5 }, /Unknown grpc-dns-watch option "refreshIntervall"/],
     [{ replaceBuiltin: 1 }, /Option "replaceBuiltin" must be true or false/],
+    [{ dnsServiceConfig: 'no' }, /Option "dnsServiceConfig" must be true or false, got no/],
   ])('%j → TypeError', (options, message) => {
     expect(() => register({ grpc, ...(options as object) })).toThrow(TypeError);
     expect(() => register({ grpc, ...(options as object) })).toThrow(message);

@@ -12,6 +12,7 @@ import {
   delayAfterCachedAnswer,
   delayForCacheProbe,
   delayAfterFailure,
+  delayAfterFailedPoll,
   delayAfterSuccess,
   jitterAbout,
   type ScheduleOptions,
@@ -99,6 +100,15 @@ describe('delayAfterSuccess', () => {
     const delays = draw(DRAWS, () => delayAfterSuccess(options, 5.5, random));
     expect(Math.abs(mean(delays) - 5_000)).toBeLessThan(1);
     expect(Math.max(...delays)).toBeLessThanOrEqual(5_500);
+  });
+});
+
+describe('delayAfterFailedPoll', () => {
+  it('the first failure by silence after an answer: the backoff less the time the poll took, never below 0; later failures, or an answer like SERVFAIL: the whole backoff', () => {
+    const options = schedule({ refreshInterval: 5_000, jitter: 0 });
+    expect([0, 400, 999.4, 1_000, 6_000].map((ran) => delayAfterFailedPoll(options, 1, true, ran))).toEqual([1_000, 600, 1, 0, 0]);
+    expect([2, 3, 4].map((failures) => delayAfterFailedPoll(options, failures, true, 6_000))).toEqual([2_000, 4_000, 5_000]);
+    expect(delayAfterFailedPoll(options, 1, false, 600)).toBe(1_000);
   });
 });
 

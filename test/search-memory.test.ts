@@ -14,6 +14,7 @@ import { StubResolver } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import type { Family } from '../src/dns/types.js';
 import { observe, watch, type WatcherStats, type WatchOptions } from '../src/index.js';
+import { DEMOTE_AFTER_POLLS } from '../src/watch/family-demotion.js';
 import { RECHECK_EVERY_POLLS } from '../src/watch/schedule.js';
 import { setTraceSink } from '../src/watch/trace.js';
 import { DnsTestServer } from '../harness/dns-server.js';
@@ -141,19 +142,25 @@ describe.concurrent('the in-process DNS server counts the queries', () => {
     await dns.close();
   });
 
-  describe.each([0, 4] as const)('family %i', (family) => {
+  // Family 0 on an IPv4-only name: AAAA is NODATA, demoted after DEMOTE_AFTER_POLLS polls (family-demotion.ts), then one query per poll.
+  describe.each([
+    ['family 0, IPv4-only', 0, false, [2, 2, 1, 1]],
+    ['family 0, dual-stack', 0, true, [2, 2, 2, 2]],
+    ['family 4', 4, false, [1, 1, 1, 1]],
+  ] as const)('%s', (label, family, dualStack, later) => {
     const families = family === 0 ? 2 : 1;
-    it.each(forms(`web${family}`))('%s: the first poll walks the list, every later poll asks one name per family', async (target, walked) => {
-      const label = `web${family}-${forms(`web${family}`).findIndex(([form]) => form === target)}`;
-      const fqdn = `${label}.ns.svc.cluster.local`;
-      dns.setRecords(fqdn, { A: ['10.0.0.1'] });
-      const mine = () => dns.queries.filter((query) => query.name.toLowerCase().startsWith(`${label}.`)).length;
+    const svc = `web${label.length}${family}`;
+    it.each(forms(svc))('%s: the first poll walks the list, every later poll asks one name per family asked', async (target, walked) => {
+      // A name of its own per row, the rows side by side.
+      const row = `${svc}-${forms(svc).findIndex(([form]) => form === target)}`;
+      const fqdn = `${row}.ns.svc.cluster.local`;
+      dns.setRecords(fqdn, dualStack ? { A: ['10.0.0.1'], AAAA: ['fd00::1'] } : { A: ['10.0.0.1'] });
+      const mine = () => dns.queries.filter((query) => query.name.toLowerCase().startsWith(`${row}.`)).length;
       const before = mine();
-      const written = target.replace(/^web\d/, label);
-      const { counts, stats, addresses } = await pollAndCount(written, watchOptions(resolvConfPath, family), () => mine() - before);
-      expect(addresses).toEqual(['10.0.0.1']);
+      const { counts, stats, addresses } = await pollAndCount(target.replace(svc, row), watchOptions(resolvConfPath, family), () => mine() - before);
+      expect(addresses).toEqual(dualStack ? ['10.0.0.1', 'fd00::1'] : ['10.0.0.1']);
       expect(counts[0]).toBe(walked * families);
-      expect(perPoll(counts)).toEqual(Array(POLLS - 1).fill(families));
+      expect(perPoll(counts)).toEqual(later);
       expect(stats.polledName).toBe(`${fqdn}.`);
     });
   });
@@ -259,7 +266,7 @@ describe.skipIf(!binary).concurrent('a real dnsmasq counts the queries', () => {
     return dnsmasq.output.split('\n').filter((line) => new RegExp(`query\\[(A|AAAA)\\] ${prefix}\\.`, 'i').test(line)).length;
   }
 
-  it.sequential.each(forms('dm'))('%s: steady-state queries per poll = families asked (family 0)', async (target, walked) => {
+  it.sequential.each(forms('dm'))('%s: steady-state queries per poll = families asked (family 0; AAAA of this IPv4-only name demoted after 3 polls)', async (target, walked) => {
     const label = `dm${forms('dm').findIndex(([form]) => form === target)}`;
     const fqdn = `${label}.ns.svc.cluster.local`;
     await dnsmasq.setHost(fqdn, ['127.0.0.5']);
@@ -269,7 +276,9 @@ describe.skipIf(!binary).concurrent('a real dnsmasq counts the queries', () => {
     expect(addresses).toEqual(['127.0.0.5']);
     expect(stats.polledName).toBe(`${fqdn}.`);
     // setHost's own readiness checks ask the name too: count only what came after.
-    const expected = 2 * walked + 2 * (POLLS - 1);
+    // Polls 2 and 3 ask A and AAAA; AAAA answered NODATA on 3 polls in a row is demoted: polls 4 and 5 ask A only.
+    expect(stats.familiesEveryPoll).toEqual([4]);
+    const expected = 2 * walked + 2 * (DEMOTE_AFTER_POLLS - 1) + (POLLS - DEMOTE_AFTER_POLLS);
     // dnsmasq's log arrives through a pipe: wait for it to catch up, then it must not exceed.
     await vi.waitFor(() => expect(logged(label) - before).toBeGreaterThanOrEqual(expected), { timeout: 5_000 });
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -135,6 +135,27 @@ describe('Watcher', () => {
     watcher.stop();
   });
 
+  it('a poll that could not ask right after an answer: the backoff counts from its start (its tries were the wait), later ones from their end', async () => {
+    const calls: number[] = [];
+    const timeLeft: number[] = [];
+    const resolve = vi.fn(async (name: string, _family: unknown, _known?: string, control?: ResolveControl): Promise<Resolution> => {
+      calls.push(Date.now());
+      timeLeft.push(control?.remainingMs?.() ?? -1);
+      if (calls.length === 1 || calls.length === 4) return { name, addresses: [{ address: '10.0.0.1', family: 4, ttl: 30 }], source: 'dns', failedFamilies: [] };
+      // Its tries, all lost: 700 ms of them.
+      await new Promise((settle) => setTimeout(settle, 700));
+      throw timeout();
+    });
+    const watcher = new Watcher('svc', options(), resolve);
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(12_000);
+    // 5,000: fails at 5,700; the first failure's 1 s counts from 5,000. 6,000: fails at 6,700; the second's 2 s from 6,700.
+    expect(calls.slice(0, 4)).toEqual([0, 5_000, 6_000, 8_700]);
+    // Each poll's queries are told what is left of its deadline (refreshInterval × (1 + jitter 0)).
+    expect(timeLeft.slice(0, 4)).toEqual([5_000, 5_000, 5_000, 5_000]);
+    watcher.stop();
+  });
+
   it('could not ask with no set: one error, then silence for the same failure', async () => {
     const dns = scriptedDns([timeout(), timeout(), timeout(), ['10.0.0.1']]);
     const watcher = new Watcher('svc', options(), dns.resolve);

@@ -27,6 +27,9 @@ Options:
                              for failover (10.0.0.10, 10.0.0.10:53, [fd00::a]:53)
   -i, --interval <duration>  poll period in watch mode (default ${formatMs(DEFAULTS.refreshInterval)})
   -f, --family <4|6|0>       A only, AAAA only, or both (default ${DEFAULTS.family})
+      --ask-both-families    with family 0, ask A and AAAA at every poll (default:
+                             a family answering NODATA 3 polls in a row is asked
+                             about once a minute until it has records)
   -t, --timeout <duration>   per-try timeout (default: resolv.conf, ${formatMs(DEFAULT_TIMEOUT_MS)})
       --attempts <n>         rounds over the servers, 1-${MAX_ATTEMPTS} (default: resolv.conf, ${DEFAULT_ATTEMPTS})
       --resolv-conf <path>   resolv.conf to read (default ${DEFAULT_RESOLV_CONF_PATH})
@@ -64,6 +67,8 @@ export interface CliConfig {
   /** From --server, else from a `dns://server/name` target; undefined: resolv.conf's. */
   nameservers: Nameserver[] | undefined;
   family: Family;
+  /** --ask-both-families: never demote a family that answers NODATA. */
+  askBothFamilies: boolean;
   /** ms; undefined: the library default. */
   interval: number | undefined;
   /** ms per try; undefined: resolv.conf's. */
@@ -81,6 +86,7 @@ const OPTIONS = {
   server: { type: 'string', short: 's', multiple: true },
   interval: { type: 'string', short: 'i' },
   family: { type: 'string', short: 'f' },
+  'ask-both-families': { type: 'boolean' },
   timeout: { type: 'string', short: 't' },
   attempts: { type: 'string' },
   'resolv-conf': { type: 'string' },
@@ -129,6 +135,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
       note: name.note,
       nameservers,
       family: checked.family,
+      askBothFamilies: values['ask-both-families'] ?? false,
       interval,
       timeout,
       attempts: checked.attempts,

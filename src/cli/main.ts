@@ -165,6 +165,7 @@ async function runWatch(config: CliConfig, io: CliIo, reporter: Reporter, asking
     watcher = watch(config.host, {
       refreshInterval: config.interval,
       family: config.family,
+      askBothFamilies: config.askBothFamilies,
       nameservers: config.nameservers,
       timeout: config.timeout,
       attempts: config.attempts,
@@ -194,6 +195,7 @@ async function runWatch(config: CliConfig, io: CliIo, reporter: Reporter, asking
   // A query event comes before the poll settles; its stats (the cache verdict) are current a microtask later.
   const stopCache = observe((event) => {
     if (event.type === 'query') queueMicrotask(() => reportCache(reporter, watcher));
+    else if (event.type === 'family' && event.name === config.host) reporter.family(event);
   });
   try {
     await stopped(io.signal);

@@ -73,7 +73,19 @@ export interface CacheEvent {
   stalenessBoundMs: number | null;
 }
 
-type CliEvent = AddressesEvent | ChangeEvent | ErrorEvent | CacheEvent;
+/** Watch mode, family 0: a family demoted (NODATA poll after poll) or restored. */
+export interface FamilyEvent {
+  type: 'family';
+  at: string;
+  name: string;
+  family: 4 | 6;
+  change: 'demoted' | 'restored';
+  /** Demoted: when it is next asked (at the first poll from then on); null when restored. */
+  nextAskAt: string | null;
+  reason: string;
+}
+
+type CliEvent = AddressesEvent | ChangeEvent | ErrorEvent | CacheEvent | FamilyEvent;
 
 /** IPv4 before IPv6; IPv4 numerically (10.0.0.9 before 10.0.0.10), IPv6 as text. */
 function compareAddresses(a: string, b: string): number {
@@ -199,6 +211,15 @@ export function humanCache(at: Date, event: Pick<CacheEvent, 'cache' | 'ttl' | '
     );
   }
   return `${at.toISOString()}  note: answers no longer come from a cache (${event.cache === 'none' ? 'the TTL repeats' : 'the TTL says nothing'})\n`;
+}
+
+/** A family demoted or restored, as a `note:` line. */
+export function humanFamily(at: Date, event: Pick<FamilyEvent, 'family' | 'change' | 'nextAskAt' | 'reason'>): string {
+  const type = event.family === 4 ? 'A' : 'AAAA';
+  if (event.change === 'demoted') {
+    return `${at.toISOString()}  note: ${type} asked less often (${event.reason}): next at the first poll from ${event.nextAskAt ?? '?'}, about once a minute until it has records\n`;
+  }
+  return `${at.toISOString()}  note: ${type} asked at every poll again (${event.reason})\n`;
 }
 
 /** 37000 → "37s", 37400 → "37.4s". */

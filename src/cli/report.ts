@@ -20,6 +20,7 @@ import {
   humanCache,
   humanChange,
   humanError,
+  humanFamily,
   jsonLine,
   jsonTtl,
   plural,
@@ -27,6 +28,7 @@ import {
   type AddressesEvent,
   type CacheEvent,
   type ChangeEvent,
+  type FamilyEvent,
 } from './output.js';
 
 /** Anything with `write(string)`: process.stdout, or a collector in tests. */
@@ -35,6 +37,7 @@ export interface TextSink {
 }
 
 type AttemptEvent = Extract<WatchEvent, { type: 'attempt' }>;
+type FamilyWatchEvent = Extract<WatchEvent, { type: 'family' }>;
 
 /** The settings a run asks with, for the progress lines. */
 export interface Asking {
@@ -80,7 +83,8 @@ export class Reporter {
 
   /** One stderr line per failed try, as kdig prints `;; WARNING: failed to query server`. */
   attempt(event: AttemptEvent): void {
-    this.failedTypes.add(event.recordType);
+    // The command asks no TXT (only channels do); the type says it could.
+    if (event.recordType !== 'TXT') this.failedTypes.add(event.recordType);
     this.stderr.write(
       `${this.now().toISOString()}  try failed: ${event.name} ${event.recordType} via ${event.server} (${event.transport.toUpperCase()}): ` +
         `${event.error.code} after ${Math.round(event.durationMs)} ms\n`,
@@ -156,6 +160,14 @@ export class Reporter {
     };
     if (this.config.json) this.stdout.write(jsonLine(event));
     else this.stderr.write(humanCache(at, event));
+  }
+
+  /** Watch mode: a family demoted or restored (observe()'s `family` event). */
+  family(change: FamilyWatchEvent, at = this.now()): void {
+    const nextAskAt = change.nextAskInMs === undefined ? null : new Date(at.getTime() + change.nextAskInMs).toISOString();
+    const event: FamilyEvent = { type: 'family', at: at.toISOString(), name: this.config.host, family: change.family, change: change.change, nextAskAt, reason: change.reason };
+    if (this.config.json) this.stdout.write(jsonLine(event));
+    else this.stderr.write(humanFamily(at, event));
   }
 
   error(error: DnsError, at = this.now()): void {

@@ -2,13 +2,14 @@
  * The records of one answer the stub resolver uses: the CNAME chain of the
  * name asked, followed inside the answer (and across re-queries through
  * `visited`), and the A/AAAA records of class IN owned by the chain's last
- * name — never records owned by other names in the same reply.
+ * name — never records owned by other names in the same reply; the TXT
+ * records of a name the same way.
  */
 import type * as dnsPacket from 'dns-packet';
 import { DnsError } from './errors.js';
 import { isAddressOf } from './ip-text.js';
 import { canonicalName, sameName, trimDot } from './names.js';
-import { familyOf, type QueryType, type ResolvedAddress } from './types.js';
+import { familyOf, type AddressType, type ResolvedAddress } from './types.js';
 
 /**
  * CNAME hops followed for one question, across answers and re-queries. Real
@@ -25,17 +26,51 @@ export const MAX_CNAME_DEPTH = 8;
 export function walkAnswer(
   answers: readonly dnsPacket.Answer[],
   start: string,
-  type: QueryType,
+  type: AddressType,
   visited: Set<string>,
   originalName: string,
 ): { addresses: ResolvedAddress[]; finalName: string; chainTtl: number } {
+  const walked = followChain(answers, start, visited, originalName, (name) => addressRecords(answers, name, type));
+  return { addresses: walked.records, finalName: walked.finalName, chainTtl: walked.chainTtl };
+}
+
+/**
+ * The TXT records of `name` in one answer, after its CNAME chain inside the
+ * answer: each record's character-strings as Node's `dns.resolveTxt` gives
+ * them (each byte one character, latin1, as c-ares hands them to Node), so a
+ * `grpc_config=` read from them is the text grpc-js's built-in resolver
+ * reads. Unlike c-ares, records owned by other names in the reply are never
+ * used, as for addresses. At most MAX_ANSWER_RECORDS records reach here,
+ * each at most one message's bytes (wire.ts).
+ */
+export function txtRecords(answers: readonly dnsPacket.Answer[], name: string): string[][] {
+  return followChain(answers, name, new Set([canonicalName(name)]), name, (owner) => {
+    const records: string[][] = [];
+    for (const answer of answers) {
+      if (answer.type !== 'TXT' || !isInternet(answer) || !sameName(answer.name, owner)) continue;
+      const data = answer.data as unknown;
+      const strings = Array.isArray(data) ? data : [data];
+      records.push(strings.map((part: unknown) => (Buffer.isBuffer(part) ? part.toString('latin1') : String(part))));
+    }
+    return records;
+  }).records;
+}
+
+/** The chain from `start` to the first name `collect` finds records of (or the chain's end), within one answer. */
+function followChain<T>(
+  answers: readonly dnsPacket.Answer[],
+  start: string,
+  visited: Set<string>,
+  originalName: string,
+  collect: (name: string) => T[],
+): { records: T[]; finalName: string; chainTtl: number } {
   let name = start;
   let chainTtl = Infinity;
   for (;;) {
-    const addresses = addressRecords(answers, name, type);
-    if (addresses.length > 0) return { addresses, finalName: name, chainTtl };
+    const records = collect(name);
+    if (records.length > 0) return { records, finalName: name, chainTtl };
     const alias = answers.find((answer) => answer.type === 'CNAME' && isInternet(answer) && sameName(answer.name, name));
-    if (!alias || alias.type !== 'CNAME' || typeof alias.data !== 'string') return { addresses: [], finalName: name, chainTtl };
+    if (!alias || alias.type !== 'CNAME' || typeof alias.data !== 'string') return { records: [], finalName: name, chainTtl };
     chainTtl = Math.min(chainTtl, alias.ttl ?? 0);
     const target = trimDot(alias.data);
     const key = canonicalName(target);
@@ -50,7 +85,7 @@ export function walkAnswer(
   }
 }
 
-function addressRecords(answers: readonly dnsPacket.Answer[], name: string, type: QueryType): ResolvedAddress[] {
+function addressRecords(answers: readonly dnsPacket.Answer[], name: string, type: AddressType): ResolvedAddress[] {
   const family = familyOf(type);
   const byAddress = new Map<string, ResolvedAddress>();
   for (const answer of answers) {

@@ -5,7 +5,8 @@ import { NameserverState, type NameserverSettings, type NameserverStatus } from 
 import { MAX_IN_FLIGHT_PER_NAMESERVER, MAX_QUEUED_PER_NAMESERVER, groupOf, type GateRefusal } from './query-gate.js';
 import { QueryRun } from './query-run.js';
 import { formatNameserver } from './resolv-conf.js';
-import { nextServer, probeTarget } from './server-health.js';
+import { askInRounds, type RoundsAsker } from './query-rounds.js';
+import { probeTarget } from './server-health.js';
 import { tryTimeoutMs } from './server-metrics.js';
 import { askOverTcp } from './tcp-exchange.js';
 import { systemTimers, type Timers } from './timers.js';
@@ -24,6 +25,13 @@ interface QueryOptions {
    * DnsError saying the query was given up.
    */
   signal?: AbortSignalLike | undefined;
+  /**
+   * Milliseconds left, from now, of the poll that asks (its deadline): while
+   * a try with the first round's timeout fits, the query keeps asking past
+   * `attempts` rounds (query-rounds.ts). Without it, `attempts`
+   * rounds and no more, as glibc asks.
+   */
+  remainingMs?(): number;
 }
 
 export interface DnsClientOptions {
@@ -69,15 +77,11 @@ export interface DnsClientOptions {
 
 const DEFAULT_UDP_PAYLOAD_SIZE = 1232;
 
-
-
-
 /** What one try reports when it fails: the transport it ended on and the timeout it had. */
 interface TryReport {
   transport: 'udp' | 'tcp';
   timeoutMs: number;
 }
-
 
 /**
  * DNS transport: per nameserver, a bounded pipeline (tries in flight from
@@ -120,6 +124,8 @@ export class DnsClient {
   private readonly tcpSockets = new Set<net.Socket>();
   private rotation: number;
   private closed = false;
+  /** How a query's tries are made, for query-rounds.ts: one object for every query. */
+  private readonly asker: RoundsAsker<QueryRun<DnsReply>>;
 
   constructor({
     timeoutMs,
@@ -138,6 +144,14 @@ export class DnsClient {
   }: DnsClientOptions) {
     this.timeoutMs = timeoutMs;
     this.attempts = attempts;
+    this.asker = {
+      attempts,
+      now: () => this.timers.now(),
+      tryOnce: (run, state, round) => this.askOnce(run, state, round),
+      beforeFirstTry: (run, states, state) => this.maybeProbe(states, state, run),
+      unanswered: (run) => run.failures.every((failure) => failure.code === 'TIMEOUT'),
+      trace: (run, line) => this.trace?.(() => `${run.name} ${run.type}: ${line()}`),
+    };
     this.rotate = rotate;
     this.udpPayloadSize = udpPayloadSize;
     this.timers = timers;
@@ -170,7 +184,7 @@ export class DnsClient {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(abortedError(signal, name, type));
     const run = new QueryRun<DnsReply>(name, type, signal, (aborted) => abortedError(aborted, name, type));
-    void this.drive(run, servers);
+    void this.drive(run, servers, options);
     return run.outcome;
   }
 
@@ -224,49 +238,45 @@ export class DnsClient {
     return count;
   }
 
-  private async drive(run: QueryRun<DnsReply>, servers: readonly Nameserver[]): Promise<void> {
+  private async drive(run: QueryRun<DnsReply>, servers: readonly Nameserver[], options: QueryOptions): Promise<void> {
     try {
       if (servers.length === 0) throw new DnsError('NETWORK', run.name, `No nameserver to ask for ${run.name}`);
       const states = servers.map((server) => this.stateFor(server));
       const offset = this.rotate ? this.rotation++ % states.length : 0;
-      const failures: DnsError[] = [];
-      const asked = states.map(() => false);
-      for (let round = 0; round < this.attempts; round++) {
-        asked.fill(false);
-        for (let step = 0; step < states.length; step++) {
-          if (this.closed) throw closedError(run.name);
-          if (run.done) return;
-          const index = nextServer(states, asked, offset);
-          asked[index] = true;
-          const state = states[index]!;
-          if (round === 0 && step === 0) this.maybeProbe(states, state, run);
-          const started = this.timers.now();
-          const report: TryReport = { transport: 'udp', timeoutMs: this.timeoutMs };
-          const outcome = await this.tryServer(run, state, round, report, false);
-          if (outcome === null || run.done) return;
-          if (outcome instanceof DnsError && outcome.code === 'CLOSED') throw outcome;
-          if (!(outcome instanceof DnsError) && usableRcode(outcome.rcode)) {
-            run.succeed(outcome);
-            return;
-          }
-          const failure = outcome instanceof DnsError ? outcome : rcodeError(outcome.rcode, run.name, state.label);
-          failures.push(failure);
-          this.onAttempt?.(() => ({
-            type: 'attempt',
-            name: run.name,
-            recordType: run.type,
-            server: state.label,
-            transport: report.transport,
-            error: failure,
-            durationMs: this.timers.now() - started,
-            timeoutMs: report.timeoutMs,
-          }));
-        }
-      }
-      throw mostTellingError(failures, run.name, servers.map(formatNameserver).join(', '), this.attempts);
+      if (await askInRounds(run, states, offset, options, this.asker)) return;
+      const extraTries = run.failures.length - this.attempts * states.length;
+      throw mostTellingError(run.failures, run.name, servers.map(formatNameserver).join(', '), this.attempts, extraTries);
     } catch (error) {
       run.fail(error as Error);
     }
+  }
+
+  /** One try of `run` to `state`; true when the query is settled (answered or given up), else its failure is recorded. */
+  private async askOnce(run: QueryRun<DnsReply>, state: NameserverState, round: number): Promise<boolean> {
+    if (this.closed) throw closedError(run.name);
+    if (run.done) return true;
+    const started = this.timers.now();
+    const report: TryReport = { transport: 'udp', timeoutMs: this.timeoutMs };
+    const outcome = await this.tryServer(run, state, round, report, false);
+    if (outcome === null || run.done) return true;
+    if (outcome instanceof DnsError && outcome.code === 'CLOSED') throw outcome;
+    if (!(outcome instanceof DnsError) && usableRcode(outcome.rcode)) {
+      run.succeed(outcome);
+      return true;
+    }
+    const failure = outcome instanceof DnsError ? outcome : rcodeError(outcome.rcode, run.name, state.label);
+    run.failures.push(failure);
+    this.onAttempt?.(() => ({
+      type: 'attempt',
+      name: run.name,
+      recordType: run.type,
+      server: state.label,
+      transport: report.transport,
+      error: failure,
+      durationMs: this.timers.now() - started,
+      timeoutMs: report.timeoutMs,
+    }));
+    return false;
   }
 
   /** A slot, UDP, then TCP after truncation; null when given up (or a probe found no slot). */
@@ -298,7 +308,8 @@ export class DnsClient {
       if (this.closed) return closedError(run.name);
       const timeoutMs = tryTimeoutMs(state.baseTimeoutMs(this.timers.now()), round, this.timeoutMs, this.random);
       report.timeoutMs = timeoutMs;
-      const udp = await this.udp.ask(run, state, run.type === 'A' ? 0 : 1, timeoutMs, !probe);
+      // TXT leaves from A's socket: it is asked after the addresses are in, never beside them (udp-lane.ts PortSlot).
+      const udp = await this.udp.ask(run, state, run.type === 'AAAA' ? 1 : 0, timeoutMs, !probe);
       if (udp === null || udp instanceof DnsError) return udp;
       if (udp !== OVERSIZED && !udp.flag_tc) return toReply(udp, 'udp');
       if (run.done) return null;

@@ -88,12 +88,13 @@ export function rcodeError(rcode: number, name: string, server: string): DnsErro
 const TELLING: Partial<Record<DnsErrorCode, number>> = { SERVFAIL: 7, REFUSED: 6, BADRCODE: 5, BADRESPONSE: 4, CONNREFUSED: 3, NETWORK: 2, OVERLOADED: 1, TIMEOUT: 0 };
 
 /** A query's failure after every try failed: the most telling one, so the cause reads true, with what was asked (`asked`: the servers, formatted). */
-export function mostTellingError(failures: readonly DnsError[], name: string, asked: string, attempts: number): DnsError {
+export function mostTellingError(failures: readonly DnsError[], name: string, asked: string, attempts: number, extraTries = 0): DnsError {
   const best = failures.reduce<DnsError | undefined>(
     (chosen, failure) => (!chosen || (TELLING[failure.code] ?? 0) > (TELLING[chosen.code] ?? 0) ? failure : chosen),
     undefined,
   );
-  const summary = `${attempts} attempt${attempts === 1 ? '' : 's'} on ${asked}`;
+  const extra = extraTries > 0 ? ` and ${extraTries} more tr${extraTries === 1 ? 'y' : 'ies'} within the poll's deadline` : '';
+  const summary = `${attempts} attempt${attempts === 1 ? '' : 's'}${extra} on ${asked}`;
   return new DnsError(best?.code ?? 'TIMEOUT', name, `${best?.message ?? `No reply for ${name}`} (${summary})`, { cause: best });
 }
 

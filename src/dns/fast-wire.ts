@@ -1,5 +1,6 @@
 import type * as dnsPacket from 'dns-packet';
 import { MAX_LABEL_LENGTH } from './names.js';
+import type { QueryType } from './types.js';
 
 /**
  * The common shapes of the wire format, read and written without building
@@ -16,6 +17,7 @@ export const TYPE_A = 1;
 const TYPE_CNAME = 5;
 export const TYPE_AAAA = 28;
 const TYPE_OPT = 41;
+const TYPE_TXT = 16;
 export const CLASS_IN = 1;
 const FLAG_RD = 0x0100;
 const FLAG_TC = 0x0200;
@@ -49,7 +51,7 @@ export type ReplyPacket = Pick<dnsPacket.DecodedPacket, 'flags' | 'flag_tc' | 'a
  * then encodes it). Written straight into one buffer: no packet object, no
  * label list.
  */
-export function encodeQueryFast(id: number, name: string, type: 'A' | 'AAAA', udpPayloadSize: number): Buffer | null {
+export function encodeQueryFast(id: number, name: string, type: QueryType, udpPayloadSize: number): Buffer | null {
   // dns-packet drops one leading and one trailing dot.
   let start = 0;
   let end = name.length;
@@ -82,7 +84,7 @@ export function encodeQueryFast(id: number, name: string, type: 'A' | 'AAAA', ud
   if (last === 0 || last > MAX_LABEL_LENGTH) return null;
   buf[lengthAt] = last;
   buf[offset++] = 0;
-  buf.writeUInt16BE(type === 'A' ? TYPE_A : TYPE_AAAA, offset);
+  buf.writeUInt16BE(type === 'A' ? TYPE_A : type === 'AAAA' ? TYPE_AAAA : TYPE_TXT, offset);
   buf.writeUInt16BE(CLASS_IN, offset + 2);
   offset += 4;
   if (udpPayloadSize > 0) {

@@ -82,6 +82,15 @@ export class NameserverState {
     this.gate = new QueryGate({ initialLimit: INITIAL_IN_FLIGHT_PER_NAMESERVER, maxLimit: maxInFlight, maxQueued, maxWaitMs: timeoutMs, timers, answering });
   }
 
+  /**
+   * Answering, as far as this client knows: its last try did not fail and
+   * its reply time is measured (it has answered several times). Silence
+   * from such a server is most likely a lost datagram (query-rounds.ts).
+   */
+  answering(now: number): boolean {
+    return this.health.healthy && this.latency.averageMs(now) !== null;
+  }
+
   /** The first round's try timeout now (see server-metrics.ts). */
   baseTimeoutMs(now: number): number {
     return baseTryTimeoutMs(this.latency.averageMs(now), this.settings.timeoutMs);

@@ -1,4 +1,5 @@
-import type { AbortSignalLike } from './types.js';
+import type { DnsError } from './errors.js';
+import type { AbortSignalLike, QueryType } from './types.js';
 
 /**
  * One `DnsClient.query()` call while it runs: its outcome, settled once, and
@@ -10,6 +11,8 @@ import type { AbortSignalLike } from './types.js';
 export class QueryRun<Reply> {
   /** Settled: nothing more starts. */
   done = false;
+  /** Each failed try's error, in order. */
+  readonly failures: DnsError[] = [];
   /** What `DnsClient.query()` returns. */
   readonly outcome: Promise<Reply>;
   /** Usually one thing: an array, not a Set. */
@@ -20,7 +23,7 @@ export class QueryRun<Reply> {
 
   constructor(
     readonly name: string,
-    readonly type: 'A' | 'AAAA',
+    readonly type: QueryType,
     /** Gives the query up when it aborts, rejecting with what `givenUp` makes of its reason. */
     private readonly signal?: AbortSignalLike,
     givenUp?: (signal: AbortSignalLike) => Error,

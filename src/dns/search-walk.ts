@@ -91,7 +91,7 @@ export type FamilyOutcome =
 
 /** What one search-list candidate gave, over every family asked. */
 export type CandidateOutcome =
-  | { kind: 'addresses'; addresses: ResolvedAddress[]; failed: Resolution['failedFamilies'] }
+  | { kind: 'addresses'; addresses: ResolvedAddress[]; failed: Resolution['failedFamilies']; noData?: 4 | 6 }
   | { kind: 'failed'; error: DnsError }
   | { kind: 'none'; noData: boolean };
 
@@ -104,7 +104,11 @@ export function candidateOutcome(first: FamilyOutcome, firstFamily: 4 | 6, secon
   else if (first.kind === 'failed') failed.push({ family: firstFamily, error: first.error });
   if (second?.kind === 'addresses') addresses = addresses.length === 0 ? second.addresses : addresses.concat(second.addresses);
   else if (second?.kind === 'failed') failed.push({ family: 6, error: second.error });
-  if (addresses.length > 0) return { kind: 'addresses', addresses, failed };
+  if (addresses.length > 0) {
+    // A family that said NODATA while the other answered with addresses: a watcher counts it toward demotion.
+    const noData = first.kind === 'none' && first.code === 'NODATA' ? firstFamily : second?.kind === 'none' && second.code === 'NODATA' ? 6 : undefined;
+    return noData === undefined ? { kind: 'addresses', addresses, failed } : { kind: 'addresses', addresses, failed, noData };
+  }
   if (failed.length > 0) {
     // The failure that goes the shorter way decides the walk's next step.
     let error = failed[0]!.error;
@@ -127,8 +131,11 @@ export interface EarlierCandidates {
   asked: AskedCandidate[];
 }
 
-/** A candidate that answered becomes the resolution. */
-export function answered(asked: Extract<CandidateOutcome, { kind: 'addresses' }>, candidate: string, searchIndex: number): Resolution {
-  return { name: candidate, addresses: asked.addresses, source: 'dns', failedFamilies: asked.failed, searchIndex };
+/** A candidate that answered becomes the resolution (`unasked`: the family left out of its queries, demoted by the watcher). */
+export function answered(asked: Extract<CandidateOutcome, { kind: 'addresses' }>, candidate: string, searchIndex: number, unasked?: 4 | 6): Resolution {
+  const resolution: Resolution = { name: candidate, addresses: asked.addresses, source: 'dns', failedFamilies: asked.failed, searchIndex };
+  if (asked.noData !== undefined) resolution.noDataFamily = asked.noData;
+  if (unasked !== undefined) resolution.unaskedFamily = unasked;
+  return resolution;
 }
 

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { walkAnswer } from './answer-records.js';
+import { txtRecords, walkAnswer } from './answer-records.js';
 import { DnsClient } from './client.js';
 import { DnsError } from './errors.js';
 import { HostsFile } from './hosts.js';
@@ -16,7 +16,17 @@ import {
   type FamilyOutcome,
 } from './search-walk.js';
 import type { Timers } from './timers.js';
-import { recordType, recordTypesText, type AttemptEvent, type Family, type Nameserver, type ResolvConf, type ResolveControl, type Resolution } from './types.js';
+import {
+  recordType,
+  recordTypesText,
+  type AbortSignalLike,
+  type AttemptEvent,
+  type Family,
+  type Nameserver,
+  type ResolvConf,
+  type ResolveControl,
+  type Resolution,
+} from './types.js';
 import { RCODE } from './wire.js';
 
 export interface StubResolverOptions {
@@ -128,8 +138,9 @@ export class StubResolver {
     const candidates = searchCandidates(name, settings.conf).filter(isHostName);
     const knownIndex = known === undefined ? -1 : candidates.indexOf(known);
     if (knownIndex < 0) return this.walk(settings, name, candidates, family, control);
-    // The name that answered last time, asked directly: one query per family.
-    const asking = this.askCandidate(settings, known!, family, control);
+    // The name that answered last time, asked directly: one query per family (a demoted one skipped).
+    const skip = family === 0 ? control.skipFamily : undefined;
+    const asking = this.askCandidate(settings, known!, skip === undefined ? family : skip === 4 ? 6 : 4, control);
     let earlier: EarlierCandidates | undefined;
     let asked: CandidateOutcome;
     if (control.recheckEarlier && knownIndex > 0) {
@@ -140,14 +151,32 @@ export class StubResolver {
     } else {
       asked = await asking;
     }
-    if (asked.kind === 'addresses') return answered(asked, known!, knownIndex);
+    if (asked.kind === 'addresses') return answered(asked, known!, knownIndex, skip);
     // Could not ask: the poll fails and the name is kept (see search-walk.ts).
     if (asked.kind === 'failed') throw asked.error;
     const noData = asked.noData;
     this.trace(() => `${name}: ${known}. stopped answering (${noData ? 'NODATA' : 'NXDOMAIN'}); walking the search list again`);
     // Its answer stands in for asking it again in the walk (and so do the earlier candidates just asked): the walk's result is a fresh resolution's.
-    const standIns: AskedCandidate[] = earlier ? [...earlier.asked, { candidate: known!, outcome: asked }] : [{ candidate: known!, outcome: asked }];
+    // With a family skipped it answered for one family only: the walk asks it again, for both.
+    const standIns: AskedCandidate[] = earlier ? [...earlier.asked] : [];
+    if (skip === undefined) standIns.push({ candidate: known!, outcome: asked });
     return this.walk(settings, name, candidates, family, control, standIns);
+  }
+
+  /**
+   * The TXT records of the fully qualified `name` (no search list: the
+   * caller passes the name its addresses resolved as), each record's
+   * character-strings as Node's `dns.resolveTxt` gives them. NXDOMAIN and
+   * NODATA are an answer: no records (`[]`). Could not ask (timeout,
+   * SERVFAIL, a bad reply…) rejects with a DnsError. The same transport as
+   * addresses: every nameserver and attempt, the same checks of a reply, the
+   * same caps, TCP after a truncated reply.
+   */
+  async resolveTxt(name: string, signal?: AbortSignalLike): Promise<string[][]> {
+    assertValidName(name);
+    const settings = await this.setup();
+    const reply = await settings.client.query(settings.conf.nameservers, name, 'TXT', { signal });
+    return reply.rcode === RCODE.NXDOMAIN ? [] : txtRecords(reply.answers, trimDot(name));
   }
 
   /** Close sockets; queries in flight reject with code `CLOSED`. */

@@ -4,16 +4,19 @@ import type { DnsError } from './errors.js';
 /** Address family asked for: 4 (A), 6 (AAAA) or 0 (both, asked in parallel). */
 export type Family = 0 | 4 | 6;
 
-/** Record types the resolver asks for: A for family 4, AAAA for family 6. */
-export type QueryType = 'A' | 'AAAA';
+/** Record types that hold addresses: A for family 4, AAAA for family 6. */
+export type AddressType = 'A' | 'AAAA';
+
+/** Record types the resolver asks for: addresses, and TXT for a service config (`StubResolver.resolveTxt`). */
+export type QueryType = AddressType | 'TXT';
 
 /** The record type of an address family: A for 4, AAAA for 6. */
-export function recordType(family: 4 | 6): QueryType {
+export function recordType(family: 4 | 6): AddressType {
   return family === 4 ? 'A' : 'AAAA';
 }
 
 /** The address family of a record type. */
-export function familyOf(type: QueryType): 4 | 6 {
+export function familyOf(type: AddressType): 4 | 6 {
   return type === 'A' ? 4 : 6;
 }
 
@@ -82,6 +85,14 @@ export interface Resolution {
    */
   failedFamilies: Array<{ family: 4 | 6; error: DnsError }>;
   /**
+   * With family 0: the family the candidate that answered has no records of
+   * (NODATA), while the other family answered with addresses in this
+   * resolution — what a watcher counts to demote a family (src/watch/family-demotion.ts).
+   */
+  noDataFamily?: 4 | 6;
+  /** With family 0: the family not asked of the polled candidate ({@link ResolveControl.skipFamily} honoured). */
+  unaskedFamily?: 4 | 6;
+  /**
    * Where `name` stands among the search-list candidates, in the order a
    * fresh walk asks them (0: asked first). Set for DNS answers only.
    */
@@ -118,6 +129,20 @@ export interface ResolveControl {
    * it would for a fresh lookup.
    */
   readonly recheckEarlier?: boolean;
+  /**
+   * Family 0: a family not to ask of `known` at this resolution (a watcher
+   * demoted it: NODATA poll after poll). Honoured only when `known` is asked
+   * directly and answers with the other family's addresses; a walk of the
+   * search list, and the recheck of earlier candidates, ask both families,
+   * as a fresh lookup does.
+   */
+  readonly skipFamily?: 4 | 6 | undefined;
+  /**
+   * Milliseconds left of the poll that asks, from now: its queries keep
+   * asking past `attempts` rounds while a short try fits (client.ts
+   * `QueryOptions.remainingMs`; the control is each query's options).
+   */
+  remainingMs?(): number;
   /**
    * Family 0: one family's addresses for the candidate `name`, as soon as
    * they are in, whether or not the other family is still being asked — so

@@ -1,4 +1,5 @@
 import * as dnsPacket from 'dns-packet';
+import type { QueryType } from './types.js';
 import { CLASS_IN, HEADER_SIZE, OPT_SIZE, TYPE_A, TYPE_AAAA, decodeCommonReply, encodeQueryFast, ttlFromWire, type ReplyPacket } from './fast-wire.js';
 
 export type { ReplyPacket } from './fast-wire.js';
@@ -59,7 +60,7 @@ export const MAX_ANSWER_LABELS = 12 * MAX_ANSWER_RECORDS;
 
 
 /** A query for `name`/`type`, with an EDNS(0) OPT record advertising `udpPayloadSize` unless it is 0 (TCP). */
-export function encodeQuery(id: number, name: string, type: 'A' | 'AAAA', udpPayloadSize: number): Buffer {
+export function encodeQuery(id: number, name: string, type: QueryType, udpPayloadSize: number): Buffer {
   // The same bytes either way; dns-packet for names the direct writer declines.
   return encodeQueryFast(id, name, type, udpPayloadSize) ?? dnsPacket.encode({
     type: 'query',

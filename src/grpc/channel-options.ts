@@ -7,19 +7,26 @@ export const CHANNEL_OPTION_KEYS = {
   'grpc-dns-watch.respect_ttl': 'respectTtl',
   'grpc-dns-watch.jitter': 'jitter',
   'grpc-dns-watch.family': 'family',
+  'grpc-dns-watch.ask_both_families': 'askBothFamilies',
   'grpc-dns-watch.max_addresses': 'maxAddresses',
 } as const satisfies Record<string, keyof WatchOptions>;
 
 const PREFIX = 'grpc-dns-watch.';
+/** Options that are booleans: a channel option may give them as 1 / 0. */
+const BOOLEAN_OPTIONS: ReadonlySet<keyof WatchOptions> = new Set(['respectTtl', 'askBothFamilies']);
 /** grpc-js's own rate limit for its dns resolver; honoured as the channel's minInterval. */
 const GRPC_MIN_TIME_KEY = 'grpc.dns_min_time_between_resolutions_ms';
+
+/** The channel options a polling resolver's channel may set: the schedule's (family, TTLs and subsets are DNS's). */
+const POLLING_CHANNEL_OPTION_KEYS = ['grpc-dns-watch.refresh_interval_ms', 'grpc-dns-watch.min_interval_ms', 'grpc-dns-watch.jitter'] as const;
 
 /**
  * The options one channel runs with: `register()`'s, overridden by its
  * `grpc-dns-watch.*` channel options. Bad values throw a TypeError naming the
- * channel option, when the channel is created.
+ * channel option, when the channel is created. `pollingScheme`: the channel
+ * of a polling resolver, which takes only {@link POLLING_CHANNEL_OPTION_KEYS}.
  */
-export function channelOptions(base: ResolvedOptions, options: Record<string, unknown>): ResolvedOptions {
+export function channelOptions(base: ResolvedOptions, options: Record<string, unknown>, pollingScheme?: string): ResolvedOptions {
   const overrides: WatchOptions = {};
   let any = false;
   for (const [key, value] of Object.entries(options)) {
@@ -28,8 +35,11 @@ export function channelOptions(base: ResolvedOptions, options: Record<string, un
     if (!option) {
       throw new TypeError(`Unknown channel option "${key}"; accepted: ${Object.keys(CHANNEL_OPTION_KEYS).join(', ')}`);
     }
+    if (pollingScheme !== undefined && !(POLLING_CHANNEL_OPTION_KEYS as readonly string[]).includes(key)) {
+      throw new TypeError(`Channel option "${key}" does not apply to the polling resolver of scheme "${pollingScheme}"; accepted: ${POLLING_CHANNEL_OPTION_KEYS.join(', ')}`);
+    }
     // grpc channel options are numbers or strings: 1/0 stand for booleans.
-    (overrides as Record<string, unknown>)[option] = option === 'respectTtl' && typeof value === 'number' ? value !== 0 : value;
+    (overrides as Record<string, unknown>)[option] = BOOLEAN_OPTIONS.has(option) && typeof value === 'number' ? value !== 0 : value;
     any = true;
   }
   const grpcMinTime = options[GRPC_MIN_TIME_KEY];

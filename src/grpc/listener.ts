@@ -1,5 +1,5 @@
 import { trace } from '../watch/trace.js';
-import type { GrpcModuleLike, ListenerLike } from './types.js';
+import type { GrpcModuleLike, ListenerLike, StatusObjectLike } from './types.js';
 
 /**
  * Most addresses handed to grpc-js in one update: twice what one maximum DNS
@@ -37,31 +37,45 @@ export class ListenerAdapter {
   }
 
   /**
-   * Hand over a non-empty address list. Returns false when grpc-js says its
-   * load balancer rejected it (1.14+), true otherwise. `{}` attributes: a
-   * changing attribute value would make grpc-js reconnect every subchannel.
+   * Hand over a non-empty address list with the service config: a validated
+   * config, null for the channel's own default (grpc-js reads a null config
+   * with no error as "back to the default", so the current config goes with
+   * every call), or an Error for a config the channel cannot use — handed
+   * over as grpc-js's own dns resolver hands a TXT config it cannot parse
+   * (1.8–1.13: the previous config is kept, else the addresses still go to
+   * the default policy; 1.14: the previous config is kept, else grpc-js
+   * rejects the result). Returns false when grpc-js says its load balancer
+   * rejected it (1.14+), true otherwise. `{}` attributes: a changing
+   * attribute value would make grpc-js reconnect every subchannel.
    */
-  addresses(list: readonly HostPort[]): boolean {
+  addresses(list: readonly HostPort[], serviceConfig: object | null | Error = null): boolean {
     if (list.length === 0) throw new Error('grpc-dns-watch never hands grpc-js an empty address list');
     list = capAddresses(list);
     const payload = this.takesEndpoints
       ? list.map((address) => ({ addresses: [{ host: address.host, port: address.port }] }))
       : list.map((address) => ({ host: address.host, port: address.port }));
+    const configError = serviceConfig instanceof Error ? this.status(serviceConfig.message) : null;
+    const config = serviceConfig instanceof Error ? null : serviceConfig;
     if (typeof this.listener === 'function') {
-      return this.listener({ ok: true, value: payload }, {}, null, '') !== false;
+      const configResult = configError ? { ok: false as const, error: configError } : config && { ok: true as const, value: config };
+      return this.listener({ ok: true, value: payload }, {}, configResult, '') !== false;
     }
-    this.listener.onSuccessfulResolution(payload, null, null, null, {});
+    this.listener.onSuccessfulResolution(payload, config, configError, null, {});
     return true;
   }
 
   /** Report an UNAVAILABLE resolution failure with `details`. */
   error(details: string): void {
-    const status = { code: this.grpc.status.UNAVAILABLE, details, metadata: new this.grpc.Metadata() };
+    const status = this.status(details);
     if (typeof this.listener === 'function') {
       this.listener({ ok: false, error: status }, {}, null, '');
       return;
     }
     this.listener.onError(status);
+  }
+
+  private status(details: string): StatusObjectLike {
+    return { code: this.grpc.status.UNAVAILABLE, details, metadata: new this.grpc.Metadata() };
   }
 }
 

@@ -19,11 +19,20 @@ export interface RegisterOptions extends WatchOptions {
    * grpc-js's built-in resolver in place beside it.
    */
   replaceBuiltin?: boolean;
+  /**
+   * Apply the service config a name publishes in its DNS TXT records
+   * (`grpc_config=…`), as grpc-js's built-in `dns` resolver does: asked
+   * after the first answer, then at most once a minute. Default true; a
+   * channel opts out with `grpc.service_config_disable_resolution: 1`.
+   */
+  dnsServiceConfig?: boolean;
 }
 
 interface Registration {
   grpc: GrpcModuleLike;
   options: ResolvedOptions;
+  /** The `dnsServiceConfig` option. */
+  dnsServiceConfig: boolean;
   replacedBuiltin: boolean;
   /** Puts grpc-js's built-in `dns` resolver back. */
   restoreBuiltin: (() => void) | null;
@@ -45,27 +54,29 @@ export function register(options: RegisterOptions = {}): void {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`register() options must be an object, got ${String(options)}`);
   }
-  const { grpc: grpcOption, replaceBuiltin = true, ...watchOptions } = options;
-  if (typeof replaceBuiltin !== 'boolean') {
-    throw new TypeError(`Option "replaceBuiltin" must be true or false, got ${String(replaceBuiltin)}`);
+  const { grpc: grpcOption, replaceBuiltin = true, dnsServiceConfig = true, ...watchOptions } = options;
+  for (const [option, value] of [['replaceBuiltin', replaceBuiltin], ['dnsServiceConfig', dnsServiceConfig]] as const) {
+    if (typeof value !== 'boolean') throw new TypeError(`Option "${option}" must be true or false, got ${String(value)}`);
   }
   const grpc = grpcOption === undefined ? loadPeerGrpc() : asGrpcModule(grpcOption);
-  const resolved = resolveOptions(watchOptions, undefined, ['grpc', 'replaceBuiltin']);
+  const resolved = resolveOptions(watchOptions, undefined, ['grpc', 'replaceBuiltin', 'dnsServiceConfig']);
   if (current && (current.grpc !== grpc || current.replacedBuiltin !== replaceBuiltin)) unregister();
   if (current) {
     current.options = resolved;
+    current.dnsServiceConfig = dnsServiceConfig;
   } else {
     if (replaceBuiltin) warnIfLate(grpc);
     const registration: Registration = {
       grpc,
       options: resolved,
+      dnsServiceConfig,
       replacedBuiltin: replaceBuiltin,
       restoreBuiltin: replaceBuiltin ? captureBuiltin(grpc) : () => {},
       // Binds resolve through the `dns-watch` scheme too, so also with replaceBuiltin: false.
       untrackBinds: trackBinds(grpc),
       channelMark: replaceBuiltin ? channelMark(grpc) : 0,
     };
-    const resolverClass = createResolverClass(grpc, () => registration.options);
+    const resolverClass = createResolverClass(grpc, () => registration.options, undefined, () => registration.dnsServiceConfig);
     if (replaceBuiltin) grpc.experimental.registerResolver('dns', resolverClass);
     grpc.experimental.registerResolver(SCHEME, resolverClass);
     current = registration;
@@ -95,7 +106,8 @@ export function registration(): { options: ResolvedOptions } | null {
   return current ? { options: current.options } : null;
 }
 
-function loadPeerGrpc(): GrpcModuleLike {
+/** The peer dependency's `@grpc/grpc-js`, the default module to register with. */
+export function loadPeerGrpc(): GrpcModuleLike {
   const require = createRequire(import.meta.url);
   try {
     return asGrpcModule(require('@grpc/grpc-js'));
@@ -104,7 +116,8 @@ function loadPeerGrpc(): GrpcModuleLike {
   }
 }
 
-function asGrpcModule(candidate: unknown): GrpcModuleLike {
+/** The `grpc` option, checked to be a grpc-js module (a TypeError naming it otherwise). */
+export function asGrpcModule(candidate: unknown): GrpcModuleLike {
   const grpc = candidate as Partial<GrpcModuleLike> | null;
   if (!grpc || typeof grpc.experimental?.registerResolver !== 'function' || typeof grpc.Metadata !== 'function') {
     throw new TypeError('Option "grpc" must be the @grpc/grpc-js module (>= 1.8), e.g. register({ grpc: require("@grpc/grpc-js") })');
@@ -113,24 +126,33 @@ function asGrpcModule(candidate: unknown): GrpcModuleLike {
 }
 
 /**
- * Find how to put grpc-js's own `dns` resolver back before replacing it.
- * grpc-js >= 1.10 exports createResolver: build one and keep its class.
- * Older versions: find the module's file and call its resolver-dns setup().
+ * Find how to put grpc-js's own `dns` resolver back before replacing it: its
+ * class (see {@link registeredResolverClass}), or on 1.8–1.9 without
+ * `experimental.createResolver` the module's resolver-dns setup().
  */
 function captureBuiltin(grpc: GrpcModuleLike): (() => void) | null {
-  const { createResolver } = grpc.experimental;
-  if (typeof createResolver === 'function') {
-    try {
-      const probe = createResolver({ scheme: 'dns', path: 'localhost' }, inertListener(), {});
-      probe.destroy();
-      const builtin = probe.constructor as ResolverConstructorLike & { [IS_DNS_WATCH]?: boolean };
-      if (!builtin[IS_DNS_WATCH]) return () => grpc.experimental.registerResolver('dns', builtin);
-    } catch {
-      // fall through to the file lookup
-    }
-  }
+  const builtin = grpc.experimental.createResolver ? registeredResolverClass(grpc, 'dns') : undefined;
+  if (builtin && !(builtin as { [IS_DNS_WATCH]?: boolean })[IS_DNS_WATCH]) return () => grpc.experimental.registerResolver('dns', builtin);
   const setup = requireGrpcFile<{ setup?: () => void }>(grpc, 'resolver-dns.js')?.setup;
   return typeof setup === 'function' ? () => setup() : null;
+}
+
+/**
+ * The resolver class registered for `scheme` in `grpc` now, or undefined
+ * (none, or it cannot be told): grpc-js has no getter, so one is built with
+ * grpc-js's own createResolver (exported from 1.10, from its resolver.js
+ * before) for a target it never resolves, and its class kept.
+ */
+export function registeredResolverClass(grpc: GrpcModuleLike, scheme: string): ResolverConstructorLike | undefined {
+  const createResolver = grpc.experimental.createResolver ?? requireGrpcFile<{ createResolver?: GrpcModuleLike['experimental']['createResolver'] }>(grpc, 'resolver.js')?.createResolver;
+  if (typeof createResolver !== 'function') return undefined;
+  try {
+    const probe = createResolver({ scheme, path: 'localhost' }, inertListener(), {});
+    probe.destroy();
+    return probe.constructor as ResolverConstructorLike;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A listener of every shape that ignores what it is told (the probe never resolves). */

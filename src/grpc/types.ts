@@ -10,7 +10,7 @@ export interface GrpcUriLike {
   path: string;
 }
 
-interface StatusObjectLike {
+export interface StatusObjectLike {
   code: number;
   details: string;
   metadata: unknown;
@@ -20,7 +20,7 @@ interface StatusObjectLike {
 type CallbackListener = (
   endpoints: { ok: true; value: unknown[] } | { ok: false; error: StatusObjectLike },
   attributes: Record<string, unknown>,
-  serviceConfig: null,
+  serviceConfig: { ok: true; value: object } | { ok: false; error: StatusObjectLike } | null,
   resolutionNote: string,
 ) => boolean | void;
 
@@ -28,8 +28,8 @@ type CallbackListener = (
 interface ObjectListener {
   onSuccessfulResolution(
     list: unknown[],
-    serviceConfig: null,
-    serviceConfigError: null,
+    serviceConfig: object | null,
+    serviceConfigError: StatusObjectLike | null,
     configSelector: null,
     attributes: Record<string, unknown>,
   ): void;

@@ -11,6 +11,13 @@
  * | could not ask, with a last good set               | the last good set     | nothing (retry with backoff)         |
  * | could not ask, no set yet                         | failed                | UNAVAILABLE with the cause, once     |
  * | channel asked (updateResolution)                  | (as above)            | one call with the current belief     |
+ * | same set, a different service config              | that set              | channels: one update, the same list  |
+ *
+ * A source may answer a service config beside its addresses (DNS TXT
+ * records, or a config of a custom source): the poller holds the latest
+ * beside the belief (service-config.ts), and a change of it alone reaches
+ * channels as an update with the same list — never watch() handles, which
+ * take addresses only.
  *
  * A half answer (family 0, one family could not be asked) keeps the last
  * good addresses of the family that failed, so a lost AAAA reply never
@@ -19,8 +26,7 @@
  * so a family that fails and recovers changes nothing that is delivered.
  */
 import type { DnsError } from '../dns/errors.js';
-import type { ResolvedAddress } from '../dns/types.js';
-import { addressKey, distinctCount } from './records.js';
+import { addressKey, distinctCount, type SourceAddress } from './records.js';
 import { pickSubset } from './subset.js';
 
 /**
@@ -29,15 +35,30 @@ import { pickSubset } from './subset.js';
  * `Resolution` is one, with more beside.
  */
 export interface SourceAnswer {
-  readonly addresses: readonly ResolvedAddress[];
+  readonly addresses: readonly SourceAddress[];
   readonly failedFamilies: readonly { readonly family: 4 | 6 }[];
+  /**
+   * The service config this poll learnt: `undefined` when it brought no news
+   * about it (what is held is kept).
+   */
+  readonly serviceConfig?: ServiceConfigAnswer;
 }
+
+/**
+ * A service config as a source answers it: `json` a config object, or
+ * `null` when the source says there is none (the channel's own default
+ * applies); `txt` the DNS TXT records of the name, from which each channel
+ * selects its config by grpc-js's rules.
+ */
+export type ServiceConfigAnswer =
+  | { readonly kind: 'json'; readonly config: object | null }
+  | { readonly kind: 'txt'; readonly records: readonly (readonly string[])[] };
 
 export type Belief =
   | { kind: 'unknown' }
   | {
       kind: 'addresses';
-      addresses: readonly ResolvedAddress[];
+      addresses: readonly SourceAddress[];
       /** Distinct addresses before `maxAddresses` picked `addresses` from them; set only when it did. */
       available?: number;
     }
@@ -48,7 +69,7 @@ export type Belief =
 export type Outcome<Answer extends SourceAnswer = SourceAnswer> = { kind: 'answer'; resolution: Answer } | { kind: 'error'; error: DnsError };
 
 export type Told =
-  | { kind: 'update'; addresses: readonly ResolvedAddress[] }
+  | { kind: 'update'; addresses: readonly SourceAddress[] }
   | { kind: 'error'; error: DnsError; authoritative: boolean };
 
 export const UNKNOWN: Belief = Object.freeze({ kind: 'unknown' });
@@ -67,15 +88,18 @@ export function nextBelief(previous: Belief, outcome: Outcome, maxAddresses?: nu
  * {@link signature} of what it was last told; `asked` is true when it called
  * updateResolution() since, which is always answered. A caller telling many
  * subscribers passes the belief's signature, computed once.
+ * `serviceConfigNews`: the subscriber takes service configs and the one held
+ * is not the one it was last told — with a set, that alone is an update.
  */
 export function whatToTell(
   belief: Belief,
   lastTold: string | undefined,
   asked: boolean,
   current: string | undefined = signature(belief),
+  serviceConfigNews = false,
 ): Told | null {
   if (belief.kind === 'unknown') return null;
-  if (!asked && current === lastTold) return null;
+  if (!asked && current === lastTold && !(serviceConfigNews && belief.kind === 'addresses')) return null;
   switch (belief.kind) {
     case 'addresses':
       return { kind: 'update', addresses: belief.addresses };
@@ -103,14 +127,14 @@ export function signature(belief: Belief): string | undefined {
 }
 
 /** The set as delivered: every address, or this process's subset of them past `maxAddresses`. */
-function capped(addresses: ResolvedAddress[], maxAddresses: number | undefined): Belief {
+function capped(addresses: SourceAddress[], maxAddresses: number | undefined): Belief {
   if (maxAddresses === undefined || addresses.length <= maxAddresses) return { kind: 'addresses', addresses };
   const available = distinctCount(addresses);
   if (available <= maxAddresses) return { kind: 'addresses', addresses };
   return { kind: 'addresses', addresses: [...pickSubset(addresses, maxAddresses)], available };
 }
 
-function withLastGoodOfFailedFamilies(previous: Belief, resolution: SourceAnswer): ResolvedAddress[] {
+function withLastGoodOfFailedFamilies(previous: Belief, resolution: SourceAnswer): SourceAddress[] {
   const addresses = [...resolution.addresses];
   if (previous.kind !== 'addresses' || resolution.failedFamilies.length === 0) return addresses;
   for (const { family } of resolution.failedFamilies) {

@@ -11,7 +11,12 @@
  *   (src/watch/cache-detect.ts): its copy's expiry is the hint the schedule
  *   waits for.
  * - With family 0, each family's addresses as they arrive, handed to the
- *   poller as a partial answer.
+ *   poller as a partial answer; a family that answers NODATA poll after
+ *   poll while the other answers is asked less often
+ *   (src/watch/family-demotion.ts), unless `askBothFamilies`.
+ * - For channels that want a service config, the name's TXT records
+ *   (src/watch/txt-records.ts), asked after the addresses and handed on
+ *   with the answer when they changed.
  *
  * The stub resolver it asks is shared by every name with the same DNS
  * settings and stays stateless: this memory is per name.
@@ -19,11 +24,13 @@
 import type { Family, ResolveControl, ResolvedAddress, Resolution } from '../dns/types.js';
 import { cachedCopyExpiry, NO_CACHE_VIEW, observeTtl, probeDue, type CacheView } from './cache-detect.js';
 import type { Outcome } from './contract.js';
+import { demotedAskAfterMs, FamilyDemotion, reportFamilyChange, type FamilyChange } from './family-demotion.js';
 import { minTtl } from './records.js';
 import { cacheStalenessBound, RECHECK_EVERY_POLLS, RECHECK_MAX_MS, type ScheduleOptions } from './schedule.js';
 import type { AddressSource, CachedCopy, PollContext } from './source.js';
-import type { SourceStats } from './stats.js';
+import { familiesEveryPoll, type SourceStats } from './stats.js';
 import { trace } from './trace.js';
+import { TxtRecords, type TxtFn, type TxtServiceConfig } from './txt-records.js';
 
 /**
  * Asks DNS once: addresses with TTLs, or a typed failure. `known` is the
@@ -37,7 +44,12 @@ export interface ResolveFn {
   firstTryTimeoutMs?(): number;
   /** Whether queries wait in line for a nameserver's slot (`StubResolver.waitingInLine`): this process is behind, not the network. */
   waitingInLine?(): boolean;
+  /** A name's TXT records (`StubResolver.resolveTxt`), for a service config; without it none is asked. */
+  txt?: TxtFn;
 }
+
+/** What a DNS poll answers: the resolution, and the name's TXT records when they are news. */
+export type DnsAnswer = Resolution & { readonly serviceConfig?: TxtServiceConfig };
 
 /** While a later candidate stands in: the earliest place that answered before, and the next recheck. */
 interface Takeover {
@@ -46,7 +58,7 @@ interface Takeover {
   recheckBy: number;
 }
 
-export class DnsSource implements AddressSource<Resolution>, ResolveControl {
+export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
   /** The poll running, or that ran last: the poller. */
   private poll: PollContext | undefined;
   /** The candidate name that answered last (no trailing dot), asked directly at the next poll. */
@@ -58,23 +70,46 @@ export class DnsSource implements AddressSource<Resolution>, ResolveControl {
   recheckEarlier = false;
   /** What the TTLs of the answers say about a cache in front. */
   private cacheView: CacheView = NO_CACHE_VIEW;
+  /** Family 0: the family demoted, if any (none with `askBothFamilies`). */
+  private readonly demotion: FamilyDemotion | undefined;
+  /** @internal This poll leaves the demoted family out (asked of the polled candidate only). */
+  skipFamily: 4 | 6 | undefined;
+  /** The name's TXT records, for the subscribers that want a service config. */
+  readonly txt: TxtRecords;
 
   constructor(
     readonly name: string,
     readonly family: Family,
     private readonly resolve: ResolveFn,
     private readonly schedule: ScheduleOptions,
-  ) {}
+    askBothFamilies = false,
+  ) {
+    const askAfterMs = family === 0 && !askBothFamilies ? demotedAskAfterMs(schedule) : 0;
+    this.demotion = askAfterMs > 0 ? new FamilyDemotion(askAfterMs) : undefined;
+    this.txt = new TxtRecords(name, resolve.txt);
+  }
 
   /** @internal The running poll's deadline: its queries' signal. */
   get signal(): PollContext['signal'] {
     return this.poll?.signal;
   }
 
-  ask(poll: PollContext): Promise<Resolution> {
+  /** @internal What is left of the running poll, for its queries' extra tries. */
+  remainingMs(): number {
+    return this.poll?.remainingMs() ?? 0;
+  }
+
+  async ask(poll: PollContext): Promise<DnsAnswer> {
     this.poll = poll;
     this.recheckEarlier = this.takeover !== undefined && recheckDue(this.takeover, poll.startedAt);
-    return this.resolve(this.name, this.family, this.polledName, this);
+    this.skipFamily = this.demotion?.skipAt(poll.startedAt);
+    const resolution = await this.resolve(this.name, this.family, this.polledName, this);
+    if (!this.txt.due(resolution, poll.startedAt)) return resolution;
+    // The TXT query must not hold the addresses back: a changed set goes out now (family 0 announced each family as it answered).
+    const unannounced = this.family !== 0 ? this.family : this.skipFamily === undefined ? undefined : this.skipFamily === 4 ? 6 : 4;
+    if (unannounced !== undefined) poll.partial(unannounced, resolution.addresses.filter((entry) => entry.family === unannounced));
+    const serviceConfig = await this.txt.records(resolution, poll.startedAt, poll.signal);
+    return serviceConfig ? { ...resolution, serviceConfig } : resolution;
   }
 
   /** @internal Family 0: one family's addresses as they come in. */
@@ -82,13 +117,14 @@ export class DnsSource implements AddressSource<Resolution>, ResolveControl {
     this.poll?.partial(family, addresses);
   }
 
-  settled(outcome: Outcome<Resolution>, sameSet: boolean, at: number): CachedCopy | undefined {
+  settled(outcome: Outcome<DnsAnswer>, sameSet: boolean, at: number): CachedCopy | undefined {
     if (this.recheckEarlier && this.takeover && this.poll) restartRecheck(this.takeover, this.poll.startedAt);
     if (outcome.kind === 'error') {
-      if (outcome.error.authoritative) this.forget();
+      if (outcome.error.authoritative) this.forget(`${outcome.error.code} for the name`);
       return undefined;
     }
     this.remember(outcome.resolution);
+    if (this.demotion && this.poll) this.familyChanged(this.demotion.answered(outcome.resolution, this.poll.startedAt));
     this.watchTtl(outcome.resolution, sameSet, at);
     const expiresAt = cachedCopyExpiry(this.cacheView);
     if (expiresAt === undefined) return undefined;
@@ -103,22 +139,31 @@ export class DnsSource implements AddressSource<Resolution>, ResolveControl {
     return this.resolve.waitingInLine?.() === true;
   }
 
-  stats(): SourceStats {
+  stats(date: (at: number) => Date | undefined = () => undefined): SourceStats {
     const { verdict, largestTtl } = this.cacheView;
     const detected = verdict === 'detected' && largestTtl !== undefined;
+    const demoted = this.demotion?.family;
+    const nextAskAt = date(this.demotion?.nextAskAt ?? 0);
     return {
       polledName: this.polledName === undefined ? undefined : `${this.polledName}.`,
       cache: verdict,
       cacheTtl: detected ? largestTtl : undefined,
       stalenessBoundMs: detected ? cacheStalenessBound(this.schedule, largestTtl) : undefined,
+      familiesEveryPoll: familiesEveryPoll(this.family, demoted),
+      demotedFamily: demoted === undefined || nextAskAt === undefined ? undefined : { family: demoted, nextAskAt },
     };
   }
 
-  /** The whole list was walked and nothing answered: start from it again. */
-  private forget(): void {
+  /** The whole list was walked and nothing answered: start from it again (`why`), both families included. */
+  private forget(why: string): void {
     this.polledName = undefined;
     this.polledIndex = -1;
     this.takeover = undefined;
+    this.familyChanged(this.demotion?.reset(why));
+  }
+
+  private familyChanged(change: FamilyChange | undefined): void {
+    if (change) reportFamilyChange(this.name, change);
   }
 
   /** Poll the candidate that answered; after a later one took over, recheck the earlier ones. */
@@ -137,6 +182,11 @@ export class DnsSource implements AddressSource<Resolution>, ResolveControl {
     this.takeover = takeover;
     this.polledIndex = index;
     if (polled === this.polledName) return;
+    // Another name polled: its families are news.
+    if (this.polledName !== undefined) {
+      const now = polled === undefined ? 'the hosts file' : `${polled}.`;
+      this.familyChanged(this.demotion?.reset(`${now} answers in place of ${this.polledName}.`));
+    }
     this.polledName = polled;
     // An absolute name has no list to walk: only a relative one is news.
     if (polled !== undefined && !this.name.endsWith('.')) {

@@ -19,6 +19,12 @@ export type WatchEvent =
    * (could not ask, with a set); `retryInMs` is the backoff before the next try.
    */
   | { type: 'error'; name: string; error: DnsError; kept: boolean; retryInMs: number }
+  /**
+   * With family 0: a family demoted (NODATA poll after poll while the other
+   * answers: asked again at the first poll `nextAskInMs` or more from now)
+   * or restored (asked at every poll again). See docs/options.md, `askBothFamilies`.
+   */
+  | { type: 'family'; name: string; family: 4 | 6; change: 'demoted' | 'restored'; nextAskInMs: number | undefined; reason: string }
   /** One try of one query that failed, on its way to the next nameserver or attempt (see {@link AttemptEvent}). */
   | AttemptEvent;
 
@@ -30,6 +36,7 @@ export const CHANNELS = Object.freeze({
   update: 'grpc-dns-watch:update',
   error: 'grpc-dns-watch:error',
   attempt: 'grpc-dns-watch:attempt',
+  family: 'grpc-dns-watch:family',
 } as const satisfies Record<WatchEvent['type'], string>);
 
 // Held here so the channel objects (and their hasSubscribers) live as long as the module.
@@ -38,10 +45,11 @@ const channels: Record<WatchEvent['type'], diagnosticsChannel.Channel> = {
   update: diagnosticsChannel.channel(CHANNELS.update),
   error: diagnosticsChannel.channel(CHANNELS.error),
   attempt: diagnosticsChannel.channel(CHANNELS.attempt),
+  family: diagnosticsChannel.channel(CHANNELS.family),
 };
 
 function anyChannelSubscribed(): boolean {
-  return channels.query.hasSubscribers || channels.update.hasSubscribers || channels.error.hasSubscribers || channels.attempt.hasSubscribers;
+  return channels.query.hasSubscribers || channels.update.hasSubscribers || channels.error.hasSubscribers || channels.attempt.hasSubscribers || channels.family.hasSubscribers;
 }
 
 const observers = new Set<WatchObserver>();

@@ -18,6 +18,7 @@ import { DnsError, asDnsError } from '../dns/errors.js';
 import { wallClockDate } from '../dns/timers.js';
 import { recordType, type ResolvedAddress } from '../dns/types.js';
 import { UNKNOWN, nextBelief, signature, type Belief, type Outcome, type SourceAnswer } from './contract.js';
+import { holdServiceConfig, type HeldServiceConfig } from './service-config.js';
 import { observed } from './observe.js';
 import type { PacedStart, PacerMember } from './pacer.js';
 import { PollDeadline } from './poll-deadline.js';
@@ -28,7 +29,7 @@ import {
   BEHIND_MS,
   DEADLINE_PATIENCE,
   delayAfterCachedAnswer,
-  delayAfterFailure,
+  delayAfterFailedPoll,
   delayAfterSuccess,
   delayForCacheProbe,
   earliestRequestedRun,
@@ -36,20 +37,9 @@ import {
   type ScheduleOptions,
 } from './schedule.js';
 import type { AddressSource, CachedCopy, PollContext } from './source.js';
-import { NO_SOURCE_STATS, type WatcherStats } from './stats.js';
-import {
-  Subscriber,
-  subscriberCount,
-  subscriberList,
-  tell,
-  tellAll,
-  withSubscriber,
-  withoutSubscriber,
-  type Delivery,
-  type Subscribers,
-  type Subscription,
-  type SubscriptionOwner,
-} from './subscribers.js';
+import { noSourceStats, type WatcherStats } from './stats.js';
+import { Subscriber, subscriberCount, subscriberList, tell, tellAll, withSubscriber, withoutSubscriber } from './subscribers.js';
+import type { Delivery, Subscribers, Subscription, SubscriptionOwner, Telling } from './subscribers.js';
 import { trace, tracing } from './trace.js';
 
 export interface PollerOptions extends ScheduleOptions {
@@ -69,11 +59,14 @@ export interface PollerEnvironment {
 /** A settled poll, and the cached copy its source hinted at. */
 type Believed = SettledPoll & { readonly copy: CachedCopy | undefined };
 
-export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollEntry, PollContext, SubscriptionOwner {
+export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollEntry, PollContext, SubscriptionOwner, Telling {
   private subscribers: Subscribers = undefined;
-  private belief: Belief = UNKNOWN;
-  /** signature(belief), kept with it: every subscriber is compared against it after every poll. */
-  private beliefSignature: string | undefined = undefined;
+  /** @internal What the contract says now; read through {@link state}. */
+  belief: Belief = UNKNOWN;
+  /** @internal signature(belief), kept with it: every subscriber is compared against it after every poll. */
+  beliefSignature: string | undefined = undefined;
+  /** @internal The latest service config the source answered, beside the belief (contract.ts). */
+  serviceConfig: HeldServiceConfig | undefined = undefined;
   /** @internal Owned by {@link PollTimers}: where this poller's next poll sits in the shared timer heap. */
   pollSlot = -1;
   /** @internal Owned by {@link PollTimers}. */
@@ -127,6 +120,11 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
     return this.deadline;
   }
 
+  /** @internal Milliseconds to the running poll's deadline (its place in the poll timers holds it); 0 between polls. */
+  remainingMs(): number {
+    return this.inFlight ? Math.max(0, this.pollDue - this.now()) : 0;
+  }
+
   /** @internal When the running (or last) poll started, on the poller's clock. */
   get startedAt(): number {
     return this.lastQueryAt ?? 0;
@@ -157,7 +155,7 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
       lastChangeAt: date(this.lastChangeAt),
       querying: this.inFlight,
       nextPollAt: date(this.nextPollAt ?? this.pacedStart?.expectedAt()),
-      ...(this.source.stats?.() ?? NO_SOURCE_STATS),
+      ...(this.source.stats?.(date) ?? noSourceStats(this.source.family)),
     };
   }
 
@@ -165,12 +163,12 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
    * Subscribe. A poller that already knows something tells the newcomer on
    * the next turn of the event loop; otherwise the first poll starts now.
    */
-  subscribe(deliver: (delivery: Delivery) => void): Subscription {
+  subscribe(deliver: (delivery: Delivery) => void, takesServiceConfig = false): Subscription {
     if (this.stopped) throw new Error(`Watcher for ${this.name} is stopped`);
-    const subscriber = new Subscriber(this, deliver);
+    const subscriber = new Subscriber(this, deliver, takesServiceConfig);
     this.subscribers = withSubscriber(this.subscribers, subscriber);
     if (this.belief.kind !== 'unknown') {
-      setImmediate(() => tell(subscriber, this.belief, this.beliefSignature, this.name));
+      setImmediate(() => tell(subscriber, this, this.name));
     } else if (!this.inFlight && !this.pacedStart && this.pollSlot < 0) {
       this.startFirstPoll();
     }
@@ -300,7 +298,7 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
     const believed = this.believe(outcome);
     const delay = this.scheduleNext(outcome, givenUp, believed.copy);
     reportOutcome(this.name, outcome, believed, this.failures, durationMs, delay);
-    tellAll(this.subscribers, this.belief, this.beliefSignature, this.name);
+    tellAll(this.subscribers, this, this.name);
   }
 
   /** Belief step: the contract's new belief and the counters; then the source hears how the poll ended. */
@@ -324,6 +322,7 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
     if (outcome.kind === 'answer') {
       this.failures = 0;
       this.lastError = undefined;
+      this.serviceConfig = holdServiceConfig(this.serviceConfig, outcome.resolution.serviceConfig, this.name);
     } else {
       this.lastError = outcome.error;
       if (outcome.error.authoritative) this.failures = 0;
@@ -352,7 +351,7 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
     const delay = givenUp
       ? earliestRequestedRun(this.now(), this.lastQueryAt, this.options.minInterval) - this.now()
       : outcome.kind === 'error' && !outcome.error.authoritative
-        ? delayAfterFailure(this.options, this.failures, this.random)
+        ? delayAfterFailedPoll(this.options, this.failures, outcome.error.code === 'TIMEOUT', this.now() - (this.lastQueryAt ?? this.now()), this.random)
         : this.delayAfterAnswer(copy);
     this.scheduleAt(this.now() + delay);
     return delay;
@@ -388,8 +387,10 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
     this.belief = next;
     this.beliefSignature = nextSignature;
     this.lastChangeAt = this.now();
-    trace(() => `${this.name}: ${recordType(family)} answered while ${recordType(other)} is still being asked; delivering the change now`);
+    // One family: the source goes on asking something else (DNS: the TXT records).
+    const still = this.source.family === 0 ? `${recordType(other)} is` : 'the poll is';
+    trace(() => `${this.name}: ${recordType(family)} answered while ${still} still being asked; delivering the change now`);
     reportChange(this.name, previous, next);
-    tellAll(this.subscribers, this.belief, this.beliefSignature, this.name);
+    tellAll(this.subscribers, this, this.name);
   }
 }

@@ -48,6 +48,20 @@ export function delayAfterFailure(options: ScheduleOptions, failures: number, ra
 }
 
 /**
+ * The wait after a poll that could not ask, from its end. The first failure
+ * after an answer by silence (`silence`: a TIMEOUT) is usually a lost
+ * datagram, and the poll already spent its deadline's worth of tries on it:
+ * the backoff then counts from the poll's start (the next poll at once if the tries took longer), so one loss costs
+ * its tries and not a backoff on top. After that (an outage) it counts from
+ * the end, and polls are spaced by their duration plus the backoff. Starts
+ * stay at least `minInterval` apart either way.
+ */
+export function delayAfterFailedPoll(options: ScheduleOptions, failures: number, silence: boolean, pollRanMs: number, random: () => number = Math.random): number {
+  const delay = delayAfterFailure(options, failures, random);
+  return failures > 1 || !silence ? delay : Math.max(0, Math.round(delay - pollRanMs));
+}
+
+/**
  * The longest retry delay: `backoff.max` when set, else `refreshInterval`
  * (which also cuts a larger `backoff.initial` down to it: the default
  * initial of 1 s is above a 300 ms interval, and retrying more rarely than

@@ -32,6 +32,8 @@ export interface PollContext {
   readonly signal: AbortSignalLike | undefined;
   /** When this poll started, on the poller's clock (ms). */
   readonly startedAt: number;
+  /** Milliseconds from now to this poll's deadline (0 once it has passed): what is left for the source's tries. */
+  remainingMs(): number;
   /**
    * Part of the answer before the poll ends: `family`'s addresses, complete,
    * while the other family is still asked (its last good addresses are
@@ -72,6 +74,6 @@ export interface AddressSource<Answer extends SourceAnswer = SourceAnswer> {
   firstTryTimeoutMs?(): number;
   /** Whether this process's asks wait in line: then the process is behind, and the deadline is pushed back. */
   waitingInLine?(): boolean;
-  /** What the source adds to the poller's stats. */
-  stats?(): SourceStats;
+  /** What the source adds to the poller's stats; `date` shows a time of the poller's clock as a Date. */
+  stats?(date: (at: number) => Date | undefined): SourceStats;
 }

@@ -60,9 +60,31 @@ export interface WatcherStats {
    * `refreshInterval` says (docs/design.md, "Scheduling").
    */
   stalenessBoundMs: number | undefined;
+  /**
+   * The address families asked at every poll: `[4, 6]` with family 0 until
+   * one is demoted, then the other alone; `[4]` or `[6]` with family 4 or 6.
+   */
+  familiesEveryPoll: Array<4 | 6>;
+  /**
+   * With family 0: the family demoted (NODATA poll after poll while the
+   * other answers), and when it is next asked — at the first poll that
+   * starts at or after `nextAskAt`. Undefined while both are asked every poll.
+   */
+  demotedFamily: { family: 4 | 6; nextAskAt: Date } | undefined;
 }
 
 /** What a source adds to its poller's stats (src/watch/source.ts); a source without any reads as none. */
-export type SourceStats = Pick<WatcherStats, 'polledName' | 'cache' | 'cacheTtl' | 'stalenessBoundMs'>;
+export type SourceStats = Pick<WatcherStats, 'polledName' | 'cache' | 'cacheTtl' | 'stalenessBoundMs' | 'familiesEveryPoll' | 'demotedFamily'>;
 
-export const NO_SOURCE_STATS: SourceStats = Object.freeze({ polledName: undefined, cache: 'unknown', cacheTtl: undefined, stalenessBoundMs: undefined });
+const BOTH: ReadonlyArray<4 | 6> = Object.freeze([4, 6] as const);
+
+/** The families asked at every poll: those of `family`, less the one demoted. */
+export function familiesEveryPoll(family: Family, demoted: 4 | 6 | undefined): Array<4 | 6> {
+  if (family !== 0) return [family];
+  return demoted === undefined ? [...BOTH] : [demoted === 4 ? 6 : 4];
+}
+
+/** What the poller shows for a source without stats of its own. */
+export function noSourceStats(family: Family): SourceStats {
+  return { polledName: undefined, cache: 'unknown', cacheTtl: undefined, stalenessBoundMs: undefined, familiesEveryPoll: familiesEveryPoll(family, undefined), demotedFamily: undefined };
+}

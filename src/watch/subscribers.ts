@@ -7,14 +7,19 @@
  * only once there are more — a Set and its table cost more than all the
  * rest of a subscription, and 10,000 watched names hold 10,000 of them.
  */
-import type { ResolvedAddress } from '../dns/types.js';
-import { whatToTell, type Belief, type Told } from './contract.js';
+import type { SourceAddress } from './records.js';
+import { whatToTell, type Belief, type ServiceConfigAnswer, type Told } from './contract.js';
 import { diff } from './records.js';
+import type { HeldServiceConfig } from './service-config.js';
 import type { WatcherStats } from './stats.js';
 import { trace } from './trace.js';
 
-/** What a subscriber receives: the contract's verdict plus the change against what it held before. */
-export type Delivery = Told & { added: string[]; removed: string[] };
+/**
+ * What a subscriber receives: the contract's verdict plus the change against
+ * what it held before; an update to a subscriber that takes service configs
+ * also carries the one held now (undefined: none answered yet).
+ */
+export type Delivery = Told & { added: string[]; removed: string[]; serviceConfig?: ServiceConfigAnswer | undefined };
 
 export interface Subscription {
   /** Ask for fresh data (a channel's updateResolution()): answered by exactly one delivery. */
@@ -35,13 +40,17 @@ export interface SubscriptionOwner {
 /** One subscriber, and its handle: a class rather than an object of closures (one per watched name and channel). */
 export class Subscriber implements Subscription {
   lastTold: string | undefined = undefined;
-  lastAddresses: readonly ResolvedAddress[] = [];
+  lastAddresses: readonly SourceAddress[] = [];
+  /** The key of the service config it was last told (HeldServiceConfig.key). */
+  lastServiceConfig: string | undefined = undefined;
   asked = true;
   open = true;
 
   constructor(
     private readonly owner: SubscriptionOwner,
     readonly deliver: (delivery: Delivery) => void,
+    /** A channel takes service configs; a watch() handle takes addresses only. */
+    readonly takesServiceConfig = false,
   ) {}
 
   request(): void {
@@ -82,16 +91,24 @@ export function subscriberList(subscribers: Subscribers): readonly Subscriber[] 
   return subscribers === undefined ? [] : subscribers instanceof Set ? [...subscribers] : [subscribers];
 }
 
+/** What a poller tells: its belief with the belief's signature, and the service config it holds. */
+export interface Telling {
+  readonly belief: Belief;
+  readonly beliefSignature: string | undefined;
+  readonly serviceConfig: HeldServiceConfig | undefined;
+}
+
 /** {@link tell} each subscriber, over a list taken first: a delivery may (un)subscribe. */
-export function tellAll(subscribers: Subscribers, belief: Belief, beliefSignature: string | undefined, name: string): void {
-  if (subscribers instanceof Set) for (const subscriber of [...subscribers]) tell(subscriber, belief, beliefSignature, name);
-  else if (subscribers) tell(subscribers, belief, beliefSignature, name);
+export function tellAll(subscribers: Subscribers, telling: Telling, name: string): void {
+  if (subscribers instanceof Set) for (const subscriber of [...subscribers]) tell(subscriber, telling, name);
+  else if (subscribers) tell(subscribers, telling, name);
 }
 
 /** Call `subscriber` if the contract says so (whatToTell), with the change against what it holds. */
-export function tell(subscriber: Subscriber, belief: Belief, beliefSignature: string | undefined, name: string): void {
+export function tell(subscriber: Subscriber, { belief, beliefSignature, serviceConfig }: Telling, name: string): void {
   if (!subscriber.open) return;
-  const told = whatToTell(belief, subscriber.lastTold, subscriber.asked, beliefSignature);
+  const configNews = subscriber.takesServiceConfig && serviceConfig?.key !== subscriber.lastServiceConfig;
+  const told = whatToTell(belief, subscriber.lastTold, subscriber.asked, beliefSignature, configNews);
   subscriber.asked = false;
   if (!told) {
     // Told this set before: hold this poll's equal list, not the first one's, so only one is kept.
@@ -102,8 +119,14 @@ export function tell(subscriber: Subscriber, belief: Belief, beliefSignature: st
   const addresses = told.kind === 'update' ? told.addresses : [];
   const change = diff(subscriber.lastAddresses, addresses);
   if (told.kind === 'update') subscriber.lastAddresses = addresses;
+  const withConfig = told.kind === 'update' && subscriber.takesServiceConfig;
+  if (withConfig) subscriber.lastServiceConfig = serviceConfig?.key;
   try {
-    subscriber.deliver({ ...told, ...(told.kind === 'update' ? change : { added: [], removed: [] }) });
+    subscriber.deliver({
+      ...told,
+      ...(told.kind === 'update' ? change : { added: [], removed: [] }),
+      ...(withConfig ? { serviceConfig: serviceConfig?.answer } : {}),
+    });
   } catch (error) {
     // One subscriber's exception must not stop the others or the poll loop.
     trace(() => `${name}: subscriber threw: ${(error as Error)?.stack ?? String(error)}`);

@@ -5,23 +5,30 @@
  * scripted one in tests. What every channel and watch() handle of a name
  * shares.
  */
-import type { Family, Resolution } from '../dns/types.js';
-import { DnsSource, type ResolveFn } from './dns-source.js';
+import type { Family } from '../dns/types.js';
+import { DnsSource, type DnsAnswer, type ResolveFn } from './dns-source.js';
 import { Poller, type PollerEnvironment, type PollerOptions } from './poller.js';
 
 export interface WatcherOptions extends PollerOptions {
   /** 4 (A), 6 (AAAA) or 0 (both). */
   family: Family;
+  /** Family 0: ask A and AAAA at every poll, never demoting one that answers NODATA (src/watch/family-demotion.ts). Default false. */
+  askBothFamilies?: boolean;
 }
 
-export class Watcher extends Poller<Resolution> {
+export class Watcher extends Poller<DnsAnswer> {
+  /** The DNS source polled (its TXT side counts the subscribers that want a service config). */
+  readonly dns: DnsSource;
+
   constructor(
     name: string,
     options: WatcherOptions,
     resolve: ResolveFn,
-    onStop?: (watcher: Poller<Resolution>) => void,
+    onStop?: (watcher: Poller<DnsAnswer>) => void,
     environment?: PollerEnvironment,
   ) {
-    super(new DnsSource(name, options.family, resolve, options), options, onStop, environment);
+    const source = new DnsSource(name, options.family, resolve, options, options.askBothFamilies);
+    super(source, options, onStop, environment);
+    this.dns = source;
   }
 }

@@ -49,9 +49,9 @@ describe('register() / unregister()', () => {
     expectTypeOf(unregister).returns.toBeVoid();
   });
 
-  it('RegisterOptions are the watch options plus grpc and replaceBuiltin', () => {
+  it('RegisterOptions are the watch options plus grpc, replaceBuiltin and dnsServiceConfig', () => {
     expectTypeOf<RegisterOptions>().toExtend<WatchOptions>();
-    expectTypeOf<Omit<RegisterOptions, keyof WatchOptions>>().toEqualTypeOf<{ grpc?: GrpcJsModule; replaceBuiltin?: boolean }>();
+    expectTypeOf<Omit<RegisterOptions, keyof WatchOptions>>().toEqualTypeOf<{ grpc?: GrpcJsModule; replaceBuiltin?: boolean; dnsServiceConfig?: boolean }>();
   });
 
   it('grpc is a grpc-js module, of any copy of every version the adapter serves', () => {
@@ -86,6 +86,7 @@ describe('options', () => {
       jitter?: number;
       backoff?: BackoffOptions;
       family?: Family;
+      askBothFamilies?: boolean;
       nameservers?: readonly (string | Nameserver)[];
       timeout?: number;
       attempts?: number;
@@ -193,8 +194,16 @@ describe('observe()', () => {
     expectTypeOf<WatchObserver>().toEqualTypeOf<(event: WatchEvent) => void>();
   });
 
-  it('WatchEvent is a union told apart by type: query, update, error, attempt', () => {
-    expectTypeOf<WatchEvent['type']>().toEqualTypeOf<'query' | 'update' | 'error' | 'attempt'>();
+  it('WatchEvent is a union told apart by type: query, update, error, attempt, family', () => {
+    expectTypeOf<WatchEvent['type']>().toEqualTypeOf<'query' | 'update' | 'error' | 'attempt' | 'family'>();
+    expectTypeOf<Extract<WatchEvent, { type: 'family' }>>().toEqualTypeOf<{
+      type: 'family';
+      name: string;
+      family: 4 | 6;
+      change: 'demoted' | 'restored';
+      nextAskInMs: number | undefined;
+      reason: string;
+    }>();
     expectTypeOf<Extract<WatchEvent, { type: 'query' }>>().toEqualTypeOf<{
       type: 'query';
       name: string;
@@ -220,7 +229,7 @@ describe('observe()', () => {
     expectTypeOf<Extract<WatchEvent, { type: 'attempt' }>>().toEqualTypeOf<{
       type: 'attempt';
       name: string;
-      recordType: 'A' | 'AAAA';
+      recordType: 'A' | 'AAAA' | 'TXT';
       server: string;
       transport: 'udp' | 'tcp';
       error: DnsError;
@@ -235,8 +244,9 @@ describe('observe()', () => {
       else if (event.type === 'query') expectTypeOf(event.result).toEqualTypeOf<'NOERROR' | DnsErrorCode>();
       else if (event.type === 'attempt') {
         expectTypeOf(event.transport).toEqualTypeOf<'udp' | 'tcp'>();
-        expectTypeOf(event.recordType).toEqualTypeOf<'A' | 'AAAA'>();
+        expectTypeOf(event.recordType).toEqualTypeOf<'A' | 'AAAA' | 'TXT'>();
       }
+      else if (event.type === 'family') expectTypeOf(event.change).toEqualTypeOf<'demoted' | 'restored'>();
       else expectTypeOf(event.added).toEqualTypeOf<string[]>();
       // @ts-expect-error: kept exists only on error events
       void event.kept;
@@ -299,6 +309,8 @@ describe('stats()', () => {
       cache: 'unknown' | 'none' | 'detected';
       cacheTtl: number | undefined;
       stalenessBoundMs: number | undefined;
+      familiesEveryPoll: Array<4 | 6>;
+      demotedFamily: { family: 4 | 6; nextAskAt: Date } | undefined;
     }>();
   });
 });
