@@ -338,6 +338,7 @@ const stop: () => void = observe((event: WatchEvent) => {
   if (event.type === 'query') void event.durationMs;
   else if (event.type === 'error') void event.kept;
   else if (event.type === 'attempt') void event.server;
+  else if (event.type === 'family') void [event.family, event.change, event.nextAskInMs];
   else void event.added;
 });
 stop();
