@@ -9,20 +9,9 @@ import { configDefaults, defineConfig } from 'vitest/config';
  *   servers on loopback, child processes.
  *
  * Integration is the default, so a new test file is never silently dropped:
- * a file is a unit test only if its name ends in `.unit.test.ts` or it is in
- * UNIT_FILES below (files that predate the naming convention; listing them
- * avoids renaming files that are being edited elsewhere).
+ * a file is a unit test only if its name ends in `.unit.test.ts`.
  */
-const UNIT_FILES = [
-  'test/channel-options.test.ts',
-  'test/contract.test.ts',
-  'test/hosts.test.ts',
-  'test/register.test.ts',
-  'test/resolv-conf.test.ts',
-  'test/types/public-api.test.ts',
-  'test/watcher.test.ts',
-];
-const UNIT = [...UNIT_FILES, 'test/**/*.unit.test.ts'];
+const UNIT = ['test/**/*.unit.test.ts'];
 
 export default defineConfig({
   test: {

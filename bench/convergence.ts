@@ -75,79 +75,110 @@ async function warm(client: PodClient, host: string, timeoutMs: number): Promise
   throw new Error(`${client.target} never reached ${host} within ${timeoutMs} ms (${last})`);
 }
 
-export async function run(context: BenchContext): Promise<BenchReport> {
-  const { quick, log } = context;
-  if (process.env.GRPC_NODE_USE_ALTERNATIVE_RESOLVER !== 'true') {
-    // Without it the built-in would call dns.lookup, i.e. the machine's own resolv.conf: never.
-    throw new Error('convergence needs GRPC_NODE_USE_ALTERNATIVE_RESOLVER=true before @grpc/grpc-js loads (bench/run.ts sets it)');
-  }
-  const refreshInterval = quick ? 500 : 1_000;
-  const trials = quick ? 10 : 100;
-  const parallel = 10;
-  const windowMs = 3 * refreshInterval;
-  const jitter = 0.2;
+interface Settings {
+  refreshInterval: number;
+  trials: number;
+  /** Trials at a time, each with a new pod of its own. */
+  parallel: number;
+  windowMs: number;
+  jitter: number;
+}
 
+type Figures = Record<SideName, { converged: number; never: number; lag: ReturnType<typeof summarize>; failedRpcs: number }>;
+
+/** The DNS server, the pods and the registered resolver the trials share. */
+interface Bench {
+  settings: Settings;
+  dns: DnsTestServer;
+  fleet: PodFleet;
+}
+
+function settingsFor(quick: boolean): Settings {
+  const refreshInterval = quick ? 500 : 1_000;
+  return { refreshInterval, trials: quick ? 10 : 100, parallel: 10, windowMs: 3 * refreshInterval, jitter: 0.2 };
+}
+
+/** One trial: both clients READY on the old pod, the change at a random moment, then each until the new pod answers. */
+async function oneTrial({ settings, dns, fleet }: Bench, index: number, newPod: { host: string }): Promise<Trial> {
+  const oldPod = fleet.pods[0]!;
+  const name = `conv-${index}.convergence.bench.test`;
+  const channelOptions = { 'grpc.use_local_subchannel_pool': 1 };
+  dns.setRecords(name, { A: [oldPod.host], ttl: 30 });
+  const clients: Record<SideName, PodClient> = {
+    'dns-watch': createPodClient(`dns-watch:///${name}:${fleet.port}`, { channelOptions }),
+    'built-in dns (c-ares)': createPodClient(`dns://${dns.address}/${name}:${fleet.port}`, { channelOptions }),
+  };
+  try {
+    await Promise.all(SIDES.map((side) => warm(clients[side], oldPod.host, 5_000)));
+    const delayMs = Math.random() * settings.refreshInterval;
+    await sleep(delayMs);
+    dns.setRecords(name, { A: [oldPod.host, newPod.host], ttl: 30 });
+    const changedAt = performance.now();
+    const outcomes = await Promise.all(SIDES.map((side) => untilServedBy(clients[side], newPod.host, settings.windowMs, changedAt)));
+    return { name, delayMs, sides: { 'dns-watch': outcomes[0]!, 'built-in dns (c-ares)': outcomes[1]! } };
+  } finally {
+    for (const side of SIDES) clients[side].close();
+    dns.deleteName(name);
+  }
+}
+
+/** The trials in batches of `parallel`; pod 0 is every trial's old pod, pods 1..parallel the new pods of a batch. */
+async function trialBatches(bench: Bench, log: (line: string) => void): Promise<Trial[]> {
+  const { trials, parallel } = bench.settings;
+  const newPods = bench.fleet.pods.slice(1);
+  const results: Trial[] = [];
+  for (let batch = 0; batch * parallel < trials; batch++) {
+    const size = Math.min(parallel, trials - batch * parallel);
+    results.push(...(await Promise.all(Array.from({ length: size }, (_, slot) => oneTrial(bench, batch * parallel + slot, newPods[slot]!)))));
+    log(`batch ${batch + 1}: ${results.length}/${trials} trials`);
+  }
+  return results;
+}
+
+/** A resolv.conf, the DNS server, the pods and the registered resolver around `phase`; all closed after. */
+async function withBench<T>(settings: Settings, phase: (bench: Bench) => Promise<T>): Promise<T> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-convergence-'));
   const resolvConfPath = path.join(dir, 'resolv.conf');
   fs.writeFileSync(resolvConfPath, 'nameserver 127.0.0.1\noptions ndots:1\n');
   const dns = await DnsTestServer.start();
-  // Pod 0 is every trial's old pod; pods 1..parallel are the new pods of a batch's trials.
-  const fleet = await PodFleet.create({ pods: 1 + parallel });
-  const [oldPod, ...newPods] = fleet.pods;
+  const fleet = await PodFleet.create({ pods: 1 + settings.parallel });
+  const { refreshInterval, jitter } = settings;
   register({ replaceBuiltin: false, nameservers: [dns.address], refreshInterval, jitter, hostsPath: false, resolvConfPath, timeout: 1_000 });
-  const channelOptions = { 'grpc.use_local_subchannel_pool': 1 };
-  const results: Trial[] = [];
   try {
-    for (let batch = 0; batch * parallel < trials; batch++) {
-      const size = Math.min(parallel, trials - batch * parallel);
-      const batchTrials = Array.from({ length: size }, async (_, slot): Promise<Trial> => {
-        const index = batch * parallel + slot;
-        const name = `conv-${index}.convergence.bench.test`;
-        const newPod = newPods[slot]!;
-        dns.setRecords(name, { A: [oldPod!.host], ttl: 30 });
-        const clients: Record<SideName, PodClient> = {
-          'dns-watch': createPodClient(`dns-watch:///${name}:${fleet.port}`, { channelOptions }),
-          'built-in dns (c-ares)': createPodClient(`dns://${dns.address}/${name}:${fleet.port}`, { channelOptions }),
-        };
-        try {
-          await Promise.all(SIDES.map((side) => warm(clients[side], oldPod!.host, 5_000)));
-          const delayMs = Math.random() * refreshInterval;
-          await sleep(delayMs);
-          dns.setRecords(name, { A: [oldPod!.host, newPod.host], ttl: 30 });
-          const changedAt = performance.now();
-          const outcomes = await Promise.all(SIDES.map((side) => untilServedBy(clients[side], newPod.host, windowMs, changedAt)));
-          return { name, delayMs, sides: { 'dns-watch': outcomes[0]!, 'built-in dns (c-ares)': outcomes[1]! } };
-        } finally {
-          for (const side of SIDES) clients[side].close();
-          dns.deleteName(name);
-        }
-      });
-      results.push(...(await Promise.all(batchTrials)));
-      log(`batch ${batch + 1}: ${results.length}/${trials} trials`);
-    }
+    return await phase({ settings, dns, fleet });
   } finally {
     unregister();
     await fleet.close();
     await dns.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
 
-  const figures = Object.fromEntries(
+function figuresOf(results: Trial[]): Figures {
+  return Object.fromEntries(
     SIDES.map((side) => {
       const lags = results.map((trial) => trial.sides[side].lagMs).filter((lag): lag is number => lag !== undefined);
       return [side, { converged: lags.length, never: results.length - lags.length, lag: summarize(lags), failedRpcs: results.reduce((sum, trial) => sum + trial.sides[side].failedRpcs, 0) }];
     }),
-  ) as Record<SideName, { converged: number; never: number; lag: ReturnType<typeof summarize>; failedRpcs: number }>;
+  ) as Figures;
+}
 
-  const fraction = (valueMs: number): string => (Number.isFinite(valueMs) ? `${sig(valueMs / refreshInterval)} (${ms(valueMs)})` : '—');
-  const table: Table = {
-    title: `Scale-up, ${trials} trials (${parallel} in parallel), refreshInterval ${refreshInterval} ms, jitter ±${jitter * 100} %, window ${windowMs} ms; lag as a fraction of refreshInterval`,
+/** A lag as a fraction of refreshInterval, with the time. */
+function fractionOf(refreshInterval: number): (valueMs: number) => string {
+  return (valueMs) => (Number.isFinite(valueMs) ? `${sig(valueMs / refreshInterval)} (${ms(valueMs)})` : '—');
+}
+
+function convergenceTable(figures: Figures, trials: number, settings: Settings): Table {
+  const { refreshInterval, parallel, jitter, windowMs } = settings;
+  const fraction = fractionOf(refreshInterval);
+  return {
+    title: `Scale-up, ${settings.trials} trials (${parallel} in parallel), refreshInterval ${refreshInterval} ms, jitter ±${jitter * 100} %, window ${windowMs} ms; lag as a fraction of refreshInterval`,
     headers: ['side', 'converged', 'never within the window', 'p50', 'p99', 'max', 'failed RPCs'],
     rows: SIDES.map((side) => {
       const figure = figures[side];
       return [
         side,
-        `${figure.converged}/${results.length}`,
+        `${figure.converged}/${trials}`,
         figure.never === 0 ? '0' : `${figure.never} (never within ${ms(windowMs)})`,
         fraction(figure.lag.p50),
         fraction(figure.lag.p99),
@@ -160,13 +191,17 @@ export async function run(context: BenchContext): Promise<BenchReport> {
       'The built-in resolver re-resolves only when a connection fails or the channel goes idle; a scale-up breaks nothing, so it keeps the old list.',
     ],
   };
+}
+
+function summaryLines(figures: Figures, trials: number, settings: Settings): SummaryLine[] {
+  const { refreshInterval, windowMs } = settings;
   const ours = figures['dns-watch'];
   const builtin = figures['built-in dns (c-ares)'];
-  const bound = 1 + jitter;
-  const summary: SummaryLine[] = [
+  const bound = 1 + settings.jitter;
+  return [
     {
       metric: 'dns-watch: DNS change → first RPC on the new pod, p50 / p99 / max (× refreshInterval)',
-      value: `${sig(ours.lag.p50 / refreshInterval)} / ${sig(ours.lag.p99 / refreshInterval)} / ${sig(ours.lag.max / refreshInterval)}; ${ours.converged}/${results.length} converged`,
+      value: `${sig(ours.lag.p50 / refreshInterval)} / ${sig(ours.lag.p99 / refreshInterval)} / ${sig(ours.lag.max / refreshInterval)}; ${ours.converged}/${trials} converged`,
       target: `all trials, max ≤ ${sig(bound)}× refreshInterval (+ connect time)`,
       met: ours.never === 0 && ours.lag.max <= bound * refreshInterval + 100,
     },
@@ -174,10 +209,21 @@ export async function run(context: BenchContext): Promise<BenchReport> {
       metric: 'built-in grpc-js resolver: converged within the window',
       value:
         builtin.converged === 0
-          ? `never within ${ms(windowMs)} in ${results.length}/${results.length} trials`
-          : `${builtin.converged}/${results.length} (p50 ${fraction(builtin.lag.p50)})`,
+          ? `never within ${ms(windowMs)} in ${trials}/${trials} trials`
+          : `${builtin.converged}/${trials} (p50 ${fractionOf(refreshInterval)(builtin.lag.p50)})`,
     },
   ];
+}
+
+export async function run(context: BenchContext): Promise<BenchReport> {
+  if (process.env.GRPC_NODE_USE_ALTERNATIVE_RESOLVER !== 'true') {
+    // Without it the built-in would call dns.lookup, i.e. the machine's own resolv.conf: never.
+    throw new Error('convergence needs GRPC_NODE_USE_ALTERNATIVE_RESOLVER=true before @grpc/grpc-js loads (bench/run.ts sets it)');
+  }
+  const settings = settingsFor(context.quick);
+  const results = await withBench(settings, (bench) => trialBatches(bench, context.log));
+  const figures = figuresOf(results);
+  const { refreshInterval, jitter, windowMs } = settings;
   return {
     name: 'convergence',
     title: '5. Convergence: DNS change → first RPC served by the new pod',
@@ -186,8 +232,8 @@ export async function run(context: BenchContext): Promise<BenchReport> {
       'uniform in [0, refreshInterval) the name gets a second A record (the new pod); both clients send RPCs back to back until the new pod answers or ' +
       `${windowMs} ms pass. dns-watch via register({ replaceBuiltin: false, nameservers: ['127.0.0.1:PORT'] }) and dns-watch:/// targets; the built-in via ` +
       'GRPC_NODE_USE_ALTERNATIVE_RESOLVER=true and dns://127.0.0.1:PORT/ targets (c-ares asking the test server).',
-    tables: [table],
-    summary,
+    tables: [convergenceTable(figures, results.length, settings)],
+    summary: summaryLines(figures, results.length, settings),
     notes: [],
     data: { refreshInterval, jitter, windowMs, trials: results, figures },
   };

@@ -247,83 +247,105 @@ export function meanPollPeriod(refreshMs: number, jitter: number, minIntervalMs:
   return ((minIntervalMs - low) * minIntervalMs + (high ** 2 - minIntervalMs ** 2) / 2) / (high - low);
 }
 
+type FleetClient = ReturnType<typeof startClient>;
+type ConvergedReport = Extract<FleetClientMessage, { type: 'converged' }>;
+
+/** A scenario's stack, its mean poll period, and how long its start-up phase lasts. */
+function scenarioSchedule(scenario: Scenario, sizes: Sizes): { stack: 'single' | 'dual'; period: number; startupMs: number } {
+  const stack = scenario.stack ?? 'single';
+  // Behind a cache, watchers that see its countdown (respectTtl) poll once per cached copy.
+  const period =
+    scenario.cached && (scenario.respectTtl ?? true)
+      ? cachedPollPeriod(sizes.cacheTtl, sizes.refreshMs, Math.min(1_000, sizes.refreshMs))
+      : meanPollPeriod(sizes.refreshMs, scenario.jitter, Math.min(1_000, sizes.refreshMs));
+  // Single-stack: the steady phase starts after the third poll, when the AAAA is demoted.
+  const startupMs = stack === 'single' ? Math.max(sizes.startupMs, (DEMOTE_AFTER_POLLS - 1) * period + sizes.refreshMs * (1 + scenario.jitter)) : sizes.startupMs;
+  return { stack, period, startupMs };
+}
+
+/** CPU of each process (undefined: none) over `ms`, as a fraction of one core. */
+async function cpuOver(pids: Array<number | undefined>, ms: number): Promise<Array<number | undefined>> {
+  const before = pids.map((pid) => (pid === undefined ? NaN : cpuSeconds(pid)));
+  await sleep(ms);
+  return pids.map((pid, i) => (pid === undefined ? undefined : (cpuSeconds(pid) - before[i]!) / (ms / 1000)));
+}
+
+/** Every name changes at once; each watcher notes when its set holds the new address. Lags from the change. */
+async function changeEverything(clients: FleetClient[], authoritative: Dnsmasq, watched: string[], scenario: Scenario, stack: 'single' | 'dual', sizes: Sizes) {
+  const bound = (scenario.cached ? sizes.cacheTtl * 1000 : 0) + sizes.refreshMs * (1 + scenario.jitter) + 3_000;
+  const address = stack === 'dual' ? NEW_ADDRESS_V6 : NEW_ADDRESS;
+  const pending = clients.map((client) => client.converged(address, bound + 2_000));
+  const changedAt = await authoritative.setHosts('fleet', records(watched, stack, [address]));
+  const reports: ConvergedReport[] = await Promise.all(pending);
+  const lags = reports.flatMap((report) => report.times.filter((time): time is number => time !== null).map((time) => time - changedAt));
+  const missing = reports.reduce((sum, report) => sum + report.times.filter((time) => time === null).length, 0);
+  return { reports, lags, missing };
+}
+
+interface Phases {
+  startedAt: number;
+  steadyFrom: number;
+  serverCpu: number;
+  upstreamCpu: number | undefined;
+  cached: boolean;
+}
+
+/** What one scenario measured, with the model's figures beside it. */
+function scenarioResult(scenario: Scenario, sizes: Sizes, watched: string[], logs: { asked: string; authoritative: string }, phases: Phases, change: Awaited<ReturnType<typeof changeEverything>>): ScenarioResult {
+  const { startedAt, steadyFrom } = phases;
+  const { stack, period } = scenarioSchedule(scenario, sizes);
+  const askedTimes = queryTimes(fs.readFileSync(logs.asked, 'utf8'), startedAt);
+  const lagSummary = summarize(change.lags);
+  const result: ScenarioResult = {
+    label: scenario.label,
+    stack,
+    cached: scenario.cached,
+    jitter: scenario.jitter,
+    watchers: sizes.processes * watched.length,
+    startup: rate(askedTimes, startedAt, steadyFrom - startedAt),
+    steady: rate(askedTimes, steadyFrom, sizes.steadyMs),
+    modelQps: modelQps(sizes.processes, watched.length, familiesPerPoll(stack, period, sizes.refreshMs, scenario.jitter), period),
+    serverCpu: phases.serverCpu,
+    convergence: { n: change.lags.length, missing: change.missing, p50: lagSummary.p50, p99: lagSummary.p99, max: lagSummary.max },
+    clientQueries: change.reports.reduce((sum, report) => sum + report.queries, 0),
+    clientFailures: change.reports.reduce((sum, report) => sum + report.failures, 0),
+  };
+  if (phases.cached) {
+    result.upstreamSteady = rate(queryTimes(fs.readFileSync(logs.authoritative, 'utf8'), startedAt), steadyFrom, sizes.steadyMs);
+    // One cache: each name and family fetched once per TTL, whatever the number of clients; a demoted family only
+    // when one of the P clients asks it after its copy expired: every C + (its ask period ÷ P) on average.
+    const demotedRefetch = sizes.cacheTtl + demotedAskPeriod(period, sizes.refreshMs, scenario.jitter) / 1000 / sizes.processes;
+    result.modelUpstreamQps = watched.length / sizes.cacheTtl + watched.length / (stack === 'dual' ? sizes.cacheTtl : demotedRefetch);
+    result.upstreamCpu = phases.upstreamCpu;
+  }
+  return result;
+}
+
+/** One scenario: the client processes start, a start-up phase, a steady phase (server CPU), then every name changes. */
 export async function runScenario(scenario: Scenario, sizes: Sizes, log: (message: string) => void): Promise<ScenarioResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-fleet-'));
-  const authLog = path.join(dir, 'authoritative.log');
-  const cacheLog = path.join(dir, 'cache.log');
+  const logs = { authoritative: path.join(dir, 'authoritative.log'), asked: path.join(dir, scenario.cached ? 'cache.log' : 'authoritative.log') };
   const watched = names(sizes.namesPerProcess);
-  const ttl = scenario.cached ? sizes.cacheTtl : sizes.directTtl;
-  const authoritative = await Dnsmasq.start({ ttl, queryLogFile: authLog });
+  const authoritative = await Dnsmasq.start({ ttl: scenario.cached ? sizes.cacheTtl : sizes.directTtl, queryLogFile: logs.authoritative });
   let cache: Dnsmasq | undefined;
-  const clients: Array<ReturnType<typeof startClient>> = [];
+  const clients: FleetClient[] = [];
   try {
-    const stack = scenario.stack ?? 'single';
-    // Behind a cache, watchers that see its countdown (respectTtl) poll once per cached copy.
-    const period =
-      scenario.cached && (scenario.respectTtl ?? true)
-        ? cachedPollPeriod(sizes.cacheTtl, sizes.refreshMs, Math.min(1_000, sizes.refreshMs))
-        : meanPollPeriod(sizes.refreshMs, scenario.jitter, Math.min(1_000, sizes.refreshMs));
-    // Single-stack: the steady phase starts after the third poll, when the AAAA is demoted.
-    const startupMs = stack === 'single' ? Math.max(sizes.startupMs, (DEMOTE_AFTER_POLLS - 1) * period + sizes.refreshMs * (1 + scenario.jitter)) : sizes.startupMs;
+    const { stack, startupMs } = scenarioSchedule(scenario, sizes);
     await authoritative.setHosts('fleet', records(watched, stack));
-    if (scenario.cached) cache = await Dnsmasq.start({ upstream: authoritative.nameserver, queryLogFile: cacheLog, negativeTtl: sizes.cacheTtl });
+    if (scenario.cached) cache = await Dnsmasq.start({ upstream: authoritative.nameserver, queryLogFile: logs.asked, negativeTtl: sizes.cacheTtl });
     const asked = cache ?? authoritative;
-    const options = {
-      nameservers: [`${asked.host}:${asked.port}`],
-      hostsPath: false as const,
-      refreshInterval: sizes.refreshMs,
-      jitter: scenario.jitter,
-      respectTtl: scenario.respectTtl ?? true,
-    };
+    const options = { nameservers: [`${asked.host}:${asked.port}`], hostsPath: false as const, refreshInterval: sizes.refreshMs, jitter: scenario.jitter, respectTtl: scenario.respectTtl ?? true };
     const startedAt = Date.now();
     for (let i = 0; i < sizes.processes; i++) clients.push(startClient({ names: [...watched], options }));
     await Promise.all(clients.map((client) => client.ready));
     log(`${scenario.label}: ${clients.length} × ${watched.length} watchers ready after ${Date.now() - startedAt} ms`);
     const steadyFrom = Date.now() + startupMs;
     await sleep(startupMs);
-    const cpu0 = cpuSeconds(asked.pid);
-    const upstreamCpu0 = cache ? cpuSeconds(authoritative.pid) : NaN;
-    await sleep(sizes.steadyMs + 1_000);
-    const serverCpu = (cpuSeconds(asked.pid) - cpu0) / ((sizes.steadyMs + 1_000) / 1000);
-    const upstreamCpu = cache ? (cpuSeconds(authoritative.pid) - upstreamCpu0) / ((sizes.steadyMs + 1_000) / 1000) : undefined;
-
-    // Every name changes at once; each watcher notes when its set holds the new address.
-    const bound = (scenario.cached ? sizes.cacheTtl * 1000 : 0) + sizes.refreshMs * (1 + scenario.jitter) + 3_000;
-    const pending = clients.map((client) => client.converged(stack === 'dual' ? NEW_ADDRESS_V6 : NEW_ADDRESS, bound + 2_000));
-    const changedAt = await authoritative.setHosts('fleet', records(watched, stack, [stack === 'dual' ? NEW_ADDRESS_V6 : NEW_ADDRESS]));
-    const reports = await Promise.all(pending);
-    const lags = reports.flatMap((report) => report.times.filter((time): time is number => time !== null).map((time) => time - changedAt));
-    const missing = reports.reduce((sum, report) => sum + report.times.filter((time) => time === null).length, 0);
-    const lagSummary = summarize(lags);
+    const [serverCpu, upstreamCpu] = await cpuOver([asked.pid, cache ? authoritative.pid : undefined], sizes.steadyMs + 1_000);
+    const change = await changeEverything(clients, authoritative, watched, scenario, stack, sizes);
     await Promise.all(clients.map((client) => stopClient(client.child)));
     clients.length = 0;
-
-    const askedLog = fs.readFileSync(cache ? cacheLog : authLog, 'utf8');
-    const askedTimes = queryTimes(askedLog, startedAt);
-    const watchers = sizes.processes * watched.length;
-    const result: ScenarioResult = {
-      label: scenario.label,
-      stack,
-      cached: scenario.cached,
-      jitter: scenario.jitter,
-      watchers,
-      startup: rate(askedTimes, startedAt, steadyFrom - startedAt),
-      steady: rate(askedTimes, steadyFrom, sizes.steadyMs),
-      modelQps: modelQps(sizes.processes, watched.length, familiesPerPoll(stack, period, sizes.refreshMs, scenario.jitter), period),
-      serverCpu,
-      convergence: { n: lags.length, missing, p50: lagSummary.p50, p99: lagSummary.p99, max: lagSummary.max },
-      clientQueries: reports.reduce((sum, report) => sum + report.queries, 0),
-      clientFailures: reports.reduce((sum, report) => sum + report.failures, 0),
-    };
-    if (cache) {
-      result.upstreamSteady = rate(queryTimes(fs.readFileSync(authLog, 'utf8'), startedAt), steadyFrom, sizes.steadyMs);
-      // One cache: each name and family fetched once per TTL, whatever the number of clients; a demoted family only
-      // when one of the P clients asks it after its copy expired: every C + (its ask period ÷ P) on average.
-      const demotedRefetch = sizes.cacheTtl + demotedAskPeriod(period, sizes.refreshMs, scenario.jitter) / 1000 / sizes.processes;
-      result.modelUpstreamQps = watched.length / sizes.cacheTtl + watched.length / (stack === 'dual' ? sizes.cacheTtl : demotedRefetch);
-      result.upstreamCpu = upstreamCpu;
-    }
-    return result;
+    return scenarioResult(scenario, sizes, watched, logs, { startedAt, steadyFrom, serverCpu: serverCpu!, upstreamCpu, cached: cache !== undefined }, change);
   } finally {
     await Promise.all(clients.map((client) => stopClient(client.child)));
     await cache?.close();
@@ -332,22 +354,25 @@ export async function runScenario(scenario: Scenario, sizes: Sizes, log: (messag
   }
 }
 
+function scenariosFor(quick: boolean, sizes: Sizes): Scenario[] {
+  return [
+    { label: 'direct, jitter 0.2', cached: false, jitter: 0.2 },
+    { label: 'direct, dual-stack, jitter 0.2', cached: false, jitter: 0.2, stack: 'dual' },
+    // Quick mode (CI) stays short: lock-step polling is shown by the full run.
+    ...(quick ? [] : [{ label: 'direct, jitter 0', cached: false, jitter: 0 }]),
+    { label: `behind a cache (TTL ${sizes.cacheTtl} s), jitter 0.2`, cached: true, jitter: 0.2 },
+    ...(quick ? [] : [{ label: `behind a cache (TTL ${sizes.cacheTtl} s), jitter 0`, cached: true, jitter: 0 }]),
+  ];
+}
+
 export async function run(context: BenchContext): Promise<BenchReport> {
   const sizes = context.quick ? QUICK : FULL;
   const title = '7. Fleet: DNS server load and convergence for many client processes';
   if (!dnsmasqBinary()) {
     return { name: 'fleet', title, method: 'skipped: dnsmasq is not installed (apt-get install dnsmasq-base)', tables: [], summary: [{ metric: 'fleet', value: 'skipped (no dnsmasq)', met: null }], notes: [], data: {} };
   }
-  const scenarios: Scenario[] = [
-    { label: 'direct, jitter 0.2', cached: false, jitter: 0.2 },
-    { label: 'direct, dual-stack, jitter 0.2', cached: false, jitter: 0.2, stack: 'dual' },
-    // Quick mode (CI) stays short: lock-step polling is shown by the full run.
-    ...(context.quick ? [] : [{ label: 'direct, jitter 0', cached: false, jitter: 0 }]),
-    { label: `behind a cache (TTL ${sizes.cacheTtl} s), jitter 0.2`, cached: true, jitter: 0.2 },
-    ...(context.quick ? [] : [{ label: `behind a cache (TTL ${sizes.cacheTtl} s), jitter 0`, cached: true, jitter: 0 }]),
-  ];
   const results: ScenarioResult[] = [];
-  for (const scenario of scenarios) results.push(await runScenario(scenario, sizes, context.log));
+  for (const scenario of scenariosFor(context.quick, sizes)) results.push(await runScenario(scenario, sizes, context.log));
 
   const load: Table = {
     title: `Queries per second at the server the clients ask (1 s windows; ${sizes.processes} processes × ${sizes.namesPerProcess} names, family 0, refreshInterval ${sizes.refreshMs / 1000} s; single-stack unless said)`,

@@ -87,48 +87,57 @@ function describe(values: number[]): { p50: number; p10: number; p90: number; mi
 
 const cell = (summary: ReturnType<typeof describe>): string => `${ms(summary.p50)} (${ms(summary.p10)}–${ms(summary.p90)}; ${ms(summary.min)}–${ms(summary.max)})`;
 
-export async function run(context: BenchContext): Promise<BenchReport> {
-  const { quick, log } = context;
-  const rounds = quick ? 2 : 6;
-  const perRound = quick ? 5 : 20;
+interface Side {
+  label: string;
+  server: Nameserver;
+  samples: Sample[];
+}
+
+type Row = ReturnType<typeof rowOf>;
+
+/** Both servers, a warm-up, then the rounds with the sides alternating; the servers stopped after. */
+async function measureSides(context: BenchContext, rounds: number, perRound: number): Promise<Side[]> {
   const hostile = await startServer(7);
   const genuine = await startServer(0);
   const client = new DnsClient({ timeoutMs: 5_000, attempts: 1 });
-  const loadBefore = os.loadavg();
-  const measuredAt = new Date().toISOString();
-  const sides = [
-    { label: '7 label-ladder messages (1,024 records each)', server: hostile.nameserver, samples: [] as Sample[] },
-    { label: 'one genuine A record (baseline)', server: genuine.nameserver, samples: [] as Sample[] },
+  const sides: Side[] = [
+    { label: '7 label-ladder messages (1,024 records each)', server: hostile.nameserver, samples: [] },
+    { label: 'one genuine A record (baseline)', server: genuine.nameserver, samples: [] },
   ];
   try {
     // Warm-up: the decoder's code optimized, sockets once.
-    for (const side of sides) await measure(client, side.server, quick ? 2 : 5);
+    for (const side of sides) await measure(client, side.server, context.quick ? 2 : 5);
     for (let round = 0; round < rounds; round++) {
       for (const side of round % 2 === 0 ? sides : [...sides].reverse()) side.samples.push(...(await measure(client, side.server, perRound)));
-      log(`round ${round + 1}/${rounds} done`);
+      context.log(`round ${round + 1}/${rounds} done`);
     }
   } finally {
     client.close();
     await stop(hostile.child);
     await stop(genuine.child);
   }
-  const rows = sides.map((side) => {
-    const outcomes = new Map<string, number>();
-    for (const sample of side.samples) {
-      const key = sample.error ?? `${sample.answers} answers`;
-      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
-    }
-    return {
-      label: side.label,
-      queries: side.samples.length,
-      wall: describe(side.samples.map((sample) => sample.wallMs)),
-      cpu: describe(side.samples.map((sample) => sample.cpuMs)),
-      stall: describe(side.samples.map((sample) => sample.stallMs)),
-      outcomes: Object.fromEntries(outcomes),
-    };
-  });
-  const table: Table = {
-    title: `One query answered "truncated" over UDP, then over TCP (${rounds} rounds × ${perRound} queries per side, alternating): median (p10–p90; min–max); machine load average ${loadBefore[0]!.toFixed(1)} at the start`,
+  return sides;
+}
+
+function rowOf(side: Side) {
+  const outcomes = new Map<string, number>();
+  for (const sample of side.samples) {
+    const key = sample.error ?? `${sample.answers} answers`;
+    outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+  }
+  return {
+    label: side.label,
+    queries: side.samples.length,
+    wall: describe(side.samples.map((sample) => sample.wallMs)),
+    cpu: describe(side.samples.map((sample) => sample.cpuMs)),
+    stall: describe(side.samples.map((sample) => sample.stallMs)),
+    outcomes: Object.fromEntries(outcomes),
+  };
+}
+
+function costTable(rows: Row[], rounds: number, perRound: number, loadAverage: number): Table {
+  return {
+    title: `One query answered "truncated" over UDP, then over TCP (${rounds} rounds × ${perRound} queries per side, alternating): median (p10–p90; min–max); machine load average ${loadAverage.toFixed(1)} at the start`,
     headers: ['TCP answer', 'queries', 'wall per query', 'CPU per query', 'longest event-loop stall', 'outcome'],
     rows: rows.map((row) => [row.label, int(row.queries), cell(row.wall), cell(row.cpu), cell(row.stall), Object.entries(row.outcomes).map(([key, n]) => `${key}: ${n}`).join(', ')]),
     notes: [
@@ -137,21 +146,31 @@ export async function run(context: BenchContext): Promise<BenchReport> {
       'Stall: monitorEventLoopDelay({ resolution: 1 }) max over the query, 1 ms subtracted.',
     ],
   };
-  const [ladder, baseline] = rows;
-  const summary: SummaryLine[] = [
+}
+
+function summaryLines([ladder, baseline]: Row[]): SummaryLine[] {
+  return [
     {
       metric: 'Hostile TCP reply (7 label-ladder messages): wall / CPU / longest stall per query, median (min–max)',
       value: `${ms(ladder!.wall.p50)} / ${ms(ladder!.cpu.p50)} / ${ms(ladder!.stall.p50)} (${ms(ladder!.stall.min)}–${ms(ladder!.stall.max)}); genuine TCP reply ${ms(baseline!.wall.p50)}`,
     },
   ];
+}
+
+export async function run(context: BenchContext): Promise<BenchReport> {
+  const rounds = context.quick ? 2 : 6;
+  const perRound = context.quick ? 5 : 20;
+  const loadBefore = os.loadavg();
+  const measuredAt = new Date().toISOString();
+  const rows = (await measureSides(context, rounds, perRound)).map(rowOf);
   return {
     name: 'hostile-tcp',
     title: '9. Hostile TCP decode cost: 7 label-ladder messages per query',
     method:
       'DnsClient (attempts 1, timeout 5 s) asks a server in its own process that answers UDP "truncated" and then sends 7 label-ladder messages over TCP (harness/hostile-messages.ts), or one genuine record. ' +
       'Per query: wall time, CPU of this process, longest event-loop stall. Sides alternate by round.',
-    tables: [table],
-    summary,
+    tables: [costTable(rows, rounds, perRound, loadBefore[0]!)],
+    summary: summaryLines(rows),
     notes: [],
     data: { rounds, perRound, rows, measuredAt, loadAverage: { before: loadBefore, after: os.loadavg() } },
   };

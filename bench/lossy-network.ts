@@ -394,157 +394,215 @@ function skipped(reason: string): BenchReport {
   };
 }
 
+/** What the phases measure, and what the report is made of. */
+interface Measured {
+  samples: ChangeSample[];
+  totals: Map<string, ConditionTotals>;
+  deadPolls: DeadPoll[];
+  skippedTicks: Array<Record<ClientName, number>>;
+  notes: string[];
+  /** The machine's 1-minute load average at the end of each condition and dead-nameserver run (the machine is shared). */
+  loadAverages: number[];
+  durationMs: number;
+}
+
+/** The server, the proxy and the client processes every phase shares, and what they measured so far. */
+interface Lab extends Measured {
+  settings: Plan;
+  dnsmasq: Dnsmasq;
+  proxy: DroppingDnsProxy;
+  log: (line: string) => void;
+  /** The client processes running now. */
+  pods: Pod[];
+  /** Every client process started, to wait for at the end. */
+  allPods: Pod[];
+  /** Conditions after which some client had not finished a fresh poll in time. */
+  unsettled: string[];
+}
+
+/** The network clean again: no loss but the dead nameserver's, no race. */
+function calmNetwork(proxy: DroppingDnsProxy): void {
+  applyPacketLoss({ server: PROXY, percent: 0, blackholes: [DEAD_NAMESERVER] });
+  proxy.setConntrackRace(false);
+}
+
+/** The client processes for the change conditions, each client on its pod's first set. */
+async function startPods(lab: Lab): Promise<void> {
+  calmNetwork(lab.proxy);
+  const mainConfig = { caresServers: [PROXY.host] };
+  lab.pods.push(...(await Promise.all(Array.from({ length: lab.settings.pods }, (_, index) => Pod.start(index, mainConfig, false)))));
+  lab.allPods.push(...lab.pods);
+  await Promise.all(
+    lab.pods.map(async (pod) => {
+      const { key } = await serve(lab.dnsmasq, pod, pod.seq);
+      await waitUntil(() => pod.allAt(key), `every client of pod ${pod.index} has its first set`, 30_000, 50);
+    }),
+  );
+  lab.log(`${lab.pods.length} pods ready`);
+}
+
+function addTotals(total: ConditionTotals, counters: ReturnType<typeof packetLossCounters>, proxy: DroppingDnsProxy, proxyBefore: DroppingDnsProxy['counters']): void {
+  total.queries.packets += counters.queries.packets;
+  total.queries.dropped += counters.queries.dropped;
+  total.replies.packets += counters.replies.packets;
+  total.replies.dropped += counters.replies.dropped;
+  total.proxyOrders += proxy.counters.order - proxyBefore.order;
+  total.proxyRaces += proxy.counters.conntrackRace - proxyBefore.conntrackRace;
+}
+
+/** One condition of one round: its changes in every client process, then a calm network until each has polled again. */
+async function oneCondition(lab: Lab, condition: Condition, round: number): Promise<void> {
+  const { settings, proxy } = lab;
+  const name = label(condition);
+  applyPacketLoss({ server: PROXY, percent: condition.kind === 'loss' ? condition.percent : 0, blackholes: [DEAD_NAMESERVER] });
+  proxy.setConntrackRace(condition.kind === 'conntrack-race' ? { windowMs: RACE_WINDOW_MS } : false);
+  const proxyBefore = { ...proxy.counters };
+  await Promise.all(
+    lab.pods.map(async (pod) => {
+      for (let change = 0; change < settings.changesPerRound; change++) lab.samples.push(await oneChange(pod, condition, round, lab.dnsmasq, proxy, settings));
+    }),
+  );
+  const counters = packetLossCounters();
+  // The next condition starts on clients no longer held by a try of this one (a lost datagram's retry, up to 2 × 5 s).
+  calmNetwork(proxy);
+  const calmSince = Date.now();
+  if (settings.settleMs > 0) {
+    const settled = await Promise.all(lab.pods.map((pod) => pollUntil(() => pod.polledSince(calmSince), settings.settleMs, 20)));
+    if (settled.includes(false)) lab.unsettled.push(`${name}, round ${round + 1}`);
+  }
+  const total = lab.totals.get(name) ?? { queries: { packets: 0, dropped: 0 }, replies: { packets: 0, dropped: 0 }, proxyOrders: 0, proxyRaces: 0 };
+  addTotals(total, counters, proxy, proxyBefore);
+  lab.totals.set(name, total);
+  lab.loadAverages.push(os.loadavg()[0]!);
+  lab.log(`round ${round + 1}/${settings.rounds}, ${name}: ${lab.samples.length} changes so far`);
+}
+
+/** Every round of the change conditions, in rotated order; the client processes stopped after. */
+async function conditionRounds(lab: Lab): Promise<void> {
+  for (let round = 0; round < lab.settings.rounds; round++) {
+    for (const condition of rotate(lab.settings.conditions, round)) await oneCondition(lab, condition, round);
+  }
+  calmNetwork(lab.proxy);
+  for (const stopped of await Promise.all(lab.pods.map((pod) => pod.stop()))) lab.skippedTicks.push(stopped.skippedTicks);
+  lab.pods.length = 0;
+}
+
+/** Dead first nameserver: fresh processes read the new resolv.conf; every poll after the warm-up is kept. */
+async function deadNameserverRuns(lab: Lab): Promise<void> {
+  const { settings } = lab;
+  for (let round = 0; round < settings.deadRounds; round++) {
+    for (const config of rotate(settings.dead, round)) {
+      writePodResolvConf(`nameserver ${DEAD_NAMESERVER}\nnameserver ${PROXY.host}\n${config.options}`);
+      const deadConfig = { caresServers: [DEAD_NAMESERVER, PROXY.host], caresTimeoutMs: config.caresTimeoutMs };
+      const started = await Promise.all(Array.from({ length: settings.pods }, (_, index) => Pod.start(index, deadConfig, true)));
+      lab.allPods.push(...started);
+      const since = Date.now();
+      await sleep(settings.deadWindowMs);
+      for (const stopped of await Promise.all(started.map((pod) => pod.stop()))) lab.skippedTicks.push(stopped.skippedTicks);
+      for (const pod of started) {
+        for (const poll of pod.polls) if (poll.startedAt >= since + settings.deadWarmupMs) lab.deadPolls.push({ ...poll, config: config.label, round });
+      }
+      lab.loadAverages.push(os.loadavg()[0]!);
+      lab.log(`dead first nameserver, ${config.label}, round ${round + 1}/${settings.deadRounds}: ${lab.deadPolls.length} polls so far`);
+    }
+  }
+}
+
+/** Every client process gone, the rules, proxy and server removed, the pod's resolv.conf back to glibc's defaults. */
+async function shutDown(lab: Lab): Promise<void> {
+  await Promise.allSettled(lab.pods.map((pod) => pod.stop()));
+  // glibc's lookups cannot be cancelled: a process waits for its last one (2 servers × 2 attempts × 5 s at most).
+  const leftByThemselves = await Promise.all(lab.allPods.map((pod) => pod.leave(25_000)));
+  const killed = leftByThemselves.filter((left) => !left).length;
+  if (killed > 0) lab.notes.push(`${killed} client process(es) did not exit within 25 s of stopping and were killed.`);
+  try {
+    clearPacketLoss();
+  } finally {
+    await lab.proxy.close();
+    await lab.dnsmasq.close();
+    writePodResolvConf(GLIBC_DEFAULTS_RESOLV_CONF);
+  }
+}
+
+function runNotes(lab: Lab): void {
+  if (lab.unsettled.length > 0) lab.notes.push(`Some client had not finished a fresh poll ${lab.settings.settleMs / 1000} s after these conditions ended: ${lab.unsettled.join('; ')}.`);
+  if (lab.loadAverages.length > 0) {
+    const [low, high] = [sig(Math.min(...lab.loadAverages), 2), sig(Math.max(...lab.loadAverages), 2)];
+    lab.notes.push(`Load average (1 min) of the machine during the run: ${low === high ? low : `${low}–${high}`} (${os.availableParallelism()} cores).`);
+  }
+}
+
+/** The server and proxy around the phases: change conditions, then a dead first nameserver. */
+async function measure(settings: Plan, log: (line: string) => void): Promise<Measured> {
+  writePodResolvConf(GLIBC_DEFAULTS_RESOLV_CONF);
+  const dnsmasq = await Dnsmasq.start({ host: SERVER.host, port: SERVER.port, ttl: RECORD_TTL });
+  const proxy = await DroppingDnsProxy.start({ host: PROXY.host, port: PROXY.port, upstream: SERVER });
+  const measured: Measured = { samples: [], totals: new Map(), deadPolls: [], skippedTicks: [], notes: [], loadAverages: [], durationMs: 0 };
+  const lab: Lab = { ...measured, settings, dnsmasq, proxy, log, pods: [], allPods: [], unsettled: [] };
+  const startedAt = Date.now();
+  try {
+    await startPods(lab);
+    await conditionRounds(lab);
+    await deadNameserverRuns(lab);
+  } finally {
+    await shutDown(lab);
+  }
+  runNotes(lab);
+  const { samples, totals, deadPolls, skippedTicks, notes, loadAverages } = lab;
+  return { samples, totals, deadPolls, skippedTicks, notes, loadAverages, durationMs: Date.now() - startedAt };
+}
+
 export async function run(context: BenchContext): Promise<BenchReport> {
-  const { quick, log } = context;
   if (!context.netns) return skipped(context.netnsUnavailable ?? 'needs a private network namespace (unshare --net --mount)');
   const why = nftablesUnavailable() ?? (dnsmasqBinary() ? null : 'dnsmasq is not installed (apt-get install dnsmasq-base)');
   if (why) return skipped(why);
-  const settings = plan(quick);
-  writePodResolvConf(GLIBC_DEFAULTS_RESOLV_CONF);
-
-  const dnsmasq = await Dnsmasq.start({ host: SERVER.host, port: SERVER.port, ttl: RECORD_TTL });
-  const proxy = await DroppingDnsProxy.start({ host: PROXY.host, port: PROXY.port, upstream: SERVER });
-  const pods: Pod[] = [];
-  const allPods: Pod[] = [];
-  const samples: ChangeSample[] = [];
-  const totals = new Map<string, ConditionTotals>();
-  const deadPolls: DeadPoll[] = [];
-  const skippedTicks: Array<Record<ClientName, number>> = [];
-  const notes: string[] = [];
-  const unsettled: string[] = [];
-  /** The machine's 1-minute load average at the end of each condition and dead-nameserver run (the machine is shared). */
-  const loadAverages: number[] = [];
-  const startedAt = Date.now();
-  try {
-    applyPacketLoss({ server: PROXY, percent: 0, blackholes: [DEAD_NAMESERVER] });
-    const mainConfig = { caresServers: [PROXY.host] };
-    pods.push(...(await Promise.all(Array.from({ length: settings.pods }, (_, index) => Pod.start(index, mainConfig, false)))));
-    allPods.push(...pods);
-    // Every client on the pod's first set before the first change.
-    await Promise.all(
-      pods.map(async (pod) => {
-        const { key } = await serve(dnsmasq, pod, pod.seq);
-        await waitUntil(() => pod.allAt(key), `every client of pod ${pod.index} has its first set`, 30_000, 50);
-      }),
-    );
-    log(`${pods.length} pods ready`);
-
-    for (let round = 0; round < settings.rounds; round++) {
-      for (const condition of rotate(settings.conditions, round)) {
-        const name = label(condition);
-        applyPacketLoss({ server: PROXY, percent: condition.kind === 'loss' ? condition.percent : 0, blackholes: [DEAD_NAMESERVER] });
-        proxy.setConntrackRace(condition.kind === 'conntrack-race' ? { windowMs: RACE_WINDOW_MS } : false);
-        const proxyBefore = { ...proxy.counters };
-        await Promise.all(
-          pods.map(async (pod) => {
-            for (let change = 0; change < settings.changesPerRound; change++) samples.push(await oneChange(pod, condition, round, dnsmasq, proxy, settings));
-          }),
-        );
-        const counters = packetLossCounters();
-        // The next condition starts on clients no longer held by a try of this one (a lost datagram's retry, up to 2 × 5 s).
-        applyPacketLoss({ server: PROXY, percent: 0, blackholes: [DEAD_NAMESERVER] });
-        proxy.setConntrackRace(false);
-        const calmSince = Date.now();
-        if (settings.settleMs > 0) {
-          const settled = await Promise.all(pods.map((pod) => pollUntil(() => pod.polledSince(calmSince), settings.settleMs, 20)));
-          if (settled.includes(false)) unsettled.push(`${name}, round ${round + 1}`);
-        }
-        const total = totals.get(name) ?? { queries: { packets: 0, dropped: 0 }, replies: { packets: 0, dropped: 0 }, proxyOrders: 0, proxyRaces: 0 };
-        total.queries.packets += counters.queries.packets;
-        total.queries.dropped += counters.queries.dropped;
-        total.replies.packets += counters.replies.packets;
-        total.replies.dropped += counters.replies.dropped;
-        total.proxyOrders += proxy.counters.order - proxyBefore.order;
-        total.proxyRaces += proxy.counters.conntrackRace - proxyBefore.conntrackRace;
-        totals.set(name, total);
-        loadAverages.push(os.loadavg()[0]!);
-        log(`round ${round + 1}/${settings.rounds}, ${name}: ${samples.length} changes so far`);
-      }
-    }
-    applyPacketLoss({ server: PROXY, percent: 0, blackholes: [DEAD_NAMESERVER] });
-    proxy.setConntrackRace(false);
-    for (const stopped of await Promise.all(pods.map((pod) => pod.stop()))) skippedTicks.push(stopped.skippedTicks);
-    pods.length = 0;
-
-    // Dead first nameserver: fresh processes read the new resolv.conf.
-    for (let round = 0; round < settings.deadRounds; round++) {
-      for (const config of rotate(settings.dead, round)) {
-        writePodResolvConf(`nameserver ${DEAD_NAMESERVER}\nnameserver ${PROXY.host}\n${config.options}`);
-        const deadConfig = { caresServers: [DEAD_NAMESERVER, PROXY.host], caresTimeoutMs: config.caresTimeoutMs };
-        const started = await Promise.all(Array.from({ length: settings.pods }, (_, index) => Pod.start(index, deadConfig, true)));
-        allPods.push(...started);
-        const since = Date.now();
-        await sleep(settings.deadWindowMs);
-        for (const stopped of await Promise.all(started.map((pod) => pod.stop()))) skippedTicks.push(stopped.skippedTicks);
-        for (const pod of started) {
-          for (const poll of pod.polls) if (poll.startedAt >= since + settings.deadWarmupMs) deadPolls.push({ ...poll, config: config.label, round });
-        }
-        loadAverages.push(os.loadavg()[0]!);
-        log(`dead first nameserver, ${config.label}, round ${round + 1}/${settings.deadRounds}: ${deadPolls.length} polls so far`);
-      }
-    }
-  } finally {
-    await Promise.allSettled(pods.map((pod) => pod.stop()));
-    // glibc's lookups cannot be cancelled: a process waits for its last one (2 servers × 2 attempts × 5 s at most).
-    const leftByThemselves = await Promise.all(allPods.map((pod) => pod.leave(25_000)));
-    const killed = leftByThemselves.filter((left) => !left).length;
-    if (killed > 0) notes.push(`${killed} client process(es) did not exit within 25 s of stopping and were killed.`);
-    try {
-      clearPacketLoss();
-    } finally {
-      await proxy.close();
-      await dnsmasq.close();
-      writePodResolvConf(GLIBC_DEFAULTS_RESOLV_CONF);
-    }
-  }
-  if (unsettled.length > 0) notes.push(`Some client had not finished a fresh poll ${settings.settleMs / 1000} s after these conditions ended: ${unsettled.join('; ')}.`);
-  if (loadAverages.length > 0) {
-    const [low, high] = [sig(Math.min(...loadAverages), 2), sig(Math.max(...loadAverages), 2)];
-    notes.push(`Load average (1 min) of the machine during the run: ${low === high ? low : `${low}–${high}`} (${os.availableParallelism()} cores).`);
-  }
-  const durationMs = Date.now() - startedAt;
-  return report(settings, quick, samples, totals, deadPolls, skippedTicks, notes, durationMs, loadAverages);
+  const settings = plan(context.quick);
+  return report(settings, context.quick, await measure(settings, context.log));
 }
 
 // ------------------------------------------------------------------ the report
 
-function report(
-  settings: Plan,
-  quick: boolean,
-  samples: ChangeSample[],
-  totals: Map<string, ConditionTotals>,
-  deadPolls: DeadPoll[],
-  skippedTicks: Array<Record<ClientName, number>>,
-  notes: string[],
-  durationMs: number,
-  loadAverages: number[],
-): BenchReport {
+/** The change conditions' names: the loss shares, and the conntrack race if run. */
+function changeConditions(settings: Plan): { loss: string[]; race: string[]; drop: string[] } {
+  return {
+    loss: settings.conditions.filter((condition) => condition.kind === 'loss').map(label),
+    race: settings.conditions.some((condition) => condition.kind === 'conntrack-race') ? [label({ kind: 'conntrack-race' })] : [],
+    drop: settings.conditions.filter((condition) => condition.kind === 'drop').map(label),
+  };
+}
+
+function changeTable(settings: Plan, samples: ChangeSample[]): Table {
   const cap = settings.capMs;
-  const lossConditions = settings.conditions.filter((condition) => condition.kind === 'loss').map(label);
-  const raceCondition = settings.conditions.some((condition) => condition.kind === 'conntrack-race') ? [label({ kind: 'conntrack-race' })] : [];
-  const changeTable: Table = {
+  const { loss, race } = changeConditions(settings);
+  return {
     title: `DNS change → each client has the new set: p50 / p99 / max in seconds (changes), refreshInterval / poll interval 1 s; "> ${sig(cap / 1000)}" = not within ${sig(cap / 1000)} s`,
-    headers: ['client', ...lossConditions, ...raceCondition],
-    rows: CLIENTS.map((client) => [client, ...[...lossConditions, ...raceCondition].map((condition) => triple(lagsOf(samples, condition, client), cap))]),
+    headers: ['client', ...loss, ...race],
+    rows: CLIENTS.map((client) => [client, ...[...loss, ...race].map((condition) => triple(lagsOf(samples, condition, client), cap))]),
     notes: [
       'N % loss: nftables drops N % of the UDP datagrams to 127.0.0.1:53 and N % of those from it, at random (the measured shares are in the last table).',
       `conntrack race: a query leaving a client socket within ${RACE_WINDOW_MS} ms of the previous one from it is dropped (the A and AAAA sent together by glibc and c-ares); the retry, sent alone, passes.`,
       'Percentiles are nearest-rank: below 100 changes, p99 is the largest value.',
     ],
   };
-  const dropConditions = settings.conditions.filter((condition) => condition.kind === 'drop').map(label);
-  const blindTable: Table = {
+}
+
+function blindTable(settings: Plan, samples: ChangeSample[]): Table {
+  const { drop } = changeConditions(settings);
+  return {
     title: 'Blind time after exactly one lost datagram: DNS change → new set, p50 / p99 / max in seconds (changes)',
-    headers: ['client', ...dropConditions],
+    headers: ['client', ...drop],
     rows: CLIENTS.map((client) => [
       client,
-      ...dropConditions.map((condition) => (condition.startsWith('only the AAAA') && !ASKS_AAAA[client] ? '– (asks no AAAA)' : triple(lagsOf(samples, condition, client), cap))),
+      ...drop.map((condition) => (condition.startsWith('only the AAAA') && !ASKS_AAAA[client] ? '– (asks no AAAA)' : triple(lagsOf(samples, condition, client), settings.capMs))),
     ]),
     notes: [
       "The proxy drops the client's next query of that type for its name, armed just before the change; a sample whose dropped query left before the change or after the new set arrived is not counted (see the last table).",
     ],
   };
-  const deadTable: Table = {
+}
+
+function deadTable(settings: Plan, deadPolls: DeadPoll[]): Table {
+  return {
     title: `Poll duration with a dead first nameserver (resolv.conf: nameserver ${DEAD_NAMESERVER}, nameserver 127.0.0.1): p50 / p99 / max (polls started ≥ ${sig(settings.deadWarmupMs / 1000)} s after the clients)`,
     headers: ['client', ...settings.dead.map((config) => config.label)],
     rows: CLIENTS.map((client) => [
@@ -557,88 +615,114 @@ function report(
       `Window ${sig(settings.deadWindowMs / 1000)} s per run, ${settings.deadRounds} run(s) per column, ${settings.pods} client processes each.`,
     ],
   };
-  const networkTable: Table = {
+}
+
+/** One condition's row of the network table: what nftables and the proxy dropped, samples not counted, the server's own delay. */
+function networkRow(condition: string, total: ConditionTotals | undefined, samples: ChangeSample[]): string[] {
+  const list = samples.filter((sample) => sample.condition === condition);
+  const excluded = list.reduce((sum, sample) => sum + Object.keys(sample.excluded).length, 0);
+  const served = list.map((sample) => sample.servedAfterMs).sort((a, b) => a - b);
+  const share = (part: { packets: number; dropped: number } | undefined): string => (part && part.packets > 0 ? `${pct(part.dropped / part.packets)} of ${int(part.packets)}` : '—');
+  return [
+    condition,
+    int(list.length),
+    share(total?.queries),
+    share(total?.replies),
+    total ? `${int(total.proxyOrders)} on command, ${int(total.proxyRaces)} races` : '—',
+    int(excluded),
+    served.length > 0 ? `${sig(percentile(served, 50), 2)} / ${sig(served[served.length - 1]!, 2)} ms` : '—',
+  ];
+}
+
+function networkTable(settings: Plan, quick: boolean, { samples, totals, skippedTicks }: Measured): Table {
+  const skippedBy = (client: ClientName): string => int(skippedTicks.reduce((sum, entry) => sum + entry[client], 0));
+  return {
     title: 'What the network did, per condition',
     headers: ['condition', 'changes', 'queries lost (nftables)', 'replies lost (nftables)', 'dropped by the proxy', 'samples not counted', 'server had the change after (p50 / max)'],
-    rows: settings.conditions.map(label).map((condition) => {
-      const total = totals.get(condition);
-      const list = samples.filter((sample) => sample.condition === condition);
-      const excluded = list.reduce((sum, sample) => sum + Object.keys(sample.excluded).length, 0);
-      const served = list.map((sample) => sample.servedAfterMs).sort((a, b) => a - b);
-      const share = (part: { packets: number; dropped: number } | undefined): string =>
-        part && part.packets > 0 ? `${pct(part.dropped / part.packets)} of ${int(part.packets)}` : '—';
-      return [
-        condition,
-        int(list.length),
-        share(total?.queries),
-        share(total?.replies),
-        total ? `${int(total.proxyOrders)} on command, ${int(total.proxyRaces)} races` : '—',
-        int(excluded),
-        served.length > 0 ? `${sig(percentile(served, 50), 2)} / ${sig(served[served.length - 1]!, 2)} ms` : '—',
-      ];
-    }),
+    rows: settings.conditions.map(label).map((condition) => networkRow(condition, totals.get(condition), samples)),
     notes: [
       '"server had the change after": from the hosts file renamed in until a direct query to dnsmasq (not through the proxy, no loss) returned the new set — included in every lag above.',
-      `c-ares poller: a tick is skipped while ${MAX_POLLS_IN_FLIGHT} of its polls are in flight; dns.lookup poller: while its lookup runs. Skipped ticks over the run: c-ares ${int(skippedTicks.reduce((sum, entry) => sum + entry['c-ares poller'], 0))}, dns.lookup ${int(skippedTicks.reduce((sum, entry) => sum + entry['dns.lookup poller'], 0))}.`,
-      ...(quick ? [`Quick run: one change per condition and client process, a ${sig(cap / 1000)} s cap — these figures show that the benchmark runs, not what it measures.`] : []),
+      `c-ares poller: a tick is skipped while ${MAX_POLLS_IN_FLIGHT} of its polls are in flight; dns.lookup poller: while its lookup runs. Skipped ticks over the run: c-ares ${skippedBy('c-ares poller')}, dns.lookup ${skippedBy('dns.lookup poller')}.`,
+      ...(quick ? [`Quick run: one change per condition and client process, a ${sig(settings.capMs / 1000)} s cap — these figures show that the benchmark runs, not what it measures.`] : []),
     ],
   };
+}
 
+/** Loss and the conntrack race: watch()'s p99 against the c-ares poller's. */
+function lossSummary(settings: Plan, samples: ChangeSample[], judged: (met: boolean | null) => boolean | null): SummaryLine[] {
+  const cap = settings.capMs;
+  const { loss, race } = changeConditions(settings);
   const p99 = (condition: string, client: ClientName): number => {
     const values = lagsOf(samples, condition, client).sort((a, b) => a - b);
     return values.length > 0 ? percentile(values, 99) : NaN;
   };
-  // A quick run's figures, or a figure with no samples, judge nothing.
-  const judged = (met: boolean | null): boolean | null => (quick ? null : met);
-  const summary: SummaryLine[] = [];
-  for (const condition of [...lossConditions.filter((name) => name === '5 % loss' || name === '20 % loss'), ...raceCondition]) {
+  return [...loss.filter((name) => name === '5 % loss' || name === '20 % loss'), ...race].map((condition) => {
     const cares = p99(condition, 'c-ares poller');
     const ours = [p99(condition, 'watch family 4'), p99(condition, 'watch family 0')];
-    summary.push({
+    return {
       metric: `${condition}: change → new set p99, watch family 4 / family 0 / c-ares poller`,
       value: `${seconds(ours[0]!, cap)} / ${seconds(ours[1]!, cap)} / ${seconds(cares, cap)} s`,
       target: '≤ the c-ares poller’s, both families (issue 25)',
       met: judged([...ours, cares].some(Number.isNaN) ? null : ours.every((value) => value <= cares)),
-    });
-  }
-  for (const condition of dropConditions) {
+    };
+  });
+}
+
+/** One lost datagram: watch()'s longest blind time against the bound. */
+function blindSummary(settings: Plan, samples: ChangeSample[], judged: (met: boolean | null) => boolean | null): SummaryLine[] {
+  return changeConditions(settings).drop.map((condition) => {
     const clients: ClientName[] = condition.startsWith('only the AAAA') ? ['watch family 0'] : ['watch family 4', 'watch family 0'];
-    const worst = Math.max(...clients.map((client) => Math.max(...lagsOf(samples, condition, client), -Infinity)));
-    summary.push({
+    const longest = (client: ClientName): number => Math.max(...lagsOf(samples, condition, client), -Infinity);
+    const worst = Math.max(...clients.map(longest));
+    return {
       metric: `${condition}: blind time max, ${clients.join(' / ')}`,
-      value: clients.map((client) => `${seconds(Math.max(...lagsOf(samples, condition, client), -Infinity), cap)} s`).join(' / '),
+      value: clients.map((client) => `${seconds(longest(client), settings.capMs)} s`).join(' / '),
       target: `≤ refreshInterval × 1.2 + 1 s = ${sig(BLIND_BOUND_MS / 1000)} s (issue 25)`,
       met: judged(worst === -Infinity ? null : worst <= BLIND_BOUND_MS),
-    });
-  }
-  for (const config of settings.dead) {
+    };
+  });
+}
+
+/** A dead first nameserver: watch()'s median poll time against a live round trip. */
+function deadSummary(settings: Plan, deadPolls: DeadPoll[], judged: (met: boolean | null) => boolean | null): SummaryLine[] {
+  return settings.dead.map((config) => {
     const durations = (client: ClientName): number[] =>
       deadPolls.filter((poll) => poll.config === config.label && poll.client === client).map((poll) => poll.durationMs).sort((a, b) => a - b);
     const p50 = (client: ClientName): number => (durations(client).length > 0 ? percentile(durations(client), 50) : NaN);
-    summary.push({
+    return {
       metric: `dead first nameserver, ${config.label}: poll time p50, watch family 4 / family 0 / c-ares poller`,
       value: `${sig(p50('watch family 4'), 2)} / ${sig(p50('watch family 0'), 2)} / ${sig(p50('c-ares poller'), 2)} ms`,
       target: `about the live server's round trip (≤ ${LIVE_ROUND_TRIP_BOUND_MS} ms) after the first few polls (issue 25)`,
       met: judged(Number.isNaN(p50('watch family 4') + p50('watch family 0')) ? null : p50('watch family 4') <= LIVE_ROUND_TRIP_BOUND_MS && p50('watch family 0') <= LIVE_ROUND_TRIP_BOUND_MS),
-    });
-  }
-  const changes = samples.length;
+    };
+  });
+}
+
+function methodText(settings: Plan, changes: number, durationMs: number): string {
+  return (
+    `Inside unshare --net --mount, with a resolv.conf of one line (nameserver 127.0.0.1: glibc's timeout 5 s, attempts 2) bind-mounted over /etc/resolv.conf. ` +
+    `dnsmasq on ${SERVER.host}:53 answers from a hosts file per client process (TTL ${RECORD_TTL} s); a dropping UDP proxy (harness/dropping-proxy.ts) on 127.0.0.1:53 forwards to it; ` +
+    `nftables rules (harness/nft-loss.ts) drop a share of the datagrams to and from 127.0.0.1:53 and everything to ${DEAD_NAMESERVER}. ` +
+    `${settings.pods} client processes (bench/lib/change-clients.ts) each run, side by side on names of their own: watch() family 4 and family 0 ` +
+    '(refreshInterval 1000, defaults otherwise), a c-ares poller (new dns.promises.Resolver(), setServers, resolve4 + resolve6 on setInterval 1 s) and a dns.lookup poller ' +
+    '({ all: true, family: 0 }, setInterval 1 s). ' +
+    `${settings.rounds} round(s); each runs every condition in rotated order, ${settings.changesPerRound} change(s) per condition and process: ` +
+    `a wait uniform over [0, ${settings.phaseMs} ms), one address of the process's four names replaced, then the time until each client's set is the new one (at most ${sig(settings.capMs / 1000)} s). ` +
+    `Then a dead first nameserver: fresh processes with resolv.conf naming ${DEAD_NAMESERVER} first, ${settings.deadRounds} run(s) of ${sig(settings.deadWindowMs / 1000)} s per timeout, every poll's duration. ` +
+    `${changes} changes in ${sig(durationMs / 1000)} s.`
+  );
+}
+
+function report(settings: Plan, quick: boolean, measured: Measured): BenchReport {
+  const { samples, totals, deadPolls, skippedTicks, notes, loadAverages } = measured;
+  // A quick run's figures, or a figure with no samples, judge nothing.
+  const judged = (met: boolean | null): boolean | null => (quick ? null : met);
   return {
     name: 'lossy-network',
     title: '11. Lossy network: DNS change → new set under packet loss, one lost datagram, a dead first nameserver',
-    method:
-      `Inside unshare --net --mount, with a resolv.conf of one line (nameserver 127.0.0.1: glibc's timeout 5 s, attempts 2) bind-mounted over /etc/resolv.conf. ` +
-      `dnsmasq on ${SERVER.host}:53 answers from a hosts file per client process (TTL ${RECORD_TTL} s); a dropping UDP proxy (harness/dropping-proxy.ts) on 127.0.0.1:53 forwards to it; ` +
-      `nftables rules (harness/nft-loss.ts) drop a share of the datagrams to and from 127.0.0.1:53 and everything to ${DEAD_NAMESERVER}. ` +
-      `${settings.pods} client processes (bench/lib/change-clients.ts) each run, side by side on names of their own: watch() family 4 and family 0 ` +
-      '(refreshInterval 1000, defaults otherwise), a c-ares poller (new dns.promises.Resolver(), setServers, resolve4 + resolve6 on setInterval 1 s) and a dns.lookup poller ' +
-      '({ all: true, family: 0 }, setInterval 1 s). ' +
-      `${settings.rounds} round(s); each runs every condition in rotated order, ${settings.changesPerRound} change(s) per condition and process: ` +
-      `a wait uniform over [0, ${settings.phaseMs} ms), one address of the process's four names replaced, then the time until each client's set is the new one (at most ${sig(cap / 1000)} s). ` +
-      `Then a dead first nameserver: fresh processes with resolv.conf naming ${DEAD_NAMESERVER} first, ${settings.deadRounds} run(s) of ${sig(settings.deadWindowMs / 1000)} s per timeout, every poll's duration. ` +
-      `${changes} changes in ${sig(durationMs / 1000)} s.`,
-    tables: [changeTable, blindTable, deadTable, networkTable],
-    summary,
+    method: methodText(settings, samples.length, measured.durationMs),
+    tables: [changeTable(settings, samples), blindTable(settings, samples), deadTable(settings, deadPolls), networkTable(settings, quick, measured)],
+    summary: [...lossSummary(settings, samples, judged), ...blindSummary(settings, samples, judged), ...deadSummary(settings, deadPolls, judged)],
     notes,
     data: {
       settings,

@@ -119,79 +119,97 @@ function relativeSpread(values: readonly number[]): number {
   return values.length < 2 ? Infinity : Math.max(...values) / Math.min(...values) - 1;
 }
 
-export async function run(context: BenchContext): Promise<BenchReport> {
-  const { quick, log } = context;
-  const sizes = quick ? [500] : [500, 2_000];
-  const rounds = quick ? 1 : 4;
-  // Long enough for V8 to have optimised the hot path on a loaded machine (its compiler threads share the
-  // process's CPU, and get little of it at a load average of 10+ on 2 cores): shorter warm-ups measured JIT work.
-  const warmupMs = quick ? 1_000 : 6_000;
-  const windowMs = quick ? 1_500 : 4_000;
-  const biggest = Math.max(...sizes);
-  const records: RecordSpec[] = [...pollerNames(biggest, 'watch'), ...pollerNames(biggest, 'c-ares')].map((name, i) => ({
+interface Settings {
+  sizes: number[];
+  rounds: number;
+  warmupMs: number;
+  windowMs: number;
+  quick: boolean;
+}
+
+function settingsFor(quick: boolean): Settings {
+  return {
+    sizes: quick ? [500] : [500, 2_000],
+    rounds: quick ? 1 : 4,
+    // Long enough for V8 to have optimised the hot path on a loaded machine (its compiler threads share the
+    // process's CPU, and get little of it at a load average of 10+ on 2 cores): shorter warm-ups measured JIT work.
+    warmupMs: quick ? 1_000 : 6_000,
+    windowMs: quick ? 1_500 : 4_000,
+    quick,
+  };
+}
+
+/** Each side's own names, for the largest size: A+AAAA, TTL 300 s. */
+function pollerRecords(names: number): RecordSpec[] {
+  return [...pollerNames(names, 'watch'), ...pollerNames(names, 'c-ares')].map((name, i) => ({
     name,
     A: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`],
     AAAA: [`fd00::${i.toString(16)}`],
     ttl: 300,
   }));
+}
+
+/** One round at one size: both sides at once, on the same agreed window; the server's count as a check. */
+async function oneRound(server: DnsChild, resolvConf: string, settings: Settings, round: number, names: number): Promise<PollerRun[]> {
+  await server.reset();
+  const loadAverage = os.loadavg()[0]!;
+  // Process start (tsx) takes about a second on a loaded machine; the warm-up counts from the agreed time.
+  const windowAt = Date.now() + STARTUP_ALLOWANCE_MS + settings.warmupMs;
+  const order: PollerSideName[] = round % 2 === 0 ? ['watch', 'c-ares'] : ['c-ares', 'watch'];
+  const results = await Promise.all(order.map((side) => runSide(side, names, server, resolvConf, windowAt, settings.windowMs)));
+  const from = Math.min(...results.map((result) => result.windowStart));
+  const to = Math.max(...results.map((result) => result.windowEnd));
+  const serverQueries = (await server.windows(from, to, to - from))[0] ?? 0;
+  const sideTotal = results.reduce((sum, result) => sum + result.completed + result.failed, 0);
+  return results.map((result) => {
+    const windowMs = result.windowEnd - result.windowStart;
+    const { side, cpuUs, completed, failed } = result;
+    const perResolution = { cpuUsPerResolution: cpuUs / completed, ratePerSecond: completed / (windowMs / 1000) };
+    return { round, side, names, windowMs, cpuUs, resolutions: completed, completed, failed, ...perResolution, loadAverage, serverCheck: serverQueries / 2 / sideTotal };
+  });
+}
+
+function describeRun(entry: PollerRun, rounds: number): string {
+  return (
+    `round ${entry.round + 1}/${rounds}, ${entry.names} names, ${entry.side}: ${entry.cpuUsPerResolution.toFixed(0)} µs CPU/resolution, ` +
+    `${entry.ratePerSecond.toFixed(0)} resolutions/s (${entry.failed} failed; server saw ${(entry.serverCheck * 100).toFixed(0)} % of both sides' count), load ${entry.loadAverage.toFixed(1)}`
+  );
+}
+
+/** The resolv.conf and the DNS server around every round at every size. */
+async function measureRounds(context: BenchContext, settings: Settings): Promise<PollerRun[]> {
   // A resolv.conf of our own, so nothing of the host's (search list, options) applies to watch().
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-poller-'));
   const resolvConf = path.join(dir, 'resolv.conf');
   fs.writeFileSync(resolvConf, 'nameserver 127.0.0.1\noptions ndots:1\n');
-  const server = await startDnsChild({ mode: 'fast', records, priority: SERVER_PRIORITY });
+  const server = await startDnsChild({ mode: 'fast', records: pollerRecords(Math.max(...settings.sizes)), priority: SERVER_PRIORITY });
   const runs: PollerRun[] = [];
   try {
-    for (let round = 0; round < rounds; round++) {
-      for (const names of sizes) {
-        await server.reset();
-        const loadAverage = os.loadavg()[0]!;
-        // Process start (tsx) takes about a second on a loaded machine; the warm-up counts from the agreed time.
-        const windowAt = Date.now() + STARTUP_ALLOWANCE_MS + warmupMs;
-        const order: PollerSideName[] = round % 2 === 0 ? ['watch', 'c-ares'] : ['c-ares', 'watch'];
-        const results = await Promise.all(order.map((side) => runSide(side, names, server, resolvConf, windowAt, windowMs)));
-        const from = Math.min(...results.map((result) => result.windowStart));
-        const to = Math.max(...results.map((result) => result.windowEnd));
-        const serverQueries = (await server.windows(from, to, to - from))[0] ?? 0;
-        const sideTotal = results.reduce((sum, result) => sum + result.completed + result.failed, 0);
-        for (const result of results) {
-          const seconds = (result.windowEnd - result.windowStart) / 1000;
-          const entry: PollerRun = {
-            round,
-            side: result.side,
-            names,
-            windowMs: result.windowEnd - result.windowStart,
-            cpuUs: result.cpuUs,
-            resolutions: result.completed,
-            completed: result.completed,
-            failed: result.failed,
-            cpuUsPerResolution: result.cpuUs / result.completed,
-            ratePerSecond: result.completed / seconds,
-            loadAverage,
-            serverCheck: serverQueries / 2 / sideTotal,
-          };
-          runs.push(entry);
-          log(
-            `round ${round + 1}/${rounds}, ${names} names, ${result.side}: ${entry.cpuUsPerResolution.toFixed(0)} µs CPU/resolution, ` +
-              `${entry.ratePerSecond.toFixed(0)} resolutions/s (${result.failed} failed; server saw ${(entry.serverCheck * 100).toFixed(0)} % of both sides' count), load ${loadAverage.toFixed(1)}`,
-          );
-        }
+    for (let round = 0; round < settings.rounds; round++) {
+      for (const names of settings.sizes) {
+        const measured = await oneRound(server, resolvConf, settings, round, names);
+        for (const entry of measured) context.log(describeRun(entry, settings.rounds));
+        runs.push(...measured);
       }
     }
   } finally {
     await server.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  return runs;
+}
 
-  const figures: SizeFigures[] = sizes.map((names) => {
-    const mine = runs.filter((entry) => entry.names === names);
-    const bySide = (side: PollerSideName) => mine.filter((entry) => entry.side === side);
-    const pairs = Array.from({ length: rounds }, (_, round) => ({
+function figuresOf(runs: PollerRun[], settings: Settings): SizeFigures[] {
+  return settings.sizes.map((names) => {
+    const bySide = (side: PollerSideName) => runs.filter((entry) => entry.names === names && entry.side === side);
+    const pairs = Array.from({ length: settings.rounds }, (_, round) => ({
       watch: bySide('watch').find((entry) => entry.round === round)!,
       cares: bySide('c-ares').find((entry) => entry.round === round)!,
     }));
     // A round in which either side fell behind (failures, or under 90 % of names/s) measured an overloaded
     // machine, not the cost of a resolution: its ratio is shown in the per-run table but not used.
     const carriedPairs = pairs.filter(({ watch: w, cares: c }) => [w, c].every((entry) => entry.failed === 0 && entry.ratePerSecond >= CARRIED_RATE * names));
+    const failedOf = (side: PollerSideName) => bySide(side).reduce((sum, entry) => sum + entry.failed, 0);
     return {
       names,
       ratios: carriedPairs.map(({ watch: w, cares: c }) => w.cpuUsPerResolution / c.cpuUsPerResolution),
@@ -200,17 +218,27 @@ export async function run(context: BenchContext): Promise<BenchReport> {
       caresCpu: bySide('c-ares').map((entry) => entry.cpuUsPerResolution),
       watchRate: bySide('watch').map((entry) => entry.ratePerSecond),
       caresRate: bySide('c-ares').map((entry) => entry.ratePerSecond),
-      failed: {
-        watch: bySide('watch').reduce((sum, entry) => sum + entry.failed, 0),
-        cares: bySide('c-ares').reduce((sum, entry) => sum + entry.failed, 0),
-      },
+      failed: { watch: failedOf('watch'), cares: failedOf('c-ares') },
     };
   });
-  const loads = runs.map((entry) => entry.loadAverage);
-  const noisy = figures.filter((figure) => quick || figure.carried < MIN_CARRIED || relativeSpread(figure.ratios) > NOISY_SPREAD);
+}
 
-  const table: Table = {
-    title: `CPU per A+AAAA resolution, ${INTERVAL_MS / 1000} s interval ±${JITTER * 100} %, medians of ${rounds} rounds (range)`,
+/** Why a size's figures are not read, if they are not. */
+function notReadable(figure: SizeFigures, { quick, rounds, windowMs }: Settings): string | undefined {
+  if (quick) return `${figure.names} names: quick run (${rounds} round${rounds === 1 ? '' : 's'} of ${windowMs / 1000} s): too noisy to read, for "it runs" only`;
+  if (figure.carried < MIN_CARRIED) {
+    return `${figure.names} names: only ${figure.carried} of ${rounds} rounds carried by the machine (a side failed resolutions or fell under ${CARRIED_RATE * 100} % of names/s): not read`;
+  }
+  if (relativeSpread(figure.ratios) > NOISY_SPREAD) return `${figure.names} names: ratio range ${spread(figure.ratios)} is wider than ±${NOISY_SPREAD * 100} %: too noisy to read`;
+  return undefined;
+}
+
+const rateRange = (rates: number[]): string => `${int(median(rates))} (${int(Math.min(...rates))}–${int(Math.max(...rates))})`;
+
+function cpuTable(figures: SizeFigures[], runs: PollerRun[], settings: Settings): Table {
+  const loads = runs.map((entry) => entry.loadAverage);
+  return {
+    title: `CPU per A+AAAA resolution, ${INTERVAL_MS / 1000} s interval ±${JITTER * 100} %, medians of ${settings.rounds} rounds (range)`,
     headers: ['names', 'watch() CPU/resolution', 'c-ares poller', 'ratio (median)', 'ratio range', 'rounds carried', 'watch() resolutions/s', 'c-ares resolutions/s', 'failed (watch · c-ares)'],
     rows: figures.map((figure) => [
       int(figure.names),
@@ -218,23 +246,20 @@ export async function run(context: BenchContext): Promise<BenchReport> {
       usRange(figure.caresCpu),
       times(median(figure.ratios)),
       spread(figure.ratios),
-      `${figure.carried} of ${rounds}`,
-      `${int(median(figure.watchRate))} (${int(Math.min(...figure.watchRate))}–${int(Math.max(...figure.watchRate))})`,
-      `${int(median(figure.caresRate))} (${int(Math.min(...figure.caresRate))}–${int(Math.max(...figure.caresRate))})`,
+      `${figure.carried} of ${settings.rounds}`,
+      rateRange(figure.watchRate),
+      rateRange(figure.caresRate),
       `${figure.failed.watch} · ${figure.failed.cares}`,
     ]),
     notes: [
       `load average (1 min) at the runs: ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
-      ...noisy.map((figure) =>
-        quick
-          ? `${figure.names} names: quick run (${rounds} round${rounds === 1 ? '' : 's'} of ${windowMs / 1000} s): too noisy to read, for "it runs" only`
-          : figure.carried < MIN_CARRIED
-            ? `${figure.names} names: only ${figure.carried} of ${rounds} rounds carried by the machine (a side failed resolutions or fell under ${CARRIED_RATE * 100} % of names/s): not read`
-            : `${figure.names} names: ratio range ${spread(figure.ratios)} is wider than ±${NOISY_SPREAD * 100} %: too noisy to read`,
-      ),
+      ...figures.flatMap((figure) => notReadable(figure, settings) ?? []),
     ],
   };
-  const perRun: Table = {
+}
+
+function perRunTable(runs: PollerRun[]): Table {
+  return {
     title: 'Every run, in the order run',
     headers: ['round', 'names', 'side', 'CPU/resolution', 'resolutions/s', 'failed', 'server saw / side counted', 'load'],
     rows: runs.map((entry) => [
@@ -248,14 +273,17 @@ export async function run(context: BenchContext): Promise<BenchReport> {
       entry.loadAverage.toFixed(1),
     ]),
   };
-  const summary: SummaryLine[] = figures.flatMap((figure) => {
+}
+
+function summaryLines(figures: SizeFigures[], settings: Settings): SummaryLine[] {
+  return figures.flatMap((figure) => {
     const ratio = median(figure.ratios);
     const rate = median(figure.watchRate) / figure.names;
-    const readable = !noisy.includes(figure);
+    const readable = notReadable(figure, settings) === undefined;
     return [
       {
         metric: `watch() / c-ares poller CPU per resolution, ${figure.names} names`,
-        value: `${times(ratio)} (${spread(figure.ratios)}; ${figure.carried} of ${rounds} rounds)`,
+        value: `${times(ratio)} (${spread(figure.ratios)}; ${figure.carried} of ${settings.rounds} rounds)`,
         target: `≤ ${TARGET_RATIO}x`,
         met: readable ? ratio <= TARGET_RATIO : null,
       },
@@ -267,6 +295,13 @@ export async function run(context: BenchContext): Promise<BenchReport> {
       },
     ];
   });
+}
+
+export async function run(context: BenchContext): Promise<BenchReport> {
+  const settings = settingsFor(context.quick);
+  const { sizes, rounds, warmupMs, windowMs } = settings;
+  const runs = await measureRounds(context, settings);
+  const figures = figuresOf(runs, settings);
   return {
     name: 'poller',
     title: '10. Poller: watch() against a hand-written c-ares poller (whole path, each side in its own process)',
@@ -275,8 +310,8 @@ export async function run(context: BenchContext): Promise<BenchReport> {
       `({ ttl: true }, one timer per name). Each side in its own child process, the "fast" DNS responder in a third. ` +
       `${rounds} rounds; in each, both sides run at the same time on their own names: ${warmupMs / 1000} s warm-up, then the same ${windowMs / 1000} s window: ` +
       `process.cpuUsage() of the side's process over the resolutions it completed. Ratios are taken within a round.`,
-    tables: [table, perRun],
-    summary,
+    tables: [cpuTable(figures, runs, settings), perRunTable(runs)],
+    summary: summaryLines(figures, settings),
     notes: [],
     data: { sizes, rounds, warmupMs, windowMs, intervalMs: INTERVAL_MS, jitter: JITTER, runs },
   };

@@ -888,7 +888,8 @@ function udpLimit(query: dnsPacket.DecodedPacket): number {
   return Math.min(Math.max(opt.udpPayloadSize, PLAIN_UDP_LIMIT), MAX_UDP_LIMIT);
 }
 
-function listenTcp(host: string, port: number): Promise<net.Server> {
+/** A TCP server listening on host:port (exclusive), half-open connections allowed; later server errors swallowed. */
+export function listenTcp(host: string, port: number): Promise<net.Server> {
   return new Promise((resolve, reject) => {
     // allowHalfOpen: a client that half-closes after its query still gets (delayed) replies.
     const server = net.createServer({ allowHalfOpen: true });

@@ -1,15 +1,14 @@
 /**
  * Small helpers shared by the stub-resolver tests (test/dns-client.test.ts,
  * test/lookup.test.ts, test/dnsmasq.lookup.test.ts): active handle counting,
- * dead ports, a TCP listener on a DnsTestServer's port, and a scripted UDP
- * responder for behaviours DnsTestServer cannot express (a fault
- * on one record type only).
+ * dead ports, a TCP listener on a DnsTestServer's port, and the addresses of
+ * a reply. The scripted responder is harness/scripted-dns.ts.
  */
-import dgram from 'node:dgram';
 import net from 'node:net';
-import * as dnsPacket from 'dns-packet';
 import { expect } from 'vitest';
 import { DnsError, type DnsErrorCode } from '../src/dns/errors.js';
+import type { DnsReply } from '../src/dns/types.js';
+import { bindUdp, closeUdp } from './udp-sockets.js';
 import { waitUntil } from './wait.js';
 
 // Bounded polling lives in ./wait.ts; still importable from here.
@@ -54,16 +53,9 @@ export async function waitForHandlesAtMost(baseline: HandleCounts, timeoutMs = 2
 
 /** A UDP port on `host` that nothing listens on (bound, then released). */
 export async function unusedUdpPort(host = '127.0.0.1'): Promise<number> {
-  const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', (error) => {
-      socket.close();
-      reject(error);
-    });
-    socket.bind(0, host, () => resolve());
-  });
+  const socket = await bindUdp(host, 0);
   const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  await closeUdp(socket);
   return port;
 }
 
@@ -107,73 +99,7 @@ export async function expectDnsError(promise: Promise<unknown>, code: DnsErrorCo
   throw new Error(`expected a DnsError ${code}, but it resolved with ${JSON.stringify(outcome)}`);
 }
 
-/** What a scripted responder does with one query: a reply packet to send, or null to stay silent. */
-export type ScriptedAnswer = { rcode?: number; answers?: dnsPacket.Answer[] } | null;
-
-export interface ScriptedQuery {
-  name: string;
-  type: string;
-  id: number;
-  sourcePort: number;
-}
-
-/**
- * A UDP-only DNS responder driven by a function, for per-type behaviour: the
- * reply echoes the id and question of the query, as a well-behaved server does.
- */
-export class ScriptedDnsServer {
-  readonly queries: ScriptedQuery[] = [];
-
-  private constructor(
-    private readonly socket: dgram.Socket,
-    readonly host: string,
-    readonly port: number,
-  ) {}
-
-  static async start(script: (query: ScriptedQuery) => ScriptedAnswer, host = '127.0.0.1'): Promise<ScriptedDnsServer> {
-    const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, host, () => resolve());
-    });
-    socket.on('error', () => undefined);
-    const server = new ScriptedDnsServer(socket, host, socket.address().port);
-    socket.on('message', (message, remote) => {
-      let query: dnsPacket.DecodedPacket;
-      try {
-        query = dnsPacket.decode(message);
-      } catch {
-        return;
-      }
-      const question = query.questions?.[0];
-      if (!question || query.flag_qr) return;
-      const entry = { name: question.name, type: String(question.type), id: query.id ?? 0, sourcePort: remote.port };
-      server.queries.push(entry);
-      const answer = script(entry);
-      if (!answer) return;
-      const reply = dnsPacket.encode({
-        type: 'response',
-        id: query.id ?? 0,
-        flags: dnsPacket.AUTHORITATIVE_ANSWER | ((answer.rcode ?? 0) & 0xf),
-        questions: [question],
-        answers: answer.answers ?? [],
-      });
-      socket.send(reply, remote.port, remote.address);
-    });
-    return server;
-  }
-
-  get nameserver(): { host: string; port: number } {
-    return { host: this.host, port: this.port };
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      try {
-        this.socket.close(() => resolve());
-      } catch {
-        resolve();
-      }
-    });
-  }
+/** The A and AAAA addresses of a reply, sorted. */
+export function addressesOf(reply: DnsReply): string[] {
+  return reply.answers.flatMap((answer) => (answer.type === 'A' || answer.type === 'AAAA' ? [answer.data] : [])).sort();
 }

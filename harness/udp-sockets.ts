@@ -34,3 +34,8 @@ export function closeUdp(socket: dgram.Socket): Promise<void> {
     }
   });
 }
+
+/** Send `message` from `socket` to host:port (default 127.0.0.1), resolving once it left. */
+export function sendUdp(socket: dgram.Socket, message: Buffer, port: number, host = '127.0.0.1'): Promise<void> {
+  return new Promise((resolve) => socket.send(message, port, host, () => resolve()));
+}

@@ -9,7 +9,6 @@
  * an `attempt` event for every failed try.
  */
 import { execFile } from 'node:child_process';
-import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as dnsPacket from 'dns-packet';
@@ -22,11 +21,11 @@ import { DnsError } from '../src/dns/errors.js';
 import { GROUP_SHARE, INITIAL_IN_FLIGHT_PER_NAMESERVER, MAX_IN_FLIGHT_PER_NAMESERVER, MAX_QUEUED_PER_NAMESERVER } from '../src/dns/query-gate.js';
 import type { Nameserver } from '../src/dns/types.js';
 import { observe, report, type WatchEvent } from '../src/watch/observe.js';
-import { frameMessage } from '../src/dns/tcp-frames.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { labelLadderMessage } from '../harness/hostile-messages.js';
 import { recordingTimers } from '../harness/recording-timers.js';
-import { expectDnsError, listenTcpOn, unusedUdpPort, waitForHandlesAtMost, waitUntil } from '../harness/resolver-helpers.js';
+import { expectDnsError, unusedUdpPort, waitForHandlesAtMost, waitUntil } from '../harness/resolver-helpers.js';
+import { ScriptedDnsServer, tcpFrame } from '../harness/scripted-dns.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -42,35 +41,21 @@ function newClient(options: Partial<DnsClientOptions> = {}): DnsClient {
   return client;
 }
 
-/** A UDP socket on loopback that counts queries and never answers: a dead nameserver. */
+/** The scripted responder counting queries and never answering: a dead nameserver. */
 async function deadServer(): Promise<{ nameserver: Nameserver; received: () => number }> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-  let received = 0;
-  socket.on('message', () => received++);
-  cleanups.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
-  return { nameserver: { host: '127.0.0.1', port: socket.address().port }, received: () => received };
+  const server = await ScriptedDnsServer.start(() => null);
+  cleanups.push(() => server.close());
+  return { nameserver: server.nameserver, received: () => server.queries.length };
 }
 
-/** A UDP server answering every query with `reply(query)`: raw bytes, one datagram or several. */
+/** The scripted responder answering every query with `reply(query)`: raw bytes, one datagram or several. */
 async function rawServer(reply: (query: dnsPacket.DecodedPacket) => Buffer | Buffer[]): Promise<Nameserver> {
-  const socket = dgram.createSocket('udp4');
-  let open = true;
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-  socket.on('message', (message, remote) => {
-    const replies = reply(dnsPacket.decode(message));
-    // One datagram after the other is sent: a burst of dozens would overflow the client's receive buffer and test nothing.
-    const sendFrom = (index: number): void => {
-      const datagram = (Array.isArray(replies) ? replies : [replies])[index];
-      if (datagram && open) socket.send(datagram, remote.port, remote.address, () => setTimeout(() => sendFrom(index + 1), 1));
-    };
-    sendFrom(0);
-  });
-  cleanups.push(() => new Promise<void>((resolve) => {
-    open = false;
-    socket.close(() => resolve());
-  }));
-  return { host: '127.0.0.1', port: socket.address().port };
+  const server = await ScriptedDnsServer.start((query) =>
+    // One datagram after the other, 1 ms apart: a burst of dozens would overflow the client's receive buffer and test nothing.
+    [reply(query.packet)].flat().flatMap((datagram, index) => (index === 0 ? [datagram] : [{ delayMs: 1 }, datagram])),
+  );
+  cleanups.push(() => server.close());
+  return server.nameserver;
 }
 
 async function liveServer(): Promise<DnsTestServer> {
@@ -270,25 +255,25 @@ describe('address records of the wrong size are a bad reply, not a truncated add
 
 describe(`decode budget: MAX_ANSWERS_DECODED_PER_TRY (${MAX_ANSWERS_DECODED_PER_TRY})`, () => {
   /** A UDP server that only says "truncated", and a TCP server on the same port that sends `frames` for the query. */
-  async function truncatingPair(frames: (query: dnsPacket.DecodedPacket) => Buffer[]): Promise<{ server: Nameserver; sent: () => number } | null> {
+  async function truncatingPair(frames: (query: dnsPacket.DecodedPacket) => Buffer[]): Promise<{ server: Nameserver; sent: () => number }> {
     let sent = 0;
-    const udp = await rawServer((query) => dnsPacket.encode({ type: 'response', id: query.id, flags: dnsPacket.TRUNCATED_RESPONSE, questions: query.questions }));
-    const tcp = await listenTcpOn(udp.host, udp.port, (socket) => {
-      socket.once('data', (chunk: Buffer) => {
-        const messages = frames(dnsPacket.decode(chunk.subarray(2)));
-        sent = messages.length;
-        socket.end(Buffer.concat(messages.map(frameMessage)));
-      });
-    }).catch(() => null);
-    if (!tcp) return null; // the TCP port was taken: nothing to test this run
-    cleanups.push(tcp.close);
-    return { server: udp, sent: () => sent };
+    const server = await ScriptedDnsServer.start(
+      (query) => dnsPacket.encode({ type: 'response', id: query.id, flags: dnsPacket.TRUNCATED_RESPONSE, questions: query.packet.questions }),
+      {
+        tcp: (query, socket) => {
+          const messages = frames(query.packet);
+          sent = messages.length;
+          socket.end(Buffer.concat(messages.map((message) => tcpFrame(message))));
+        },
+      },
+    );
+    cleanups.push(() => server.close());
+    return { server: server.nameserver, sent: () => sent };
   }
 
   it('stops reading a TCP stream of undecodable messages once the try has decoded its budget, with BADRESPONSE', async () => {
     // 300 records a message stay under MAX_ANSWER_LABELS, so each is decoded to its cut-short end and fails; 28 pass the budget.
     const pair = await truncatingPair((query) => Array.from({ length: 28 }, () => labelLadderMessage(query, 300)));
-    if (!pair) return;
     const error = await expectDnsError(newClient({ timeoutMs: 5_000 }).query([pair.server], 'bounds.test', 'A'), 'BADRESPONSE');
     expect(error.message).toContain(`sent more than ${MAX_ANSWERS_DECODED_PER_TRY} answer records over TCP without a usable answer for bounds.test A`);
     expect(pair.sent()).toBe(28);
@@ -296,7 +281,6 @@ describe(`decode budget: MAX_ANSWERS_DECODED_PER_TRY (${MAX_ANSWERS_DECODED_PER_
 
   it(`decodes a label-ladder message only up to MAX_ANSWER_LABELS (${MAX_ANSWER_LABELS}) and reads nothing after it`, async () => {
     const pair = await truncatingPair((query) => Array.from({ length: 7 }, () => labelLadderMessage(query, 1_024)));
-    if (!pair) return;
     const reply = await newClient({ timeoutMs: 5_000 }).query([pair.server], 'bounds.test', 'A');
     // Each record is owned by a 127-label name: the budget stops the first message after about 384 of its 1,024 records.
     expect(reply.answers.length).toBeLessThanOrEqual(Math.ceil(MAX_ANSWER_LABELS / 128));

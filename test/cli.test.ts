@@ -6,15 +6,15 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../src/cli/main.js';
 import { registry } from '../src/watch/registry.js';
 import { BIN, ensureBuilt } from '../harness/built-cli.js';
-import { DnsTestServer } from '../harness/dns-server.js';
+import type { DnsTestServer } from '../harness/dns-server.js';
+import { dnsServerForFile } from '../harness/server-fixture.js';
 import { escapeRegExp, withTimeout } from '../harness/within.js';
 import { waitUntil as waitFor } from '../harness/wait.js';
 
@@ -32,27 +32,19 @@ let deadResolvConf: string;
 /** resolv.conf naming the test server with `search cli.test`. */
 let searchResolvConf: string;
 
+const live = dnsServerForFile({ resolvConf: 'options ndots:1 timeout:2 attempts:1', label: 'cli' });
+const deadSetup = dnsServerForFile({ resolvConf: 'options timeout:1 attempts:1', label: 'cli-dead' });
+
 beforeAll(async () => {
-  dns = await DnsTestServer.start();
-  dead = await DnsTestServer.start();
+  ({ server: dns, resolvConfPath: resolvConf, dir: tmp } = live);
+  ({ server: dead, resolvConfPath: deadResolvConf } = deadSetup);
   dead.setFault('drop');
-  tmp = mkdtempSync(path.join(os.tmpdir(), 'grpc-dns-watch-cli-'));
-  resolvConf = path.join(tmp, 'resolv.conf');
-  writeFileSync(resolvConf, `nameserver ${dns.address}\noptions ndots:1 timeout:2 attempts:1\n`);
-  deadResolvConf = path.join(tmp, 'dead-resolv.conf');
-  writeFileSync(deadResolvConf, `nameserver ${dead.address}\noptions timeout:1 attempts:1\n`);
-  searchResolvConf = path.join(tmp, 'search-resolv.conf');
-  writeFileSync(searchResolvConf, `nameserver ${dns.address}\nsearch cli.test\noptions ndots:2 timeout:2 attempts:1\n`);
+  searchResolvConf = await live.writeResolvConf('search-resolv.conf', 'search cli.test\noptions ndots:2 timeout:2 attempts:1');
 
   dns.setRecords('web.cli.test', { A: ['10.0.0.10', '10.0.0.9'], AAAA: ['fd00::1'], ttl: 42 });
   dns.setRecords('v4only.cli.test', { A: ['10.0.0.1'], ttl: 7 });
   dns.setRecords('fail.cli.test', { A: ['10.0.0.1'] });
   dns.setFault('servfail', { name: 'fail.cli.test' });
-});
-
-afterAll(async () => {
-  await Promise.all([dns?.close(), dead?.close()]);
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 function collector(): { write(chunk: string): boolean; readonly text: string } {

@@ -116,16 +116,33 @@ describe('npm run demo --quick', () => {
   });
 });
 
+const BAD_FLAGS: Array<[string[], string]> = [
+  [['--pods', '0'], '--pods'],
+  [['--pods', 'many'], '--pods'],
+  [['--interval', '5'], '--interval'],
+  [['--interval'], '--interval'],
+  [['--duration', '600'], '--duration'],
+  [['--quick', '--duration', '20'], '--duration'],
+  [['--bogus'], '--bogus'],
+];
+
 describe('demo flags', () => {
-  it.each([
-    [['--pods', '0'], '--pods'],
-    [['--pods', 'many'], '--pods'],
-    [['--interval', '5'], '--interval'],
-    [['--interval'], '--interval'],
-    [['--duration', '600'], '--duration'],
-    [['--quick', '--duration', '20'], '--duration'],
-    [['--bogus'], '--bogus'],
-  ])('%j exits 2 naming %s', async (args, flag) => {
+  it.each(BAD_FLAGS)('%j is refused naming %s', (args, flag) => {
+    let refused: unknown;
+    try {
+      parseArgs(args, { isTTY: false, env: {} });
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(ArgsError);
+    expect((refused as ArgsError).flag).toBe(flag);
+    expect((refused as ArgsError).message).toContain(flag);
+  });
+
+  // The command around the reader, each a child process of its own: side by side. Every refusal takes
+  // main.ts's one path (ArgsError: the message and the usage on stderr, exit 2), so one stands for all.
+  it.concurrent('a refused flag: exits 2 naming it, with the usage on stderr and nothing on stdout', async () => {
+    const [args, flag] = BAD_FLAGS[0]!;
     const run = await runDemo(args, 20_000);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(flag);
@@ -133,7 +150,7 @@ describe('demo flags', () => {
     expect(run.stdout).toBe('');
   });
 
-  it('--help prints the usage and exits 0', async () => {
+  it.concurrent('--help prints the usage and exits 0', async () => {
     const run = await runDemo(['--help'], 20_000);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/--pods <n>[\s\S]*--interval <ms>[\s\S]*--duration <s>[\s\S]*--quick/);

@@ -17,17 +17,13 @@ import { RCODE } from '../src/dns/wire.js';
 import { UDP_PORT_MAX_AGE_MS } from '../src/dns/udp-lane.js';
 import { DnsError } from '../src/dns/errors.js';
 import type { Timers } from '../src/dns/timers.js';
-import { type Nameserver, type DnsReply } from '../src/dns/types.js';
+import type { Nameserver } from '../src/dns/types.js';
 import { DnsTestServer, type DnsTestServerOptions, type Fault } from '../harness/dns-server.js';
 import { recordingTimers } from '../harness/recording-timers.js';
 import { shiftedTimers } from '../harness/shifted-timers.js';
-import {
-  activeHandleCounts,
-  expectDnsError,
-  listenTcpOn,
-  unusedUdpPort,
-  waitForHandlesAtMost,
-} from '../harness/resolver-helpers.js';
+import { activeHandleCounts, addressesOf, expectDnsError, listenTcpOn, unusedUdpPort, waitForHandlesAtMost } from '../harness/resolver-helpers.js';
+import { ScriptedDnsServer } from '../harness/scripted-dns.js';
+import { bindUdp, closeUdp, sendUdp } from '../harness/udp-sockets.js';
 
 const NAME = 'svc.test';
 
@@ -56,27 +52,11 @@ function newClient(timeoutMs = 250, attempts = 1, timers?: Timers): DnsClient {
   return client;
 }
 
-function addressesOf(reply: DnsReply): string[] {
-  return reply.answers
-    .flatMap((answer) => (answer.type === 'A' || answer.type === 'AAAA' ? [answer.data] : []))
-    .sort();
-}
-
+/** A socket of the test's own (an attacker, a rogue): bound on host:port, closed after the test. */
 async function udpSocket(host = '127.0.0.1', port = 0): Promise<dgram.Socket> {
-  const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', (error) => {
-      socket.close();
-      reject(error);
-    });
-    socket.bind(port, host, () => resolve());
-  });
-  cleanups.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+  const socket = await bindUdp(host, port);
+  cleanups.push(() => closeUdp(socket));
   return socket;
-}
-
-function send(socket: dgram.Socket, message: Buffer, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => socket.send(message, port, host, (error) => (error ? reject(error) : resolve())));
 }
 
 /**
@@ -193,10 +173,10 @@ describe('DnsClient: RFC 5452 validation — accept only our server, id and ques
     ];
     // Same address, another port.
     const attacker = await udpSocket('127.0.0.1');
-    for (const message of junk) await send(attacker, message, sourcePort, '127.0.0.1');
+    for (const message of junk) await sendUdp(attacker, message, sourcePort);
     // Another loopback address, with the server's own port number when it is free.
     const spoofer = await udpSocket('127.0.0.2', server.port).catch(() => udpSocket('127.0.0.2'));
-    await send(spoofer, forged, sourcePort, '127.0.0.1');
+    await sendUdp(spoofer, forged, sourcePort);
 
     const reply = await pending;
     expect(addressesOf(reply)).toEqual(['10.0.0.1', '10.0.0.2']);
@@ -219,8 +199,8 @@ describe('DnsClient: RFC 5452 validation — accept only our server, id and ques
     const rogueQuery = dnsPacket.encode({ type: 'query', id, questions: [{ type: 'A', class: 'IN', name: NAME }] });
     // Relay: ask `other` from the rogue socket, then forward its reply to the client.
     const rogueReply = new Promise<Buffer>((resolve) => rogue.once('message', (message) => resolve(message)));
-    await send(rogue, rogueQuery, other.port, other.host);
-    await send(rogue, await rogueReply, sourcePort, '127.0.0.1');
+    await sendUdp(rogue, rogueQuery, other.port, other.host);
+    await sendUdp(rogue, await rogueReply, sourcePort);
     expect(addressesOf(await pending)).toEqual(['10.0.0.1', '10.0.0.2']);
   });
 });
@@ -401,26 +381,17 @@ describe('DnsClient: rcodes, failover and attempts', () => {
     // client's socket buffer while the client's timer expires, and Node runs
     // expired timers before it reads sockets.
     const TIMEOUT_MS = 100;
-    const server = await udpSocket();
     let held = 0;
-    server.on('message', (message, remote) => {
-      const query = dnsPacket.decode(message);
-      const question = query.questions![0]!;
-      const reply = dnsPacket.encode({
-        id: query.id,
-        type: 'response',
-        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
-        questions: query.questions,
-        answers: [{ type: 'A', name: question.name, ttl: 30, data: '10.9.9.9' }],
-      });
-      server.send(reply, remote.port, remote.address);
+    const server = await ScriptedDnsServer.start((query) => {
       // After this turn's socket reads (the reply is sent meanwhile), before the next turn's timers.
       setImmediate(() => {
         const until = performance.now() + 3 * TIMEOUT_MS;
         while (performance.now() < until) held++;
       });
+      return { answers: [{ type: 'A', name: query.name, ttl: 30, data: '10.9.9.9' }] };
     });
-    const reply = await newClient(TIMEOUT_MS, 1).query([{ host: '127.0.0.1', port: server.address().port }], NAME, 'A');
+    cleanups.push(() => server.close());
+    const reply = await newClient(TIMEOUT_MS, 1).query([server.nameserver], NAME, 'A');
     expect(held).toBeGreaterThan(0);
     expect(addressesOf(reply)).toEqual(['10.9.9.9']);
   });

@@ -9,7 +9,9 @@
  * the wire makes odd (the top bit set, a countdown from a day) never make a
  * wait longer than the cap. A TTL of 7 s and polls 2-3 s apart (three
  * answers per copy) keep each case to a few seconds; the cache going away
- * takes about 30.
+ * takes about 40, so it runs in `npm run test:stress` (harness/heavy.ts),
+ * and `npm test` runs the same scenario on the watcher's injected clock
+ * (test/watcher.unit.test.ts, "a cache that goes away").
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +24,7 @@ import { CACHE_EXPIRY_MARGIN_MS, cacheStalenessBound, cacheWaitCap, cacheWaitLim
 import { setTraceSink } from '../src/watch/trace.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
+import { HEAVY } from '../harness/heavy.js';
 import { waitUntil } from '../harness/wait.js';
 import { withTimeout } from '../harness/within.js';
 
@@ -101,7 +104,9 @@ async function watchUntil(name: string, watchOptions: WatchOptions, enough: (pol
   }
 }
 
-describe.skipIf(!binary)('behind a caching dnsmasq', () => {
+// Beside the command's cases below (a dnsmasq pair of their own, no trace sink); its own two cases
+// one after another, as the heavier one replaces the cache the first one asks.
+describe.skipIf(!binary).concurrent('behind a caching dnsmasq', () => {
   let origin: Dnsmasq;
   let cache: Dnsmasq;
 
@@ -115,7 +120,7 @@ describe.skipIf(!binary)('behind a caching dnsmasq', () => {
     await origin?.close();
   });
 
-  it('the TTL counting down is seen as a cache; the next poll lands after the copy expired and gets a fresh copy', async () => {
+  it.sequential('the TTL counting down is seen as a cache; the next poll lands after the copy expired and gets a fresh copy', async () => {
     const name = 'cached.svc.test';
     await origin.setHost(name, ['127.0.0.2']);
     const watchOptions = await options('cache', cache.nameserver);
@@ -146,7 +151,7 @@ describe.skipIf(!binary)('behind a caching dnsmasq', () => {
   }, 30_000);
 
   // Last in this block: it takes the cache away.
-  it('replaced at its address by a forwarder that caches nothing: the verdict clears within 60 s of scheduled polling, then a change is seen at the next poll, one interval later', async () => {
+  it.runIf(HEAVY).sequential('replaced at its address by a forwarder that caches nothing: the verdict clears within 60 s of scheduled polling, then a change is seen at the next poll, one interval later', async () => {
     const name = 'goes-away.svc.test';
     await origin.setHost(name, ['127.0.0.7']);
     const watchOptions = await options('goes-away', cache.nameserver);
@@ -206,7 +211,8 @@ async function command(args: string[], enough: (stdout: string, stderr: string) 
   return { stdout, stderr };
 }
 
-describe.skipIf(!binary)('the command behind a caching dnsmasq', () => {
+// Each case runs its own command on a name of its own: side by side.
+describe.skipIf(!binary).concurrent('the command behind a caching dnsmasq', () => {
   let origin: Dnsmasq;
   let cache: Dnsmasq;
   let resolvConf: string;

@@ -11,6 +11,7 @@ import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import { PROCESS_SEED, pickSubset } from '../src/watch/subset.js';
 import { watch, type DnsWatch } from '../src/watch-handle.js';
 import { Dnsmasq, dnsmasqBinary, rawQuery } from '../harness/dnsmasq.js';
+import { waitUntil } from '../harness/wait.js';
 
 const binary = dnsmasqBinary();
 if (!binary) {
@@ -23,14 +24,6 @@ function pods(n: number, offset = 0): string[] {
     const i = offset + k;
     return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
   });
-}
-
-async function waitUntil(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe.skipIf(!binary)('large answers from a real dnsmasq', () => {
@@ -79,7 +72,7 @@ describe.skipIf(!binary)('large answers from a real dnsmasq', () => {
       const updates: string[][] = [];
       watcher.on('update', (update) => updates.push(update.addresses));
       watcher.on('error', () => {});
-      await waitUntil('5 polls', () => (watcher.stats()?.queries ?? 0) >= 5);
+      await waitUntil(() => (watcher.stats()?.queries ?? 0) >= 5, '5 polls', 10_000, 20);
       const expected = pickSubset(all.map((address) => ({ address })), 50, PROCESS_SEED).map((entry) => entry.address).sort();
       expect(updates).toEqual([expected]); // one update: the subset did not change between polls
       const stats = watcher.stats()!;
@@ -88,7 +81,7 @@ describe.skipIf(!binary)('large answers from a real dnsmasq', () => {
 
       const leaving = expected[17]!;
       await dnsmasq.setHost(name, all.filter((address) => address !== leaving));
-      await waitUntil('the change', () => updates.length === 2);
+      await waitUntil(() => updates.length === 2, 'the change', 10_000, 20);
       const after = updates[1]!;
       expect(after).toHaveLength(50);
       expect(after).not.toContain(leaving);

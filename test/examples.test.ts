@@ -13,6 +13,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/index.js';
 import { DnsTestServer } from '../harness/dns-server.js';
+import { startDnsServer, type DnsServerSetup } from '../harness/server-fixture.js';
 import { GRPC_VERSIONS, grpcVersion, loadGrpc } from '../harness/grpc-versions.js';
 import { fencedBlocks, section } from '../harness/markdown.js';
 import { PodFleet } from '../harness/pods.js';
@@ -351,8 +352,9 @@ describe('examples/kubernetes/server.ts', () => {
     expect(exit, client.stdout() + client.stderr()).toEqual({ code: 0, signal: null });
     expect(client.stdout()).toMatch(/done: \d+ RPCs, 0 failed, 2 pods answered: whoami-a whoami-b/);
 
+    // Both pods terminated at once, as a rollout's last step may: their drains overlap.
+    for (const { server } of [a, b]) server.kill('SIGTERM');
     for (const { server } of [a, b]) {
-      server.kill('SIGTERM');
       expect(await server.exited).toEqual({ code: 0, signal: null });
       expect(server.stdout()).toMatch(/SIGTERM, draining[\s\S]*stopped/);
     }
@@ -615,32 +617,24 @@ describe('examples/kubernetes manifests', () => {
 });
 
 describe('examples/observe/log-diffs.ts', () => {
-  let dns: DnsTestServer | undefined;
+  let setup: DnsServerSetup | undefined;
 
   afterEach(async () => {
-    await dns?.close();
+    await setup?.close();
   });
 
   it('logs each change as JSON, failures with what happens next, and stats; exits by itself', { timeout: CHILD_TEST_TIMEOUT_MS }, async () => {
-    dns = await DnsTestServer.start();
-    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const dir = await mkdtemp(path.join(tmpdir(), 'observe-example-'));
-    const resolvConf = path.join(dir, 'resolv.conf');
-    await writeFile(resolvConf, `nameserver ${dns.address}\noptions timeout:1 attempts:1\n`);
-    try {
-      dns.setRecords('observed.test', { A: ['10.0.0.1'] });
-      const example = startExample(path.join(ROOT, 'examples/observe/log-diffs.ts'), ['observed.test', '6', resolvConf], {});
-      await example.waitFor((line) => line.includes('"msg":"dns change"') && line.includes('"added":["10.0.0.1"]'), 'the first set');
-      dns.setRecords('observed.test', { A: ['10.0.0.2'] });
-      await example.waitFor((line) => line.includes('"added":["10.0.0.2"],"removed":["10.0.0.1"]'), 'the change');
-      dns.setFault('servfail');
-      await example.waitFor((line) => line.includes('"code":"SERVFAIL","keptLastGoodSet":true'), 'the failure');
-      await example.waitFor((line) => line.includes('"msg":"dns stats"'), 'a stats line');
-      const exit = await example.exited;
-      expect(exit, example.stderr()).toEqual({ code: 0, signal: null });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    setup = await startDnsServer({ resolvConf: 'options timeout:1 attempts:1', label: 'observe-example' });
+    const { server: dns, resolvConfPath } = setup;
+    dns.setRecords('observed.test', { A: ['10.0.0.1'] });
+    const example = startExample(path.join(ROOT, 'examples/observe/log-diffs.ts'), ['observed.test', '6', resolvConfPath], {});
+    await example.waitFor((line) => line.includes('"msg":"dns change"') && line.includes('"added":["10.0.0.1"]'), 'the first set');
+    dns.setRecords('observed.test', { A: ['10.0.0.2'] });
+    await example.waitFor((line) => line.includes('"added":["10.0.0.2"],"removed":["10.0.0.1"]'), 'the change');
+    dns.setFault('servfail');
+    await example.waitFor((line) => line.includes('"code":"SERVFAIL","keptLastGoodSet":true'), 'the failure');
+    await example.waitFor((line) => line.includes('"msg":"dns stats"'), 'a stats line');
+    const exit = await example.exited;
+    expect(exit, example.stderr()).toEqual({ code: 0, signal: null });
   });
 });

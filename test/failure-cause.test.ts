@@ -12,15 +12,13 @@
  * server's latency is not known yet), then one retry whose timeout follows
  * the latency the server showed answering the other names meanwhile.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { register, unregister } from '../src/index.js';
-import { DnsTestServer } from '../harness/dns-server.js';
+import type { DnsTestServer } from '../harness/dns-server.js';
 import { GRPC_VERSIONS, grpcVersion, loadGrpc } from '../harness/grpc-versions.js';
 import { createPodClient, type PodClient } from '../harness/pods.js';
 import { unusedUdpPort } from '../harness/resolver-helpers.js';
+import { dnsServerForFile } from '../harness/server-fixture.js';
 import { escapeRegExp } from '../harness/within.js';
 
 const PORT = 50_051;
@@ -29,25 +27,20 @@ const SILENT = 'gone.cause.test';
 const MISSING = 'missing.cause.test';
 const REFUSED = 'refused.cause.test';
 
+const fixture = dnsServerForFile({ label: 'failure-cause' });
 let dns: DnsTestServer;
-let dir: string;
 let resolvConfPath: string;
 let closedPort: number;
 
 beforeAll(async () => {
-  dns = await DnsTestServer.start();
+  // Only a nameserver: timeout and attempts are glibc's defaults (5 s, 2).
+  ({ server: dns, resolvConfPath } = fixture);
   dns.setFault('drop', { name: SILENT });
   closedPort = await unusedUdpPort();
-  dir = await mkdtemp(path.join(tmpdir(), 'failure-cause-'));
-  resolvConfPath = path.join(dir, 'resolv.conf');
-  // Only a nameserver: timeout and attempts are glibc's defaults (5 s, 2).
-  await writeFile(resolvConfPath, `nameserver ${dns.address}\n`);
 });
 
-afterAll(async () => {
+afterAll(() => {
   unregister();
-  await dns.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 interface Failure {

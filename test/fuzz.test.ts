@@ -23,12 +23,11 @@
  * - TCP (after a truncated UDP reply): hostile frames before the genuine one,
  *   in random chunks; lying length prefixes and early closes.
  */
-import dgram from 'node:dgram';
-import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { trackEscapes } from '../harness/escapes.js';
+import { ScriptedDnsServer, tcpFrame, writeChunked, type ScriptedQuery } from '../harness/scripted-dns.js';
 import { MAX_POINTER_CHAIN } from '../src/dns/wire.js';
 import { MAX_UDP_REPLY_SIZE } from '../src/dns/udp-tries.js';
 import { DnsError } from '../src/dns/errors.js';
@@ -72,89 +71,43 @@ interface TcpPlan {
 }
 
 /**
- * A DNS server on 127.0.0.1 (UDP and TCP on one port) whose every reply is
- * scripted per query. Default: the genuine reply, on both transports.
+ * The scripted responder on 127.0.0.1 (UDP and TCP on one port), every reply
+ * built from the fuzz query (its genuine reply, where its question ends).
+ * Default: the genuine reply, on both transports.
  */
-class ScriptServer {
-  udpScript: (query: ServerQuery) => Outgoing[] = (query) => [query.genuine];
-  tcpScript: (query: ServerQuery) => TcpPlan = (query) => ({ stream: frame(query.genuine) });
-  readonly log: Array<{ transport: 'udp' | 'tcp'; id: number; sourcePort: number; name: string; type: string }> = [];
-  private readonly connections = new Set<net.Socket>();
-
-  private constructor(
-    private readonly udp: dgram.Socket,
-    private readonly other: dgram.Socket,
-    private readonly tcp: net.Server,
-    readonly port: number,
-  ) {
-    udp.on('message', (message, remote) => void this.onUdp(message, remote));
-    tcp.on('connection', (socket) => this.onTcp(socket));
-  }
-
-  static async start(): Promise<ScriptServer> {
-    for (let attempt = 0; ; attempt++) {
-      const udp = await bindUdp('127.0.0.1', 0);
-      const port = udp.address().port;
-      try {
-        const tcp = await listenTcp('127.0.0.1', port);
-        return new ScriptServer(udp, await bindUdp('127.0.0.1', 0), tcp, port);
-      } catch (error) {
-        udp.close();
-        if (attempt > 20) throw error;
-      }
-    }
-  }
-
-  get nameserver(): { host: string; port: number } {
-    return { host: '127.0.0.1', port: this.port };
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.connections) socket.destroy();
-    await Promise.all([
-      new Promise<void>((resolve) => this.udp.close(() => resolve())),
-      new Promise<void>((resolve) => this.other.close(() => resolve())),
-      new Promise<void>((resolve) => this.tcp.close(() => resolve())),
-    ]);
-  }
-
-  private async onUdp(message: Buffer, remote: dgram.RemoteInfo): Promise<void> {
-    const query = parseQuery(message);
-    if (!query) return;
-    this.log.push({ transport: 'udp', id: query.id, sourcePort: remote.port, name: query.name, type: query.type });
-    for (const out of this.udpScript(query)) {
-      const [socket, data] = Buffer.isBuffer(out) ? [this.udp, out] : [this.other, out.data];
-      await new Promise<void>((resolve) => socket.send(data, remote.port, remote.address, () => resolve()));
-    }
-  }
-
-  private onTcp(socket: net.Socket): void {
-    this.connections.add(socket);
-    socket.on('close', () => this.connections.delete(socket));
-    socket.on('error', () => undefined); // the client may hang up as soon as it has its answer
-    let buffer = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => {
-      buffer = Buffer.concat([buffer, chunk]);
-      if (buffer.length < 2 || buffer.length < 2 + buffer.readUInt16BE(0)) return;
-      const query = parseQuery(buffer.subarray(2, 2 + buffer.readUInt16BE(0)));
-      buffer = Buffer.alloc(0);
-      if (!query) return;
-      this.log.push({ transport: 'tcp', id: query.id, sourcePort: socket.remotePort ?? 0, name: query.name, type: query.type });
-      const plan = this.tcpScript(query);
-      void writeChunked(socket, plan.stream, plan.chunks ?? [plan.stream.length || 1]).then(() => socket.end());
-    });
-  }
+interface FuzzServer {
+  udpScript: (query: ServerQuery) => Outgoing[];
+  tcpScript: (query: ServerQuery) => TcpPlan;
+  readonly port: number;
+  close: () => Promise<void>;
 }
 
-function parseQuery(message: Buffer): ServerQuery | undefined {
-  let query: dnsPacket.DecodedPacket;
-  try {
-    query = dnsPacket.decode(message);
-  } catch {
-    return undefined;
-  }
+async function startFuzzServer(): Promise<FuzzServer> {
+  const scripts: Pick<FuzzServer, 'udpScript' | 'tcpScript'> = {
+    udpScript: (query) => [query.genuine],
+    tcpScript: (query) => ({ stream: tcpFrame(query.genuine) }),
+  };
+  const server = await ScriptedDnsServer.start(
+    (asked) => {
+      const query = fuzzQuery(asked);
+      return query && scripts.udpScript(query).map((out) => (Buffer.isBuffer(out) ? out : { fromOtherPort: out.data }));
+    },
+    {
+      tcp: (asked, socket) => {
+        const query = fuzzQuery(asked);
+        if (!query) return;
+        const plan = scripts.tcpScript(query);
+        void writeChunked(socket, plan.stream, plan.chunks ?? [plan.stream.length || 1]).then(() => socket.end());
+      },
+    },
+  );
+  return Object.assign(scripts, { port: server.port, close: () => server.close() });
+}
+
+function fuzzQuery(asked: ScriptedQuery): ServerQuery | undefined {
+  const query = asked.packet;
   const question = query.questions?.[0];
-  if (query.flag_qr || !question || (question.type !== 'A' && question.type !== 'AAAA')) return undefined;
+  if (!question || (question.type !== 'A' && question.type !== 'AAAA')) return undefined;
   const id = query.id ?? 0;
   const type = question.type;
   const known = question.name.toLowerCase() === NAME;
@@ -170,46 +123,6 @@ function parseQuery(message: Buffer): ServerQuery | undefined {
 
 function encodedNameLength(name: string): number {
   return name.split('.').reduce((sum, label) => sum + label.length + 1, 0) + 1;
-}
-
-function frame(message: Buffer, length = message.length): Buffer {
-  const prefix = Buffer.alloc(2);
-  prefix.writeUInt16BE(length & 0xffff, 0);
-  return Buffer.concat([prefix, message]);
-}
-
-async function writeChunked(socket: net.Socket, data: Buffer, sizes: number[]): Promise<void> {
-  let offset = 0;
-  for (let i = 0; offset < data.length && !socket.destroyed; i++) {
-    // After 200 chunks, the rest at once: tiny chunks must not outlast the timeout.
-    const size = i >= 200 ? data.length : Math.max(1, sizes[i % sizes.length]!);
-    socket.write(data.subarray(offset, offset + size));
-    offset += size;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
-function bindUdp(host: string, port: number): Promise<dgram.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket('udp4');
-    socket.once('error', reject);
-    socket.bind({ address: host, port, exclusive: true }, () => {
-      socket.off('error', reject);
-      socket.on('error', () => undefined);
-      resolve(socket);
-    });
-  });
-}
-
-function listenTcp(host: string, port: number): Promise<net.Server> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer({ allowHalfOpen: true });
-    server.once('error', reject);
-    server.listen({ host, port, exclusive: true }, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
 }
 
 // -------------------------------------------------- packet surgery
@@ -450,12 +363,12 @@ function sortedAddresses(resolution: { addresses: Array<{ address: string }> }):
 
 // ------------------------------------------------------------ tests
 
-let server: ScriptServer;
+let server: FuzzServer;
 let resolver: StubResolver;
 const stats = { forgeries: new Map<string, number>(), acceptedMutations: 0, rejectedMutations: 0 };
 
 beforeAll(async () => {
-  server = await ScriptServer.start();
+  server = await startFuzzServer();
   // One resolver for every run: its sockets must survive all of it.
   resolver = new StubResolver({ resolvConf: resolvConf(server.port), hostsPath: false });
 });
@@ -474,7 +387,7 @@ describe('fuzz: UDP receive path', () => {
       fc.asyncProperty(fc.array(forgery, { minLength: 1, maxLength: 8 }), async (burst) => {
         for (const { label } of burst) stats.forgeries.set(label, (stats.forgeries.get(label) ?? 0) + 1);
         server.udpScript = (q) => (q.name.toLowerCase() === NAME ? [...burst.map(({ make }) => make(q)), q.genuine] : [q.genuine]);
-        server.tcpScript = (q) => ({ stream: frame(q.genuine) });
+        server.tcpScript = (q) => ({ stream: tcpFrame(q.genuine) });
         const resolution = await resolver.resolve(NAME, 0);
         expect(sortedAddresses(resolution)).toEqual(GENUINE_ALL);
         expect(resolution.failedFamilies).toEqual([]);
@@ -504,7 +417,7 @@ describe('fuzz: UDP receive path', () => {
           fc.pre(poisoned(probe).length <= 65_535 && poisoned({ ...probe, type: 'AAAA' }).length <= 65_535);
           // Too big for UDP, it goes over TCP: the same reply is served there.
           server.udpScript = (q) => [q.name.toLowerCase() === NAME ? poisoned(q) : q.genuine];
-          server.tcpScript = (q) => ({ stream: frame(q.name.toLowerCase() === NAME ? poisoned(q) : q.genuine) });
+          server.tcpScript = (q) => ({ stream: tcpFrame(q.name.toLowerCase() === NAME ? poisoned(q) : q.genuine) });
           const resolution = await resolver.resolve(NAME, 0);
           expect(sortedAddresses(resolution)).toEqual(GENUINE_ALL);
         },
@@ -572,9 +485,9 @@ describe('fuzz: TCP receive path (after a truncated UDP reply)', () => {
       fc.asyncProperty(fc.array(tcpForgery, { minLength: 1, maxLength: 6 }), fc.boolean(), chunkSizes, async (burst, zeroFrame, chunks) => {
         server.udpScript = (q) => [truncated(q)];
         server.tcpScript = (q) => {
-          const frames = burst.map(({ make }) => make(q)).map((out) => frame(Buffer.isBuffer(out) ? out : out.data));
-          if (zeroFrame) frames.unshift(frame(Buffer.alloc(0)));
-          return { stream: Buffer.concat([...frames, frame(q.genuine)]), chunks };
+          const frames = burst.map(({ make }) => make(q)).map((out) => tcpFrame(Buffer.isBuffer(out) ? out : out.data));
+          if (zeroFrame) frames.unshift(tcpFrame(Buffer.alloc(0)));
+          return { stream: Buffer.concat([...frames, tcpFrame(q.genuine)]), chunks };
         };
         const resolution = await resolver.resolve(NAME, 4);
         expect(sortedAddresses(resolution)).toEqual([...GENUINE.A]);
@@ -596,11 +509,11 @@ describe('fuzz: TCP receive path (after a truncated UDP reply)', () => {
           server.udpScript = (q) => [truncated(q)];
           server.tcpScript = (q) => {
             const forged = replyWith(q, { answers: [forgedRecord(q)] });
-            if (kind.startsWith('prefix longer')) return { stream: frame(q.genuine, q.genuine.length + extra), chunks };
+            if (kind.startsWith('prefix longer')) return { stream: tcpFrame(q.genuine, q.genuine.length + extra), chunks };
             if (kind.startsWith('prefix shorter')) {
-              return { stream: Buffer.concat([frame(forged, Math.max(0, forged.length + extra)), frame(q.genuine)]), chunks };
+              return { stream: Buffer.concat([tcpFrame(forged, Math.max(0, forged.length + extra)), tcpFrame(q.genuine)]), chunks };
             }
-            return { stream: Buffer.concat([frame(forged.subarray(0, 6), 6 + extra), frame(q.genuine)]), chunks };
+            return { stream: Buffer.concat([tcpFrame(forged.subarray(0, 6), 6 + extra), tcpFrame(q.genuine)]), chunks };
           };
           // Everything on the connection comes from the server asked: a
           // misframed stream may fail the query, never add an address.

@@ -1,9 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { register, unregister, watch } from '../src/index.js';
 import { DnsTestServer } from '../harness/dns-server.js';
+import { dnsServerForFile } from '../harness/server-fixture.js';
 import { GRPC_VERSIONS, createResolverFor, grpcVersion, loadGrpc } from '../harness/grpc-versions.js';
 import { waitUntil } from '../harness/wait.js';
 import { recordedResolver, recorder, type Recorder } from '../harness/listener-recorder.js';
@@ -16,21 +14,13 @@ import { recordedResolver, recorder, type Recorder } from '../harness/listener-r
  */
 
 const INTERVAL = 150;
+// The machine's own nameserver is never asked: resolv.conf points at the test server.
+const fixture = dnsServerForFile({ resolvConf: 'options ndots:1 timeout:1 attempts:1', label: 'grpc-listener' });
 let server: DnsTestServer;
-let dir: string;
 let resolvConfPath: string;
 
-beforeAll(async () => {
-  server = await DnsTestServer.start();
-  dir = await mkdtemp(path.join(tmpdir(), 'grpc-listener-'));
-  resolvConfPath = path.join(dir, 'resolv.conf');
-  // The machine's own nameserver is never asked: resolv.conf points at the test server.
-  await writeFile(resolvConfPath, `nameserver ${server.host}:${server.port}\noptions ndots:1 timeout:1 attempts:1\n`);
-});
-
-afterAll(async () => {
-  await server.close();
-  await rm(dir, { recursive: true, force: true });
+beforeAll(() => {
+  ({ server, resolvConfPath } = fixture);
 });
 
 describe.each(GRPC_VERSIONS)('listener shape of %s', (name) => {

@@ -6,7 +6,6 @@
  * grpc-js, and the name rules for targets. docs/hostile-input.md gives the
  * reasons for each value.
  */
-import dgram from 'node:dgram';
 import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -26,7 +25,9 @@ import { setTraceSink, trace } from '../src/watch/trace.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { opaqueRecord, pointerLadder } from '../harness/hostile-messages.js';
 import { recordingTimers } from '../harness/recording-timers.js';
-import { ScriptedDnsServer, expectDnsError, listenTcpOn, waitForHandlesAtMost } from '../harness/resolver-helpers.js';
+import { expectDnsError, waitForHandlesAtMost } from '../harness/resolver-helpers.js';
+import { ScriptedDnsServer, tcpFrame } from '../harness/scripted-dns.js';
+import { escapeRegExp } from '../harness/within.js';
 
 const NAME = 'limits.test';
 
@@ -76,47 +77,18 @@ function tryTimeouts(timers: { delays: number[] }): number[] {
   return timers.delays.filter((ms) => ms !== UDP_PORT_MAX_AGE_MS);
 }
 
-function frame(message: Buffer, length = message.length): Buffer {
-  const prefix = Buffer.alloc(2);
-  prefix.writeUInt16BE(length, 0);
-  return Buffer.concat([prefix, message]);
-}
-
 /**
- * A UDP server that answers every query with TC set (our id and question),
- * plus a TCP listener on the same port whose behaviour the test chooses.
+ * The scripted responder answering every UDP query with TC set (our id and
+ * question), and on TCP on the same port as the test chooses.
  */
 async function truncatingServerWithTcp(
   onQuery: (socket: net.Socket, query: dnsPacket.DecodedPacket) => void,
   udpReply: (query: dnsPacket.DecodedPacket) => Buffer = (query) =>
     dnsPacket.encode({ type: 'response', id: query.id, flags: dnsPacket.TRUNCATED_RESPONSE, questions: query.questions }),
 ): Promise<Nameserver> {
-  for (let attempt = 0; ; attempt++) {
-    const udp = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()));
-    udp.on('message', (message, remote) => {
-      udp.send(udpReply(dnsPacket.decode(message)), remote.port, remote.address);
-    });
-    const port = udp.address().port;
-    try {
-      const tcp = await listenTcpOn('127.0.0.1', port, (socket) => {
-        let buffer = Buffer.alloc(0);
-        socket.on('data', (chunk: Buffer) => {
-          buffer = Buffer.concat([buffer, chunk]);
-          if (buffer.length >= 2 && buffer.length >= 2 + buffer.readUInt16BE(0)) {
-            onQuery(socket, dnsPacket.decode(buffer.subarray(2, 2 + buffer.readUInt16BE(0))));
-            buffer = Buffer.alloc(0);
-          }
-        });
-      });
-      cleanups.push(() => new Promise<void>((resolve) => udp.close(() => resolve())));
-      cleanups.push(tcp.close);
-      return { host: '127.0.0.1', port };
-    } catch (error) {
-      await new Promise<void>((resolve) => udp.close(() => resolve()));
-      if (attempt > 10) throw error;
-    }
-  }
+  const server = await ScriptedDnsServer.start((query) => udpReply(query.packet), { tcp: (query, socket) => onQuery(socket, query.packet) });
+  cleanups.push(() => server.close());
+  return server.nameserver;
 }
 
 function genuineReply(query: dnsPacket.DecodedPacket, addresses: string[] = ['10.9.0.1']): Buffer {
@@ -158,7 +130,7 @@ describe(`answers used per response: every address, MAX_ANSWER_RECORDS (${MAX_AN
     const server = await truncatingServerWithTcp((socket, query) => {
       const reply = rawReply(query, order.map(pointedA));
       expect(reply.length).toBeLessThanOrEqual(MAX_TCP_MESSAGE_SIZE);
-      socket.end(frame(reply));
+      socket.end(tcpFrame(reply));
     });
     const resolver = resolverFor([server]);
     for (const next of [all, [...all].reverse()]) {
@@ -175,7 +147,7 @@ describe(`answers used per response: every address, MAX_ANSWER_RECORDS (${MAX_AN
     const used = manyV4(100, 20);
     const ignored = manyV4(40, 1);
     const records = [...used.map(pointedA), ...Array.from({ length: MAX_ANSWER_RECORDS - used.length }, () => filler()), ...ignored.map(pointedA)];
-    const server = await truncatingServerWithTcp((socket, query) => socket.end(frame(rawReply(query, records))));
+    const server = await truncatingServerWithTcp((socket, query) => socket.end(tcpFrame(rawReply(query, records))));
     const resolution = await resolverFor([server]).resolve(NAME, 4);
     expect(resolution.addresses.map((entry) => entry.address).sort()).toEqual([...used].sort());
     expect(traces).toContain(`${NAME} A: reply holds ${MAX_ANSWER_RECORDS + 40} answer records; using the first ${MAX_ANSWER_RECORDS} (MAX_ANSWER_RECORDS)`);
@@ -192,7 +164,7 @@ describe(`answers used per response: every address, MAX_ANSWER_RECORDS (${MAX_AN
       const longNameAt = rawReply(query, used.map(pointedA)).length;
       const pointer = Buffer.from([0xc0 | (longNameAt >> 8), longNameAt & 0xff]);
       expensive = [filler(longName), ...Array.from({ length: 3_000 }, () => filler(pointer))];
-      socket.end(frame(rawReply(query, [...used.map(pointedA), ...expensive, ...ignored.map(pointedA)])));
+      socket.end(tcpFrame(rawReply(query, [...used.map(pointedA), ...expensive, ...ignored.map(pointedA)])));
     });
     const resolution = await resolverFor([server]).resolve(NAME, 4);
     expect(resolution.addresses.map((entry) => entry.address).sort()).toEqual([...used].sort());
@@ -265,7 +237,7 @@ describe(`TCP: MAX_TCP_MESSAGE_SIZE (${MAX_TCP_MESSAGE_SIZE}), MAX_TCP_BYTES_PER
       const message = Buffer.concat([reply, opaqueRecord(padding), Buffer.alloc(padding)]);
       message.writeUInt16BE(1, 10);
       expect(message.length).toBe(MAX_TCP_MESSAGE_SIZE);
-      socket.end(frame(message));
+      socket.end(tcpFrame(message));
     });
     const reply = await clientFor(2_000).query([server], NAME, 'A');
     expect(reply.transport).toBe('tcp');
@@ -281,7 +253,7 @@ describe(`TCP: MAX_TCP_MESSAGE_SIZE (${MAX_TCP_MESSAGE_SIZE}), MAX_TCP_BYTES_PER
       const write = (): void => {
         if (socket.destroyed) return;
         written += foreign.length + 2;
-        if (socket.write(frame(foreign))) setImmediate(write);
+        if (socket.write(tcpFrame(foreign))) setImmediate(write);
         else socket.once('drain', write);
       };
       write();
@@ -305,7 +277,7 @@ describe(`TCP: MAX_TCP_MESSAGE_SIZE (${MAX_TCP_MESSAGE_SIZE}), MAX_TCP_BYTES_PER
 
   it('cuts a server that trickles bytes forever at the per-try timeout', async () => {
     const server = await truncatingServerWithTcp((socket, query) => {
-      const reply = frame(genuineReply(query));
+      const reply = tcpFrame(genuineReply(query));
       let sent = 0;
       const timer = setInterval(() => {
         if (socket.destroyed) return clearInterval(timer);
@@ -332,7 +304,7 @@ describe(`decoding: MAX_UDP_REPLY_SIZE (${MAX_UDP_REPLY_SIZE}) and MAX_POINTER_C
     const server = await truncatingServerWithTcp(
       (socket, query) => {
         tcpQueries++;
-        socket.end(frame(genuineReply(query)));
+        socket.end(tcpFrame(genuineReply(query)));
       },
       // Our id and question, and 300 address records (about 7.5 KB) the UDP path must not use.
       (query) => {
@@ -368,7 +340,7 @@ describe(`decoding: MAX_UDP_REPLY_SIZE (${MAX_UDP_REPLY_SIZE}) and MAX_POINTER_C
     let ladderBytes: Buffer = Buffer.alloc(0);
     const server = await truncatingServerWithTcp((socket, query) => {
       ladderBytes = pointerLadder(query, 16_000, 2_700);
-      socket.end(Buffer.concat([frame(ladderBytes), frame(genuineReply(query))]));
+      socket.end(Buffer.concat([tcpFrame(ladderBytes), tcpFrame(genuineReply(query))]));
     });
     const reply = await clientFor(5_000).query([server], NAME, 'A');
     expect(reply.answers.map((answer) => (answer.type === 'A' ? answer.data : answer.type))).toEqual(['10.9.0.1']);
@@ -513,7 +485,3 @@ describe(`target names: ${MAX_HOST_NAME_LENGTH} characters, labels of 1-${MAX_LA
     expect(server.queries).toHaveLength(0);
   });
 });
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}

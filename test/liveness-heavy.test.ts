@@ -6,27 +6,20 @@
  * (scripts/stress-test.sh sets GRPC_DNS_WATCH_HEAVY=1, beside its CPU
  * burners); `npm test` runs the light versions in test/liveness.test.ts.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MAX_UDP_SOCKETS_PER_NAMESERVER } from '../src/dns/udp-lane.js';
 import { watch, type DnsWatch, type WatchOptions } from '../src/index.js';
-import { DnsTestServer } from '../harness/dns-server.js';
+import type { DnsTestServer } from '../harness/dns-server.js';
 import { activeHandleCounts, waitUntil } from '../harness/resolver-helpers.js';
+import { HEAVY } from '../harness/heavy.js';
 import { serverFixture } from '../harness/server-fixture.js';
 
-const { cleanups } = serverFixture('liveness.test');
+const { cleanups, startWithResolvConf } = serverFixture('liveness.test');
 
 /** A harness server, and watch() options that ask only it with glibc's defaults (no options line). */
 async function setup(): Promise<{ server: DnsTestServer; options: WatchOptions }> {
-  const server = await DnsTestServer.start();
-  cleanups.push(() => server.close());
-  const dir = await mkdtemp(path.join(tmpdir(), 'liveness-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(path.join(dir, 'resolv.conf'), `nameserver ${server.address}\n`);
-  await writeFile(path.join(dir, 'hosts'), '127.0.0.1 localhost\n');
-  return { server, options: { resolvConfPath: path.join(dir, 'resolv.conf'), hostsPath: path.join(dir, 'hosts') } };
+  const { server, resolvConfPath, writeFile } = await startWithResolvConf({ label: 'liveness' });
+  return { server, options: { resolvConfPath, hostsPath: await writeFile('hosts', '127.0.0.1 localhost\n') } };
 }
 
 function watchAll(names: string[], options: WatchOptions): DnsWatch[] {
@@ -36,7 +29,7 @@ function watchAll(names: string[], options: WatchOptions): DnsWatch[] {
   return watches;
 }
 
-describe.runIf(process.env.GRPC_DNS_WATCH_HEAVY === '1')('liveness at full size (test:stress)', () => {
+describe.runIf(HEAVY)('liveness at full size (test:stress)', () => {
   it('a server that answers 10 % of queries at random: of 5,000 names watched with the defaults, 80 % have addresses within 60 s', async () => {
     const { server, options } = await setup();
     const names = Array.from({ length: 5_000 }, (_, i) => `n${i}.lossy.test`);

@@ -6,25 +6,15 @@
  * slow name answered) are in test/liveness-heavy.test.ts, run by
  * `npm run test:stress`.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DnsClient } from '../src/dns/client.js';
 import { INITIAL_IN_FLIGHT_PER_NAMESERVER, MAX_IN_FLIGHT_PER_NAMESERVER } from '../src/dns/query-gate.js';
 import { MAX_UDP_SOCKETS_PER_NAMESERVER } from '../src/dns/udp-lane.js';
 import { watch } from '../src/index.js';
-import { DnsTestServer } from '../harness/dns-server.js';
 import { activeHandleCounts, waitUntil } from '../harness/resolver-helpers.js';
 import { serverFixture } from '../harness/server-fixture.js';
 
-const { cleanups } = serverFixture('liveness.test');
-
-async function startServer(): Promise<DnsTestServer> {
-  const server = await DnsTestServer.start();
-  cleanups.push(() => server.close());
-  return server;
-}
+const { cleanups, start: startServer, startWithResolvConf } = serverFixture('liveness.test');
 
 /** What a client holds at most, sampled every 10 ms while a test runs. */
 function sampleBounds(client: DnsClient): { most: { inFlight: number; limit: number; sockets: number }; stop(): void } {
@@ -77,16 +67,13 @@ describe('4,000 slow names (1.8 s, timeout 2 s) and 10 fast names on one server'
 
 describe('a server that answers 10 % of queries at random', () => {
   it('1,000 names watched as users do (glibc\'s 5 s and 2 attempts, family 0, polled every second): 80 % have addresses within 60 s', async () => {
-    const server = await startServer();
+    // No options line: glibc's defaults.
+    const { server, resolvConfPath, writeFile } = await startWithResolvConf({ label: 'lossy' });
     for (let i = 0; i < 1_000; i++) server.setRecords(`n${i}.lossy.test`, { A: ['10.0.0.1'], AAAA: ['fd00::1'] });
     server.setFault('drop', { probability: 0.9 });
-    const dir = await mkdtemp(path.join(tmpdir(), 'lossy-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    // No options line: glibc's defaults.
-    await writeFile(path.join(dir, 'resolv.conf'), `nameserver ${server.address}\n`);
-    await writeFile(path.join(dir, 'hosts'), '127.0.0.1 localhost\n');
+    const hostsPath = await writeFile('hosts', '127.0.0.1 localhost\n');
     const before = activeHandleCounts();
-    const options = { resolvConfPath: path.join(dir, 'resolv.conf'), hostsPath: path.join(dir, 'hosts'), refreshInterval: 1_000 };
+    const options = { resolvConfPath, hostsPath, refreshInterval: 1_000 };
     const watches = Array.from({ length: 1_000 }, (_, i) => watch(`n${i}.lossy.test`, options));
     cleanups.push(() => watches.forEach((handle) => handle.close()));
     for (const handle of watches) handle.on('error', () => undefined);

@@ -18,13 +18,8 @@ import { MAX_CNAME_DEPTH } from '../src/dns/answer-records.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import type { Family, Nameserver, Resolution } from '../src/dns/types.js';
 import { DnsTestServer, type DnsTestServerOptions } from '../harness/dns-server.js';
-import {
-  activeHandleCounts,
-  expectDnsError,
-  ScriptedDnsServer,
-  unusedUdpPort,
-  waitForHandlesAtMost,
-} from '../harness/resolver-helpers.js';
+import { activeHandleCounts, expectDnsError, unusedUdpPort, waitForHandlesAtMost } from '../harness/resolver-helpers.js';
+import { ScriptedDnsServer } from '../harness/scripted-dns.js';
 
 const KUBE_SEARCH = 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5';
 

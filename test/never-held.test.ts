@@ -8,18 +8,15 @@
  * recording clock the registry threads to all three, so the test reads
  * what was scheduled: the dropped try's timeout and every poll's deadline.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { observe, type WatchEvent } from '../src/index.js';
 import { resolveOptions } from '../src/watch/options.js';
 import { PollTimers } from '../src/watch/poll-timers.js';
 import { Registry } from '../src/watch/registry.js';
 import { pollDeadline } from '../src/watch/schedule.js';
 import type { Delivery } from '../src/watch/subscribers.js';
-import { DnsTestServer } from '../harness/dns-server.js';
 import { recordingTimers } from '../harness/recording-timers.js';
+import { startDnsServer } from '../harness/server-fixture.js';
 import { waitUntil } from '../harness/wait.js';
 
 const INTERVAL = 1_000;
@@ -29,29 +26,14 @@ const BOUND_MS = INTERVAL * (1 + JITTER) + 1_000;
 /** A loaded machine's slack on top of what was scheduled (the scheduled figures are asserted exactly). */
 const SLACK_MS = 1_000;
 
-let dns: DnsTestServer;
-let dir: string;
-let resolvConfPath: string;
-
-beforeAll(async () => {
-  dns = await DnsTestServer.start();
-  dir = await mkdtemp(path.join(tmpdir(), 'grpc-dns-watch-never-held-'));
-  resolvConfPath = path.join(dir, 'resolv.conf');
-  // No options line: glibc's timeout 5 s and attempts 2.
-  await writeFile(resolvConfPath, `nameserver ${dns.address}\n`);
-});
-
-afterAll(async () => {
-  await dns.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-describe.each([
+// Each case on a DNS server of its own (its resolv.conf without options: glibc's 5 s and 2 attempts), side by side.
+describe.concurrent.each([
   { label: 'family 4, the A query of one poll dropped, the A records changed', family: 4 as const, dropped: 'A', changed: 'A' },
   { label: 'family 0, only the AAAA query of one poll dropped, the A records changed', family: 0 as const, dropped: 'AAAA', changed: 'A' },
   { label: 'family 0, only the AAAA query of one poll dropped, the AAAA records changed', family: 0 as const, dropped: 'AAAA', changed: 'AAAA' },
 ])('$label', ({ family, dropped, changed }) => {
   it(`the new set arrives within refreshInterval × (1 + jitter) + 1 s (${BOUND_MS} ms)`, async () => {
+    const { server: dns, resolvConfPath, close } = await startDnsServer({ label: 'never-held' });
     const name = `held-${family}-${dropped}-${changed}.test`.toLowerCase();
     dns.setRecords(name, { A: ['10.0.0.1'], AAAA: ['fd00::1'] });
     const timers = recordingTimers();
@@ -97,22 +79,24 @@ describe.each([
       expect(deadline).toBe(INTERVAL * (1 + JITTER));
       expect(scheduled).toContain(deadline);
       expect(Math.max(...scheduled)).toBeLessThanOrEqual(deadline);
-      // The client's try timers since the change: the adaptive timeout, never the configured 5 s for a try that
-      // holds the query (a try that timed out listens on, by another timer, for a late reply).
-      expect(timers.delays).toContain(250);
+      // The client's try timers since the change: the adaptive timeout (250 ms, or 5 × the server's average
+      // round trip when a loaded machine makes that longer), never the configured 5 s for a try that holds the
+      // query (a try that timed out listens on, by another timer, for a late reply).
+      expect(timers.delays).toContain(lost?.timeoutMs ?? 250);
       // And so the new set came within one poll's wait, the lost try's timeout and a round trip.
       expect(arrived.at - changedAt).toBeLessThanOrEqual(BOUND_MS + SLACK_MS);
       expect(subscription.stats().addresses).toContain(changedTo);
     } finally {
       subscription.close();
       stopObserving();
-      dns.setFault(null);
+      await close();
     }
   }, 20_000);
 });
 
-describe('a server slower than the interval', () => {
+describe.concurrent('a server slower than the interval', () => {
   it('is still heard: replies 1.5 s late at refreshInterval 1000 answer every poll, none given up', async () => {
+    const { server: dns, resolvConfPath, close } = await startDnsServer({ label: 'never-held' });
     const name = 'slow-server.test';
     dns.setRecords(name, { A: ['10.0.1.1'] });
     dns.setFault({ delayMs: 1_500 }, { name });
@@ -123,7 +107,7 @@ describe('a server slower than the interval', () => {
       expect(subscription.stats()).toMatchObject({ failures: 0, addresses: ['10.0.1.1'] });
     } finally {
       subscription.close();
-      dns.setFault(null);
+      await close();
     }
   }, 40_000);
 });

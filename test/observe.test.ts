@@ -1,29 +1,19 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { observe, stats, watch, type WatchEvent, type WatchOptions } from '../src/index.js';
 import { CHANNELS, report } from '../src/watch/observe.js';
-import { DnsTestServer } from '../harness/dns-server.js';
+import type { DnsTestServer } from '../harness/dns-server.js';
+import { dnsServerForFile } from '../harness/server-fixture.js';
 
 /** The hook surface for logs and metrics: observe() events and stats() snapshots. */
 
+const fixture = dnsServerForFile({ resolvConf: 'options attempts:1', label: 'observe' });
 let dns: DnsTestServer;
-let dir: string;
 let options: WatchOptions;
 
-beforeAll(async () => {
-  dns = await DnsTestServer.start();
-  dir = await mkdtemp(path.join(tmpdir(), 'observe-'));
-  const resolvConfPath = path.join(dir, 'resolv.conf');
-  await writeFile(resolvConfPath, `nameserver ${dns.address}\noptions attempts:1\n`);
-  options = { refreshInterval: 80, minInterval: 10, jitter: 0, family: 4, resolvConfPath, hostsPath: false, timeout: 150, backoff: { initial: 20, max: 40, multiplier: 2 } };
-});
-
-afterAll(async () => {
-  await dns.close();
-  await rm(dir, { recursive: true, force: true });
+beforeAll(() => {
+  dns = fixture.server;
+  options = { refreshInterval: 80, minInterval: 10, jitter: 0, family: 4, resolvConfPath: fixture.resolvConfPath, hostsPath: false, timeout: 150, backoff: { initial: 20, max: 40, multiplier: 2 } };
 });
 
 describe('observe() and stats()', () => {

@@ -1,10 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { register, unregister } from '../src/index.js';
-import { DnsTestServer } from '../harness/dns-server.js';
+import type { DnsTestServer } from '../harness/dns-server.js';
 import { PodFleet, createPodClient, type Pod, type PodClient } from '../harness/pods.js';
+import { dnsServerForFile } from '../harness/server-fixture.js';
 import { verboseLog } from '../harness/verbose.js';
 
 /**
@@ -29,7 +27,6 @@ const INTERVAL = 300;
 const MARGIN = 5_000;
 
 let dns: DnsTestServer;
-let dir: string;
 let fleet: PodFleet;
 const clients: PodClient[] = [];
 
@@ -67,11 +64,11 @@ async function polls(more: number): Promise<void> {
   await dns.waitForQueries(seen + more, { name: NAME, type: 'A' }, (more + 2) * INTERVAL * 3);
 }
 
-beforeAll(async () => {
-  dns = await DnsTestServer.start();
-  dir = await mkdtemp(path.join(tmpdir(), 'rotation-'));
-  const resolvConfPath = path.join(dir, 'resolv.conf');
-  await writeFile(resolvConfPath, `nameserver ${dns.address}\noptions ndots:1 timeout:1 attempts:1\n`);
+const fixture = dnsServerForFile({ resolvConf: 'options ndots:1 timeout:1 attempts:1', label: 'rotation' });
+
+beforeAll(() => {
+  const { server, resolvConfPath } = fixture;
+  dns = server;
   register({
     replaceBuiltin: false,
     refreshInterval: INTERVAL,
@@ -84,10 +81,8 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
+afterAll(() => {
   unregister();
-  await dns.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 beforeEach(async () => {

@@ -19,6 +19,8 @@ import { RECHECK_EVERY_POLLS } from '../src/watch/schedule.js';
 import { setTraceSink } from '../src/watch/trace.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
+import { startDnsServer } from '../harness/server-fixture.js';
+import { withTimeout } from '../harness/within.js';
 
 const SEARCH = 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5 timeout:1 attempts:2';
 const POLLS = 5;
@@ -82,17 +84,52 @@ async function pollAndCount(target: string, options: WatchOptions, count: () => 
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 const perPoll = (counts: number[]) => counts.slice(1).map((count, i) => count - counts[i]!);
 
-describe('the in-process DNS server counts the queries', () => {
+// About eight seconds of polls (the recheck comes at the 5th poll of 1 s) on a DNS server of its own,
+// first in the file so the rows below run beside it.
+describe.concurrent('a Service deleted and re-created', () => {
+  it('issue 20, case 4: after one NXDOMAIN the wildcard under a later search domain answers, and the real name is polled again at the next recheck', async () => {
+    const { server: dns, resolvConfPath: file, close } = await startDnsServer({ resolvConf: 'search ns.svc.cluster.test svc.cluster.test corp.test\noptions ndots:5', label: 'search-memory' });
+    const real = 'svc.ns.svc.cluster.test';
+    // What a wildcard *.corp.test gives the candidate svc.corp.test.
+    const wildcard = 'svc.corp.test';
+    dns.setRecords(real, { A: ['10.0.4.1'] });
+    dns.setRecords(wildcard, { A: ['10.9.9.9'] });
+    const interval = 1_000;
+    const handle = watch('svc', { refreshInterval: interval, minInterval: 50, jitter: 0, family: 0, resolvConfPath: file, hostsPath: false });
+    const polledNames: Array<string | undefined> = [];
+    const stop = observe((event) => {
+      if (event.type === 'query' && event.name === 'svc') queueMicrotask(() => polledNames.push(handle.stats()?.polledName));
+    });
+    try {
+      await vi.waitFor(() => expect(handle.stats()?.polledName).toBe(`${real}.`), { timeout: 5_000 });
+      // A Service deleted and re-created: one NXDOMAIN (A and AAAA of one poll), then it answers again.
+      dns.setFault('nxdomain', { name: real, count: 2 });
+      await vi.waitFor(() => expect(handle.stats()?.polledName).toBe(`${wildcard}.`), { timeout: 5_000 });
+      expect(handle.current?.addresses).toEqual(['10.9.9.9']);
+      const movedAt = polledNames.length;
+      // The recheck comes at the RECHECK_EVERY_POLLS-th poll after the move.
+      await vi.waitFor(() => expect(handle.stats()?.polledName).toBe(`${real}.`), { timeout: (RECHECK_EVERY_POLLS + 3) * interval });
+      expect(handle.current?.addresses).toEqual(['10.0.4.1']);
+      const pollsOnWildcard = polledNames.slice(movedAt).filter((name) => name === `${wildcard}.`).length;
+      expect(pollsOnWildcard).toBeLessThanOrEqual(RECHECK_EVERY_POLLS);
+      // Back to one name per poll: the real one, two queries.
+      const before = dns.queries.length;
+      const polls = handle.stats()!.queries;
+      await vi.waitFor(() => expect(handle.stats()!.queries).toBeGreaterThanOrEqual(polls + 2), { timeout: 5_000 });
+      const asked = dns.queries.slice(before).map((query) => query.name.toLowerCase());
+      expect(new Set(asked)).toEqual(new Set([real]));
+    } finally {
+      stop();
+      handle.close();
+      await close();
+    }
+  }, 30_000);
+});
+
+// Each row on names of its own: side by side.
+describe.concurrent('the in-process DNS server counts the queries', () => {
   let dns: DnsTestServer;
   let resolvConfPath: string;
 
@@ -114,11 +151,13 @@ describe('the in-process DNS server counts the queries', () => {
     const families = family === 0 ? 2 : 1;
     const svc = `web${label.length}${family}`;
     it.each(forms(svc))('%s: the first poll walks the list, every later poll asks one name per family asked', async (target, walked) => {
-      const fqdn = `${svc}.ns.svc.cluster.local`;
+      // A name of its own per row, the rows side by side.
+      const row = `${svc}-${forms(svc).findIndex(([form]) => form === target)}`;
+      const fqdn = `${row}.ns.svc.cluster.local`;
       dns.setRecords(fqdn, dualStack ? { A: ['10.0.0.1'], AAAA: ['fd00::1'] } : { A: ['10.0.0.1'] });
-      const mine = () => dns.queries.filter((query) => query.name.toLowerCase().startsWith(`${svc}.`)).length;
+      const mine = () => dns.queries.filter((query) => query.name.toLowerCase().startsWith(`${row}.`)).length;
       const before = mine();
-      const { counts, stats, addresses } = await pollAndCount(target, watchOptions(resolvConfPath, family), () => mine() - before);
+      const { counts, stats, addresses } = await pollAndCount(target.replace(svc, row), watchOptions(resolvConfPath, family), () => mine() - before);
       expect(addresses).toEqual(dualStack ? ['10.0.0.1', 'fd00::1'] : ['10.0.0.1']);
       expect(counts[0]).toBe(walked * families);
       expect(perPoll(counts)).toEqual(later);
@@ -135,7 +174,8 @@ describe('the in-process DNS server counts the queries', () => {
     } finally {
       setTraceSink(null);
     }
-    const said = lines.filter((line) => line.includes('via the search list'));
+    // The rows beside this one trace their own names.
+    const said = lines.filter((line) => line.startsWith('traced.') && line.includes('via the search list'));
     expect(said).toEqual(['traced.ns.svc.cluster.local resolved as traced.ns.svc.cluster.local. via the search list; polling it directly']);
   });
 
@@ -186,45 +226,6 @@ describe('the in-process DNS server counts the queries', () => {
     },
   );
 
-  it('issue 20, case 4: after one NXDOMAIN the wildcard under a later search domain answers, and the real name is polled again at the next recheck', async () => {
-    const search = 'search ns.svc.cluster.test svc.cluster.test corp.test\noptions ndots:5';
-    const file = path.join(dir, 'case4.resolv.conf');
-    await writeFile(file, `nameserver ${dns.host}:${dns.port}\n${search}\n`);
-    const real = 'svc.ns.svc.cluster.test';
-    // What a wildcard *.corp.test gives the candidate svc.corp.test.
-    const wildcard = 'svc.corp.test';
-    dns.setRecords(real, { A: ['10.0.4.1'] });
-    dns.setRecords(wildcard, { A: ['10.9.9.9'] });
-    const interval = 1_000;
-    const handle = watch('svc', { refreshInterval: interval, minInterval: 50, jitter: 0, family: 0, resolvConfPath: file, hostsPath: false });
-    const polledNames: Array<string | undefined> = [];
-    const stop = observe((event) => {
-      if (event.type === 'query' && event.name === 'svc') queueMicrotask(() => polledNames.push(handle.stats()?.polledName));
-    });
-    try {
-      await vi.waitFor(() => expect(handle.stats()?.polledName).toBe(`${real}.`), { timeout: 5_000 });
-      // A Service deleted and re-created: one NXDOMAIN (A and AAAA of one poll), then it answers again.
-      dns.setFault('nxdomain', { name: real, count: 2 });
-      await vi.waitFor(() => expect(handle.stats()?.polledName).toBe(`${wildcard}.`), { timeout: 5_000 });
-      expect(handle.current?.addresses).toEqual(['10.9.9.9']);
-      const movedAt = polledNames.length;
-      // The recheck comes at the RECHECK_EVERY_POLLS-th poll after the move.
-      await vi.waitFor(() => expect(handle.stats()?.polledName).toBe(`${real}.`), { timeout: (RECHECK_EVERY_POLLS + 3) * interval });
-      expect(handle.current?.addresses).toEqual(['10.0.4.1']);
-      const pollsOnWildcard = polledNames.slice(movedAt).filter((name) => name === `${wildcard}.`).length;
-      expect(pollsOnWildcard).toBeLessThanOrEqual(RECHECK_EVERY_POLLS);
-      // Back to one name per poll: the real one, two queries.
-      const before = dns.queries.length;
-      const polls = handle.stats()!.queries;
-      await vi.waitFor(() => expect(handle.stats()!.queries).toBeGreaterThanOrEqual(polls + 2), { timeout: 5_000 });
-      const asked = dns.queries.slice(before).map((query) => query.name.toLowerCase());
-      expect(new Set(asked)).toEqual(new Set([real]));
-    } finally {
-      stop();
-      handle.close();
-    }
-  }, 30_000);
-
   it('a remembered name that times out is kept (could not ask is not "stopped answering")', async () => {
     const fqdn = 'steady.ns.svc.cluster.local';
     dns.setRecords(fqdn, { A: ['10.0.3.1'] });
@@ -245,7 +246,9 @@ describe('the in-process DNS server counts the queries', () => {
 const binary = dnsmasqBinary();
 if (!binary) console.warn('search-memory.test: dnsmasq not found — the real-server half is skipped (apt-get install dnsmasq-base)');
 
-describe.skipIf(!binary)('a real dnsmasq counts the queries', () => {
+// Beside the rows above; its own rows one after another, as each counts its queries in
+// dnsmasq's log, which keeps only its last 200 lines.
+describe.skipIf(!binary).concurrent('a real dnsmasq counts the queries', () => {
   let dnsmasq: Dnsmasq;
   let resolvConfPath: string;
 
@@ -263,7 +266,7 @@ describe.skipIf(!binary)('a real dnsmasq counts the queries', () => {
     return dnsmasq.output.split('\n').filter((line) => new RegExp(`query\\[(A|AAAA)\\] ${prefix}\\.`, 'i').test(line)).length;
   }
 
-  it.each(forms('dm'))('%s: steady-state queries per poll = families asked (family 0; AAAA of this IPv4-only name demoted after 3 polls)', async (target, walked) => {
+  it.sequential.each(forms('dm'))('%s: steady-state queries per poll = families asked (family 0; AAAA of this IPv4-only name demoted after 3 polls)', async (target, walked) => {
     const label = `dm${forms('dm').findIndex(([form]) => form === target)}`;
     const fqdn = `${label}.ns.svc.cluster.local`;
     await dnsmasq.setHost(fqdn, ['127.0.0.5']);

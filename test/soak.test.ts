@@ -51,6 +51,8 @@ describe('the listener recorder the soak relies on', () => {
   });
 });
 
+// One after the other: the in-process soak compares this process's handles and descriptors after
+// destroy with those at its start, and a child process started beside it holds pipes and a timer.
 describe('soak', () => {
   it('8 s of pod rotation, DNS faults and channel churn: every invariant holds', { timeout: 120_000 }, async () => {
     const report = await runSoak({

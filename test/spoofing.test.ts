@@ -19,9 +19,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { trackEscapes } from '../harness/escapes.js';
 import { DnsClient } from '../src/dns/client.js';
 import { MAX_UDP_SOCKETS_PER_NAMESERVER, UDP_PORT_MAX_QUERIES } from '../src/dns/udp-lane.js';
-import type { DnsReply } from '../src/dns/types.js';
 import { watch, type WatchUpdate } from '../src/index.js';
-import { activeHandleCounts, expectDnsError, waitForHandlesAtMost, waitUntil } from '../harness/resolver-helpers.js';
+import { activeHandleCounts, addressesOf, expectDnsError, waitForHandlesAtMost, waitUntil } from '../harness/resolver-helpers.js';
+import { ScriptedDnsServer, type ScriptedQuery } from '../harness/scripted-dns.js';
+import { bindUdp, closeUdp, sendUdp } from '../harness/udp-sockets.js';
 
 const NAME = 'spoof.test';
 const FORGED_V4 = '6.6.6.6';
@@ -41,137 +42,43 @@ afterEach(async () => {
 
 // ------------------------------------------------ server and attacker
 
-interface SeenQuery {
-  id: number;
-  name: string;
-  type: 'A' | 'AAAA';
-  sourcePort: number;
-  /** Date.now() at arrival. */
-  at: number;
-}
-
 /**
- * A UDP DNS server on 127.0.0.1 that answers what `answer` says. A query for
- * which `answer` returns undefined is held: the test replies with `reply()`.
+ * The scripted responder holding NAME's records, answering each query
+ * genuinely unless a test sets `script`: a query for which the script
+ * returns undefined is held, and the test replies with `send()`.
  */
-class Server {
-  readonly queries: SeenQuery[] = [];
-  records: { A: string[]; AAAA: string[] } = { A: ['10.2.0.1', '10.2.0.2'], AAAA: [] };
-  /** What to do with a query: send these in order (pausing at each `delayMs`), or hold it (undefined). */
-  answer: (query: SeenQuery) => Array<Buffer | { delayMs: number }> | undefined = (query) => [this.genuine(query)];
-
-  private constructor(private readonly socket: dgram.Socket) {
-    socket.on('message', (message, remote) => {
-      let packet: dnsPacket.DecodedPacket;
-      try {
-        packet = dnsPacket.decode(message);
-      } catch {
-        return;
-      }
-      const question = packet.questions?.[0];
-      if (packet.flag_qr || !question || (question.type !== 'A' && question.type !== 'AAAA')) return;
-      const query: SeenQuery = { id: packet.id ?? 0, name: question.name, type: question.type, sourcePort: remote.port, at: Date.now() };
-      this.queries.push(query);
-      const plan = this.answer(query);
-      if (plan) void this.play(plan, remote.port);
-    });
-  }
-
-  static async start(): Promise<Server> {
-    const server = new Server(await bind());
-    cleanups.push(() => server.close());
-    return server;
-  }
-
-  get port(): number {
-    return this.socket.address().port;
-  }
-
-  get nameserver(): { host: string; port: number } {
-    return { host: '127.0.0.1', port: this.port };
-  }
-
+async function startServer() {
+  const records: Record<string, string[]> = { A: ['10.2.0.1', '10.2.0.2'], AAAA: [] };
   /** The records the server holds for `query`. */
-  answers(query: Pick<SeenQuery, 'name' | 'type'>): dnsPacket.Answer[] {
-    return this.records[query.type].map((data) => ({ type: query.type, class: 'IN', name: query.name, ttl: 30, data }));
-  }
-
-  /** The correct reply to `query`, or one with `answers` instead (same id and question). */
-  genuine(query: Pick<SeenQuery, 'id' | 'name' | 'type'>, answers?: dnsPacket.Answer[]): Buffer {
-    return reply(query, answers ?? this.answers(query));
-  }
-
-  /** Send `message` from the server's own address and port to `port` on 127.0.0.1. */
-  send(message: Buffer, port: number): Promise<void> {
-    return sendFrom(this.socket, message, port);
-  }
-
-  async play(plan: Array<Buffer | { delayMs: number }>, port: number): Promise<void> {
-    for (const step of plan) {
-      if (Buffer.isBuffer(step)) await this.send(step, port);
-      else await new Promise((resolve) => setTimeout(resolve, step.delayMs));
-    }
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      try {
-        this.socket.close(() => resolve());
-      } catch {
-        resolve();
-      }
-    });
-  }
-}
-
-function reply(query: Pick<SeenQuery, 'id' | 'name' | 'type'>, answers: dnsPacket.Answer[], question?: dnsPacket.Question): Buffer {
-  return dnsPacket.encode({
-    type: 'response',
-    id: query.id,
-    flags: dnsPacket.AUTHORITATIVE_ANSWER,
-    questions: [question ?? { type: query.type, class: 'IN', name: query.name }],
+  const answers = (query: Pick<ScriptedQuery, 'name' | 'type'>): dnsPacket.Answer[] =>
+    (records[query.type] ?? []).map((data) => ({ type: query.type as 'A' | 'AAAA', class: 'IN', name: query.name, ttl: 30, data }));
+  const server = await ScriptedDnsServer.start((query) => ({ answers: answers(query) }));
+  cleanups.push(() => server.close());
+  return Object.assign(server, {
+    records,
     answers,
+    /** The correct reply to `query`, or one with `answers` instead (same id and question). */
+    genuine: (query: ScriptedQuery, instead?: dnsPacket.Answer[]) => server.reply(query, instead ?? answers(query)),
   });
 }
 
-function forgedAnswers(query: Pick<SeenQuery, 'name' | 'type'>): dnsPacket.Answer[] {
+function forgedAnswers(query: Pick<ScriptedQuery, 'name' | 'type'>): dnsPacket.Answer[] {
   return query.type === 'A'
     ? [{ type: 'A', class: 'IN', name: query.name, ttl: 86_400, data: FORGED_V4 }]
     : [{ type: 'AAAA', class: 'IN', name: query.name, ttl: 86_400, data: '2001:db8:bad::6' }];
 }
 
-async function bind(host = '127.0.0.1', port = 0): Promise<dgram.Socket> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', (error) => {
-      socket.close();
-      reject(error);
-    });
-    socket.bind({ address: host, port, exclusive: true }, () => {
-      socket.removeAllListeners('error');
-      resolve();
-    });
-  });
-  socket.on('error', () => undefined);
-  return socket;
-}
-
 /** A second socket (its own port, or another loopback address) for the attacker. */
-async function attacker(host = '127.0.0.1'): Promise<dgram.Socket> {
-  const socket = await bind(host);
-  cleanups.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+async function attacker(host = '127.0.0.1', port = 0): Promise<dgram.Socket> {
+  const socket = await bindUdp(host, port);
+  cleanups.push(() => closeUdp(socket));
   return socket;
-}
-
-function sendFrom(socket: dgram.Socket, message: Buffer, port: number): Promise<void> {
-  return new Promise((resolve) => socket.send(message, port, '127.0.0.1', () => resolve()));
 }
 
 /** Whether a UDP port on 127.0.0.1 is free (nothing of ours still holds it). */
 async function portIsFree(port: number): Promise<boolean> {
   try {
-    const socket = await bind('127.0.0.1', port);
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    await closeUdp(await bindUdp('127.0.0.1', port));
     return true;
   } catch {
     return false;
@@ -184,15 +91,11 @@ function newClient(options: Partial<ConstructorParameters<typeof DnsClient>[0]> 
   return client;
 }
 
-function addressesOf(reply: DnsReply): string[] {
-  return reply.answers.flatMap((answer) => (answer.type === 'A' || answer.type === 'AAAA' ? [answer.data] : [])).sort();
-}
-
 // ---------------------------------------------------------------- tests
 
 describe('ids and source ports', () => {
   it('gives every query a random id, and every UDP_PORT_MAX_QUERIES queries a fresh random source port', async () => {
-    const server = await Server.start();
+    const server = await startServer();
     const client = newClient();
     const queries = 4 * UDP_PORT_MAX_QUERIES;
     for (let i = 0; i < queries; i++) await client.query([server.nameserver], NAME, 'A');
@@ -207,7 +110,7 @@ describe('ids and source ports', () => {
   });
 
   it('draws each new port from the kernel at random, not in sequence', async () => {
-    const server = await Server.start();
+    const server = await startServer();
     const client = newClient({ udpPortMaxQueries: 1 });
     for (let i = 0; i < 24; i++) await client.query([server.nameserver], NAME, 'A');
     const ports = server.queries.map((q) => q.sourcePort);
@@ -218,7 +121,7 @@ describe('ids and source ports', () => {
   });
 
   it('retires a port after UDP_PORT_MAX_AGE_MS even when idle, and frees it', async () => {
-    const server = await Server.start();
+    const server = await startServer();
     const client = newClient({ udpPortMaxAgeMs: 150 });
     await client.query([server.nameserver], NAME, 'A');
     const first = server.queries[0]!.sourcePort;
@@ -234,8 +137,8 @@ describe('ids and source ports', () => {
   });
 
   it('keeps a retired port open for its in-flight query, takes that reply only on it, then closes it', async () => {
-    const server = await Server.start();
-    server.answer = () => undefined; // held: the test replies
+    const server = await startServer();
+    server.script = () => undefined; // held: the test replies
     server.records.AAAA = ['fd00::2'];
     const before = activeHandleCounts();
     const client = newClient({ udpPortMaxQueries: 1, timeoutMs: 3_000 });
@@ -244,7 +147,7 @@ describe('ids and source ports', () => {
     // The second query leaves from a fresh port while the first is still out.
     const second = client.query([server.nameserver], NAME, 'AAAA');
     await waitUntil(() => server.queries.length === 2, 'the second query arrived');
-    const [q1, q2] = server.queries as [SeenQuery, SeenQuery];
+    const [q1, q2] = server.queries as [ScriptedQuery, ScriptedQuery];
     expect(q2.sourcePort).not.toBe(q1.sourcePort);
     // Two sockets, each with its query in flight.
     expect(activeHandleCounts().udp - before.udp).toBe(2);
@@ -264,8 +167,8 @@ describe('ids and source ports', () => {
   });
 
   it(`rotates while fewer than MAX_UDP_SOCKETS_PER_NAMESERVER (${MAX_UDP_SOCKETS_PER_NAMESERVER}) sockets are open, then keeps the current port`, async () => {
-    const server = await Server.start();
-    server.answer = (query) => [{ delayMs: 30 }, server.genuine(query)];
+    const server = await startServer();
+    server.script = (query) => [{ delayMs: 30 }, server.genuine(query)];
     const before = activeHandleCounts();
     const client = newClient({ udpPortMaxQueries: 4 });
     const all = Array.from({ length: 20 }, () => client.query([server.nameserver], NAME, 'A'));
@@ -284,13 +187,13 @@ describe('ids and source ports', () => {
 
 describe('racing forgeries against one query', () => {
   it('drops forgeries with wrong ids, the wrong question or the wrong source, and takes the genuine reply', async () => {
-    const server = await Server.start();
-    server.answer = () => undefined; // the test plays the server
+    const server = await startServer();
+    server.script = () => undefined; // the test plays the server
     const client = newClient({ timeoutMs: 3_000 });
     const pending = client.query([server.nameserver], NAME, 'A');
     await waitUntil(() => server.queries.length === 1, 'the query arrived');
     const query = server.queries[0]!;
-    const forged = reply(query, forgedAnswers(query));
+    const forged = server.reply(query, forgedAnswers(query));
     // 1. From the server's own address and port: 2,000 wrong ids. Paced (16
     // at a time, then a turn of the event loop): a flood that overran the
     // socket buffer would only make the kernel drop the genuine reply too.
@@ -306,34 +209,34 @@ describe('racing forgeries against one query', () => {
       { type: 'AAAA', class: 'IN', name: NAME },
       { type: 'A', class: 'CH', name: NAME },
     ] as dnsPacket.Question[]) {
-      await server.send(reply(query, forgedAnswers(query), question), query.sourcePort);
+      await server.send(server.reply(query, forgedAnswers(query), { question }), query.sourcePort);
     }
     // 3. Our id and question from another port, and from another address with the server's port.
     const samehost = await attacker();
-    await sendFrom(samehost, forged, query.sourcePort);
-    const otherHost = await bind('127.0.0.2', server.port).catch(() => bind('127.0.0.2'));
+    await sendUdp(samehost, forged, query.sourcePort);
+    const otherHost = await attacker('127.0.0.2', server.port).catch(() => attacker('127.0.0.2'));
     cleanups.push(() => new Promise<void>((resolve) => otherHost.close(() => resolve())));
-    await sendFrom(otherHost, forged, query.sourcePort);
+    await sendUdp(otherHost, forged, query.sourcePort);
     // Then the genuine reply, twice, and a late "reply" with our id and question.
     await server.send(server.genuine(query), query.sourcePort);
     await server.send(server.genuine(query), query.sourcePort);
     await server.send(forged, query.sourcePort);
     expect(addressesOf(await pending)).toEqual(['10.2.0.1', '10.2.0.2']);
     // The client is intact: the next query works and sees none of it.
-    server.answer = (q) => [server.genuine(q)];
+    server.script = (q) => [server.genuine(q)];
     expect(addressesOf(await client.query([server.nameserver], NAME, 'A'))).toEqual(['10.2.0.1', '10.2.0.2']);
   });
 
   it('ignores a reply that arrives after its query timed out, and a replay of an earlier reply', async () => {
-    const server = await Server.start();
-    server.answer = () => undefined;
+    const server = await startServer();
+    server.script = () => undefined;
     const client = newClient({ timeoutMs: 150 });
     await expectDnsError(client.query([server.nameserver], NAME, 'A'), 'TIMEOUT');
     const late = server.queries[0]!;
     // Late, and forged: nobody is waiting for it.
     await server.send(server.genuine(late, forgedAnswers(late)), late.sourcePort);
     // The next query is answered; a replay of the late query's reply races it.
-    server.answer = (query) => [server.genuine(late, forgedAnswers(late)), { delayMs: 20 }, server.genuine(query)];
+    server.script = (query) => [server.genuine(late, forgedAnswers(late)), { delayMs: 20 }, server.genuine(query)];
     expect(addressesOf(await client.query([server.nameserver], NAME, 'A'))).toEqual(['10.2.0.1', '10.2.0.2']);
     expect(server.queries[1]!.id).not.toBe(late.id);
   });
@@ -354,20 +257,20 @@ describe('racing forgeries against a watcher', () => {
   });
 
   it('reports only genuine sets while every poll is raced by forgeries, duplicates and late replays', async () => {
-    const server = await Server.start();
+    const server = await startServer();
     const forger = await attacker();
     const stale: Buffer[] = [];
-    server.answer = (query) => {
-      const forged = reply(query, forgedAnswers(query));
+    server.script = (query) => {
+      const forged = server.reply(query, forgedAnswers(query));
       const wrongId = Buffer.from(forged);
       wrongId.writeUInt16BE(query.id ^ 0x8001, 0);
       // Off-path forgeries race the genuine reply: another port, a wrong id,
       // the wrong question; then the genuine reply, its duplicate, a forged
       // late reply, and a replay of an earlier poll's forged reply.
-      void sendFrom(forger, forged, query.sourcePort);
+      void sendUdp(forger, forged, query.sourcePort);
       const plan = [
         wrongId,
-        reply(query, forgedAnswers(query), { type: query.type, class: 'IN', name: `x.${query.name}` }),
+        server.reply(query, forgedAnswers(query), { question: { type: query.type as 'A' | 'AAAA', class: 'IN', name: `x.${query.name}` } }),
         // (This one is the server's: genuine records among others that must not count.)
         server.genuine(query, [
           ...forgedAnswers({ name: `evil.${NAME}`, type: query.type }),
@@ -382,7 +285,7 @@ describe('racing forgeries against a watcher', () => {
       return plan;
     };
     const watcher = watch(NAME, {
-      nameservers: [`127.0.0.1:${server.port}`],
+      nameservers: [server.address],
       resolvConfPath,
       hostsPath: false,
       family: 4,

@@ -6,35 +6,20 @@
  * second carries all 600 first queries, 4×), and every name is answered. The exact first-poll times are asserted with fake
  * timers in pacer.test.ts.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { watch, type DnsWatch } from '../src/index.js';
-import { DnsTestServer } from '../harness/dns-server.js';
+import { dnsServerForFile } from '../harness/server-fixture.js';
 
 const NAMES = 600;
 const INTERVAL = 1_000;
 const BUCKET_MS = 500;
 const TOLERANCE = 1.25;
 
-let dns: DnsTestServer;
-let dir: string;
-
-beforeAll(async () => {
-  dns = await DnsTestServer.start();
-  dir = await mkdtemp(path.join(tmpdir(), 'grpc-dns-watch-pacing-'));
-});
-
-afterAll(async () => {
-  await dns.close();
-  await rm(dir, { recursive: true, force: true });
-});
+const fixture = dnsServerForFile({ resolvConf: 'options timeout:2 attempts:2', label: 'pacing' });
 
 describe('start-up pacing', () => {
   it(`${NAMES} names watched in one tick: queries per ${BUCKET_MS} ms stay within 2× the steady rate`, async () => {
-    const resolvConfPath = path.join(dir, 'resolv.conf');
-    await writeFile(resolvConfPath, `nameserver ${dns.address}\noptions timeout:2 attempts:2\n`);
+    const { server: dns, resolvConfPath } = fixture;
     for (let i = 0; i < NAMES; i++) dns.setRecords(`paced-${i}.test`, { A: ['10.0.0.1'] });
     dns.resetLog();
     const watches: DnsWatch[] = [];

@@ -9,7 +9,7 @@ import { channelOptions } from '../src/grpc/channel-options.js';
 import { watch } from '../src/index.js';
 import { resolveOptions } from '../src/watch/options.js';
 import { MAX_ADDRESSES_OPTION_LIMIT, PROCESS_SEED, pickSubset, score } from '../src/watch/subset.js';
-import { ScriptedDnsServer } from '../harness/resolver-helpers.js';
+import { ScriptedDnsServer } from '../harness/scripted-dns.js';
 import { waitUntil } from '../harness/wait.js';
 
 /** `n` pod addresses 10.x.y.z. */

@@ -15,7 +15,8 @@ async function traced(env: Record<string, string>): Promise<string> {
   return stderr;
 }
 
-describe('tracing through grpc-js under the tracer name dns_watch', () => {
+// The two children (each with a DNS server of its own) side by side.
+describe.concurrent('tracing through grpc-js under the tracer name dns_watch', () => {
   it('GRPC_TRACE=dns_watch GRPC_VERBOSITY=DEBUG shows queries, changes, failures and backoff', async () => {
     const stderr = await traced({ GRPC_TRACE: 'dns_watch', GRPC_VERBOSITY: 'DEBUG' });
     const lines = stderr.split('\n').filter((line) => line.includes('| dns_watch |'));

@@ -10,7 +10,8 @@ import dns from 'node:dns';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StubResolver } from '../src/dns/stub-resolver.js';
 import { DnsTestServer } from '../harness/dns-server.js';
-import { ScriptedDnsServer, expectDnsError } from '../harness/resolver-helpers.js';
+import { expectDnsError } from '../harness/resolver-helpers.js';
+import { ScriptedDnsServer } from '../harness/scripted-dns.js';
 
 const servers: Array<{ close(): Promise<void> }> = [];
 const resolvers: StubResolver[] = [];

@@ -1,31 +1,22 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DnsError, watch, type WatchOptions, type WatchUpdate } from '../src/index.js';
 import { registry } from '../src/watch/registry.js';
-import { DnsTestServer } from '../harness/dns-server.js';
+import type { DnsTestServer } from '../harness/dns-server.js';
+import { dnsServerForFile } from '../harness/server-fixture.js';
 
 /** `watch()`: the watcher without grpc, over a real DNS server on loopback. */
 
+const fixture = dnsServerForFile({ resolvConf: 'options ndots:1 timeout:1 attempts:1', label: 'watch' });
 let dns: DnsTestServer;
 let dir: string;
 let options: WatchOptions;
 
 beforeAll(async () => {
-  dns = await DnsTestServer.start();
-  dir = await mkdtemp(path.join(tmpdir(), 'watch-'));
-  const resolvConfPath = path.join(dir, 'resolv.conf');
-  await writeFile(resolvConfPath, `nameserver ${dns.address}\noptions ndots:1 timeout:1 attempts:1\n`);
-  const hostsPath = path.join(dir, 'hosts');
-  await writeFile(hostsPath, '127.0.0.1 localhost\n::1 localhost ip6-localhost\n');
-  options = { refreshInterval: 100, jitter: 0, resolvConfPath, hostsPath, timeout: 200, backoff: { initial: 50, max: 100, multiplier: 2 } };
-});
-
-afterAll(async () => {
-  await dns.close();
-  await rm(dir, { recursive: true, force: true });
+  ({ server: dns, dir } = fixture);
+  const hostsPath = await fixture.writeFile('hosts', '127.0.0.1 localhost\n::1 localhost ip6-localhost\n');
+  options = { refreshInterval: 100, jitter: 0, resolvConfPath: fixture.resolvConfPath, hostsPath, timeout: 200, backoff: { initial: 50, max: 100, multiplier: 2 } };
 });
 
 beforeEach(() => {

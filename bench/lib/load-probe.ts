@@ -1,6 +1,7 @@
 /**
  * One load run in a fresh process (used by bench/load.ts): N distinct names
- * polled every `interval` ms, through `watch()` or through the registry as a
+ * polled every `interval` ms (with the jitter asked, the library's default
+ * otherwise), through `watch()` or through the registry as a
  * grpc channel uses it, against a DNS server in another process. Measures
  * what this process pays and delivers:
  * - memory per name, against the process after a warm-up (modules loaded, a
@@ -38,6 +39,8 @@ export interface LoadJob {
   /** Name i is `w<i>.<suffix>`. */
   suffix: string;
   interval: number;
+  /** The watchers' jitter; the library's default (0.2) when absent. */
+  jitter?: number;
   via: 'watch' | 'registry';
   warmupIntervals: number;
   windowIntervals: number;
@@ -139,6 +142,7 @@ async function main(job: LoadJob): Promise<void> {
   const { pollUntil: waitFor } = await import('../../harness/wait.js');
   const options = {
     refreshInterval: job.interval,
+    ...(job.jitter === undefined ? {} : { jitter: job.jitter }),
     nameservers: [job.nameserver],
     hostsPath: false as const,
     resolvConfPath: job.resolvConfPath,

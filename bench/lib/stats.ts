@@ -52,3 +52,10 @@ export function coefficientOfVariation(values: readonly number[]): number {
 export function ratio(a: number, b: number): number {
   return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : NaN;
 }
+
+/** The median with the min–max range, each formatted by `format`: "m (a–b)", or one value alone. */
+export function medianWithRange(values: readonly number[], format: (value: number) => string): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 1) return format(sorted[0]!);
+  return `${format(median(sorted))} (${format(sorted[0]!)}–${format(sorted[sorted.length - 1]!)})`;
+}
