@@ -213,8 +213,15 @@ describe(`A and AAAA leave from sockets of their own; at most MAX_UDP_SOCKETS_PE
     );
     most = Math.max(most, client.udpSocketCount);
     expect(most).toBeLessThanOrEqual(MAX_UDP_SOCKETS_PER_NAMESERVER);
-    // The lost names were asked twice (two attempts), each time from other ports.
-    expect(server.queries).toHaveLength(names * 2 + (names / 3) * 2);
+    // The lost names were asked twice per family (two attempts); an answered name once, or again when its
+    // reply came after the 250 ms timeout on a busy machine.
+    for (let i = 0; i < names; i++) {
+      for (const type of ['A', 'AAAA']) {
+        const tries = server.queries.filter((query) => query.name === `n${i}.${NAME}` && query.type === type);
+        if (i % 3 === 0) expect(tries, `n${i} ${type}`).toHaveLength(2);
+        else expect(tries.length, `n${i} ${type}`).toBeGreaterThanOrEqual(1);
+      }
+    }
     for (let i = 0; i < names; i++) {
       const [a, aaaa] = ['A', 'AAAA'].map((type) => server.queries.find((query) => query.name === `n${i}.${NAME}` && query.type === type)!);
       expect(a!.sourcePort, `n${i}`).not.toBe(aaaa!.sourcePort);
