@@ -8,18 +8,15 @@
  * chooses its config from them. A TXT query that fails changes nothing and
  * the addresses keep flowing. Counted at the server.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { selectTxtServiceConfig } from '../src/grpc/txt-service-config.js';
 import { resolveOptions } from '../src/watch/options.js';
 import { PollTimers } from '../src/watch/poll-timers.js';
 import { Registry } from '../src/watch/registry.js';
 import type { Delivery } from '../src/watch/subscribers.js';
 import { TXT_INTERVAL_MS } from '../src/watch/txt-records.js';
-import { DnsTestServer } from '../harness/dns-server.js';
 import { GRPC_VERSIONS, loadGrpc } from '../harness/grpc-versions.js';
+import { dnsServerForFile } from '../harness/server-fixture.js';
 import { shiftedTimers } from '../harness/shifted-timers.js';
 import { waitUntil } from '../harness/wait.js';
 
@@ -27,21 +24,7 @@ const NAME = 'txt-change.test';
 const ROUND_ROBIN = 'grpc_config=[{"serviceConfig":{"loadBalancingConfig":[{"round_robin":{}}]}}]';
 const PICK_FIRST = 'grpc_config=[{"serviceConfig":{"loadBalancingConfig":[{"pick_first":{}}]}}]';
 
-let dns: DnsTestServer;
-let dir: string;
-let resolvConfPath: string;
-
-beforeAll(async () => {
-  dns = await DnsTestServer.start();
-  dir = await mkdtemp(path.join(tmpdir(), 'grpc-dns-watch-txt-change-'));
-  resolvConfPath = path.join(dir, 'resolv.conf');
-  await writeFile(resolvConfPath, `nameserver ${dns.address}\n`);
-});
-
-afterAll(async () => {
-  await dns.close();
-  await rm(dir, { recursive: true, force: true });
-});
+const setup = dnsServerForFile({ label: 'txt-change' });
 
 /**
  * The load-balancing policy a channel's grpc-js chooses from a delivery's TXT
@@ -59,15 +42,15 @@ function policyChosen(delivery: Delivery | undefined, grpc: object = loadGrpc('@
 
 describe('a changed TXT record', () => {
   it('reaches the channels at the first poll a minute on, not before; a failed TXT query changes nothing', async () => {
-    dns.setRecords(NAME, { A: ['10.0.0.1'], TXT: [ROUND_ROBIN] });
+    setup.server.setRecords(NAME, { A: ['10.0.0.1'], TXT: [ROUND_ROBIN] });
     const timers = shiftedTimers();
     const registry = new Registry(new PollTimers(timers));
-    const options = resolveOptions({ refreshInterval: 200, jitter: 0, family: 4, resolvConfPath, hostsPath: false });
+    const options = resolveOptions({ refreshInterval: 200, jitter: 0, family: 4, resolvConfPath: setup.resolvConfPath, hostsPath: false });
     const channel: Delivery[] = [];
     const handle: Delivery[] = [];
     const subscription = registry.subscribe(NAME, options, (delivery) => channel.push(delivery), true);
     const watching = registry.subscribe(NAME, options, (delivery) => handle.push(delivery));
-    const txtQueries = () => dns.countQueries({ name: NAME, type: 'TXT' });
+    const txtQueries = () => setup.server.countQueries({ name: NAME, type: 'TXT' });
     try {
       await waitUntil(() => policyChosen(channel.at(-1)) === 'round_robin', 'the first config', 5_000);
       expect(txtQueries()).toBe(1);
@@ -79,7 +62,7 @@ describe('a changed TXT record', () => {
       expect(channel[0]!.serviceConfig).toBeUndefined();
 
       // Changed now, but within the minute no poll asks TXT again.
-      dns.setRecords(NAME, { A: ['10.0.0.1'], TXT: [PICK_FIRST] });
+      setup.server.setRecords(NAME, { A: ['10.0.0.1'], TXT: [PICK_FIRST] });
       const polled = subscription.stats().queries;
       await waitUntil(() => subscription.stats().queries >= polled + 5, 'five more polls', 5_000);
       expect(txtQueries()).toBe(1);
@@ -95,36 +78,36 @@ describe('a changed TXT record', () => {
       expect(handle).toHaveLength(1);
 
       // TXT failing a minute later: no config news, and a changed address set still arrives.
-      dns.setFault('servfail', { name: NAME, type: 'TXT' });
+      setup.server.setFault('servfail', { name: NAME, type: 'TXT' });
       timers.advance(TXT_INTERVAL_MS);
       const asked = txtQueries();
       await waitUntil(() => txtQueries() > asked, 'the next TXT query', 5_000);
-      dns.setRecords(NAME, { A: ['10.0.0.2'], TXT: [ROUND_ROBIN] });
+      setup.server.setRecords(NAME, { A: ['10.0.0.2'], TXT: [ROUND_ROBIN] });
       await waitUntil(() => channel.some((delivery) => delivery.kind === 'update' && delivery.added.includes('10.0.0.2')), 'the new address', 5_000);
       expect(policyChosen(channel.at(-1))).toBe('pick_first');
     } finally {
       subscription.close();
       watching.close();
-      dns.setFault(null);
+      setup.server.setFault(null);
     }
   }, 30_000);
 
   it('a first channel on a watcher only watch() used asks TXT at a poll now, not an interval later', async () => {
     const name = 'txt-join.test';
-    dns.setRecords(name, { A: ['10.0.0.1'], TXT: [ROUND_ROBIN] });
+    setup.server.setRecords(name, { A: ['10.0.0.1'], TXT: [ROUND_ROBIN] });
     const registry = new Registry(new PollTimers(shiftedTimers()));
     // An interval far longer than the test: only the channel's arrival can make the watcher poll again.
-    const options = resolveOptions({ refreshInterval: 600_000, family: 4, resolvConfPath, hostsPath: false });
+    const options = resolveOptions({ refreshInterval: 600_000, family: 4, resolvConfPath: setup.resolvConfPath, hostsPath: false });
     const handle: Delivery[] = [];
     const watching = registry.subscribe(name, options, (delivery) => handle.push(delivery));
     const channel: Delivery[] = [];
     let subscription: ReturnType<Registry['subscribe']> | undefined;
     try {
       await waitUntil(() => handle.length === 1, 'the first answer', 5_000);
-      expect(dns.countQueries({ name, type: 'TXT' })).toBe(0);
+      expect(setup.server.countQueries({ name, type: 'TXT' })).toBe(0);
       subscription = registry.subscribe(name, options, (delivery) => channel.push(delivery), true);
       await waitUntil(() => policyChosen(channel.at(-1)) === 'round_robin', 'the config', 5_000);
-      expect(dns.countQueries({ name, type: 'TXT' })).toBe(1);
+      expect(setup.server.countQueries({ name, type: 'TXT' })).toBe(1);
       expect(handle).toHaveLength(1);
     } finally {
       subscription?.close();

@@ -8,7 +8,7 @@ import { DEFAULT_ATTEMPTS, DEFAULT_RESOLV_CONF_PATH, DEFAULT_TIMEOUT_MS, MAX_ATT
 import type { Family, Nameserver } from '../dns/types.js';
 import { DEFAULTS, resolveOptions } from '../watch/options.js';
 import { TargetError, parseWrittenTarget } from '../target.js';
-import { formatMs } from './output.js';
+import { formatMs, lowerFirstWord } from './output.js';
 
 export const COMMAND = 'grpc-dns-watch';
 
@@ -154,7 +154,7 @@ function serversOf(specs: readonly string[] | undefined, fromTarget: Nameserver 
     try {
       return parseNameserver(spec);
     } catch (error) {
-      throw new UsageError(`--server ${JSON.stringify(spec)}: ${lowerFirst((error as Error).message)}`);
+      throw new UsageError(`--server ${JSON.stringify(spec)}: ${lowerFirstWord((error as Error).message)}`);
     }
   });
 }
@@ -247,9 +247,5 @@ function describeParseError(error: unknown): string {
   }
   const missing = /^Option '([^']+)' argument missing/.exec(message);
   if (missing) return `option '${missing[1]}' needs a value`;
-  return lowerFirst(message);
-}
-
-function lowerFirst(text: string): string {
-  return text.length > 0 ? text[0]!.toLowerCase() + text.slice(1) : text;
+  return lowerFirstWord(message);
 }

@@ -8,7 +8,7 @@
 import { isIPv4 } from 'node:net';
 import { messageBesideCode, type DnsError, type DnsErrorCode } from '../dns/errors.js';
 import { sameName } from '../dns/names.js';
-import { recordTypesText, type Family, type ResolvedAddress } from '../dns/types.js';
+import { recordType, recordTypesText, type Family, type ResolvedAddress } from '../dns/types.js';
 
 /** One address as printed in JSON; `ttl` is null for /etc/hosts entries and IP literals. */
 interface JsonRecord {
@@ -215,7 +215,7 @@ export function humanCache(at: Date, event: Pick<CacheEvent, 'cache' | 'ttl' | '
 
 /** A family demoted or restored, as a `note:` line. */
 export function humanFamily(at: Date, event: Pick<FamilyEvent, 'family' | 'change' | 'nextAskAt' | 'reason'>): string {
-  const type = event.family === 4 ? 'A' : 'AAAA';
+  const type = recordType(event.family);
   if (event.change === 'demoted') {
     return `${at.toISOString()}  note: ${type} asked less often (${event.reason}): next at the first poll from ${event.nextAskAt ?? '?'}, about once a minute until it has records\n`;
   }
@@ -239,6 +239,6 @@ export function humanError(at: Date, error: DnsError, families: Family): string 
 }
 
 /** "No reply from …" → "no reply from …" after a colon; "UDP …", "10.0.0.1:53 …" stay. */
-function lowerFirstWord(text: string): string {
+export function lowerFirstWord(text: string): string {
   return /^[A-Z][a-z]/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text;
 }
