@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DnsError } from '../src/dns/errors.js';
 import type { ResolveControl, Resolution } from '../src/dns/types.js';
+import { DEMOTED_BOUND_MS } from '../src/watch/family-demotion.js';
 import { DEFAULTS } from '../src/watch/options.js';
 import {
   BEHIND_MS,
@@ -582,6 +583,50 @@ describe('Watcher behind a cache', () => {
     fetchedAt = Date.now();
     await vi.advanceTimersByTimeAsync(cacheWaitLimit(schedule, 86_400));
     expect(deliveries.at(-1)).toMatchObject({ kind: 'update', added: ['10.0.0.2'] });
+    watcher.stop();
+  });
+
+  it('family 0 behind a cache: a demoted family that gains records reaches the subscriber within the demotion bound, although the copy would be waited for longer', async () => {
+    // A cache keeping A copies 30 s (a wait of up to 33 s each) that passes AAAA questions on to the owner (no negative copy kept).
+    const cacheTtl = 30;
+    let fetchedAt: number | undefined;
+    let aaaaSince: number | undefined;
+    let checkedAfterDemotion = false;
+    const asked: Array<{ at: number; skip: 4 | 6 | undefined }> = [];
+    const resolve = async (name: string, _family: 0 | 4 | 6, _known?: string, control?: ResolveControl): Promise<Resolution> => {
+      const now = Date.now();
+      if (fetchedAt === undefined || now >= fetchedAt + cacheTtl * 1_000) fetchedAt = now;
+      const ttl = Math.floor((fetchedAt + cacheTtl * 1_000 - now) / 1_000);
+      const skip = control?.skipFamily;
+      asked.push({ at: now, skip });
+      const resolution: Resolution = { name, addresses: [{ address: '10.0.0.1', family: 4, ttl }], source: 'dns', failedFamilies: [] };
+      if (skip === 6) resolution.unaskedFamily = 6;
+      else if (aaaaSince !== undefined && now >= aaaaSince) resolution.addresses.push({ address: 'fd00::1', family: 6, ttl });
+      else {
+        resolution.noDataFamily = 6;
+        // The worst moment: AAAA records appear just after the demoted family's first check.
+        if (checkedAfterDemotion) aaaaSince ??= now + 1;
+        if (asked.some((entry) => entry.skip === 6)) checkedAfterDemotion = true;
+      }
+      return resolution;
+    };
+    const schedule = options({ respectTtl: true, family: 0, refreshInterval: DEFAULTS.refreshInterval, minInterval: DEFAULTS.minInterval, jitter: DEFAULTS.jitter });
+    const timers = new RecordingPollTimers();
+    const watcher = new Watcher('svc', schedule, resolve, () => {}, { random: cyclingRandom(), timers });
+    const { deliveries, deliver } = collect();
+    watcher.subscribe(deliver);
+    let deliveredAt: number | undefined;
+    while (deliveredAt === undefined && Date.now() < 300_000) {
+      await vi.advanceTimersByTimeAsync(100);
+      if (deliveries.some((delivery) => delivery.kind === 'update' && delivery.added.includes('fd00::1'))) deliveredAt = Date.now();
+    }
+    expect(watcher.stats().cache).toBe('detected');
+    expect(aaaaSince, JSON.stringify(asked)).toBeDefined();
+    expect(deliveredAt, JSON.stringify(asked)).toBeDefined();
+    // Asked again 53 s after its last check (demotedAskAfterMs): the bound less the reply margin, which a scripted reply does not use.
+    expect(deliveredAt! - aaaaSince!, JSON.stringify(asked)).toBeLessThanOrEqual(DEMOTED_BOUND_MS - 1_000);
+    // Behind the cache the waits stay long: the check pulls one poll in, it does not put the watcher back on the interval.
+    expect(timers.delays.some((delay) => delay > 20_000)).toBe(true);
     watcher.stop();
   });
 

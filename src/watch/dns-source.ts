@@ -128,7 +128,7 @@ export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
     this.watchTtl(outcome.resolution, sameSet, at);
     const expiresAt = cachedCopyExpiry(this.cacheView);
     if (expiresAt === undefined) return undefined;
-    return { expiresAt, ttl: this.cacheView.largestTtl ?? 0, probe: probeDue(this.cacheView, at) };
+    return { expiresAt, ttl: this.cacheView.largestTtl ?? 0, probe: probeDue(this.cacheView, at), askDueAt: this.demotion?.nextAskAt };
   }
 
   firstTryTimeoutMs(): number {

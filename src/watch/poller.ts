@@ -361,18 +361,18 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
    * After an answer: with `respectTtl` and a cached copy whose expiry is
    * known, just after that expiry (asking sooner gets the same copy), at
    * most the cap away — or, when the source says so, a probe inside the
-   * copy (cache-detect.ts); otherwise by the interval and the records' TTL.
+   * copy (cache-detect.ts) — and never after a poll the source owes;
+   * otherwise by the interval and the records' TTL.
    */
   private delayAfterAnswer(copy: CachedCopy | undefined): number {
     const addresses = this.belief.kind === 'addresses' ? this.belief.addresses : undefined;
     if (copy !== undefined && this.options.respectTtl && addresses) {
       const expiresIn = copy.expiresAt - this.now();
       const probe = copy.probe ? delayForCacheProbe(this.options, expiresIn, this.random) : undefined;
-      if (probe !== undefined) {
-        trace(() => `${this.name}: checking that a cache still answers, inside its copy (${Math.round(expiresIn / 1_000)} s left)`);
-        return probe;
-      }
-      return delayAfterCachedAnswer(this.options, expiresIn, copy.ttl, this.random);
+      if (probe !== undefined) trace(() => `${this.name}: checking that a cache still answers, inside its copy (${Math.round(expiresIn / 1_000)} s left)`);
+      const wait = probe ?? delayAfterCachedAnswer(this.options, expiresIn, copy.ttl, this.random);
+      // A poll the source owes by a time (a demoted family's check) is not put off behind the copy.
+      return copy.askDueAt === undefined ? wait : Math.min(wait, Math.max(this.options.minInterval, copy.askDueAt - this.now()));
     }
     return delayAfterSuccess(this.options, addresses ? minTtl(addresses) : Infinity, this.random);
   }

@@ -54,6 +54,12 @@ export interface CachedCopy {
   readonly expiresAt: number;
   readonly ttl: number;
   readonly probe: boolean;
+  /**
+   * A poll the source owes by then (poller clock, ms), whatever the copy:
+   * DNS, a demoted family's check, whose bound a wait behind a cache (up to
+   * 33 s with the defaults) would otherwise break.
+   */
+  readonly askDueAt?: number | undefined;
 }
 
 export interface AddressSource<Answer extends SourceAnswer = SourceAnswer> {
