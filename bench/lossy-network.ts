@@ -9,7 +9,8 @@
  * In there:
  *
  *   dnsmasq (Debian's) on 127.0.0.2:53, answering from one hosts file per pod
- *     (TTL 5 s, CoreDNS's default); a change swaps a file in by one rename
+ *     (TTL 5 s, CoreDNS's default), two A and two AAAA records a name (a
+ *     dual-stack Service); a change swaps a file in by one rename
  *   harness/dropping-proxy.ts on 127.0.0.1:53 (resolv.conf's nameserver),
  *     forwarding to it: the cluster DNS Service's address, NATed as kube-proxy
  *     does; it drops "the next A (or AAAA) query of this name" on command, or
@@ -34,8 +35,9 @@
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
-import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
+import { canonicalAddress, Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
 import { DroppingDnsProxy, type DropOrder } from '../harness/dropping-proxy.js';
 import { waitUntil, pollUntil } from '../harness/wait.js';
 import { applyPacketLoss, clearPacketLoss, nftablesUnavailable, packetLossCounters } from '../harness/nft-loss.js';
@@ -172,7 +174,7 @@ class Pod {
     });
     child.on('message', (message: ChangeClientsMessage) => {
       if (message.type === 'set') {
-        const key = message.addresses.join(',');
+        const key = setKey(message.addresses);
         this.current.set(message.client, key);
         for (const listener of this.listeners) listener(message.client, key, message.at);
       } else if (message.type === 'poll') {
@@ -206,10 +208,10 @@ class Pod {
    * each client's set first was `key`, undefined for a client not there by
    * the deadline.
    */
-  reach(key: string): { until(deadline: number): Promise<Map<ClientName, number | undefined>> } {
+  reach(keys: SetKeys): { until(deadline: number): Promise<Map<ClientName, number | undefined>> } {
     const seen = new Map<ClientName, number>();
-    const listener = (client: ClientName, setKey: string, at: number): void => {
-      if (setKey === key && !seen.has(client)) seen.set(client, at);
+    const listener = (client: ClientName, key: string, at: number): void => {
+      if (key === keys[client] && !seen.has(client)) seen.set(client, at);
     };
     this.listeners.add(listener);
     return {
@@ -231,9 +233,9 @@ class Pod {
     return CLIENTS.every((client) => (this.lastPollStart.get(client) ?? -Infinity) >= since);
   }
 
-  /** Whether every client's set is `key`. */
-  allAt(key: string): boolean {
-    return CLIENTS.every((client) => this.current.get(client) === key);
+  /** Whether every client's set is its view of one set. */
+  allAt(keys: SetKeys): boolean {
+    return CLIENTS.every((client) => this.current.get(client) === keys[client]);
   }
 
   /** Ask the process to close its clients; resolves with its report (it exits once glibc's lookups in flight return). */
@@ -269,15 +271,34 @@ function podNames(index: number): Record<ClientName, string> {
   return Object.fromEntries(CLIENTS.map((client) => [client, `${short[client]}-${index}.loss.bench.test`])) as Record<ClientName, string>;
 }
 
-/** The pod's set number `seq`: one address that stays, one that is replaced at every change. */
+/**
+ * The pod's set number `seq`, a dual-stack Service's: two A and two AAAA
+ * records, one of each that stays and one of each replaced at every change,
+ * so a family-0 client needs both families' answers for the new set (and
+ * asks both at every poll: a family that answers NODATA would be demoted).
+ */
 function addressesOf(pod: number, seq: number): string[] {
-  return [`10.${pod}.255.254`, `10.${pod}.${(seq >> 8) & 255}.${seq & 255}`].sort();
+  const v4 = [`10.${pod}.255.254`, `10.${pod}.${(seq >> 8) & 255}.${seq & 255}`];
+  const v6 = [`fd00::b:${pod.toString(16)}:fffe`, `fd00::a:${pod.toString(16)}:${(seq & 0xffff).toString(16)}`];
+  return [...v4, ...v6];
 }
 
-async function serve(dnsmasq: Dnsmasq, pod: Pod, seq: number): Promise<{ at: number; key: string }> {
+/** Each client's view of a set, as a key: its addresses canonical and sorted, only A for family 4. */
+type SetKeys = Record<ClientName, string>;
+
+function setKey(addresses: readonly string[]): string {
+  return [...new Set(addresses.map(canonicalAddress))].sort().join(',');
+}
+
+function keysOf(addresses: readonly string[]): SetKeys {
+  const v4 = addresses.filter((address) => net.isIPv4(address));
+  return Object.fromEntries(CLIENTS.map((client) => [client, setKey(ASKS_AAAA[client] ? addresses : v4)])) as SetKeys;
+}
+
+async function serve(dnsmasq: Dnsmasq, pod: Pod, seq: number): Promise<{ at: number; keys: SetKeys }> {
   const addresses = addressesOf(pod.index, seq);
   const at = await dnsmasq.setHosts(pod.file, new Map(CLIENTS.map((client) => [pod.names[client], addresses])));
-  return { at, key: addresses.join(',') };
+  return { at, keys: keysOf(addresses) };
 }
 
 // ------------------------------------------------------------------ measuring
@@ -311,8 +332,7 @@ interface DeadPoll extends PollRecord {
 async function oneChange(pod: Pod, condition: Condition, round: number, dnsmasq: Dnsmasq, proxy: DroppingDnsProxy, settings: Plan): Promise<ChangeSample> {
   await sleep(Math.random() * settings.phaseMs);
   pod.seq++;
-  const key = addressesOf(pod.index, pod.seq).join(',');
-  const reached = pod.reach(key);
+  const reached = pod.reach(keysOf(addressesOf(pod.index, pod.seq)));
   // Armed just before the change, so the query dropped is the first one that could see the new set.
   const orders = new Map<ClientName, DropOrder>();
   if (condition.kind === 'drop') {
@@ -434,8 +454,8 @@ async function startPods(lab: Lab): Promise<void> {
   lab.allPods.push(...lab.pods);
   await Promise.all(
     lab.pods.map(async (pod) => {
-      const { key } = await serve(lab.dnsmasq, pod, pod.seq);
-      await waitUntil(() => pod.allAt(key), `every client of pod ${pod.index} has its first set`, 30_000, 50);
+      const { keys } = await serve(lab.dnsmasq, pod, pod.seq);
+      await waitUntil(() => pod.allAt(keys), `every client of pod ${pod.index} has its first set`, 30_000, 50);
     }),
   );
   lab.log(`${lab.pods.length} pods ready`);
@@ -701,13 +721,13 @@ function deadSummary(settings: Plan, deadPolls: DeadPoll[], judged: (met: boolea
 function methodText(settings: Plan, changes: number, durationMs: number): string {
   return (
     `Inside unshare --net --mount, with a resolv.conf of one line (nameserver 127.0.0.1: glibc's timeout 5 s, attempts 2) bind-mounted over /etc/resolv.conf. ` +
-    `dnsmasq on ${SERVER.host}:53 answers from a hosts file per client process (TTL ${RECORD_TTL} s); a dropping UDP proxy (harness/dropping-proxy.ts) on 127.0.0.1:53 forwards to it; ` +
+    `dnsmasq on ${SERVER.host}:53 answers from a hosts file per client process (TTL ${RECORD_TTL} s; two A and two AAAA records a name, a dual-stack Service, so family 0 asks both at every poll); a dropping UDP proxy (harness/dropping-proxy.ts) on 127.0.0.1:53 forwards to it; ` +
     `nftables rules (harness/nft-loss.ts) drop a share of the datagrams to and from 127.0.0.1:53 and everything to ${DEAD_NAMESERVER}. ` +
     `${settings.pods} client processes (bench/lib/change-clients.ts) each run, side by side on names of their own: watch() family 4 and family 0 ` +
     '(refreshInterval 1000, defaults otherwise), a c-ares poller (new dns.promises.Resolver(), setServers, resolve4 + resolve6 on setInterval 1 s) and a dns.lookup poller ' +
     '({ all: true, family: 0 }, setInterval 1 s). ' +
     `${settings.rounds} round(s); each runs every condition in rotated order, ${settings.changesPerRound} change(s) per condition and process: ` +
-    `a wait uniform over [0, ${settings.phaseMs} ms), one address of the process's four names replaced, then the time until each client's set is the new one (at most ${sig(settings.capMs / 1000)} s). ` +
+    `a wait uniform over [0, ${settings.phaseMs} ms), one A and one AAAA of the process's four names replaced (a family-4 client follows the A records), then the time until each client's set is the new one (at most ${sig(settings.capMs / 1000)} s). ` +
     `Then a dead first nameserver: fresh processes with resolv.conf naming ${DEAD_NAMESERVER} first, ${settings.deadRounds} run(s) of ${sig(settings.deadWindowMs / 1000)} s per timeout, every poll's duration. ` +
     `${changes} changes in ${sig(durationMs / 1000)} s.`
   );

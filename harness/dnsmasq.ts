@@ -253,7 +253,7 @@ function sameSet(a: string[], b: string[]): boolean {
 }
 
 /** Canonical text form of an address, as dns-packet decodes it. */
-function canonicalAddress(address: string): string {
+export function canonicalAddress(address: string): string {
   if (net.isIPv4(address)) return address;
   return new URL(`http://[${address}]/`).hostname.slice(1, -1);
 }
