@@ -3,6 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { SIZE_CLAIM_TOLERANCE, changelogSizeClaim, sizeClaimProblems } from '../scripts/package-size.js';
 import { quickStartAsCommonJs, quickStartSnippet, readReadme, readmeLinkProblems, readmeLinks, repositoryUrl, withQuickStartServers } from '../scripts/readme.js';
 import * as source from '../src/index.js';
 import { headingAnchors, projectDocuments } from '../harness/markdown.js';
@@ -136,6 +137,31 @@ describe('package.json points at files the build produces', () => {
 
   it('npm pack builds first, so a tarball packed from a clone has dist/', () => {
     expect(pkg.scripts.prepack).toBe('npm run build');
+  });
+});
+
+describe('the tarball size the changelog states', () => {
+  it('is stated once, in kB, below the bounds check:package holds the tarball to', () => {
+    const claim = changelogSizeClaim(readFileSync(path.join(ROOT, 'CHANGELOG.md'), 'utf8'));
+    expect(claim.packed).toBeGreaterThan(10_000);
+    expect(claim.unpacked).toBeGreaterThan(claim.packed);
+    expect(claim.unpacked).toBeLessThanOrEqual(400_000);
+  });
+
+  it('check:package refuses a figure more than the tolerance off, naming both', () => {
+    const measured = { packed: 98_800, unpacked: 339_400 };
+    expect(sizeClaimProblems({ packed: 77_000, unpacked: 263_000 }, measured)).toEqual([
+      `CHANGELOG.md says the tarball is 77.0 kB packed, npm pack measured 98.8 kB (more than ${SIZE_CLAIM_TOLERANCE * 100} % apart): update the changelog's "The tarball is … kB packed and … kB unpacked"`,
+      `CHANGELOG.md says the tarball is 263.0 kB unpacked, npm pack measured 339.4 kB (more than ${SIZE_CLAIM_TOLERANCE * 100} % apart): update the changelog's "The tarball is … kB packed and … kB unpacked"`,
+    ]);
+    expect(sizeClaimProblems({ packed: 95_000, unpacked: 330_000 }, measured)).toEqual([]);
+  });
+
+  it('reads the sentence across a line break, and refuses none or two', () => {
+    expect(changelogSizeClaim('own. The tarball is 95 kB packed and\n  330.5 kB unpacked (was …)')).toEqual({ packed: 95_000, unpacked: 330_500 });
+    expect(() => changelogSizeClaim('no size')).toThrow(/0 times/);
+    const twice = 'The tarball is 1 kB packed and 2 kB unpacked. The tarball is 1 kB packed and 2 kB unpacked.';
+    expect(() => changelogSizeClaim(twice)).toThrow(/2 times/);
   });
 });
 
