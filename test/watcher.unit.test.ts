@@ -157,6 +157,27 @@ describe('Watcher', () => {
     watcher.stop();
   });
 
+  it('an answer in which one family could not be asked: its tries were the wait, so the next poll counts the interval from the poll\'s start', async () => {
+    // Family 0: A answers at once; the AAAA query's tries are all lost, 700 ms of them, on the odd polls.
+    const calls: number[] = [];
+    const resolve = vi.fn(async (name: string): Promise<Resolution> => {
+      calls.push(Date.now());
+      const a = { address: '10.0.0.1', family: 4 as const, ttl: 30 };
+      if (calls.length % 2 === 0) return { name, addresses: [a, { address: 'fd00::1', family: 6, ttl: 30 }], source: 'dns', failedFamilies: [] };
+      await new Promise((settle) => setTimeout(settle, 700));
+      return { name, addresses: [a], source: 'dns', failedFamilies: [{ family: 6, error: timeout() }] };
+    });
+    const timers = new RecordingPollTimers();
+    const watcher = new Watcher('svc', options({ family: 0, refreshInterval: 2_000 }), resolve, () => {}, { timers });
+    watcher.subscribe(() => {});
+    await vi.advanceTimersByTimeAsync(8_000);
+    // 0: AAAA lost until 700, next at 0 + 2,000 (not 2,700); 2,000: both answer at once, next at 4,000; 4,000: lost again, next at 6,000.
+    expect(calls.slice(0, 5)).toEqual([0, 2_000, 4_000, 6_000, 8_000]);
+    // The delays asked: the first poll at once, then each poll's deadline (2,000) and the next poll's delay — 1,300 after a lost AAAA, 2,000 after a whole answer.
+    expect(timers.delays.slice(0, 9)).toEqual([0, 2_000, 1_300, 2_000, 2_000, 2_000, 1_300, 2_000, 2_000]);
+    watcher.stop();
+  });
+
   it('could not ask with no set: one error, then silence for the same failure', async () => {
     const dns = scriptedDns([timeout(), timeout(), timeout(), ['10.0.0.1']]);
     const watcher = new Watcher('svc', options(), dns.resolve);

@@ -182,9 +182,7 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
     // A poll in flight, or a first poll waiting its turn, will answer it.
     if (this.inFlight || this.pacedStart) return;
     const runAt = earliestRequestedRun(this.now(), this.lastQueryAt, this.options.minInterval);
-    if (runAt > this.now()) {
-      trace(() => `${this.name}: re-resolution requested, delayed ${runAt - this.now()} ms by minInterval`);
-    }
+    if (runAt > this.now()) trace(() => `${this.name}: re-resolution requested, delayed ${runAt - this.now()} ms by minInterval`);
     const due = this.nextPollAt;
     if (due === undefined || runAt < due) this.scheduleAt(runAt);
   }
@@ -348,12 +346,16 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
 
   /** Schedule step: by the TTL or the failure count; at once after a poll given up at its deadline. Returns the delay. */
   private scheduleNext(outcome: Outcome<Answer>, givenUp: boolean, copy: CachedCopy | undefined): number {
-    const delay = givenUp
-      ? earliestRequestedRun(this.now(), this.lastQueryAt, this.options.minInterval) - this.now()
-      : outcome.kind === 'error' && !outcome.error.authoritative
-        ? delayAfterFailedPoll(this.options, this.failures, outcome.error.code === 'TIMEOUT', this.now() - (this.lastQueryAt ?? this.now()), this.random)
-        : this.delayAfterAnswer(copy);
-    this.scheduleAt(this.now() + delay);
+    const now = this.now();
+    const ran = now - (this.lastQueryAt ?? now);
+    const earliest = earliestRequestedRun(now, this.lastQueryAt, this.options.minInterval) - now;
+    let delay: number;
+    if (givenUp) delay = earliest;
+    else if (outcome.kind === 'error' && !outcome.error.authoritative) delay = delayAfterFailedPoll(this.options, this.failures, outcome.error.code === 'TIMEOUT', ran, this.random);
+    // A family that could not be asked: its tries were the wait, so the interval counts from the poll's start.
+    else if (outcome.kind === 'answer' && outcome.resolution.failedFamilies.length > 0) delay = Math.max(earliest, this.delayAfterAnswer(copy) - ran);
+    else delay = this.delayAfterAnswer(copy);
+    this.scheduleAt(now + delay);
     return delay;
   }
 
