@@ -5,8 +5,9 @@
  * delays), what it reports (`servers()`, attempt events) and what the server
  * saw, not on how long a busy machine took.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DnsClient, type DnsClientOptions } from '../src/dns/client.js';
+import { observe, watch, type WatchEvent } from '../src/index.js';
 import { UDP_PORT_MAX_AGE_MS } from '../src/dns/udp-lane.js';
 import type { AttemptEvent } from '../src/dns/types.js';
 import { MIN_TRY_TIMEOUT_MS } from '../src/dns/server-metrics.js';
@@ -17,7 +18,7 @@ import { shiftedTimers } from '../harness/shifted-timers.js';
 const NAME = 'adaptive.test';
 const CONFIGURED_MS = 5_000;
 
-const { start: startServer, cleanups } = serverFixture(NAME);
+const { start: startServer, startWithResolvConf, cleanups } = serverFixture(NAME);
 
 /** A client on a shifted clock; `factor` runs that clock faster than the machine's. */
 function newClient(options: Partial<DnsClientOptions> & { factor?: number } = {}): { client: DnsClient; timers: ReturnType<typeof shiftedTimers>; attempts: AttemptEvent[] } {
@@ -179,4 +180,80 @@ describe('a reply that comes after its try timed out', () => {
     await outcome;
     expect(client.servers()[0]!.lingering).toBe(0);
   });
+});
+
+describe('the timeout in use, as a watcher shows it: stats().nameservers and the query event', () => {
+  type QueryEvent = Extract<WatchEvent, { type: 'query' }>;
+
+  /** watch() on the harness server with glibc's defaults (timeout 5 s, attempts 2); a poll runs only when `poll()` asks for one. */
+  async function watched() {
+    const { server, resolvConfPath } = await startWithResolvConf();
+    const queries: QueryEvent[] = [];
+    const attempts: AttemptEvent[] = [];
+    const stop = observe((event) => {
+      if (event.type === 'query' && event.name === NAME) queries.push(event);
+      if (event.type === 'attempt' && event.name === NAME) attempts.push(event);
+    });
+    cleanups.push(stop);
+    const handle = watch(NAME, { family: 4, refreshInterval: 600_000, minInterval: 0, jitter: 0, resolvConfPath, hostsPath: false });
+    cleanups.push(() => handle.close());
+    /** The next poll (the first one runs by itself), to its end: its query event, and the nameservers as stats() shows them then. */
+    const poll = async () => {
+      const count = queries.length;
+      if (count > 0) handle.refresh();
+      await vi.waitFor(() => expect(queries).toHaveLength(count + 1), { timeout: 15_000, interval: 5 });
+      const [status, ...others] = handle.stats()!.nameservers;
+      expect(others).toEqual([]);
+      return { event: queries[count]!, status: status! };
+    };
+    return { server, poll, attempts };
+  }
+
+  it('the configured 5 s until the server answered 3 times, then 5 × its latency (the floor on loopback); a lost datagram leaves it; late replies raise it', async () => {
+    const { server, poll, attempts } = await watched();
+    const polls = [];
+    // Three fast answers: each poll's first try had the configured timeout; after the third, the latency decides.
+    for (let i = 0; i < 3; i++) polls.push(await poll());
+    expect(polls.map(({ event }) => event.tryTimeoutMs)).toEqual([CONFIGURED_MS, CONFIGURED_MS, CONFIGURED_MS]);
+    expect(polls.map(({ event }) => event.result)).toEqual(['NOERROR', 'NOERROR', 'NOERROR']);
+    expect(polls.slice(0, 2).map(({ status }) => status)).toEqual([
+      { server: server.address, tryTimeoutMs: CONFIGURED_MS, latencyMs: undefined, healthy: true },
+      { server: server.address, tryTimeoutMs: CONFIGURED_MS, latencyMs: undefined, healthy: true },
+    ]);
+    const fast = polls[2]!.status;
+    expect(fast.latencyMs).toBeDefined();
+    expect(fast.tryTimeoutMs).toBe(expectedTimeout(fast.latencyMs!));
+    expect(fast.tryTimeoutMs).toBeLessThan(CONFIGURED_MS);
+    expect(fast.healthy).toBe(true);
+    // The next poll's first try has the timeout stats() showed.
+    const down = await poll();
+    expect(down.event.tryTimeoutMs).toBe(fast.tryTimeoutMs);
+    expect(down.status.tryTimeoutMs).toBe(expectedTimeout(down.status.latencyMs!));
+    expect(attempts).toEqual([]);
+
+    // One datagram lost: the try timed out with the timeout shown, the retry (round 2, up to twice it) answered. A timeout measures
+    // nothing (the reply may never have come), so the timeout in use stays.
+    server.setFault('drop', { count: 1 });
+    const lost = await poll();
+    expect(lost.event).toMatchObject({ result: 'NOERROR', tryTimeoutMs: down.status.tryTimeoutMs });
+    expect(attempts.map((attempt) => [attempt.error.code, attempt.timeoutMs])).toEqual([['TIMEOUT', down.status.tryTimeoutMs]]);
+    expect(lost.status).toMatchObject({ tryTimeoutMs: expectedTimeout(lost.status.latencyMs!), healthy: true });
+    expect(lost.status.tryTimeoutMs).toBeLessThan(2 * MIN_TRY_TIMEOUT_MS);
+
+    // The server slows down past that timeout: the first try times out, its reply comes late and still answers, measured from its own
+    // send — and the timeout in use goes up with it, in stats() and at the next poll's first try.
+    const lateMs = 4 * MIN_TRY_TIMEOUT_MS;
+    server.setFault({ delayMs: lateMs });
+    const slow = await poll();
+    expect(slow.event).toMatchObject({ result: 'NOERROR', tryTimeoutMs: lost.status.tryTimeoutMs });
+    expect(attempts.slice(1).map((attempt) => attempt.error.code)).toContain('TIMEOUT');
+    expect(slow.status.latencyMs).toBeGreaterThan(lost.status.latencyMs!);
+    expect(slow.status.tryTimeoutMs).toBe(expectedTimeout(slow.status.latencyMs!));
+    expect(slow.status.tryTimeoutMs).toBeGreaterThan(lost.status.tryTimeoutMs);
+    const slower = await poll();
+    expect(slower.event.tryTimeoutMs).toBe(slow.status.tryTimeoutMs);
+    expect(slower.status.tryTimeoutMs).toBeGreaterThanOrEqual(slow.status.tryTimeoutMs);
+    expect(slower.status.tryTimeoutMs).toBeLessThanOrEqual(CONFIGURED_MS);
+    server.setFault(null);
+  }, 30_000);
 });

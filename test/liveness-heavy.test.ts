@@ -48,7 +48,7 @@ describe.runIf(HEAVY)('liveness at full size (test:stress)', () => {
     expect(mostSockets).toBeLessThanOrEqual(MAX_UDP_SOCKETS_PER_NAMESERVER);
   }, 90_000);
 
-  it('4,000 slow names (1.8 s, timeout 2 s) watched beside 10 fast ones: the fast names\' first sets come before any slow name asked after them is answered; every slow name resolves', async () => {
+  it('4,000 slow names (1.8 s, timeout 2 s) watched beside 10 fast ones: each fast name has its first set within 1 s of being watched; every slow name resolves', async () => {
     const { server, options } = await setup();
     const slowNames = Array.from({ length: 4_000 }, (_, i) => `s${i}.slow.test`);
     const fastNames = Array.from({ length: 10 }, (_, i) => `f${i}.fast.test`);
@@ -61,18 +61,20 @@ describe.runIf(HEAVY)('liveness at full size (test:stress)', () => {
     const askedSlow = (): number => new Set(server.queries.map((query) => query.name)).size;
     await waitUntil(() => askedSlow() >= slowNames.length, () => `every slow name was asked (${askedSlow()} were)`, 30_000, 50);
     await waitUntil(() => slowWatches.some((handle) => handle.current !== undefined), 'a slow name resolved', 30_000, 50);
-    const askedAt = Date.now();
-    const started = performance.now();
+    // Each fast name from its own start (its watch()) to its first set.
     const firstSet: number[] = [];
-    const fastWatches = watchAll(fastNames, { ...options, timeout: 2_000 });
-    for (const handle of fastWatches) handle.once('update', () => firstSet.push(performance.now() - started));
+    for (const name of fastNames) {
+      const started = performance.now();
+      watchAll([name], { ...options, timeout: 2_000 })[0]!.once('update', () => firstSet.push(performance.now() - started));
+    }
     await waitUntil(() => firstSet.length === fastNames.length, 'every fast name had its first set', 30_000, 10);
-    const fastDoneAt = Date.now();
     console.log(`fast names among 4,000 slow ones: first sets after ${firstSet.map(Math.round).join(', ')} ms`);
-    // A slow query the server received after the fast names were watched is answered 1.8 s later at the
-    // earliest; every fast set came before that.
-    const firstSlowAskedAfter = Math.min(...server.queries.filter((query) => query.name.endsWith('.slow.test') && query.at >= askedAt).map((query) => query.at));
-    expect(fastDoneAt).toBeLessThan(firstSlowAskedAfter + 1_800);
+    // Issue 25: within a second of being asked. Why 1 s holds beside the stress run's CPU burners: the fast names' first polls
+    // take tokens the start-up pacer has refilled by now (the slow names' first polls are long done), their queries go out at
+    // once in the slots the slow domain's share leaves free (src/dns/query-gate.ts), and the server answers them without
+    // delay — what is left is this process's event loop, busy with the slow names' replies: 4–14 ms measured here, and
+    // 1 s is 70 times that. Held behind the slow names they would wait for a slow reply, 1.8 s at least.
+    expect(firstSet.filter((ms) => ms > 1_000), `first sets after ${firstSet.map(Math.round).join(', ')} ms`).toEqual([]);
     await waitUntil(
       () => slowWatches.every((handle) => handle.current !== undefined),
       () => `every slow name resolved (${slowWatches.filter((handle) => handle.current !== undefined).length} did)`,

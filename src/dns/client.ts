@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import { DnsError, abortedError, closedError, mostTellingError, rcodeError } from './errors.js';
 import { IdPool } from './id-pool.js';
-import { NameserverState, type NameserverSettings, type NameserverStatus } from './nameserver-state.js';
+import { NameserverState, unaskedStatus, type NameserverSettings, type NameserverStatus } from './nameserver-state.js';
 import { MAX_IN_FLIGHT_PER_NAMESERVER, MAX_QUEUED_PER_NAMESERVER, groupOf, type GateRefusal } from './query-gate.js';
 import { QueryRun } from './query-run.js';
 import { formatNameserver } from './resolv-conf.js';
@@ -32,6 +32,8 @@ interface QueryOptions {
    * rounds and no more, as glibc asks.
    */
   remainingMs?(): number;
+  /** Told the timeout of the query's first try (adaptive, server-metrics.ts) as it leaves; not called when no try leaves. */
+  firstTry?(timeoutMs: number): void;
 }
 
 export interface DnsClientOptions {
@@ -183,7 +185,7 @@ export class DnsClient {
   query(servers: readonly Nameserver[], name: string, type: QueryType, options: QueryOptions = {}): Promise<DnsReply> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(abortedError(signal, name, type));
-    const run = new QueryRun<DnsReply>(name, type, signal, (aborted) => abortedError(aborted, name, type));
+    const run = new QueryRun<DnsReply>(name, type, signal, (aborted) => abortedError(aborted, name, type), options.firstTry ? options : undefined);
     void this.drive(run, servers, options);
     return run.outcome;
   }
@@ -208,13 +210,19 @@ export class DnsClient {
     return [...this.states.values()].map((state) => state.status(now));
   }
 
+  /** `servers` as they stand now, in that order; one never asked shows the configured timeout, healthy. */
+  statusOf(servers: readonly Nameserver[]): NameserverStatus[] {
+    const now = this.timers.now();
+    return servers.map((server) => this.knownState(server)?.status(now) ?? unaskedStatus(server, this.timeoutMs));
+  }
+
   /** The first try's timeout to `servers` now, ms: the longest among the healthiest (a watcher's deadline is never shorter). */
   firstTryTimeoutMs(servers: readonly Nameserver[]): number {
     const now = this.timers.now();
     let fewestFailures = Infinity;
     let longest = 0;
     for (const server of servers) {
-      const state = this.stateByServer.get(server);
+      const state = this.knownState(server);
       const failures = state ? state.health.failures : 0;
       const timeout = state ? state.baseTimeoutMs(now) : this.timeoutMs;
       if (failures < fewestFailures) {
@@ -308,6 +316,7 @@ export class DnsClient {
       if (this.closed) return closedError(run.name);
       const timeoutMs = tryTimeoutMs(state.baseTimeoutMs(this.timers.now()), round, this.timeoutMs, this.random);
       report.timeoutMs = timeoutMs;
+      run.tried(timeoutMs);
       // TXT leaves from A's socket: it is asked after the addresses are in, never beside them (udp-lane.ts PortSlot).
       const udp = await this.udp.ask(run, state, run.type === 'AAAA' ? 1 : 0, timeoutMs, !probe);
       if (udp === null || udp instanceof DnsError) return udp;
@@ -370,16 +379,20 @@ export class DnsClient {
     // Callers pass the same nameserver objects poll after poll: skip the key.
     const known = this.stateByServer.get(server);
     if (known) return known;
-    const key = `${server.host}|${server.port}`;
-    let state = this.states.get(key);
-    if (!state) {
-      state = new NameserverState(server, this.nameserverSettings, this.udp);
-      this.states.set(key, state);
-    }
+    const key = stateKey(server);
+    const state = this.states.get(key) ?? new NameserverState(server, this.nameserverSettings, this.udp);
+    this.states.set(key, state);
     this.stateByServer.set(server, state);
     return state;
   }
+
+  /** The state kept for `server`, if it was asked. */
+  private knownState(server: Nameserver): NameserverState | undefined {
+    return this.stateByServer.get(server) ?? this.states.get(stateKey(server));
+  }
 }
+
+const stateKey = (server: Nameserver): string => `${server.host}|${server.port}`;
 
 function toReply(packet: ReplyPacket, transport: 'udp' | 'tcp'): DnsReply {
   return { rcode: rcodeOf(packet), truncated: packet.flag_tc, answers: packet.answers ?? [], transport };

@@ -36,6 +36,12 @@ export interface NameserverStatus {
   udpSockets: number;
 }
 
+/** The status of a nameserver no query has asked yet: the configured timeout, nothing measured, healthy. */
+export function unaskedStatus(server: Nameserver, timeoutMs: number): NameserverStatus {
+  const status = { server: formatNameserver(server), timeoutMs, latencyMs: null, failures: 0, healthy: true, nextProbeAt: null };
+  return { ...status, inFlight: 0, inFlightLimit: INITIAL_IN_FLIGHT_PER_NAMESERVER, queued: 0, lingering: 0, udpSockets: 0 };
+}
+
 /** What every nameserver of one client shares: the configured timeout, the clock and the limits of its lanes and gates. */
 export interface NameserverSettings {
   timeoutMs: number;

@@ -27,6 +27,8 @@ export class QueryRun<Reply> {
     /** Gives the query up when it aborts, rejecting with what `givenUp` makes of its reason. */
     private readonly signal?: AbortSignalLike,
     givenUp?: (signal: AbortSignalLike) => Error,
+    /** Told the timeout of the first try, once (see {@link tried}; client.ts `QueryOptions.firstTry`). */
+    private firstTryTo?: { firstTry?(timeoutMs: number): void },
   ) {
     this.outcome = new Promise<Reply>((resolve, reject) => {
       this.resolve = resolve;
@@ -36,6 +38,14 @@ export class QueryRun<Reply> {
       this.abort = () => this.fail(givenUp(signal));
       signal.addEventListener('abort', this.abort, { once: true });
     }
+  }
+
+  /** A try leaves with `timeoutMs`: the first one is told to the listener. */
+  tried(timeoutMs: number): void {
+    const to = this.firstTryTo;
+    if (!to) return;
+    this.firstTryTo = undefined;
+    to.firstTry?.(timeoutMs);
   }
 
   /** Keep `drop` until settled (then called) or released. */

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { txtRecords, walkAnswer } from './answer-records.js';
 import { DnsClient } from './client.js';
 import { DnsError } from './errors.js';
+import type { NameserverStatus } from './nameserver-state.js';
 import { HostsFile } from './hosts.js';
 import { mayBeIpLiteral } from './ip-text.js';
 import { canonicalName, hostNameProblem, isHostName, trimDot } from './names.js';
@@ -92,6 +93,16 @@ export class StubResolver {
     const ready = this.ready;
     if (ready) return ready.client.firstTryTimeoutMs(ready.conf.nameservers);
     return this.options.timeoutMs ?? this.options.resolvConf?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /**
+   * The nameservers asked, in the order resolv.conf (or the `nameservers`
+   * option) gives them, as they stand now (`DnsClient.statusOf`); empty
+   * until resolv.conf has been read, at the first resolution.
+   */
+  nameservers(): NameserverStatus[] {
+    const ready = this.ready;
+    return ready ? ready.client.statusOf(ready.conf.nameservers) : [];
   }
 
   /** Whether queries wait in line for a nameserver's slot now. */

@@ -144,6 +144,11 @@ export interface ResolveControl {
    */
   remainingMs?(): number;
   /**
+   * Told the timeout of each query's first try as it leaves (client.ts
+   * `QueryOptions.firstTry`): a watcher reports its poll's first one.
+   */
+  firstTry?(timeoutMs: number): void;
+  /**
    * Family 0: one family's addresses for the candidate `name`, as soon as
    * they are in, whether or not the other family is still being asked — so
    * a changed set is not held back by the other family's retries.

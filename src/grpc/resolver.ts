@@ -1,6 +1,6 @@
 import { messageBesideCode } from '../dns/errors.js';
 import type { ResolvedOptions } from '../watch/options.js';
-import { registry } from '../watch/registry.js';
+import { registry, type Registry } from '../watch/registry.js';
 import { TargetError, formatTarget, parseTarget, type ParsedTarget } from '../target.js';
 import { trace } from '../watch/trace.js';
 import type { ServiceConfigAnswer } from '../watch/contract.js';
@@ -44,25 +44,33 @@ export interface TargetBinding {
   defaultAuthority?(target: GrpcUriLike): string;
 }
 
-/** DNS names: `dns:[//nameserver/]host[:port]`, an IP literal handed over once. */
-const DNS_TARGETS: TargetBinding = {
-  bind(target, display) {
-    let parsed: ParsedTarget;
-    try {
-      parsed = parseTarget(target, display);
-    } catch (error) {
-      if (error instanceof TargetError) return error;
-      throw error;
-    }
-    const { host, port, nameserver } = parsed;
-    if (parsed.ipLiteral !== 0) return { literal: { host, port } };
-    return {
-      port,
-      subscribe: (options, deliver, takesServiceConfig) => registry.subscribe(host, nameserver ? { ...options, nameservers: [nameserver] } : options, deliver, takesServiceConfig),
-    };
-  },
-  channelOptions,
-};
+/**
+ * DNS names: `dns:[//nameserver/]host[:port]`, an IP literal handed over
+ * once, the rest watched in `watchers` (the process's registry; a test
+ * passes one on a clock it steps).
+ */
+export function dnsTargets(watchers: Registry): TargetBinding {
+  return {
+    bind(target, display) {
+      let parsed: ParsedTarget;
+      try {
+        parsed = parseTarget(target, display);
+      } catch (error) {
+        if (error instanceof TargetError) return error;
+        throw error;
+      }
+      const { host, port, nameserver } = parsed;
+      if (parsed.ipLiteral !== 0) return { literal: { host, port } };
+      return {
+        port,
+        subscribe: (options, deliver, takesServiceConfig) => watchers.subscribe(host, nameserver ? { ...options, nameservers: [nameserver] } : options, deliver, takesServiceConfig),
+      };
+    },
+    channelOptions,
+  };
+}
+
+const DNS_TARGETS = dnsTargets(registry);
 
 /** One channel's resolver: a subscription to the shared poller of its target (grpc-js gets it bound by {@link createResolverClass}). */
 class ChannelResolver implements ResolverLike {

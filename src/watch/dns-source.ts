@@ -21,6 +21,7 @@
  * The stub resolver it asks is shared by every name with the same DNS
  * settings and stays stateless: this memory is per name.
  */
+import type { NameserverStatus } from '../dns/nameserver-state.js';
 import type { Family, ResolveControl, ResolvedAddress, Resolution } from '../dns/types.js';
 import { cachedCopyExpiry, NO_CACHE_VIEW, observeTtl, probeDue, type CacheView } from './cache-detect.js';
 import type { Outcome } from './contract.js';
@@ -28,7 +29,7 @@ import { demotedAskAfterMs, FamilyDemotion, reportFamilyChange, type FamilyChang
 import { minTtl } from './records.js';
 import { cacheStalenessBound, RECHECK_EVERY_POLLS, RECHECK_MAX_MS, type ScheduleOptions } from './schedule.js';
 import type { AddressSource, CachedCopy, PollContext } from './source.js';
-import { familiesEveryPoll, type SourceStats } from './stats.js';
+import { familiesEveryPoll, nameserverStats, type SourceStats } from './stats.js';
 import { trace } from './trace.js';
 import { TxtRecords, type TxtFn, type TxtServiceConfig } from './txt-records.js';
 
@@ -42,6 +43,8 @@ export interface ResolveFn {
   (name: string, family: Family, known?: string, control?: ResolveControl): Promise<Resolution>;
   /** The timeout the first try of a query has now, ms (`StubResolver.firstTryTimeoutMs`): a poll's deadline is never shorter. */
   firstTryTimeoutMs?(): number;
+  /** The nameservers asked, as they stand now (`StubResolver.nameservers`), for stats. */
+  nameservers?(): NameserverStatus[];
   /** Whether queries wait in line for a nameserver's slot (`StubResolver.waitingInLine`): this process is behind, not the network. */
   waitingInLine?(): boolean;
   /** A name's TXT records (`StubResolver.resolveTxt`), for a service config; without it none is asked. */
@@ -76,6 +79,8 @@ export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
   skipFamily: 4 | 6 | undefined;
   /** The name's TXT records, for the subscribers that want a service config. */
   readonly txt: TxtRecords;
+  /** The timeout of the running (or last) poll's first try, ms; undefined while none left. */
+  private firstTryMs: number | undefined;
 
   constructor(
     readonly name: string,
@@ -101,6 +106,7 @@ export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
 
   async ask(poll: PollContext): Promise<DnsAnswer> {
     this.poll = poll;
+    this.firstTryMs = undefined;
     this.recheckEarlier = this.takeover !== undefined && recheckDue(this.takeover, poll.startedAt);
     this.skipFamily = this.demotion?.skipAt(poll.startedAt);
     const resolution = await this.resolve(this.name, this.family, this.polledName, this);
@@ -115,6 +121,16 @@ export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
   /** @internal Family 0: one family's addresses as they come in. */
   familyAnswered(_candidate: string, family: 4 | 6, addresses: readonly ResolvedAddress[]): void {
     this.poll?.partial(family, addresses);
+  }
+
+  /** @internal A query of this poll sent its first try (client.ts `QueryOptions.firstTry`): the poll's first is kept. */
+  firstTry(timeoutMs: number): void {
+    this.firstTryMs ??= timeoutMs;
+  }
+
+  /** The timeout the running (or last) poll's first try had, ms; undefined when it sent none (hosts file, IP literal). */
+  pollTryTimeoutMs(): number | undefined {
+    return this.firstTryMs;
   }
 
   settled(outcome: Outcome<DnsAnswer>, sameSet: boolean, at: number): CachedCopy | undefined {
@@ -151,6 +167,7 @@ export class DnsSource implements AddressSource<DnsAnswer>, ResolveControl {
       stalenessBoundMs: detected ? cacheStalenessBound(this.schedule, largestTtl) : undefined,
       familiesEveryPoll: familiesEveryPoll(this.family, demoted),
       demotedFamily: demoted === undefined || nextAskAt === undefined ? undefined : { family: demoted, nextAskAt },
+      nameservers: this.resolve.nameservers?.().map(nameserverStats) ?? [],
     };
   }
 

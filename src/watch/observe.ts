@@ -10,8 +10,13 @@ import type { AttemptEvent, Family } from '../dns/types.js';
  * builds nothing.
  */
 export type WatchEvent =
-  /** One resolution of a name (all its families and search candidates), and how it ended. */
-  | { type: 'query'; name: string; family: Family; durationMs: number; result: 'NOERROR' | DnsErrorCode; addresses: number }
+  /**
+   * One resolution of a name (all its families and search candidates), and
+   * how it ended. `tryTimeoutMs`: the timeout its first try had — the
+   * nameserver's adaptive timeout (`WatcherStats.nameservers`); undefined
+   * when no query left (hosts file, IP literal, a polling resolver).
+   */
+  | { type: 'query'; name: string; family: Family; durationMs: number; result: 'NOERROR' | DnsErrorCode; addresses: number; tryTimeoutMs: number | undefined }
   /** The address set changed (not sent for an unchanged answer). */
   | { type: 'update'; name: string; addresses: string[]; added: string[]; removed: string[] }
   /**

@@ -17,8 +17,8 @@ export interface SettledPoll {
   readonly setChanged: boolean;
 }
 
-/** The `query` event of one poll that ran `durationMs`. */
-export function reportQuery(name: string, family: Family, outcome: Outcome, durationMs: number): void {
+/** The `query` event of one poll that ran `durationMs`, whose first try had `tryTimeoutMs`. */
+export function reportQuery(name: string, family: Family, outcome: Outcome, durationMs: number, tryTimeoutMs: number | undefined): void {
   if (!observed()) return;
   report({
     type: 'query',
@@ -27,6 +27,7 @@ export function reportQuery(name: string, family: Family, outcome: Outcome, dura
     durationMs,
     result: outcome.kind === 'answer' ? 'NOERROR' : outcome.error.code,
     addresses: outcome.kind === 'answer' ? outcome.resolution.addresses.length : 0,
+    tryTimeoutMs,
   });
 }
 

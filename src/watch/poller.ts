@@ -287,7 +287,7 @@ export class Poller<Answer extends SourceAnswer = SourceAnswer> implements PollE
     this.givenUpInARow = givenUp ? this.givenUpInARow + 1 : 0;
     this.totalQueries++;
     const durationMs = Math.round(this.now() - startedAt);
-    if (observed()) reportQuery(this.name, this.source.family, outcome, durationMs);
+    if (observed()) reportQuery(this.name, this.source.family, outcome, durationMs, this.source.pollTryTimeoutMs?.());
     this.settle(outcome, durationMs, givenUp);
   }
 

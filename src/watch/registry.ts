@@ -153,6 +153,7 @@ export class Registry {
       resolver,
       resolve: Object.assign((target: string, family: Family, polled?: string, control?: ResolveControl) => resolver.resolver.resolve(target, family, polled, control), {
         firstTryTimeoutMs: () => resolver.resolver.firstTryTimeoutMs(),
+        nameservers: () => resolver.resolver.nameservers(),
         waitingInLine: () => resolver.resolver.waitingInLine(),
         txt: (name: string, signal?: AbortSignalLike) => resolver.resolver.resolveTxt(name, signal),
       }),

@@ -78,6 +78,8 @@ export interface AddressSource<Answer extends SourceAnswer = SourceAnswer> {
   settled?(outcome: Outcome<Answer>, sameSet: boolean, at: number): CachedCopy | undefined;
   /** The timeout of a poll's first try, ms: the deadline is never shorter (plus a margin). */
   firstTryTimeoutMs?(): number;
+  /** The timeout the running (or last) poll's first try had, ms, for its `query` event; undefined when it sent none. */
+  pollTryTimeoutMs?(): number | undefined;
   /** Whether this process's asks wait in line: then the process is behind, and the deadline is pushed back. */
   waitingInLine?(): boolean;
   /** What the source adds to the poller's stats; `date` shows a time of the poller's clock as a Date. */

@@ -1,5 +1,11 @@
 import type { DnsErrorCode } from '../dns/errors.js';
+import type { NameserverStatus } from '../dns/nameserver-state.js';
 import type { Family } from '../dns/types.js';
+
+/** A nameserver's status (src/dns/nameserver-state.ts) as stats show it. */
+export function nameserverStats(status: NameserverStatus): WatcherStats['nameservers'][number] {
+  return { server: status.server, tryTimeoutMs: status.timeoutMs, latencyMs: status.latencyMs ?? undefined, healthy: status.healthy };
+}
 
 /**
  * A point-in-time view of one watcher, for diagnostics and metrics. Units as
@@ -71,10 +77,32 @@ export interface WatcherStats {
    * starts at or after `nextAskAt`. Undefined while both are asked every poll.
    */
   demotedFamily: { family: 4 | 6; nextAskAt: Date } | undefined;
+  /**
+   * The nameservers its polls ask, in resolv.conf's order (or the
+   * `nameservers` option's), each with the try timeout in use now, its
+   * measured latency and its health; shared by every name with the same DNS
+   * settings. Empty until the first poll has read resolv.conf, and for a
+   * polling resolver.
+   */
+  nameservers: Array<{
+    /** `host:port`, `[v6]:port` for IPv6. */
+    server: string;
+    /**
+     * The timeout a first try to it has now, ms: the configured `timeout`
+     * until it has answered 3 times, then 5 × its average reply latency,
+     * within [250 ms, `timeout`] (docs/reliability.md). A query's later
+     * rounds wait longer (the `attempt` event's `timeoutMs`).
+     */
+    tryTimeoutMs: number;
+    /** Its average reply latency, ms, over the window the timeout is taken from; undefined before 3 replies. */
+    latencyMs: number | undefined;
+    /** False after a timeout, SERVFAIL, REFUSED or socket error, until it answers again: asked after healthy ones, probed now and then. */
+    healthy: boolean;
+  }>;
 }
 
 /** What a source adds to its poller's stats (src/watch/source.ts); a source without any reads as none. */
-export type SourceStats = Pick<WatcherStats, 'polledName' | 'cache' | 'cacheTtl' | 'stalenessBoundMs' | 'familiesEveryPoll' | 'demotedFamily'>;
+export type SourceStats = Pick<WatcherStats, 'polledName' | 'cache' | 'cacheTtl' | 'stalenessBoundMs' | 'familiesEveryPoll' | 'demotedFamily' | 'nameservers'>;
 
 const BOTH: ReadonlyArray<4 | 6> = Object.freeze([4, 6] as const);
 
@@ -86,5 +114,5 @@ export function familiesEveryPoll(family: Family, demoted: 4 | 6 | undefined): A
 
 /** What the poller shows for a source without stats of its own. */
 export function noSourceStats(family: Family): SourceStats {
-  return { polledName: undefined, cache: 'unknown', cacheTtl: undefined, stalenessBoundMs: undefined, familiesEveryPoll: familiesEveryPoll(family, undefined), demotedFamily: undefined };
+  return { polledName: undefined, cache: 'unknown', cacheTtl: undefined, stalenessBoundMs: undefined, familiesEveryPoll: familiesEveryPoll(family, undefined), demotedFamily: undefined, nameservers: [] };
 }

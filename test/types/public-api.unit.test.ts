@@ -211,6 +211,7 @@ describe('observe()', () => {
       durationMs: number;
       result: 'NOERROR' | DnsErrorCode;
       addresses: number;
+      tryTimeoutMs: number | undefined;
     }>();
     expectTypeOf<Extract<WatchEvent, { type: 'update' }>>().toEqualTypeOf<{
       type: 'update';
@@ -289,7 +290,7 @@ describe('stats()', () => {
     expectTypeOf(stats).returns.toEqualTypeOf<WatcherStats[]>();
   });
 
-  it('WatcherStats: counters, state, the set, the times and a cache in front', () => {
+  it('WatcherStats: counters, state, the set, the times, a cache in front and the nameservers asked', () => {
     expectTypeOf<WatcherStats>().toEqualTypeOf<{
       name: string;
       family: Family;
@@ -311,6 +312,7 @@ describe('stats()', () => {
       stalenessBoundMs: number | undefined;
       familiesEveryPoll: Array<4 | 6>;
       demotedFamily: { family: 4 | 6; nextAskAt: Date } | undefined;
+      nameservers: Array<{ server: string; tryTimeoutMs: number; latencyMs: number | undefined; healthy: boolean }>;
     }>();
   });
 });
