@@ -1,7 +1,8 @@
 /**
  * The test DNS server with a resolv.conf that names it: what most
  * integration tests start with. The machine's own nameserver is never
- * asked: every resolv.conf written here names only the server on loopback.
+ * asked: every resolv.conf written here names only the servers a test
+ * gives it, on loopback.
  *
  * - {@link startDnsServer}: one server and its resolv.conf, closed by the
  *   caller (a concurrent test closes it in `finally` or its context's
@@ -11,24 +12,113 @@
  * - {@link serverFixture}: servers started per test, closed after each
  *   test with everything else the test registered, then a check that no
  *   socket is left open.
+ * - {@link resolvConfFolder}, {@link resolvConfFolderForFile}: a temporary
+ *   folder of resolv.conf files naming any servers (dnsmasq, several test
+ *   servers, a dead port), removed at the end.
+ * - {@link resolvConfText}: the same text, for a resolver given it parsed.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { DnsTestServer, type DnsTestServerOptions } from './dns-server.js';
 import { waitForHandlesAtMost } from './resolver-helpers.js';
 
+/** What a `nameserver` line names: a server's `{ host, port }` (`host:port`, `[v6]:port`), or the text as written. */
+export type NameserverText = { readonly host: string; readonly port: number } | string;
+
+/** The `nameserver` line for `nameserver`. */
+function nameserverLine(nameserver: NameserverText): string {
+  if (typeof nameserver === 'string') return `nameserver ${nameserver}`;
+  const { host, port } = nameserver;
+  return host.includes(':') ? `nameserver [${host}]:${port}` : `nameserver ${host}:${port}`;
+}
+
+/** A resolv.conf: a `nameserver` line for each of `nameservers`, then `lines` (options, search), ending in a newline. */
+export function resolvConfText(nameservers: NameserverText | readonly NameserverText[], lines = ''): string {
+  const list: readonly NameserverText[] = Array.isArray(nameservers) ? nameservers : [nameservers as NameserverText];
+  return [...list.map(nameserverLine), ...(lines ? [lines.replace(/\n$/, '')] : [])].map((line) => `${line}\n`).join('');
+}
+
+/** A temporary folder of resolv.conf files (and hosts files) for a test. */
+export interface ResolvConfFolder {
+  readonly dir: string;
+  /** `file` in the folder: a resolv.conf naming `nameservers`, then `lines` ({@link resolvConfText}); its path. */
+  write: (file: string, nameservers: NameserverText | readonly NameserverText[], lines?: string) => Promise<string>;
+  /** `file` in the folder with `text` (a hosts file, a resolv.conf as malformed as the test needs); its path. */
+  writeFile: (file: string, text: string) => Promise<string>;
+  /** Removes the folder and what is in it. */
+  close: () => Promise<void>;
+}
+
+/** A new temporary folder, `grpc-dns-watch-<label>-…` in the system's temp dir, for resolv.conf files. */
+export async function resolvConfFolder(label = 'test'): Promise<ResolvConfFolder> {
+  const dir = await mkdtemp(path.join(tmpdir(), `grpc-dns-watch-${label}-`));
+  const put = async (file: string, text: string): Promise<string> => {
+    const target = path.join(dir, file);
+    await writeFile(target, text);
+    return target;
+  };
+  return {
+    dir,
+    write: (file, nameservers, lines) => put(file, resolvConfText(nameservers, lines)),
+    writeFile: put,
+    close: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * `start()` before the file's tests (beforeAll), closed after them
+ * (afterAll); the getter returned throws when read before beforeAll ran.
+ */
+function forFile<T extends { close(): Promise<void> }>(what: string, start: () => Promise<T>): () => T {
+  let value: T | undefined;
+  beforeAll(async () => {
+    value = await start();
+  });
+  afterAll(async () => {
+    await value?.close();
+    value = undefined;
+  });
+  return () => {
+    if (!value) throw new Error(`${what}: read its fields inside a test or hook, after beforeAll has run`);
+    return value;
+  };
+}
+
+/**
+ * {@link resolvConfFolder} before the file's tests, removed after them; read
+ * `dir` inside tests and hooks, not at module level.
+ */
+export function resolvConfFolderForFile(label?: string): ResolvConfFolder {
+  const made = forFile('resolvConfFolderForFile', () => resolvConfFolder(label));
+  return {
+    get dir() {
+      return made().dir;
+    },
+    write: (file, nameservers, lines) => made().write(file, nameservers, lines),
+    writeFile: (file, text) => made().writeFile(file, text),
+    close: () => made().close(),
+  };
+}
+
 export interface DnsServerSetup {
-  server: DnsTestServer;
+  /** The server; after {@link DnsServerSetup.restart}, the one started again. */
+  readonly server: DnsTestServer;
   /** A temporary folder of the setup's own, removed by close(). */
-  dir: string;
+  readonly dir: string;
   /** `nameserver <server>` and then the `resolvConf` lines asked for. */
-  resolvConfPath: string;
+  readonly resolvConfPath: string;
   /** Another resolv.conf in `dir`, named `file`, naming the server and then `lines`; its path. */
   writeResolvConf: (file: string, lines?: string) => Promise<string>;
   /** A file in `dir` with `text` (a hosts file, a resolv.conf naming other servers); its path. */
   writeFile: (file: string, text: string) => Promise<string>;
+  /**
+   * The server, closed by the test (a "server down" fault), started again on
+   * its port with no records (the port may need a moment); the new server.
+   */
+  restart: () => Promise<DnsTestServer>;
   close: () => Promise<void>;
 }
 
@@ -44,33 +134,52 @@ export interface DnsServerSetupOptions {
   label?: string;
 }
 
+/** Tries and pause of {@link DnsServerSetup.restart}: a port just released may take a moment to bind again. */
+const RESTART_TRIES = 20;
+const RESTART_PAUSE_MS = 50;
+
+/** A server started again on `port`. */
+async function startAgain(port: number): Promise<DnsTestServer> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < RESTART_TRIES; attempt++) {
+    try {
+      return await DnsTestServer.start({ port });
+    } catch (error) {
+      lastError = error;
+      await sleep(RESTART_PAUSE_MS);
+    }
+  }
+  throw new Error(`the DNS test server could not come back on port ${port}: ${String(lastError)}`);
+}
+
 /** Start a DnsTestServer and write a resolv.conf naming it. */
 export async function startDnsServer(options: DnsServerSetupOptions = {}): Promise<DnsServerSetup> {
-  const server = await DnsTestServer.start(options.server);
-  let dir: string;
+  let server = await DnsTestServer.start(options.server);
+  let folder: ResolvConfFolder;
   try {
-    dir = await mkdtemp(path.join(tmpdir(), `grpc-dns-watch-${options.label ?? 'test'}-`));
+    folder = await resolvConfFolder(options.label);
   } catch (error) {
     await server.close();
     throw error;
   }
-  const put = async (file: string, text: string): Promise<string> => {
-    const target = path.join(dir, file);
-    await writeFile(target, text);
-    return target;
-  };
-  const writeResolvConf = (file: string, lines = ''): Promise<string> =>
-    put(file, `nameserver ${server.address}\n${lines}${lines && !lines.endsWith('\n') ? '\n' : ''}`);
+  const writeResolvConf = (file: string, lines?: string): Promise<string> => folder.write(file, server, lines);
   const resolvConfPath = await writeResolvConf('resolv.conf', options.resolvConf);
   return {
-    server,
-    dir,
+    get server() {
+      return server;
+    },
+    dir: folder.dir,
     resolvConfPath,
     writeResolvConf,
-    writeFile: put,
+    writeFile: folder.writeFile,
+    restart: async () => {
+      await server.close();
+      server = await startAgain(server.port);
+      return server;
+    },
     close: async () => {
       await server.close();
-      await rm(dir, { recursive: true, force: true });
+      await folder.close();
     },
   };
 }
@@ -81,18 +190,7 @@ export async function startDnsServer(options: DnsServerSetupOptions = {}): Promi
  * has run: read them inside tests and hooks, not at module level.
  */
 export function dnsServerForFile(options: DnsServerSetupOptions = {}): DnsServerSetup {
-  let setup: DnsServerSetup | undefined;
-  beforeAll(async () => {
-    setup = await startDnsServer(options);
-  });
-  afterAll(async () => {
-    await setup?.close();
-    setup = undefined;
-  });
-  const started = (): DnsServerSetup => {
-    if (!setup) throw new Error('dnsServerForFile: read its fields inside a test or hook, after beforeAll has run');
-    return setup;
-  };
+  const started = forFile('dnsServerForFile', () => startDnsServer(options));
   return {
     get server() {
       return started().server;
@@ -105,18 +203,20 @@ export function dnsServerForFile(options: DnsServerSetupOptions = {}): DnsServer
     },
     writeResolvConf: (file, lines) => started().writeResolvConf(file, lines),
     writeFile: (file, text) => started().writeFile(file, text),
+    restart: () => started().restart(),
     close: () => started().close(),
   };
 }
 
 /**
- * Per-test harness DNS servers that hold `name` (A 10.0.0.1, AAAA fd00::1),
- * with a cleanup list run after each test (last added first), then a check
- * that no socket is left open. Call once at the top of a test file.
- * `startWithResolvConf` also writes a resolv.conf naming the server.
+ * Per-test harness DNS servers, holding `name` (A 10.0.0.1, AAAA fd00::1)
+ * when one is given, with a cleanup list run after each test (last added
+ * first), then a check that no socket is left open. Call once at the top of
+ * a test file. `startWithResolvConf` also writes a resolv.conf naming the
+ * server.
  */
-export function serverFixture(name: string): {
-  start: () => Promise<DnsTestServer>;
+export function serverFixture(name?: string): {
+  start: (options?: DnsTestServerOptions) => Promise<DnsTestServer>;
   startWithResolvConf: (options?: DnsServerSetupOptions) => Promise<DnsServerSetup>;
   cleanups: Array<() => unknown>;
 } {
@@ -125,18 +225,20 @@ export function serverFixture(name: string): {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
     await waitForHandlesAtMost({ udp: 0, tcp: 0, timeout: Infinity });
   });
-  const startWithResolvConf = async (options?: DnsServerSetupOptions): Promise<DnsServerSetup> => {
-    const setup = await startDnsServer(options);
-    setup.server.setRecords(name, { A: ['10.0.0.1'], AAAA: ['fd00::1'] });
-    cleanups.push(() => setup.close());
-    return setup;
+  const hold = (server: DnsTestServer): void => {
+    if (name !== undefined) server.setRecords(name, { A: ['10.0.0.1'], AAAA: ['fd00::1'] });
   };
   return {
     cleanups,
-    startWithResolvConf,
-    start: async () => {
-      const server = await DnsTestServer.start();
-      server.setRecords(name, { A: ['10.0.0.1'], AAAA: ['fd00::1'] });
+    startWithResolvConf: async (options) => {
+      const setup = await startDnsServer(options);
+      hold(setup.server);
+      cleanups.push(() => setup.close());
+      return setup;
+    },
+    start: async (options) => {
+      const server = await DnsTestServer.start(options);
+      hold(server);
       cleanups.push(() => server.close());
       return server;
     },
