@@ -24,8 +24,10 @@ import { observe, report, type WatchEvent } from '../src/watch/observe.js';
 import { DnsTestServer } from '../harness/dns-server.js';
 import { labelLadderMessage } from '../harness/hostile-messages.js';
 import { recordingTimers } from '../harness/recording-timers.js';
-import { expectDnsError, unusedUdpPort, waitForHandlesAtMost, waitUntil } from '../harness/resolver-helpers.js';
+import { expectDnsError, unusedUdpPort, waitForHandlesAtMost } from '../harness/resolver-helpers.js';
 import { ScriptedDnsServer, tcpFrame } from '../harness/scripted-dns.js';
+import { withTimeout } from '../harness/within.js';
+import { waitUntil } from '../harness/wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -98,7 +100,7 @@ describe(`queries in flight: INITIAL_IN_FLIGHT_PER_NAMESERVER (${INITIAL_IN_FLIG
     expect(client.servers()[0]!.inFlight).toBeLessThanOrEqual(INITIAL_IN_FLIGHT_PER_NAMESERVER);
     expect(client.udpSocketCount).toBeLessThanOrEqual(MAX_UDP_SOCKETS_PER_NAMESERVER);
     // Bounded wait: the in-flight tries time out (1 s), then the line expires.
-    await Promise.race([Promise.all(all), new Promise((_, reject) => setTimeout(() => reject(new Error('queries still pending after 60 s')), 60_000))]);
+    await withTimeout(Promise.all(all), 60_000, 'every query to settle');
     expect([...codes.keys()].sort()).toEqual(['OVERLOADED', 'TIMEOUT']);
     expect(codes.get('TIMEOUT')).toBeGreaterThanOrEqual(INITIAL_IN_FLIGHT_PER_NAMESERVER);
     // Every query sent was one that got a slot: the server never saw a burst past the cap. (A try

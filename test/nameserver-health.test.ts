@@ -14,9 +14,10 @@ import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import { PROBE_CHANCE, PROBE_DELAY_MS } from '../src/dns/server-health.js';
 import { type Nameserver, type AttemptEvent } from '../src/dns/types.js';
 import type { DnsTestServer } from '../harness/dns-server.js';
-import { unusedUdpPort, waitUntil } from '../harness/resolver-helpers.js';
+import { unusedUdpPort } from '../harness/resolver-helpers.js';
 import { serverFixture } from '../harness/server-fixture.js';
 import { shiftedTimers } from '../harness/shifted-timers.js';
+import { waitUntil } from '../harness/wait.js';
 
 const NAME = 'health.test';
 const CONFIGURED_MS = 5_000;
