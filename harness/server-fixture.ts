@@ -12,96 +12,15 @@
  * - {@link serverFixture}: servers started per test, closed after each
  *   test with everything else the test registered, then a check that no
  *   socket is left open.
- * - {@link resolvConfFolder}, {@link resolvConfFolderForFile}: a temporary
- *   folder of resolv.conf files naming any servers (dnsmasq, several test
- *   servers, a dead port), removed at the end.
- * - {@link resolvConfText}: the same text, for a resolver given it parsed.
+ *
+ * resolv.conf files naming other servers (dnsmasq, several test servers, a
+ * dead port) are written with harness/temp-folder.ts.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterEach } from 'vitest';
 import { DnsTestServer, type DnsTestServerOptions } from './dns-server.js';
 import { waitForHandlesAtMost } from './resolver-helpers.js';
-
-/** What a `nameserver` line names: a server's `{ host, port }` (`host:port`, `[v6]:port`), or the text as written. */
-export type NameserverText = { readonly host: string; readonly port: number } | string;
-
-/** The `nameserver` line for `nameserver`. */
-function nameserverLine(nameserver: NameserverText): string {
-  if (typeof nameserver === 'string') return `nameserver ${nameserver}`;
-  const { host, port } = nameserver;
-  return host.includes(':') ? `nameserver [${host}]:${port}` : `nameserver ${host}:${port}`;
-}
-
-/** A resolv.conf: a `nameserver` line for each of `nameservers`, then `lines` (options, search), ending in a newline. */
-export function resolvConfText(nameservers: NameserverText | readonly NameserverText[], lines = ''): string {
-  const list: readonly NameserverText[] = Array.isArray(nameservers) ? nameservers : [nameservers as NameserverText];
-  return [...list.map(nameserverLine), ...(lines ? [lines.replace(/\n$/, '')] : [])].map((line) => `${line}\n`).join('');
-}
-
-/** A temporary folder of resolv.conf files (and hosts files) for a test. */
-export interface ResolvConfFolder {
-  readonly dir: string;
-  /** `file` in the folder: a resolv.conf naming `nameservers`, then `lines` ({@link resolvConfText}); its path. */
-  write: (file: string, nameservers: NameserverText | readonly NameserverText[], lines?: string) => Promise<string>;
-  /** `file` in the folder with `text` (a hosts file, a resolv.conf as malformed as the test needs); its path. */
-  writeFile: (file: string, text: string) => Promise<string>;
-  /** Removes the folder and what is in it. */
-  close: () => Promise<void>;
-}
-
-/** A new temporary folder, `grpc-dns-watch-<label>-…` in the system's temp dir, for resolv.conf files. */
-export async function resolvConfFolder(label = 'test'): Promise<ResolvConfFolder> {
-  const dir = await mkdtemp(path.join(tmpdir(), `grpc-dns-watch-${label}-`));
-  const put = async (file: string, text: string): Promise<string> => {
-    const target = path.join(dir, file);
-    await writeFile(target, text);
-    return target;
-  };
-  return {
-    dir,
-    write: (file, nameservers, lines) => put(file, resolvConfText(nameservers, lines)),
-    writeFile: put,
-    close: () => rm(dir, { recursive: true, force: true }),
-  };
-}
-
-/**
- * `start()` before the file's tests (beforeAll), closed after them
- * (afterAll); the getter returned throws when read before beforeAll ran.
- */
-function forFile<T extends { close(): Promise<void> }>(what: string, start: () => Promise<T>): () => T {
-  let value: T | undefined;
-  beforeAll(async () => {
-    value = await start();
-  });
-  afterAll(async () => {
-    await value?.close();
-    value = undefined;
-  });
-  return () => {
-    if (!value) throw new Error(`${what}: read its fields inside a test or hook, after beforeAll has run`);
-    return value;
-  };
-}
-
-/**
- * {@link resolvConfFolder} before the file's tests, removed after them; read
- * `dir` inside tests and hooks, not at module level.
- */
-export function resolvConfFolderForFile(label?: string): ResolvConfFolder {
-  const made = forFile('resolvConfFolderForFile', () => resolvConfFolder(label));
-  return {
-    get dir() {
-      return made().dir;
-    },
-    write: (file, nameservers, lines) => made().write(file, nameservers, lines),
-    writeFile: (file, text) => made().writeFile(file, text),
-    close: () => made().close(),
-  };
-}
+import { forTests, tempFolder, type TempFolder } from './temp-folder.js';
 
 export interface DnsServerSetup {
   /** The server; after {@link DnsServerSetup.restart}, the one started again. */
@@ -155,9 +74,9 @@ async function startAgain(port: number): Promise<DnsTestServer> {
 /** Start a DnsTestServer and write a resolv.conf naming it. */
 export async function startDnsServer(options: DnsServerSetupOptions = {}): Promise<DnsServerSetup> {
   let server = await DnsTestServer.start(options.server);
-  let folder: ResolvConfFolder;
+  let folder: TempFolder;
   try {
-    folder = await resolvConfFolder(options.label);
+    folder = await tempFolder(options.label);
   } catch (error) {
     await server.close();
     throw error;
@@ -190,7 +109,7 @@ export async function startDnsServer(options: DnsServerSetupOptions = {}): Promi
  * has run: read them inside tests and hooks, not at module level.
  */
 export function dnsServerForFile(options: DnsServerSetupOptions = {}): DnsServerSetup {
-  const started = forFile('dnsServerForFile', () => startDnsServer(options));
+  const started = forTests('dnsServerForFile', () => startDnsServer(options));
   return {
     get server() {
       return started().server;

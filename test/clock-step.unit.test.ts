@@ -1,12 +1,12 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HostsFile } from '../src/dns/hosts.js';
 import type { Resolution } from '../src/dns/types.js';
 import { STARTUP_BURST, StartupPacer } from '../src/watch/pacer.js';
 import { Watcher } from '../src/watch/watcher.js';
 import { watcherOptions } from '../harness/watcher-options.js';
+import { tempFolderForTests } from '../harness/temp-folder.js';
 
 /**
  * A step of the wall clock (an NTP correction, a VM resumed, `date -s`)
@@ -112,20 +112,14 @@ describe('a wall-clock step changes no schedule', () => {
 });
 
 describe('a wall-clock step and the hosts file', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'clock-step-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const folder = tempFolderForTests('clock-step');
   afterEach(() => {
     vi.useRealTimers();
   });
 
   it.each(STEPS)('a changed hosts file is seen one stat interval later across a step of %i ms', async (step) => {
     vi.useFakeTimers({ now: 1_700_000_000_000, toFake: ['Date', 'performance'] });
-    const path = join(dir, `hosts${step}`);
+    const path = join(folder.dir, `hosts${step}`);
     await writeFile(path, '10.0.0.1 svc\n');
     const hosts = new HostsFile(path);
     expect((await hosts.lookup('svc', 4))?.[0]?.address).toBe('10.0.0.1');

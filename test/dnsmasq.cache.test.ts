@@ -22,7 +22,8 @@ import { setTraceSink } from '../src/watch/trace.js';
 import type { DnsTestServer } from '../harness/dns-server.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
 import { HEAVY } from '../harness/heavy.js';
-import { resolvConfFolderForFile, startDnsServer } from '../harness/server-fixture.js';
+import { startDnsServer } from '../harness/server-fixture.js';
+import { tempFolderForTests } from '../harness/temp-folder.js';
 import { waitUntil } from '../harness/wait.js';
 import { withTimeout } from '../harness/within.js';
 
@@ -37,7 +38,7 @@ interface Poll {
   nextPollInMs: number;
 }
 
-const folder = resolvConfFolderForFile('cache');
+const folder = tempFolderForTests('cache');
 
 async function options(label: string, server: { host: string; port: number }): Promise<WatchOptions> {
   const resolvConfPath = await folder.write(`${label}.resolv.conf`, server, 'options timeout:1 attempts:3');

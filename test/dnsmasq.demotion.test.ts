@@ -21,7 +21,8 @@ import { setTraceSink } from '../src/watch/trace.js';
 import { Watcher } from '../src/watch/watcher.js';
 import type { DnsTestServer } from '../harness/dns-server.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
-import { resolvConfFolderForFile, startDnsServer } from '../harness/server-fixture.js';
+import { startDnsServer } from '../harness/server-fixture.js';
+import { tempFolderForTests } from '../harness/temp-folder.js';
 import { steppedTimers } from '../harness/stepped-timers.js';
 
 const SEARCH = 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5';
@@ -29,7 +30,7 @@ const MINUTE = 60_000;
 /** The longest spacing of two polls with the defaults: refreshInterval × (1 + jitter). */
 const LONGEST_SPACING = 6_000;
 
-const folder = resolvConfFolderForFile('demotion');
+const folder = tempFolderForTests('demotion');
 
 /** A watcher of `name` with the library's defaults (over `options`), its poll clock stepped by the test. */
 function steppedWatcher(name: string, resolvConfPath: string, options: WatchOptions = {}) {

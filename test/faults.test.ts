@@ -22,7 +22,8 @@ import { readResolvConf } from '../src/dns/resolv-conf.js';
 import type { DnsTestServer, DnsTestServerOptions } from '../harness/dns-server.js';
 import { PodFleet, type Pod } from '../harness/pods.js';
 import { unusedUdpPort } from '../harness/resolver-helpers.js';
-import { resolvConfFolderForFile, startDnsServer, type DnsServerSetup } from '../harness/server-fixture.js';
+import { startDnsServer, type DnsServerSetup } from '../harness/server-fixture.js';
+import { tempFolderForTests } from '../harness/temp-folder.js';
 import { verboseLog } from '../harness/verbose.js';
 import { waitUntil } from '../harness/wait.js';
 import { createRecordedClient, registerRecordingScheme, type ToldCall } from './soak/recording.js';
@@ -71,7 +72,7 @@ const results: FaultResult[] = [];
 const events: Timed[] = [];
 let stopObserving: () => void;
 let fleet: PodFleet;
-const folder = resolvConfFolderForFile('faults');
+const folder = tempFolderForTests('faults');
 const localDnsAnswers = await somethingAnswersOnLocalDns();
 
 beforeAll(async () => {

@@ -17,11 +17,12 @@ import type { Family, Nameserver, Resolution } from '../src/dns/types.js';
 import type { DnsTestServer } from '../harness/dns-server.js';
 import { activeHandleCounts, expectDnsError, unusedUdpPort, waitForHandlesAtMost } from '../harness/resolver-helpers.js';
 import { ScriptedDnsServer } from '../harness/scripted-dns.js';
-import { resolvConfFolderForFile, resolvConfText, serverFixture } from '../harness/server-fixture.js';
+import { serverFixture } from '../harness/server-fixture.js';
+import { resolvConfText, tempFolderForTests } from '../harness/temp-folder.js';
 
 const KUBE_SEARCH = 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5';
 
-const folder = resolvConfFolderForFile('lookup');
+const folder = tempFolderForTests('lookup');
 // Every test starts with no socket open, so the handle baselines taken in tests are exact.
 const { start: startServer, cleanups } = serverFixture();
 

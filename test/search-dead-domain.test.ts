@@ -16,7 +16,8 @@ import { main } from '../src/cli/main.js';
 import { register, unregister, watch } from '../src/index.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
 import { PodFleet, createPodClient } from '../harness/pods.js';
-import { resolvConfFolderForFile, startDnsServer } from '../harness/server-fixture.js';
+import { startDnsServer } from '../harness/server-fixture.js';
+import { tempFolderForTests } from '../harness/temp-folder.js';
 import { waitUntil } from '../harness/wait.js';
 
 const NAME = 'web.ns.svc.cluster.local';
@@ -33,7 +34,7 @@ const FIRST_ANSWER_MS = 2 * 5_000 + 5_000;
 const binary = dnsmasqBinary();
 if (!binary) console.warn('search-dead-domain.test: dnsmasq not found — its half skipped (apt-get install dnsmasq-base)');
 
-const folder = resolvConfFolderForFile('dead-domain');
+const folder = tempFolderForTests('dead-domain');
 let fleet: PodFleet;
 const opened: Array<{ close(): Promise<void> }> = [];
 

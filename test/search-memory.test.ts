@@ -16,7 +16,8 @@ import { RECHECK_EVERY_POLLS } from '../src/watch/schedule.js';
 import { setTraceSink } from '../src/watch/trace.js';
 import type { DnsTestServer } from '../harness/dns-server.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
-import { resolvConfFolderForFile, resolvConfText, startDnsServer } from '../harness/server-fixture.js';
+import { startDnsServer } from '../harness/server-fixture.js';
+import { resolvConfText, tempFolderForTests } from '../harness/temp-folder.js';
 import { withTimeout } from '../harness/within.js';
 
 const SEARCH = 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5 timeout:1 attempts:2';
@@ -33,7 +34,7 @@ function forms(svc: string): Array<[string, number]> {
   ];
 }
 
-const folder = resolvConfFolderForFile('search-memory');
+const folder = tempFolderForTests('search-memory');
 
 function watchOptions(resolvConfPath: string, family: Family): WatchOptions {
   return { refreshInterval: 150, minInterval: 50, jitter: 0, family, resolvConfPath, hostsPath: false };
