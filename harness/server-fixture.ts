@@ -18,7 +18,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach } from 'vitest';
-import { DnsTestServer, type DnsTestServerOptions } from './dns-server.js';
+import { DnsTestServer, type DnsTestServerOptions, type RecordSet } from './dns-server.js';
 import { waitForHandlesAtMost } from './resolver-helpers.js';
 import { forTests, tempFolder, type TempFolder } from './temp-folder.js';
 
@@ -128,13 +128,13 @@ export function dnsServerForFile(options: DnsServerSetupOptions = {}): DnsServer
 }
 
 /**
- * Per-test harness DNS servers, holding `name` (A 10.0.0.1, AAAA fd00::1)
- * when one is given, with a cleanup list run after each test (last added
- * first), then a check that no socket is left open. Call once at the top of
- * a test file. `startWithResolvConf` also writes a resolv.conf naming the
- * server.
+ * Per-test harness DNS servers, holding `name` (with `records`, by default
+ * A 10.0.0.1, AAAA fd00::1) when one is given, with a cleanup list run after
+ * each test (last added first), then a check that no socket is left open.
+ * Call once at the top of a test file. `startWithResolvConf` also writes a
+ * resolv.conf naming the server.
  */
-export function serverFixture(name?: string): {
+export function serverFixture(name?: string, records: RecordSet = { A: ['10.0.0.1'], AAAA: ['fd00::1'] }): {
   start: (options?: DnsTestServerOptions) => Promise<DnsTestServer>;
   startWithResolvConf: (options?: DnsServerSetupOptions) => Promise<DnsServerSetup>;
   cleanups: Array<() => unknown>;
@@ -145,7 +145,7 @@ export function serverFixture(name?: string): {
     await waitForHandlesAtMost({ udp: 0, tcp: 0, timeout: Infinity });
   });
   const hold = (server: DnsTestServer): void => {
-    if (name !== undefined) server.setRecords(name, { A: ['10.0.0.1'], AAAA: ['fd00::1'] });
+    if (name !== undefined) server.setRecords(name, records);
   };
   return {
     cleanups,

@@ -23,16 +23,16 @@ import type { GrpcModuleLike } from '../src/grpc/types.js';
 import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH } from '../src/dns/names.js';
 import { TargetError, parseTarget } from '../src/target.js';
 import { setTraceSink, trace } from '../src/watch/trace.js';
-import { DnsTestServer } from '../harness/dns-server.js';
 import { opaqueRecord, pointerLadder } from '../harness/hostile-messages.js';
 import { recordingTimers } from '../harness/recording-timers.js';
-import { expectDnsError, waitForHandlesAtMost } from '../harness/resolver-helpers.js';
+import { expectDnsError } from '../harness/resolver-helpers.js';
 import { ScriptedDnsServer, tcpFrame } from '../harness/scripted-dns.js';
+import { serverFixture } from '../harness/server-fixture.js';
 import { escapeRegExp } from '../harness/within.js';
 
 const NAME = 'limits.test';
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const { start: dnsServer, cleanups } = serverFixture();
 let traces: string[] = [];
 
 beforeEach(() => {
@@ -42,15 +42,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   setTraceSink(null);
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  await waitForHandlesAtMost({ udp: 0, tcp: 0, timeout: Infinity });
 });
-
-async function dnsServer(options: Parameters<typeof DnsTestServer.start>[0] = {}): Promise<DnsTestServer> {
-  const server = await DnsTestServer.start(options);
-  cleanups.push(() => server.close());
-  return server;
-}
 
 function resolverFor(nameservers: Nameserver[], timeoutMs = 2_000): StubResolver {
   const resolver = new StubResolver({

@@ -18,6 +18,7 @@ import { unusedUdpPort } from '../harness/resolver-helpers.js';
 import { serverFixture } from '../harness/server-fixture.js';
 import { shiftedTimers } from '../harness/shifted-timers.js';
 import { waitUntil } from '../harness/wait.js';
+import { resolvConfText } from '../harness/temp-folder.js';
 
 const NAME = 'health.test';
 const CONFIGURED_MS = 5_000;
@@ -167,8 +168,7 @@ describe('options rotate: the first server asked advances by one per query', () 
 
   it('reaches the client from resolv.conf: StubResolver\'s polls take turns over the nameservers', async () => {
     const all = [await startServer(), await startServer(), await startServer()];
-    const text = `${all.map((server) => `nameserver ${server.address}`).join('\n')}\noptions rotate\n`;
-    const resolver = new StubResolver({ resolvConf: parseResolvConf(text), hostsPath: false });
+    const resolver = new StubResolver({ resolvConf: parseResolvConf(resolvConfText(all, 'options rotate')), hostsPath: false });
     cleanups.push(() => resolver.close());
     for (let i = 0; i < 6; i++) await resolver.resolve(`${NAME}.`, 4);
     expect(all.map((server) => server.queries.length)).toEqual([2, 2, 2]);
