@@ -26,6 +26,7 @@ import { startDnsServer, type DnsServerSetup } from '../harness/server-fixture.j
 import { tempFolderForTests } from '../harness/temp-folder.js';
 import { verboseLog } from '../harness/verbose.js';
 import { waitUntil } from '../harness/wait.js';
+import { escapeRegExp } from '../harness/within.js';
 import { createRecordedClient, registerRecordingScheme, type ToldCall } from './soak/recording.js';
 
 const INTERVAL = 200;
@@ -514,9 +515,9 @@ describe.skipIf(localDnsAnswers)('no usable nameserver: the defaults (127.0.0.1:
       );
       expect(error?.code).toBe(14);
       const expected = new RegExp(
-        `^Name resolution failed for dns-watch:///${name.replace(/\./g, '\\.')}:${fleet.port}: CONNREFUSED: ` +
+        `^Name resolution failed for dns-watch:///${escapeRegExp(name)}:${fleet.port}: CONNREFUSED: ` +
           // Nothing listens on 127.0.0.1:53: the port is refused at once (ICMP), not timed out.
-          `127\\.0\\.0\\.1:53: connection refused \\(ICMP port unreachable: nothing listens on that port\\) for ${name.replace(/\./g, '\\.')} A \\(1 attempt on 127\\.0\\.0\\.1:53\\)$`,
+          `127\\.0\\.0\\.1:53: connection refused \\(ICMP port unreachable: nothing listens on that port\\) for ${escapeRegExp(name)} A \\(1 attempt on 127\\.0\\.0\\.1:53\\)$`,
       );
       expect(error?.details).toMatch(expected);
       const failed = await polls(name, started, 3, false);
