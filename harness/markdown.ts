@@ -7,6 +7,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { escapeRegExp } from './within.js';
 
 /** The documents a reader meets, relative to the repository: README, changelog, docs/*.md, the examples' READMEs. */
 export function projectDocuments(root: string): string[] {
@@ -140,7 +141,7 @@ function withoutFences(text: string): string[] {
 
 /** Whether `name` is a whole word inside one of the text's code spans. */
 export function namesInCode(text: string, name: string): boolean {
-  const word = new RegExp(`(^|[^\\w$])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w$])`);
+  const word = new RegExp(`(^|[^\\w$])${escapeRegExp(name)}($|[^\\w$])`);
   return codeSpans(text).some((span) => word.test(span));
 }
 

@@ -11,9 +11,6 @@ import type { DnsReply } from '../src/dns/types.js';
 import { bindUdp, closeUdp } from './udp-sockets.js';
 import { waitUntil } from './wait.js';
 
-// Bounded polling lives in ./wait.ts; still importable from here.
-export { waitUntil };
-
 export interface HandleCounts {
   udp: number;
   tcp: number;

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, hostNameProblem } from './dns/names.js';
+import { hostNameProblem } from './dns/names.js';
 import { MAX_PORT, parsePort } from './dns/port.js';
 import { parseNameserver } from './dns/resolv-conf.js';
 import type { Nameserver } from './dns/types.js';
@@ -29,9 +29,6 @@ export class TargetError extends Error {
   }
 }
 
-/** RFC 1035 §2.3.4: 255 octets on the wire, so 253 characters written out (without the trailing dot). */
-export const MAX_HOST_NAME_LENGTH = MAX_NAME_LENGTH;
-export { MAX_LABEL_LENGTH };
 /**
  * Parse the parts grpc-js hands a resolver: `path` is `host[:port]`
  * (`[v6]:port` for IPv6), `authority` the optional nameserver.

@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as dnsPacket from 'dns-packet';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DnsClient, type DnsClientOptions } from '../src/dns/client.js';
 import { MAX_ANSWER_LABELS } from '../src/dns/wire.js';
 import { MAX_ANSWERS_DECODED_PER_TRY } from '../src/dns/reply-reader.js';
@@ -21,19 +21,16 @@ import { DnsError } from '../src/dns/errors.js';
 import { GROUP_SHARE, INITIAL_IN_FLIGHT_PER_NAMESERVER, MAX_IN_FLIGHT_PER_NAMESERVER, MAX_QUEUED_PER_NAMESERVER } from '../src/dns/query-gate.js';
 import type { Nameserver } from '../src/dns/types.js';
 import { observe, report, type WatchEvent } from '../src/watch/observe.js';
-import { DnsTestServer } from '../harness/dns-server.js';
 import { labelLadderMessage } from '../harness/hostile-messages.js';
 import { recordingTimers } from '../harness/recording-timers.js';
-import { expectDnsError, unusedUdpPort, waitForHandlesAtMost, waitUntil } from '../harness/resolver-helpers.js';
+import { expectDnsError, unusedUdpPort } from '../harness/resolver-helpers.js';
 import { ScriptedDnsServer, tcpFrame } from '../harness/scripted-dns.js';
+import { serverFixture } from '../harness/server-fixture.js';
+import { withTimeout } from '../harness/within.js';
+import { waitUntil } from '../harness/wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const cleanups: Array<() => Promise<void> | void> = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  await waitForHandlesAtMost({ udp: 0, tcp: 0, timeout: Infinity });
-});
+const { start: liveServer, cleanups } = serverFixture('bounds.test');
 
 function newClient(options: Partial<DnsClientOptions> = {}): DnsClient {
   const client = new DnsClient({ timeoutMs: 1_000, attempts: 1, onAttempt: report, ...options });
@@ -56,13 +53,6 @@ async function rawServer(reply: (query: dnsPacket.DecodedPacket) => Buffer | Buf
   );
   cleanups.push(() => server.close());
   return server.nameserver;
-}
-
-async function liveServer(): Promise<DnsTestServer> {
-  const server = await DnsTestServer.start();
-  server.setRecords('bounds.test', { A: ['10.0.0.1'], AAAA: ['fd00::1'] });
-  cleanups.push(() => server.close());
-  return server;
 }
 
 function collectEvents(): WatchEvent[] {
@@ -98,7 +88,7 @@ describe(`queries in flight: INITIAL_IN_FLIGHT_PER_NAMESERVER (${INITIAL_IN_FLIG
     expect(client.servers()[0]!.inFlight).toBeLessThanOrEqual(INITIAL_IN_FLIGHT_PER_NAMESERVER);
     expect(client.udpSocketCount).toBeLessThanOrEqual(MAX_UDP_SOCKETS_PER_NAMESERVER);
     // Bounded wait: the in-flight tries time out (1 s), then the line expires.
-    await Promise.race([Promise.all(all), new Promise((_, reject) => setTimeout(() => reject(new Error('queries still pending after 60 s')), 60_000))]);
+    await withTimeout(Promise.all(all), 60_000, 'every query to settle');
     expect([...codes.keys()].sort()).toEqual(['OVERLOADED', 'TIMEOUT']);
     expect(codes.get('TIMEOUT')).toBeGreaterThanOrEqual(INITIAL_IN_FLIGHT_PER_NAMESERVER);
     // Every query sent was one that got a slot: the server never saw a burst past the cap. (A try
@@ -212,8 +202,7 @@ describe('a closed nameserver port fails the try at once (connected sockets see 
 
 describe('attempt events', () => {
   it('name the transport a try failed on (TCP after truncation)', async () => {
-    const server = await DnsTestServer.start({ tcp: false });
-    cleanups.push(() => server.close());
+    const server = await liveServer({ tcp: false });
     server.setFault('truncate');
     const client = newClient({ timeoutMs: 2_000 });
     const events = collectEvents();

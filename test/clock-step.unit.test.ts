@@ -1,12 +1,12 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HostsFile } from '../src/dns/hosts.js';
 import type { Resolution } from '../src/dns/types.js';
-import { DEFAULTS } from '../src/watch/options.js';
 import { STARTUP_BURST, StartupPacer } from '../src/watch/pacer.js';
-import { Watcher, type WatcherOptions } from '../src/watch/watcher.js';
+import { Watcher } from '../src/watch/watcher.js';
+import { watcherOptions } from '../harness/watcher-options.js';
+import { tempFolderForTests } from '../harness/temp-folder.js';
 
 /**
  * A step of the wall clock (an NTP correction, a VM resumed, `date -s`)
@@ -19,15 +19,6 @@ import { Watcher, type WatcherOptions } from '../src/watch/watcher.js';
 
 const STEPS = [0, -600_000, -5_000];
 
-const options = (overrides: Partial<WatcherOptions> = {}): WatcherOptions => ({
-  refreshInterval: 2_000,
-  respectTtl: false,
-  minInterval: 1_000,
-  jitter: 0,
-  backoff: { ...DEFAULTS.backoff },
-  family: 4,
-  ...overrides,
-});
 
 /** Monotonic time as the DNS server sees it: what a real server's clock would read. */
 const monotonic = (): number => Math.round(performance.now());
@@ -65,7 +56,7 @@ describe('a wall-clock step changes no schedule', () => {
   it.each(STEPS)('polls on the interval across a step of %i ms', async (step) => {
     const dns = scriptedDns();
     const start = monotonic();
-    const watcher = new Watcher('svc', options(), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions({ refreshInterval: 2_000 }), dns.resolve);
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(3_000);
     stepWallClock(step);
@@ -77,7 +68,7 @@ describe('a wall-clock step changes no schedule', () => {
   it.each(STEPS)('polls timed to a cached copy land just after its expiry across a step of %i ms', async (step) => {
     const dns = scriptedDns(10);
     const start = monotonic();
-    const watcher = new Watcher('svc', options({ respectTtl: true, refreshInterval: 5_000 }), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions({ respectTtl: true }), dns.resolve);
     watcher.subscribe(() => {});
     // Copies fetched at 0 and 10 s, each seen counting down 5 s later: a
     // cache (two countdowns). Then 1 s after each copy's expiry: 21 s, 32 s.
@@ -91,7 +82,7 @@ describe('a wall-clock step changes no schedule', () => {
   it.each(STEPS)('refresh() after a step of %i ms runs once minInterval has passed since the last query', async (step) => {
     const dns = scriptedDns();
     const start = monotonic();
-    const watcher = new Watcher('svc', options({ refreshInterval: 60_000 }), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions({ refreshInterval: 60_000 }), dns.resolve);
     const subscription = watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(500);
     stepWallClock(step);
@@ -121,20 +112,14 @@ describe('a wall-clock step changes no schedule', () => {
 });
 
 describe('a wall-clock step and the hosts file', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'clock-step-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const folder = tempFolderForTests('clock-step');
   afterEach(() => {
     vi.useRealTimers();
   });
 
   it.each(STEPS)('a changed hosts file is seen one stat interval later across a step of %i ms', async (step) => {
     vi.useFakeTimers({ now: 1_700_000_000_000, toFake: ['Date', 'performance'] });
-    const path = join(dir, `hosts${step}`);
+    const path = join(folder.dir, `hosts${step}`);
     await writeFile(path, '10.0.0.1 svc\n');
     const hosts = new HostsFile(path);
     expect((await hosts.lookup('svc', 4))?.[0]?.address).toBe('10.0.0.1');

@@ -11,44 +11,29 @@ import dgram from 'node:dgram';
 import { getEventListeners } from 'node:events';
 import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DnsClient } from '../src/dns/client.js';
 import { RCODE } from '../src/dns/wire.js';
 import { UDP_PORT_MAX_AGE_MS } from '../src/dns/udp-lane.js';
 import { DnsError } from '../src/dns/errors.js';
 import type { Timers } from '../src/dns/timers.js';
 import type { Nameserver } from '../src/dns/types.js';
-import { DnsTestServer, type DnsTestServerOptions, type Fault } from '../harness/dns-server.js';
+import type { DnsTestServer, Fault } from '../harness/dns-server.js';
 import { recordingTimers } from '../harness/recording-timers.js';
 import { shiftedTimers } from '../harness/shifted-timers.js';
 import { activeHandleCounts, addressesOf, expectDnsError, listenTcpOn, unusedUdpPort, waitForHandlesAtMost } from '../harness/resolver-helpers.js';
 import { ScriptedDnsServer } from '../harness/scripted-dns.js';
+import { serverFixture } from '../harness/server-fixture.js';
 import { bindUdp, closeUdp, sendUdp } from '../harness/udp-sockets.js';
 
 const NAME = 'svc.test';
 
-const servers: DnsTestServer[] = [];
-const clients: DnsClient[] = [];
-const cleanups: Array<() => Promise<void> | void> = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  for (const cleanup of cleanups.splice(0)) await cleanup();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-  // Every test starts with no socket open, so the handle baselines taken in tests are exact.
-  await waitForHandlesAtMost({ udp: 0, tcp: 0, timeout: Infinity });
-});
-
-async function startServer(options: DnsTestServerOptions = {}): Promise<DnsTestServer> {
-  const server = await DnsTestServer.start(options);
-  servers.push(server);
-  server.setRecords(NAME, { A: ['10.0.0.1', '10.0.0.2'], AAAA: ['fd00::1'], ttl: 42 });
-  return server;
-}
+// Every test starts with no socket open, so the handle baselines taken in tests are exact.
+const { start: startServer, cleanups } = serverFixture(NAME, { A: ['10.0.0.1', '10.0.0.2'], AAAA: ['fd00::1'], ttl: 42 });
 
 function newClient(timeoutMs = 250, attempts = 1, timers?: Timers): DnsClient {
   const client = new DnsClient({ timeoutMs, attempts, timers });
-  clients.push(client);
+  cleanups.push(() => client.close());
   return client;
 }
 
@@ -360,7 +345,7 @@ describe('DnsClient: rcodes, failover and attempts', () => {
       clearTimeout: () => undefined,
     };
     const client = new DnsClient({ timeoutMs: 60_000, attempts: 2, timers });
-    clients.push(client);
+    cleanups.push(() => client.close());
     const outcome = expectDnsError(client.query([server.nameserver], NAME, 'A'), 'TIMEOUT');
     await server.waitForQueries(1);
     // The new port's age timer, then the first try's timeout.
@@ -401,7 +386,7 @@ describe('DnsClient: rcodes, failover and attempts', () => {
     server.setFault({ delayMs: 50 });
     // One try in flight at a time: the 16th waits ~750 ms in line, past the 500 ms timeout.
     const client = new DnsClient({ timeoutMs: 500, attempts: 1, maxInFlightPerNameserver: 1 });
-    clients.push(client);
+    cleanups.push(() => client.close());
     const outcomes = await Promise.allSettled(Array.from({ length: 16 }, () => client.query([server.nameserver], NAME, 'A')));
     const refused = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [String((outcome.reason as Error).message)] : []));
     expect(refused).toEqual([]);
@@ -496,7 +481,7 @@ describe('DnsClient: a query given up with an AbortSignal (a server that never a
     const server = await startServer();
     server.setFault('drop');
     const client = new DnsClient({ timeoutMs: 5_000, attempts: 1, maxInFlightPerNameserver: 1 });
-    clients.push(client);
+    cleanups.push(() => client.close());
     const holding = new AbortController();
     const waiting = new AbortController();
     const first = client.query([server.nameserver], 'first.test', 'A', { signal: holding.signal });

@@ -13,18 +13,17 @@
  * and `npm test` runs the same scenario on the watcher's injected clock
  * (test/watcher.unit.test.ts, "a cache that goes away").
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { observe, watch, type WatcherStats, type WatchOptions } from '../src/index.js';
 import { resolveOptions } from '../src/watch/options.js';
 import { CACHE_EXPIRY_MARGIN_MS, cacheStalenessBound, cacheWaitCap, cacheWaitLimit } from '../src/watch/schedule.js';
 import { setTraceSink } from '../src/watch/trace.js';
-import { DnsTestServer } from '../harness/dns-server.js';
+import type { DnsTestServer } from '../harness/dns-server.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
 import { HEAVY } from '../harness/heavy.js';
+import { startDnsServer } from '../harness/server-fixture.js';
+import { tempFolderForTests } from '../harness/temp-folder.js';
 import { waitUntil } from '../harness/wait.js';
 import { withTimeout } from '../harness/within.js';
 
@@ -39,19 +38,10 @@ interface Poll {
   nextPollInMs: number;
 }
 
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'grpc-dns-watch-cache-'));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const folder = tempFolderForTests('cache');
 
 async function options(label: string, server: { host: string; port: number }): Promise<WatchOptions> {
-  const resolvConfPath = path.join(dir, `${label}.resolv.conf`);
-  await writeFile(resolvConfPath, `nameserver ${server.host}:${server.port}\noptions timeout:1 attempts:3\n`);
+  const resolvConfPath = await folder.write(`${label}.resolv.conf`, server, 'options timeout:1 attempts:3');
   // 2-3 s apart: far enough for a countdown to show, within one copy's life.
   return { refreshInterval: 2_500, minInterval: 500, family: 4, resolvConfPath, hostsPath: false };
 }
@@ -281,13 +271,14 @@ describe.skipIf(!binary)('dnsmasq serving its own records', () => {
 
 describe('the in-process test server', () => {
   let server: DnsTestServer;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    server = await DnsTestServer.start();
+    ({ server, close } = await startDnsServer({ label: 'cache' }));
   });
 
   afterAll(async () => {
-    await server?.close();
+    await close?.();
   });
 
   it('a TTL with the top bit set (0xFFFFFFFF) reads as 0 (RFC 2181 §8): no cache, no wait of 24.8 days, the poll at minInterval', async () => {

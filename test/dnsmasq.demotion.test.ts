@@ -8,8 +8,7 @@
  * resolv.conf (search list, ndots:5) and glibc's default timeout and attempts.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { StubResolver } from '../src/dns/stub-resolver.js';
@@ -20,8 +19,10 @@ import { PollTimers } from '../src/watch/poll-timers.js';
 import type { Delivery } from '../src/watch/subscribers.js';
 import { setTraceSink } from '../src/watch/trace.js';
 import { Watcher } from '../src/watch/watcher.js';
-import { DnsTestServer } from '../harness/dns-server.js';
+import type { DnsTestServer } from '../harness/dns-server.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
+import { startDnsServer } from '../harness/server-fixture.js';
+import { tempFolderForTests } from '../harness/temp-folder.js';
 import { steppedTimers } from '../harness/stepped-timers.js';
 
 const SEARCH = 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5';
@@ -29,19 +30,7 @@ const MINUTE = 60_000;
 /** The longest spacing of two polls with the defaults: refreshInterval × (1 + jitter). */
 const LONGEST_SPACING = 6_000;
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'grpc-dns-watch-demotion-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function resolvConfFor(label: string, server: { host: string; port: number }): Promise<string> {
-  const file = path.join(dir, `${label}.resolv.conf`);
-  await writeFile(file, `nameserver ${server.host}:${server.port}\n${SEARCH}\n`);
-  return file;
-}
+const folder = tempFolderForTests('demotion');
 
 /** A watcher of `name` with the library's defaults (over `options`), its poll clock stepped by the test. */
 function steppedWatcher(name: string, resolvConfPath: string, options: WatchOptions = {}) {
@@ -116,9 +105,9 @@ describe.skipIf(!binary)('family demotion, counted at a real dnsmasq', () => {
   let log: string;
 
   beforeAll(async () => {
-    log = path.join(dir, 'queries.log');
+    log = path.join(folder.dir, 'queries.log');
     dnsmasq = await Dnsmasq.start({ ttl: 30, queryLogFile: log });
-    resolvConfPath = await resolvConfFor('dnsmasq', dnsmasq.nameserver);
+    resolvConfPath = await folder.write('dnsmasq.resolv.conf', dnsmasq.nameserver, SEARCH);
   }, 15_000);
 
   afterAll(async () => {
@@ -302,13 +291,14 @@ describe.skipIf(!binary)('family demotion, counted at a real dnsmasq', () => {
 describe('a failure is not NODATA (the in-process server, faults on AAAA only)', () => {
   let dns: DnsTestServer;
   let resolvConfPath: string;
+  let writeResolvConf: (file: string, lines?: string) => Promise<string>;
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
-    dns = await DnsTestServer.start();
-    resolvConfPath = await resolvConfFor('in-process', dns.nameserver);
+    ({ server: dns, resolvConfPath, writeResolvConf, close } = await startDnsServer({ resolvConf: SEARCH, label: 'demotion' }));
   });
   afterAll(async () => {
-    await dns.close();
+    await close();
   });
 
   it.each(['servfail', 'refused', 'drop'] as const)('AAAA %s between NODATA answers breaks the run: never demoted by it', async (fault) => {
@@ -340,8 +330,7 @@ describe('a failure is not NODATA (the in-process server, faults on AAAA only)',
   it('with options single-request (A, then AAAA): demoted the same, then one query per poll', async () => {
     const fqdn = 'single-req.ns.svc.cluster.local';
     dns.setRecords(fqdn, { A: ['10.0.5.5'] });
-    const file = path.join(dir, 'single-request.resolv.conf');
-    await writeFile(file, `nameserver ${dns.host}:${dns.port}\n${SEARCH} single-request\n`);
+    const file = await writeResolvConf('single-request.resolv.conf', `${SEARCH} single-request`);
     const w = steppedWatcher('single-req', file);
     const mine = () => dns.queries.filter((query) => query.name.toLowerCase() === fqdn).length;
     try {

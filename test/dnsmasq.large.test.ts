@@ -12,6 +12,7 @@ import { PROCESS_SEED, pickSubset } from '../src/watch/subset.js';
 import { watch, type DnsWatch } from '../src/watch-handle.js';
 import { Dnsmasq, dnsmasqBinary, rawQuery } from '../harness/dnsmasq.js';
 import { waitUntil } from '../harness/wait.js';
+import { resolvConfText } from '../harness/temp-folder.js';
 
 const binary = dnsmasqBinary();
 if (!binary) {
@@ -32,7 +33,7 @@ describe.skipIf(!binary)('large answers from a real dnsmasq', () => {
 
   beforeAll(async () => {
     dnsmasq = await Dnsmasq.start({ ttl: 1 });
-    const resolvConf = parseResolvConf(`nameserver ${dnsmasq.host}:${dnsmasq.port}\noptions timeout:2 attempts:2`);
+    const resolvConf = parseResolvConf(resolvConfText(dnsmasq.nameserver, 'options timeout:2 attempts:2'));
     resolver = new StubResolver({ resolvConf, hostsPath: false });
   }, 15_000);
 

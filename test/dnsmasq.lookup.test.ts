@@ -8,6 +8,7 @@ import { StubResolver } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
 import { expectDnsError } from '../harness/resolver-helpers.js';
+import { resolvConfText } from '../harness/temp-folder.js';
 
 const binary = dnsmasqBinary();
 if (!binary) {
@@ -22,11 +23,7 @@ describe.skipIf(!binary)('StubResolver against a real dnsmasq', () => {
     dnsmasq = await Dnsmasq.start({ ttl: 1 });
     // Exactly a Kubernetes pod's resolv.conf, with dnsmasq as the nameserver.
     const resolvConf = parseResolvConf(
-      [
-        `nameserver ${dnsmasq.host}:${dnsmasq.port}`,
-        'search ns.svc.cluster.local svc.cluster.local cluster.local',
-        'options ndots:5 timeout:1 attempts:2',
-      ].join('\n'),
+      resolvConfText(dnsmasq.nameserver, 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5 timeout:1 attempts:2'),
     );
     expect(resolvConf.warnings).toEqual([]);
     resolver = new StubResolver({ resolvConf, hostsPath: false });

@@ -3,6 +3,11 @@
  * module, or a test, benchmark, example or script that reaches it as its
  * seam. The public entry (src/index.ts, src/package-entry.ts) is exempt: its
  * users are the package's.
+ *
+ * And each thing has one exported name: no export that only gives another
+ * export a second name (`export const B = A`, `export type B = A`,
+ * `export { A as B }`), nor a module exporting again a name it imported
+ * (`import { A } …; export { A }`): its users import it from its home.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -80,6 +85,57 @@ function exportsWithoutUsers(texts: ReadonlyMap<string, string>): string[] {
   return exported.filter(([file, name]) => !usedOutside(file, `${file}#${name}`) && !usedOutside(file, `${file}#*`)).map(([file, name]) => `${file}: ${name}`);
 }
 
+/** The names a file binds by `import` (named, default and namespace). */
+function importedBindings(source: ts.SourceFile): Set<string> {
+  const names = new Set<string>();
+  for (const statement of source.statements) {
+    if (!ts.isImportDeclaration(statement) || !statement.importClause) continue;
+    const { name, namedBindings } = statement.importClause;
+    if (name) names.add(name.text);
+    if (namedBindings && ts.isNamespaceImport(namedBindings)) names.add(namedBindings.name.text);
+    else if (namedBindings) for (const element of namedBindings.elements) names.add(element.name.text);
+  }
+  return names;
+}
+
+/**
+ * `file: what` for each export of src/ that only gives another export a
+ * second name, among `texts` (path → source text): a constant or type alias
+ * that is just an imported or exported name, an `export { a as b }`, and an
+ * `export { a }` of a name the file imported.
+ */
+function renamingExports(texts: ReadonlyMap<string, string>): string[] {
+  const found: string[] = [];
+  for (const [file, text] of texts) {
+    if (!file.startsWith('src/')) continue;
+    const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+    const imported = importedBindings(source);
+    const known = new Set([...imported, ...exportedNames(source)]);
+    const isExported = (statement: ts.Statement): boolean =>
+      ts.canHaveModifiers(statement) && (ts.getModifiers(statement) ?? []).some((modifier) => modifier.kind === ts.SyntaxKind.ExportKeyword);
+    for (const statement of source.statements) {
+      if (ts.isVariableStatement(statement) && isExported(statement)) {
+        for (const declaration of statement.declarationList.declarations) {
+          const value = declaration.initializer;
+          if (value && ts.isIdentifier(value) && known.has(value.text)) found.push(`${file}: ${declaration.name.getText(source)} = ${value.text}`);
+        }
+      } else if (ts.isTypeAliasDeclaration(statement) && isExported(statement)) {
+        const type = statement.type;
+        if (ts.isTypeReferenceNode(type) && !type.typeArguments && known.has(type.typeName.getText(source))) {
+          found.push(`${file}: type ${statement.name.text} = ${type.typeName.getText(source)}`);
+        }
+      } else if (ts.isExportDeclaration(statement) && statement.exportClause && ts.isNamedExports(statement.exportClause)) {
+        const local = statement.moduleSpecifier === undefined;
+        for (const element of statement.exportClause.elements) {
+          const renamed = element.propertyName !== undefined && element.propertyName.text !== element.name.text;
+          if (renamed || (local && imported.has(element.name.text))) found.push(`${file}: export { ${element.getText(source)} }`);
+        }
+      }
+    }
+  }
+  return found;
+}
+
 describe('exports in src/', () => {
   it('each has a user outside its file (else it is not exported)', () => {
     const files = USER_FOLDERS.flatMap((folder) => tsFiles(folder));
@@ -93,5 +149,39 @@ describe('exports in src/', () => {
       ['test/c.test.ts', "const { Dyn } = await import('../src/a.js');\n"],
     ]);
     expect(exportsWithoutUsers(texts)).toEqual(['src/a.ts: unused']);
+  });
+
+  it('none only gives another export a second name', () => {
+    const files = tsFiles('src');
+    expect(renamingExports(new Map(files.map((file) => [file, readFileSync(path.join(ROOT, file), 'utf8')])))).toEqual([]);
+  });
+
+  it('the check finds an alias, a renaming export and an imported name exported again, and leaves values made from a name alone', () => {
+    const texts = new Map([
+      ['src/a.ts', 'export const A = 1;\nexport type T = { a: number };\n'],
+      [
+        'src/b.ts',
+        [
+          "import { A, type T } from './a.js';",
+          'export const B = A;',
+          'export const twice = 2 * A;',
+          'export type U = T;',
+          'export type V = Readonly<T>;',
+          'export { A };',
+          "export { A as C } from './a.js';",
+          'const local = 3;',
+          'export { local };',
+          '',
+        ].join('\n'),
+      ],
+      ['src/index.ts', "export { A } from './a.js';\nexport { A as Z } from './a.js';\nexport * as all from './a.js';\nexport type { T } from './a.js';\n"],
+    ]);
+    expect(renamingExports(texts)).toEqual([
+      'src/b.ts: B = A',
+      'src/b.ts: type U = T',
+      'src/b.ts: export { A }',
+      'src/b.ts: export { A as C }',
+      'src/index.ts: export { A as Z }',
+    ]);
   });
 });

@@ -14,17 +14,19 @@
  * GRPC_DNS_WATCH_FAULTS_JSON when set; docs/reliability.md cites them.
  */
 import dgram from 'node:dgram';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { observe, register, stats, unregister, type RegisterOptions, type WatchEvent } from '../src/index.js';
 import { readResolvConf } from '../src/dns/resolv-conf.js';
-import { DnsTestServer, type DnsTestServerOptions } from '../harness/dns-server.js';
+import type { DnsTestServer, DnsTestServerOptions } from '../harness/dns-server.js';
 import { PodFleet, type Pod } from '../harness/pods.js';
 import { unusedUdpPort } from '../harness/resolver-helpers.js';
+import { startDnsServer, type DnsServerSetup } from '../harness/server-fixture.js';
+import { tempFolderForTests } from '../harness/temp-folder.js';
 import { verboseLog } from '../harness/verbose.js';
 import { waitUntil } from '../harness/wait.js';
+import { escapeRegExp } from '../harness/within.js';
 import { createRecordedClient, registerRecordingScheme, type ToldCall } from './soak/recording.js';
 
 const INTERVAL = 200;
@@ -71,12 +73,11 @@ const results: FaultResult[] = [];
 const events: Timed[] = [];
 let stopObserving: () => void;
 let fleet: PodFleet;
-let dir: string;
+const folder = tempFolderForTests('faults');
 const localDnsAnswers = await somethingAnswersOnLocalDns();
 
 beforeAll(async () => {
   fleet = await PodFleet.create();
-  dir = await mkdtemp(path.join(tmpdir(), 'faults-'));
   stopObserving = observe((event) => events.push({ ...event, at: performance.now() }));
 });
 
@@ -84,7 +85,6 @@ afterAll(async () => {
   stopObserving();
   unregister();
   await fleet.close();
-  await rm(dir, { recursive: true, force: true });
   if (RESULTS_FILE) {
     await writeFile(RESULTS_FILE, `${JSON.stringify({ at: new Date().toISOString(), interval: INTERVAL, timeout: TIMEOUT, backoff: BACKOFF, jitter: JITTER, results }, null, 2)}\n`);
   }
@@ -110,12 +110,6 @@ function registerWith(options: RegisterOptions): void {
 
 function slug(label: string): string {
   return label.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
-}
-
-async function writeConf(name: string, text: string): Promise<string> {
-  const file = path.join(dir, `${name}.resolv.conf`);
-  await writeFile(file, text);
-  return file;
 }
 
 function queries(name: string, since: number, ok: boolean): Array<Extract<Timed, { type: 'query' }>> {
@@ -206,7 +200,8 @@ async function somethingAnswersOnLocalDns(): Promise<boolean> {
 // ------------------------------------------------- faults with a good set
 
 interface Context {
-  dns: DnsTestServer;
+  /** The server and its resolv.conf; `setup.server` is the one running (after a restart, the new one). */
+  setup: DnsServerSetup;
   name: string;
   hosts: string[];
   /** The server is closed: records are applied when it comes back. */
@@ -215,7 +210,7 @@ interface Context {
 
 function publish(ctx: Context, hosts: string[]): void {
   ctx.hosts = hosts;
-  if (!ctx.down) ctx.dns.setRecords(ctx.name, { A: hosts, ttl: 30 });
+  if (!ctx.down) ctx.setup.server.setRecords(ctx.name, { A: hosts, ttl: 30 });
 }
 
 interface TransientFault {
@@ -233,10 +228,10 @@ const TRANSIENT: TransientFault[] = [
     label: 'server down',
     async inject(ctx) {
       ctx.down = true;
-      await ctx.dns.close();
+      await ctx.setup.server.close();
     },
     async end(ctx) {
-      ctx.dns = await DnsTestServer.start({ port: ctx.dns.port });
+      await ctx.setup.restart();
       ctx.down = false;
       publish(ctx, ctx.hosts);
     },
@@ -244,39 +239,39 @@ const TRANSIENT: TransientFault[] = [
   },
   {
     label: 'slow (answers after the timeout)',
-    inject: (ctx) => ctx.dns.setFault({ delayMs: TIMEOUT * 3 }),
-    end: (ctx) => ctx.dns.setFault(null),
+    inject: (ctx) => ctx.setup.server.setFault({ delayMs: TIMEOUT * 3 }),
+    end: (ctx) => ctx.setup.server.setFault(null),
     note: `every reply ${TIMEOUT * 3} ms late against a ${TIMEOUT} ms timeout; late replies are discarded`,
   },
   {
     label: 'SERVFAIL',
-    inject: (ctx) => ctx.dns.setFault('servfail'),
-    end: (ctx) => ctx.dns.setFault(null),
+    inject: (ctx) => ctx.setup.server.setFault('servfail'),
+    end: (ctx) => ctx.setup.server.setFault(null),
     note: 'rcode 2 on every query',
   },
   {
     label: 'REFUSED',
-    inject: (ctx) => ctx.dns.setFault('refused'),
-    end: (ctx) => ctx.dns.setFault(null),
+    inject: (ctx) => ctx.setup.server.setFault('refused'),
+    end: (ctx) => ctx.setup.server.setFault(null),
     note: 'rcode 5 on every query',
   },
   {
     label: 'garbage',
-    inject: (ctx) => ctx.dns.setFault('garbage'),
-    end: (ctx) => ctx.dns.setFault(null),
+    inject: (ctx) => ctx.setup.server.setFault('garbage'),
+    end: (ctx) => ctx.setup.server.setFault(null),
     note: '12-60 random bytes carrying the query id; dropped as undecodable, the query times out',
   },
   {
     label: 'truncation with TCP refused',
     server: { tcp: false },
-    inject: (ctx) => ctx.dns.setFault('truncate'),
-    end: (ctx) => ctx.dns.setFault(null),
+    inject: (ctx) => ctx.setup.server.setFault('truncate'),
+    end: (ctx) => ctx.setup.server.setFault(null),
     note: 'TC bit on every UDP reply, nothing listens on TCP: the TCP retry is refused at once',
   },
   {
     label: 'NXDOMAIN (contrast: not a fault)',
-    inject: (ctx) => ctx.dns.setFault('nxdomain', { name: ctx.name }),
-    end: (ctx) => ctx.dns.setFault(null),
+    inject: (ctx) => ctx.setup.server.setFault('nxdomain', { name: ctx.name }),
+    end: (ctx) => ctx.setup.server.setFault(null),
     told: 'error',
     note: 'an authoritative "does not exist" is news, not a failure to ask: the channel is told UNAVAILABLE',
   },
@@ -285,11 +280,10 @@ const TRANSIENT: TransientFault[] = [
 describe('fault matrix: a watched name with a good set, a live round_robin client under load', () => {
   it.each(TRANSIENT.map((fault) => [fault.label, fault] as const))('%s', async (_label, fault) => {
     const name = `${slug(fault.label)}.faults.test`;
-    const ctx: Context = { dns: await DnsTestServer.start(fault.server), name, hosts: [], down: false };
+    const ctx: Context = { setup: await startDnsServer({ server: fault.server, label: 'faults' }), name, hosts: [], down: false };
     const pods = await fleet.add(3);
     const [a, b, extra] = pods as [Pod, Pod, Pod];
-    const resolvConfPath = await writeConf(name, `nameserver ${ctx.dns.address}\n`);
-    registerWith({ resolvConfPath });
+    registerWith({ resolvConfPath: ctx.setup.resolvConfPath });
     publish(ctx, [a.host, b.host]);
     const recorded = createRecordedClient(name, fleet.port);
     try {
@@ -352,7 +346,7 @@ describe('fault matrix: a watched name with a good set, a live round_robin clien
     } finally {
       recorded.client.close();
       for (const pod of pods) pod.kill();
-      await ctx.dns.close();
+      await ctx.setup.close();
     }
   });
 });
@@ -387,18 +381,18 @@ const STEADY: SteadyCase[] = [
     label: 'first nameserver dead',
     async options(dns, name) {
       const dead = await unusedUdpPort();
-      return { resolvConfPath: await writeConf(name, `nameserver 127.0.0.1:${dead}\nnameserver ${dns.address}\n`) };
+      return { resolvConfPath: await folder.write(`${name}.resolv.conf`, [`127.0.0.1:${dead}`, dns]) };
     },
     note: 'resolv.conf lists an unused port first: its tries fail at once (CONNREFUSED) and, once failed, it is asked after the second server',
   },
   {
     label: 'resolv.conf malformed (one good line)',
     async options(dns, name) {
-      return { resolvConfPath: await writeConf(name, MALFORMED_RESOLV_CONF(dns.address)) };
+      return { resolvConfPath: await folder.writeFile(`${name}.resolv.conf`, MALFORMED_RESOLV_CONF(dns.address)) };
     },
     async after(name, result) {
-      const conf = await readResolvConf({ path: path.join(dir, `${name}.resolv.conf`), env: {} });
-      const file = path.join(dir, `${name}.resolv.conf`);
+      const file = path.join(folder.dir, `${name}.resolv.conf`);
+      const conf = await readResolvConf({ path: file, env: {} });
       expect(conf.nameservers).toHaveLength(1);
       const accepted = 'expected an IPv4 or IPv6 address, optionally with a port (1.2.3.4, 1.2.3.4:53, [::1]:53)';
       const line4 = `${file} line 4 "options timeout:abc ndots:-1 attempts:": option`;
@@ -420,23 +414,23 @@ const STEADY: SteadyCase[] = [
   {
     label: 'resolv.conf missing, nameservers option set',
     async options(dns) {
-      return { resolvConfPath: path.join(dir, 'no-such-resolv.conf'), nameservers: [dns.address] };
+      return { resolvConfPath: path.join(folder.dir, 'no-such-resolv.conf'), nameservers: [dns.address] };
     },
     note: 'the option supplies the servers; glibc defaults for the rest',
   },
   {
     label: '/etc/hosts is a directory',
     async options(dns, name) {
-      const hostsDir = path.join(dir, `${name}.hosts.d`);
+      const hostsDir = path.join(folder.dir, `${name}.hosts.d`);
       await mkdir(hostsDir);
-      return { resolvConfPath: await writeConf(name, `nameserver ${dns.address}\n`), hostsPath: hostsDir };
+      return { resolvConfPath: await folder.write(`${name}.resolv.conf`, dns), hostsPath: hostsDir };
     },
     note: 'reading it fails with EISDIR: behaves as an empty hosts file, DNS used',
   },
   {
     label: '/etc/hosts missing',
     async options(dns, name) {
-      return { resolvConfPath: await writeConf(name, `nameserver ${dns.address}\n`), hostsPath: path.join(dir, 'no-such-hosts') };
+      return { resolvConfPath: await folder.write(`${name}.resolv.conf`, dns), hostsPath: path.join(folder.dir, 'no-such-hosts') };
     },
     note: 'ENOENT: behaves as an empty hosts file, DNS used',
   },
@@ -445,7 +439,8 @@ const STEADY: SteadyCase[] = [
 describe('configuration faults with DNS reachable: the set is still found and followed', () => {
   it.each(STEADY.map((row) => [row.label, row] as const))('%s', async (_label, row) => {
     const name = `${slug(row.label)}.faults.test`;
-    const dns = await DnsTestServer.start();
+    const setup = await startDnsServer({ label: 'faults' });
+    const dns = setup.server;
     const pods = await fleet.add(3);
     const [a, b, extra] = pods as [Pod, Pod, Pod];
     // These rows test configuration, not timeouts: a per-try timeout far above a loopback
@@ -491,7 +486,7 @@ describe('configuration faults with DNS reachable: the set is still found and fo
     } finally {
       recorded.client.close();
       for (const pod of pods) pod.kill();
-      await dns.close();
+      await setup.close();
     }
   });
 });
@@ -505,11 +500,13 @@ describe.skipIf(localDnsAnswers)('no usable nameserver: the defaults (127.0.0.1:
     ['resolv.conf without one usable nameserver line', 'nameserver dns.google\nnameserver 10.0.0.1:0\noptions ndots:2\n'],
   ] as const)('%s: the channel is told UNAVAILABLE with the cause, RPCs fail fast, the process lives on', async (label, text) => {
     const name = `${slug(label)}.faults.test`;
-    const resolvConfPath = text === null ? path.join(dir, `${name}.missing.conf`) : await writeConf(name, text);
+    const file = text === null ? `${name}.missing.conf` : `${name}.resolv.conf`;
+    const resolvConfPath = text === null ? path.join(folder.dir, file) : await folder.writeFile(file, text);
     registerWith({ resolvConfPath });
     const started = performance.now();
     const recorded = createRecordedClient(name, fleet.port);
-    const dns = await DnsTestServer.start();
+    const setup = await startDnsServer({ label: 'faults' });
+    const dns = setup.server;
     const pods = await fleet.add(1);
     try {
       const error = await recorded.client.whoAmI(3_000).then(
@@ -518,9 +515,9 @@ describe.skipIf(localDnsAnswers)('no usable nameserver: the defaults (127.0.0.1:
       );
       expect(error?.code).toBe(14);
       const expected = new RegExp(
-        `^Name resolution failed for dns-watch:///${name.replace(/\./g, '\\.')}:${fleet.port}: CONNREFUSED: ` +
+        `^Name resolution failed for dns-watch:///${escapeRegExp(name)}:${fleet.port}: CONNREFUSED: ` +
           // Nothing listens on 127.0.0.1:53: the port is refused at once (ICMP), not timed out.
-          `127\\.0\\.0\\.1:53: connection refused \\(ICMP port unreachable: nothing listens on that port\\) for ${name.replace(/\./g, '\\.')} A \\(1 attempt on 127\\.0\\.0\\.1:53\\)$`,
+          `127\\.0\\.0\\.1:53: connection refused \\(ICMP port unreachable: nothing listens on that port\\) for ${escapeRegExp(name)} A \\(1 attempt on 127\\.0\\.0\\.1:53\\)$`,
       );
       expect(error?.details).toMatch(expected);
       const failed = await polls(name, started, 3, false);
@@ -529,7 +526,7 @@ describe.skipIf(localDnsAnswers)('no usable nameserver: the defaults (127.0.0.1:
       expect(told.every((call) => call.kind === 'error' && expected.test(call.details))).toBe(true);
 
       // resolv.conf is read once per resolver: fixing the file does not reach a live watcher…
-      await writeFile(resolvConfPath, `nameserver ${dns.address}\n`);
+      await folder.write(file, dns);
       dns.setRecords(name, { A: pods.map((pod) => pod.host) });
       const fixedAt = performance.now();
       await polls(name, fixedAt, 2, false);
@@ -556,7 +553,7 @@ describe.skipIf(localDnsAnswers)('no usable nameserver: the defaults (127.0.0.1:
     } finally {
       recorded.client.close();
       for (const pod of pods) pod.kill();
-      await dns.close();
+      await setup.close();
     }
   });
 });

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rename, rm, unlink, writeFile, utimes } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rename, unlink, writeFile, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HostsFile, MAX_HOSTS_BYTES, hostsParseCount } from '../src/dns/hosts.js';
 import { parseHosts } from '../src/dns/hosts-scanner.js';
 import { withTimeout } from '../harness/within.js';
+import { tempFolderForTests } from '../harness/temp-folder.js';
 
 const DEBIAN_HOSTS = `127.0.0.1\tlocalhost
 127.0.1.1\tbuildbox.example.org\tbuildbox
@@ -92,17 +92,11 @@ describe('parseHosts on big files', () => {
 });
 
 describe('HostsFile', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hosts-test-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const folder = tempFolderForTests('hosts-test');
 
   let counter = 0;
   async function hostsFile(text: string, statIntervalMs?: number): Promise<{ path: string; hosts: HostsFile }> {
-    const path = join(dir, `hosts-${++counter}`);
+    const path = join(folder.dir, `hosts-${++counter}`);
     await writeFile(path, text);
     return { path, hosts: new HostsFile(path, statIntervalMs === undefined ? {} : { statIntervalMs }) };
   }
@@ -133,7 +127,7 @@ describe('HostsFile', () => {
   });
 
   it('reads lazily: nothing happens before the first lookup', async () => {
-    const path = join(dir, 'lazy');
+    const path = join(folder.dir, 'lazy');
     const hosts = new HostsFile(path, { statIntervalMs: 0 });
     await writeFile(path, '10.0.0.7 lazy\n'); // created after construction
     expect(await hosts.lookup('lazy', 4)).toEqual([{ address: '10.0.0.7', family: 4, ttl: Infinity }]);
@@ -168,7 +162,7 @@ describe('HostsFile', () => {
 
   it('stats at most once per interval (default 1 s), by the injected clock', async () => {
     let now = 5_000;
-    const path = join(dir, `hosts-${++counter}`);
+    const path = join(folder.dir, `hosts-${++counter}`);
     await writeFile(path, '10.0.0.1 svc\n');
     const hosts = new HostsFile(path, { clock: { now: () => now } });
     expect(hosts.nextCheckAt).toBeUndefined();
@@ -195,20 +189,20 @@ describe('HostsFile', () => {
   });
 
   it('a missing file behaves as empty and sets lastError', async () => {
-    const path = join(dir, 'missing-hosts');
+    const path = join(folder.dir, 'missing-hosts');
     const hosts = new HostsFile(path, { statIntervalMs: 0 });
     expect(await hosts.lookup('localhost', 0)).toBeNull();
     expect(hosts.lastError).toBe(`${path}: ENOENT`);
   });
 
   it('a directory behaves as empty and sets lastError naming what it is', async () => {
-    const hosts = new HostsFile(dir, { statIntervalMs: 0 });
+    const hosts = new HostsFile(folder.dir, { statIntervalMs: 0 });
     expect(await hosts.lookup('localhost', 0)).toBeNull();
-    expect(hosts.lastError).toBe(`${dir}: is a directory, not a regular file; expected a file`);
+    expect(hosts.lastError).toBe(`${folder.dir}: is a directory, not a regular file; expected a file`);
   });
 
   it('a FIFO is refused at once (never waits for a writer)', async () => {
-    const path = join(dir, 'fifo-hosts');
+    const path = join(folder.dir, 'fifo-hosts');
     execFileSync('mkfifo', [path]);
     const hosts = new HostsFile(path, { statIntervalMs: 0 });
     expect(await withTimeout(hosts.lookup('localhost', 0), 5_000, 'a lookup in a FIFO hosts file')).toBeNull();
@@ -216,7 +210,7 @@ describe('HostsFile', () => {
   });
 
   it('reads at most maxBytes, up to the last whole line, and says so', async () => {
-    const path = join(dir, `hosts-${++counter}`);
+    const path = join(folder.dir, `hosts-${++counter}`);
     await writeFile(path, '10.0.0.1 first\n10.0.0.2 second\n10.0.0.3 third\n');
     const hosts = new HostsFile(path, { statIntervalMs: 0, maxBytes: 31 });
     expect(await hosts.lookup('first', 4)).toEqual([{ address: '10.0.0.1', family: 4, ttl: Infinity }]);
@@ -247,7 +241,7 @@ describe('HostsFile', () => {
   });
 
   it('recovers when the file appears, and forgets entries when it disappears', async () => {
-    const path = join(dir, 'comes-and-goes');
+    const path = join(folder.dir, 'comes-and-goes');
     const hosts = new HostsFile(path, { statIntervalMs: 0 });
     expect(await hosts.lookup('svc', 4)).toBeNull();
     expect(hosts.lastError).toContain('ENOENT');

@@ -20,18 +20,19 @@ import { MAX_CNAME_DEPTH } from '../src/dns/answer-records.js';
 import type { Nameserver } from '../src/dns/types.js';
 import { ListenerAdapter, MAX_ADDRESSES_TO_GRPC, type HostPort } from '../src/grpc/listener.js';
 import type { GrpcModuleLike } from '../src/grpc/types.js';
-import { MAX_HOST_NAME_LENGTH, MAX_LABEL_LENGTH, TargetError, parseTarget } from '../src/target.js';
+import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH } from '../src/dns/names.js';
+import { TargetError, parseTarget } from '../src/target.js';
 import { setTraceSink, trace } from '../src/watch/trace.js';
-import { DnsTestServer } from '../harness/dns-server.js';
 import { opaqueRecord, pointerLadder } from '../harness/hostile-messages.js';
 import { recordingTimers } from '../harness/recording-timers.js';
-import { expectDnsError, waitForHandlesAtMost } from '../harness/resolver-helpers.js';
+import { expectDnsError } from '../harness/resolver-helpers.js';
 import { ScriptedDnsServer, tcpFrame } from '../harness/scripted-dns.js';
+import { serverFixture } from '../harness/server-fixture.js';
 import { escapeRegExp } from '../harness/within.js';
 
 const NAME = 'limits.test';
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const { start: dnsServer, cleanups } = serverFixture();
 let traces: string[] = [];
 
 beforeEach(() => {
@@ -41,15 +42,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   setTraceSink(null);
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  await waitForHandlesAtMost({ udp: 0, tcp: 0, timeout: Infinity });
 });
-
-async function dnsServer(options: Parameters<typeof DnsTestServer.start>[0] = {}): Promise<DnsTestServer> {
-  const server = await DnsTestServer.start(options);
-  cleanups.push(() => server.close());
-  return server;
-}
 
 function resolverFor(nameservers: Nameserver[], timeoutMs = 2_000): StubResolver {
   const resolver = new StubResolver({
@@ -416,7 +409,7 @@ describe(`addresses handed to grpc-js: MAX_ADDRESSES_TO_GRPC (${MAX_ADDRESSES_TO
 
 // ------------------------------------------------------------ target names
 
-describe(`target names: ${MAX_HOST_NAME_LENGTH} characters, labels of 1-${MAX_LABEL_LENGTH} letters, digits, "-" and "_"`, () => {
+describe(`target names: ${MAX_NAME_LENGTH} characters, labels of 1-${MAX_LABEL_LENGTH} letters, digits, "-" and "_"`, () => {
   const label = (n: number, fill = 'a'): string => fill.repeat(n);
   /** A name of exactly `length` characters made of 63-character labels. */
   const nameOf = (length: number): string => {
@@ -442,10 +435,10 @@ describe(`target names: ${MAX_HOST_NAME_LENGTH} characters, labels of 1-${MAX_LA
   }
 
   it('accepts names at the limits, a trailing dot, underscores and digits', () => {
-    expect(nameOf(MAX_HOST_NAME_LENGTH)).toHaveLength(MAX_HOST_NAME_LENGTH);
+    expect(nameOf(MAX_NAME_LENGTH)).toHaveLength(MAX_NAME_LENGTH);
     for (const host of [
-      nameOf(MAX_HOST_NAME_LENGTH),
-      `${nameOf(MAX_HOST_NAME_LENGTH)}.`,
+      nameOf(MAX_NAME_LENGTH),
+      `${nameOf(MAX_NAME_LENGTH)}.`,
       `${label(MAX_LABEL_LENGTH)}.test`,
       '_grpc._tcp.my-svc.ns.svc.cluster.local',
       '0.example',
@@ -456,7 +449,7 @@ describe(`target names: ${MAX_HOST_NAME_LENGTH} characters, labels of 1-${MAX_LA
   });
 
   it('refuses each broken rule with a message saying which', () => {
-    rejects(nameOf(MAX_HOST_NAME_LENGTH + 1), `host name is ${MAX_HOST_NAME_LENGTH + 1} characters, more than ${MAX_HOST_NAME_LENGTH}`);
+    rejects(nameOf(MAX_NAME_LENGTH + 1), `host name is ${MAX_NAME_LENGTH + 1} characters, more than ${MAX_NAME_LENGTH}`);
     rejects(`${label(MAX_LABEL_LENGTH + 1)}.test`, `label "${label(20)}…" is ${MAX_LABEL_LENGTH + 1} characters, more than ${MAX_LABEL_LENGTH}`);
     rejects('a..test', 'empty label in host name (two dots in a row, or a leading dot)');
     rejects('.test', 'empty label in host name (two dots in a row, or a leading dot)');
@@ -474,7 +467,7 @@ describe(`target names: ${MAX_HOST_NAME_LENGTH} characters, labels of 1-${MAX_LA
   it('the stub resolver refuses by the same rule, with BADNAME and the same reason, before sending anything', async () => {
     const server = await dnsServer();
     const resolver = resolverFor([server.nameserver]);
-    const long = await expectDnsError(resolver.resolve(nameOf(MAX_HOST_NAME_LENGTH + 1), 4), 'BADNAME');
+    const long = await expectDnsError(resolver.resolve(nameOf(MAX_NAME_LENGTH + 1), 4), 'BADNAME');
     expect(long.message).toMatch(/: host name is 254 characters, more than 253$/);
     const labelTooLong = await expectDnsError(resolver.resolve(`${label(MAX_LABEL_LENGTH + 1)}.test`, 4), 'BADNAME');
     expect(labelTooLong.message).toMatch(/: label "a{20}…" is 64 characters, more than 63$/);

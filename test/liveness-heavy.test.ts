@@ -10,9 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { MAX_UDP_SOCKETS_PER_NAMESERVER } from '../src/dns/udp-lane.js';
 import { watch, type DnsWatch, type WatchOptions } from '../src/index.js';
 import type { DnsTestServer } from '../harness/dns-server.js';
-import { activeHandleCounts, waitUntil } from '../harness/resolver-helpers.js';
+import { activeHandleCounts } from '../harness/resolver-helpers.js';
 import { HEAVY } from '../harness/heavy.js';
 import { serverFixture } from '../harness/server-fixture.js';
+import { waitUntil } from '../harness/wait.js';
 
 const { cleanups, startWithResolvConf } = serverFixture('liveness.test');
 

@@ -11,8 +11,9 @@ import { DnsClient } from '../src/dns/client.js';
 import { GROUP_SHARE, INITIAL_IN_FLIGHT_PER_NAMESERVER, MAX_IN_FLIGHT_PER_NAMESERVER } from '../src/dns/query-gate.js';
 import { MAX_UDP_SOCKETS_PER_NAMESERVER } from '../src/dns/udp-lane.js';
 import { watch } from '../src/index.js';
-import { activeHandleCounts, waitUntil } from '../harness/resolver-helpers.js';
+import { activeHandleCounts } from '../harness/resolver-helpers.js';
 import { serverFixture } from '../harness/server-fixture.js';
+import { waitUntil } from '../harness/wait.js';
 
 const { cleanups, start: startServer, startWithResolvConf } = serverFixture('liveness.test');
 

@@ -7,64 +7,42 @@
  * pointing at a test server, and `hostsPath` set to a temp file or `false`:
  * no query ever reaches the machine's own nameserver.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { UDP_PORT_MAX_QUERIES } from '../src/dns/udp-lane.js';
 import { DnsError } from '../src/dns/errors.js';
 import { StubResolver, type StubResolverOptions } from '../src/dns/stub-resolver.js';
 import { MAX_CNAME_DEPTH } from '../src/dns/answer-records.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import type { Family, Nameserver, Resolution } from '../src/dns/types.js';
-import { DnsTestServer, type DnsTestServerOptions } from '../harness/dns-server.js';
+import type { DnsTestServer } from '../harness/dns-server.js';
 import { activeHandleCounts, expectDnsError, unusedUdpPort, waitForHandlesAtMost } from '../harness/resolver-helpers.js';
 import { ScriptedDnsServer } from '../harness/scripted-dns.js';
+import { serverFixture } from '../harness/server-fixture.js';
+import { resolvConfText, tempFolderForTests } from '../harness/temp-folder.js';
 
 const KUBE_SEARCH = 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5';
 
-const servers: Array<{ close(): Promise<void> }> = [];
-const resolvers: StubResolver[] = [];
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'grpc-dns-watch-lookup-'));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-afterEach(async () => {
-  for (const resolver of resolvers.splice(0)) resolver.close();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-  // Every test starts with no socket open, so the handle baselines taken in tests are exact.
-  await waitForHandlesAtMost({ udp: 0, tcp: 0, timeout: Infinity });
-});
-
-async function startServer(options: DnsTestServerOptions = {}): Promise<DnsTestServer> {
-  const server = await DnsTestServer.start(options);
-  servers.push(server);
-  return server;
-}
+const folder = tempFolderForTests('lookup');
+// Every test starts with no socket open, so the handle baselines taken in tests are exact.
+const { start: startServer, cleanups } = serverFixture();
 
 async function startScripted(...args: Parameters<typeof ScriptedDnsServer.start>): Promise<ScriptedDnsServer> {
   const server = await ScriptedDnsServer.start(...args);
-  servers.push(server);
+  cleanups.push(() => server.close());
   return server;
 }
 
-function nameserverLine({ host, port }: Nameserver): string {
-  return host.includes(':') ? `nameserver [${host}]:${port}` : `nameserver ${host}:${port}`;
+/** A resolver closed after the test (before the servers it asks). */
+function closedAfterTest(resolver: StubResolver): StubResolver {
+  cleanups.push(() => resolver.close());
+  return resolver;
 }
 
 /** A StubResolver reading resolv.conf `text` (after nameserver lines for `nameservers`), no hosts file. */
 function resolverWith(nameservers: Nameserver[], text = '', options: StubResolverOptions = {}): StubResolver {
-  const resolvConf = parseResolvConf([...nameservers.map(nameserverLine), text].join('\n'));
+  const resolvConf = parseResolvConf(resolvConfText(nameservers, text));
   expect(resolvConf.warnings).toEqual([]);
-  const resolver = new StubResolver({ resolvConf, hostsPath: false, ...options });
-  resolvers.push(resolver);
-  return resolver;
+  return closedAfterTest(new StubResolver({ resolvConf, hostsPath: false, ...options }));
 }
 
 function addresses(resolution: Resolution): string[] {
@@ -427,10 +405,8 @@ describe('StubResolver: resolv.conf nameservers, timeout and attempts', () => {
   it('reads the resolv.conf file it is pointed at, with LOCALDOMAIN from the given env', async () => {
     const server = await startServer();
     server.setRecords('api.from-env.test', { A: ['10.0.0.4'] });
-    const path = join(dir, 'resolv.conf');
-    await writeFile(path, `${nameserverLine(server.nameserver)}\nsearch from-file.test\noptions timeout:1\n`);
-    const resolver = new StubResolver({ resolvConfPath: path, env: { LOCALDOMAIN: 'from-env.test' }, hostsPath: false });
-    resolvers.push(resolver);
+    const path = await folder.write('resolv.conf', server, 'search from-file.test\noptions timeout:1');
+    const resolver = closedAfterTest(new StubResolver({ resolvConfPath: path, env: { LOCALDOMAIN: 'from-env.test' }, hostsPath: false }));
     const resolution = await resolver.resolve('api', 4);
     expect(resolution.name).toBe('api.from-env.test');
     expect(server.queries.map((q) => q.name)).toEqual(['api.from-env.test']);
@@ -605,9 +581,8 @@ describe('StubResolver: /etc/hosts and IP literals', () => {
   let hostsPath: string;
 
   beforeAll(async () => {
-    hostsPath = join(dir, 'hosts');
-    await writeFile(
-      hostsPath,
+    hostsPath = await folder.writeFile(
+      'hosts',
       ['127.0.0.1 localhost', '::1 localhost ip6-localhost', '10.1.2.3 custom.internal custom', '10.1.2.4 v4only.internal', ''].join('\n'),
     );
   });
@@ -715,10 +690,8 @@ describe('StubResolver: sockets and close()', () => {
   it('close() before the resolv.conf file has been read: nothing is ever sent', async () => {
     const server = await startServer();
     server.setRecords('svc.test', { A: ['10.0.0.1'] });
-    const path = join(dir, 'resolv-close.conf');
-    await writeFile(path, `${nameserverLine(server.nameserver)}\n`);
-    const resolver = new StubResolver({ resolvConfPath: path, env: {}, hostsPath: false });
-    resolvers.push(resolver);
+    const path = await folder.write('resolv-close.conf', server);
+    const resolver = closedAfterTest(new StubResolver({ resolvConfPath: path, env: {}, hostsPath: false }));
     const pending = resolver.resolve('svc.test', 0);
     resolver.close();
     await expectDnsError(pending, 'CLOSED');

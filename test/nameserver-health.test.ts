@@ -14,9 +14,11 @@ import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import { PROBE_CHANCE, PROBE_DELAY_MS } from '../src/dns/server-health.js';
 import { type Nameserver, type AttemptEvent } from '../src/dns/types.js';
 import type { DnsTestServer } from '../harness/dns-server.js';
-import { unusedUdpPort, waitUntil } from '../harness/resolver-helpers.js';
+import { unusedUdpPort } from '../harness/resolver-helpers.js';
 import { serverFixture } from '../harness/server-fixture.js';
 import { shiftedTimers } from '../harness/shifted-timers.js';
+import { waitUntil } from '../harness/wait.js';
+import { resolvConfText } from '../harness/temp-folder.js';
 
 const NAME = 'health.test';
 const CONFIGURED_MS = 5_000;
@@ -166,8 +168,7 @@ describe('options rotate: the first server asked advances by one per query', () 
 
   it('reaches the client from resolv.conf: StubResolver\'s polls take turns over the nameservers', async () => {
     const all = [await startServer(), await startServer(), await startServer()];
-    const text = `${all.map((server) => `nameserver ${server.address}`).join('\n')}\noptions rotate\n`;
-    const resolver = new StubResolver({ resolvConf: parseResolvConf(text), hostsPath: false });
+    const resolver = new StubResolver({ resolvConf: parseResolvConf(resolvConfText(all, 'options rotate')), hostsPath: false });
     cleanups.push(() => resolver.close());
     for (let i = 0; i < 6; i++) await resolver.resolve(`${NAME}.`, 4);
     expect(all.map((server) => server.queries.length)).toEqual([2, 2, 2]);

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Resolution } from '../src/dns/types.js';
-import { DEFAULTS } from '../src/watch/options.js';
 import { STARTUP_BURST, StartupPacer } from '../src/watch/pacer.js';
-import { Watcher, type WatcherOptions } from '../src/watch/watcher.js';
+import { Watcher } from '../src/watch/watcher.js';
+import { watcherOptions } from '../harness/watcher-options.js';
 
 /**
  * Start-up pacing, with fake timers: the first-poll times the pacer and the
@@ -10,15 +10,6 @@ import { Watcher, type WatcherOptions } from '../src/watch/watcher.js';
  * against a real DNS server is in startup-pacing.test.ts.
  */
 
-const options = (overrides: Partial<WatcherOptions> = {}): WatcherOptions => ({
-  refreshInterval: 5_000,
-  respectTtl: false,
-  minInterval: 1_000,
-  jitter: 0.2,
-  backoff: { ...DEFAULTS.backoff },
-  family: 4,
-  ...overrides,
-});
 
 /** Per bucket of `ms` from 0 (default one second): how many of `times` fall in it. */
 function perSecond(times: number[], ms = 1_000): number[] {
@@ -142,7 +133,7 @@ describe('Watcher with a StartupPacer', () => {
     const pacer = new StartupPacer();
     const polls: number[] = [];
     const watchers = Array.from({ length: N }, (_, i) => {
-      const watcher = new Watcher(`svc-${i}`, options({ refreshInterval: 1_000, minInterval: 500 }), async (name) => {
+      const watcher = new Watcher(`svc-${i}`, watcherOptions({ refreshInterval: 1_000, minInterval: 500, jitter: 0.2 }), async (name) => {
         polls.push(Date.now());
         return answer(name);
       }, () => {}, { pacer: pacer.join(1_000) });
@@ -166,7 +157,7 @@ describe('Watcher with a StartupPacer', () => {
   it('a lone watcher with a pacer still polls at once', async () => {
     const pacer = new StartupPacer();
     const polls: number[] = [];
-    const watcher = new Watcher('svc', options(), async (name) => {
+    const watcher = new Watcher('svc', watcherOptions({ jitter: 0.2 }), async (name) => {
       polls.push(Date.now());
       return answer(name);
     }, () => {}, { pacer: pacer.join(5_000) });
@@ -181,7 +172,7 @@ describe('Watcher with a StartupPacer', () => {
     pacer.join(1_000);
     const polls: number[] = [];
     const deliveries: unknown[] = [];
-    const watcher = new Watcher('svc', options({ refreshInterval: 1_000, minInterval: 100 }), async (name) => {
+    const watcher = new Watcher('svc', watcherOptions({ refreshInterval: 1_000, minInterval: 100, jitter: 0.2 }), async (name) => {
       polls.push(Date.now());
       return answer(name);
     }, () => {}, { pacer: pacer.join(1_000) });
@@ -199,7 +190,7 @@ describe('Watcher with a StartupPacer', () => {
   it('a watcher stopped while waiting never polls and leaves the queue', async () => {
     const pacer = new StartupPacer(0);
     const resolve = vi.fn(answer);
-    const watcher = new Watcher('svc', options(), resolve, () => {}, { pacer: pacer.join(5_000) });
+    const watcher = new Watcher('svc', watcherOptions({ jitter: 0.2 }), resolve, () => {}, { pacer: pacer.join(5_000) });
     watcher.subscribe(() => {}).close();
     expect(pacer.queued).toBe(0);
     await vi.advanceTimersByTimeAsync(10_000);

@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolveOptions } from '../src/watch/options.js';
 import {
   MAX_ATTEMPTS,
@@ -16,6 +15,7 @@ import {
   searchCandidates,
 } from '../src/dns/resolv-conf.js';
 import { escapeRegExp as escape, withTimeout } from '../harness/within.js';
+import { tempFolderForTests } from '../harness/temp-folder.js';
 
 describe('parseNameserver', () => {
   it.each([
@@ -386,17 +386,10 @@ describe('formatNameserver', () => {
 });
 
 describe('readResolvConf', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'resolv-conf-test-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const folder = tempFolderForTests('resolv-conf-test');
 
   it('reads the file and applies env', async () => {
-    const path = join(dir, 'resolv.conf');
-    await writeFile(path, 'nameserver 10.0.0.1\nsearch a.example\noptions ndots:3\n');
+    const path = await folder.writeFile('resolv.conf', 'nameserver 10.0.0.1\nsearch a.example\noptions ndots:3\n');
     const conf = await readResolvConf({ path, env: { RES_OPTIONS: 'attempts:3', LOCALDOMAIN: 'b.example' } });
     expect(conf).toEqual({
       nameservers: [{ host: '10.0.0.1', port: 53 }],
@@ -412,22 +405,20 @@ describe('readResolvConf', () => {
   });
 
   it('ignores process.env when env is given', async () => {
-    const path = join(dir, 'resolv-env.conf');
-    await writeFile(path, 'search a.example\n');
+    const path = await folder.writeFile('resolv-env.conf', 'search a.example\n');
     const conf = await readResolvConf({ path, env: {} });
     expect(conf.search).toEqual(['a.example']);
   });
 
   it('prefixes line warnings with the path', async () => {
-    const path = join(dir, 'resolv-bad.conf');
-    await writeFile(path, 'nameserver 10.0.0.1\nnameserver nope\n');
+    const path = await folder.writeFile('resolv-bad.conf', 'nameserver 10.0.0.1\nnameserver nope\n');
     const conf = await readResolvConf({ path, env: {} });
     expect(conf.warnings).toHaveLength(1);
     expect(conf.warnings[0]).toMatch(new RegExp(`^${escape(path)} line 2 "nameserver nope" ignored`));
   });
 
   it('gives defaults plus a warning naming path and code for a missing file', async () => {
-    const path = join(dir, 'does-not-exist.conf');
+    const path = join(folder.dir, 'does-not-exist.conf');
     const conf = await readResolvConf({ path, env: {} });
     expect(conf).toMatchObject({
       nameservers: [{ host: '127.0.0.1', port: 53 }],
@@ -442,19 +433,19 @@ describe('readResolvConf', () => {
   });
 
   it('still applies env overrides when the file is missing', async () => {
-    const conf = await readResolvConf({ path: join(dir, 'missing'), env: { RES_OPTIONS: 'ndots:4', LOCALDOMAIN: 'z.example' } });
+    const conf = await readResolvConf({ path: join(folder.dir, 'missing'), env: { RES_OPTIONS: 'ndots:4', LOCALDOMAIN: 'z.example' } });
     expect(conf.ndots).toBe(4);
     expect(conf.search).toEqual(['z.example']);
   });
 
   it('gives defaults for a directory, saying what the path is, and never rejects', async () => {
-    const conf = await readResolvConf({ path: dir, env: {} });
+    const conf = await readResolvConf({ path: folder.dir, env: {} });
     expect(conf.nameservers).toEqual([{ host: '127.0.0.1', port: 53 }]);
-    expect(conf.warnings[0]).toBe(`${dir}: is a directory, not a regular file; expected a file; using defaults: nameserver 127.0.0.1:53, ndots:1, timeout:5, attempts:2`);
+    expect(conf.warnings[0]).toBe(`${folder.dir}: is a directory, not a regular file; expected a file; using defaults: nameserver 127.0.0.1:53, ndots:1, timeout:5, attempts:2`);
   });
 
   it('refuses a FIFO at once instead of waiting for a writer', async () => {
-    const path = join(dir, 'fifo.conf');
+    const path = join(folder.dir, 'fifo.conf');
     execFileSync('mkfifo', [path]);
     const conf = await withTimeout(readResolvConf({ path, env: {} }), 5_000, 'readResolvConf on a FIFO');
     expect(conf.nameservers).toEqual([{ host: '127.0.0.1', port: 53 }]);
@@ -474,9 +465,8 @@ describe('readResolvConf', () => {
   });
 
   it(`reads at most ${MAX_RESOLV_CONF_BYTES / 1024} KiB, with a warning, and quotes a huge line shortly`, async () => {
-    const path = join(dir, 'huge.conf');
     // One nameserver, then one 1 MiB garbage line: the file is far over the cap.
-    await writeFile(path, `nameserver 10.0.0.9
+    const path = await folder.writeFile('huge.conf', `nameserver 10.0.0.9
 ${'x'.repeat(1024 * 1024)}
 `);
     const conf = await readResolvConf({ path, env: {} });
@@ -484,7 +474,7 @@ ${'x'.repeat(1024 * 1024)}
     expect(conf.warnings).toEqual([`${path}: larger than 64 KiB; only its first 64 KiB are read`]);
 
     // Under the cap, a long line is quoted in 80 characters and its length.
-    await writeFile(path, `${'y'.repeat(60_000)}
+    await folder.writeFile('huge.conf', `${'y'.repeat(60_000)}
 `);
     const long = await readResolvConf({ path, env: {} });
     expect(long.warnings).toHaveLength(1);
@@ -493,8 +483,7 @@ ${'x'.repeat(1024 * 1024)}
   });
 
   it.skipIf(process.getuid?.() === 0)('gives defaults for an unreadable file (EACCES)', async () => {
-    const path = join(dir, 'unreadable.conf');
-    await writeFile(path, 'nameserver 10.0.0.1\n');
+    const path = await folder.writeFile('unreadable.conf', 'nameserver 10.0.0.1\n');
     await chmod(path, 0o000);
     const conf = await readResolvConf({ path, env: {} });
     expect(conf.nameservers).toEqual([{ host: '127.0.0.1', port: 53 }]);

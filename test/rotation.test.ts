@@ -4,6 +4,7 @@ import type { DnsTestServer } from '../harness/dns-server.js';
 import { PodFleet, createPodClient, type Pod, type PodClient } from '../harness/pods.js';
 import { dnsServerForFile } from '../harness/server-fixture.js';
 import { verboseLog } from '../harness/verbose.js';
+import { escapeRegExp } from '../harness/within.js';
 
 /**
  * Pod rotation end to end: real grpc-js servers on 127.0.0.x behind a real
@@ -215,7 +216,7 @@ describe('pod rotation: grpc-dns-watch vs the built-in resolver', () => {
       (failure: { code: number; details: string }) => failure,
     );
     expect(error?.code).toBe(14); // UNAVAILABLE
-    expect(error?.details).toMatch(new RegExp(`No addresses for dns-watch:///${NAME.replace(/\./g, '\\.')}`));
+    expect(error?.details).toMatch(new RegExp(`No addresses for dns-watch:///${escapeRegExp(NAME)}`));
 
     const stock = builtin();
     const stockError = await stock.whoAmI(2_000).then(

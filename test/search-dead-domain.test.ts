@@ -11,15 +11,13 @@
  * against dnsmasq forwarding corp.example to an upstream that is not there
  * (or that answers REFUSED).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { register, unregister, watch } from '../src/index.js';
-import { DnsTestServer } from '../harness/dns-server.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
 import { PodFleet, createPodClient } from '../harness/pods.js';
+import { startDnsServer } from '../harness/server-fixture.js';
+import { tempFolderForTests } from '../harness/temp-folder.js';
 import { waitUntil } from '../harness/wait.js';
 
 const NAME = 'web.ns.svc.cluster.local';
@@ -36,12 +34,11 @@ const FIRST_ANSWER_MS = 2 * 5_000 + 5_000;
 const binary = dnsmasqBinary();
 if (!binary) console.warn('search-dead-domain.test: dnsmasq not found — its half skipped (apt-get install dnsmasq-base)');
 
-let dir: string;
+const folder = tempFolderForTests('dead-domain');
 let fleet: PodFleet;
 const opened: Array<{ close(): Promise<void> }> = [];
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'grpc-dns-watch-dead-domain-'));
   fleet = await PodFleet.create();
   await fleet.add(1);
 });
@@ -49,23 +46,22 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const item of opened.splice(0).reverse()) await item.close();
   await fleet.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 interface Scenario {
   label: string;
-  /** Starts the DNS server the pod asks, with NAME → `address` and the corp.example candidate broken. */
-  start(address: string): Promise<{ host: string; port: number; asked(name: string): number | undefined }>;
+  /** Starts the DNS server the pod asks, with NAME → `address` and the corp.example candidate broken, and the pod's resolv.conf naming it. */
+  start(address: string): Promise<{ resolvConfPath: string; asked(name: string): number | undefined }>;
 }
 
 const inProcess = (fault: 'drop' | 'refused'): Scenario => ({
   label: `in-process server, ${fault === 'drop' ? 'no answer' : 'REFUSED'} for ${DEAD_CANDIDATE}`,
   async start(address) {
-    const server = await DnsTestServer.start();
-    opened.push(server);
+    const { server, resolvConfPath, close } = await startDnsServer({ resolvConf: SEARCH, label: 'dead-domain' });
+    opened.push({ close });
     server.setRecords(NAME, { A: [address] });
     server.setFault(fault, { name: DEAD_CANDIDATE });
-    return { ...server.nameserver, asked: (name) => server.countQueries({ name }) };
+    return { resolvConfPath, asked: (name) => server.countQueries({ name }) };
   },
 });
 
@@ -74,16 +70,17 @@ const dnsmasq = (upstream: 'dead' | 'refused'): Scenario => ({
   async start(address) {
     let server: { host: string; port: number } | undefined;
     if (upstream === 'refused') {
-      const refusing = await DnsTestServer.start();
+      const refusing = await startDnsServer({ label: 'dead-domain-upstream' });
       opened.push(refusing);
-      refusing.setFault('refused');
-      server = refusing.nameserver;
+      refusing.server.setFault('refused');
+      server = refusing.server.nameserver;
     }
     const instance = await Dnsmasq.start({ deadUpstreams: [{ domain: 'corp.example', server }] });
     opened.push(instance);
     await instance.setHost(NAME, [address]);
     // dnsmasq keeps no per-name count; the in-process rows count queries.
-    return { ...instance.nameserver, asked: () => undefined };
+    const resolvConfPath = await folder.write(`dnsmasq-${upstream}.resolv.conf`, instance.nameserver, SEARCH);
+    return { resolvConfPath, asked: () => undefined };
   },
 });
 
@@ -98,8 +95,7 @@ describe.each([
   beforeAll(async () => {
     const host = fleet.pods[0]!.host;
     server = await scenario.start(host);
-    resolvConfPath = path.join(dir, `${scenario.label.replace(/\W+/g, '-')}.resolv.conf`);
-    await writeFile(resolvConfPath, `nameserver ${server.host}:${server.port}\n${SEARCH}\n`);
+    ({ resolvConfPath } = server);
     register({ replaceBuiltin: false, refreshInterval: 1_000, family: 4, resolvConfPath, hostsPath: false });
   });
 

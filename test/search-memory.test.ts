@@ -6,9 +6,6 @@
  * svc.cluster.local cluster.local, ndots:5) and IPv4-only records, so AAAA is
  * NODATA as in most clusters.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { StubResolver } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
@@ -17,9 +14,10 @@ import { observe, watch, type WatcherStats, type WatchOptions } from '../src/ind
 import { DEMOTE_AFTER_POLLS } from '../src/watch/family-demotion.js';
 import { RECHECK_EVERY_POLLS } from '../src/watch/schedule.js';
 import { setTraceSink } from '../src/watch/trace.js';
-import { DnsTestServer } from '../harness/dns-server.js';
+import type { DnsTestServer } from '../harness/dns-server.js';
 import { Dnsmasq, dnsmasqBinary } from '../harness/dnsmasq.js';
 import { startDnsServer } from '../harness/server-fixture.js';
+import { resolvConfText, tempFolderForTests } from '../harness/temp-folder.js';
 import { withTimeout } from '../harness/within.js';
 
 const SEARCH = 'search ns.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5 timeout:1 attempts:2';
@@ -36,21 +34,7 @@ function forms(svc: string): Array<[string, number]> {
   ];
 }
 
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'grpc-dns-watch-search-memory-'));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function podResolvConf(label: string, server: { host: string; port: number }): Promise<string> {
-  const file = path.join(dir, `${label}.resolv.conf`);
-  await writeFile(file, `nameserver ${server.host}:${server.port}\n${SEARCH}\n`);
-  return file;
-}
+const folder = tempFolderForTests('search-memory');
 
 function watchOptions(resolvConfPath: string, family: Family): WatchOptions {
   return { refreshInterval: 150, minInterval: 50, jitter: 0, family, resolvConfPath, hostsPath: false };
@@ -132,14 +116,14 @@ describe.concurrent('a Service deleted and re-created', () => {
 describe.concurrent('the in-process DNS server counts the queries', () => {
   let dns: DnsTestServer;
   let resolvConfPath: string;
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
-    dns = await DnsTestServer.start();
-    resolvConfPath = await podResolvConf('in-process', dns.nameserver);
+    ({ server: dns, resolvConfPath, close } = await startDnsServer({ resolvConf: SEARCH, label: 'search-memory' }));
   });
 
   afterAll(async () => {
-    await dns.close();
+    await close();
   });
 
   // Family 0 on an IPv4-only name: AAAA is NODATA, demoted after DEMOTE_AFTER_POLLS polls (family-demotion.ts), then one query per poll.
@@ -215,7 +199,7 @@ describe.concurrent('the in-process DNS server counts the queries', () => {
         handle.close();
       }
       // What a resolver that never saw the name gives now.
-      const fresh = new StubResolver({ resolvConf: parseResolvConf(`nameserver ${dns.host}:${dns.port}\n${SEARCH}`), hostsPath: false });
+      const fresh = new StubResolver({ resolvConf: parseResolvConf(resolvConfText(dns, SEARCH)), hostsPath: false });
       try {
         const resolution = await fresh.resolve(svc, 0);
         expect(resolution.name).toBe(later);
@@ -254,7 +238,7 @@ describe.skipIf(!binary).concurrent('a real dnsmasq counts the queries', () => {
 
   beforeAll(async () => {
     dnsmasq = await Dnsmasq.start({ ttl: 30, logQueries: true });
-    resolvConfPath = await podResolvConf('dnsmasq', dnsmasq.nameserver);
+    resolvConfPath = await folder.write('dnsmasq.resolv.conf', dnsmasq.nameserver, SEARCH);
   }, 15_000);
 
   afterAll(async () => {

@@ -17,12 +17,14 @@
  * candidate that answers) and rN as written holds 10.0.0.9, so where a walk
  * goes next shows in what it answers.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DnsError } from '../src/dns/errors.js';
 import { StubResolver } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
-import { DnsTestServer } from '../harness/dns-server.js';
+import type { DnsTestServer } from '../harness/dns-server.js';
 import { fastTimers } from '../harness/fast-timers.js';
+import { dnsServerForFile } from '../harness/server-fixture.js';
+import { resolvConfText } from '../harness/temp-folder.js';
 
 type Outcome = 'records' | 'NODATA' | 'NXDOMAIN' | 'SERVFAIL' | 'REFUSED' | 'timeout' | 'network error';
 /** Candidates by where they stand: the three domains, and the name as written. */
@@ -88,16 +90,13 @@ const WRITTEN_FIRST: Row[] = [
 ];
 
 const SEARCH = 'search a.test b.test c.test';
+// No TCP: a truncated reply then fails over TCP with "connection refused", a network error on one name.
+const fixture = dnsServerForFile({ server: { tcp: false }, label: 'search-walk' });
 let server: DnsTestServer;
 let row = 0;
 
-beforeAll(async () => {
-  // No TCP: a truncated reply then fails over TCP with "connection refused", a network error on one name.
-  server = await DnsTestServer.start({ tcp: false });
-});
-
-afterAll(async () => {
-  await server.close();
+beforeAll(() => {
+  ({ server } = fixture);
 });
 
 function names(label: string, asWrittenFirst: boolean): Record<Place, string> {
@@ -144,7 +143,7 @@ describe('the search-list walk, outcome by outcome, as glibc’s res_search walk
         server.setRecords(candidate.written, { A: [address.written] });
       }
       give(candidate[entry.at], entry.outcome, address[entry.at]);
-      const resolvConf = parseResolvConf(`nameserver ${server.address}\n${SEARCH}\noptions ndots:${asWrittenFirst ? 1 : 5}`);
+      const resolvConf = parseResolvConf(resolvConfText(server, `${SEARCH}\noptions ndots:${asWrittenFirst ? 1 : 5}`));
       const timers = fastTimers(10);
       const resolver = new StubResolver({ resolvConf, hostsPath: false, timers });
       try {

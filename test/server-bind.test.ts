@@ -6,7 +6,8 @@ import { observe, register, stats, unregister, type WatchEvent } from '../src/in
 import { registry } from '../src/watch/registry.js';
 import { GRPC_VERSIONS, loadGrpc, type GrpcModule } from '../harness/grpc-versions.js';
 import { POD_SERVICE, createPodClient, type GrpcLike, type PodClient } from '../harness/pods.js';
-import { unusedUdpPort, waitUntil } from '../harness/resolver-helpers.js';
+import { unusedUdpPort } from '../harness/resolver-helpers.js';
+import { waitUntil } from '../harness/wait.js';
 
 /**
  * Issue 16: with register() in effect, Server.bindAsync() resolves its address

@@ -20,9 +20,10 @@ import { trackEscapes } from '../harness/escapes.js';
 import { DnsClient } from '../src/dns/client.js';
 import { MAX_UDP_SOCKETS_PER_NAMESERVER, UDP_PORT_MAX_QUERIES } from '../src/dns/udp-lane.js';
 import { watch, type WatchUpdate } from '../src/index.js';
-import { activeHandleCounts, addressesOf, expectDnsError, waitForHandlesAtMost, waitUntil } from '../harness/resolver-helpers.js';
+import { activeHandleCounts, addressesOf, expectDnsError, waitForHandlesAtMost } from '../harness/resolver-helpers.js';
 import { ScriptedDnsServer, type ScriptedQuery } from '../harness/scripted-dns.js';
 import { bindUdp, closeUdp, sendUdp } from '../harness/udp-sockets.js';
+import { waitUntil } from '../harness/wait.js';
 
 const NAME = 'spoof.test';
 const FORGED_V4 = '6.6.6.6';

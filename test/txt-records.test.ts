@@ -7,26 +7,25 @@
  * addresses: a truncated reply asked again over TCP, forged replies dropped.
  */
 import dns from 'node:dns';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StubResolver } from '../src/dns/stub-resolver.js';
-import { DnsTestServer } from '../harness/dns-server.js';
+import type { DnsTestServer } from '../harness/dns-server.js';
 import { expectDnsError } from '../harness/resolver-helpers.js';
 import { ScriptedDnsServer } from '../harness/scripted-dns.js';
+import { serverFixture } from '../harness/server-fixture.js';
 
-const servers: Array<{ close(): Promise<void> }> = [];
-const resolvers: StubResolver[] = [];
+const { start: startServer, cleanups } = serverFixture();
 
-afterEach(async () => {
-  for (const resolver of resolvers.splice(0)) resolver.close();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+/** A resolver asking `server` only, closed after the test. */
+function resolverOf(server: { host: string; port: number }): StubResolver {
+  const resolver = new StubResolver({ nameservers: [{ host: server.host, port: server.port }], hostsPath: false, timeoutMs: 1_000, attempts: 1 });
+  cleanups.push(() => resolver.close());
+  return resolver;
+}
 
 async function setup(): Promise<{ server: DnsTestServer; resolver: StubResolver }> {
-  const server = await DnsTestServer.start();
-  servers.push(server);
-  const resolver = new StubResolver({ nameservers: [{ host: server.host, port: server.port }], hostsPath: false, timeoutMs: 1_000, attempts: 1 });
-  resolvers.push(resolver);
-  return { server, resolver };
+  const server = await startServer();
+  return { server, resolver: resolverOf(server) };
 }
 
 /** Node's own answer for the same question from the same server (c-ares, what grpc-js's built-in resolver asks). */
@@ -74,9 +73,8 @@ describe('StubResolver.resolveTxt', () => {
         { type: 'TXT', name: query.name, class: 'CH', ttl: 5, data: ['chaos'] },
       ],
     }));
-    servers.push(server);
-    const resolver = new StubResolver({ nameservers: [{ host: server.host, port: server.port }], hostsPath: false, timeoutMs: 1_000, attempts: 1 });
-    resolvers.push(resolver);
+    cleanups.push(() => server.close());
+    const resolver = resolverOf(server);
     expect(await resolver.resolveTxt('svc.test')).toEqual([['genuine']]);
     const node = new dns.promises.Resolver({ timeout: 1_000, tries: 1 });
     node.setServers([`${server.host}:${server.port}`]);

@@ -7,7 +7,7 @@
  * failed TXT query keeps the last records and never fails the poll's
  * addresses; nothing asked while no subscriber wants a service config.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import { StubResolver } from '../src/dns/stub-resolver.js';
 import type { AbortSignalLike, ResolvedAddress } from '../src/dns/types.js';
@@ -15,25 +15,19 @@ import { DnsSource, type DnsAnswer, type ResolveFn } from '../src/watch/dns-sour
 import type { PollContext } from '../src/watch/source.js';
 import { TXT_INTERVAL_MS } from '../src/watch/txt-records.js';
 import { DEFAULTS } from '../src/watch/options.js';
-import { DnsTestServer } from '../harness/dns-server.js';
+import type { DnsTestServer } from '../harness/dns-server.js';
+import { serverFixture } from '../harness/server-fixture.js';
+import { resolvConfText } from '../harness/temp-folder.js';
 
-const servers: DnsTestServer[] = [];
-const resolvers: StubResolver[] = [];
-
-afterEach(async () => {
-  for (const resolver of resolvers.splice(0)) resolver.close();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const { start: startServer, cleanups } = serverFixture();
 
 const CONFIG = 'grpc_config=[{"serviceConfig":{"loadBalancingConfig":[{"round_robin":{}}]}}]';
 
 /** A DNS source over a real stub resolver, asked through a PollContext whose clock the test sets. */
 async function setup(name = 'svc.test.', resolvConf = ''): Promise<{ server: DnsTestServer; source: DnsSource; poll: (at: number) => Promise<DnsAnswer> }> {
-  const server = await DnsTestServer.start();
-  servers.push(server);
-  const conf = parseResolvConf(`nameserver ${server.host}:${server.port}\n${resolvConf}`);
-  const resolver = new StubResolver({ resolvConf: conf, hostsPath: false });
-  resolvers.push(resolver);
+  const server = await startServer();
+  const resolver = new StubResolver({ resolvConf: parseResolvConf(resolvConfText(server, resolvConf)), hostsPath: false });
+  cleanups.push(() => resolver.close());
   const resolve: ResolveFn = Object.assign((target: string, family: 0 | 4 | 6, known?: string, control?: Parameters<ResolveFn>[3]) => resolver.resolve(target, family, known, control), {
     txt: (txtName: string, signal?: AbortSignalLike) => resolver.resolveTxt(txtName, signal),
   });

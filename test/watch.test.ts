@@ -5,6 +5,7 @@ import { DnsError, watch, type WatchOptions, type WatchUpdate } from '../src/ind
 import { registry } from '../src/watch/registry.js';
 import type { DnsTestServer } from '../harness/dns-server.js';
 import { dnsServerForFile } from '../harness/server-fixture.js';
+import { withTimeout } from '../harness/within.js';
 
 /** `watch()`: the watcher without grpc, over a real DNS server on loopback. */
 
@@ -26,17 +27,9 @@ beforeEach(() => {
 });
 
 async function next(iterator: AsyncIterator<WatchUpdate>, timeoutMs = 3_000): Promise<WatchUpdate> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no update within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    const result = await Promise.race([iterator.next(), timeout]);
-    if (result.done) throw new Error('iteration ended');
-    return result.value;
-  } finally {
-    clearTimeout(timer);
-  }
+  const result = await withTimeout(iterator.next(), timeoutMs, 'an update');
+  if (result.done) throw new Error('iteration ended');
+  return result.value;
 }
 
 describe('watch()', () => {

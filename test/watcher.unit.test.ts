@@ -15,8 +15,9 @@ import {
   pollDeadline,
 } from '../src/watch/schedule.js';
 import { PollTimers, pollTimers, type PollEntry } from '../src/watch/poll-timers.js';
-import { Watcher, type WatcherOptions } from '../src/watch/watcher.js';
+import { Watcher } from '../src/watch/watcher.js';
 import type { Delivery } from '../src/watch/subscribers.js';
+import { watcherOptions } from '../harness/watcher-options.js';
 
 /**
  * Scheduling and delivery rules of the watcher, with fake timers and a
@@ -39,15 +40,6 @@ function scriptedDns(script: Script) {
   return { resolve, calls };
 }
 
-const options = (overrides: Partial<WatcherOptions> = {}): WatcherOptions => ({
-  refreshInterval: 5_000,
-  respectTtl: false,
-  minInterval: 1_000,
-  jitter: 0,
-  backoff: { ...DEFAULTS.backoff },
-  family: 4,
-  ...overrides,
-});
 
 function collect() {
   const deliveries: Delivery[] = [];
@@ -66,7 +58,7 @@ describe('Watcher', () => {
 
   it('asks at once for the first subscriber and delivers the set', async () => {
     const dns = scriptedDns([['10.0.0.1']]);
-    const watcher = new Watcher('svc', options(), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions(), dns.resolve);
     const { deliveries, deliver } = collect();
     watcher.subscribe(deliver);
     expect(deliveries).toHaveLength(0); // never synchronous with subscribe
@@ -78,7 +70,7 @@ describe('Watcher', () => {
 
   it('polls every refreshInterval and stays silent while the set is unchanged', async () => {
     const dns = scriptedDns([['10.0.0.1', '10.0.0.2'], ['10.0.0.2', '10.0.0.1'], ['10.0.0.1', '10.0.0.2']]);
-    const watcher = new Watcher('svc', options(), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions(), dns.resolve);
     const { deliveries, deliver } = collect();
     watcher.subscribe(deliver);
     await vi.advanceTimersByTimeAsync(10_000);
@@ -89,7 +81,7 @@ describe('Watcher', () => {
 
   it('a changed set is delivered once with what was added and removed', async () => {
     const dns = scriptedDns([['10.0.0.1', '10.0.0.2'], ['10.0.0.2', '10.0.0.3']]);
-    const watcher = new Watcher('svc', options(), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions(), dns.resolve);
     const { deliveries, deliver } = collect();
     watcher.subscribe(deliver);
     await vi.advanceTimersByTimeAsync(5_000);
@@ -101,7 +93,7 @@ describe('Watcher', () => {
   it('respectTtl polls when the records expire, never sooner than minInterval', async () => {
     // TTLs that change as an owner's may (2 s, then 0 two seconds later, would be a cache counting down).
     const dns = scriptedDns([{ addresses: ['10.0.0.1'], ttl: 0 }, { addresses: ['10.0.0.1'], ttl: 2 }, { addresses: ['10.0.0.1'], ttl: 60 }]);
-    const watcher = new Watcher('svc', options({ respectTtl: true }), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions({ respectTtl: true }), dns.resolve);
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(8_000);
     // ttl 0 → minInterval 1 s; ttl 2 s → 2 s; ttl 60 s → refreshInterval 5 s
@@ -113,7 +105,7 @@ describe('Watcher', () => {
     const dns = scriptedDns([['10.0.0.1']]);
     const randoms = [0, 0.999, 0.5];
     let r = 0;
-    const watcher = new Watcher('svc', options({ jitter: 0.2 }), dns.resolve, () => {}, { random: () => randoms[r++ % 3]! });
+    const watcher = new Watcher('svc', watcherOptions({ jitter: 0.2 }), dns.resolve, () => {}, { random: () => randoms[r++ % 3]! });
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(16_000);
     const gaps = dns.calls.slice(1).map((at, i) => at - dns.calls[i]!);
@@ -123,7 +115,7 @@ describe('Watcher', () => {
 
   it('could not ask with a last good set: silent, retries with exponential backoff capped at max', async () => {
     const dns = scriptedDns([['10.0.0.1'], timeout(), timeout(), timeout(), timeout(), timeout(), ['10.0.0.1']]);
-    const watcher = new Watcher('svc', options({ backoff: { initial: 1_000, max: 4_000, multiplier: 2 } }), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions({ backoff: { initial: 1_000, max: 4_000, multiplier: 2 } }), dns.resolve);
     const { deliveries, deliver } = collect();
     watcher.subscribe(deliver);
     await vi.advanceTimersByTimeAsync(5_000 + 1_000 + 2_000 + 4_000 + 4_000 + 4_000);
@@ -147,7 +139,7 @@ describe('Watcher', () => {
       await new Promise((settle) => setTimeout(settle, 700));
       throw timeout();
     });
-    const watcher = new Watcher('svc', options(), resolve);
+    const watcher = new Watcher('svc', watcherOptions(), resolve);
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(12_000);
     // 5,000: fails at 5,700; the first failure's 1 s counts from 5,000. 6,000: fails at 6,700; the second's 2 s from 6,700.
@@ -180,7 +172,7 @@ describe('Watcher', () => {
 
   it('could not ask with no set: one error, then silence for the same failure', async () => {
     const dns = scriptedDns([timeout(), timeout(), timeout(), ['10.0.0.1']]);
-    const watcher = new Watcher('svc', options(), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions(), dns.resolve);
     const { deliveries, deliver } = collect();
     watcher.subscribe(deliver);
     await vi.advanceTimersByTimeAsync(1_000 + 2_000 + 4_000);
@@ -191,7 +183,7 @@ describe('Watcher', () => {
 
   it('authoritative none: an error, polled at the refresh interval, not backed off', async () => {
     const dns = scriptedDns([['10.0.0.1'], new DnsError('NXDOMAIN', 'svc', 'gone'), new DnsError('NXDOMAIN', 'svc', 'gone'), ['10.0.0.2']]);
-    const watcher = new Watcher('svc', options(), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions(), dns.resolve);
     const { deliveries, deliver } = collect();
     watcher.subscribe(deliver);
     await vi.advanceTimersByTimeAsync(15_000);
@@ -202,7 +194,7 @@ describe('Watcher', () => {
 
   it('a request is answered by exactly one delivery even if nothing changed', async () => {
     const dns = scriptedDns([['10.0.0.1']]);
-    const watcher = new Watcher('svc', options(), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions(), dns.resolve);
     const { deliveries, deliver } = collect();
     const subscription = watcher.subscribe(deliver);
     await vi.advanceTimersByTimeAsync(2_000);
@@ -215,7 +207,7 @@ describe('Watcher', () => {
 
   it('a request within minInterval of the last query waits for it to pass, then runs once', async () => {
     const dns = scriptedDns([['10.0.0.1']]);
-    const watcher = new Watcher('svc', options({ minInterval: 1_000 }), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions({ minInterval: 1_000 }), dns.resolve);
     const subscription = watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(300);
     subscription.request();
@@ -239,7 +231,7 @@ describe('Watcher', () => {
           release = () => done({ name, addresses: [{ address: '10.0.0.1', family: 4, ttl: 30 }], source: 'dns', failedFamilies: [] });
         }),
     );
-    const watcher = new Watcher('svc', options(), resolve);
+    const watcher = new Watcher('svc', watcherOptions(), resolve);
     const { deliveries, deliver } = collect();
     const subscription = watcher.subscribe(deliver);
     await vi.advanceTimersByTimeAsync(0);
@@ -253,7 +245,7 @@ describe('Watcher', () => {
 
   it('a second subscriber gets the current set on the next turn, without a new query', async () => {
     const dns = scriptedDns([['10.0.0.1']]);
-    const watcher = new Watcher('svc', options(), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions(), dns.resolve);
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(100);
     const late = collect();
@@ -268,7 +260,7 @@ describe('Watcher', () => {
   it('the last subscriber leaving stops polling and calls onStop; a query in flight is dropped', async () => {
     const dns = scriptedDns([['10.0.0.1'], ['10.0.0.2']]);
     const onStop = vi.fn();
-    const watcher = new Watcher('svc', options(), dns.resolve, onStop);
+    const watcher = new Watcher('svc', watcherOptions(), dns.resolve, onStop);
     const first = collect();
     const a = watcher.subscribe(first.deliver);
     const b = watcher.subscribe(() => {});
@@ -285,7 +277,7 @@ describe('Watcher', () => {
 
   it('a subscriber that throws does not stop the others or the polling', async () => {
     const dns = scriptedDns([['10.0.0.1'], ['10.0.0.2']]);
-    const watcher = new Watcher('svc', options(), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions(), dns.resolve);
     const good = collect();
     watcher.subscribe(() => {
       throw new Error('listener bug');
@@ -329,7 +321,7 @@ describe('Watcher: the name polled', () => {
       if (step instanceof DnsError) throw step;
       return step;
     });
-    const watcher = new Watcher('svc', options(), resolve);
+    const watcher = new Watcher('svc', watcherOptions(), resolve);
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(0);
     expect(watcher.stats().polledName).toBe('svc.ns.svc.cluster.local.');
@@ -346,7 +338,7 @@ describe('Watcher: the name polled', () => {
   });
 
   it('an answer from the hosts file polls no DNS name', async () => {
-    const watcher = new Watcher('svc', options(), async () => from('svc', 'hosts'));
+    const watcher = new Watcher('svc', watcherOptions(), async () => from('svc', 'hosts'));
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(0);
     expect(watcher.stats().polledName).toBeUndefined();
@@ -355,7 +347,7 @@ describe('Watcher: the name polled', () => {
 
   it('default backoff: retries never further apart than refreshInterval', async () => {
     const dns = scriptedDns([['10.0.0.1'], timeout(), timeout(), timeout(), timeout(), timeout(), ['10.0.0.2']]);
-    const watcher = new Watcher('svc', options({ refreshInterval: 3_000, backoff: { initial: 1_000, max: undefined, multiplier: 2 } }), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions({ refreshInterval: 3_000, backoff: { initial: 1_000, max: undefined, multiplier: 2 } }), dns.resolve);
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(3_000 + 1_000 + 2_000 + 3_000 + 3_000 + 3_000);
     expect(dns.calls).toEqual([0, 3_000, 4_000, 6_000, 9_000, 12_000, 15_000]);
@@ -365,7 +357,7 @@ describe('Watcher: the name polled', () => {
 
 describe('Watcher timers (real)', () => {
   it('the poll timer never keeps the process alive', async () => {
-    const watcher = new Watcher('svc', options(), async (name) => ({
+    const watcher = new Watcher('svc', watcherOptions(), async (name) => ({
       name,
       addresses: [{ address: '10.0.0.1', family: 4, ttl: 30 }],
       source: 'dns',
@@ -449,7 +441,7 @@ describe('Watcher behind a cache', () => {
 
   it('respectTtl: once the countdown shows, each poll lands just after the cached copy expires, not every refreshInterval; each copy is checked once inside it', async () => {
     const dns = cachingDns(30);
-    const watcher = new Watcher('svc', options({ respectTtl: true }), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions({ respectTtl: true }), dns.resolve);
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(0);
     expect(watcher.stats().cache).toBe('unknown');
@@ -481,7 +473,7 @@ describe('Watcher behind a cache', () => {
     const gapsAfterExpiry: number[] = [];
     for (const r of draws) {
       const dns = cachingDns(30);
-      const watcher = new Watcher('svc', options({ respectTtl: true, jitter: 0.2 }), dns.resolve, () => {}, { random: () => r });
+      const watcher = new Watcher('svc', watcherOptions({ respectTtl: true, jitter: 0.2 }), dns.resolve, () => {}, { random: () => r });
       watcher.subscribe(() => {});
       await vi.advanceTimersByTimeAsync(40_000);
       watcher.stop();
@@ -500,7 +492,7 @@ describe('Watcher behind a cache', () => {
   it('a cache that goes away: the owner repeating its TTL clears the verdict within 60 s, then polls on the interval and sees a change within one', async () => {
     // The case of issue 20: a 10 s cache for 25 s, then the owner answers with TTL 10 every time; refreshInterval 2 s.
     const dns = cacheThenOwner(10, 25_000);
-    const schedule = options({ respectTtl: true, refreshInterval: 2_000, minInterval: 500, jitter: 0.2 });
+    const schedule = watcherOptions({ respectTtl: true, refreshInterval: 2_000, minInterval: 500, jitter: 0.2 });
     const watcher = new Watcher('svc', schedule, dns.resolve, () => {}, { random: cyclingRandom() });
     const { deliveries, deliver } = collect();
     watcher.subscribe(deliver);
@@ -550,7 +542,7 @@ describe('Watcher behind a cache', () => {
       calls.push(second.calls.at(-1)!);
       return answer;
     };
-    const watcher = new Watcher('svc', options({ respectTtl: true }), resolve);
+    const watcher = new Watcher('svc', watcherOptions({ respectTtl: true }), resolve);
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(120_000);
     const gapsAfter = (from: number) => calls.filter((call) => call.at >= from).map((call, i, all) => (i === 0 ? 0 : call.at - all[i - 1]!.at));
@@ -568,7 +560,7 @@ describe('Watcher behind a cache', () => {
     ['the longest TTL there is (2^31 − 1 s)', 0x7fffffff],
   ])('%s: the next poll is never more than the cap away, and the staleness bound is finite', async (_label, ttl) => {
     const dns = cachingDns(ttl);
-    const schedule = options({ respectTtl: true, refreshInterval: 2_000, minInterval: 500, jitter: 0.2 });
+    const schedule = watcherOptions({ respectTtl: true, refreshInterval: 2_000, minInterval: 500, jitter: 0.2 });
     const timers = new RecordingPollTimers();
     const watcher = new Watcher('svc', schedule, dns.resolve, () => {}, { random: cyclingRandom(), timers });
     watcher.subscribe(() => {});
@@ -594,7 +586,7 @@ describe('Watcher behind a cache', () => {
       const ttl = 86_400 - Math.floor((Date.now() - fetchedAt) / 1_000);
       return { name, addresses: addresses.map((address) => ({ address, family: 4 as const, ttl })), source: 'dns', failedFamilies: [] };
     };
-    const schedule = options({ respectTtl: true, refreshInterval: 2_000, minInterval: 500, jitter: 0.2 });
+    const schedule = watcherOptions({ respectTtl: true, refreshInterval: 2_000, minInterval: 500, jitter: 0.2 });
     const watcher = new Watcher('svc', schedule, resolve, () => {}, { random: cyclingRandom() });
     const { deliveries, deliver } = collect();
     watcher.subscribe(deliver);
@@ -631,7 +623,7 @@ describe('Watcher behind a cache', () => {
       }
       return resolution;
     };
-    const schedule = options({ respectTtl: true, family: 0, refreshInterval: DEFAULTS.refreshInterval, minInterval: DEFAULTS.minInterval, jitter: DEFAULTS.jitter });
+    const schedule = watcherOptions({ respectTtl: true, family: 0, refreshInterval: DEFAULTS.refreshInterval, minInterval: DEFAULTS.minInterval, jitter: DEFAULTS.jitter });
     const timers = new RecordingPollTimers();
     const watcher = new Watcher('svc', schedule, resolve, () => {}, { random: cyclingRandom(), timers });
     const { deliveries, deliver } = collect();
@@ -653,7 +645,7 @@ describe('Watcher behind a cache', () => {
 
   it('respectTtl off: the cache is reported, the polls stay on the interval', async () => {
     const dns = cachingDns(30);
-    const watcher = new Watcher('svc', options(), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions(), dns.resolve);
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(20_000);
     expect(dns.calls.map((call) => call.at)).toEqual([0, 5_000, 10_000, 15_000, 20_000]);
@@ -663,7 +655,7 @@ describe('Watcher behind a cache', () => {
 
   it('the owner repeating its TTL is not a cache: polls on the interval, no staleness bound', async () => {
     const dns = scriptedDns([{ addresses: ['10.0.0.1'], ttl: 30 }]);
-    const watcher = new Watcher('svc', options({ respectTtl: true }), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions({ respectTtl: true }), dns.resolve);
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(10_000);
     expect(dns.calls).toEqual([0, 5_000, 10_000]);
@@ -704,7 +696,7 @@ describe('Watcher: the name glibc would pick now (search-list candidates)', () =
   it(`after a later candidate takes over, the earlier ones are asked again every ${RECHECK_EVERY_POLLS}th poll until the first answers again`, async () => {
     // The first candidate answers, says NXDOMAIN at poll 1 (svc.b.test is not there yet), and answers again from poll 12 on.
     const dns = searchListDns((poll) => (poll === 0 || poll >= 12 ? new Set([0, 1, 2]) : poll === 1 ? new Set([2]) : new Set([1, 2])));
-    const watcher = new Watcher('svc', options({ refreshInterval: 1_000 }), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions({ refreshInterval: 1_000 }), dns.resolve);
     const { deliveries, deliver } = collect();
     watcher.subscribe(deliver);
     await vi.advanceTimersByTimeAsync(20_000);
@@ -731,7 +723,7 @@ describe('Watcher: the name glibc would pick now (search-list candidates)', () =
 
   it(`with a long interval, a recheck comes ${RECHECK_MAX_MS / 1_000} s after the last at the latest`, async () => {
     const dns = searchListDns((poll) => (poll === 0 ? new Set([0, 1, 2]) : poll === 1 ? new Set([2]) : new Set([1, 2])));
-    const watcher = new Watcher('svc', options({ refreshInterval: 10_000, minInterval: 1_000 }), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions({ refreshInterval: 10_000, minInterval: 1_000 }), dns.resolve);
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(75_000);
     // Taken over at 10 s; rechecks at the first polls 30 s after it and after each recheck (not every 5th: 50 s).
@@ -741,7 +733,7 @@ describe('Watcher: the name glibc would pick now (search-list candidates)', () =
 
   it('a first walk that finds a later candidate is what glibc picks: no rechecks', async () => {
     const dns = searchListDns(() => new Set([2]));
-    const watcher = new Watcher('svc', options({ refreshInterval: 1_000 }), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions({ refreshInterval: 1_000 }), dns.resolve);
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(20_000);
     expect(dns.polls.some((poll) => poll.recheck)).toBe(false);
@@ -784,7 +776,7 @@ describe('Watcher: a poll never holds the watcher longer than its deadline', () 
 
   it('refreshInterval 1000, jitter 0.2, a fast server (first try 250 ms): the poll that lost its reply is given up at 1200 ms and the next one starts then', async () => {
     const dns = hangingDns(new Set([1]), (poll) => (poll === 0 ? ['10.0.0.1'] : ['10.0.0.2']), 250);
-    const watcher = new Watcher('svc', options({ refreshInterval: 1_000, jitter: 0.2 }), dns.resolve, undefined, { random: () => 0.5 });
+    const watcher = new Watcher('svc', watcherOptions({ refreshInterval: 1_000, jitter: 0.2 }), dns.resolve, undefined, { random: () => 0.5 });
     const { deliveries, deliver } = collect();
     watcher.subscribe(deliver);
     await vi.advanceTimersByTimeAsync(1_000);
@@ -803,7 +795,7 @@ describe('Watcher: a poll never holds the watcher longer than its deadline', () 
 
   it('a server slower than the interval (first try 5 s) is still heard: the deadline is its first try’s timeout + 250 ms', async () => {
     const dns = hangingDns(new Set([1]), () => ['10.0.0.1'], 5_000);
-    const watcher = new Watcher('svc', options({ refreshInterval: 1_000, jitter: 0.2 }), dns.resolve, undefined, { random: () => 0.5 });
+    const watcher = new Watcher('svc', watcherOptions({ refreshInterval: 1_000, jitter: 0.2 }), dns.resolve, undefined, { random: () => 0.5 });
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(1_000 + 5_249);
     expect(dns.polls).toEqual([0, 1_000]);
@@ -819,7 +811,7 @@ describe('Watcher: a poll never holds the watcher longer than its deadline', () 
     let behind = 0;
     const clock = { now: () => performance.now() + behind, setTimeout: (callback: () => void, ms: number) => setTimeout(callback, ms), clearTimeout: (timer: unknown) => clearTimeout(timer as NodeJS.Timeout) };
     const timers = new PollTimers(clock);
-    const watcher = new Watcher('svc', options({ refreshInterval: 1_000, jitter: 0.2 }), dns.resolve, undefined, { random: () => 0.5, timers });
+    const watcher = new Watcher('svc', watcherOptions({ refreshInterval: 1_000, jitter: 0.2 }), dns.resolve, undefined, { random: () => 0.5, timers });
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(1_000);
     behind = BEHIND_MS + 1;
@@ -854,7 +846,7 @@ describe('Watcher: a poll never holds the watcher longer than its deadline', () 
       }),
       { firstTryTimeoutMs: () => 250 },
     );
-    const watcher = new Watcher('svc', options({ refreshInterval: 1_000, jitter: 0.2 }), resolve, undefined, { random: () => 0.5 });
+    const watcher = new Watcher('svc', watcherOptions({ refreshInterval: 1_000, jitter: 0.2 }), resolve, undefined, { random: () => 0.5 });
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(1_000 + 1_202 + 2_402 + 3_000);
     // Deadlines 1200, 2400, then 4800: the third slow poll is answered after 3 s.
@@ -866,7 +858,7 @@ describe('Watcher: a poll never holds the watcher longer than its deadline', () 
 
   it('stop() gives a poll in flight up at once', async () => {
     const dns = hangingDns(new Set([0]), () => ['10.0.0.1'], 5_000);
-    const watcher = new Watcher('svc', options(), dns.resolve);
+    const watcher = new Watcher('svc', watcherOptions(), dns.resolve);
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(0);
     const signal = watcher.signal!;
@@ -890,7 +882,7 @@ describe('Watcher: a poll never holds the watcher longer than its deadline', () 
       }),
       { firstTryTimeoutMs: () => 250 },
     );
-    const watcher = new Watcher('svc', options({ family: 0, refreshInterval: 1_000, jitter: 0.2 }), resolve, undefined, { random: () => 0.5 });
+    const watcher = new Watcher('svc', watcherOptions({ family: 0, refreshInterval: 1_000, jitter: 0.2 }), resolve, undefined, { random: () => 0.5 });
     const { deliveries, deliver } = collect();
     watcher.subscribe(deliver);
     await vi.advanceTimersByTimeAsync(1_000);
@@ -917,7 +909,7 @@ describe('Watcher: a poll never holds the watcher longer than its deadline', () 
       control?.familyAnswered?.(name, 6, aaaa);
       return { name, addresses: [...a, ...aaaa], source: 'dns', failedFamilies: [] };
     });
-    const watcher = new Watcher('svc', options({ family: 0 }), resolve);
+    const watcher = new Watcher('svc', watcherOptions({ family: 0 }), resolve);
     const { deliveries, deliver } = collect();
     watcher.subscribe(deliver);
     await vi.advanceTimersByTimeAsync(5_000);

@@ -23,19 +23,18 @@
  * No vitest imports: test/soak.test.ts runs a short soak, main.ts the long one.
  */
 import { readdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { observe, register, stats, unregister } from '../../src/index.js';
 import { registry } from '../../src/watch/registry.js';
-import { DnsTestServer, type Fault, type FaultOptions } from '../../harness/dns-server.js';
+import type { DnsTestServer, Fault, FaultOptions } from '../../harness/dns-server.js';
 import { Pod, type LoadHandle, type LoadReport } from '../../harness/pods.js';
 import { createRecordedClient, type ChannelRecord, registerRecordingScheme, setKey, type RecordedClient } from './recording.js';
 import { seededRandom } from '../../harness/seeded-random.js';
+import { startDnsServer } from '../../harness/server-fixture.js';
+import { pollUntil } from '../../harness/wait.js';
 
 // ----------------------------------------------------------------- settings
 
@@ -431,13 +430,12 @@ async function soak(options: SoakOptions, undo: Array<() => unknown>): Promise<S
   });
   undo.push(stopObserving);
 
-  const dir = await mkdtemp(path.join(tmpdir(), 'grpc-dns-watch-soak-'));
-  undo.push(() => rm(dir, { recursive: true, force: true }));
-  let dns = await DnsTestServer.start();
-  undo.push(() => dns.close());
-  const dnsPort = dns.port;
-  const resolvConfPath = path.join(dir, 'resolv.conf');
-  await writeFile(resolvConfPath, `nameserver ${dns.address}\n`);
+  const dnsSetup = await startDnsServer({ label: 'soak' });
+  undo.push(() => dnsSetup.close());
+  /** The DNS server running (a new one after each restart fault). */
+  const dns = (): DnsTestServer => dnsSetup.server;
+  const dnsPort = dns().port;
+  const { resolvConfPath } = dnsSetup;
   register({ replaceBuiltin: false, family: 4, hostsPath: false, resolvConfPath, ...SCHEDULE, backoff: { ...SCHEDULE.backoff } });
   registerRecordingScheme();
   undo.push(unregister);
@@ -457,10 +455,9 @@ async function soak(options: SoakOptions, undo: Array<() => unknown>): Promise<S
     tornDown = true;
     for (const ns of states) for (const channel of ns.channels) channel.rc.client.close();
     pool.killAll();
-    await dns.close();
+    await dnsSetup.close();
     unregister();
     stopObserving();
-    await rm(dir, { recursive: true, force: true });
   };
 
   undo.push(() => {
@@ -484,7 +481,7 @@ async function soak(options: SoakOptions, undo: Array<() => unknown>): Promise<S
       const j = Math.floor(random() * (i + 1));
       [hosts[i], hosts[j]] = [hosts[j]!, hosts[i]!];
     }
-    dns.setRecords(ns.name, { A: hosts, ttl: between(1, 30) });
+    dns().setRecords(ns.name, { A: hosts, ttl: between(1, 30) });
     ns.published = setKey(hosts);
   };
 
@@ -519,19 +516,16 @@ async function soak(options: SoakOptions, undo: Array<() => unknown>): Promise<S
   /** Bounded wait until every channel of `ns` was told `key`; the latency, or a violation. */
   const converge = async (ns: NameState, key: string, what: string): Promise<number | undefined> => {
     const since = performance.now();
-    for (;;) {
-      if (ns.published !== key) return undefined; // superseded by a newer change
-      if ([...ns.channels].every((channel) => channel.rc.record.lastSet === key)) return performance.now() - since;
-      if (performance.now() - since > convergeLimitMs) {
-        const behind = [...ns.channels].filter((channel) => channel.rc.record.lastSet !== key);
-        violation(
-          `${ns.name}: ${what} [${key}] not reached within ${convergeLimitMs} ms by ${behind.length} channel(s): ` +
-            behind.map((channel) => `#${channel.id} (${VARIANTS[channel.variant]}) has [${channel.rc.record.lastSet}]`).join('; '),
-        );
-        return undefined;
-      }
-      await delay(10);
-    }
+    const told = () => [...ns.channels].every((channel) => channel.rc.record.lastSet === key);
+    await pollUntil(() => ns.published !== key || told(), convergeLimitMs);
+    if (ns.published !== key) return undefined; // superseded by a newer change
+    if (told()) return performance.now() - since;
+    const behind = [...ns.channels].filter((channel) => channel.rc.record.lastSet !== key);
+    violation(
+      `${ns.name}: ${what} [${key}] not reached within ${convergeLimitMs} ms by ${behind.length} channel(s): ` +
+        behind.map((channel) => `#${channel.id} (${VARIANTS[channel.variant]}) has [${channel.rc.record.lastSet}]`).join('; '),
+    );
+    return undefined;
   };
 
   const change = async (ns: NameState, what: string) => {
@@ -552,7 +546,7 @@ async function soak(options: SoakOptions, undo: Array<() => unknown>): Promise<S
   for (const ns of states) {
     if ((await converge(ns, ns.published, 'the initial set')) === undefined) throw new Error(`soak: ${ns.name} never reached its first set`);
   }
-  log(`seed ${seed}: ${names} names, ${initialChannels} channels, pods on 127.0.3.x:${pool.port}, DNS on ${dns.address}`);
+  log(`seed ${seed}: ${names} names, ${initialChannels} channels, pods on 127.0.3.x:${pool.port}, DNS on ${dns().address}`);
 
   // ------------------------------------------------------------ the run
   const runStart = performance.now();
@@ -614,14 +608,14 @@ async function soak(options: SoakOptions, undo: Array<() => unknown>): Promise<S
       faults[label] = (faults[label] ?? 0) + 1;
       const from = performance.now();
       if (kind.restart) {
-        await dns.close();
+        await dns().close();
         await delay(duration); // not abortable: the server must come back
-        dns = await restartDns(dnsPort);
+        await dnsSetup.restart();
         for (const ns of states) publish(ns);
       } else {
-        dns.setFault(kind.fault!, { ...kind.options, ...(scoped ? { name: scoped } : {}) });
+        dns().setFault(kind.fault!, { ...kind.options, ...(scoped ? { name: scoped } : {}) });
         await delay(duration);
-        dns.setFault(null);
+        dns().setFault(null);
       }
       faultTimeMs += performance.now() - from;
     }
@@ -635,9 +629,7 @@ async function soak(options: SoakOptions, undo: Array<() => unknown>): Promise<S
       const old = pick([...ns.channels]);
       if (!old) continue;
       const fresh = openChannel(ns, old.variant);
-      const since = performance.now();
-      while (!fresh.rc.record.hadSet && performance.now() - since < convergeLimitMs) await delay(10);
-      if (!fresh.rc.record.hadSet) violation(`${ns.name}: a new channel (#${fresh.id}) got no set within ${convergeLimitMs} ms`);
+      if (!(await pollUntil(() => fresh.rc.record.hadSet, convergeLimitMs))) violation(`${ns.name}: a new channel (#${fresh.id}) got no set within ${convergeLimitMs} ms`);
       await closeChannel(old);
     }
   };
@@ -646,7 +638,7 @@ async function soak(options: SoakOptions, undo: Array<() => unknown>): Promise<S
     while (running()) {
       await sleep(sampleEveryMs);
       if (!running()) break;
-      dns.resetLog(); // the test server's query log is the harness's, not the library's
+      dns().resetLog(); // the test server's query log is the harness's, not the library's
       gc();
       samples.push({
         t: Math.round(performance.now() - runStart),
@@ -685,7 +677,7 @@ async function soak(options: SoakOptions, undo: Array<() => unknown>): Promise<S
   const runMs = performance.now() - runStart;
 
   // ------------------------------------------------------- final checks
-  dns.setFault(null);
+  dns().setFault(null);
   const finalStart = performance.now();
   for (const ns of states) {
     const ms = await converge(ns, ns.published, 'the final set');
@@ -713,12 +705,11 @@ async function soak(options: SoakOptions, undo: Array<() => unknown>): Promise<S
   await teardown();
   const watchersLeft = stats().length;
   // Sockets and timers close over the next turns of the event loop: wait (bounded) for the baseline.
-  const settleStart = performance.now();
   const atBaseline = () => {
     const now = resourceCounts();
     return Object.entries(now).every(([type, n]) => n <= (baseline.resources[type] ?? 0)) && (baseline.fds < 0 || openFds() <= baseline.fds);
   };
-  while (!atBaseline() && performance.now() - settleStart < 5_000) await delay(20);
+  await pollUntil(atBaseline, 5_000, 20);
   process.off('unhandledRejection', onRejection);
   process.off('uncaughtException', onException);
   gc();
@@ -861,20 +852,6 @@ async function soak(options: SoakOptions, undo: Array<() => unknown>): Promise<S
     invariants,
     violations,
   };
-}
-
-/** The DNS server back on its port after a "restart" fault (the port may need a moment). */
-async function restartDns(port: number): Promise<DnsTestServer> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 20; attempt++) {
-    try {
-      return await DnsTestServer.start({ port });
-    } catch (error) {
-      lastError = error;
-      await delay(50);
-    }
-  }
-  throw new Error(`soak: the DNS server could not come back on port ${port}: ${String(lastError)}`);
 }
 
 /** A human-readable summary of a report. */

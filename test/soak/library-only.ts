@@ -10,13 +10,11 @@
  * cannot tell the library's share of its heap from grpc-js's, this can.
  * Prints the samples and the thirds' medians; exits by itself.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { observe, stats, watch, type DnsWatch, type WatchOptions } from '../../src/index.js';
-import { DnsTestServer, type Fault } from '../../harness/dns-server.js';
+import type { Fault } from '../../harness/dns-server.js';
+import { startDnsServer } from '../../harness/server-fixture.js';
 import { exposeGc, openFds } from './engine.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' } } });
@@ -26,10 +24,7 @@ if (!Number.isFinite(seconds) || seconds < 6 || seconds > 3_600) throw new TypeE
 const gc = exposeGc();
 gc();
 const baseline = { heap: process.memoryUsage().heapUsed, fds: openFds() };
-const dns = await DnsTestServer.start();
-const dir = await mkdtemp(path.join(tmpdir(), 'grpc-dns-watch-library-only-'));
-const resolvConfPath = path.join(dir, 'resolv.conf');
-await writeFile(resolvConfPath, `nameserver ${dns.address}\n`);
+const { server: dns, resolvConfPath, close } = await startDnsServer({ label: 'library-only' });
 const options: WatchOptions = {
   refreshInterval: 100,
   jitter: 0.2,
@@ -85,8 +80,7 @@ for (let tick = 1; performance.now() - start < seconds * 1_000; tick++) {
 }
 for (const handle of handles) handle.close();
 stopObserving();
-await dns.close();
-await rm(dir, { recursive: true, force: true });
+await close();
 gc();
 
 const MB = (bytes: number) => (bytes / 1_048_576).toFixed(2);
