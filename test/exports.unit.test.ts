@@ -101,8 +101,9 @@ function importedBindings(source: ts.SourceFile): Set<string> {
 /**
  * `file: what` for each export of src/ that only gives another export a
  * second name, among `texts` (path → source text): a constant or type alias
- * that is just an imported or exported name, an `export { a as b }`, and an
- * `export { a }` of a name the file imported.
+ * that is just an imported or exported name, an `export { a as b }`, an
+ * `export { a }` of a name the file imported, and outside the public entry
+ * any `export { a } from` another module.
  */
 function renamingExports(texts: ReadonlyMap<string, string>): string[] {
   const found: string[] = [];
@@ -128,7 +129,9 @@ function renamingExports(texts: ReadonlyMap<string, string>): string[] {
         const local = statement.moduleSpecifier === undefined;
         for (const element of statement.exportClause.elements) {
           const renamed = element.propertyName !== undefined && element.propertyName.text !== element.name.text;
-          if (renamed || (local && imported.has(element.name.text))) found.push(`${file}: export { ${element.getText(source)} }`);
+          // Passed on from another module outside the public entry: a second place to import the same thing from.
+          const passedOn = !local && !PUBLIC_ENTRIES.has(file);
+          if (renamed || passedOn || (local && imported.has(element.name.text))) found.push(`${file}: export { ${element.getText(source)} }`);
         }
       }
     }
@@ -169,6 +172,7 @@ describe('exports in src/', () => {
           'export type V = Readonly<T>;',
           'export { A };',
           "export { A as C } from './a.js';",
+          "export type { T } from './a.js';",
           'const local = 3;',
           'export { local };',
           '',
@@ -181,6 +185,7 @@ describe('exports in src/', () => {
       'src/b.ts: type U = T',
       'src/b.ts: export { A }',
       'src/b.ts: export { A as C }',
+      'src/b.ts: export { T }',
       'src/index.ts: export { A as Z }',
     ]);
   });

@@ -160,7 +160,7 @@ describe('Watcher', () => {
       return { name, addresses: [a], source: 'dns', failedFamilies: [{ family: 6, error: timeout() }] };
     });
     const timers = new RecordingPollTimers();
-    const watcher = new Watcher('svc', options({ family: 0, refreshInterval: 2_000 }), resolve, () => {}, { timers });
+    const watcher = new Watcher('svc', watcherOptions({ family: 0, refreshInterval: 2_000 }), resolve, () => {}, { timers });
     watcher.subscribe(() => {});
     await vi.advanceTimersByTimeAsync(8_000);
     // 0: AAAA lost until 700, next at 0 + 2,000 (not 2,700); 2,000: both answer at once, next at 4,000; 4,000: lost again, next at 6,000.

@@ -42,7 +42,6 @@ export const EXIT = Object.freeze({
   TERMINATED: 143,
 });
 
-export type { TextSink } from './report.js';
 
 interface CliIo {
   stdout: TextSink;

@@ -13,7 +13,8 @@ import { systemTimers, type Timers } from './timers.js';
 import type { AbortSignalLike, AttemptEvent, DnsReply, Nameserver, QueryType } from './types.js';
 import { MAX_UDP_SOCKETS_PER_NAMESERVER, UDP_PORT_MAX_AGE_MS, UDP_PORT_MAX_QUERIES } from './udp-lane.js';
 import { MAX_LINGERING_PER_NAMESERVER, OVERSIZED, UdpTries } from './udp-tries.js';
-import { rcodeOf, usableRcode, type ReplyPacket } from './wire.js';
+import { rcodeOf, usableRcode } from './wire.js';
+import type { ReplyPacket } from './fast-wire.js';
 
 /** Per-query options of {@link DnsClient.query}. */
 interface QueryOptions {

@@ -1,6 +1,7 @@
 import { DnsError } from './errors.js';
 import type { QueryType } from './types.js';
-import { MAX_ANSWER_RECORDS, announcedAnswers, answersQuery, decodeReply, encodeQuery, questionEnd, type ReplyPacket } from './wire.js';
+import { MAX_ANSWER_RECORDS, announcedAnswers, answersQuery, decodeReply, encodeQuery, questionEnd } from './wire.js';
+import type { ReplyPacket } from './fast-wire.js';
 
 /**
  * Answer records decoded per try, over every message that carried our id

@@ -5,7 +5,7 @@ import { TryQuestion, readReply, unansweredError } from './reply-reader.js';
 import { TcpFrameReader, frameMessage } from './tcp-frames.js';
 import type { TimerHandle, Timers } from './timers.js';
 import type { Nameserver, QueryType } from './types.js';
-import type { ReplyPacket } from './wire.js';
+import type { ReplyPacket } from './fast-wire.js';
 
 /** Largest DNS message over TCP: the 2-byte length prefix of RFC 1035 §4.2.2. */
 export const MAX_TCP_MESSAGE_SIZE = 65_535;

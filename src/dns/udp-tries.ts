@@ -7,7 +7,8 @@ import { TryQuestion, readReply, unansweredError } from './reply-reader.js';
 import type { TimerHandle, Timers } from './timers.js';
 import type { PortSlot, UdpPort } from './udp-lane.js';
 import type { QueryType } from './types.js';
-import { answersQuery, type ReplyPacket } from './wire.js';
+import { answersQuery } from './wire.js';
+import type { ReplyPacket } from './fast-wire.js';
 
 /**
  * Largest UDP reply we decode. We advertise 1232 bytes (EDNS, RFC 6891) and

@@ -2,7 +2,6 @@ import * as dnsPacket from 'dns-packet';
 import type { QueryType } from './types.js';
 import { CLASS_IN, HEADER_SIZE, OPT_SIZE, TYPE_A, TYPE_AAAA, decodeCommonReply, encodeQueryFast, ttlFromWire, type ReplyPacket } from './fast-wire.js';
 
-export type { ReplyPacket } from './fast-wire.js';
 
 /** rcodes (RFC 1035 §4.1.1) the resolver distinguishes. */
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
