@@ -40,7 +40,7 @@ const THIS_TEST = 'test/doc-commands.test.ts';
 const NPM_TEST: Coverage = { by: 'ci', line: 'npm test' };
 const FULL_BENCHMARK: Coverage = {
   by: 'not run',
-  reason: 'a full-size benchmark: minutes (the whole run ~27 min on 2 cores; lossy-network needs root for unshare and nftables); CI runs every benchmark at small sizes (`npm run bench -- --quick`)',
+  reason: 'a full-size benchmark: minutes (the whole run ~33 min on 2 cores; lossy-network needs root for unshare and nftables); CI runs every benchmark at small sizes (`npm run bench -- --quick`)',
 };
 const CLUSTER: Coverage = { by: 'not run', reason: 'needs a Kubernetes cluster; test/examples.test.ts checks the manifests and their timing math' };
 const PROSE: Coverage = { by: 'not run', reason: 'names a program or a flag in a sentence; not a command line' };
