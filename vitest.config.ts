@@ -20,6 +20,8 @@ export default defineConfig({
     // Socket-heavy integration files; two cores.
     pool: 'forks',
     maxWorkers: 2,
+    // Both projects: a process warning no test captured fails its file (harness/warning-guard.ts).
+    setupFiles: ['harness/warning-guard.ts'],
     env: {
       // grpc-js's built-in resolver, where tests compare against it, must ask
       // the test DNS server (its dns:// authority) through c-ares, never the

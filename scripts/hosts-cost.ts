@@ -16,7 +16,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -110,6 +110,8 @@ async function main(): Promise<void> {
     const file = path.join(dir, 'hosts');
     const name = writeHostsFile(file, mib);
     const results: Measurement[] = [];
+    // Wall-clock stalls grow with other work on the machine (a process waits for a core): say how busy it was.
+    const loadBefore = loadavg()[0]!;
     for (let run = 0; run < runs; run++) {
       const out = execFileSync(process.execPath, ['--import', 'tsx', '--expose-gc', import.meta.filename, '--child', modulePath, file, name, maxBytes], {
         encoding: 'utf8',
@@ -122,7 +124,9 @@ async function main(): Promise<void> {
       return `${median(values).toFixed(1)} (${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)})`;
     };
     console.log(`${mib} MiB hosts file, ${path.relative(process.cwd(), modulePath)}${maxBytes ? `, maxBytes ${maxBytes}` : ''}: ${runs} runs, median (range)`);
+    console.log(`  load average (1 min)       ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after`);
     console.log(`  longest event-loop stall  ${field('maxStallMs')} ms`);
+    console.log(`    each run                 ${results.map((result) => result.maxStallMs.toFixed(1)).join(', ')} ms`);
     console.log(`  heap growth (answers held) ${field('heapGrowthMb')} MB`);
     console.log(`  peak RSS                   ${field('peakRssMb')} MB`);
     console.log(`  first lookup               ${field('firstLookupMs')} ms`);

@@ -1,11 +1,13 @@
 /**
  * Hosts files far past what /etc/hosts usually holds (issue 20, item 6): up
  * to the 32 MiB cap of distinct short names, read in slices with the event
- * loop turning between them, keeping the names of the first 64 KiB and the
- * names asked — never a table of every name. These tests assert what the
- * reader did (its slices, the turns of the event loop during the scan, the
- * names it kept, the scans it ran), not how long the machine took; the
- * stall, heap and RSS it costs are measured by scripts/hosts-cost.ts
+ * loop turning between them, each slice scanned in steps with the event loop
+ * let run after SCAN_TURN_MS of scanning in one turn, keeping the names of
+ * the first 64 KiB and the names asked — never a table of every name. These
+ * tests assert what the reader did (its slices and steps, the turns of the
+ * event loop during the scan, the names it kept, the scans it ran; the time
+ * per turn on an injected clock), not how long the machine took; the stall,
+ * heap and RSS it costs are measured by scripts/hosts-cost.ts
  * (docs/reliability.md, "A big hosts file").
  */
 import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -14,7 +16,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostsFile, MAX_HOSTS_BYTES, SCAN_SLICE_BYTES, WHOLE_TABLE_BYTES, hostsParseCount, hostsScanCount, lastHostsScan } from '../src/dns/hosts.js';
-import { parseHosts } from '../src/dns/hosts-scanner.js';
+import { SCAN_STEP_BYTES, SCAN_TURN_MS, parseHosts } from '../src/dns/hosts-scanner.js';
 import { StubResolver } from '../src/dns/stub-resolver.js';
 import { parseResolvConf } from '../src/dns/resolv-conf.js';
 import { setTraceSink, trace } from '../src/watch/trace.js';
@@ -53,6 +55,29 @@ function distinctLines(bytes: number, within = WHOLE_TABLE_BYTES): { text: strin
 const nameOf = (i: number): string => `n${i.toString(36)}`;
 const addressOf = (i: number): string => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
+/** A clock on which every reading is SCAN_TURN_MS after the one before: each step of a scan seems to take the whole budget of a turn. */
+function slowClock(): { now(): number } {
+  let now = 0;
+  return { now: () => (now += SCAN_TURN_MS) };
+}
+
+/** Counts turns of the event loop (a setImmediate chain) until stopped. */
+function countTurns(): { stop(): number } {
+  let turns = 0;
+  let running = true;
+  const turn = (): void => {
+    turns++;
+    if (running) setImmediate(turn);
+  };
+  setImmediate(turn);
+  return {
+    stop() {
+      running = false;
+      return turns;
+    },
+  };
+}
+
 describe('a hosts file at the size cap (32 MiB of distinct short names, and more past it)', () => {
   let path: string;
   let lines: number;
@@ -73,13 +98,7 @@ describe('a hosts file at the size cap (32 MiB of distinct short names, and more
     const hosts = new HostsFile(path, { statIntervalMs: 0 });
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
-    let turns = 0;
-    let scanning = true;
-    const turn = (): void => {
-      turns++;
-      if (scanning) setImmediate(turn);
-    };
-    setImmediate(turn);
+    const counter = countTurns();
     const last = lines - 1;
     const middle = Math.floor(lines / 2);
     // Asked in one turn: one scan for all of them (after the first, which reads the first part).
@@ -91,7 +110,7 @@ describe('a hosts file at the size cap (32 MiB of distinct short names, and more
       hosts.lookup(nameOf(3), 0),
       hosts.lookup('over-the-cap', 0),
     ]);
-    scanning = false;
+    const turns = counter.stop();
     loopDelay.disable();
     const maxDelayMs = Math.round(loopDelay.max / 1e6);
 
@@ -109,6 +128,9 @@ describe('a hosts file at the size cap (32 MiB of distinct short names, and more
     // Every slice at most SCAN_SLICE_BYTES: no turn of the event loop scans more.
     expect(scan.slices).toBeGreaterThanOrEqual(MAX_HOSTS_BYTES / SCAN_SLICE_BYTES);
     expect(scan.largestSliceBytes).toBeLessThanOrEqual(SCAN_SLICE_BYTES);
+    // Each slice scanned in steps of at most SCAN_STEP_BYTES, the clock read between two.
+    expect(scan.steps).toBeGreaterThanOrEqual(MAX_HOSTS_BYTES / SCAN_STEP_BYTES);
+    expect(scan.largestStepBytes).toBeLessThanOrEqual(SCAN_STEP_BYTES);
     // The event loop ran between the slices (an asynchronous read after each), in both scans.
     expect(turns, `event loop: ${turns} turns, longest delay ${maxDelayMs} ms`).toBeGreaterThanOrEqual(scan.slices);
     // Kept: the names of the first 64 KiB, and the two asked beyond it; not 1.6 million.
@@ -142,6 +164,25 @@ describe('a hosts file at the size cap (32 MiB of distinct short names, and more
 });
 
 describe('a hosts file past the whole-table size', () => {
+  it(`lets the event loop run within a slice once scanning it has taken SCAN_TURN_MS (${SCAN_TURN_MS} ms) in one turn`, async () => {
+    const path = join(dir, 'slow-turns');
+    const made = distinctLines(1024 * 1024);
+    await writeFile(path, made.text);
+    // Every step seems to take a whole turn's budget: the scan yields before each step but a slice's first.
+    const hosts = new HostsFile(path, { statIntervalMs: 0, clock: slowClock() });
+    const counter = countTurns();
+    const answer = await hosts.lookup(nameOf(made.lines - 1), 0);
+    const turns = counter.stop();
+    expect(answer).toEqual([{ address: addressOf(made.lines - 1), family: 4, ttl: Infinity }]);
+    const scan = lastHostsScan()!;
+    expect(scan.bytes).toBe(Buffer.byteLength(made.text));
+    expect(scan.largestStepBytes).toBe(SCAN_STEP_BYTES);
+    expect(scan.steps).toBe(Math.ceil(scan.bytes / SCAN_STEP_BYTES));
+    expect(scan.yields).toBe(scan.steps - scan.slices);
+    // Two scans (the first part, then the name): a turn of the event loop for every slice read and every yield of the last.
+    expect(turns).toBeGreaterThanOrEqual(scan.slices + scan.yields);
+  });
+
   it('names asked in one turn share one scan; a name asked later, one more; a known name, none', async () => {
     const path = join(dir, 'batches');
     const { lines } = distinctLines(1024 * 1024);
@@ -222,8 +263,10 @@ describe('a hosts file past the whole-table size', () => {
 
     const expected = parseHosts(text);
     const asked = [...expected.keys(), 'absent', 'not-an-ip', 'alias19999x'];
-    const hosts = new HostsFile(path, { statIntervalMs: 60_000 });
+    // The event loop let run between every two steps: a token cut by a step or a slice boundary, and a turn between its halves.
+    const hosts = new HostsFile(path, { statIntervalMs: 60_000, clock: slowClock() });
     const answers = await Promise.all(asked.map((name) => hosts.lookup(name, 0)));
+    expect(lastHostsScan()).toMatchObject({ yields: lastHostsScan()!.steps - lastHostsScan()!.slices });
     for (const [i, name] of asked.entries()) {
       const want = expected.get(name)?.map((entry) => ({ ...entry, ttl: Infinity })) ?? null;
       expect(answers[i], name).toEqual(want);

@@ -504,7 +504,7 @@ describe('StubResolver: search list and ndots, as in a Kubernetes pod', () => {
     server.setFault('drop', { name: 'my-svc.ns.svc.cluster.local' });
     const resolver = resolverWith([server.nameserver], KUBE_SEARCH, { timeoutMs: 150, attempts: 1 });
     const error = await expectDnsError(resolver.resolve('my-svc', 0), 'NXDOMAIN');
-    expect(error.message).toBe('my-svc does not exist (NXDOMAIN); my-svc.ns.svc.cluster.local could not be asked (TIMEOUT)');
+    expect(error.message).toBe('my-svc does not exist (NXDOMAIN, my-svc.ns.svc.cluster.local could not be asked: TIMEOUT)');
     expect(askedNames(server)).toEqual(['my-svc.ns.svc.cluster.local', 'my-svc']);
   });
 });

@@ -318,12 +318,12 @@ describe('wire checks before decoding', () => {
   it('refuses an A record whose data is not 4 bytes and an AAAA not 16, which dns-packet would half-read', () => {
     expect(badAddressRecord(withRdata('A', 4), end, 1)).toBeNull();
     expect(badAddressRecord(withRdata('AAAA', 16), end, 1)).toBeNull();
-    expect(badAddressRecord(withRdata('A', 16), end, 1)).toBe('an A record with 16 bytes of data (an IPv4 address is 4)');
-    expect(badAddressRecord(withRdata('A', 3), end, 1)).toBe('an A record with 3 bytes of data (an IPv4 address is 4)');
-    expect(badAddressRecord(withRdata('AAAA', 4), end, 1)).toBe('an AAAA record with 4 bytes of data (an IPv6 address is 16)');
+    expect(badAddressRecord(withRdata('A', 16), end, 1)).toBe('an A record with 16 bytes of data where an IPv4 address has 4');
+    expect(badAddressRecord(withRdata('A', 3), end, 1)).toBe('an A record with 3 bytes of data where an IPv4 address has 4');
+    expect(badAddressRecord(withRdata('AAAA', 4), end, 1)).toBe('an AAAA record with 4 bytes of data where an IPv6 address has 16');
     // What dns-packet alone makes of the 16-byte A record: an address from its first 4 bytes.
     expect(dnsPacket.decode(withRdata('A', 16)).answers?.[0]).toMatchObject({ type: 'A', data: '10.10.10.10' });
-    expect(decodeReply(withRdata('A', 16), end)).toBe('an A record with 16 bytes of data (an IPv4 address is 4)');
+    expect(decodeReply(withRdata('A', 16), end)).toBe('an A record with 16 bytes of data where an IPv4 address has 4');
     expect(decodeReply(withRdata('A', 4), end)).toMatchObject({ answers: [{ type: 'A', data: '10.10.10.10' }] });
   });
 
@@ -338,6 +338,6 @@ describe('wire checks before decoding', () => {
     expect(badAddressRecord(good, end, 3)).toBeNull();
     const bad = Buffer.from(good);
     bad.writeUInt16BE(5, bad.length - 6); // the A record's rdlength
-    expect(badAddressRecord(bad, end, 3)).toBe('an A record with 5 bytes of data (an IPv4 address is 4)');
+    expect(badAddressRecord(bad, end, 3)).toBe('an A record with 5 bytes of data where an IPv4 address has 4');
   });
 });

@@ -61,7 +61,7 @@ describe('tries past attempts, within the poll\'s deadline', () => {
     server.setFault('drop');
     const error = await expectDnsError(client.query([server.nameserver], NAME, 'A', { remainingMs: () => 60_000 }), 'TIMEOUT');
     expect(server.queries).toHaveLength(MAX_TRIES_PER_SERVER);
-    expect(error.message).toMatch(/\(2 attempts and 2 more tries within the poll's deadline on 127\.0\.0\.1:\d+\)$/);
+    expect(error.message).toMatch(/\(2 attempts and 2 more tries within the poll's deadline\)$/);
     expect(client.idsInUse).toBe(0);
   });
 
@@ -69,7 +69,7 @@ describe('tries past attempts, within the poll\'s deadline', () => {
     const { server, client, base } = await warmClient();
     server.setFault('drop');
     const shortOfATry = await expectDnsError(client.query([server.nameserver], NAME, 'A', { remainingMs: () => base - 1 }), 'TIMEOUT');
-    expect(shortOfATry.message).toMatch(/\(2 attempts on 127\.0\.0\.1:\d+\)$/);
+    expect(shortOfATry.message).toMatch(/\(2 attempts\)$/);
     expect(server.queries).toHaveLength(2);
   });
 
@@ -111,7 +111,7 @@ describe('tries past attempts, within the poll\'s deadline', () => {
     cleanups.push(() => client.close());
     server.setFault('drop');
     const error = await expectDnsError(client.query([server.nameserver], NAME, 'A', { remainingMs: () => 60_000 }), 'TIMEOUT');
-    expect(error.message).toMatch(/\(2 attempts on 127\.0\.0\.1:\d+\)$/);
+    expect(error.message).toMatch(/\(2 attempts\)$/);
     expect(server.queries).toHaveLength(2);
   });
 });

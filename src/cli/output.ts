@@ -135,23 +135,12 @@ export function errorEvent(name: string, error: DnsError, at: Date, families: Fa
 }
 
 /**
- * The error's message as printed: without a trailing "(CODE)" (the code is
- * printed beside it), and naming both record types where it names the one
- * asked when both were (the resolver reports the first family's failure).
+ * The error's message as printed: the code not repeated (it is printed
+ * beside it), and naming both record types where it names the one asked
+ * when both were (the resolver reports the first family's failure).
  */
 export function errorMessage(error: DnsError, families: Family): string {
-  const message = messageBesideCode(error);
-  if (families !== 0 || error.authoritative) return message;
-  // "… for my-svc.ns.svc.cluster.local A within 5000 ms": the type follows the name asked.
-  for (const type of ['AAAA', 'A']) {
-    const named = ` for ${error.hostname} ${type}`;
-    const at = message.indexOf(named);
-    const after = message.charAt(at + named.length);
-    if (at >= 0 && (after === '' || after === ' ' || after === ':')) {
-      return `${message.slice(0, at)} for ${error.hostname} ${recordTypesText(0)}${message.slice(at + named.length)}`;
-    }
-  }
-  return message;
+  return messageBesideCode(error, families === 0 ? recordTypesText(0) : undefined);
 }
 
 export function jsonLine(event: CliEvent): string {
@@ -228,14 +217,13 @@ function formatSeconds(ms: number): string {
 }
 
 /**
- * An error line for stderr, one sentence: timestamp, code, message, each
- * said once. An authoritative answer's message already says there is
- * nothing; a failure to ask says so before the cause.
+ * An error line for stderr, one sentence with the name first and at most
+ * one parenthesis: timestamp, code, then the message (src/dns/errors.ts
+ * makes each one so): `could not ask DNS for NAME A and AAAA: CAUSE
+ * (NOTES)`, or what DNS said (`NAME does not exist`).
  */
 export function humanError(at: Date, error: DnsError, families: Family): string {
-  const message = errorMessage(error, families);
-  const text = error.authoritative ? message : `could not ask DNS: ${lowerFirstWord(message)}`;
-  return `${at.toISOString()}  error ${error.code}: ${text}\n`;
+  return `${at.toISOString()}  error ${error.code}: ${lowerFirstWord(errorMessage(error, families))}\n`;
 }
 
 /** "No reply from …" → "no reply from …" after a colon; "UDP …", "10.0.0.1:53 …" stay. */

@@ -6,7 +6,7 @@
  */
 import type { DnsError } from '../dns/errors.js';
 import { canonicalName, trimDot } from '../dns/names.js';
-import { recordType, recordTypesText, type Family, type Nameserver, type ResolvedAddress } from '../dns/types.js';
+import { recordTypesText, type Family, type Nameserver, type ResolvedAddress } from '../dns/types.js';
 import type { WatchEvent } from '../watch/observe.js';
 import type { WatchUpdate } from '../watch-handle.js';
 import { minTtl } from '../watch/records.js';
@@ -23,6 +23,7 @@ import {
   humanFamily,
   jsonLine,
   jsonTtl,
+  lowerFirstWord,
   plural,
   toJsonRecords,
   type AddressesEvent,
@@ -112,9 +113,7 @@ export class Reporter {
     }
     this.stdout.write(humanAddresses(this.config.host, records, extra));
     for (const { family, code, message } of extra.failedFamilies ?? []) {
-      this.stderr.write(
-        `${at.toISOString()}  warning: the ${recordType(family)} query failed (${code}: ${message}); showing IPv${family === 4 ? 6 : 4} addresses only\n`,
-      );
+      this.stderr.write(`${at.toISOString()}  warning ${code}: ${lowerFirstWord(message)}; showing IPv${family === 4 ? 6 : 4} addresses only\n`);
     }
   }
 

@@ -6,7 +6,7 @@
  * records of a name the same way.
  */
 import type * as dnsPacket from 'dns-packet';
-import { DnsError } from './errors.js';
+import { cannotAsk } from './errors.js';
 import { isAddressOf } from './ip-text.js';
 import { canonicalName, sameName, trimDot } from './names.js';
 import { familyOf, type AddressType, type ResolvedAddress } from './types.js';
@@ -30,7 +30,7 @@ export function walkAnswer(
   visited: Set<string>,
   originalName: string,
 ): { addresses: ResolvedAddress[]; finalName: string; chainTtl: number } {
-  const walked = followChain(answers, start, visited, originalName, (name) => addressRecords(answers, name, type));
+  const walked = followChain(answers, start, visited, originalName, type, (name) => addressRecords(answers, name, type));
   return { addresses: walked.records, finalName: walked.finalName, chainTtl: walked.chainTtl };
 }
 
@@ -44,7 +44,7 @@ export function walkAnswer(
  * each at most one message's bytes (wire.ts).
  */
 export function txtRecords(answers: readonly dnsPacket.Answer[], name: string): string[][] {
-  return followChain(answers, name, new Set([canonicalName(name)]), name, (owner) => {
+  return followChain(answers, name, new Set([canonicalName(name)]), name, 'TXT', (owner) => {
     const records: string[][] = [];
     for (const answer of answers) {
       if (answer.type !== 'TXT' || !isInternet(answer) || !sameName(answer.name, owner)) continue;
@@ -62,6 +62,7 @@ function followChain<T>(
   start: string,
   visited: Set<string>,
   originalName: string,
+  type: string,
   collect: (name: string) => T[],
 ): { records: T[]; finalName: string; chainTtl: number } {
   let name = start;
@@ -75,11 +76,11 @@ function followChain<T>(
     const target = trimDot(alias.data);
     const key = canonicalName(target);
     if (visited.has(key)) {
-      throw new DnsError('BADRESPONSE', originalName, `CNAME loop for ${originalName}: ${target} points back into the chain`);
+      throw cannotAsk('BADRESPONSE', originalName, type, `its CNAME chain loops back to ${target}`);
     }
     visited.add(key);
     if (visited.size - 1 > MAX_CNAME_DEPTH) {
-      throw new DnsError('BADRESPONSE', originalName, `CNAME chain for ${originalName} is longer than ${MAX_CNAME_DEPTH} hops`);
+      throw cannotAsk('BADRESPONSE', originalName, type, `its CNAME chain is longer than ${MAX_CNAME_DEPTH} hops`);
     }
     name = target;
   }

@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { DnsError, abortedError, closedError, mostTellingError, rcodeError } from './errors.js';
+import { DnsError, abortedError, cannotAsk, closedError, mostTellingError, rcodeError } from './errors.js';
 import { IdPool } from './id-pool.js';
 import { NameserverState, unaskedStatus, type NameserverSettings, type NameserverStatus } from './nameserver-state.js';
 import { MAX_IN_FLIGHT_PER_NAMESERVER, MAX_QUEUED_PER_NAMESERVER, groupOf, type GateRefusal } from './query-gate.js';
@@ -249,12 +249,12 @@ export class DnsClient {
 
   private async drive(run: QueryRun<DnsReply>, servers: readonly Nameserver[], options: QueryOptions): Promise<void> {
     try {
-      if (servers.length === 0) throw new DnsError('NETWORK', run.name, `No nameserver to ask for ${run.name}`);
+      if (servers.length === 0) throw cannotAsk('NETWORK', run.name, run.type, 'no nameserver to ask');
       const states = servers.map((server) => this.stateFor(server));
       const offset = this.rotate ? this.rotation++ % states.length : 0;
       if (await askInRounds(run, states, offset, options, this.asker)) return;
       const extraTries = run.failures.length - this.attempts * states.length;
-      throw mostTellingError(run.failures, run.name, servers.map(formatNameserver).join(', '), this.attempts, extraTries);
+      throw mostTellingError(run.failures, run.name, run.type, servers.map(formatNameserver), this.attempts, extraTries);
     } catch (error) {
       run.fail(error as Error);
     }
@@ -273,7 +273,7 @@ export class DnsClient {
       run.succeed(outcome);
       return true;
     }
-    const failure = outcome instanceof DnsError ? outcome : rcodeError(outcome.rcode, run.name, state.label);
+    const failure = outcome instanceof DnsError ? outcome : rcodeError(outcome.rcode, run.name, run.type, state.label);
     run.failures.push(failure);
     this.onAttempt?.(() => ({
       type: 'attempt',
@@ -336,7 +336,7 @@ export class DnsClient {
   private refusal(why: GateRefusal, run: QueryRun<DnsReply>, state: NameserverState, group: string): DnsError | null {
     if (why === 'cancelled') return null;
     if (why === 'closed') return closedError(run.name);
-    return state.gate.overloadedError(why, `${state.label} for ${run.name} ${run.type}`, run.name, group);
+    return state.gate.overloadedError(why, state.label, run.name, run.type, group);
   }
 
   /** The question again over TCP, with the configured timeout (see the class notes). */

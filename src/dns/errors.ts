@@ -59,43 +59,123 @@ export type DnsErrorCode =
   | 'CLOSED';
 
 /**
- * The message for text that shows the code beside it (`TIMEOUT: No reply
- * from …`, a grpc status, a log line): without a trailing "(CODE)", so the
- * code is said once.
+ * What a message says, in parts, so it can be said again with the record
+ * types the caller asked (the command asks A and AAAA and says so) or
+ * without its code: every message is one sentence with the name first and
+ * at most one parenthesis, its notes. A failure to ask: "Could not ask DNS
+ * for NAME TYPE: CAUSE (NOTE, NOTE)"; DNS saying there is nothing: "NAME
+ * does not exist (NXDOMAIN)".
  */
-export function messageBesideCode(error: DnsError): string {
+interface Sentence {
+  kind: 'ask' | 'none';
+  /** The record type asked, for a failure to ask ('A', 'AAAA', …); undefined when the failure is not one query's. */
+  type: string | undefined;
+  /** A failure to ask: why, without the name ("no reply from 10.0.0.53:53 within 5000 ms"); DNS saying there is nothing: the statement. */
+  text: string;
+  notes: readonly string[];
+}
+
+/** The sentence of each error made here (a DnsError made elsewhere has its message only). */
+const SENTENCES = new WeakMap<DnsError, Sentence>();
+
+function render(name: string, sentence: Sentence, type = sentence.type, notes = sentence.notes): string {
+  const lead = sentence.kind === 'ask' ? `Could not ask DNS for ${name}${type === undefined ? '' : ` ${type}`}: ${sentence.text}` : sentence.text;
+  return notes.length > 0 ? `${lead} (${notes.join(', ')})` : lead;
+}
+
+function said(code: DnsErrorCode, name: string, sentence: Sentence, options?: { cause?: unknown }): DnsError {
+  const error = new DnsError(code, name, render(name, sentence), options);
+  SENTENCES.set(error, sentence);
+  return error;
+}
+
+/**
+ * A failure to ask DNS for `name` (`type`: the record type, when it is one
+ * query's), as one sentence: "Could not ask DNS for NAME TYPE: CAUSE
+ * (NOTES)". `cause` does not repeat the name; the notes are short and hold
+ * no comma.
+ */
+export function cannotAsk(code: DnsErrorCode, name: string, type: string | undefined, cause: string, notes: readonly string[] = [], options?: { cause?: unknown }): DnsError {
+  return said(code, name, { kind: 'ask', type, text: cause, notes }, options);
+}
+
+/** DNS answered that there is nothing (NXDOMAIN, NODATA): `statement` names the name first; the notes follow in one parenthesis. */
+export function nothingThere(code: 'NXDOMAIN' | 'NODATA', name: string, statement: string, notes: readonly string[] = []): DnsError {
+  return said(code, name, { kind: 'none', type: undefined, text: statement, notes });
+}
+
+/**
+ * The message for text that shows the code beside it (`TIMEOUT: Could not
+ * ask DNS for …`, a grpc status, the command's error lines): the code is
+ * said once, so a note that is only the code goes. `types` names the
+ * record types asked where the message names the one that failed.
+ */
+export function messageBesideCode(error: DnsError, types?: string): string {
+  const sentence = SENTENCES.get(error);
+  if (sentence) {
+    const type = sentence.kind === 'ask' && sentence.type !== undefined && types !== undefined ? types : sentence.type;
+    return render(error.hostname, sentence, type, sentence.notes.filter((note) => note !== error.code));
+  }
   const suffix = ` (${error.code})`;
   return error.message.endsWith(suffix) ? error.message.slice(0, -suffix.length) : error.message;
 }
 
 /** Every one of the 65,536 query ids is in use: the query is not sent. */
-export function idsExhausted(name: string): DnsError {
-  return new DnsError('OVERLOADED', name, `All 65536 query ids are in use; not asking for ${name}`);
+export function idsExhausted(name: string, type: string): DnsError {
+  return cannotAsk('OVERLOADED', name, type, 'all 65536 query ids are in use');
 }
 
 /** A query in flight when its client was closed. */
 export function closedError(name: string): DnsError {
-  return new DnsError('CLOSED', name, `Resolver closed while asking for ${name}`);
+  return cannotAsk('CLOSED', name, undefined, 'the resolver was closed');
 }
 
 /** A reply whose rcode says the server could not or would not answer: SERVFAIL, REFUSED, or BADRCODE for the rest. */
-export function rcodeError(rcode: number, name: string, server: string): DnsError {
+export function rcodeError(rcode: number, name: string, type: string, server: string): DnsError {
   const code: DnsErrorCode = rcode === RCODE.SERVFAIL ? 'SERVFAIL' : rcode === RCODE.REFUSED ? 'REFUSED' : 'BADRCODE';
-  return new DnsError(code, name, `${server} answered ${rcodeName(rcode)} for ${name}`);
+  return cannotAsk(code, name, type, `${server} answered ${rcodeName(rcode)}`);
+}
+
+/**
+ * A socket error on a try: CONNREFUSED when nothing listens on the
+ * server's UDP port (ICMP port unreachable, `ECONNREFUSED` on the UDP
+ * socket), else NETWORK, saying what failed: the send, the UDP socket, or
+ * the TCP connection.
+ */
+export function socketError(name: string, type: string, server: string, on: 'send' | 'UDP' | 'TCP', error: NodeJS.ErrnoException): DnsError {
+  if (on === 'UDP' && error.code === 'ECONNREFUSED') {
+    return cannotAsk('CONNREFUSED', name, type, `nothing listens on ${server}`, ['connection refused'], { cause: error });
+  }
+  const failed = on === 'send' ? `cannot send to ${server}` : on === 'UDP' ? `the UDP socket to ${server} failed` : `the TCP connection to ${server} failed`;
+  return cannotAsk('NETWORK', name, type, failed, [error.code ?? error.message], { cause: error });
+}
+
+/** "a", "a and b", "a, b and c". */
+function listText(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`;
 }
 
 /** Failure ranks: an answer a server gave (SERVFAIL, REFUSED) over silence; a refused port over a timeout elsewhere (it names a cause the user can fix). */
 const TELLING: Partial<Record<DnsErrorCode, number>> = { SERVFAIL: 7, REFUSED: 6, BADRCODE: 5, BADRESPONSE: 4, CONNREFUSED: 3, NETWORK: 2, OVERLOADED: 1, TIMEOUT: 0 };
 
-/** A query's failure after every try failed: the most telling one, so the cause reads true, with what was asked (`asked`: the servers, formatted). */
-export function mostTellingError(failures: readonly DnsError[], name: string, asked: string, attempts: number, extraTries = 0): DnsError {
+/**
+ * A query's failure after every try failed: the most telling one, so the
+ * cause reads true, with the tries made as its last note (`servers`: the
+ * servers asked, formatted; named there when more than one was, as the
+ * cause names the one it is about).
+ */
+export function mostTellingError(failures: readonly DnsError[], name: string, type: string, servers: readonly string[], attempts: number, extraTries = 0): DnsError {
   const best = failures.reduce<DnsError | undefined>(
     (chosen, failure) => (!chosen || (TELLING[failure.code] ?? 0) > (TELLING[chosen.code] ?? 0) ? failure : chosen),
     undefined,
   );
   const extra = extraTries > 0 ? ` and ${extraTries} more tr${extraTries === 1 ? 'y' : 'ies'} within the poll's deadline` : '';
-  const summary = `${attempts} attempt${attempts === 1 ? '' : 's'}${extra} on ${asked}`;
-  return new DnsError(best?.code ?? 'TIMEOUT', name, `${best?.message ?? `No reply for ${name}`} (${summary})`, { cause: best });
+  const on = servers.length > 1 ? ` on ${listText(servers)}` : '';
+  const tries = `${attempts} attempt${attempts === 1 ? '' : 's'}${extra}${on}`;
+  const sentence = best && SENTENCES.get(best);
+  if (!best) return cannotAsk('TIMEOUT', name, type, `no reply from ${listText(servers)}`, [tries]);
+  if (!sentence || sentence.kind !== 'ask') return cannotAsk(best.code, name, type, best.message, [tries], { cause: best });
+  return cannotAsk(best.code, name, sentence.type ?? type, sentence.text, [...sentence.notes, tries], { cause: best });
 }
 
 /** The error an aborted query rejects with: the signal's reason when it is a DnsError, else a TIMEOUT saying so. */
@@ -103,7 +183,7 @@ export function abortedError(signal: AbortSignalLike, name: string, type: QueryT
   const reason: unknown = signal.reason;
   if (reason instanceof DnsError) return reason;
   const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted';
-  return new DnsError('TIMEOUT', name, `Gave up asking for ${name} ${type} before an answer came (${why})`, { cause: reason });
+  return cannotAsk('TIMEOUT', name, type, `gave up before an answer came`, [why], { cause: reason });
 }
 
 /** A failure as a DnsError: itself, or a NETWORK error around anything else a resolver threw (a bug, not a DNS outcome). */

@@ -1,9 +1,11 @@
 /**
  * hosts(5) text read byte by byte, as it arrives in slices (src/dns/hosts.ts
- * says why in slices): the scanner, and the whole-text reading built on it.
+ * says why in slices): the scanner, the slices fed to it with bounded work
+ * per turn of the event loop, and the whole-text reading built on it.
  */
 import { isIP } from 'node:net';
 import { canonicalName } from './names.js';
+import type { Timers } from './timers.js';
 
 /** Longer than any address text (an IPv6 address with a zone id): not an address. */
 const MAX_ADDRESS_BYTES = 64;
@@ -13,6 +15,21 @@ const MAX_ADDRESS_BYTES = 64;
  * enormous name costs no more than a slice at a time.
  */
 const MAX_NAME_BYTES = 1_024;
+
+/**
+ * Bytes scanned between two readings of the clock (see BoundedTurns):
+ * about 0.06 ms warm, and at most about 5 ms in the cold first steps of a
+ * scan (measured with `node --cpu-prof` on scripts/hosts-cost.ts).
+ */
+export const SCAN_STEP_BYTES = 4 * 1024;
+
+/**
+ * Scanning time after which a scan lets the event loop run (setImmediate)
+ * before its next step, ms: a turn's work is at most this plus one step,
+ * against the target of no stall over 100 ms — what is left is for garbage
+ * collection and a machine busy with other work.
+ */
+export const SCAN_TURN_MS = 10;
 
 export interface HostsEntry {
   readonly address: string;
@@ -39,7 +56,12 @@ export class HostsScanner {
   private lineStart = 0;
   /** The rest of the line is a comment, or the line has no usable address. */
   private skipping = false;
+  /** The line's first field was read: its text, or (until the line keeps a name or the slice ends) where it is in the slice. */
+  private hasAddress = false;
   private address: string | undefined;
+  private addressIn: Buffer | undefined;
+  private addressStart = 0;
+  private addressEnd = 0;
   /** Names of the current line that were kept, handed over when it ends. */
   private names: string[] = [];
   /** A token that started in an earlier slice: its bytes so far (never more than the longest name). */
@@ -77,7 +99,18 @@ export class HostsScanner {
       if (tokenStart < 0) tokenStart = i;
     }
     if (tokenStart >= 0 && !this.skipping) this.keepPartial(slice.subarray(tokenStart));
+    // The slice is reused after this call: an address not decoded yet is decoded now (once per slice at most).
+    if (this.addressIn) this.decodeAddress();
     this.offset += slice.length;
+  }
+
+  /** Most lines keep no name: their address is decoded only when one does (or its slice ends). */
+  private decodeAddress(): string {
+    if (this.addressIn) {
+      this.address = this.addressIn.toString('utf8', this.addressStart, this.addressEnd);
+      this.addressIn = undefined;
+    }
+    return this.address!;
   }
 
   /** The end of the text: a last line without a line break counts, unless the text was cut (`truncated`). */
@@ -98,24 +131,33 @@ export class HostsScanner {
     this.partialBytes += bytes.length;
   }
 
+  /** The token's text: from the slice alone, or its parts so far and the slice. */
+  private tokenText(slice: Buffer, start: number, end: number): string {
+    if (this.partialBytes === 0) return slice.toString('utf8', start, end);
+    return Buffer.concat(start >= 0 ? [...this.partial, slice.subarray(start, end)] : this.partial).toString('utf8');
+  }
+
   /** The token that ends at `end` in `slice` (started at `start` there, or in earlier slices). */
   private endToken(slice: Buffer, start: number, end: number): void {
     const length = this.partialBytes + (start >= 0 ? end - start : 0);
-    const tooLong = this.overlong || length > (this.address === undefined ? MAX_ADDRESS_BYTES : MAX_NAME_BYTES);
-    let text = '';
-    if (!tooLong) {
-      text =
-        this.partialBytes === 0
-          ? slice.toString('utf8', start, end)
-          : Buffer.concat(start >= 0 ? [...this.partial, slice.subarray(start, end)] : this.partial).toString('utf8');
-    }
-    this.partial = [];
+    const tooLong = this.overlong || length > (this.hasAddress ? MAX_NAME_BYTES : MAX_ADDRESS_BYTES);
+    const whole = this.partialBytes === 0 && start >= 0;
+    const text = tooLong || (whole && !this.hasAddress) ? '' : this.tokenText(slice, start, end);
+    // No garbage per token: a new list only when the last one was used.
+    if (this.partialBytes > 0) this.partial = [];
     this.partialBytes = 0;
     this.overlong = false;
-    if (this.address === undefined) {
+    if (!this.hasAddress) {
       // The address field: a line whose address cannot be one is skipped.
       if (tooLong) this.skipping = true;
-      else this.address = text;
+      else {
+        this.hasAddress = true;
+        if (whole) {
+          this.addressIn = slice;
+          this.addressStart = start;
+          this.addressEnd = end;
+        } else this.address = text;
+      }
       return;
     }
     if (tooLong) return;
@@ -124,8 +166,8 @@ export class HostsScanner {
   }
 
   private endLine(nextLineStart: number): void {
-    const address = this.address;
-    if (address !== undefined && this.names.length > 0) {
+    if (this.hasAddress && this.names.length > 0) {
+      const address = this.decodeAddress();
       const entry = this.entryOf(address);
       if (entry) {
         for (const name of this.names) {
@@ -135,9 +177,11 @@ export class HostsScanner {
           this.onEntry(name, entry);
         }
       }
+      this.names = [];
     }
+    this.hasAddress = false;
     this.address = undefined;
-    this.names = [];
+    this.addressIn = undefined;
     this.skipping = false;
     this.lineStart = nextLineStart;
   }
@@ -150,6 +194,41 @@ export class HostsScanner {
       this.entries.set(address, entry);
     }
     return entry;
+  }
+}
+
+/**
+ * One scan's slices fed to its scanner in steps of SCAN_STEP_BYTES, with
+ * the time they take read on the monotonic clock: after SCAN_TURN_MS of
+ * scanning in one turn the event loop is let run (setImmediate) before the
+ * next step. A warm slice of 64 KiB scans in about 1 ms, so it is one
+ * turn; the first slices of a scan run cold (the scanner not compiled yet,
+ * the first part's table being built) and took 20-85 ms each: what the
+ * bound is for (`node --cpu-prof` on scripts/hosts-cost.ts).
+ */
+export class BoundedTurns {
+  largestSliceBytes = 0;
+  steps = 0;
+  largestStepBytes = 0;
+  yields = 0;
+
+  constructor(private readonly clock: Pick<Timers, 'now'>) {}
+
+  /** A slice just read: a new turn (the read was asynchronous). */
+  async scan(slice: Buffer, scanner: HostsScanner): Promise<void> {
+    this.largestSliceBytes = Math.max(this.largestSliceBytes, slice.length);
+    let turnStart = this.clock.now();
+    for (let at = 0; at < slice.length; at += SCAN_STEP_BYTES) {
+      if (at > 0 && this.clock.now() - turnStart >= SCAN_TURN_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        this.yields++;
+        turnStart = this.clock.now();
+      }
+      const step = slice.subarray(at, at + SCAN_STEP_BYTES);
+      scanner.feed(step);
+      this.steps++;
+      this.largestStepBytes = Math.max(this.largestStepBytes, step.length);
+    }
   }
 }
 

@@ -16,9 +16,10 @@
  * table; a lower cap bounds both only far below the blocklists the cap is
  * for (1 MiB still stalled 0.8 s and kept 11 MB); keeping only the names
  * asked bounds the memory by the names watched. So, the last two together:
- * - the file is read and scanned in slices of {@link SCAN_SLICE_BYTES}, an
- *   asynchronous read between two slices (the event loop runs there), never
- *   held whole: the work per turn is one slice's scan, a few ms;
+ * - the file is read in slices of {@link SCAN_SLICE_BYTES}, an asynchronous
+ *   read between two slices (the event loop runs there), never held whole,
+ *   and scanned in steps with at most SCAN_TURN_MS of scanning per turn of
+ *   the event loop (`BoundedTurns` in hosts-scanner.ts);
  * - a file that ends within {@link WHOLE_TABLE_BYTES} (every real
  *   /etc/hosts) is kept as a table of every name, as before: a lookup is a
  *   Map read, and the first lookup of a name costs nothing more;
@@ -31,7 +32,7 @@
  * A version of a file is read once per process and shared by every set of
  * DNS settings (the table below is per path and version).
  */
-import { HostsScanner, addEntry, type HostsEntry } from './hosts-scanner.js';
+import { BoundedTurns, HostsScanner, addEntry, type HostsEntry } from './hosts-scanner.js';
 import { canonicalName } from './names.js';
 import { FileReadError, formatBytes, readFileInSlices, sameIdentity, statRegular, type FileIdentity } from './text-file.js';
 import type { Family, ResolvedAddress } from './types.js';
@@ -58,20 +59,25 @@ export const MAX_HOSTS_BYTES = 32 * 1024 * 1024;
 export const WHOLE_TABLE_BYTES = 64 * 1024;
 
 /**
- * Bytes scanned per turn of the event loop. One slice of short distinct
- * names (the worst case: about 3,300 lines) scans in a few ms, against the
- * target of no stall over 100 ms; larger slices would save reads of a
- * 32 MiB file (512 of them) that cost less than the scan.
+ * Bytes read at a time. One slice of short distinct names (the worst case:
+ * about 3,300 lines) scans in about 1 ms once the scanner is compiled;
+ * smaller reads would only add reads (512 for a 32 MiB file already), and
+ * the work per turn is bounded by SCAN_TURN_MS (hosts-scanner.ts) whatever
+ * the slice.
  */
 export const SCAN_SLICE_BYTES = 64 * 1024;
 
 /** What the last scan of a hosts file did: for tests and measurements (scripts/hosts-cost.ts). */
 interface HostsScanReport {
   path: string;
-  /** Bytes scanned, and the slices they came in: each slice is one turn's work. */
+  /** Bytes scanned, the slices they were read in, and the steps they were scanned in. */
   bytes: number;
   slices: number;
   largestSliceBytes: number;
+  steps: number;
+  largestStepBytes: number;
+  /** Times the scan let the event loop run within a slice, after SCAN_TURN_MS of scanning in one turn. */
+  yields: number;
   /** Names asked for by this scan. */
   namesWanted: number;
   /** Names the version's table holds after it: the first part's and the names asked that are in the file. */
@@ -123,6 +129,7 @@ class HostsTable {
   constructor(
     readonly path: string,
     private readonly maxBytes: number,
+    private readonly clock: Pick<Timers, 'now'>,
   ) {}
 
   /** The first scan of this version: the names of its first part, and `wanted` (asked of the version before). */
@@ -176,11 +183,8 @@ class HostsTable {
       ? (name: string, lineStart: number) => names.has(name) || lineStart < WHOLE_TABLE_BYTES || this.entries.has(name)
       : (name: string) => names.has(name);
     const scanner = new HostsScanner(keep, (name, entry) => addEntry(this.entries, name, entry));
-    let largestSliceBytes = 0;
-    const read = await readFileInSlices(this.path, this.maxBytes, SCAN_SLICE_BYTES, (slice) => {
-      largestSliceBytes = Math.max(largestSliceBytes, slice.length);
-      scanner.feed(slice);
-    });
+    const work = new BoundedTurns(this.clock);
+    const read = await readFileInSlices(this.path, this.maxBytes, SCAN_SLICE_BYTES, (slice) => work.scan(slice, scanner));
     scanner.finish(read.truncated);
     scans++;
     if (first) {
@@ -194,7 +198,10 @@ class HostsTable {
       path: this.path,
       bytes: read.bytes,
       slices: read.slices,
-      largestSliceBytes,
+      largestSliceBytes: work.largestSliceBytes,
+      steps: work.steps,
+      largestStepBytes: work.largestStepBytes,
+      yields: work.yields,
       namesWanted: names.size,
       namesKept: this.entries.size,
       whole: this.whole,
@@ -215,13 +222,13 @@ const forget = new FinalizationRegistry<string>((path) => {
 /** Loads in progress per path, so concurrent first lookups from many settings read once. */
 const reading = new Map<string, Promise<HostsTable>>();
 
-async function loadTable(path: string, identity: FileIdentity, maxBytes: number): Promise<HostsTable> {
+async function loadTable(path: string, identity: FileIdentity, maxBytes: number, clock: Pick<Timers, 'now'>): Promise<HostsTable> {
   const cached = tables.get(path)?.deref();
   if (cached?.identity && sameIdentity(cached.identity, identity)) return cached;
   let pending = reading.get(path);
   if (!pending) {
     pending = (async () => {
-      const table = new HostsTable(path, maxBytes);
+      const table = new HostsTable(path, maxBytes, clock);
       // A new version: scanned at once for the names the last one was asked.
       await table.load(cached?.asked ?? new Set());
       tables.set(path, new WeakRef(table));
@@ -239,7 +246,7 @@ interface HostsFileOptions {
    * what was read last. Default 1000.
    */
   statIntervalMs?: number;
-  /** Clock for the stat interval: the library's one monotonic clock (timers.ts) unless given. */
+  /** Clock for the stat interval and a scan's time per turn: the library's one monotonic clock (timers.ts) unless given. */
   clock?: Pick<Timers, 'now'>;
   /** Bytes read at most; default {@link MAX_HOSTS_BYTES}. */
   maxBytes?: number;
@@ -323,7 +330,7 @@ export class HostsFile {
     try {
       const identity = await statRegular(this.path);
       if (!this.#table?.identity || !sameIdentity(this.#table.identity, identity)) {
-        this.#table = await loadTable(this.path, identity, this.#maxBytes);
+        this.#table = await loadTable(this.path, identity, this.#maxBytes, this.#clock);
       }
       this.lastError = undefined;
       this.lastWarning = this.#table.warning;

@@ -43,7 +43,7 @@
  * process is slow (short of CPU, or a burst of start-ups), and it may wait
  * {@link ANSWERING_WAIT_FACTOR} times as long (late, not failed).
  */
-import { DnsError } from './errors.js';
+import { cannotAsk, type DnsError } from './errors.js';
 import { canonicalName } from './names.js';
 import type { Timers } from './timers.js';
 
@@ -248,16 +248,14 @@ export class QueryGate {
 
   /**
    * The OVERLOADED error of a try that got no slot (`why`: the line was
-   * full, or it waited too long): `asking` says what it asked whom,
-   * `group` the names it counts with.
+   * full, or it waited too long): `server` is the one asked, `group` the
+   * names it counts with.
    */
-  overloadedError(why: 'full' | 'expired', asking: string, name: string, group: string): DnsError {
-    const line = why === 'full' ? `${this.queued} queries already wait (MAX_QUEUED_PER_NAMESERVER ${this.maxQueued})` : `waited more than ${this.longestWait()} ms in line`;
-    return new DnsError(
-      'OVERLOADED',
-      name,
-      `Not asking ${asking}: ${this.active} queries in flight to it (its limit now ${this.limit}, ${this.groupLimit} for names under ${group}) and ${line}`,
-    );
+  overloadedError(why: 'full' | 'expired', server: string, name: string, type: string, group: string): DnsError {
+    const line = why === 'full' ? `${this.queued} queries already wait` : `this one waited more than ${this.longestWait()} ms in line`;
+    const notes = [`its limit now ${this.limit}`, `${this.groupLimit} for names under ${group}`];
+    if (why === 'full') notes.push(`MAX_QUEUED_PER_NAMESERVER ${this.maxQueued}`);
+    return cannotAsk('OVERLOADED', name, type, `${server} has ${this.active} queries in flight and ${line}`, notes);
   }
 
   close(): void {

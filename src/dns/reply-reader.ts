@@ -1,4 +1,4 @@
-import { DnsError } from './errors.js';
+import { cannotAsk, type DnsError } from './errors.js';
 import type { QueryType } from './types.js';
 import { MAX_ANSWER_RECORDS, announcedAnswers, answersQuery, decodeReply, encodeQuery, questionEnd } from './wire.js';
 import type { ReplyPacket } from './fast-wire.js';
@@ -62,11 +62,9 @@ export function readReply(
   const announced = announcedAnswers(message);
   question.decoded += Math.min(announced, MAX_ANSWER_RECORDS);
   if (question.decoded > MAX_ANSWERS_DECODED_PER_TRY) {
-    return new DnsError(
-      'BADRESPONSE',
-      question.name,
-      `${question.server} sent more than ${MAX_ANSWERS_DECODED_PER_TRY} answer records over ${transport} without a usable answer for ${question.name} ${question.type} (MAX_ANSWERS_DECODED_PER_TRY)`,
-    );
+    return cannotAsk('BADRESPONSE', question.name, question.type, `${question.server} sent more than ${MAX_ANSWERS_DECODED_PER_TRY} answer records over ${transport} without a usable answer`, [
+      'MAX_ANSWERS_DECODED_PER_TRY',
+    ]);
   }
   const packet = decodeReply(message, question.questionEnd);
   if (typeof packet === 'string') {
@@ -87,6 +85,6 @@ export function unansweredError(question: TryQuestion, transport: 'UDP' | 'TCP',
   const over = transport === 'TCP' ? 'TCP ' : '';
   const { name, type, server, defect } = question;
   return defect
-    ? new DnsError('BADRESPONSE', name, `${server} sent an unusable ${over}reply for ${name} ${type}: ${defect}`)
-    : new DnsError('TIMEOUT', name, `No ${over}reply from ${server} for ${name} ${type} within ${timeoutMs} ms`);
+    ? cannotAsk('BADRESPONSE', name, type, `${server} sent an unusable ${over}reply: ${defect}`)
+    : cannotAsk('TIMEOUT', name, type, `no ${over}reply from ${server} within ${timeoutMs} ms`);
 }

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { txtRecords, walkAnswer } from './answer-records.js';
 import { DnsClient } from './client.js';
-import { DnsError } from './errors.js';
+import { DnsError, cannotAsk, nothingThere } from './errors.js';
 import type { NameserverStatus } from './nameserver-state.js';
 import { HostsFile } from './hosts.js';
 import { mayBeIpLiteral } from './ip-text.js';
@@ -255,10 +255,10 @@ export class StubResolver {
       toAsWritten = true;
     }
     if (!sawNone || cutShort) throw failure!;
-    const unasked = failure ? `; ${failure.hostname} could not be asked (${failure.code})` : '';
+    const unasked = failure ? [`${failure.hostname} could not be asked: ${failure.code}`] : [];
     throw sawNoData
-      ? new DnsError('NODATA', name, `${name} exists but has no ${recordTypesText(family, 'or')} records${unasked}`)
-      : new DnsError('NXDOMAIN', name, `${name} does not exist (NXDOMAIN)${unasked}`);
+      ? nothingThere('NODATA', name, `${name} exists but has no ${recordTypesText(family, 'or')} records`, unasked)
+      : nothingThere('NXDOMAIN', name, `${name} does not exist`, ['NXDOMAIN', ...unasked]);
   }
 
   /** The recheck of the candidates before the polled one (search-walk.ts). */
@@ -325,7 +325,7 @@ export class StubResolver {
         // The answer pointed elsewhere without that name's records: ask for the target.
         if (walked.finalName !== current) {
           if (!isHostName(walked.finalName)) {
-            throw new DnsError('BADRESPONSE', fqdn, `CNAME chain for ${fqdn} points to an invalid name ${JSON.stringify(walked.finalName)}`);
+            throw cannotAsk('BADRESPONSE', fqdn, type, `its CNAME chain points to an invalid name ${JSON.stringify(walked.finalName)}`);
           }
           current = walked.finalName;
           continue;

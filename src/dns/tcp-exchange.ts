@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { DnsError, closedError, idsExhausted } from './errors.js';
+import { DnsError, cannotAsk, closedError, idsExhausted, socketError } from './errors.js';
 import type { IdPool } from './id-pool.js';
 import { TryQuestion, readReply, unansweredError } from './reply-reader.js';
 import { TcpFrameReader, frameMessage } from './tcp-frames.js';
@@ -46,7 +46,7 @@ interface TcpTry {
  */
 export function askOverTcp(server: Nameserver, label: string, name: string, type: QueryType, settings: TcpSettings): TcpTry | DnsError {
   const id = settings.ids.take();
-  if (id === undefined) return idsExhausted(name);
+  if (id === undefined) return idsExhausted(name, type);
   const question = new TryQuestion(id, name, type, label, 0);
   const socket = net.connect({ host: server.host, port: server.port });
   settings.sockets.add(socket);
@@ -54,7 +54,7 @@ export function askOverTcp(server: Nameserver, label: string, name: string, type
   socket.on('connect', () => tcp.send());
   socket.on('data', (chunk: Buffer) => tcp.read(chunk));
   socket.on('error', (error) => {
-    tcp.finish(new DnsError('NETWORK', name, `TCP to ${label} failed: ${error.message}`, { cause: error }));
+    tcp.finish(socketError(name, type, label, 'TCP', error));
   });
   socket.on('close', () => tcp.finish(settings.closing() ? closedError(name) : closedBeforeAnswer(question)));
   return tcp;
@@ -94,7 +94,7 @@ class TcpExchange implements TcpTry {
     const frames = this.reader.push(chunk);
     if (!frames) {
       const { name, type, server } = this.question;
-      this.finish(new DnsError('BADRESPONSE', name, `${server} sent more than ${MAX_TCP_BYTES_PER_QUERY} bytes over TCP without answering ${name} ${type}`));
+      this.finish(cannotAsk('BADRESPONSE', name, type, `${server} sent more than ${MAX_TCP_BYTES_PER_QUERY} bytes over TCP without an answer`));
       return;
     }
     for (const frame of frames) {
@@ -120,6 +120,6 @@ class TcpExchange implements TcpTry {
 
 /** The server closed the connection without our answer (after an unusable reply, if any). */
 function closedBeforeAnswer({ name, type, server, defect }: TryQuestion): DnsError {
-  const unusable = defect ? ` (it sent an unusable reply: ${defect})` : '';
-  return new DnsError('BADRESPONSE', name, `${server} closed the TCP connection before answering ${name} ${type}${unusable}`);
+  const cause = defect ? `${server} closed the TCP connection after an unusable reply: ${defect}` : `${server} closed the TCP connection before answering`;
+  return cannotAsk('BADRESPONSE', name, type, cause);
 }

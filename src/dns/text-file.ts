@@ -156,15 +156,21 @@ interface SlicedRead {
 
 /**
  * Read a regular file in slices of at most `sliceBytes`, handing each to
- * `onSlice` (a view of one reused buffer, valid during the call), at most
- * `maxBytes` in all. Never holds more than one slice, and every slice is
- * followed by an asynchronous read, so the event loop runs between two of
- * them: the work per turn is what `onSlice` does with one slice. Safe on
- * FIFOs and devices as {@link readTextFile}.
+ * `onSlice` (a view of one reused buffer, valid until what `onSlice`
+ * returns has settled), at most `maxBytes` in all. Never holds more than one
+ * slice, and every slice is followed by an asynchronous read, so the event
+ * loop runs between two of them: the work per turn is what `onSlice` does
+ * with one slice, or less when it spreads a slice over turns (returning a
+ * promise). Safe on FIFOs and devices as {@link readTextFile}.
  *
  * @throws FileReadError as {@link readTextFile}.
  */
-export async function readFileInSlices(path: string, maxBytes: number, sliceBytes: number, onSlice: (slice: Buffer) => void): Promise<SlicedRead> {
+export async function readFileInSlices(
+  path: string,
+  maxBytes: number,
+  sliceBytes: number,
+  onSlice: (slice: Buffer) => void | Promise<void>,
+): Promise<SlicedRead> {
   const { handle, stats } = await openRegular(path);
   try {
     // One byte more than the cap tells "exactly the cap" from "over it".
@@ -178,7 +184,7 @@ export async function readFileInSlices(path: string, maxBytes: number, sliceByte
       if (bytesRead === 0) break;
       const used = Math.min(bytesRead, maxBytes - bytes);
       if (used > 0) {
-        onSlice(buffer.subarray(0, used));
+        await onSlice(buffer.subarray(0, used));
         slices++;
         bytes += used;
       }

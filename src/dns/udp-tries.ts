@@ -1,6 +1,6 @@
 import type dgram from 'node:dgram';
 import net from 'node:net';
-import { DnsError, closedError, idsExhausted } from './errors.js';
+import { DnsError, closedError, idsExhausted, socketError } from './errors.js';
 import type { IdPool } from './id-pool.js';
 import type { NameserverState } from './nameserver-state.js';
 import { TryQuestion, readReply, unansweredError } from './reply-reader.js';
@@ -138,7 +138,7 @@ export class UdpTries<Owner extends TryOwner> {
   ask(run: Owner, state: NameserverState, slot: PortSlot, timeoutMs: number, mayLinger: boolean): Promise<UdpOutcome> {
     const { ids, timers, udpPayloadSize } = this.settings;
     const id = ids.take();
-    if (id === undefined) return Promise.resolve(idsExhausted(run.name));
+    if (id === undefined) return Promise.resolve(idsExhausted(run.name, run.type));
     return new Promise((resolve) => {
       const attempt = new UdpTry(id, run, state, udpPayloadSize, timeoutMs, resolve);
       // Taken after the query is made: from here the port counts this query as in flight until it ends.
@@ -153,7 +153,7 @@ export class UdpTries<Owner extends TryOwner> {
       this.pending.set(id, attempt);
       state.udp.send(attempt.port, attempt.query, (error) => {
         this.settings.failed(state);
-        this.end(attempt, new DnsError('NETWORK', run.name, `Cannot send to ${state.label}: ${error.message}`, { cause: error }));
+        this.end(attempt, socketError(run.name, run.type, state.label, 'send', error));
       });
     });
   }
@@ -191,19 +191,10 @@ export class UdpTries<Owner extends TryOwner> {
 
   /** A socket error: every try on the socket fails now (see the notes above). */
   error(state: NameserverState, port: UdpPort, error: NodeJS.ErrnoException): void {
-    const refused = error.code === 'ECONNREFUSED';
     for (const attempt of [...this.pending.values()]) {
       if (attempt.port !== port) continue;
-      const { name, type } = attempt;
       this.settings.failed(state);
-      this.end(
-        attempt,
-        refused
-          ? new DnsError('CONNREFUSED', name, `${state.label}: connection refused (ICMP port unreachable: nothing listens on that port) for ${name} ${type}`, {
-              cause: error,
-            })
-          : new DnsError('NETWORK', name, `UDP socket error while asking ${state.label}: ${error.message}`, { cause: error }),
-      );
+      this.end(attempt, socketError(attempt.name, attempt.type, state.label, 'UDP', error));
     }
   }
 

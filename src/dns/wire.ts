@@ -159,7 +159,7 @@ export function decodeByDnsPacket(message: Buffer, announced: number, maxLabels:
     packet.answers = answers;
     return packet;
   } catch (error) {
-    return `malformed (${(error as Error).message})`;
+    return `malformed: ${(error as Error).message}`;
   }
 }
 
@@ -201,8 +201,8 @@ export function badAddressRecord(message: Buffer, end: number, answers: number):
     const type = message.readUInt16BE(offset);
     const rdlength = message.readUInt16BE(offset + 8);
     if ((message.readUInt16BE(offset + 2) & 0x7fff) === CLASS_IN) {
-      if (type === TYPE_A && rdlength !== 4) return `an A record with ${rdlength} bytes of data (an IPv4 address is 4)`;
-      if (type === TYPE_AAAA && rdlength !== 16) return `an AAAA record with ${rdlength} bytes of data (an IPv6 address is 16)`;
+      if (type === TYPE_A && rdlength !== 4) return `an A record with ${rdlength} bytes of data where an IPv4 address has 4`;
+      if (type === TYPE_AAAA && rdlength !== 16) return `an AAAA record with ${rdlength} bytes of data where an IPv6 address has 16`;
     }
     offset += 10 + rdlength;
   }
