@@ -4,6 +4,7 @@
  * dead ports, a TCP listener on a DnsTestServer's port, and the addresses of
  * a reply. The scripted responder is harness/scripted-dns.ts.
  */
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { expect } from 'vitest';
 import { DnsError, type DnsErrorCode } from '../src/dns/errors.js';
@@ -26,6 +27,41 @@ export function activeHandleCounts(): HandleCounts {
     else if (name === 'Timeout') counts.timeout++;
   }
   return counts;
+}
+
+/**
+ * UDP sockets this process holds a descriptor for (Linux: /proc/self/fd
+ * matched against /proc/net/udp and udp6). A closing socket's handle stays
+ * among the active resources until its callback, but its descriptor is
+ * released at close(): what a socket bound is about.
+ */
+export function udpDescriptorCount(): number {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue; // no IPv6 in this kernel
+    }
+    // Columns: sl local remote st tx:rx tr:when retrnsmt uid timeout inode …
+    for (const line of text.split('\n').slice(1)) {
+      const inode = line.trim().split(/\s+/)[9];
+      if (inode) inodes.add(inode);
+    }
+  }
+  let count = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target = '';
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile (the readdir's own descriptor)
+    }
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode !== undefined && inodes.has(inode)) count++;
+  }
+  return count;
 }
 
 /** Wait (bounded) until no more UDP/TCP handles or timers are active than in `baseline`. */

@@ -103,6 +103,7 @@ export class UdpLane {
   private readonly current: [UdpPort | null, UdpPort | null] = [null, null];
   /** The nameserver's family, found once (net.isIPv6 is a long regular expression; a lane opens a socket every 16 queries). */
   private readonly family: 4 | 6;
+  /** Sockets not closed yet: the bound counts these. */
   private readonly open = new Set<UdpPort>();
 
   constructor(
@@ -151,7 +152,7 @@ export class UdpLane {
     });
   }
 
-  /** Open sockets, retired and closing ones included. */
+  /** Open sockets, retired ones included. */
   get socketCount(): number {
     return this.open.size;
   }
@@ -229,12 +230,14 @@ export class UdpLane {
     this.settings.timers.clearTimeout(port.ageTimer);
     const slot = this.current.indexOf(port);
     if (slot !== -1) this.current[slot] = null;
-    // Counted until its descriptor is released (the close completes on the next turn), so the bound holds for the process's descriptors too.
+    // close() releases the descriptor at once (libuv closes it in uv_close; only the handle waits for its
+    // callback), so a closing socket no longer counts: had it counted, a lane whose sockets were all closing
+    // in one turn would have opened one past the bound anyway, having none to borrow.
+    this.open.delete(port);
     try {
-      port.socket.close(() => this.open.delete(port));
+      port.socket.close();
     } catch {
       // Already closed by the runtime (an error during bind): nothing left to release.
-      this.open.delete(port);
     }
   }
 }
