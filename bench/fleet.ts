@@ -239,8 +239,15 @@ export function demotedAskPeriod(periodMs: number, refreshMs: number, jitter: nu
  * Mean time between two polls of one name: the refresh interval R jittered
  * uniformly over [R(1-j), R(1+j)), floored at minInterval m. The mean is R
  * unless the floor clips the low end (only when R(1-j) < m, e.g. R = 1 s).
+ * With `respectTtl` and records that expire no later than R (TTL `ttlMs`),
+ * each poll lands in the jitter window before the expiry instead, uniform
+ * over [max(m, E(1-j)), E] with E = max(TTL, m) (src/watch/schedule.ts
+ * `delayAfterSuccess`): 4.5 s for the kubernetes plugin's 5 s TTL at a 5 s
+ * interval with jitter 0.2.
  */
-export function meanPollPeriod(refreshMs: number, jitter: number, minIntervalMs: number): number {
+export function meanPollPeriod(refreshMs: number, jitter: number, minIntervalMs: number, ttlMs = Infinity): number {
+  const expiry = Math.max(ttlMs, minIntervalMs);
+  if (expiry <= refreshMs) return (Math.max(minIntervalMs, expiry * (1 - jitter)) + expiry) / 2;
   const low = refreshMs * (1 - jitter);
   const high = refreshMs * (1 + jitter);
   if (minIntervalMs <= low || high === low) return Math.max(refreshMs, minIntervalMs);
@@ -257,7 +264,7 @@ function scenarioSchedule(scenario: Scenario, sizes: Sizes): { stack: 'single' |
   const period =
     scenario.cached && (scenario.respectTtl ?? true)
       ? cachedPollPeriod(sizes.cacheTtl, sizes.refreshMs, Math.min(1_000, sizes.refreshMs))
-      : meanPollPeriod(sizes.refreshMs, scenario.jitter, Math.min(1_000, sizes.refreshMs));
+      : meanPollPeriod(sizes.refreshMs, scenario.jitter, Math.min(1_000, sizes.refreshMs), (scenario.respectTtl ?? true) ? sizes.directTtl * 1_000 : Infinity);
   // Single-stack: the steady phase starts after the third poll, when the AAAA is demoted.
   const startupMs = stack === 'single' ? Math.max(sizes.startupMs, (DEMOTE_AFTER_POLLS - 1) * period + sizes.refreshMs * (1 + scenario.jitter)) : sizes.startupMs;
   return { stack, period, startupMs };

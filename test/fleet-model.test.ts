@@ -24,6 +24,17 @@ describe('capacity model', () => {
     expect(meanPollPeriod(500, 0, 1_000)).toBe(1_000);
   });
 
+  it('with respectTtl and records expiring no later than the interval, polls land in the jitter window before the expiry: 4.5 s for a 5 s TTL at 5 s', () => {
+    expect(meanPollPeriod(5_000, 0.2, 1_000, 5_000)).toBe(4_500);
+    expect(meanPollPeriod(5_000, 0, 1_000, 5_000)).toBe(5_000);
+    expect(meanPollPeriod(5_000, 0.2, 1_000, 2_000)).toBe(1_800);
+    // A TTL longer than the interval leaves the interval's mean.
+    expect(meanPollPeriod(5_000, 0.2, 1_000, 30_000)).toBe(5_000);
+    // As the schedule draws it: the mean of delayAfterSuccess over its whole range.
+    const draws = Array.from({ length: 1_001 }, (_, i) => delayAfterSuccess({ ...DEFAULTS, respectTtl: true }, 5, () => i / 1_001));
+    expect(draws.reduce((sum, delay) => sum + delay, 0) / draws.length).toBeCloseTo(meanPollPeriod(DEFAULTS.refreshInterval, DEFAULTS.jitter, DEFAULTS.minInterval, 5_000), -1);
+  });
+
   it('behind a cache that keeps a copy C seconds, each watcher polls once per copy (every C + 1 s), and checks the cache inside a copy every 20 s or more', () => {
     // 30 s copies, refreshInterval 5 s: a probe 5 s into every copy (31 s − 5 s ≥ 20 s), two polls per 31 s.
     expect(cachedPollPeriod(30, 5_000, 1_000)).toBe(15_500);
