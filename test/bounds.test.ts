@@ -86,7 +86,10 @@ describe(`queries in flight: INITIAL_IN_FLIGHT_PER_NAMESERVER (${INITIAL_IN_FLIG
       ),
     );
     // The first domain takes its share, the second the rest of the window; a dead server never lets it grow.
-    await waitUntil(() => dead.received() === INITIAL_IN_FLIGHT_PER_NAMESERVER, 'the first 256 queries reached the server', 10_000);
+    // At least the window's worth reached the server: exactly 256 while the first tries wait out their 1 s, but on a busy
+    // machine a try whose timer fires before its socket connected times out unsent, and the retries that follow
+    // carry the count past 256 between two looks, so an exact count is no condition to wait for.
+    await waitUntil(() => dead.received() >= INITIAL_IN_FLIGHT_PER_NAMESERVER, 'the first 256 queries reached the server', 10_000);
     expect(client.servers()[0]!.inFlightLimit).toBe(INITIAL_IN_FLIGHT_PER_NAMESERVER);
     expect(client.servers()[0]!.inFlight).toBeLessThanOrEqual(INITIAL_IN_FLIGHT_PER_NAMESERVER);
     expect(client.udpSocketCount).toBeLessThanOrEqual(MAX_UDP_SOCKETS_PER_NAMESERVER);
