@@ -171,10 +171,8 @@ export class UdpLane {
   }
 
   private openPortToBorrow(slot: PortSlot): UdpPort | undefined {
-    const other = this.current[slot === 0 ? 1 : 0];
-    if (other) return other;
-    for (const port of this.open) if (!port.closed) return port;
-    return undefined;
+    // The other slot's socket, else any open one (a closed socket has already left `open`).
+    return this.current[slot === 0 ? 1 : 0] ?? this.open.values().next().value;
   }
 
   private openPort(slot: PortSlot): UdpPort {
