@@ -9,7 +9,10 @@
  * jitter 0.2: polls at most 6 s apart) that is 53 s, so it is asked again
  * 53–59 s after the last time: a demoted family that gains records is asked
  * within 59 s of gaining them, and its addresses reach the channel when that
- * answer comes (within the 1 s margin on a cluster DNS: 60 s in all). The
+ * answer comes (within the 1 s margin on a cluster DNS: 60 s in all).
+ * Behind a cache, where polls wait for a copy's expiry (up to 33 s), the
+ * poller pulls the poll that asks it in to {@link FamilyDemotion.nextAskAt}
+ * (the DNS source hands it on as `CachedCopy.askDueAt`). The
  * cost: one query per poll for the family that answers, plus one per
  * 53–59 s for the demoted one — 1 + 1/11 ≈ 1.09 queries per poll at 5 s,
  * against 2 (docs/capacity.md).
